@@ -1,0 +1,233 @@
+// Package awsapi serves Signet's domain services over the AWS wire
+// protocols: REST-JSON operations declared with their IAM action and
+// resource, request decoding with AWS's error codes, and the one registry
+// that maps domain errors to AWS error codes and HTTP statuses.
+//
+// # Operations
+//
+// Each service is a list of [Operation]s. An operation names its HTTP
+// method and path pattern, the IAM action it performs (for example
+// "signer:PutSigningProfile") and how to compute the ARN of the resource it
+// acts on, so that authorization is one middleware ([Authorizer]) over
+// every operation.
+package awsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// Caller is the authenticated principal of a request.
+type Caller struct {
+	PrincipalARN string
+	AccessKeyID  string
+	SourceIP     string
+}
+
+type callerKey struct{}
+
+// WithCaller returns a context carrying the request's caller.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller stored by WithCaller.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns a context carrying the request id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id stored by WithRequestID.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// AuthzRequest is what an Authorizer decides on.
+type AuthzRequest struct {
+	Caller    Caller
+	Operation string // e.g. "PutSigningProfile"
+	Action    string // e.g. "signer:PutSigningProfile"
+	Resource  string // an ARN, or "*"
+}
+
+// Authorizer decides whether a caller may perform an action on a resource.
+// Authorize returns nil to allow, or an error (normally *Error with code
+// AccessDeniedException) to refuse.
+type Authorizer interface {
+	Authorize(ctx context.Context, req AuthzRequest) error
+}
+
+// AllowAll is the Authorizer used until identity policies exist: every
+// authenticated caller is the installation's administrator.
+type AllowAll struct{}
+
+// Authorize allows everything.
+func (AllowAll) Authorize(context.Context, AuthzRequest) error { return nil }
+
+// Operation is one API operation.
+type Operation struct {
+	Name     string                       // e.g. "GetSigningProfile"
+	Pattern  string                       // ServeMux pattern, e.g. "GET /signing-profiles/{profileName}"
+	Action   string                       // IAM action, e.g. "signer:GetSigningProfile"
+	Resource func(r *http.Request) string // ARN acted on; nil means "*"
+	Handle   func(w http.ResponseWriter, r *http.Request) error
+}
+
+// Service is a set of operations of one AWS service.
+type Service struct {
+	Name       string // SigV4 signing name, e.g. "signer"
+	Operations []Operation
+	Authorizer Authorizer
+	Log        *slog.Logger
+	// MapError maps errors of this service's domain; nil results fall
+	// back to the common mapping.
+	MapError func(op string, err error) *Error
+}
+
+// Handler returns the service's HTTP handler. Requests reaching it must
+// already be authenticated (see WithCaller).
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, op := range s.Operations {
+		mux.Handle(op.Pattern, s.wrap(op))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, "", &Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
+			Message: fmt.Sprintf("%s %s is not an operation of the %s API", r.Method, r.URL.EscapedPath(), s.Name)})
+	})
+	return mux
+}
+
+func (s *Service) wrap(op Operation) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, _ := CallerFrom(r.Context())
+		res := "*"
+		if op.Resource != nil {
+			res = op.Resource(r)
+		}
+		req := AuthzRequest{Caller: caller, Operation: op.Name, Action: op.Action, Resource: res}
+		if err := s.Authorizer.Authorize(r.Context(), req); err != nil {
+			s.writeError(w, r, op.Name, err)
+			return
+		}
+		if err := op.Handle(w, r); err != nil {
+			s.writeError(w, r, op.Name, err)
+			return
+		}
+		s.Log.DebugContext(r.Context(), "request served", "op", op.Name, "request_id", RequestID(r.Context()), "principal", caller.PrincipalARN)
+	})
+}
+
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	var e *Error
+	if s.MapError != nil {
+		e = s.MapError(op, err)
+	}
+	if e == nil {
+		e = MapError(err)
+	}
+	if e.Status >= 500 {
+		s.Log.ErrorContext(r.Context(), "request failed", "op", op, "request_id", RequestID(r.Context()), "err", err)
+	} else {
+		s.Log.InfoContext(r.Context(), "request refused", "op", op, "request_id", RequestID(r.Context()), "code", e.Code, "err", err)
+	}
+	WriteError(w, r, e)
+}
+
+// Error is an AWS error: its code (the X-Amzn-ErrorType / __type), HTTP
+// status and a message that says what to fix.
+type Error struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// WriteError writes e as a REST-JSON / JSON 1.1 AWS error response.
+func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", e.Code)
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(struct {
+		Type    string `json:"__type"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{e.Code, e.Code, e.Message})
+}
+
+// WriteJSON writes a 200 response with v as JSON.
+func WriteJSON(w http.ResponseWriter, v any) error {
+	return WriteJSONStatus(w, http.StatusOK, v)
+}
+
+// WriteJSONStatus writes v as JSON with the given status.
+func WriteJSONStatus(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("failed to encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(b)
+	return err
+}
+
+// DecodeJSON decodes a JSON request body into v. An empty body decodes as
+// {}. Malformed JSON and values of the wrong type give
+// SerializationException with the offending position or field.
+func DecodeJSON(r *http.Request, v any) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return &Error{Code: "SerializationException", Status: 400, Message: "failed to read the request body: " + err.Error()}
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return &Error{Code: "SerializationException", Status: 400, Message: fmt.Sprintf("the request body is not valid JSON: %v (at byte %d)", syn, syn.Offset)}
+		case errors.As(err, &typ):
+			return &Error{Code: "SerializationException", Status: 400, Message: fmt.Sprintf("field %q must be a JSON %s, got %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)}
+		default:
+			return &Error{Code: "SerializationException", Status: 400, Message: "the request body is not valid JSON: " + err.Error()}
+		}
+	}
+	if dec.More() {
+		return &Error{Code: "SerializationException", Status: 400, Message: "the request body holds more than one JSON value"}
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int32", "int64", "float64":
+		return "number"
+	case "map", "struct":
+		return "object"
+	case "slice":
+		return "array"
+	case "bool":
+		return "boolean"
+	}
+	return goKind
+}

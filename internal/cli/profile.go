@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+	"github.com/aws/aws-sdk-go-v2/service/signer/types"
+)
+
+func platforms(ctx context.Context, args []string, stdout io.Writer) error {
+	var cf clientFlags
+	fs := flag.NewFlagSet("platforms", flag.ContinueOnError)
+	cf.register(fs)
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError("platforms takes no arguments")
+	}
+	if err := cf.check(); err != nil {
+		return err
+	}
+	c, err := cf.signer(ctx)
+	if err != nil {
+		return err
+	}
+	var all []types.SigningPlatform
+	p := signer.NewListSigningPlatformsPaginator(c, &signer.ListSigningPlatformsInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return apiError(err)
+		}
+		all = append(all, out.Platforms...)
+	}
+	if cf.output == "json" {
+		return writeJSON(stdout, map[string]any{"platforms": all})
+	}
+	var rows [][]string
+	for _, pl := range all {
+		rows = append(rows, []string{aws.ToString(pl.PlatformId), aws.ToString(pl.DisplayName), strconv.Itoa(int(pl.MaxSizeInMB)), strconv.FormatBool(pl.RevocationSupported)})
+	}
+	return table(stdout, []string{"PLATFORM", "NAME", "MAX MB", "REVOCATION"}, rows)
+}
+
+type tagFlags map[string]string
+
+func (t tagFlags) String() string { return "" }
+func (t tagFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("tag %q must be KEY=VALUE", v)
+	}
+	t[k] = val
+	return nil
+}
+
+type listFlags []string
+
+func (l *listFlags) String() string     { return strings.Join(*l, ",") }
+func (l *listFlags) Set(v string) error { *l = append(*l, v); return nil }
+
+func profile(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError("profile needs a subcommand: create, get, list or cancel")
+	}
+	sub, args := args[0], args[1:]
+	var cf clientFlags
+	fs := flag.NewFlagSet("profile "+sub, flag.ContinueOnError)
+	cf.register(fs)
+	switch sub {
+	case "create":
+		platform := fs.String("platform", "", "signing platform id (see 'signet platforms')")
+		value := fs.Int("validity", 0, "signature validity (default 135 months, the maximum)")
+		unit := fs.String("validity-type", "MONTHS", "unit of --validity: DAYS, MONTHS or YEARS")
+		tags := tagFlags{}
+		fs.Var(tags, "tag", "tag KEY=VALUE (repeatable)")
+		pos, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError("profile create needs exactly one NAME")
+		}
+		if *platform == "" {
+			return usageError("profile create needs --platform (AWSLambda-SHA384-ECDSA or Notation-OCI-SHA384-ECDSA)")
+		}
+		if err := cf.check(); err != nil {
+			return err
+		}
+		c, err := cf.signer(ctx)
+		if err != nil {
+			return err
+		}
+		in := &signer.PutSigningProfileInput{ProfileName: aws.String(pos[0]), PlatformId: platform}
+		if *value != 0 {
+			in.SignatureValidityPeriod = &types.SignatureValidityPeriod{Value: int32(*value), Type: types.ValidityType(strings.ToUpper(*unit))}
+		}
+		if len(tags) > 0 {
+			in.Tags = tags
+		}
+		out, err := c.PutSigningProfile(ctx, in)
+		if err != nil {
+			return apiError(err)
+		}
+		if cf.output == "json" {
+			return writeJSON(stdout, map[string]string{"arn": aws.ToString(out.Arn), "profileVersion": aws.ToString(out.ProfileVersion), "profileVersionArn": aws.ToString(out.ProfileVersionArn)})
+		}
+		return table(stdout, []string{"PROFILE", "VERSION", "VERSION ARN"}, [][]string{{pos[0], aws.ToString(out.ProfileVersion), aws.ToString(out.ProfileVersionArn)}})
+	case "get":
+		pos, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError("profile get needs exactly one NAME")
+		}
+		if err := cf.check(); err != nil {
+			return err
+		}
+		c, err := cf.signer(ctx)
+		if err != nil {
+			return err
+		}
+		out, err := c.GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String(pos[0])})
+		if err != nil {
+			return apiError(err)
+		}
+		if cf.output == "json" {
+			out.ResultMetadata = noMetadata
+			return writeJSON(stdout, out)
+		}
+		validity := ""
+		if v := out.SignatureValidityPeriod; v != nil {
+			validity = fmt.Sprintf("%d %s", v.Value, v.Type)
+		}
+		rows := [][]string{
+			{"Name", aws.ToString(out.ProfileName)},
+			{"Status", string(out.Status)},
+			{"Platform", aws.ToString(out.PlatformId)},
+			{"Version", aws.ToString(out.ProfileVersion)},
+			{"Version ARN", aws.ToString(out.ProfileVersionArn)},
+			{"Validity", validity},
+		}
+		for _, k := range slices.Sorted(maps.Keys(out.Tags)) {
+			rows = append(rows, []string{"Tag " + k, out.Tags[k]})
+		}
+		return table(stdout, []string{"FIELD", "VALUE"}, rows)
+	case "list":
+		inc := fs.Bool("include-canceled", false, "include canceled profiles")
+		platform := fs.String("platform", "", "only profiles of this platform")
+		var statuses listFlags
+		fs.Var(&statuses, "status", "only profiles with this status: Active, Canceled or Revoked (repeatable)")
+		pos, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 0 {
+			return usageError("profile list takes no arguments")
+		}
+		if err := cf.check(); err != nil {
+			return err
+		}
+		c, err := cf.signer(ctx)
+		if err != nil {
+			return err
+		}
+		in := &signer.ListSigningProfilesInput{IncludeCanceled: *inc}
+		if *platform != "" {
+			in.PlatformId = platform
+		}
+		for _, s := range statuses {
+			in.Statuses = append(in.Statuses, types.SigningProfileStatus(s))
+		}
+		var all []types.SigningProfile
+		p := signer.NewListSigningProfilesPaginator(c, in)
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return apiError(err)
+			}
+			all = append(all, out.Profiles...)
+		}
+		if cf.output == "json" {
+			return writeJSON(stdout, map[string]any{"profiles": all})
+		}
+		var rows [][]string
+		for _, p := range all {
+			rows = append(rows, []string{aws.ToString(p.ProfileName), string(p.Status), aws.ToString(p.PlatformId), aws.ToString(p.ProfileVersion)})
+		}
+		return table(stdout, []string{"NAME", "STATUS", "PLATFORM", "VERSION"}, rows)
+	case "cancel":
+		pos, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError("profile cancel needs exactly one NAME")
+		}
+		c, err := cf.signer(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := c.CancelSigningProfile(ctx, &signer.CancelSigningProfileInput{ProfileName: aws.String(pos[0])}); err != nil {
+			return apiError(err)
+		}
+		if cf.output == "json" {
+			return writeJSON(stdout, map[string]string{"profileName": pos[0], "status": "Canceled"})
+		}
+		fmt.Fprintf(stdout, "canceled signing profile %s; its name cannot be reused\n", pos[0])
+		return nil
+	}
+	return usageError("unknown profile subcommand %q (create, get, list, cancel)", sub)
+}

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/server"
+)
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "data directory (default ./signet-data)")
+	listen := fs.String("listen", "", "listen address (default 127.0.0.1:9090)")
+	cfgFile := fs.String("config", "", "YAML configuration file (default DATA_DIR/signet.yaml if present)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("serve takes no arguments, got %q", pos[0])
+	}
+	cfg := config.Defaults()
+	dir := *dataDir
+	if dir == "" {
+		dir = cfg.DataDir
+	}
+	path := *cfgFile
+	if path == "" {
+		if _, err := os.Stat(filepath.Join(dir, "signet.yaml")); err == nil {
+			path = filepath.Join(dir, "signet.yaml")
+		}
+	}
+	if path != "" {
+		if cfg, err = config.Load(path); err != nil {
+			return err
+		}
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	level := new(slog.LevelVar)
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("log_level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Open(ctx, cfg, log)
+	if err != nil {
+		if errors.Is(err, server.ErrDataDirInUse) {
+			return &exitError{1, err}
+		}
+		return err
+	}
+	defer srv.Close()
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("failed to listen: %w", err)
+	}
+	creds, _ := filepath.Abs(srv.CredentialsPath())
+	fmt.Fprintf(stderr, "signet: serving http://%s (account %s, data in %s)\nsignet: administrator credentials: %s\nsignet: try: AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url http://%s signer list-signing-platforms\n",
+		l.Addr(), srv.AccountID(), cfg.DataDir, creds, creds, l.Addr())
+	log.InfoContext(ctx, "serving", "addr", l.Addr().String(), "data_dir", cfg.DataDir)
+	return srv.Serve(ctx, l)
+}

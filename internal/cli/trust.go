@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/signing"
+)
+
+var noMetadata = middleware.Metadata{}
+
+// TrustStoreName is the name of the Notation trust store trust export
+// writes, of type signingAuthority.
+const TrustStoreName = "signet"
+
+func trust(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "export" {
+		return usageError("trust needs a subcommand: export")
+	}
+	var cf clientFlags
+	fs := flag.NewFlagSet("trust export", flag.ContinueOnError)
+	cf.register(fs)
+	name := fs.String("profile", "", "signing profile whose signatures the policy trusts")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *name == "" {
+		return usageError("trust export needs --profile NAME and one DIR (a Notation configuration directory)")
+	}
+	dir := pos[0]
+	c, err := cf.signer(ctx)
+	if err != nil {
+		return err
+	}
+	prof, err := c.GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: name})
+	if err != nil {
+		return apiError(err)
+	}
+	p, err := arn.Parse(aws.ToString(prof.Arn))
+	if err != nil {
+		return err
+	}
+	root, rootPEM, err := fetchRoot(ctx, cf.endpoint)
+	if err != nil {
+		return err
+	}
+	identity := signing.SignerIdentity(root, p.Account, *name).IdentityString()
+	files, err := writeTrust(dir, rootPEM, *name, identity)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSON(stdout, map[string]any{"trustStore": "signingAuthority:" + TrustStoreName, "trustedIdentity": identity, "files": files})
+	}
+	for _, f := range files {
+		fmt.Fprintf(stdout, "wrote %s\n", f)
+	}
+	fmt.Fprintf(stdout, "trusted identity: %s\n", identity)
+	if filepath.Base(dir) == "notation" {
+		fmt.Fprintf(stdout, "use with: XDG_CONFIG_HOME=%s notation verify ...\n", filepath.Dir(dir))
+	}
+	return nil
+}
+
+// fetchRoot reads the installation root certificate from GET /pki/root.pem.
+func fetchRoot(ctx context.Context, endpoint string) (*x509.Certificate, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(endpoint, "/")+"/pki/root.pem", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to fetch the root certificate: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("failed to fetch the root certificate: %s %v", resp.Status, err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return nil, nil, fmt.Errorf("the server's /pki/root.pem is not a PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to parse the root certificate: %w", err)
+	}
+	return cert, b, nil
+}
+
+type trustPolicy struct {
+	Name                  string            `json:"name"`
+	RegistryScopes        []string          `json:"registryScopes,omitempty"`
+	SignatureVerification map[string]string `json:"signatureVerification"`
+	TrustStores           []string          `json:"trustStores"`
+	TrustedIdentities     []string          `json:"trustedIdentities"`
+	GlobalPolicy          bool              `json:"globalPolicy,omitempty"`
+}
+
+// writeTrust writes a Notation configuration directory: the root as a
+// signingAuthority trust store, an OCI trust policy and a blob trust
+// policy, each trusting exactly the profile's identity.
+func writeTrust(dir string, rootPEM []byte, profile, identity string) ([]string, error) {
+	storeDir := filepath.Join(dir, "truststore", "x509", "signingAuthority", TrustStoreName)
+	if err := os.MkdirAll(storeDir, 0o755); err != nil {
+		return nil, err
+	}
+	certPath := filepath.Join(storeDir, "signet-root.pem")
+	if err := os.WriteFile(certPath, rootPEM, 0o644); err != nil {
+		return nil, err
+	}
+	pol := trustPolicy{
+		Name:                  profile,
+		SignatureVerification: map[string]string{"level": "strict"},
+		TrustStores:           []string{"signingAuthority:" + TrustStoreName},
+		TrustedIdentities:     []string{identity},
+	}
+	oci := pol
+	oci.RegistryScopes = []string{"*"}
+	blob := pol
+	blob.GlobalPolicy = true
+	files := []string{certPath}
+	for file, p := range map[string]trustPolicy{"trustpolicy.oci.json": oci, "trustpolicy.blob.json": blob} {
+		b, err := json.MarshalIndent(map[string]any{"version": "1.0", "trustPolicies": []trustPolicy{p}}, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, file)
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			return nil, err
+		}
+		files = append(files, path)
+	}
+	return files, nil
+}

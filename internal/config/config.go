@@ -1,0 +1,148 @@
+// Package config is Signet's configuration: one YAML file, every field
+// documented on [Config]. Command-line flags override the file; the file
+// may reference environment variables as ${NAME} (only that form is
+// expanded).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/signet/signet/internal/pki"
+)
+
+// Version is the configuration format version this build reads.
+const Version = 1
+
+// Config is the server configuration.
+type Config struct {
+	// Version of the file format; 0 or 1.
+	Version int `yaml:"version"`
+	// DataDir holds the database, master key, credentials and blobs.
+	// Default ./signet-data.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the TCP address of the API. Default 127.0.0.1:9090.
+	Listen string `yaml:"listen"`
+	// Region is the AWS region in every ARN. Default us-east-1. It is
+	// fixed when the data directory is initialised.
+	Region string `yaml:"region"`
+	// AccountID is the 12-digit account id in every ARN. Generated at
+	// first start when empty; fixed when the data directory is initialised.
+	AccountID string `yaml:"account_id"`
+	// PublicBaseURL is the http:// URL clients and verifiers reach this
+	// server at; certificates carry CRL distribution points under it.
+	// Default http://LISTEN.
+	PublicBaseURL string `yaml:"public_base_url"`
+	// Subject holds the C, ST, L and O of every certificate. Fixed when
+	// the root CA is created at first start. Default US, Washington,
+	// Seattle, Signet.
+	Subject Subject `yaml:"subject"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level"`
+}
+
+// Subject is the distinguished name shared by every certificate.
+type Subject struct {
+	Country      string `yaml:"country"`
+	State        string `yaml:"state"`
+	Locality     string `yaml:"locality"`
+	Organization string `yaml:"organization"`
+}
+
+// Name returns the subject as a pki.Name.
+func (s Subject) Name() pki.Name {
+	return pki.Name{Country: s.Country, Province: s.State, Locality: s.Locality, Organization: s.Organization}
+}
+
+// Defaults returns the embedded defaults.
+func Defaults() Config {
+	return Config{
+		Version:  Version,
+		DataDir:  "./signet-data",
+		Listen:   "127.0.0.1:9090",
+		Region:   "us-east-1",
+		LogLevel: "info",
+		Subject:  Subject{Country: "US", State: "Washington", Locality: "Seattle", Organization: "Signet"},
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Load reads the YAML file at path over the defaults. Unknown fields are
+// errors, so that a misspelt key does not silently do nothing.
+func Load(path string) (Config, error) {
+	c := Defaults()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("failed to read config: %w", err)
+	}
+	var missing []string
+	expanded := envRef.ReplaceAllStringFunc(string(b), func(ref string) string {
+		name := envRef.FindStringSubmatch(ref)[1]
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return c, fmt.Errorf("config %s references unset environment variables: %s", path, strings.Join(missing, ", "))
+	}
+	dec := yaml.NewDecoder(strings.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks the configuration, reporting every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Version != 0 && c.Version != Version {
+		errs = append(errs, fmt.Errorf("version: %d is not supported (this build reads version %d)", c.Version, Version))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: must not be empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen: %q is not HOST:PORT: %v", c.Listen, err))
+	}
+	if c.AccountID != "" && !regexp.MustCompile(`^[0-9]{12}$`).MatchString(c.AccountID) {
+		errs = append(errs, fmt.Errorf("account_id: %q must be exactly 12 digits", c.AccountID))
+	}
+	if !regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`).MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("region: %q is not a region name such as us-east-1", c.Region))
+	}
+	if c.PublicBaseURL != "" {
+		u, err := url.Parse(c.PublicBaseURL)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public_base_url: %q must be an http:// URL (Notary verifiers fetch CRLs only over http)", c.PublicBaseURL))
+		}
+	}
+	if err := c.Subject.Name().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("subject: %v", err))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level: %q must be debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// BaseURL returns PublicBaseURL, or http://LISTEN when it is empty.
+func (c *Config) BaseURL() string {
+	if c.PublicBaseURL != "" {
+		return strings.TrimSuffix(c.PublicBaseURL, "/")
+	}
+	return "http://" + c.Listen
+}

@@ -1,0 +1,302 @@
+// Package server wires Signet together: it opens the data directory,
+// initialises the installation on first start, authenticates every API
+// request with SigV4, routes it by the service in its credential scope,
+// and serves the unsigned endpoints (health, root certificate).
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/pki"
+	"github.com/signet/signet/internal/seal"
+	"github.com/signet/signet/internal/signing"
+	"github.com/signet/signet/internal/sigv4"
+	"github.com/signet/signet/internal/store"
+)
+
+// MaxAPIBody bounds the body of a Signer API request.
+const MaxAPIBody = 1 << 20
+
+// Server is a running installation.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	lock     *os.File
+	db       *store.DB
+	box      *seal.Box
+	inst     installation
+	verifier *sigv4.Verifier
+	services map[string]http.Handler // by SigV4 signing name
+	public   *http.ServeMux
+
+	// Profiles is the signing-profile service, exposed for tests.
+	Profiles *signing.Service
+	// Authority is the installation PKI, exposed for tests.
+	Authority *signing.Authority
+}
+
+// Paths inside the data directory.
+const (
+	masterKeyFile   = "master.key"
+	databaseFile    = "signet.db"
+	credentialsFile = "credentials"
+)
+
+// Open opens (initialising on first start) the data directory of cfg and
+// returns a server ready to serve. It fails with ErrDataDirInUse if
+// another server holds the directory.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create data directory: %w", err)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, lock: lock}
+	if err := s.open(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) open(ctx context.Context) error {
+	dir := s.cfg.DataDir
+	master, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, masterKeyFile))
+	if err != nil {
+		return err
+	}
+	if s.box, err = seal.New(master); err != nil {
+		return err
+	}
+	if s.db, err = store.OpenSQLite(ctx, filepath.Join(dir, databaseFile)); err != nil {
+		return err
+	}
+	ks, err := keys.NewSoftware(master, s.db)
+	if err != nil {
+		return err
+	}
+	inst, created, err := initialize(ctx, &s.cfg, s.db, ks, s.box)
+	if err != nil {
+		return err
+	}
+	s.inst = inst
+	if created {
+		s.log.InfoContext(ctx, "initialised data directory", "dir", dir, "account", inst.Account.ID, "region", inst.Account.Region)
+	}
+	if err := s.ensureCredentialsFile(ctx); err != nil {
+		return err
+	}
+	rootSigner, err := ks.Signer(ctx, inst.RootKeyID)
+	if err != nil {
+		return fmt.Errorf("failed to load root key: %w", err)
+	}
+	s.Authority = &signing.Authority{
+		Keys:    ks,
+		Root:    pki.CA{Cert: inst.RootCert, Signer: rootSigner},
+		Account: inst.Account,
+		BaseURL: s.cfg.BaseURL(),
+	}
+	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account}
+	s.verifier = &sigv4.Verifier{Credentials: credentials{db: s.db, box: s.box}}
+	signer := &awsapi.Signer{Profiles: s.Profiles, Authorizer: awsapi.AllowAll{}, Log: s.log}
+	s.services = map[string]http.Handler{
+		"signer": signer.Service().Handler(),
+	}
+	s.public = http.NewServeMux()
+	s.public.HandleFunc("GET /healthz", s.healthz)
+	s.public.HandleFunc("GET /pki/root.pem", s.rootPEM)
+	return nil
+}
+
+// ensureCredentialsFile writes DIR/credentials if it is missing, from the
+// bootstrap key sealed in the database.
+func (s *Server) ensureCredentialsFile(ctx context.Context) error {
+	path, err := filepath.Abs(filepath.Join(s.cfg.DataDir, credentialsFile))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	k, err := s.db.AccessKey(ctx, s.inst.BootstrapKeyID)
+	if err != nil {
+		return fmt.Errorf("failed to read bootstrap access key: %w", err)
+	}
+	secret, err := s.box.Open(k.SealedSecret, secretAD(k.ID))
+	if err != nil {
+		return fmt.Errorf("bootstrap access key: %w", err)
+	}
+	if err := writeCredentials(path, s.inst.Account.Region, k.ID, string(secret)); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "wrote bootstrap administrator credentials", "path", path)
+	return nil
+}
+
+// CredentialsPath is the path of the bootstrap credentials file.
+func (s *Server) CredentialsPath() string { return filepath.Join(s.cfg.DataDir, credentialsFile) }
+
+// AccountID is the installation's account id.
+func (s *Server) AccountID() string { return s.inst.Account.ID }
+
+// Close releases the database and the data directory lock.
+func (s *Server) Close() error {
+	var errs []error
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ServeHTTP routes a request: unsigned requests to the public endpoints,
+// signed ones, once verified, to the service named in their credential
+// scope.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := uuid.NewString()
+	w.Header().Set("X-Amzn-RequestId", id)
+	ctx := awsapi.WithRequestID(r.Context(), id)
+	r = r.WithContext(ctx)
+
+	service, region, signed := sigv4.Scope(r)
+	if !signed {
+		if r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Credential") == "" {
+			if _, pattern := s.public.Handler(r); pattern != "" {
+				s.public.ServeHTTP(w, r)
+				return
+			}
+		}
+		// Let the verifier say what is missing or malformed.
+		_, err := s.verifier.Verify(r, nil)
+		if err == nil {
+			err = &awsapi.Error{Code: "IncompleteSignatureException", Status: 400, Message: "the request's signature could not be parsed"}
+		}
+		s.writeAuthError(w, r, err)
+		return
+	}
+	h, ok := s.services[service]
+	if !ok {
+		awsapi.WriteError(w, r, &awsapi.Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
+			Message: fmt.Sprintf("this endpoint does not serve the %q API; it serves: signer", service)})
+		return
+	}
+	if region != s.inst.Account.Region {
+		awsapi.WriteError(w, r, &awsapi.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden,
+			Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This endpoint serves region %s: set --region %s or AWS_DEFAULT_REGION=%s", region, s.inst.Account.Region, s.inst.Account.Region, s.inst.Account.Region)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			awsapi.WriteError(w, r, &awsapi.Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
+				Message: fmt.Sprintf("the request body is larger than the %d-byte limit of the %s API", MaxAPIBody, service)})
+			return
+		}
+		awsapi.WriteError(w, r, &awsapi.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "failed to read the request body: " + err.Error()})
+		return
+	}
+	res, err := s.verifier.Verify(r, body)
+	if err != nil {
+		s.writeAuthError(w, r, err)
+		return
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ctx = awsapi.WithCaller(ctx, awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host})
+	r = r.WithContext(ctx)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	h.ServeHTTP(w, r)
+}
+
+func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	e := awsapi.MapError(err)
+	if e.Status >= 500 {
+		s.log.ErrorContext(r.Context(), "authentication failed", "request_id", awsapi.RequestID(r.Context()), "err", err)
+	} else {
+		s.log.InfoContext(r.Context(), "request not authenticated", "request_id", awsapi.RequestID(r.Context()), "code", e.Code, "remote", r.RemoteAddr)
+	}
+	awsapi.WriteError(w, r, e)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+func (s *Server) rootPEM(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: s.inst.RootCert.Raw})
+}
+
+// Serve serves on l until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// credentials adapts the access-key table to sigv4.CredentialStore.
+type credentials struct {
+	db  *store.DB
+	box *seal.Box
+}
+
+func (c credentials) LookupAccessKey(ctx context.Context, id string) (sigv4.Credential, error) {
+	k, err := c.db.AccessKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sigv4.Credential{}, sigv4.ErrUnknownAccessKey
+	}
+	if err != nil {
+		return sigv4.Credential{}, err
+	}
+	secret, err := c.box.Open(k.SealedSecret, secretAD(k.ID))
+	if err != nil {
+		return sigv4.Credential{}, fmt.Errorf("access key %s: %w", id, err)
+	}
+	return sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), SessionToken: k.SessionToken, Expires: k.Expires, PrincipalARN: k.PrincipalARN}, nil
+}

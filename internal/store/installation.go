@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Setting returns an installation setting, or ErrNotFound.
+func (s *DB) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.queryRow(ctx, `SELECT value FROM installation WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("failed to read setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// AccessKey is a stored access key. Secret is sealed by the caller.
+type AccessKey struct {
+	ID           string
+	SealedSecret []byte
+	SessionToken string    // non-empty for temporary credentials
+	Expires      time.Time // zero: never
+	PrincipalARN string
+	CreatedAt    time.Time
+}
+
+// CreateAccessKey stores a new access key. It fails if the id exists.
+func (s *DB) CreateAccessKey(ctx context.Context, k AccessKey) error {
+	_, err := s.exec(ctx, `INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.SealedSecret, k.SessionToken, unixNano(k.Expires), k.PrincipalARN, unixNano(k.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("failed to store access key: %w", err)
+	}
+	return nil
+}
+
+// AccessKey returns the access key with the given id, or ErrNotFound.
+func (s *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
+	k := AccessKey{ID: id}
+	var exp, created int64
+	err := s.queryRow(ctx, `SELECT secret, session_token, expires_at, principal_arn, created_at FROM access_keys WHERE access_key_id = ?`, id).
+		Scan(&k.SealedSecret, &k.SessionToken, &exp, &k.PrincipalARN, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AccessKey{}, ErrNotFound
+	}
+	if err != nil {
+		return AccessKey{}, fmt.Errorf("failed to read access key: %w", err)
+	}
+	k.Expires, k.CreatedAt = fromUnixNano(exp), fromUnixNano(created)
+	return k, nil
+}
+
+// Initialize stores the installation settings and the bootstrap access
+// key in one transaction, unless "initialized" is already set; it reports
+// whether it stored them. Initialisation thus happens exactly once, even
+// if two processes race or one is killed midway.
+func (s *DB) Initialize(ctx context.Context, settings map[string]string, bootstrap AccessKey) (bool, error) {
+	stored := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM installation WHERE key = 'initialized'`)).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		for k, v := range settings {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO installation (key, value) VALUES (?, ?)`), k, v); err != nil {
+				return fmt.Errorf("failed to store setting %s: %w", k, err)
+			}
+		}
+		k := bootstrap
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+			k.ID, k.SealedSecret, k.SessionToken, unixNano(k.Expires), k.PrincipalARN, unixNano(k.CreatedAt)); err != nil {
+			return fmt.Errorf("failed to store bootstrap access key: %w", err)
+		}
+		stored = true
+		return nil
+	})
+	return stored, err
+}

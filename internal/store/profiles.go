@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/signet/signet/internal/signing"
+)
+
+var _ signing.Store = (*DB)(nil)
+
+const profileColumns = `name, version, platform_id, validity_value, validity_type, signing_parameters, overrides, tags, status, status_reason, created_at, canceled_at`
+
+type overridesJSON struct {
+	EncryptionAlgorithm string `json:"encryptionAlgorithm,omitempty"`
+	HashAlgorithm       string `json:"hashAlgorithm,omitempty"`
+	ImageFormat         string `json:"imageFormat,omitempty"`
+}
+
+func profileArgs(p signing.Profile) ([]any, error) {
+	params, err := json.Marshal(nonNil(p.SigningParameters))
+	if err != nil {
+		return nil, err
+	}
+	tags, err := json.Marshal(nonNil(p.Tags))
+	if err != nil {
+		return nil, err
+	}
+	ov, err := json.Marshal(overridesJSON(p.Overrides))
+	if err != nil {
+		return nil, err
+	}
+	return []any{p.Name, p.Version, p.PlatformID, p.Validity.Value, string(p.Validity.Type), string(params), string(ov), string(tags),
+		string(p.Status), p.StatusReason, unixNano(p.CreatedAt), unixNano(p.CanceledAt)}, nil
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanProfile(row scanner) (signing.Profile, error) {
+	var p signing.Profile
+	var vt, params, ov, tags, status string
+	var created, canceled int64
+	if err := row.Scan(&p.Name, &p.Version, &p.PlatformID, &p.Validity.Value, &vt, &params, &ov, &tags, &status, &p.StatusReason, &created, &canceled); err != nil {
+		return p, err
+	}
+	p.Validity.Type = signing.ValidityType(vt)
+	p.Status = signing.Status(status)
+	p.CreatedAt, p.CanceledAt = fromUnixNano(created), fromUnixNano(canceled)
+	var o overridesJSON
+	if err := errors.Join(json.Unmarshal([]byte(params), &p.SigningParameters), json.Unmarshal([]byte(ov), &o), json.Unmarshal([]byte(tags), &p.Tags)); err != nil {
+		return p, fmt.Errorf("failed to decode profile %s: %w", p.Name, err)
+	}
+	p.Overrides = signing.Overrides(o)
+	return p, nil
+}
+
+func insertVersion(ctx context.Context, tx *sql.Tx, s *DB, v signing.Version) error {
+	_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_profile_versions (profile_name, version, key_id, certificate, created_at) VALUES (?, ?, ?, ?, ?)`),
+		v.ProfileName, v.Version, v.KeyID, v.Certificate, unixNano(v.CreatedAt))
+	return err
+}
+
+// CreateProfile implements signing.Store.
+func (s *DB) CreateProfile(ctx context.Context, p signing.Profile, v signing.Version) error {
+	args, err := profileArgs(p)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM signing_profiles WHERE name = ?`), p.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return signing.ErrConflict
+		}
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_profiles (`+profileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...); err != nil {
+			return fmt.Errorf("failed to insert profile: %w", err)
+		}
+		return insertVersion(ctx, tx, s, v)
+	})
+}
+
+// AddVersion implements signing.Store.
+func (s *DB) AddVersion(ctx context.Context, prev string, p signing.Profile, v signing.Version) error {
+	args, err := profileArgs(p)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var cur string
+		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT version FROM signing_profiles WHERE name = ?`), p.Name).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return signing.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if cur != prev {
+			return signing.ErrConflict
+		}
+		if err := insertVersion(ctx, tx, s, v); err != nil {
+			return fmt.Errorf("failed to insert version: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profiles SET version = ?, platform_id = ?, validity_value = ?, validity_type = ?, signing_parameters = ?, overrides = ?, tags = ?, status = ?, status_reason = ?, created_at = ?, canceled_at = ? WHERE name = ?`),
+			append(args[1:], p.Name)...)
+		return err
+	})
+}
+
+// Profile implements signing.Store.
+func (s *DB) Profile(ctx context.Context, name string) (signing.Profile, error) {
+	p, err := scanProfile(s.queryRow(ctx, `SELECT `+profileColumns+` FROM signing_profiles WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, signing.ErrNotFound
+	}
+	return p, err
+}
+
+// ProfileVersion implements signing.Store.
+func (s *DB) ProfileVersion(ctx context.Context, name, version string) (signing.Version, error) {
+	v := signing.Version{ProfileName: name, Version: version}
+	var created int64
+	err := s.queryRow(ctx, `SELECT key_id, certificate, created_at FROM signing_profile_versions WHERE profile_name = ? AND version = ?`, name, version).
+		Scan(&v.KeyID, &v.Certificate, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, signing.ErrNotFound
+	}
+	v.CreatedAt = fromUnixNano(created)
+	return v, err
+}
+
+// ListProfiles implements signing.Store.
+func (s *DB) ListProfiles(ctx context.Context, q signing.ProfileQuery) ([]signing.Profile, error) {
+	where := []string{"name > ?"}
+	args := []any{q.After}
+	if q.PlatformID != "" {
+		where = append(where, "platform_id = ?")
+		args = append(args, q.PlatformID)
+	}
+	if len(q.Statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
+		for _, st := range q.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	args = append(args, q.Limit)
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+profileColumns+` FROM signing_profiles WHERE `+strings.Join(where, " AND ")+` ORDER BY name LIMIT ?`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []signing.Profile
+	for rows.Next() {
+		p, err := scanProfile(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// UpdateProfile implements signing.Store.
+func (s *DB) UpdateProfile(ctx context.Context, name string, fn func(*signing.Profile) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		p, err := scanProfile(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+profileColumns+` FROM signing_profiles WHERE name = ?`), name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return signing.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
+		tags, err := json.Marshal(nonNil(p.Tags))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profiles SET status = ?, status_reason = ?, canceled_at = ?, tags = ? WHERE name = ?`),
+			string(p.Status), p.StatusReason, unixNano(p.CanceledAt), string(tags), name)
+		return err
+	})
+}
+
+func scanPolicy(row scanner) (signing.Policy, error) {
+	var pol signing.Policy
+	var doc string
+	if err := row.Scan(&doc, &pol.RevisionID); err != nil {
+		return pol, err
+	}
+	if err := json.Unmarshal([]byte(doc), &pol.Permissions); err != nil {
+		return pol, fmt.Errorf("failed to decode policy: %w", err)
+	}
+	return pol, nil
+}
+
+// Policy implements signing.Store.
+func (s *DB) Policy(ctx context.Context, name string) (signing.Policy, error) {
+	pol, err := scanPolicy(s.queryRow(ctx, `SELECT policy, policy_revision FROM signing_profiles WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return pol, signing.ErrNotFound
+	}
+	return pol, err
+}
+
+// UpdatePolicy implements signing.Store.
+func (s *DB) UpdatePolicy(ctx context.Context, name string, fn func(*signing.Policy) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		pol, err := scanPolicy(tx.QueryRowContext(ctx, s.d.rebind(`SELECT policy, policy_revision FROM signing_profiles WHERE name = ?`), name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return signing.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&pol); err != nil {
+			return err
+		}
+		perms := pol.Permissions
+		if perms == nil {
+			perms = []signing.Permission{}
+		}
+		doc, err := json.Marshal(perms)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profiles SET policy = ?, policy_revision = ? WHERE name = ?`), string(doc), pol.RevisionID, name)
+		return err
+	})
+}
