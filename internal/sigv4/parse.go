@@ -83,7 +83,10 @@ type headerParams struct {
 func parseAuthorizationHeader(h string) (headerParams, *Error) {
 	var p headerParams
 	s := strings.TrimSpace(h)
-	alg, rest, _ := strings.Cut(s, " ")
+	alg, rest := s, ""
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		alg, rest = s[:i], s[i+1:]
+	}
 	p.algorithm = alg
 	if alg != algorithm {
 		if strings.HasPrefix(alg, "AWS4-") {
@@ -249,15 +252,26 @@ func (a *authInfo) setTime(amzDate, date string) *Error {
 }
 
 // setSignedHeaders records the signed header list; host must be part of it.
+// Names must be non-empty and unique (ignoring case): besides being
+// meaningless, a repeated name would let a small header list make the
+// canonical request arbitrarily large.
 func (a *authInfo) setSignedHeaders(s string) *Error {
 	a.signedHeadersRaw = s
 	a.signedHeaders = strings.Split(s, ";")
+	seen := make(map[string]struct{}, len(a.signedHeaders))
+	host := false
 	for _, name := range a.signedHeaders {
-		if strings.EqualFold(name, "host") {
-			return nil
+		lname := strings.ToLower(name)
+		if _, dup := seen[lname]; dup || name == "" {
+			return errIncomplete("SignedHeaders must be a list of unique, non-empty header names separated by ';', got '%s'.", s)
 		}
+		seen[lname] = struct{}{}
+		host = host || lname == "host"
 	}
-	return errIncomplete("%s", msgHostNotSigned)
+	if !host {
+		return errIncomplete("%s", msgHostNotSigned)
+	}
+	return nil
 }
 
 // setCredential validates and records the credential scope.

@@ -264,6 +264,14 @@ func TestVerifyFail(t *testing.T) {
 			replaceAuth(r, ";host;", ";")
 			return b
 		}, code: incomplete, status: 400, msg: "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/duplicate-signed-header", req: get, mutate: func(r *http.Request, b []byte) []byte {
+			replaceAuth(r, ";host;", ";host;HOST;")
+			return b
+		}, code: incomplete, status: 400, prefix: "SignedHeaders must be a list of unique, non-empty header names separated by ';', got '"},
+		{name: "fail/empty-signed-header", req: get, mutate: func(r *http.Request, b []byte) []byte {
+			replaceAuth(r, ";host;", ";host;;")
+			return b
+		}, code: incomplete, status: 400, prefix: "SignedHeaders must be a list of unique, non-empty header names separated by ';', got '"},
 		{name: "fail/scope-date-mismatch", req: get, mutate: func(r *http.Request, b []byte) []byte {
 			replaceAuth(r, "/20261123/", "/20261122/")
 			return b
@@ -475,6 +483,7 @@ func TestScope(t *testing.T) {
 		ok                bool
 	}{
 		{"ok/header", "AWS4-HMAC-SHA256 Credential=AKID/20261123/eu-west-1/signer/aws4_request, SignedHeaders=host, Signature=00", "", "signer", "eu-west-1", true},
+		{"ok/header-tab-separated", "AWS4-HMAC-SHA256\tCredential=AKID/20261123/us-east-1/signer/aws4_request,SignedHeaders=host,Signature=00", "", "signer", "us-east-1", true},
 		{"ok/header-no-commas", "AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/s3/aws4_request SignedHeaders=host Signature=00", "", "s3", "us-east-1", true},
 		{"ok/presigned", "", "X-Amz-Credential=AKID%2F20261123%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=00", "s3", "us-east-1", true},
 		{"fail/none", "", "", "", "", false},

@@ -1,0 +1,19 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/signet/signet/internal/store"
+)
+
+// AddTemporaryKey stores temporary credentials, as STS will issue them.
+func (s *Server) AddTemporaryKey(ctx context.Context, id, secret, token string, expires time.Time) error {
+	return s.db.CreateAccessKey(ctx, store.AccessKey{
+		ID: id, SealedSecret: s.box.Seal([]byte(secret), secretAD(id)), SessionToken: token,
+		Expires: expires, PrincipalARN: s.inst.Account.RootARN(), CreatedAt: time.Now(),
+	})
+}
+
+// DB exposes the store.
+func (s *Server) DB() *store.DB { return s.db }
