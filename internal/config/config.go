@@ -79,11 +79,18 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // Load reads the YAML file at path over the defaults. Unknown fields are
 // errors, so that a misspelt key does not silently do nothing.
 func Load(path string) (Config, error) {
-	c := Defaults()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("failed to read config: %w", err)
+		return Defaults(), fmt.Errorf("failed to read config: %w", err)
 	}
+	return Parse(path, b)
+}
+
+// Parse reads YAML configuration text over the defaults; name is used in
+// error messages.
+func Parse(name string, b []byte) (Config, error) {
+	c := Defaults()
+	path := name
 	var missing []string
 	expanded := envRef.ReplaceAllStringFunc(string(b), func(ref string) string {
 		name := envRef.FindStringSubmatch(ref)[1]

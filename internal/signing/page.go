@@ -27,7 +27,7 @@ func decodeToken(tok string) (string, error) {
 	if tok == "" {
 		return "", nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil || len(b) < 3 || string(b[:3]) != "v1:" {
 		return "", newError(ErrInvalid, "nextToken is not valid; pass the nextToken of the previous page unchanged")
 	}

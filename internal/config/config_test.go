@@ -1,0 +1,86 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	t.Setenv("SIGNET_TEST_REGION", "eu-west-1")
+	cases := map[string]struct {
+		yaml  string
+		err   string // substring; "" for success
+		check func(Config) bool
+	}{
+		"ok/empty": {"", "", func(c Config) bool { return c == Defaults() }},
+		"ok/fields": {"listen: 0.0.0.0:8080\nregion: ap-northeast-1\naccount_id: \"123456789012\"\npublic_base_url: http://signet.internal:8080\n", "", func(c Config) bool {
+			return c.Listen == "0.0.0.0:8080" && c.Region == "ap-northeast-1" && c.BaseURL() == "http://signet.internal:8080"
+		}},
+		"ok/env":           {"region: ${SIGNET_TEST_REGION}\n", "", func(c Config) bool { return c.Region == "eu-west-1" }},
+		"ok/dollar":        {"subject:\n  organization: Cost$Center\n", "", func(c Config) bool { return c.Subject.Organization == "Cost$Center" }},
+		"fail/unset-env":   {"region: ${SIGNET_TEST_UNSET_VARIABLE}\n", "SIGNET_TEST_UNSET_VARIABLE", nil},
+		"fail/unknown-key": {"listne: x\n", "field listne not found", nil},
+		"fail/syntax":      {"listen: [\n", "config", nil},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := Parse("test.yaml", []byte(c.yaml))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("Parse = %v, want an error containing %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.check(got) {
+				t.Errorf("Parse = %+v", got)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]struct {
+		edit func(*Config)
+		err  string
+	}{
+		"ok/defaults":          {func(*Config) {}, ""},
+		"fail/listen":          {func(c *Config) { c.Listen = "9090" }, "listen:"},
+		"fail/account":         {func(c *Config) { c.AccountID = "12345" }, "account_id:"},
+		"fail/region":          {func(c *Config) { c.Region = "US East" }, "region:"},
+		"fail/https-base":      {func(c *Config) { c.PublicBaseURL = "https://x" }, "public_base_url:"},
+		"fail/subject":         {func(c *Config) { c.Subject.Country = "USA" }, "subject:"},
+		"fail/log-level":       {func(c *Config) { c.LogLevel = "loud" }, "log_level:"},
+		"fail/version":         {func(c *Config) { c.Version = 2 }, "version:"},
+		"fail/several-at-once": {func(c *Config) { c.Region = "x"; c.LogLevel = "y" }, "log_level:"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := Defaults()
+			c.edit(&cfg)
+			err := cfg.Validate()
+			if c.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("Validate = %v, want %q", err, c.err)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("listen: 127.0.0.1:9090\nregion: us-east-1\n"))
+	f.Add([]byte("subject:\n  country: US\n  state: ${HOME}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse("fuzz.yaml", b)
+		if err == nil {
+			_ = c.Validate()
+		}
+	})
+}

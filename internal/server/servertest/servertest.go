@@ -1,0 +1,86 @@
+// Package servertest runs a real Signet server on a loopback port for
+// tests of its clients.
+package servertest
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/server"
+)
+
+// Server is a running server.
+type Server struct {
+	*server.Server
+	URL   string          // http://127.0.0.1:PORT
+	Creds aws.Credentials // the bootstrap administrator
+}
+
+// Start runs a server on a fresh data directory until the test ends.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = tb.TempDir()
+	cfg.Listen = l.Addr().String()
+	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, l); close(done) }()
+	tb.Cleanup(func() { cancel(); <-done; srv.Close() })
+	return &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath())}
+}
+
+// ReadCredentials reads the default profile of a shared-credentials file.
+func ReadCredentials(tb testing.TB, path string) aws.Credentials {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var c aws.Credentials
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " = ")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "aws_access_key_id":
+			c.AccessKeyID = v
+		case "aws_secret_access_key":
+			c.SecretAccessKey = v
+		}
+	}
+	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		tb.Fatalf("credentials file %s lacks a key", path)
+	}
+	return c
+}
+
+// Signer returns an aws-sdk-go-v2 Signer client for the server, with
+// retries off.
+func (s *Server) Signer() *signer.Client {
+	cfg := aws.Config{Region: "us-east-1", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return s.Creds, nil })}
+	return signer.NewFromConfig(cfg, func(o *signer.Options) {
+		o.BaseEndpoint = aws.String(s.URL)
+		o.Retryer = aws.NopRetryer{}
+	})
+}
