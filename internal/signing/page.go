@@ -28,7 +28,9 @@ func decodeToken(tok string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
-	if err != nil || len(b) < 3 || string(b[:3]) != "v1:" {
+	// Base64 decoding skips CR and LF; a token must be exactly what
+	// encodeToken produced.
+	if err != nil || len(b) < 3 || string(b[:3]) != "v1:" || base64.RawURLEncoding.EncodeToString(b) != tok {
 		return "", newError(ErrInvalid, "nextToken is not valid; pass the nextToken of the previous page unchanged")
 	}
 	return string(b[3:]), nil
