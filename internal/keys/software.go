@@ -3,8 +3,6 @@ package keys
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
@@ -13,15 +11,15 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/signet/signet/internal/seal"
 )
 
 const (
 	// MasterKeySize is the length in bytes of the master key.
 	MasterKeySize = 32
 
-	sealVersion1 = 0x01
-	sealAADV1    = "signet-key-v1:"
-	nonceSize    = 12
+	sealAADV1 = "signet-key-v1:"
 
 	// idPrefix and idRandBytes shape key ids: "key-" and 26 lowercase
 	// base32 characters holding 128 random bits.
@@ -36,7 +34,7 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // the SealedStore. A key is unsealed in memory each time Signer is called.
 // Software is safe for concurrent use if its SealedStore is.
 type Software struct {
-	aead  cipher.AEAD
+	box   *seal.Box
 	store SealedStore
 }
 
@@ -51,15 +49,11 @@ func NewSoftware(master []byte, store SealedStore) (*Software, error) {
 	if store == nil {
 		return nil, fmt.Errorf("sealed key store must not be nil")
 	}
-	block, err := aes.NewCipher(master)
+	box, err := seal.New(master)
 	if err != nil {
-		return nil, fmt.Errorf("create AES cipher: %w", err)
+		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("create AES-GCM: %w", err)
-	}
-	return &Software{aead: aead, store: store}, nil
+	return &Software{box: box, store: store}, nil
 }
 
 // Create generates a key of spec (DefaultKeySpec if empty), seals it and
@@ -119,26 +113,14 @@ func (s *Software) Delete(ctx context.Context, id string) error {
 
 // seal encrypts PKCS#8 DER for key id.
 func (s *Software) seal(id string, der []byte) ([]byte, error) {
-	out := make([]byte, 1+nonceSize, 1+nonceSize+len(der)+s.aead.Overhead())
-	out[0] = sealVersion1
-	if _, err := io.ReadFull(rand.Reader, out[1:]); err != nil {
-		return nil, fmt.Errorf("read nonce: %w", err)
-	}
-	return s.aead.Seal(out, out[1:1+nonceSize], der, aad(id)), nil
+	return s.box.Seal(der, aad(id)), nil
 }
 
 // unseal decrypts and parses sk, checking that the key matches sk.Spec.
 func (s *Software) unseal(sk SealedKey) (*ecdsa.PrivateKey, error) {
-	ct := sk.Ciphertext
-	if len(ct) < 1+nonceSize+s.aead.Overhead() {
-		return nil, fmt.Errorf("unseal key %s: ciphertext is %d bytes, too short: %w", sk.ID, len(ct), ErrUnseal)
-	}
-	if ct[0] != sealVersion1 {
-		return nil, fmt.Errorf("unseal key %s: unknown format version %d: %w", sk.ID, ct[0], ErrUnseal)
-	}
-	der, err := s.aead.Open(nil, ct[1:1+nonceSize], ct[1+nonceSize:], aad(sk.ID))
+	der, err := s.box.Open(sk.Ciphertext, aad(sk.ID))
 	if err != nil {
-		return nil, fmt.Errorf("unseal key %s: authentication failed: %w", sk.ID, ErrUnseal)
+		return nil, fmt.Errorf("unseal key %s: %w (%w)", sk.ID, ErrUnseal, err)
 	}
 	defer clear(der)
 	parsed, err := x509.ParsePKCS8PrivateKey(der)
