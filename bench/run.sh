@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs Signet's benchmarks and prints the tables recorded in
+# docs/performance.md. Everything is measured in one run, on this machine:
+# the API through the full HTTP + SigV4 path, its references (an unsigned
+# /healthz on the same server; the P-384 crypto a PutSigningProfile must
+# do, from Go and from `openssl speed`), and the cold start of
+# `signet serve`.
+#
+#   ./bench/run.sh            # BENCHTIME=3s N=20 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=${GOFLAGS:--mod=mod}
+benchtime=${BENCHTIME:-3s}
+n=${N:-20}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "## $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(go version | cut -d' ' -f3)"
+echo
+echo '### API throughput (aws-sdk-go-v2 client → HTTP → SigV4 → SQLite; parallel clients)'
+echo
+go test ./internal/server -run '^$' -bench 'GetSigningProfile|PutSigningProfile|Healthz|P384KeygenSign' -benchtime "$benchtime" -count 1 >"$tmp/bench.txt"
+awk '
+/^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name); ns[name]=$3 }
+END {
+  print "| operation | µs/op | ops/s | ratio |"
+  print "|---|---|---|---|"
+  printf "| GetSigningProfile | %.0f | %.0f | %.2f× the unsigned /healthz |\n", ns["GetSigningProfile"]/1000, 1e9/ns["GetSigningProfile"], ns["GetSigningProfile"]/ns["Healthz"]
+  printf "| /healthz (reference: same server, no SigV4, no database) | %.0f | %.0f | 1 |\n", ns["Healthz"]/1000, 1e9/ns["Healthz"]
+  printf "| PutSigningProfile | %.0f | %.0f | %.1f× its crypto ceiling |\n", ns["PutSigningProfile"]/1000, 1e9/ns["PutSigningProfile"], ns["PutSigningProfile"]/ns["P384KeygenSign"]
+  printf "| P-384 keygen + sign, Go (crypto ceiling of a Put) | %.0f | %.0f | 1 |\n", ns["P384KeygenSign"]/1000, 1e9/ns["P384KeygenSign"]
+}' "$tmp/bench.txt"
+echo
+if command -v openssl >/dev/null; then
+  sign=$(openssl speed -seconds 2 ecdsap384 2>/dev/null | awk '/nistp384/ && /ecdsa/ {print $(NF-1)}' | tail -1)
+  echo "OpenSSL \`openssl speed ecdsap384\` in the same run: ${sign} signs/s on one core (Go's P-384 is the faster ceiling, used above)."
+  echo
+fi
+echo '### Cold start of `signet serve`'
+echo
+go build -o "$tmp/signet" ./cmd/signet
+go run ./bench/coldstart -bin "$tmp/signet" -n "$n"

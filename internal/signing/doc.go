@@ -1,0 +1,21 @@
+// Package signing is the domain of AWS Signer–style signing: platforms,
+// signing profiles and their versions, cross-account profile permissions,
+// tags, and the installation PKI that gives every profile version its own
+// intermediate CA ([Authority]).
+//
+// # Profiles and versions
+//
+// PutSigningProfile creates a profile with a first version, each version
+// identified by 10 random alphanumerics and backed by a fresh P-384 key and
+// an intermediate CA certificate under the installation root. Repeating the
+// call with the same configuration is idempotent; a changed validity,
+// override or signing parameter creates a new version. Canceling a profile
+// keeps it listable and retires its name for good.
+//
+// # Errors
+//
+// Caller mistakes are [*Error] values wrapping one of the sentinels
+// ([ErrNotFound], [ErrInvalid], [ErrConflict], [ErrLimitExceeded],
+// [ErrCanceled]); their messages say what to fix and are safe to send.
+// The API layer maps the sentinels to AWS error codes.
+package signing
