@@ -177,8 +177,8 @@ type cliCase struct {
 	wantCode int
 	// For failures: the error code, printed as "(Code)", and substrings
 	// of the message.
-	wantCode2 string
-	wantMsg   []string
+	wantErr string
+	wantMsg []string
 	// check inspects the JSON output of a success; nil means the output
 	// must be empty (operations that return {}).
 	check func(t *testing.T, out map[string]any)
@@ -211,7 +211,7 @@ func runCLICases(t *testing.T, s *cliServer, vs vars, cases []cliCase) {
 				t.Fatalf("aws signer %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.code, c.wantCode, res.stdout, res.stderr)
 			}
 			if c.wantCode != 0 {
-				if want := "(" + c.wantCode2 + ")"; !strings.Contains(res.stderr, want) {
+				if want := "(" + c.wantErr + ")"; !strings.Contains(res.stderr, want) {
 					t.Errorf("stderr does not name %s:\n%s", want, res.stderr)
 				}
 				for _, m := range c.wantMsg {
@@ -296,7 +296,7 @@ func TestAWSCLIPlatforms(t *testing.T) {
 			checkPlatform(t, out, notationPlatform)
 		}},
 		{name: "fail/unknown platform id", args: []string{"get-signing-platform", "--platform-id", "NoSuch-Platform"},
-			wantCode: cliServiceError, wantCode2: "ResourceNotFoundException", wantMsg: []string{"GetSigningPlatform", "NoSuch-Platform"}},
+			wantCode: cliServiceError, wantErr: "ResourceNotFoundException", wantMsg: []string{"GetSigningPlatform", "NoSuch-Platform"}},
 	})
 }
 
@@ -354,7 +354,7 @@ func TestAWSCLIProfiles(t *testing.T) {
 				wantEqual(t, "signatureValidityPeriod.type", str(t, v, "type"), "MONTHS")
 			}},
 		{name: "fail/get unknown profile", args: []string{"get-signing-profile", "--profile-name", "no_such_profile"},
-			wantCode: cliServiceError, wantCode2: "ResourceNotFoundException", wantMsg: []string{"no_such_profile"}},
+			wantCode: cliServiceError, wantErr: "ResourceNotFoundException", wantMsg: []string{"no_such_profile"}},
 		{name: "ok/cancel-signing-profile", args: []string{"cancel-signing-profile", "--profile-name", "cli_notation"}},
 		{name: "ok/get shows status Canceled", args: []string{"get-signing-profile", "--profile-name", "cli_notation"},
 			check: func(t *testing.T, out map[string]any) {
@@ -363,9 +363,9 @@ func TestAWSCLIProfiles(t *testing.T) {
 				checkProfileARNs(t, s, out, "cli_notation")
 			}},
 		{name: "fail/put reuses the canceled name", args: []string{"put-signing-profile", "--profile-name", "cli_notation", "--platform-id", notationPlatform},
-			wantCode: cliServiceError, wantCode2: "ValidationException", wantMsg: []string{"cli_notation", "canceled"}},
+			wantCode: cliServiceError, wantErr: "ValidationException", wantMsg: []string{"cli_notation", "canceled"}},
 		{name: "fail/cancel unknown profile", args: []string{"cancel-signing-profile", "--profile-name", "no_such_profile"},
-			wantCode: cliServiceError, wantCode2: "ResourceNotFoundException", wantMsg: []string{"no_such_profile"}},
+			wantCode: cliServiceError, wantErr: "ResourceNotFoundException", wantMsg: []string{"no_such_profile"}},
 	})
 }
 
@@ -469,7 +469,7 @@ func TestAWSCLIListSigningProfiles(t *testing.T) {
 		{name: "ok/statuses Active and Canceled", args: []string{"list-signing-profiles", "--statuses", "Active", "Canceled"},
 			check: func(t *testing.T, out map[string]any) { wantNames(t, names(t, out), withCanceled) }},
 		{name: "fail/unknown status", args: []string{"list-signing-profiles", "--statuses", "Bogus"},
-			wantCode: cliServiceError, wantCode2: "ValidationException", wantMsg: []string{"statuses", "Bogus"}},
+			wantCode: cliServiceError, wantErr: "ValidationException", wantMsg: []string{"statuses", "Bogus"}},
 	})
 }
 
@@ -501,15 +501,15 @@ func TestAWSCLITags(t *testing.T) {
 		{name: "ok/list-tags-for-resource of a canceled profile", args: []string{"list-tags-for-resource", "--resource-arn", canceledARN},
 			check: wantTags(map[string]string{"team": "old"})},
 		{name: "fail/tag a canceled profile", args: []string{"tag-resource", "--resource-arn", canceledARN, "--tags", "env=prod"},
-			wantCode: cliServiceError, wantCode2: "BadRequestException", wantMsg: []string{"canceled"}},
+			wantCode: cliServiceError, wantErr: "BadRequestException", wantMsg: []string{"canceled"}},
 		{name: "fail/untag a canceled profile", args: []string{"untag-resource", "--resource-arn", canceledARN, "--tag-keys", "team"},
-			wantCode: cliServiceError, wantCode2: "BadRequestException", wantMsg: []string{"canceled"}},
+			wantCode: cliServiceError, wantErr: "BadRequestException", wantMsg: []string{"canceled"}},
 		{name: "fail/reserved aws: key prefix", args: []string{"tag-resource", "--resource-arn", arn, "--tags", "aws:x=y"},
-			wantCode: cliServiceError, wantCode2: "BadRequestException", wantMsg: []string{"aws:"}},
+			wantCode: cliServiceError, wantErr: "BadRequestException", wantMsg: []string{"aws:"}},
 		{name: "fail/tag unknown profile", args: []string{"tag-resource", "--resource-arn", unknownARN, "--tags", "env=prod"},
-			wantCode: cliServiceError, wantCode2: "NotFoundException", wantMsg: []string{unknownARN}},
+			wantCode: cliServiceError, wantErr: "NotFoundException", wantMsg: []string{unknownARN}},
 		{name: "fail/list tags of unknown profile", args: []string{"list-tags-for-resource", "--resource-arn", unknownARN},
-			wantCode: cliServiceError, wantCode2: "NotFoundException", wantMsg: []string{unknownARN}},
+			wantCode: cliServiceError, wantErr: "NotFoundException", wantMsg: []string{unknownARN}},
 	})
 
 	// The same operations with the ARN's slashes raw in the path, as
@@ -642,19 +642,19 @@ func TestAWSCLIPermissions(t *testing.T) {
 			}},
 		{name: "fail/add with a wrong revision id", args: []string{"add-profile-permission", "--profile-name", "perm_lambda",
 			"--action", s1.action, "--principal", s1.principal, "--statement-id", "s3", "--revision-id", "$REV1"},
-			wantCode: cliServiceError, wantCode2: "ConflictException", wantMsg: []string{"revisionId"}},
+			wantCode: cliServiceError, wantErr: "ConflictException", wantMsg: []string{"revisionId"}},
 		{name: "fail/add a duplicate statement id", args: []string{"add-profile-permission", "--profile-name", "perm_lambda",
 			"--action", s1.action, "--principal", s1.principal, "--statement-id", "s1"},
-			wantCode: cliServiceError, wantCode2: "ConflictException", wantMsg: []string{"s1"}},
+			wantCode: cliServiceError, wantErr: "ConflictException", wantMsg: []string{"s1"}},
 		{name: "fail/add SignPayload to a Lambda profile", args: []string{"add-profile-permission", "--profile-name", "perm_lambda",
 			"--action", "signer:SignPayload", "--principal", s1.principal, "--statement-id", "s4"},
-			wantCode: cliServiceError, wantCode2: "ValidationException", wantMsg: []string{"signer:SignPayload"}},
+			wantCode: cliServiceError, wantErr: "ValidationException", wantMsg: []string{"signer:SignPayload"}},
 		{name: "fail/add to an unknown profile", args: []string{"add-profile-permission", "--profile-name", "no_such_profile",
 			"--action", s1.action, "--principal", s1.principal, "--statement-id", "s1"},
-			wantCode: cliServiceError, wantCode2: "ResourceNotFoundException", wantMsg: []string{"no_such_profile"}},
+			wantCode: cliServiceError, wantErr: "ResourceNotFoundException", wantMsg: []string{"no_such_profile"}},
 		{name: "fail/remove with a stale revision id", args: []string{"remove-profile-permission", "--profile-name", "perm_lambda",
 			"--statement-id", "s1", "--revision-id", "$REV1"},
-			wantCode: cliServiceError, wantCode2: "ConflictException", wantMsg: []string{"revisionId"}},
+			wantCode: cliServiceError, wantErr: "ConflictException", wantMsg: []string{"revisionId"}},
 		{name: "ok/remove-profile-permission with the current revision", args: []string{"remove-profile-permission", "--profile-name", "perm_lambda",
 			"--statement-id", "s1", "--revision-id", "$REV2"},
 			check: func(t *testing.T, out map[string]any) {
@@ -670,9 +670,9 @@ func TestAWSCLIPermissions(t *testing.T) {
 			}},
 		{name: "fail/remove an unknown statement", args: []string{"remove-profile-permission", "--profile-name", "perm_lambda",
 			"--statement-id", "s9", "--revision-id", "$REV3"},
-			wantCode: cliServiceError, wantCode2: "ResourceNotFoundException", wantMsg: []string{"s9"}},
+			wantCode: cliServiceError, wantErr: "ResourceNotFoundException", wantMsg: []string{"s9"}},
 		{name: "fail/list permissions of an unknown profile", args: []string{"list-profile-permissions", "--profile-name", "no_such_profile"},
-			wantCode: cliServiceError, wantCode2: "ResourceNotFoundException", wantMsg: []string{"no_such_profile"}},
+			wantCode: cliServiceError, wantErr: "ResourceNotFoundException", wantMsg: []string{"no_such_profile"}},
 	})
 }
 
@@ -694,20 +694,20 @@ func TestAWSCLIErrors(t *testing.T) {
 	}
 	runCLICases(t, s, vars{}, []cliCase{
 		{name: "fail/profile name with a hyphen", args: put("bad-name", "--platform-id", lambdaPlatform),
-			wantCode: cliServiceError, wantCode2: "ValidationException", wantMsg: []string{"profileName", "bad-name"}},
+			wantCode: cliServiceError, wantErr: "ValidationException", wantMsg: []string{"profileName", "bad-name"}},
 		{name: "fail/unknown platform", args: put("err_platform", "--platform-id", "NoSuch-Platform"),
-			wantCode: cliServiceError, wantCode2: "ValidationException", wantMsg: []string{"platformId", "NoSuch-Platform"}},
+			wantCode: cliServiceError, wantErr: "ValidationException", wantMsg: []string{"platformId", "NoSuch-Platform"}},
 		{name: "fail/validity 136 MONTHS", args: put("err_months", "--platform-id", lambdaPlatform, "--signature-validity-period", "value=136,type=MONTHS"),
-			wantCode: cliServiceError, wantCode2: "ValidationException", wantMsg: []string{"signatureValidityPeriod", "136", "135 months"}},
+			wantCode: cliServiceError, wantErr: "ValidationException", wantMsg: []string{"signatureValidityPeriod", "136", "135 months"}},
 		{name: "fail/validity 12 YEARS", args: put("err_years", "--platform-id", lambdaPlatform, "--signature-validity-period", "value=12,type=YEARS"),
-			wantCode: cliServiceError, wantCode2: "ValidationException", wantMsg: []string{"signatureValidityPeriod", "12 YEARS", "135 months"}},
+			wantCode: cliServiceError, wantErr: "ValidationException", wantMsg: []string{"signatureValidityPeriod", "12 YEARS", "135 months"}},
 		{name: "ok/validity 11 YEARS is within 135 months", args: put("ok_years", "--platform-id", lambdaPlatform, "--signature-validity-period", "value=11,type=YEARS"),
 			check: func(t *testing.T, out map[string]any) { checkProfileARNs(t, s, out, "ok_years") }},
 		{name: "fail/reuse of a canceled name", args: put("err_canceled", "--platform-id", notationPlatform),
-			wantCode: cliServiceError, wantCode2: "ValidationException", wantMsg: []string{"err_canceled", "canceled"}},
+			wantCode: cliServiceError, wantErr: "ValidationException", wantMsg: []string{"err_canceled", "canceled"}},
 		{name: "fail/wrong secret", creds: writeCredentials(t, dir, "wrong-secret", wrongSecret), args: []string{"list-signing-platforms"},
-			wantCode: cliServiceError, wantCode2: "InvalidSignatureException", wantMsg: []string{"signature"}},
+			wantCode: cliServiceError, wantErr: "InvalidSignatureException", wantMsg: []string{"signature"}},
 		{name: "fail/unknown access key id", creds: writeCredentials(t, dir, "unknown-key", unknownKey), args: []string{"list-signing-platforms"},
-			wantCode: cliServiceError, wantCode2: "UnrecognizedClientException"},
+			wantCode: cliServiceError, wantErr: "UnrecognizedClientException"},
 	})
 }

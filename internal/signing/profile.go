@@ -183,18 +183,19 @@ func validateOverrides(p Platform, o Overrides) error {
 const MaxTags = 50
 
 // ValidateTagKey checks a tag key: 1–128 characters of
-// [a-zA-Z+-=._:/], not starting with "aws:".
-func ValidateTagKey(k string) error {
+// [a-zA-Z+-=._:/], not starting with "aws:". field names the request
+// member in the error ("tags" or "tagKeys").
+func ValidateTagKey(field, k string) error {
 	if len(k) < 1 || len(k) > 128 {
-		return validationError("tags", k, "Member must have length between 1 and 128")
+		return validationError(field, k, "Member must have length between 1 and 128")
 	}
 	if strings.HasPrefix(strings.ToLower(k), "aws:") {
-		return validationError("tags", k, "Member must not start with 'aws:', which is reserved")
+		return validationError(field, k, "Member must not start with 'aws:', which is reserved")
 	}
 	for _, c := range k {
 		ok := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '+' && c <= '=') || c == '.' || c == '_' || c == ':' || c == '/'
 		if !ok {
-			return validationError("tags", k, "Member must satisfy regular expression pattern: ^(?!aws:)[a-zA-Z+-=._:/]+$")
+			return validationError(field, k, "Member must satisfy regular expression pattern: ^(?!aws:)[a-zA-Z+-=._:/]+$")
 		}
 	}
 	return nil
@@ -206,7 +207,7 @@ func ValidateTags(tags map[string]string) error {
 		return newError(ErrInvalid, fmt.Sprintf("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have at most %d entries, got %d", MaxTags, len(tags)))
 	}
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		if err := ValidateTagKey(k); err != nil {
+		if err := ValidateTagKey("tags", k); err != nil {
 			return err
 		}
 		if len(tags[k]) > 256 {

@@ -54,7 +54,7 @@ func (s *Service) UntagResource(ctx context.Context, resourceARN string, keys []
 		return newError(ErrInvalid, "tagKeys must name at least one tag key")
 	}
 	for _, k := range keys {
-		if err := ValidateTagKey(k); err != nil {
+		if err := ValidateTagKey("tagKeys", k); err != nil {
 			return err
 		}
 	}
