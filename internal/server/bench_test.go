@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
+	"github.com/signet/signet/internal/server/servertest"
 )
 
 // The API benchmarks go through the full path a client takes: the
@@ -22,8 +23,8 @@ import (
 // measure throughput (ns/op is the inverse of requests per second).
 
 func BenchmarkGetSigningProfile(b *testing.B) {
-	ts := start(b, "")
-	c := ts.client()
+	ts := servertest.Start(b)
+	c := ts.Signer()
 	ctx := context.Background()
 	if _, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("bench"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
 		b.Fatal(err)
@@ -40,8 +41,8 @@ func BenchmarkGetSigningProfile(b *testing.B) {
 }
 
 func BenchmarkPutSigningProfile(b *testing.B) {
-	ts := start(b, "")
-	c := ts.client()
+	ts := servertest.Start(b)
+	c := ts.Signer()
 	ctx := context.Background()
 	var n atomic.Int64
 	b.ResetTimer()
@@ -59,7 +60,7 @@ func BenchmarkPutSigningProfile(b *testing.B) {
 // BenchmarkHealthz is the reference for the API benchmarks: the same
 // server and HTTP stack, no SigV4, no database read.
 func BenchmarkHealthz(b *testing.B) {
-	ts := start(b, "")
+	ts := servertest.Start(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

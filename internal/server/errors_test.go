@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -17,6 +17,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
+	"github.com/signet/signet/internal/server"
+	"github.com/signet/signet/internal/server/servertest"
+	"log/slog"
 )
 
 type rawRequest struct {
@@ -29,7 +32,7 @@ type rawRequest struct {
 }
 
 // do sends a request signed as the AWS CLI signs it.
-func (ts *testServer) do(t *testing.T, rr rawRequest) (int, http.Header, map[string]string) {
+func do(t *testing.T, ts *servertest.Server, rr rawRequest) (int, http.Header, map[string]string) {
 	t.Helper()
 	req, err := http.NewRequest(rr.method, ts.URL+rr.path, strings.NewReader(rr.body))
 	if err != nil {
@@ -75,9 +78,9 @@ func (ts *testServer) do(t *testing.T, rr rawRequest) (int, http.Header, map[str
 // TestBadInput checks that every kind of bad request gets AWS's error code
 // and status and a message saying what to fix.
 func TestBadInput(t *testing.T) {
-	ts := start(t, "")
+	ts := servertest.Start(t)
 	ctx := context.Background()
-	c := ts.client()
+	c := ts.Signer()
 	if _, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("gone"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +112,7 @@ func TestBadInput(t *testing.T) {
 		"fail/malformed-json":     {rawRequest{method: "PUT", path: "/signing-profiles/p1", body: `{"platformId":`, sign: true}, 400, "SerializationException", "not valid JSON"},
 		"fail/wrong-json-type":    {rawRequest{method: "PUT", path: "/signing-profiles/p1", body: `{"platformId":5}`, sign: true}, 400, "SerializationException", `"platformId" must be a JSON string`},
 		"fail/two-json-values":    {rawRequest{method: "PUT", path: "/signing-profiles/p1", body: lambda + lambda, sign: true}, 400, "SerializationException", "more than one"},
-		"fail/oversized-json":     {rawRequest{method: "PUT", path: "/signing-profiles/p1", body: `{"platformId":"` + strings.Repeat("A", MaxAPIBody) + `"}`, sign: true}, 413, "RequestEntityTooLargeException", "limit"},
+		"fail/oversized-json":     {rawRequest{method: "PUT", path: "/signing-profiles/p1", body: `{"platformId":"` + strings.Repeat("A", server.MaxAPIBody) + `"}`, sign: true}, 413, "RequestEntityTooLargeException", "limit"},
 		"fail/missing-signature":  {rawRequest{method: "GET", path: "/signing-profiles"}, 403, "MissingAuthenticationTokenException", "Missing Authentication Token"},
 		"fail/forged-signature":   {rawRequest{method: "GET", path: "/signing-profiles", sign: true, forge: true}, 403, "InvalidSignatureException", "does not match"},
 		"fail/wrong-secret":       {rawRequest{method: "GET", path: "/signing-profiles", sign: true, creds: &wrongSecret}, 403, "InvalidSignatureException", "does not match"},
@@ -130,7 +133,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			status, h, body := ts.do(t, c.req)
+			status, h, body := do(t, ts, c.req)
 			if status != c.status || h.Get("X-Amzn-ErrorType") != c.code || body["__type"] != c.code {
 				t.Fatalf("got %d %q (body %v), want %d %s", status, h.Get("X-Amzn-ErrorType"), body, c.status, c.code)
 			}
@@ -152,7 +155,7 @@ func TestBadInput(t *testing.T) {
 // TestSessionTokens checks temporary credentials: the token must be sent
 // and must match, and expired credentials are refused.
 func TestSessionTokens(t *testing.T) {
-	ts := start(t, "")
+	ts := servertest.Start(t)
 	ctx := context.Background()
 	if err := ts.AddTemporaryKey(ctx, "ASIATEMPORARY0000001", "tempsecret", "token-1", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -186,9 +189,9 @@ func TestSessionTokens(t *testing.T) {
 // server on the same data directory is refused.
 func TestRestart(t *testing.T) {
 	dir := t.TempDir()
-	ts := start(t, dir)
+	ts := servertest.StartIn(t, dir)
 	ctx := context.Background()
-	c := ts.client()
+	c := ts.Signer()
 	put, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("keep"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA"), Tags: map[string]string{"k": "v"},
 		SignatureValidityPeriod: &types.SignatureValidityPeriod{Value: 2, Type: types.ValidityTypeYears}})
 	if err != nil {
@@ -199,20 +202,20 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err = Open(ctx, ts.cfg, ts.log)
-	if !errors.Is(err, ErrDataDirInUse) || !strings.Contains(err.Error(), "stop that server or choose another --data-dir") {
+	_, err = server.Open(ctx, ts.Config(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if !errors.Is(err, server.ErrDataDirInUse) || !strings.Contains(err.Error(), "stop that server or choose another --data-dir") {
 		t.Fatalf("second server on the same directory: %v, want ErrDataDirInUse", err)
 	}
 
-	account, root := ts.AccountID(), ts.inst.RootCert.Raw
+	account, root := ts.AccountID(), ts.Authority.Root.Cert.Raw
 	creds := ts.Creds
 	// Stop the first server and start again.
 	ts.Close()
-	ts2 := start(t, dir)
-	if ts2.AccountID() != account || !bytes.Equal(ts2.inst.RootCert.Raw, root) || ts2.Creds != creds {
+	ts2 := servertest.StartIn(t, dir)
+	if ts2.AccountID() != account || !bytes.Equal(ts2.Authority.Root.Cert.Raw, root) || ts2.Creds != creds {
 		t.Fatal("account, root CA or credentials changed across a restart")
 	}
-	c2 := ts2.client()
+	c2 := ts2.Signer()
 	got, err := c2.GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String("keep")})
 	if err != nil || aws.ToString(got.ProfileVersion) != aws.ToString(put.ProfileVersion) || got.Tags["k"] != "v" || got.SignatureValidityPeriod.Value != 2 {
 		t.Errorf("after restart GetSigningProfile = %+v, %v", got, err)

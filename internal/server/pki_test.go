@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	notationx509 "github.com/notaryproject/notation-core-go/x509"
 
 	"github.com/signet/signet/internal/pki"
+	"github.com/signet/signet/internal/server/servertest"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -20,9 +21,9 @@ import (
 // code-signing verification and notation-core-go's checks, and carry
 // http:// CRL distribution points under the public base URL.
 func TestIssuedChain(t *testing.T) {
-	ts := start(t, "")
+	ts := servertest.Start(t)
 	ctx := context.Background()
-	c := ts.client()
+	c := ts.Signer()
 	put, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("chain_test"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,8 @@ func TestIssuedChain(t *testing.T) {
 	}
 
 	// CRL distribution points under the public base URL, plain http.
-	base := ts.cfg.BaseURL()
+	cfg := ts.Config()
+	base := cfg.BaseURL()
 	cases := map[string]struct {
 		cert *x509.Certificate
 		want string
@@ -91,7 +93,7 @@ func TestIssuedChain(t *testing.T) {
 	}
 
 	// The root is what GET /pki/root.pem serves.
-	status, _, _ := ts.do(t, rawRequest{method: "GET", path: "/pki/root.pem"})
+	status, _, _ := do(t, ts, rawRequest{method: "GET", path: "/pki/root.pem"})
 	if status != 200 {
 		t.Errorf("GET /pki/root.pem = %d", status)
 	}

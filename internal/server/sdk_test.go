@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
 	"github.com/aws/smithy-go"
+	"github.com/signet/signet/internal/server/servertest"
 )
 
 func apiCode(err error) string {
@@ -26,8 +27,8 @@ func apiCode(err error) string {
 // TestSDKSignerOperations drives every Signer operation of this issue
 // through the aws-sdk-go-v2 signer client.
 func TestSDKSignerOperations(t *testing.T) {
-	ts := start(t, "")
-	c := ts.client()
+	ts := servertest.Start(t)
+	c := ts.Signer()
 	ctx := context.Background()
 	acct := ts.AccountID()
 

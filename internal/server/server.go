@@ -157,6 +157,9 @@ func (s *Server) ensureCredentialsFile(ctx context.Context) error {
 // CredentialsPath is the path of the bootstrap credentials file.
 func (s *Server) CredentialsPath() string { return filepath.Join(s.cfg.DataDir, credentialsFile) }
 
+// Config is the configuration the server runs with.
+func (s *Server) Config() config.Config { return s.cfg }
+
 // AccountID is the installation's account id.
 func (s *Server) AccountID() string { return s.inst.Account.ID }
 

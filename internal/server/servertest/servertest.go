@@ -29,12 +29,18 @@ type Server struct {
 // Start runs a server on a fresh data directory until the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return StartIn(tb, tb.TempDir())
+}
+
+// StartIn runs a server on the data directory dir until the test ends.
+func StartIn(tb testing.TB, dir string) *Server {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cfg := config.Defaults()
-	cfg.DataDir = tb.TempDir()
+	cfg.DataDir = dir
 	cfg.Listen = l.Addr().String()
 	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
