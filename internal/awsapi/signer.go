@@ -36,6 +36,7 @@ func (s *Signer) Service() *Service {
 		{Name: "ListProfilePermissions", Pattern: "GET /signing-profiles/{profileName}/permissions", Action: "signer:ListProfilePermissions", Resource: profileARN, Handle: s.listPermissions},
 		{Name: "RemoveProfilePermission", Pattern: "DELETE /signing-profiles/{profileName}/permissions/{statementId}", Action: "signer:RemoveProfilePermission", Resource: profileARN, Handle: s.removePermission},
 	}
+	ops = append(ops, s.jobOperations()...)
 	return &Service{Name: "signer", Operations: ops, Authorizer: s.Authorizer, Log: s.Log, MapError: signerMapError}
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -126,6 +127,8 @@ func (s *Server) open(ctx context.Context) error {
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
 	s.public.HandleFunc("GET /pki/root.pem", s.rootPEM)
+	s.public.HandleFunc("GET /crl/root.crl", s.rootCRL)
+	s.public.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
 	return nil
 }
 
@@ -231,6 +234,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = awsapi.WithCaller(ctx, awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host})
 	r = r.WithContext(ctx)
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	h.ServeHTTP(w, r)
 }
 
@@ -258,6 +262,40 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rootPEM(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: s.inst.RootCert.Raw})
+}
+
+func (s *Server) rootCRL(w http.ResponseWriter, r *http.Request) {
+	der, err := s.Authority.RootCRL(time.Now())
+	s.writeCRL(w, r, der, err)
+}
+
+func (s *Server) profileCRL(w http.ResponseWriter, r *http.Request) {
+	version, ok := strings.CutSuffix(r.PathValue("file"), ".crl")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	v, err := s.Profiles.Store.ProfileVersion(r.Context(), r.PathValue("name"), version)
+	if errors.Is(err, signing.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	var der []byte
+	if err == nil {
+		der, err = s.Authority.ProfileCRL(r.Context(), v, time.Now())
+	}
+	s.writeCRL(w, r, der, err)
+}
+
+func (s *Server) writeCRL(w http.ResponseWriter, r *http.Request, der []byte, err error) {
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "failed to issue CRL", "path", r.URL.Path, "err", err)
+		http.Error(w, "CRL unavailable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Header().Set("Cache-Control", "max-age=300")
+	w.Write(der)
 }
 
 // Serve serves on l until ctx is done, then shuts down gracefully.

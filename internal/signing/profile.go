@@ -3,6 +3,7 @@ package signing
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"fmt"
 	"maps"
 	"regexp"
@@ -241,8 +242,12 @@ func randIntn(n int) int {
 	}
 }
 
-// Issuer creates the intermediate CA of a new profile version: a new key
-// in the key store and a certificate under the installation root.
+// Issuer is the PKI as signing uses it (see Authority).
 type Issuer interface {
+	// IssueProfileCA creates the intermediate CA of a new profile version:
+	// a new key in the key store and a certificate under the root.
 	IssueProfileCA(ctx context.Context, profileName, version string, at time.Time) (keyID string, certDER []byte, err error)
+	// IssueLeaf issues a signature's leaf certificate under a profile
+	// version's CA and returns the chain leaf, intermediate, root.
+	IssueLeaf(ctx context.Context, req LeafRequest) ([]*x509.Certificate, error)
 }

@@ -57,6 +57,12 @@ type Service struct {
 	Issuer  Issuer
 	Account arn.Account
 	Now     func() time.Time // nil: time.Now
+
+	// Jobs and Objects serve signing jobs; Wake, if set, is called when a
+	// job is queued.
+	Jobs    JobStore
+	Objects Objects
+	Wake    func()
 }
 
 func (s *Service) now() time.Time {

@@ -1,0 +1,230 @@
+package awsapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/signet/signet/internal/signing"
+)
+
+// jobOperations are the Signer API's signing-job operations.
+func (s *Signer) jobOperations() []Operation {
+	profileFromBody := func(r *http.Request) string {
+		// The profile is named in the body; the body was read into memory
+		// by the server, so peeking is cheap.
+		var req struct {
+			ProfileName string `json:"profileName"`
+		}
+		peekJSON(r, &req)
+		return s.Profiles.Account.ProfileARN(req.ProfileName)
+	}
+	return []Operation{
+		{Name: "StartSigningJob", Pattern: "POST /signing-jobs", Action: "signer:StartSigningJob", Resource: profileFromBody, Handle: s.startJob},
+		{Name: "SignPayload", Pattern: "POST /signing-jobs/with-payload", Action: "signer:SignPayload", Resource: profileFromBody, Handle: s.signPayload},
+		{Name: "DescribeSigningJob", Pattern: "GET /signing-jobs/{jobId}", Action: "signer:DescribeSigningJob",
+			Resource: func(r *http.Request) string { return s.Profiles.Account.JobARN(r.PathValue("jobId")) }, Handle: s.describeJob},
+		{Name: "ListSigningJobs", Pattern: "GET /signing-jobs", Action: "signer:ListSigningJobs", Handle: s.listJobs},
+	}
+}
+
+type s3ObjectJSON struct {
+	BucketName string `json:"bucketName"`
+	Key        string `json:"key"`
+	Version    string `json:"version,omitempty"`
+}
+
+type sourceJSON struct {
+	S3 *s3ObjectJSON `json:"s3,omitempty"`
+}
+
+type signedObjectJSON struct {
+	S3 *s3ObjectJSON `json:"s3,omitempty"`
+}
+
+type jobJSON struct {
+	JobID               string            `json:"jobId"`
+	Source              *sourceJSON       `json:"source,omitempty"`
+	PlatformID          string            `json:"platformId"`
+	PlatformDisplayName string            `json:"platformDisplayName"`
+	ProfileName         string            `json:"profileName"`
+	ProfileVersion      string            `json:"profileVersion"`
+	CreatedAt           float64           `json:"createdAt"`
+	CompletedAt         *float64          `json:"completedAt,omitempty"`
+	SignatureExpiresAt  *float64          `json:"signatureExpiresAt,omitempty"`
+	RequestedBy         string            `json:"requestedBy,omitempty"`
+	Status              string            `json:"status"`
+	StatusReason        string            `json:"statusReason,omitempty"`
+	SignedObject        *signedObjectJSON `json:"signedObject,omitempty"`
+	JobOwner            string            `json:"jobOwner"`
+	JobInvoker          string            `json:"jobInvoker"`
+	IsRevoked           *bool             `json:"isRevoked,omitempty"`
+}
+
+// epoch renders a time as AWS JSON timestamps are: seconds since the epoch.
+func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+func optEpoch(t time.Time) *float64 {
+	if t.IsZero() {
+		return nil
+	}
+	e := epoch(t)
+	return &e
+}
+
+func jobToJSON(j signing.Job) jobJSON {
+	plat, _ := signing.PlatformByID(j.PlatformID)
+	out := jobJSON{
+		JobID: j.ID, PlatformID: j.PlatformID, PlatformDisplayName: plat.DisplayName,
+		ProfileName: j.ProfileName, ProfileVersion: j.ProfileVersion,
+		CreatedAt: epoch(j.CreatedAt), CompletedAt: optEpoch(j.CompletedAt), SignatureExpiresAt: optEpoch(j.SignatureExpiresAt),
+		RequestedBy: j.RequestedBy, Status: string(j.Status), StatusReason: j.StatusReason,
+		JobOwner: j.Owner, JobInvoker: j.Invoker,
+	}
+	if j.Kind == signing.KindObject {
+		out.Source = &sourceJSON{S3: &s3ObjectJSON{BucketName: j.SourceBucket, Key: j.SourceKey, Version: j.SourceVersion}}
+	}
+	if j.SignedKey != "" {
+		out.SignedObject = &signedObjectJSON{S3: &s3ObjectJSON{BucketName: j.SignedBucket, Key: j.SignedKey}}
+	}
+	return out
+}
+
+func (s *Signer) startJob(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Source *struct {
+			S3 *s3ObjectJSON `json:"s3"`
+		} `json:"source"`
+		Destination *struct {
+			S3 *struct {
+				BucketName string `json:"bucketName"`
+				Prefix     string `json:"prefix"`
+			} `json:"s3"`
+		} `json:"destination"`
+		ProfileName        string `json:"profileName"`
+		ProfileOwner       string `json:"profileOwner"`
+		ClientRequestToken string `json:"clientRequestToken"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	in := signing.StartJobInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, ClientRequestToken: req.ClientRequestToken}
+	if req.Source != nil && req.Source.S3 != nil {
+		in.SourceBucket, in.SourceKey, in.SourceVersion = req.Source.S3.BucketName, req.Source.S3.Key, req.Source.S3.Version
+	}
+	if req.Destination != nil && req.Destination.S3 != nil {
+		in.DestBucket, in.DestPrefix = req.Destination.S3.BucketName, req.Destination.S3.Prefix
+	}
+	if c, ok := CallerFrom(r.Context()); ok {
+		in.RequestedBy = c.PrincipalARN
+	}
+	j, err := s.Profiles.StartJob(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, struct {
+		JobID    string `json:"jobId"`
+		JobOwner string `json:"jobOwner"`
+	}{j.ID, j.Owner})
+}
+
+func (s *Signer) describeJob(w http.ResponseWriter, r *http.Request) error {
+	j, err := s.Profiles.Job(r.Context(), r.PathValue("jobId"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, jobToJSON(j))
+}
+
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, &Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an ISO 8601 timestamp such as 2026-11-23T10:00:00Z", v, name)}
+}
+
+func (s *Signer) listJobs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	max, err := queryInt(r, "maxResults")
+	if err != nil {
+		return err
+	}
+	in := signing.ListJobsInput{Status: q.Get("status"), PlatformID: q.Get("platformId"), RequestedBy: q.Get("requestedBy"), Invoker: q.Get("jobInvoker"), MaxResults: max, NextToken: q.Get("nextToken")}
+	if in.ExpiresBefore, err = queryTime(r, "signatureExpiresBefore"); err != nil {
+		return err
+	}
+	if in.ExpiresAfter, err = queryTime(r, "signatureExpiresAfter"); err != nil {
+		return err
+	}
+	if q.Get("isRevoked") != "" {
+		b, err := queryBool(r, "isRevoked")
+		if err != nil {
+			return err
+		}
+		in.IsRevoked = &b
+	}
+	jobs, next, err := s.Profiles.ListJobs(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	resp := struct {
+		Jobs      []jobJSON `json:"jobs"`
+		NextToken string    `json:"nextToken,omitempty"`
+	}{Jobs: make([]jobJSON, 0, len(jobs)), NextToken: next}
+	no := false
+	for _, j := range jobs {
+		jj := jobToJSON(j)
+		jj.StatusReason, jj.CompletedAt, jj.RequestedBy = "", nil, ""
+		jj.IsRevoked = &no
+		resp.Jobs = append(resp.Jobs, jj)
+	}
+	return WriteJSON(w, resp)
+}
+
+func (s *Signer) signPayload(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		ProfileName   string `json:"profileName"`
+		ProfileOwner  string `json:"profileOwner"`
+		Payload       []byte `json:"payload"` // base64 in JSON
+		PayloadFormat string `json:"payloadFormat"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	in := signing.SignPayloadInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, Payload: req.Payload, PayloadFormat: req.PayloadFormat}
+	if c, ok := CallerFrom(r.Context()); ok {
+		in.RequestedBy = c.PrincipalARN
+	}
+	res, err := s.Profiles.SignPayload(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, struct {
+		JobID     string            `json:"jobId"`
+		JobOwner  string            `json:"jobOwner"`
+		Metadata  map[string]string `json:"metadata"`
+		Signature string            `json:"signature"`
+	}{res.Job.ID, res.Job.Owner, res.Metadata, base64.StdEncoding.EncodeToString(res.Envelope)})
+}
+
+// peekJSON decodes the body into v without consuming it (the body is an
+// in-memory reader, see server.ServeHTTP).
+func peekJSON(r *http.Request, v any) {
+	if r.GetBody == nil {
+		return
+	}
+	body, err := r.GetBody()
+	if err != nil {
+		return
+	}
+	defer body.Close()
+	json.NewDecoder(body).Decode(v)
+}

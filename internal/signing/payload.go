@@ -1,0 +1,88 @@
+package signing
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/signet/signet/internal/notary"
+)
+
+// MaxPayloadSize bounds a SignPayload payload, as in AWS.
+const MaxPayloadSize = 4096
+
+// SignPayloadInput is SignPayload's request.
+type SignPayloadInput struct {
+	ProfileName, ProfileOwner string
+	Payload                   []byte
+	PayloadFormat             string
+	RequestedBy               string
+}
+
+// SignPayloadResult is SignPayload's answer: a JWS envelope and the
+// metadata Notation keeps as signature annotations.
+type SignPayloadResult struct {
+	Job      Job
+	Envelope []byte
+	Metadata map[string]string
+}
+
+// SignPayload signs a Notary payload (the descriptor of an OCI artifact)
+// with a Notation profile, and records the signature as a job that is
+// already Succeeded.
+func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPayloadResult, error) {
+	if err := required("profileName", in.ProfileName); err != nil {
+		return SignPayloadResult{}, err
+	}
+	if len(in.Payload) == 0 || len(in.Payload) > MaxPayloadSize {
+		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("1 validation error detected: Value at 'payload' failed to satisfy constraint: Member must have length between 1 and %d bytes, got %d", MaxPayloadSize, len(in.Payload)))
+	}
+	if in.PayloadFormat != notary.PayloadType {
+		return SignPayloadResult{}, validationError("payloadFormat", in.PayloadFormat, "Member must be "+notary.PayloadType)
+	}
+	if _, err := notary.ParsePayload(in.Payload); err != nil {
+		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("payload is not a valid Notary payload: %v", err))
+	}
+	if in.ProfileOwner != "" && in.ProfileOwner != s.Account.ID {
+		return SignPayloadResult{}, newError(ErrNotFound, fmt.Sprintf("signing profile %s of account %s does not exist on this service (its account is %s)", in.ProfileName, in.ProfileOwner, s.Account.ID))
+	}
+	p, err := s.Profile(ctx, in.ProfileName, "")
+	if err != nil {
+		return SignPayloadResult{}, err
+	}
+	if p.PlatformID != PlatformNotation {
+		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("signing profile %s has platform %s; SignPayload needs a %s profile", p.Name, p.PlatformID, PlatformNotation))
+	}
+	if p.Status != StatusActive {
+		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("signing profile %s is %s and cannot sign", p.Name, p.Status))
+	}
+	v, err := s.Store.ProfileVersion(ctx, p.Name, p.Version)
+	if err != nil {
+		return SignPayloadResult{}, err
+	}
+	now := s.now()
+	expiry := p.Validity.Expiry(now)
+	j := Job{
+		ID: uuid.NewString(), ClientRequestToken: uuid.NewString(), Kind: KindPayload,
+		ProfileName: p.Name, ProfileVersion: p.Version, PlatformID: p.PlatformID,
+		Status: JobSucceeded, StatusReason: "Signing Succeeded",
+		CreatedAt: now, CompletedAt: now, SignatureExpiresAt: expiry,
+		RequestedBy: in.RequestedBy, Owner: s.Account.ID, Invoker: s.Account.ID,
+	}
+	env, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), notary.MediaTypeJWS)
+	if err != nil {
+		return SignPayloadResult{}, err
+	}
+	if _, _, err := s.Jobs.CreateJob(ctx, j); err != nil {
+		return SignPayloadResult{}, fmt.Errorf("failed to record the signing job: %w", err)
+	}
+	return SignPayloadResult{
+		Job:      j,
+		Envelope: env,
+		Metadata: map[string]string{
+			notary.AttrProfileVersion: s.Account.ProfileVersionARN(p.Name, p.Version),
+			notary.AttrJob:            s.Account.JobARN(j.ID),
+		},
+	}, nil
+}

@@ -1,0 +1,266 @@
+package signing
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/signet/signet/internal/notary"
+	"github.com/signet/signet/internal/signedzip"
+)
+
+// Source is an object version opened for random access.
+type Source interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// Objects is the versioned object store as signing jobs use it.
+type Objects interface {
+	// Versioning returns the bucket's versioning status ("", "Enabled" or
+	// "Suspended"); an error whose NotFound() is true if it does not exist.
+	Versioning(ctx context.Context, bucket string) (string, error)
+	// OpenSource opens one version of an object.
+	OpenSource(ctx context.Context, bucket, key, version string) (Source, error)
+	// PutSigned stores a new object from r and returns its version id.
+	PutSigned(ctx context.Context, bucket, key string, r io.Reader) (string, error)
+	// DeleteAll removes every version of an object, if any.
+	DeleteAll(ctx context.Context, bucket, key string) error
+}
+
+// MaxObjectSize is the largest package StartSigningJob signs (the Lambda
+// platform's maxSizeInMB).
+const MaxObjectSize = 250 << 20
+
+// SigningAgent identifies Signet in envelopes.
+const SigningAgent = "Signet/1.0"
+
+// Runner works the queue of signing jobs: it claims a job, signs the
+// source object into a signed package at prefix + jobId + ".zip", and
+// records the outcome. A job whose worker dies is claimed again once its
+// lease lapses; after MaxAttempts claims it fails.
+type Runner struct {
+	Service     *Service
+	Workers     int           // default 2
+	Lease       time.Duration // default 30s
+	MaxAttempts int           // default 3
+	Poll        time.Duration // default 1s
+	Log         *slog.Logger
+
+	once sync.Once
+	wake chan struct{}
+}
+
+func (r *Runner) init() {
+	r.once.Do(func() {
+		r.wake = make(chan struct{}, 1)
+		if r.Workers <= 0 {
+			r.Workers = 2
+		}
+		if r.Lease <= 0 {
+			r.Lease = 30 * time.Second
+		}
+		if r.MaxAttempts <= 0 {
+			r.MaxAttempts = 3
+		}
+		if r.Poll <= 0 {
+			r.Poll = time.Second
+		}
+	})
+}
+
+// Wake tells an idle worker that a job was queued.
+func (r *Runner) Wake() {
+	r.init()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works jobs until ctx is done.
+func (r *Runner) Run(ctx context.Context) {
+	r.init()
+	var wg sync.WaitGroup
+	for range r.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.worker(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *Runner) worker(ctx context.Context) {
+	t := time.NewTicker(r.Poll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		j, ok, err := r.Service.Jobs.ClaimJob(ctx, r.Service.now(), r.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.Log.ErrorContext(ctx, "failed to claim a signing job", "err", err)
+			}
+		}
+		if ok {
+			r.process(ctx, j)
+			r.Wake() // there may be more
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-r.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// jobFailure is a definitive failure: the job ends Failed with Reason.
+type jobFailure struct{ Reason string }
+
+func (f *jobFailure) Error() string { return f.Reason }
+
+func failf(format string, args ...any) error {
+	return &jobFailure{Reason: fmt.Sprintf(format, args...)}
+}
+
+func (r *Runner) process(ctx context.Context, j Job) {
+	log := r.Log.With("job", j.ID, "attempt", j.Attempts)
+	var err error
+	if j.Attempts > r.MaxAttempts {
+		err = failf("Signing did not complete after %d attempts", r.MaxAttempts)
+	} else {
+		err = r.sign(ctx, j)
+	}
+	var f *jobFailure
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "signing job succeeded")
+	case errors.As(err, &f):
+		log.InfoContext(ctx, "signing job failed", "reason", f.Reason)
+		if derr := r.Service.Objects.DeleteAll(ctx, j.DestBucket, SignedKey(j)); derr != nil {
+			log.ErrorContext(ctx, "failed to withdraw the output of a failed job", "err", derr)
+			return // retried when the lease lapses
+		}
+		ferr := r.Service.Jobs.FinishJob(ctx, j.ID, func(j *Job) error {
+			j.Status, j.StatusReason, j.CompletedAt = JobFailed, f.Reason, r.Service.now()
+			return nil
+		})
+		if ferr != nil {
+			log.ErrorContext(ctx, "failed to record a job failure", "err", ferr)
+		}
+	default:
+		// Transient: the lease lapses and another attempt follows.
+		log.ErrorContext(ctx, "signing job attempt failed", "err", err)
+	}
+}
+
+// SignedKey is the key of a job's signed object: prefix + jobId + ".zip".
+func SignedKey(j Job) string { return j.DestPrefix + j.ID + ".zip" }
+
+func (r *Runner) sign(ctx context.Context, j Job) error {
+	s := r.Service
+	p, err := s.Store.Profile(ctx, j.ProfileName)
+	if errors.Is(err, ErrNotFound) {
+		return failf("Signing profile %s does not exist", j.ProfileName)
+	} else if err != nil {
+		return err
+	}
+	if p.Status != StatusActive {
+		return failf("Signing profile %s is %s and cannot sign", p.Name, p.Status)
+	}
+	v, err := s.Store.ProfileVersion(ctx, j.ProfileName, j.ProfileVersion)
+	if err != nil {
+		return err
+	}
+	src, err := s.Objects.OpenSource(ctx, j.SourceBucket, j.SourceKey, j.SourceVersion)
+	if err != nil {
+		if isNotFound(err) {
+			return failf("Source object s3://%s/%s version %s is not available: %v", j.SourceBucket, j.SourceKey, j.SourceVersion, err)
+		}
+		return err
+	}
+	defer src.Close()
+	size := src.Size()
+	if size > MaxObjectSize {
+		return failf("Source object is %d bytes, over the platform's limit of %d MB", size, MaxObjectSize>>20)
+	}
+	if signedzip.IsSigned(src, size) {
+		return failf("The zip file already has a signature")
+	}
+	if _, err := signedzip.Check(src, size); err != nil {
+		switch {
+		case errors.Is(err, signedzip.ErrEmpty):
+			return failf("The zip file is empty")
+		case errors.Is(err, signedzip.ErrNotZip), errors.Is(err, signedzip.ErrMalformed), errors.Is(err, signedzip.ErrTooLarge):
+			return failf("The source object is not a valid zip file: %v", err)
+		}
+		return err
+	}
+	h := sha512.New384()
+	if _, err := io.Copy(h, io.NewSectionReader(src, 0, size)); err != nil {
+		return fmt.Errorf("failed to read source: %w", err)
+	}
+	digest := "sha384:" + hex.EncodeToString(h.Sum(nil))
+	now := s.now()
+	expiry := p.Validity.Expiry(now)
+	env, err := r.envelope(ctx, v, notary.Descriptor{MediaType: "application/zip", Digest: digest, Size: size}, now, expiry, s.Account.JobARN(j.ID), notary.MediaTypeJWS)
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := signedzip.Embed(pw, src, size, env, signedzip.JWS)
+		pw.CloseWithError(err)
+	}()
+	key := SignedKey(j)
+	if _, err := s.Objects.PutSigned(ctx, j.DestBucket, key, pr); err != nil {
+		pr.CloseWithError(err)
+		if isNotFound(err) {
+			return failf("Destination bucket %s does not exist", j.DestBucket)
+		}
+		return fmt.Errorf("failed to store signed object: %w", err)
+	}
+	return s.Jobs.FinishJob(ctx, j.ID, func(j *Job) error {
+		j.Status, j.StatusReason = JobSucceeded, "Signing Succeeded"
+		j.SignedBucket, j.SignedKey = j.DestBucket, key
+		j.CompletedAt, j.SignatureExpiresAt = s.now(), expiry
+		return nil
+	})
+}
+
+// envelope signs the payload describing d.
+func (r *Runner) envelope(ctx context.Context, v Version, d notary.Descriptor, now, expiry time.Time, jobARN, mediaType string) ([]byte, error) {
+	payload, err := notary.Payload(d)
+	if err != nil {
+		return nil, err
+	}
+	return r.Service.signPayload(ctx, v, payload, now, expiry, jobARN, mediaType)
+}
+
+// signPayload signs a Notary payload with a fresh key whose leaf
+// certificate the profile version's CA issues for this one signature.
+func (s *Service) signPayload(ctx context.Context, v Version, payload []byte, now, expiry time.Time, jobARN, mediaType string) ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := s.Issuer.IssueLeaf(ctx, LeafRequest{Version: v, PublicKey: key.Public(), NotBefore: now, NotAfter: expiry})
+	if err != nil {
+		return nil, err
+	}
+	return notary.Sign(notary.SignRequest{
+		Payload: payload, MediaType: mediaType, Key: key, Chain: chain,
+		SigningTime: now, Expiry: expiry, ProfileVersionARN: s.Account.ProfileVersionARN(v.ProfileName, v.Version), JobARN: jobARN, SigningAgent: SigningAgent,
+	})
+}

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/signet/signet/internal/signing"
+)
+
+var _ signing.JobStore = (*DB)(nil)
+
+const jobColumns = `id, client_request_token, kind, profile_name, profile_version, platform_id, source_bucket, source_key, source_version,
+dest_bucket, dest_prefix, signed_bucket, signed_key, status, status_reason, created_at, completed_at, signature_expires_at,
+requested_by, job_owner, job_invoker, attempts, lease_until`
+
+func scanJob(row scanner) (signing.Job, error) {
+	var j signing.Job
+	var status string
+	var created, completed, expires, lease int64
+	err := row.Scan(&j.ID, &j.ClientRequestToken, &j.Kind, &j.ProfileName, &j.ProfileVersion, &j.PlatformID, &j.SourceBucket, &j.SourceKey, &j.SourceVersion,
+		&j.DestBucket, &j.DestPrefix, &j.SignedBucket, &j.SignedKey, &status, &j.StatusReason, &created, &completed, &expires,
+		&j.RequestedBy, &j.Owner, &j.Invoker, &j.Attempts, &lease)
+	j.Status = signing.JobStatus(status)
+	j.CreatedAt, j.CompletedAt, j.SignatureExpiresAt, j.LeaseUntil = fromUnixNano(created), fromUnixNano(completed), fromUnixNano(expires), fromUnixNano(lease)
+	return j, err
+}
+
+func jobArgs(j signing.Job) []any {
+	return []any{j.ID, j.ClientRequestToken, j.Kind, j.ProfileName, j.ProfileVersion, j.PlatformID, j.SourceBucket, j.SourceKey, j.SourceVersion,
+		j.DestBucket, j.DestPrefix, j.SignedBucket, j.SignedKey, string(j.Status), j.StatusReason, unixNano(j.CreatedAt), unixNano(j.CompletedAt), unixNano(j.SignatureExpiresAt),
+		j.RequestedBy, j.Owner, j.Invoker, j.Attempts, unixNano(j.LeaseUntil)}
+}
+
+// CreateJob implements signing.JobStore.
+func (s *DB) CreateJob(ctx context.Context, j signing.Job) (signing.Job, bool, error) {
+	created := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		got, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE requested_by = ? AND client_request_token = ?`), j.RequestedBy, j.ClientRequestToken))
+		if err == nil {
+			j = got
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), jobArgs(j)...)
+		created = err == nil
+		return err
+	})
+	return j, created, err
+}
+
+// Job implements signing.JobStore.
+func (s *DB) Job(ctx context.Context, id string) (signing.Job, error) {
+	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobColumns+` FROM signing_jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, signing.ErrNotFound
+	}
+	return j, err
+}
+
+// ListJobs implements signing.JobStore.
+func (s *DB) ListJobs(ctx context.Context, q signing.JobQuery) ([]signing.Job, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if q.Status != "" {
+		add("status = ?", string(q.Status))
+	}
+	if q.PlatformID != "" {
+		add("platform_id = ?", q.PlatformID)
+	}
+	if q.RequestedBy != "" {
+		add("requested_by = ?", q.RequestedBy)
+	}
+	if q.Invoker != "" {
+		add("job_invoker = ?", q.Invoker)
+	}
+	if !q.ExpiresBefore.IsZero() {
+		add("signature_expires_at > 0 AND signature_expires_at < ?", unixNano(q.ExpiresBefore))
+	}
+	if !q.ExpiresAfter.IsZero() {
+		add("signature_expires_at > ?", unixNano(q.ExpiresAfter))
+	}
+	if !q.AfterCreatedAt.IsZero() {
+		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		args = append(args, unixNano(q.AfterCreatedAt), unixNano(q.AfterCreatedAt), q.AfterID)
+	}
+	query := `SELECT ` + jobColumns + ` FROM signing_jobs`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, q.Limit)
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []signing.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// ClaimJob implements signing.JobStore.
+func (s *DB) ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (signing.Job, bool, error) {
+	var j signing.Job
+	ok := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		j, err = scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE status = ? AND kind = ? AND lease_until < ? ORDER BY created_at, id LIMIT 1`),
+			string(signing.JobInProgress), signing.KindObject, unixNano(now)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		j.Attempts++
+		j.LeaseUntil = now.Add(lease)
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET attempts = ?, lease_until = ? WHERE id = ?`), j.Attempts, unixNano(j.LeaseUntil), j.ID); err != nil {
+			return err
+		}
+		ok = true
+		return nil
+	})
+	return j, ok, err
+}
+
+// FinishJob implements signing.JobStore.
+func (s *DB) FinishJob(ctx context.Context, id string, fn func(*signing.Job) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		j, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE id = ?`), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return signing.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if j.Status != signing.JobInProgress {
+			return fmt.Errorf("job %s is already %s: %w", id, j.Status, signing.ErrConflict)
+		}
+		if err := fn(&j); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET status = ?, status_reason = ?, signed_bucket = ?, signed_key = ?, completed_at = ?, signature_expires_at = ?, lease_until = 0 WHERE id = ?`),
+			string(j.Status), j.StatusReason, j.SignedBucket, j.SignedKey, unixNano(j.CompletedAt), unixNano(j.SignatureExpiresAt), id)
+		return err
+	})
+}
+
+// ReleaseLeases implements signing.JobStore.
+func (s *DB) ReleaseLeases(ctx context.Context) error {
+	_, err := s.exec(ctx, `UPDATE signing_jobs SET lease_until = 0 WHERE lease_until <> 0`)
+	return err
+}
