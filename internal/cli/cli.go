@@ -9,7 +9,9 @@
 // Results go to stdout, as aligned tables or, with --output json, as the
 // API's JSON. Errors go to stderr as one lowercase line prefixed
 // "signet: ", with hints on following lines prefixed "signet: hint: ".
-// Exit status: 0 success, 1 failure, 2 usage error.
+// Exit status: 0 success, 1 failure, 2 usage error; signet verify exits 3
+// (not signed), 4 (integrity), 5 (authenticity), 6 (expired) or 7
+// (publisher not allowed) for a refused package.
 package cli
 
 import (
@@ -44,6 +46,11 @@ Signing profiles and platforms:
   signet profile get NAME
   signet profile list [--include-canceled] [--platform ID] [--status S]...
   signet profile cancel NAME
+
+Signing and verifying:
+  signet sign FILE --profile NAME [-o OUT]       upload, sign, download in one step
+  signet sign s3://BUCKET/KEY --profile NAME     sign an object already in a versioned bucket
+  signet verify FILE [--trust-store DIR] [--profile ARN]... [--export-sig DIR]
 
 Trust:
   signet trust export --profile NAME DIR
@@ -121,6 +128,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return profile(ctx, rest, stdout)
 	case "trust":
 		return trust(ctx, rest, stdout)
+	case "verify":
+		return verifyCmd(ctx, rest, stdout)
+	case "sign":
+		return signCmd(ctx, rest, stdout, stderr)
 	}
 	return usageError("unknown command %q", cmd)
 }

@@ -153,7 +153,9 @@ type Verified struct {
 	SigningAgent      string
 }
 
-// Verify checks an envelope against trusted roots at time now.
+// Verify checks an envelope against trusted roots at time now. When the
+// envelope's own signature verifies but a later check fails, it returns
+// the (integrity-checked) content along with the *VerifyError.
 func Verify(envelope []byte, mediaType string, roots []*x509.Certificate, now time.Time) (*Verified, error) {
 	env, err := signature.ParseEnvelope(mediaType, envelope)
 	if err != nil {
@@ -171,22 +173,11 @@ func Verify(envelope []byte, mediaType string, roots []*x509.Certificate, now ti
 	if err != nil {
 		return nil, &VerifyError{CheckFormat, err}
 	}
-	signingTime, err := info.AuthenticSigningTime()
-	if err != nil {
-		return nil, &VerifyError{CheckAuthenticity, err}
-	}
-	if err := verifyChain(info.CertificateChain, roots, signingTime); err != nil {
-		return nil, &VerifyError{CheckAuthenticity, err}
-	}
-	exp := info.SignedAttributes.Expiry
-	if !exp.IsZero() && !now.Before(exp) {
-		return nil, &VerifyError{CheckExpiry, fmt.Errorf("the signature expired at %s", exp.UTC().Format(time.RFC3339))}
-	}
 	v := &Verified{
 		MediaType:    mediaType,
 		Artifact:     art,
-		SigningTime:  signingTime,
-		Expiry:       exp,
+		SigningTime:  info.SignedAttributes.SigningTime,
+		Expiry:       info.SignedAttributes.Expiry,
 		Chain:        info.CertificateChain,
 		SigningAgent: info.UnsignedAttributes.SigningAgent,
 	}
@@ -195,6 +186,18 @@ func Verify(envelope []byte, mediaType string, roots []*x509.Certificate, now ti
 	}
 	if a, err := info.ExtendedAttribute(AttrJob); err == nil {
 		v.JobARN, _ = a.Value.(string)
+	}
+	// From here on the content is authentic to the envelope's key; the
+	// remaining failures return it along with the error.
+	signingTime, err := info.AuthenticSigningTime()
+	if err != nil {
+		return v, &VerifyError{CheckAuthenticity, err}
+	}
+	if err := verifyChain(info.CertificateChain, roots, signingTime); err != nil {
+		return v, &VerifyError{CheckAuthenticity, err}
+	}
+	if exp := v.Expiry; !exp.IsZero() && !now.Before(exp) {
+		return v, &VerifyError{CheckExpiry, fmt.Errorf("the signature expired at %s", exp.UTC().Format(time.RFC3339))}
 	}
 	return v, nil
 }

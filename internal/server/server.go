@@ -50,6 +50,8 @@ type Server struct {
 	Profiles *signing.Service
 	// Authority is the installation PKI, exposed for tests.
 	Authority *signing.Authority
+
+	runner *signing.Runner
 }
 
 // Paths inside the data directory.
@@ -308,6 +310,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		if s.runner != nil {
+			s.runner.Run(jobsCtx)
+		}
+	}()
+	defer func() { stopJobs(); <-jobsDone }()
 	select {
 	case err := <-errc:
 		return err

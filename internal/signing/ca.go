@@ -187,3 +187,14 @@ func crl(ca pki.CA, now time.Time) ([]byte, error) {
 	}
 	return der, nil
 }
+
+// BaseSubjectIdentity is the Notation trusted identity naming the signer
+// of a leaf certificate Signet issued: its full subject.
+func BaseSubjectIdentity(leaf *x509.Certificate) string {
+	n := BaseSubject(leaf.Subject)
+	if len(leaf.Subject.OrganizationalUnit) > 0 {
+		n.OrganizationalUnit = leaf.Subject.OrganizationalUnit[0]
+	}
+	n.CommonName = leaf.Subject.CommonName
+	return n.IdentityString()
+}

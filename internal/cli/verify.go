@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/signet/signet/internal/signing"
+	"github.com/signet/signet/internal/verify"
+)
+
+// Exit statuses of signet verify, one per rule that can refuse a package.
+var verifyExit = map[verify.Rule]int{
+	verify.RuleSignature:    3,
+	verify.RuleIntegrity:    4,
+	verify.RuleAuthenticity: 5,
+	verify.RuleExpiry:       6,
+	verify.RulePublisher:    7,
+}
+
+func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	var cf clientFlags
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	cf.register(fs)
+	storeDir := fs.String("trust-store", "", "trusted roots: a directory written by 'signet trust export', or one of PEM certificates (default: the server's root, fetched once and cached)")
+	var publishers listFlags
+	fs.Var(&publishers, "profile", "allowed signing profile ARN or profile version ARN (repeatable)")
+	export := fs.String("export-sig", "", "after a successful verification, write the original package, the detached signature and a Notation blob trust policy to this directory")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("verify needs exactly one FILE")
+	}
+	if err := cf.check(); err != nil {
+		return err
+	}
+	var roots []*x509.Certificate
+	if *storeDir != "" {
+		roots, err = loadTrustStore(*storeDir)
+	} else {
+		roots, err = cachedRoot(ctx, cf.endpoint)
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	rep, err := verify.Package(f, st.Size(), verify.Options{Roots: roots, AllowedPublishers: publishers})
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		err = writeJSON(stdout, reportJSON(pos[0], rep))
+	} else {
+		printReport(stdout, pos[0], rep)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return &exitError{verifyExit[rep.Failed], rep.Err()}
+	}
+	if *export != "" {
+		return exportSignature(*export, filepath.Base(pos[0]), rep, roots, stdout)
+	}
+	return nil
+}
+
+func printReport(w io.Writer, name string, rep *verify.Report) {
+	fmt.Fprintf(w, "%s\n", name)
+	rows := [][]string{}
+	for _, r := range rep.Results {
+		status := "ok"
+		if !r.OK {
+			status = "FAILED"
+		}
+		rows = append(rows, []string{"  " + string(r.Rule), status, r.Detail})
+	}
+	table(w, []string{"  CHECK", "RESULT", "DETAIL"}, rows)
+	if rep.ProfileVersionARN != "" {
+		fmt.Fprintf(w, "profile version: %s\nsigning job:     %s\nsigned at:       %s\n", rep.ProfileVersionARN, rep.JobARN, rep.SigningTime.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	if rep.OK() {
+		fmt.Fprintln(w, "verified")
+	} else {
+		fmt.Fprintf(w, "not verified: the %s check failed\n", rep.Failed)
+	}
+}
+
+func reportJSON(name string, rep *verify.Report) map[string]any {
+	checks := []map[string]any{}
+	for _, r := range rep.Results {
+		checks = append(checks, map[string]any{"check": r.Rule, "ok": r.OK, "detail": r.Detail})
+	}
+	out := map[string]any{"file": name, "verified": rep.OK(), "checks": checks}
+	if rep.Failed != "" {
+		out["failedCheck"] = rep.Failed
+	}
+	if rep.ProfileVersionARN != "" {
+		out["profileVersionArn"], out["jobArn"], out["signingTime"] = rep.ProfileVersionARN, rep.JobARN, rep.SigningTime.UTC()
+		out["digest"] = rep.Artifact.Digest
+		if !rep.Expiry.IsZero() {
+			out["expiry"] = rep.Expiry.UTC()
+		}
+	}
+	return out
+}
+
+// loadTrustStore reads trusted roots from a Notation configuration
+// directory (truststore/x509/signingAuthority/*/*) or from PEM files
+// directly in dir.
+func loadTrustStore(dir string) ([]*x509.Certificate, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, "truststore", "x509", "signingAuthority", "*", "*"))
+	if len(files) == 0 {
+		files, _ = filepath.Glob(filepath.Join(dir, "*"))
+	}
+	var roots []*x509.Certificate
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || st.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		certs, err := parsePEMCerts(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		roots = append(roots, certs...)
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("no certificates found in trust store %s (expected 'signet trust export' output or PEM files)", dir)
+	}
+	return roots, nil
+}
+
+func parsePEMCerts(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// cachedRoot returns the server's root certificate, fetching it once and
+// caching it under the user cache directory by endpoint.
+func cachedRoot(ctx context.Context, endpoint string) ([]*x509.Certificate, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil, usageError("--endpoint %q is not a URL", endpoint)
+	}
+	path := filepath.Join(dir, "signet", "roots", strings.ReplaceAll(u.Host, ":", "_")+".pem")
+	if b, err := os.ReadFile(path); err == nil {
+		if certs, err := parsePEMCerts(b); err == nil && len(certs) > 0 {
+			return certs, nil
+		}
+	}
+	root, rootPEM, err := fetchRoot(ctx, endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("%w (pass --trust-store DIR to verify offline)", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+		os.WriteFile(path, rootPEM, 0o644)
+	}
+	return []*x509.Certificate{root}, nil
+}
+
+// exportSignature writes the original package, the detached envelope and
+// a Notation configuration (trust store + blob trust policy) that
+// `notation blob verify` accepts.
+func exportSignature(dir, name string, rep *verify.Report, roots []*x509.Certificate, stdout io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	orig := filepath.Join(dir, name)
+	f, err := os.Create(orig)
+	if err != nil {
+		return err
+	}
+	if _, err := rep.Unsigned.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	ext := "jws"
+	if strings.Contains(rep.EnvelopeType.MediaType(), "cose") {
+		ext = "cose"
+	}
+	sig := orig + "." + ext + ".sig"
+	if err := os.WriteFile(sig, rep.Envelope, 0o644); err != nil {
+		return err
+	}
+	top := rep.Chain[len(rep.Chain)-1]
+	var rootPEM []byte
+	for _, r := range roots {
+		if r.Equal(top) {
+			rootPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Raw})
+		}
+	}
+	if rootPEM == nil {
+		return errors.New("the signing root is not among the trusted roots")
+	}
+	identity := signing.BaseSubjectIdentity(rep.Chain[0])
+	files, err := writeTrust(dir, rootPEM, "signet", identity)
+	if err != nil {
+		return err
+	}
+	for _, p := range append([]string{orig, sig}, files...) {
+		fmt.Fprintf(stdout, "wrote %s\n", p)
+	}
+	fmt.Fprintf(stdout, "verify with: XDG_CONFIG_HOME=... notation blob verify --signature %s --media-type %s %s\n(with %s as $XDG_CONFIG_HOME/notation)\n", sig, rep.Artifact.MediaType, orig, dir)
+	return nil
+}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/signet/signet/internal/objects"
+	"github.com/signet/signet/internal/signing"
+)
+
+// signingObjects adapts the object store to what signing jobs use.
+type signingObjects struct{ o *objects.Service }
+
+var _ signing.Objects = signingObjects{}
+
+// notFoundError marks an object-store error that means "absent".
+type notFoundError struct{ error }
+
+func (notFoundError) NotFound() bool  { return true }
+func (e notFoundError) Unwrap() error { return e.error }
+
+func mapObjectsErr(err error) error {
+	if errors.Is(err, objects.ErrNoSuchBucket) || errors.Is(err, objects.ErrNoSuchKey) || errors.Is(err, objects.ErrNoSuchVersion) {
+		return notFoundError{err}
+	}
+	return err
+}
+
+func (a signingObjects) Versioning(ctx context.Context, bucket string) (string, error) {
+	st, err := a.o.Versioning(ctx, bucket)
+	return st, mapObjectsErr(err)
+}
+
+func (a signingObjects) OpenSource(ctx context.Context, bucket, key, version string) (signing.Source, error) {
+	obj, err := a.o.OpenVersion(ctx, bucket, key, version)
+	if err != nil {
+		return nil, mapObjectsErr(err)
+	}
+	return obj, nil
+}
+
+func (a signingObjects) PutSigned(ctx context.Context, bucket, key string, r io.Reader) (string, error) {
+	info, err := a.o.Put(ctx, bucket, key, r, "application/zip")
+	if err != nil {
+		return "", mapObjectsErr(err)
+	}
+	return info.VersionID, nil
+}
+
+func (a signingObjects) DeleteAll(ctx context.Context, bucket, key string) error {
+	err := a.o.DeleteAllVersions(ctx, bucket, key)
+	if errors.Is(err, objects.ErrNoSuchBucket) || errors.Is(err, objects.ErrNoSuchKey) {
+		return nil
+	}
+	return err
+}
+
+// openJobs wires signing jobs: the database is their queue, objs holds
+// the packages, and the runner works them while the server serves.
+func (s *Server) openJobs(ctx context.Context, objs *objects.Service) error {
+	s.Profiles.Jobs = s.db
+	s.Profiles.Objects = signingObjects{objs}
+	// The data directory lock makes this the only node on this database:
+	// leases held by an earlier process are void.
+	if err := s.db.ReleaseLeases(ctx); err != nil {
+		return err
+	}
+	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log}
+	s.Profiles.Wake = s.runner.Wake
+	return nil
+}
