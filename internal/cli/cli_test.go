@@ -165,3 +165,7 @@ func TestTrustExport(t *testing.T) {
 		t.Errorf("export of an unknown profile: exit %d, %s", code, stderr)
 	}
 }
+
+func pemEncode(w *bytes.Buffer, der []byte) {
+	pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+}

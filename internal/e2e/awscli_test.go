@@ -134,12 +134,18 @@ type cliResult struct {
 // credentials file for configuration (it also carries the region).
 func (s *cliServer) run(t *testing.T, credFile string, args ...string) cliResult {
 	t.Helper()
+	return s.runService(t, credFile, "signer", args...)
+}
+
+// runService runs `aws --endpoint-url http://ADDR SERVICE ARGS...`.
+func (s *cliServer) runService(t *testing.T, credFile, service string, args ...string) cliResult {
+	t.Helper()
 	if credFile == "" {
 		credFile = s.credFile
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.aws, append([]string{"--endpoint-url", "http://" + s.addr, "signer"}, args...)...)
+	cmd := exec.CommandContext(ctx, s.aws, append([]string{"--endpoint-url", "http://" + s.addr, service}, args...)...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "HOME=") {
@@ -163,7 +169,7 @@ func (s *cliServer) run(t *testing.T, credFile string, args ...string) cliResult
 	case errors.As(err, &ee):
 		res.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("aws signer %s: %v\nstderr: %s", strings.Join(args, " "), err, stderr.String())
+		t.Fatalf("aws %s %s: %v\nstderr: %s", service, strings.Join(args, " "), err, stderr.String())
 	}
 	return res
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 
 	"github.com/signet/signet/internal/config"
@@ -87,6 +88,16 @@ func (s *Server) Signer() *signer.Client {
 	cfg := aws.Config{Region: "us-east-1", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return s.Creds, nil })}
 	return signer.NewFromConfig(cfg, func(o *signer.Options) {
 		o.BaseEndpoint = aws.String(s.URL)
+		o.Retryer = aws.NopRetryer{}
+	})
+}
+
+// S3 returns an aws-sdk-go-v2 S3 client for the server (path-style).
+func (s *Server) S3() *s3.Client {
+	cfg := aws.Config{Region: "us-east-1", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return s.Creds, nil })}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(s.URL)
+		o.UsePathStyle = true
 		o.Retryer = aws.NopRetryer{}
 	})
 }

@@ -1,0 +1,147 @@
+package cli_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/notaryproject/notation-go"
+	"github.com/notaryproject/notation-go/dir"
+	"github.com/notaryproject/notation-go/verifier"
+	"github.com/notaryproject/notation-go/verifier/trustpolicy"
+	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	"github.com/signet/signet/internal/server/servertest"
+)
+
+func writeZip(t *testing.T, path string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	f, _ := w.Create("lambda_function.py")
+	f.Write([]byte("def lambda_handler(event, context):\n    return event['key1']\n"))
+	w.Close()
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSignVerify signs a local package in one command, verifies it
+// offline against the exported trust store, and checks that notation-go's
+// blob verifier accepts the exported detached signature.
+func TestSignVerify(t *testing.T) {
+	srv := servertest.Start(t)
+	work := t.TempDir()
+	for _, args := range [][]string{
+		{"profile", "create", "signing_profile_for_lambda", "--platform", "AWSLambda-SHA384-ECDSA"},
+		{"profile", "create", "other_profile", "--platform", "AWSLambda-SHA384-ECDSA"},
+	} {
+		if code, _, stderr := run(t, srv, args...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	pkg := filepath.Join(work, "function.zip")
+	writeZip(t, pkg)
+	code, stdout, stderr := run(t, srv, "sign", pkg, "--profile", "signing_profile_for_lambda")
+	if code != 0 {
+		t.Fatalf("sign: exit %d: %s", code, stderr)
+	}
+	signed := filepath.Join(work, "function-signed.zip")
+	if !strings.Contains(stdout, signed) {
+		t.Errorf("sign output does not name %s:\n%s", signed, stdout)
+	}
+	trustDir := filepath.Join(work, "notation")
+	if code, _, stderr := run(t, srv, "trust", "export", "--profile", "signing_profile_for_lambda", trustDir); code != 0 {
+		t.Fatal(stderr)
+	}
+	tampered := filepath.Join(work, "tampered.zip")
+	b, _ := os.ReadFile(signed)
+	b[40] ^= 0x01
+	os.WriteFile(tampered, b, 0o644)
+	profileARN := "arn:aws:signer:us-east-1:" + srv.AccountID() + ":/signing-profiles/signing_profile_for_lambda"
+	otherARN := "arn:aws:signer:us-east-1:" + srv.AccountID() + ":/signing-profiles/other_profile"
+	cases := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"ok/trust-store", []string{"verify", signed, "--trust-store", trustDir}, 0, "verified"},
+		{"ok/server-root", []string{"verify", signed}, 0, "verified"},
+		{"ok/publisher", []string{"verify", signed, "--trust-store", trustDir, "--profile", profileARN}, 0, "verified"},
+		{"ok/json", []string{"verify", signed, "--trust-store", trustDir, "--output", "json"}, 0, `"verified": true`},
+		{"fail/unsigned", []string{"verify", pkg, "--trust-store", trustDir}, 3, "signature check failed"},
+		{"fail/tampered", []string{"verify", tampered, "--trust-store", trustDir}, 4, "integrity check failed"},
+		{"fail/publisher", []string{"verify", signed, "--trust-store", trustDir, "--profile", otherARN}, 7, "publisher check failed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, srv, c.args...)
+			if code != c.code || !strings.Contains(stdout+stderr, c.out) {
+				t.Errorf("exit %d, want %d; output:\n%s%s", code, c.code, stdout, stderr)
+			}
+		})
+	}
+	// A trust store with another root: authenticity.
+	otherRoot := filepath.Join(work, "other-root")
+	os.MkdirAll(otherRoot, 0o755)
+	os.WriteFile(filepath.Join(otherRoot, "root.pem"), []byte(otherRootPEM(t)), 0o644)
+	if code, _, _ := run(t, srv, "verify", signed, "--trust-store", otherRoot); code != 5 {
+		t.Errorf("verify against another root: exit %d, want 5", code)
+	}
+
+	// Export, then notation-go's blob verifier with the exported trust.
+	exportDir := filepath.Join(work, "export")
+	if code, _, stderr := run(t, srv, "verify", signed, "--trust-store", trustDir, "--export-sig", exportDir); code != 0 {
+		t.Fatal(stderr)
+	}
+	orig, _ := os.ReadFile(filepath.Join(exportDir, "function-signed.zip"))
+	want, _ := os.ReadFile(pkg)
+	if !bytes.Equal(orig, want) {
+		t.Fatal("the exported package is not the original")
+	}
+	sig, err := os.ReadFile(filepath.Join(exportDir, "function-signed.zip.jws.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policy trustpolicy.BlobDocument
+	pb, _ := os.ReadFile(filepath.Join(trustDir, "trustpolicy.blob.json"))
+	if err := json.Unmarshal(pb, &policy); err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.NewVerifierWithOptions(truststore.NewX509TrustStore(dir.NewSysFS(trustDir)), verifier.VerifierOptions{BlobTrustPolicy: &policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, blob := range map[string][]byte{"ok": orig, "fail/changed": append(bytes.Clone(orig), 0)} {
+		t.Run("notation-go/"+name, func(t *testing.T) {
+			_, outcome, err := notation.VerifyBlob(context.Background(), v, bytes.NewReader(blob), sig, notation.VerifyBlobOptions{
+				BlobVerifierVerifyOptions: notation.BlobVerifierVerifyOptions{SignatureMediaType: "application/jose+json"},
+				ContentMediaType:          "application/zip",
+			})
+			if (err == nil) != (name == "ok") {
+				t.Fatalf("notation.VerifyBlob = %v", err)
+			}
+			if err == nil {
+				for _, r := range outcome.VerificationResults {
+					if r.Error != nil {
+						t.Errorf("%s: %v", r.Type, r.Error)
+					}
+				}
+			}
+		})
+	}
+}
+
+func otherRootPEM(t *testing.T) string {
+	t.Helper()
+	other := servertest.Start(t)
+	var b bytes.Buffer
+	pemEncode(&b, other.Authority.Root.Cert.Raw)
+	return b.String()
+}
