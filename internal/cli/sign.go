@@ -150,7 +150,7 @@ func upload(ctx context.Context, c *s3.Client, bucket, path string, p *progress)
 	}
 	key := "uploads/" + uuid.NewString() + "/" + filepath.Base(path)
 	p.start("uploading", st.Size())
-	out, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: p.reader(f), ContentLength: aws.Int64(st.Size()), ContentType: aws.String("application/zip")})
+	out, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: &countingReadSeeker{f: f, p: p}, ContentLength: aws.Int64(st.Size()), ContentType: aws.String("application/zip")})
 	p.done()
 	if err != nil {
 		return signertypes.S3Source{}, apiError(err)
@@ -269,6 +269,26 @@ func (p *progress) draw(force bool) {
 		return
 	}
 	fmt.Fprintf(p.w, "\r\033[K%-11s %c", p.label, `|/-\`[p.spin%4])
+}
+
+// countingReadSeeker reports progress on a file the SDK may rewind (it
+// reads the body once to hash it, then again to send it).
+type countingReadSeeker struct {
+	f *os.File
+	p *progress
+}
+
+func (c *countingReadSeeker) Read(b []byte) (int, error) {
+	n, err := c.f.Read(b)
+	c.p.n += int64(n)
+	c.p.draw(false)
+	return n, err
+}
+
+func (c *countingReadSeeker) Seek(off int64, whence int) (int64, error) {
+	pos, err := c.f.Seek(off, whence)
+	c.p.n = pos
+	return pos, err
 }
 
 type countingReader struct {

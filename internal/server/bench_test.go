@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -96,4 +98,87 @@ func BenchmarkPutCryptoCeiling(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSignPayload measures SignPayload through the full path: a
+// fresh P-384 leaf key and certificate and a JWS envelope per call.
+func BenchmarkSignPayload(b *testing.B) {
+	ts := servertest.Start(b)
+	c := ts.Signer()
+	ctx := context.Background()
+	if _, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("images"), PlatformId: aws.String("Notation-OCI-SHA384-ECDSA")}); err != nil {
+		b.Fatal(err)
+	}
+	payload := []byte(`{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270","size":528}}`)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.SignPayload(ctx, &signer.SignPayloadInput{ProfileName: aws.String("images"), Payload: payload, PayloadFormat: aws.String("application/vnd.cncf.notary.payload.v1+json")}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkSignJob50MB signs a 50 MB zip through a signing job: from
+// StartSigningJob until DescribeSigningJob says Succeeded (read, SHA-384,
+// envelope, embed, write of the signed object).
+func BenchmarkSignJob50MB(b *testing.B) {
+	e := newJobEnv(b)
+	src := bigZip(b, 50<<20)
+	ver := e.put(b, "artifacts", "big.zip", src)
+	b.SetBytes(int64(len(src)))
+	b.ResetTimer()
+	for i := range b.N {
+		id, err := e.start(b, "big.zip", ver, "signing_profile_for_lambda", fmt.Sprintf("big-%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d := e.wait(b, id); d.Status != "Succeeded" {
+			b.Fatalf("job %s: %s", id, aws.ToString(d.StatusReason))
+		}
+	}
+}
+
+// BenchmarkJobs1000 runs 1,000 signing jobs of a small zip: submit them
+// all, then wait until the last is done. ns/op is per 1,000 jobs.
+func BenchmarkJobs1000(b *testing.B) {
+	e := newJobEnv(b)
+	ver := e.put(b, "artifacts", "hello.zip", zipOf(b, helloZip))
+	b.ResetTimer()
+	for i := range b.N {
+		ids := make([]string, 1000)
+		for j := range ids {
+			id, err := e.start(b, "hello.zip", ver, "signing_profile_for_lambda", fmt.Sprintf("small-%d-%d", i, j))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids[j] = id
+		}
+		for _, id := range ids {
+			if d := e.wait(b, id); d.Status != "Succeeded" {
+				b.Fatalf("job %s: %s", id, aws.ToString(d.StatusReason))
+			}
+		}
+	}
+}
+
+// bigZip returns a zip of about size bytes of incompressible data.
+func bigZip(b *testing.B, size int) []byte {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	data := make([]byte, 1<<20)
+	for i := 0; buf.Len() < size; i++ {
+		f, err := w.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("lib/part%03d.bin", i), Method: zip.Store})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rand.Read(data)
+		f.Write(data)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
 }

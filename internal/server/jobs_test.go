@@ -204,6 +204,9 @@ func TestSigningJobFailures(t *testing.T) {
 	if _, err := e.signer.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("retired"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.signer.CancelSigningProfile(ctx, &signer.CancelSigningProfileInput{ProfileName: aws.String("retired")}); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct {
 		key, version, profile string
 		reason                string
@@ -222,9 +225,6 @@ func TestSigningJobFailures(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		ids[name] = id
-	}
-	if _, err := e.signer.CancelSigningProfile(ctx, &signer.CancelSigningProfileInput{ProfileName: aws.String("retired")}); err != nil {
-		t.Fatal(err)
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -252,7 +252,8 @@ func TestSigningJobFailures(t *testing.T) {
 			Source:      &types.Source{S3: &types.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: aws.String(good)}},
 			Destination: &types.Destination{S3: &types.S3Destination{BucketName: aws.String("artifacts")}}}, "ResourceNotFoundException"},
 		"fail/no-destination": {&signer.StartSigningJobInput{ClientRequestToken: aws.String("d"), ProfileName: aws.String("signing_profile_for_lambda"),
-			Source: &types.Source{S3: &types.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: aws.String(good)}}}, "ValidationException"},
+			Source:      &types.Source{S3: &types.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: aws.String(good)}},
+			Destination: &types.Destination{S3: &types.S3Destination{}}}, "ValidationException"},
 	}
 	for name, c := range refused {
 		t.Run(name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/pki"
 	"github.com/signet/signet/internal/seal"
 	"github.com/signet/signet/internal/signing"
@@ -50,6 +51,9 @@ type Server struct {
 	Profiles *signing.Service
 	// Authority is the installation PKI, exposed for tests.
 	Authority *signing.Authority
+	// Objects is the versioned object store behind the S3 API.
+	Objects *objects.Service
+	s3      s3Endpoint
 
 	runner *signing.Runner
 }
@@ -126,6 +130,12 @@ func (s *Server) open(ctx context.Context) error {
 	s.services = map[string]http.Handler{
 		"signer": signer.Service().Handler(),
 	}
+	if err := s.openObjects(); err != nil {
+		return err
+	}
+	if err := s.openJobs(ctx, s.Objects); err != nil {
+		return err
+	}
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
 	s.public.HandleFunc("GET /pki/root.pem", s.rootPEM)
@@ -171,6 +181,7 @@ func (s *Server) AccountID() string { return s.inst.Account.ID }
 // Close releases the database and the data directory lock.
 func (s *Server) Close() error {
 	var errs []error
+	errs = append(errs, s.closeObjects())
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 	}
@@ -203,6 +214,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = &awsapi.Error{Code: "IncompleteSignatureException", Status: 400, Message: "the request's signature could not be parsed"}
 		}
 		s.writeAuthError(w, r, err)
+		return
+	}
+	if service == "s3" {
+		s.serveS3(w, r, region)
 		return
 	}
 	h, ok := s.services[service]
