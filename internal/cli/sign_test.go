@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/notaryproject/notation-go"
 	"github.com/notaryproject/notation-go/dir"
 	"github.com/notaryproject/notation-go/verifier"
@@ -54,6 +56,21 @@ func TestSignVerify(t *testing.T) {
 	signed := filepath.Join(work, "function-signed.zip")
 	if !strings.Contains(stdout, signed) {
 		t.Errorf("sign output does not name %s:\n%s", signed, stdout)
+	}
+	// An object already in a versioned bucket: signed in place.
+	zb, _ := os.ReadFile(pkg)
+	if _, err := srv.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("signet-uploads"), Key: aws.String("direct/function.zip"), Body: bytes.NewReader(zb)}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = run(t, srv, "sign", "s3://signet-uploads/direct/function.zip", "--profile", "signing_profile_for_lambda", "--prefix", "out/")
+	if code != 0 || !strings.Contains(stdout, "signed s3://signet-uploads/out/") {
+		t.Errorf("sign s3://: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := run(t, srv, "sign", "s3://signet-uploads/missing.zip", "--profile", "signing_profile_for_lambda"); code != 1 || !strings.Contains(stderr, "NotFound") {
+		t.Errorf("sign of a missing object: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, srv, "sign", pkg, "--profile", "nobody"); code != 1 || !strings.Contains(stderr, "ResourceNotFoundException") {
+		t.Errorf("sign with an unknown profile: exit %d %s", code, stderr)
 	}
 	trustDir := filepath.Join(work, "notation")
 	if code, _, stderr := run(t, srv, "trust", "export", "--profile", "signing_profile_for_lambda", trustDir); code != 0 {
