@@ -6,10 +6,25 @@
 // says it signed (the SignedHeaders list, the path as sent on the wire, the
 // raw query string) and recomputes the signature with the secret key from a
 // [CredentialStore]. Both the Authorization header form and presigned URLs
-// (X-Amz-Signature in the query string) are accepted. Payloads sent with a
-// STREAMING-* X-Amz-Content-Sha256 (aws-chunked bodies) are authenticated by
-// their seed signature and then refused with a NotImplemented [Error]: their
-// chunk signatures are not verified yet.
+// (X-Amz-Signature in the query string) are accepted. [Verifier.Verify]
+// takes the whole body and refuses STREAMING-* payloads (aws-chunked
+// bodies) with a NotImplemented [Error] once their seed signature is
+// checked.
+//
+// # S3 and streamed bodies
+//
+// [Verifier.VerifyStreaming] authenticates an S3 request without reading its
+// body: the signature covers the payload hash the client declared in
+// X-Amz-Content-Sha256, and the returned [PayloadCheck] wraps the body
+// ([PayloadCheck.Reader]) so that it is verified while it streams to
+// storage: a hex SHA-256 is compared at EOF (XAmzContentSHA256Mismatch),
+// x-amz-checksum-* headers likewise (BadDigest), and aws-chunked bodies
+// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] and
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER) are decoded by [NewChunkedReader],
+// which checks every chunk signature, the trailer signature, checksum
+// trailers and X-Amz-Decoded-Content-Length. A failed check is an [*Error]
+// returned by Read instead of io.EOF, so the consumer discards what it
+// wrote.
 //
 // Every authentication failure is an [*Error] carrying the error code, HTTP
 // status and message AWS JSON and REST-JSON services send, so a handler can

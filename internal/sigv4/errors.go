@@ -20,6 +20,10 @@ type Error struct {
 	Status int
 	// Message is the human-readable message, in AWS's wording.
 	Message string
+	// Skewed is set when the request time is outside the allowed clock
+	// skew, which S3 reports as RequestTimeTooSkewed rather than as a
+	// signature mismatch.
+	Skewed bool
 }
 
 // Error implements the error interface.
@@ -39,6 +43,10 @@ const (
 	codeContentSHA256Mismatch = "XAmzContentSHA256Mismatch"
 	codeInvalidArgument       = "InvalidArgument"
 	codeAccessDenied          = "AccessDenied"
+	codeInvalidRequest        = "InvalidRequest"
+	codeIncompleteBody        = "IncompleteBody"
+	codeBadDigest             = "BadDigest"
+	codeMalformedTrailer      = "MalformedTrailerError"
 )
 
 // AWS messages used by this package.
@@ -86,14 +94,20 @@ func errNotImplemented(detail string) *Error {
 
 // errSignatureExpired is AWS's message for a request time too far in the past.
 func errSignatureExpired(t, now time.Time, skew time.Duration) *Error {
-	return errInvalidSignature(fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - %s.)",
+	return skewed(fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - %s.)",
 		t.UTC().Format(timeFormat), now.Add(-skew).UTC().Format(timeFormat), now.UTC().Format(timeFormat), skewString(skew)))
 }
 
 // errSignatureNotYetCurrent is AWS's message for a request time too far in the future.
 func errSignatureNotYetCurrent(t, now time.Time, skew time.Duration) *Error {
-	return errInvalidSignature(fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + %s.)",
+	return skewed(fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + %s.)",
 		t.UTC().Format(timeFormat), now.Add(skew).UTC().Format(timeFormat), now.UTC().Format(timeFormat), skewString(skew)))
+}
+
+func skewed(msg string) *Error {
+	e := errInvalidSignature(msg)
+	e.Skewed = true
+	return e
 }
 
 // errPresignExpired reports a presigned URL used after X-Amz-Date + X-Amz-Expires.

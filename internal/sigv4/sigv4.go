@@ -67,11 +67,31 @@ const (
 // authentication failure; other errors, such as the CredentialStore failing,
 // are returned wrapped as they are.
 func (v *Verifier) Verify(r *http.Request, body []byte) (*Result, error) {
+	a, cred, err := v.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	payloadHash, streaming, perr := requestPayloadHash(r, a, body)
+	if perr != nil {
+		return nil, perr
+	}
+	if err := checkSignature(r, a, cred, payloadHash, len(body)); err != nil {
+		return nil, err
+	}
+	if streaming {
+		return nil, errNotImplemented("Streaming payloads (x-amz-content-sha256: " + payloadHash + ") are not supported.")
+	}
+	return &Result{Credential: cred, Service: a.service, Region: a.region, Time: a.time}, nil
+}
+
+// authenticate parses r's signature information, checks its time and
+// looks up and checks its credential: everything but the signature itself.
+func (v *Verifier) authenticate(r *http.Request) (*authInfo, Credential, error) {
 	if v == nil || v.Credentials == nil {
-		return nil, errors.New("sigv4: verifier has no credential store")
+		return nil, Credential{}, errors.New("sigv4: verifier has no credential store")
 	}
 	if r == nil {
-		return nil, errors.New("sigv4: nil request")
+		return nil, Credential{}, errors.New("sigv4: nil request")
 	}
 	now := time.Now()
 	if v.Now != nil {
@@ -84,49 +104,42 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (*Result, error) {
 
 	a, aerr := parseAuth(r)
 	if aerr != nil {
-		return nil, aerr
+		return nil, Credential{}, aerr
 	}
 	if err := checkTime(a, now, skew); err != nil {
-		return nil, err
+		return nil, Credential{}, err
 	}
 	if want := a.time.Format(dateFormat); a.date != want {
-		return nil, errInvalidSignature(fmt.Sprintf(
+		return nil, Credential{}, errInvalidSignature(fmt.Sprintf(
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			a.date, want, a.amzDate))
 	}
 	if a.accessKeyID == "" {
-		return nil, errInvalidToken()
+		return nil, Credential{}, errInvalidToken()
 	}
 
 	cred, err := v.Credentials.LookupAccessKey(r.Context(), a.accessKeyID)
 	if errors.Is(err, ErrUnknownAccessKey) {
-		return nil, errInvalidToken()
+		return nil, Credential{}, errInvalidToken()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sigv4: look up access key: %w", err)
+		return nil, Credential{}, fmt.Errorf("sigv4: look up access key: %w", err)
 	}
 	if err := checkToken(a, cred, now); err != nil {
-		return nil, err
+		return nil, Credential{}, err
 	}
+	return a, cred, nil
+}
 
-	payloadHash, streaming, perr := requestPayloadHash(r, a, body)
-	if perr != nil {
-		return nil, perr
-	}
-	ok := false
-	for _, sig := range expectedSignatures(r, a, cred.SecretAccessKey, payloadHash, len(body)) {
+// checkSignature compares the request's signature with the one computed
+// for payloadHash.
+func checkSignature(r *http.Request, a *authInfo, cred Credential, payloadHash string, bodyLen int) error {
+	for _, sig := range expectedSignatures(r, a, cred.SecretAccessKey, payloadHash, bodyLen) {
 		if hmac.Equal([]byte(sig), []byte(a.signature)) {
-			ok = true
-			break
+			return nil
 		}
 	}
-	if !ok {
-		return nil, errSignatureMismatch()
-	}
-	if streaming {
-		return nil, errNotImplemented("Streaming payloads (x-amz-content-sha256: " + payloadHash + ") are not supported.")
-	}
-	return &Result{Credential: cred, Service: a.service, Region: a.region, Time: a.time}, nil
+	return errSignatureMismatch()
 }
 
 // checkTime enforces the allowed clock skew and, for presigned URLs,

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		"installation/once":           testInitializeOnce,
 		"durability/reopen":           testReopen,
 	}
+	maps.Copy(tests, objectTests)
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
 	}

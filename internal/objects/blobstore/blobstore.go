@@ -1,0 +1,150 @@
+// Package blobstore implements objects.DataStore on a gocloud.dev/blob
+// bucket: a local directory (fileblob) by default, or any store gocloud
+// opens by URL, such as an S3-compatible service (s3blob).
+package blobstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/signet/signet/internal/objects"
+)
+
+var _ objects.DataStore = (*Store)(nil)
+
+// Store is a DataStore on a blob bucket.
+type Store struct {
+	b   *blob.Bucket
+	dir string // the root directory when the bucket is a local directory
+}
+
+// OpenDir opens (creating it if needed) a store in the local directory
+// dir. Writes go to a temporary file next to their final path, are
+// fsynced, and are renamed into place (then the directory is fsynced), so
+// a write is atomic and durable once it returns. A crash mid-write can
+// leave a stray "*.tmp" file, which nothing references.
+func OpenDir(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("object data directory %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create object data directory: %w", err)
+	}
+	b, err := fileblob.OpenBucket(abs, &fileblob.Options{
+		DirFileMode: 0o700,
+		NoTempDir:   true, // rename within the directory, never across mounts
+		Metadata:    fileblob.MetadataDontWrite,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to open object data directory: %w", err)
+	}
+	return &Store{b: b, dir: abs}, nil
+}
+
+// Open opens a store by gocloud.dev URL, for example
+// "s3://bucket?endpoint=http://127.0.0.1:9000&use_path_style=true" (the
+// scheme's driver must be linked in) or "file:///var/lib/signet/objects".
+func Open(ctx context.Context, url string) (*Store, error) {
+	if dir, ok := strings.CutPrefix(url, "file://"); ok {
+		return OpenDir(dir)
+	}
+	b, err := blob.OpenBucket(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open object data store: %w", err)
+	}
+	return &Store{b: b}, nil
+}
+
+// Close closes the bucket.
+func (s *Store) Close() error { return s.b.Close() }
+
+// Write implements objects.DataStore.
+func (s *Store) Write(ctx context.Context, path string, r io.Reader) (int64, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var f *os.File
+	w, err := s.b.NewWriter(wctx, path, &blob.WriterOptions{
+		ContentType: "application/octet-stream",
+		BeforeWrite: func(as func(any) bool) error {
+			as(&f) // fileblob exposes its temporary file
+			return nil
+		},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("failed to create %s: %w", path, err)
+	}
+	n, err := io.Copy(w, r)
+	if err == nil && f != nil {
+		if serr := f.Sync(); serr != nil {
+			err = fmt.Errorf("failed to sync %s: %w", path, serr)
+		}
+	}
+	if err != nil {
+		cancel() // a cancelled writer discards what it wrote
+		w.Close()
+		return n, err
+	}
+	if err := w.Close(); err != nil {
+		return n, fmt.Errorf("failed to store %s: %w", path, err)
+	}
+	if f != nil {
+		if err := syncDir(filepath.Dir(f.Name())); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("failed to sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("failed to sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// NewRangeReader implements objects.DataStore.
+func (s *Store) NewRangeReader(ctx context.Context, path string, off, length int64) (io.ReadCloser, error) {
+	r, err := s.b.NewRangeReader(ctx, path, off, length, nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Delete implements objects.DataStore. For a local directory it also
+// removes the per-upload directory under parts/ once it is empty (never
+// the per-bucket directories, where concurrent writes may be starting).
+func (s *Store) Delete(ctx context.Context, path string) error {
+	err := s.b.Delete(ctx, path)
+	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return fmt.Errorf("failed to delete %s: %w", path, err)
+	}
+	if s.dir != "" && strings.HasPrefix(path, "parts/") && strings.Count(path, "/") == 2 {
+		os.Remove(filepath.Join(s.dir, filepath.FromSlash(path[:strings.LastIndexByte(path, '/')]))) // fails unless empty
+	}
+	return nil
+}
+
+// Exists reports whether path holds data; tests use it.
+func (s *Store) Exists(ctx context.Context, path string) (bool, error) {
+	ok, err := s.b.Exists(ctx, path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	return ok, nil
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+
+	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/objects"
+	"github.com/signet/signet/internal/objects/blobstore"
+)
+
+// objectsDir holds object data inside the data directory.
+const objectsDir = "objects"
+
+// s3Endpoint is the S3 API and the data store it owns.
+type s3Endpoint struct {
+	api  *awsapi.S3
+	data *blobstore.Store
+}
+
+// openObjects opens the object store (data under DATA_DIR/objects,
+// metadata in the database) and the S3 API on it.
+func (s *Server) openObjects() error {
+	data, err := blobstore.OpenDir(filepath.Join(s.cfg.DataDir, objectsDir))
+	if err != nil {
+		return err
+	}
+	s.Objects = &objects.Service{Meta: s.db, Data: data, Log: s.log}
+	s.s3 = s3Endpoint{
+		api:  &awsapi.S3{Objects: s.Objects, Authorizer: awsapi.AllowAll{}, Log: s.log, Region: s.inst.Account.Region, OwnerID: s.inst.Account.ID},
+		data: data,
+	}
+	return nil
+}
+
+// closeObjects releases the object data store.
+func (s *Server) closeObjects() error {
+	if s.s3.data == nil {
+		return nil
+	}
+	return s.s3.data.Close()
+}
+
+// serveS3 serves a request signed for service s3. Unlike the other APIs
+// its body is never read here: SigV4 is verified against the payload hash
+// the client declared, and the body is handed on wrapped so that the
+// handler, streaming it to storage, verifies it (hex SHA-256, aws-chunked
+// signatures and checksums) and gets the decoded bytes.
+func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, region string) {
+	if region != s.inst.Account.Region {
+		s.s3.api.WriteError(w, r, &awsapi.Error{Code: "AuthorizationHeaderMalformed", Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("The authorization header is malformed; the region '%s' is wrong; expecting '%s'", region, s.inst.Account.Region)})
+		return
+	}
+	res, check, err := s.verifier.VerifyStreaming(r)
+	if err != nil {
+		s.s3.api.WriteError(w, r, err)
+		return
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{check.Reader(r.Body), r.Body}
+	if check.Chunked() {
+		r.ContentLength = check.DecodedLength
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ctx := awsapi.WithCaller(r.Context(), awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host})
+	s.s3.api.Handler().ServeHTTP(w, r.WithContext(ctx))
+}
