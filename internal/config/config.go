@@ -45,6 +45,14 @@ type Config struct {
 	// the root CA is created at first start. Default US, Washington,
 	// Seattle, Signet.
 	Subject Subject `yaml:"subject"`
+	// ObjectStoreURL is where object data (packages, signed packages)
+	// is kept: empty for the directory DATA_DIR/objects, or a gocloud.dev
+	// blob URL such as
+	// "s3://bucket?endpoint=http://minio:9000&region=us-east-1&use_path_style=true"
+	// for any S3-compatible store (credentials from the standard AWS
+	// environment) or "file:///var/lib/signet/objects". Object metadata
+	// stays in the database.
+	ObjectStoreURL string `yaml:"object_store_url"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 }
@@ -137,6 +145,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Subject.Name().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("subject: %v", err))
+	}
+	if c.ObjectStoreURL != "" {
+		u, err := url.Parse(c.ObjectStoreURL)
+		if err != nil || (u.Scheme != "s3" && u.Scheme != "file") {
+			errs = append(errs, fmt.Errorf("object_store_url: %q must be an s3:// or file:// URL", c.ObjectStoreURL))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -53,6 +53,13 @@ func newJobEnv(t testing.TB) *jobEnv {
 	t.Helper()
 	ts := servertest.Start(t)
 	e := &jobEnv{ts: ts, s3: ts.S3(), signer: ts.Signer()}
+	e.setup(t)
+	return e
+}
+
+// setup creates the buckets and the Lambda signing profile.
+func (e *jobEnv) setup(t testing.TB) {
+	t.Helper()
 	ctx := context.Background()
 	for _, b := range []string{"artifacts", "unversioned"} {
 		if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
@@ -68,7 +75,6 @@ func newJobEnv(t testing.TB) *jobEnv {
 		t.Fatal(err)
 	}
 	e.version = aws.ToString(put.ProfileVersion)
-	return e
 }
 
 func (e *jobEnv) put(t testing.TB, bucket, key string, body []byte) string {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -23,10 +24,16 @@ type s3Endpoint struct {
 
 // openObjects opens the object store (data under DATA_DIR/objects,
 // metadata in the database) and the S3 API on it.
-func (s *Server) openObjects() error {
-	data, err := blobstore.OpenDir(filepath.Join(s.cfg.DataDir, objectsDir))
+func (s *Server) openObjects(ctx context.Context) error {
+	var data *blobstore.Store
+	var err error
+	if s.cfg.ObjectStoreURL != "" {
+		data, err = blobstore.Open(ctx, s.cfg.ObjectStoreURL)
+	} else {
+		data, err = blobstore.OpenDir(filepath.Join(s.cfg.DataDir, objectsDir))
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("failed to open the object store: %w", err)
 	}
 	s.Objects = &objects.Service{Meta: s.db, Data: data, Log: s.log}
 	s.s3 = s3Endpoint{

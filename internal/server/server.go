@@ -130,7 +130,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.services = map[string]http.Handler{
 		"signer": signer.Service().Handler(),
 	}
-	if err := s.openObjects(); err != nil {
+	if err := s.openObjects(ctx); err != nil {
 		return err
 	}
 	if err := s.openJobs(ctx, s.Objects); err != nil {

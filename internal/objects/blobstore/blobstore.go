@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	_ "gocloud.dev/blob/s3blob" // s3:// URLs: any S3-compatible store
 	"io"
 	"os"
 	"path/filepath"

@@ -36,13 +36,21 @@ func Start(tb testing.TB) *Server {
 // StartIn runs a server on the data directory dir until the test ends.
 func StartIn(tb testing.TB, dir string) *Server {
 	tb.Helper()
+	return StartWith(tb, func(c *config.Config) { c.DataDir = dir })
+}
+
+// StartWith runs a server on a fresh data directory, with the
+// configuration changed by edit, until the test ends.
+func StartWith(tb testing.TB, edit func(*config.Config)) *Server {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cfg := config.Defaults()
-	cfg.DataDir = dir
+	cfg.DataDir = tb.TempDir()
 	cfg.Listen = l.Addr().String()
+	edit(&cfg)
 	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		tb.Fatal(err)
