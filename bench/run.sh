@@ -47,28 +47,36 @@ echo
 go test ./internal/server -run '^$' -bench 'SignJob50MB' -benchtime 5x -count 1 >"$tmp/job.txt"
 go test ./internal/server -run '^$' -bench 'SignPayload' -benchtime "$benchtime" -count 1 >"$tmp/payload.txt"
 go test ./internal/server -run '^$' -bench 'Jobs1000' -benchtime 1x -count 1 >"$tmp/jobs1000.txt"
+go test ./internal/notary -run '^$' -bench 'SignatureCrypto' -benchtime "$benchtime" -count 1 >"$tmp/crypto.txt"
 # Reference for the 50 MB job: sha384sum + cp of a file of the same size.
 head -c $((50 << 20)) /dev/urandom >"$tmp/ref.bin"
 ref_ns=()
+sync_ns=()
 for _ in 1 2 3 4 5; do
   t0=$(date +%s%N)
   sha384sum "$tmp/ref.bin" >/dev/null
   cp "$tmp/ref.bin" "$tmp/ref-copy.bin"
   t1=$(date +%s%N)
+  sync -f "$tmp/ref-copy.bin"
+  t2=$(date +%s%N)
   ref_ns+=($((t1 - t0)))
+  sync_ns+=($((t2 - t0)))
   rm -f "$tmp/ref-copy.bin"
 done
 ref=$(printf '%s\n' "${ref_ns[@]}" | sort -n | sed -n 3p)
+refsync=$(printf '%s\n' "${sync_ns[@]}" | sort -n | sed -n 3p)
 ossl=$(openssl speed -seconds 2 ecdsap384 2>/dev/null | awk '/nistp384/ && /ecdsa/ {print $(NF-1)}' | tail -1)
 cores=$(nproc)
-awk -v ref="$ref" -v ossl="$ossl" -v cores="$cores" '
+awk -v ref="$ref" -v refsync="$refsync" -v ossl="$ossl" -v cores="$cores" '
 FNR==1 { file++ }
 /^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name); ns[name]=$3 }
 END {
   print "| measurement | result | reference (same run) | ratio |"
   print "|---|---|---|---|"
   printf "| 50 MB zip, StartSigningJob → Succeeded | %.0f ms | `sha384sum` + `cp` of 50 MB: %.0f ms | %.2f× (goal ≤ 1.5×) |\n", ns["SignJob50MB"]/1e6, ref/1e6, ns["SignJob50MB"]/ref
+  printf "| the same job | %.0f ms | `sha384sum` + `cp` + `sync -f` (a durable copy, as the job makes): %.0f ms | %.2f× |\n", ns["SignJob50MB"]/1e6, refsync/1e6, ns["SignJob50MB"]/refsync
   ceiling = ossl * cores / 3
   printf "| SignPayload | %.0f/s | OpenSSL ceiling %.0f/s (%.0f P-384 signs/s per core × %d cores ÷ 3 ECDSA operations: leaf key, leaf certificate, envelope) | %.0f%% of the ceiling (goal ≥ 50%%) |\n", 1e9/ns["SignPayload"], ceiling, ossl, cores, 100*(1e9/ns["SignPayload"])/ceiling
+  printf "| SignPayload | %.0f/s | its crypto as the libraries do it, in process (key, leaf certificate signed and re-verified by crypto/x509, chain validated by notation-core-go: 3 signatures + 4 verifications): %.0f/s | %.0f%% |\n", 1e9/ns["SignPayload"], 1e9/ns["SignatureCrypto"], 100*ns["SignatureCrypto"]/ns["SignPayload"]
   printf "| 1,000 small-zip jobs, submitted then awaited | %.1f s | — | %.0f jobs/s |\n", ns["Jobs1000"]/1e9, 1000/(ns["Jobs1000"]/1e9)
-}' "$tmp/job.txt" "$tmp/payload.txt" "$tmp/jobs1000.txt"
+}' "$tmp/job.txt" "$tmp/payload.txt" "$tmp/jobs1000.txt" "$tmp/crypto.txt"

@@ -17,6 +17,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
+	"github.com/signet/signet/internal/pki"
 	"github.com/signet/signet/internal/pki/pkitest"
 )
 
@@ -157,6 +158,35 @@ func FuzzVerify(f *testing.F) {
 		v, err := Verify(env, mt, roots, time.Now())
 		if err == nil && v == nil {
 			t.Fatal("nil result without error")
+		}
+	})
+}
+
+// BenchmarkSignatureCrypto is the crypto of one Signet signature as the
+// libraries do it: a fresh P-384 key, its leaf certificate
+// (crypto/x509 signs, then verifies), and the envelope (notation-core-go
+// validates the chain — three verifications — then signs).
+func BenchmarkSignatureCrypto(b *testing.B) {
+	ca := pkitest.New(b)
+	_, d := blob()
+	payload, _ := Payload(d)
+	now := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key, err := pki.GenerateKey()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			leaf, err := ca.Intermediate.IssueLeaf(pki.Template{Subject: pkitest.Subject("p"), PublicKey: key.Public(), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour), CRLURL: pkitest.CRLURL})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := Sign(SignRequest{Payload: payload, Key: key, Chain: ca.Chain(leaf), SigningTime: now, Expiry: now.Add(time.Hour), ProfileVersionARN: versionARN, JobARN: jobARN}); err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 }
