@@ -15,6 +15,9 @@ n=${N:-20}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The OpenSSL reference, measured once and used by every table.
+ossl=$(openssl speed -seconds 3 ecdsap384 2>/dev/null | awk '/nistp384/ && /ecdsa/ {print $(NF-1)}' | tail -1)
+
 echo "## $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(go version | cut -d' ' -f3)"
 echo
 echo '### API throughput (aws-sdk-go-v2 client → HTTP → SigV4 → SQLite; parallel clients)'
@@ -31,11 +34,8 @@ END {
   printf "| P-384 keygen + sign + verify, Go (crypto ceiling of a Put) | %.0f | %.0f | 1 |\n", ns["PutCryptoCeiling"]/1000, 1e9/ns["PutCryptoCeiling"]
 }' "$tmp/bench.txt"
 echo
-if command -v openssl >/dev/null; then
-  sign=$(openssl speed -seconds 2 ecdsap384 2>/dev/null | awk '/nistp384/ && /ecdsa/ {print $(NF-1)}' | tail -1)
-  echo "OpenSSL \`openssl speed ecdsap384\` in the same run: ${sign} signs/s on one core (Go's P-384 is the faster ceiling, used above)."
-  echo
-fi
+echo "OpenSSL \`openssl speed ecdsap384\` in the same run: ${ossl} signs/s on one core (Go's P-384 is the faster ceiling, used above)."
+echo
 echo '### Cold start of `signet serve`'
 echo
 go build -o "$tmp/signet" ./cmd/signet
@@ -65,7 +65,6 @@ for _ in 1 2 3 4 5; do
 done
 ref=$(printf '%s\n' "${ref_ns[@]}" | sort -n | sed -n 3p)
 refsync=$(printf '%s\n' "${sync_ns[@]}" | sort -n | sed -n 3p)
-ossl=$(openssl speed -seconds 2 ecdsap384 2>/dev/null | awk '/nistp384/ && /ecdsa/ {print $(NF-1)}' | tail -1)
 cores=$(nproc)
 awk -v ref="$ref" -v refsync="$refsync" -v ossl="$ossl" -v cores="$cores" '
 FNR==1 { file++ }

@@ -17,3 +17,6 @@ func (s *Server) AddTemporaryKey(ctx context.Context, id, secret, token string, 
 
 // DB exposes the store.
 func (s *Server) DB() *store.DB { return s.db }
+
+// SetMaxJobSize lowers the largest package a signing job accepts.
+func (s *Server) SetMaxJobSize(n int64) { s.runner.MaxSize = n }

@@ -317,3 +317,43 @@ func TestSignPayload(t *testing.T) {
 		})
 	}
 }
+
+func TestSigningJobLimitsAndFormats(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := context.Background()
+	src := zipOf(t, helloZip)
+	ver := e.put(t, "artifacts", "hello.zip", src)
+	// COSE envelopes, chosen by the profile's signing parameters.
+	if _, err := e.signer.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("cose_profile"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA"),
+		SigningParameters: map[string]string{"signatureFormat": "cose"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.signer.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("bad_format"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA"),
+		SigningParameters: map[string]string{"signatureFormat": "pgp"}}); apiCode(err) != "ValidationException" {
+		t.Errorf("signatureFormat pgp = %v, want ValidationException", err)
+	}
+	id, err := e.start(t, "hello.zip", ver, "cose_profile", "cose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.wait(t, id); d.Status != types.SigningStatusSucceeded {
+		t.Fatalf("COSE job: %s %s", d.Status, aws.ToString(d.StatusReason))
+	}
+	signed, err := e.get(t, "artifacts", "signed-"+id+".zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Package(bytes.NewReader(signed), int64(len(signed)), verify.Options{Roots: []*x509.Certificate{e.ts.Authority.Root.Cert}})
+	if err != nil || !rep.OK() || rep.EnvelopeType.MediaType() != "application/cose" {
+		t.Errorf("COSE package: %v %+v", err, rep)
+	}
+	// Packages over the platform's size limit fail with a reason.
+	e.ts.SetMaxJobSize(int64(len(src)) - 1)
+	id, err = e.start(t, "hello.zip", ver, "signing_profile_for_lambda", "too-large")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.wait(t, id); d.Status != types.SigningStatusFailed || !strings.Contains(aws.ToString(d.StatusReason), "over the platform's limit") {
+		t.Errorf("oversized job: %s %q", d.Status, aws.ToString(d.StatusReason))
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,7 @@ type Runner struct {
 	Lease       time.Duration // default 30s
 	MaxAttempts int           // default 3
 	Poll        time.Duration // default 1s
+	MaxSize     int64         // default MaxObjectSize
 	Log         *slog.Logger
 
 	once sync.Once
@@ -165,6 +167,25 @@ func (r *Runner) process(ctx context.Context, j Job) {
 	}
 }
 
+func (r *Runner) maxSize() int64 {
+	if r.MaxSize > 0 {
+		return r.MaxSize
+	}
+	return MaxObjectSize
+}
+
+// SignatureFormatParameter is the signing parameter that chooses the
+// envelope of signed packages: "jws" (default) or "cose".
+const SignatureFormatParameter = "signatureFormat"
+
+// EnvelopeFormat is the envelope type a profile's signed packages use.
+func EnvelopeFormat(p Profile) signedzip.EnvelopeType {
+	if strings.EqualFold(p.SigningParameters[SignatureFormatParameter], "cose") {
+		return signedzip.COSE
+	}
+	return signedzip.JWS
+}
+
 // SignedKey is the key of a job's signed object: prefix + jobId + ".zip".
 func SignedKey(j Job) string { return j.DestPrefix + j.ID + ".zip" }
 
@@ -192,8 +213,8 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 	}
 	defer src.Close()
 	size := src.Size()
-	if size > MaxObjectSize {
-		return failf("Source object is %d bytes, over the platform's limit of %d MB", size, MaxObjectSize>>20)
+	if max := r.maxSize(); size > max {
+		return failf("Source object is %d bytes, over the platform's limit of %d MB", size, max>>20)
 	}
 	if signedzip.IsSigned(src, size) {
 		return failf("The zip file already has a signature")
@@ -214,13 +235,14 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 	digest := "sha384:" + hex.EncodeToString(h.Sum(nil))
 	now := s.now()
 	expiry := p.Validity.Expiry(now)
-	env, err := r.envelope(ctx, v, notary.Descriptor{MediaType: "application/zip", Digest: digest, Size: size}, now, expiry, s.Account.JobARN(j.ID), notary.MediaTypeJWS)
+	typ := EnvelopeFormat(p)
+	env, err := r.envelope(ctx, v, notary.Descriptor{MediaType: "application/zip", Digest: digest, Size: size}, now, expiry, s.Account.JobARN(j.ID), typ.MediaType())
 	if err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := signedzip.Embed(pw, src, size, env, signedzip.JWS)
+		_, err := signedzip.Embed(pw, src, size, env, typ)
 		pw.CloseWithError(err)
 	}()
 	key := SignedKey(j)

@@ -107,6 +107,9 @@ func (s *Service) PutProfile(ctx context.Context, in PutProfileInput) (PutProfil
 	if err := validateOverrides(plat, in.Overrides); err != nil {
 		return PutProfileResult{}, err
 	}
+	if f, ok := in.SigningParameters[SignatureFormatParameter]; ok && !strings.EqualFold(f, "jws") && !strings.EqualFold(f, "cose") {
+		return PutProfileResult{}, validationError("signingParameters."+SignatureFormatParameter, f, "Member must be jws or cose")
+	}
 	if len(in.SigningParameters) > 20 {
 		return PutProfileResult{}, newError(ErrInvalid, "signingParameters may hold at most 20 entries")
 	}
