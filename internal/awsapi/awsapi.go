@@ -1,7 +1,9 @@
 // Package awsapi serves Signet's domain services over the AWS wire
-// protocols: REST-JSON operations declared with their IAM action and
-// resource, request decoding with AWS's error codes, and the one registry
-// that maps domain errors to AWS error codes and HTTP statuses.
+// protocols: the Signer API (REST-JSON) and the S3 subset (REST-XML),
+// each operation declared with its IAM action and resource, request
+// decoding with AWS's error codes, and the registries that map domain
+// errors to AWS error codes and HTTP statuses (errors.go for the JSON
+// services, s3.go for S3).
 //
 // # Operations
 //
