@@ -143,7 +143,7 @@ func (s *cliServer) runService(t *testing.T, credFile, service string, args ...s
 	if credFile == "" {
 		credFile = s.credFile
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.aws, append([]string{"--endpoint-url", "http://" + s.addr, service}, args...)...)
 	var env []string

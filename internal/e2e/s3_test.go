@@ -2,20 +2,16 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // s3VersionRE matches the version ids Signet makes.
@@ -25,36 +21,7 @@ var s3VersionRE = regexp.MustCompile(`^[0-9A-V]{32}$`)
 // only the server's credentials file for configuration.
 func (s *cliServer) runAWS(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.aws, append([]string{"--endpoint-url", "http://" + s.addr}, args...)...)
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env,
-		"AWS_SHARED_CREDENTIALS_FILE="+s.credFile,
-		"AWS_CONFIG_FILE=/dev/null",
-		"AWS_DEFAULT_REGION=us-east-1",
-		"HOME="+s.home,
-		"AWS_PAGER=",
-		"AWS_DEFAULT_OUTPUT=json",
-	)
-	cmd.Dir = s.home
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := cliResult{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("aws %s: %v\nstderr: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return res
+	return s.runService(t, "", args[0], args[1:]...)
 }
 
 // s3Case is one AWS CLI call of the S3 tests; arguments may name
