@@ -83,20 +83,27 @@ type signingMaterialJSON struct {
 	CertificateArn string `json:"certificateArn"`
 }
 
+type profileRevocationJSON struct {
+	RevocationEffectiveFrom float64 `json:"revocationEffectiveFrom"`
+	RevokedAt               float64 `json:"revokedAt"`
+	RevokedBy               string  `json:"revokedBy"`
+}
+
 type profileJSON struct {
-	ProfileName             string               `json:"profileName"`
-	ProfileVersion          string               `json:"profileVersion"`
-	ProfileVersionArn       string               `json:"profileVersionArn"`
-	SigningMaterial         *signingMaterialJSON `json:"signingMaterial,omitempty"`
-	PlatformID              string               `json:"platformId"`
-	PlatformDisplayName     string               `json:"platformDisplayName"`
-	SignatureValidityPeriod validityJSON         `json:"signatureValidityPeriod"`
-	Overrides               *overridesJSON       `json:"overrides,omitempty"`
-	SigningParameters       map[string]string    `json:"signingParameters,omitempty"`
-	Status                  string               `json:"status"`
-	StatusReason            string               `json:"statusReason,omitempty"`
-	Arn                     string               `json:"arn"`
-	Tags                    map[string]string    `json:"tags,omitempty"`
+	ProfileName             string                 `json:"profileName"`
+	ProfileVersion          string                 `json:"profileVersion"`
+	ProfileVersionArn       string                 `json:"profileVersionArn"`
+	SigningMaterial         *signingMaterialJSON   `json:"signingMaterial,omitempty"`
+	PlatformID              string                 `json:"platformId"`
+	PlatformDisplayName     string                 `json:"platformDisplayName"`
+	SignatureValidityPeriod validityJSON           `json:"signatureValidityPeriod"`
+	Overrides               *overridesJSON         `json:"overrides,omitempty"`
+	SigningParameters       map[string]string      `json:"signingParameters,omitempty"`
+	Status                  string                 `json:"status"`
+	StatusReason            string                 `json:"statusReason,omitempty"`
+	Arn                     string                 `json:"arn"`
+	Tags                    map[string]string      `json:"tags,omitempty"`
+	RevocationRecord        *profileRevocationJSON `json:"revocationRecord,omitempty"`
 }
 
 func (s *Signer) profileJSON(p signing.Profile) profileJSON {
@@ -286,7 +293,13 @@ func (s *Signer) getProfile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, s.profileJSON(p))
+	out := s.profileJSON(p)
+	if v, revoked, err := s.Profiles.RevokedVersion(r.Context(), p); err != nil {
+		return err
+	} else if revoked {
+		out.RevocationRecord = &profileRevocationJSON{RevocationEffectiveFrom: epoch(v.EffectiveFrom), RevokedAt: epoch(v.RevokedAt), RevokedBy: v.RevokedBy}
+	}
+	return WriteJSON(w, out)
 }
 
 func (s *Signer) listProfiles(w http.ResponseWriter, r *http.Request) error {

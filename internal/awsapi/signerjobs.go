@@ -27,6 +27,11 @@ func (s *Signer) jobOperations() []Operation {
 		{Name: "DescribeSigningJob", Pattern: "GET /signing-jobs/{jobId}", Action: "signer:DescribeSigningJob",
 			Resource: func(r *http.Request) string { return s.Profiles.Account.JobARN(r.PathValue("jobId")) }, Handle: s.describeJob},
 		{Name: "ListSigningJobs", Pattern: "GET /signing-jobs", Action: "signer:ListSigningJobs", Handle: s.listJobs},
+		{Name: "RevokeSignature", Pattern: "PUT /signing-jobs/{jobId}/revoke", Action: "signer:RevokeSignature",
+			Resource: func(r *http.Request) string { return s.Profiles.Account.JobARN(r.PathValue("jobId")) }, Handle: s.revokeSignature},
+		{Name: "RevokeSigningProfile", Pattern: "PUT /signing-profiles/{profileName}/revoke", Action: "signer:RevokeSigningProfile",
+			Resource: func(r *http.Request) string { return s.Profiles.Account.ProfileARN(r.PathValue("profileName")) }, Handle: s.revokeProfile},
+		{Name: "GetRevocationStatus", Pattern: "GET /revocations", Action: "signer:GetRevocationStatus", Handle: s.revocationStatus},
 	}
 }
 
@@ -44,23 +49,30 @@ type signedObjectJSON struct {
 	S3 *s3ObjectJSON `json:"s3,omitempty"`
 }
 
+type jobRevocationJSON struct {
+	Reason    string  `json:"reason"`
+	RevokedAt float64 `json:"revokedAt"`
+	RevokedBy string  `json:"revokedBy"`
+}
+
 type jobJSON struct {
-	JobID               string            `json:"jobId"`
-	Source              *sourceJSON       `json:"source,omitempty"`
-	PlatformID          string            `json:"platformId"`
-	PlatformDisplayName string            `json:"platformDisplayName"`
-	ProfileName         string            `json:"profileName"`
-	ProfileVersion      string            `json:"profileVersion"`
-	CreatedAt           float64           `json:"createdAt"`
-	CompletedAt         *float64          `json:"completedAt,omitempty"`
-	SignatureExpiresAt  *float64          `json:"signatureExpiresAt,omitempty"`
-	RequestedBy         string            `json:"requestedBy,omitempty"`
-	Status              string            `json:"status"`
-	StatusReason        string            `json:"statusReason,omitempty"`
-	SignedObject        *signedObjectJSON `json:"signedObject,omitempty"`
-	JobOwner            string            `json:"jobOwner"`
-	JobInvoker          string            `json:"jobInvoker"`
-	IsRevoked           *bool             `json:"isRevoked,omitempty"`
+	JobID               string             `json:"jobId"`
+	Source              *sourceJSON        `json:"source,omitempty"`
+	PlatformID          string             `json:"platformId"`
+	PlatformDisplayName string             `json:"platformDisplayName"`
+	ProfileName         string             `json:"profileName"`
+	ProfileVersion      string             `json:"profileVersion"`
+	CreatedAt           float64            `json:"createdAt"`
+	CompletedAt         *float64           `json:"completedAt,omitempty"`
+	SignatureExpiresAt  *float64           `json:"signatureExpiresAt,omitempty"`
+	RequestedBy         string             `json:"requestedBy,omitempty"`
+	Status              string             `json:"status"`
+	StatusReason        string             `json:"statusReason,omitempty"`
+	SignedObject        *signedObjectJSON  `json:"signedObject,omitempty"`
+	JobOwner            string             `json:"jobOwner"`
+	JobInvoker          string             `json:"jobInvoker"`
+	IsRevoked           *bool              `json:"isRevoked,omitempty"`
+	RevocationRecord    *jobRevocationJSON `json:"revocationRecord,omitempty"`
 }
 
 // epoch renders a time as AWS JSON timestamps are: seconds since the epoch.
@@ -88,6 +100,9 @@ func jobToJSON(j signing.Job) jobJSON {
 	}
 	if j.SignedKey != "" {
 		out.SignedObject = &signedObjectJSON{S3: &s3ObjectJSON{BucketName: j.SignedBucket, Key: j.SignedKey}}
+	}
+	if !j.RevokedAt.IsZero() {
+		out.RevocationRecord = &jobRevocationJSON{Reason: j.RevocationReason, RevokedAt: epoch(j.RevokedAt), RevokedBy: j.RevokedBy}
 	}
 	return out
 }
@@ -179,11 +194,11 @@ func (s *Signer) listJobs(w http.ResponseWriter, r *http.Request) error {
 		Jobs      []jobJSON `json:"jobs"`
 		NextToken string    `json:"nextToken,omitempty"`
 	}{Jobs: make([]jobJSON, 0, len(jobs)), NextToken: next}
-	no := false
 	for _, j := range jobs {
 		jj := jobToJSON(j)
-		jj.StatusReason, jj.CompletedAt, jj.RequestedBy = "", nil, ""
-		jj.IsRevoked = &no
+		revoked := !j.RevokedAt.IsZero()
+		jj.StatusReason, jj.CompletedAt, jj.RequestedBy, jj.RevocationRecord = "", nil, "", nil
+		jj.IsRevoked = &revoked
 		resp.Jobs = append(resp.Jobs, jj)
 	}
 	return WriteJSON(w, resp)
@@ -227,4 +242,62 @@ func peekJSON(r *http.Request, v any) {
 	}
 	defer body.Close()
 	json.NewDecoder(body).Decode(v)
+}
+
+func caller(r *http.Request) string {
+	c, _ := CallerFrom(r.Context())
+	return c.PrincipalARN
+}
+
+func (s *Signer) revokeSignature(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Reason   string `json:"reason"`
+		JobOwner string `json:"jobOwner"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.Profiles.RevokeSignature(r.Context(), r.PathValue("jobId"), req.Reason, req.JobOwner, caller(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Signer) revokeProfile(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		ProfileVersion string   `json:"profileVersion"`
+		Reason         string   `json:"reason"`
+		EffectiveTime  *float64 `json:"effectiveTime"` // epoch seconds
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	in := signing.RevokeProfileInput{ProfileName: r.PathValue("profileName"), ProfileVersion: req.ProfileVersion, Reason: req.Reason, RevokedBy: caller(r)}
+	if req.EffectiveTime != nil {
+		in.EffectiveTime = time.UnixMilli(int64(*req.EffectiveTime * 1000)).UTC()
+	}
+	if err := s.Profiles.RevokeProfile(r.Context(), in); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Signer) revocationStatus(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	ts, err := queryTime(r, "signatureTimestamp")
+	if err != nil {
+		return err
+	}
+	revoked, err := s.Profiles.RevocationStatus(r.Context(), signing.RevocationQuery{
+		SignatureTimestamp: ts, PlatformID: q.Get("platformId"), ProfileVersionARN: q.Get("profileVersionArn"),
+		JobARN: q.Get("jobArn"), CertificateHashes: q["certificateHashes"],
+	})
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, struct {
+		RevokedEntities []string `json:"revokedEntities"`
+	}{revoked})
 }

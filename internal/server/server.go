@@ -282,7 +282,7 @@ func (s *Server) rootPEM(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rootCRL(w http.ResponseWriter, r *http.Request) {
-	der, err := s.Authority.RootCRL(time.Now())
+	der, err := s.Profiles.RootCRL(r.Context())
 	s.writeCRL(w, r, der, err)
 }
 
@@ -292,14 +292,10 @@ func (s *Server) profileCRL(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	v, err := s.Profiles.Store.ProfileVersion(r.Context(), r.PathValue("name"), version)
+	der, err := s.Profiles.ProfileCRL(r.Context(), r.PathValue("name"), version)
 	if errors.Is(err, signing.ErrNotFound) {
 		http.NotFound(w, r)
 		return
-	}
-	var der []byte
-	if err == nil {
-		der, err = s.Authority.ProfileCRL(r.Context(), v, time.Now())
 	}
 	s.writeCRL(w, r, der, err)
 }

@@ -3,11 +3,9 @@ package signing
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"net/url"
 	"strings"
 	"time"
@@ -150,42 +148,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// CRLValidity is how long a CRL is valid (its nextUpdate).
-const CRLValidity = 24 * time.Hour
-
-// RootCRL returns the root CA's current CRL, DER.
-func (a *Authority) RootCRL(now time.Time) ([]byte, error) {
-	return crl(a.Root, now)
-}
-
-// ProfileCRL returns the current CRL of a profile version's CA, DER.
-func (a *Authority) ProfileCRL(ctx context.Context, v Version, now time.Time) ([]byte, error) {
-	inter, err := x509.ParseCertificate(v.Certificate)
-	if err != nil {
-		return nil, fmt.Errorf("failed to parse profile certificate: %w", err)
-	}
-	signer, err := a.Keys.Signer(ctx, v.KeyID)
-	if err != nil {
-		return nil, fmt.Errorf("failed to load profile key: %w", err)
-	}
-	return crl(pki.CA{Cert: inter, Signer: signer}, now)
-}
-
-// crl issues a CRL; its number is the issue time in milliseconds, so CRL
-// numbers only increase.
-func crl(ca pki.CA, now time.Time) ([]byte, error) {
-	tmpl := &x509.RevocationList{
-		Number:     big.NewInt(now.UnixMilli()),
-		ThisUpdate: now.Add(-clockSkew),
-		NextUpdate: now.Add(CRLValidity),
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Signer)
-	if err != nil {
-		return nil, fmt.Errorf("failed to issue CRL: %w", err)
-	}
-	return der, nil
 }
 
 // BaseSubjectIdentity is the Notation trusted identity naming the signer

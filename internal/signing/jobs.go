@@ -51,6 +51,11 @@ type Job struct {
 	Invoker            string // account id of the caller
 	Attempts           int
 	LeaseUntil         time.Time // queue lease; zero when not held
+	LeafSerial         string    // hex serial of the signature's leaf certificate
+	LeafHash           string    // hex SHA-384 of the leaf's TBS certificate
+	RevokedAt          time.Time // zero unless the signature is revoked
+	RevokedBy          string
+	RevocationReason   string
 }
 
 // JobQuery selects jobs for ListJobs; zero fields match anything.
@@ -61,6 +66,7 @@ type JobQuery struct {
 	Invoker        string
 	ExpiresBefore  time.Time
 	ExpiresAfter   time.Time
+	Revoked        *bool     // nil: either
 	AfterCreatedAt time.Time // page: jobs created strictly before this...
 	AfterID        string    // ...or at it with a smaller id
 	Limit          int
@@ -86,6 +92,11 @@ type JobStore interface {
 	FinishJob(ctx context.Context, id string, fn func(*Job) error) error
 	// ReleaseLeases clears every lease (at start-up of the only node).
 	ReleaseLeases(ctx context.Context) error
+	// UpdateJob reads a job, calls fn and writes back its revocation
+	// fields, in one transaction. ErrNotFound; fn's error as is.
+	UpdateJob(ctx context.Context, id string, fn func(*Job) error) error
+	// RevokedJobs returns the revoked signatures of a profile version.
+	RevokedJobs(ctx context.Context, profileName, version string) ([]Job, error)
 }
 
 // Bucket versioning states, as S3 reports them.
@@ -223,10 +234,7 @@ func (s *Service) ListJobs(ctx context.Context, in ListJobsInput) ([]Job, string
 	}
 	q := JobQuery{Status: JobStatus(in.Status), PlatformID: in.PlatformID, RequestedBy: in.RequestedBy, Invoker: in.Invoker,
 		ExpiresBefore: in.ExpiresBefore, ExpiresAfter: in.ExpiresAfter, Limit: limit + 1}
-	if in.IsRevoked != nil && *in.IsRevoked {
-		// No signature is revoked until revocation exists.
-		return []Job{}, "", nil
-	}
+	q.Revoked = in.IsRevoked
 	if in.NextToken != "" {
 		tok, err := decodeToken(in.NextToken)
 		if err != nil {

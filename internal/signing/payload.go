@@ -70,10 +70,11 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 		CreatedAt: now, CompletedAt: now, SignatureExpiresAt: expiry,
 		RequestedBy: in.RequestedBy, Owner: s.Account.ID, Invoker: s.Account.ID,
 	}
-	env, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), notary.MediaTypeJWS)
+	env, leaf, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), notary.MediaTypeJWS)
 	if err != nil {
 		return SignPayloadResult{}, err
 	}
+	j.LeafSerial, j.LeafHash = leaf.Serial, leaf.Hash
 	if _, _, err := s.Jobs.CreateJob(ctx, j); err != nil {
 		return SignPayloadResult{}, fmt.Errorf("failed to record the signing job: %w", err)
 	}

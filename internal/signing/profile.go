@@ -94,6 +94,12 @@ type Version struct {
 	KeyID       string // the intermediate CA's key in the key store
 	Certificate []byte // the intermediate CA certificate, DER
 	CreatedAt   time.Time
+	// Revocation of the version: signatures it made from EffectiveFrom
+	// on are not trusted. Zero RevokedAt: not revoked.
+	RevokedAt        time.Time
+	EffectiveFrom    time.Time
+	RevokedBy        string
+	RevocationReason string
 }
 
 // PutProfileInput is what PutSigningProfile asks for.

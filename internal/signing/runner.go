@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -236,7 +237,7 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 	now := s.now()
 	expiry := p.Validity.Expiry(now)
 	typ := EnvelopeFormat(p)
-	env, err := r.envelope(ctx, v, notary.Descriptor{MediaType: "application/zip", Digest: digest, Size: size}, now, expiry, s.Account.JobARN(j.ID), typ.MediaType())
+	env, leaf, err := r.envelope(ctx, v, notary.Descriptor{MediaType: "application/zip", Digest: digest, Size: size}, now, expiry, s.Account.JobARN(j.ID), typ.MediaType())
 	if err != nil {
 		return err
 	}
@@ -257,32 +258,47 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 		j.Status, j.StatusReason = JobSucceeded, "Signing Succeeded"
 		j.SignedBucket, j.SignedKey = j.DestBucket, key
 		j.CompletedAt, j.SignatureExpiresAt = s.now(), expiry
+		j.LeafSerial, j.LeafHash = leaf.Serial, leaf.Hash
 		return nil
 	})
 }
 
 // envelope signs the payload describing d.
-func (r *Runner) envelope(ctx context.Context, v Version, d notary.Descriptor, now, expiry time.Time, jobARN, mediaType string) ([]byte, error) {
+func (r *Runner) envelope(ctx context.Context, v Version, d notary.Descriptor, now, expiry time.Time, jobARN, mediaType string) ([]byte, leafInfo, error) {
 	payload, err := notary.Payload(d)
 	if err != nil {
-		return nil, err
+		return nil, leafInfo{}, err
 	}
 	return r.Service.signPayload(ctx, v, payload, now, expiry, jobARN, mediaType)
 }
 
+// leafInfo identifies a signature's leaf certificate for revocation.
+type leafInfo struct {
+	Serial string // hex serial number
+	Hash   string // hex SHA-384 of the TBS certificate
+}
+
 // signPayload signs a Notary payload with a fresh key whose leaf
 // certificate the profile version's CA issues for this one signature.
-func (s *Service) signPayload(ctx context.Context, v Version, payload []byte, now, expiry time.Time, jobARN, mediaType string) ([]byte, error) {
+func (s *Service) signPayload(ctx context.Context, v Version, payload []byte, now, expiry time.Time, jobARN, mediaType string) ([]byte, leafInfo, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, leafInfo{}, err
 	}
 	chain, err := s.Issuer.IssueLeaf(ctx, LeafRequest{Version: v, PublicKey: key.Public(), NotBefore: now, NotAfter: expiry})
 	if err != nil {
-		return nil, err
+		return nil, leafInfo{}, err
 	}
-	return notary.Sign(notary.SignRequest{
+	env, err := notary.Sign(notary.SignRequest{
 		Payload: payload, MediaType: mediaType, Key: key, Chain: chain,
 		SigningTime: now, Expiry: expiry, ProfileVersionARN: s.Account.ProfileVersionARN(v.ProfileName, v.Version), JobARN: jobARN, SigningAgent: SigningAgent,
 	})
+	return env, leafInfo{Serial: chain[0].SerialNumber.Text(16), Hash: TBSHash(chain[0])}, err
+}
+
+// TBSHash is hex(SHA-384(TBS certificate)), how AWS Signer's revocation
+// API names certificates.
+func TBSHash(c *x509.Certificate) string {
+	sum := sha512.Sum384(c.RawTBSCertificate)
+	return hex.EncodeToString(sum[:])
 }

@@ -41,6 +41,15 @@ type Store interface {
 	// Policy returns the profile's permission policy (empty if none), or
 	// ErrNotFound if the profile is absent.
 	Policy(ctx context.Context, name string) (Policy, error)
+	// RevokeVersion reads a profile and one of its versions, calls fn and
+	// writes back the profile's status and the version's revocation
+	// fields, in one transaction. ErrNotFound; fn's error as is.
+	RevokeVersion(ctx context.Context, name, version string, fn func(*Profile, *Version) error) error
+	// RevokedVersions returns every revoked profile version.
+	RevokedVersions(ctx context.Context) ([]Version, error)
+	// NextCRLNumber returns a CRL number for issuer greater than any it
+	// returned before.
+	NextCRLNumber(ctx context.Context, issuer string) (int64, error)
 }
 
 // ProfileQuery selects profiles for ListProfiles.
@@ -63,6 +72,8 @@ type Service struct {
 	Jobs    JobStore
 	Objects Objects
 	Wake    func()
+
+	crls crlCache
 }
 
 func (s *Service) now() time.Time {

@@ -15,24 +15,25 @@ var _ signing.JobStore = (*DB)(nil)
 
 const jobColumns = `id, client_request_token, kind, profile_name, profile_version, platform_id, source_bucket, source_key, source_version,
 dest_bucket, dest_prefix, signed_bucket, signed_key, status, status_reason, created_at, completed_at, signature_expires_at,
-requested_by, job_owner, job_invoker, attempts, lease_until`
+requested_by, job_owner, job_invoker, attempts, lease_until, leaf_serial, leaf_hash, revoked_at, revoked_by, revocation_reason`
 
 func scanJob(row scanner) (signing.Job, error) {
 	var j signing.Job
 	var status string
-	var created, completed, expires, lease int64
+	var created, completed, expires, lease, revoked int64
 	err := row.Scan(&j.ID, &j.ClientRequestToken, &j.Kind, &j.ProfileName, &j.ProfileVersion, &j.PlatformID, &j.SourceBucket, &j.SourceKey, &j.SourceVersion,
 		&j.DestBucket, &j.DestPrefix, &j.SignedBucket, &j.SignedKey, &status, &j.StatusReason, &created, &completed, &expires,
-		&j.RequestedBy, &j.Owner, &j.Invoker, &j.Attempts, &lease)
+		&j.RequestedBy, &j.Owner, &j.Invoker, &j.Attempts, &lease, &j.LeafSerial, &j.LeafHash, &revoked, &j.RevokedBy, &j.RevocationReason)
 	j.Status = signing.JobStatus(status)
 	j.CreatedAt, j.CompletedAt, j.SignatureExpiresAt, j.LeaseUntil = fromUnixNano(created), fromUnixNano(completed), fromUnixNano(expires), fromUnixNano(lease)
+	j.RevokedAt = fromUnixNano(revoked)
 	return j, err
 }
 
 func jobArgs(j signing.Job) []any {
 	return []any{j.ID, j.ClientRequestToken, j.Kind, j.ProfileName, j.ProfileVersion, j.PlatformID, j.SourceBucket, j.SourceKey, j.SourceVersion,
 		j.DestBucket, j.DestPrefix, j.SignedBucket, j.SignedKey, string(j.Status), j.StatusReason, unixNano(j.CreatedAt), unixNano(j.CompletedAt), unixNano(j.SignatureExpiresAt),
-		j.RequestedBy, j.Owner, j.Invoker, j.Attempts, unixNano(j.LeaseUntil)}
+		j.RequestedBy, j.Owner, j.Invoker, j.Attempts, unixNano(j.LeaseUntil), j.LeafSerial, j.LeafHash, unixNano(j.RevokedAt), j.RevokedBy, j.RevocationReason}
 }
 
 // CreateJob implements signing.JobStore.
@@ -47,7 +48,7 @@ func (s *DB) CreateJob(ctx context.Context, j signing.Job) (signing.Job, bool, e
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), jobArgs(j)...)
+		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), jobArgs(j)...)
 		created = err == nil
 		return err
 	})
@@ -79,6 +80,13 @@ func (s *DB) ListJobs(ctx context.Context, q signing.JobQuery) ([]signing.Job, e
 	}
 	if q.Invoker != "" {
 		add("job_invoker = ?", q.Invoker)
+	}
+	if q.Revoked != nil {
+		if *q.Revoked {
+			where = append(where, "revoked_at > 0")
+		} else {
+			where = append(where, "revoked_at = 0")
+		}
 	}
 	if !q.ExpiresBefore.IsZero() {
 		add("signature_expires_at > 0 AND signature_expires_at < ?", unixNano(q.ExpiresBefore))
@@ -153,8 +161,8 @@ func (s *DB) FinishJob(ctx context.Context, id string, fn func(*signing.Job) err
 		if err := fn(&j); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET status = ?, status_reason = ?, signed_bucket = ?, signed_key = ?, completed_at = ?, signature_expires_at = ?, lease_until = 0 WHERE id = ?`),
-			string(j.Status), j.StatusReason, j.SignedBucket, j.SignedKey, unixNano(j.CompletedAt), unixNano(j.SignatureExpiresAt), id)
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET status = ?, status_reason = ?, signed_bucket = ?, signed_key = ?, completed_at = ?, signature_expires_at = ?, leaf_serial = ?, leaf_hash = ?, lease_until = 0 WHERE id = ?`),
+			string(j.Status), j.StatusReason, j.SignedBucket, j.SignedKey, unixNano(j.CompletedAt), unixNano(j.SignatureExpiresAt), j.LeafSerial, j.LeafHash, id)
 		return err
 	})
 }
@@ -163,4 +171,41 @@ func (s *DB) FinishJob(ctx context.Context, id string, fn func(*signing.Job) err
 func (s *DB) ReleaseLeases(ctx context.Context) error {
 	_, err := s.exec(ctx, `UPDATE signing_jobs SET lease_until = 0 WHERE lease_until <> 0`)
 	return err
+}
+
+// UpdateJob implements signing.JobStore.
+func (s *DB) UpdateJob(ctx context.Context, id string, fn func(*signing.Job) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		j, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE id = ?`), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return signing.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&j); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET revoked_at = ?, revoked_by = ?, revocation_reason = ? WHERE id = ?`),
+			unixNano(j.RevokedAt), j.RevokedBy, j.RevocationReason, id)
+		return err
+	})
+}
+
+// RevokedJobs implements signing.JobStore.
+func (s *DB) RevokedJobs(ctx context.Context, profileName, version string) ([]signing.Job, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE profile_name = ? AND profile_version = ? AND revoked_at > 0 ORDER BY revoked_at, id`), profileName, version)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []signing.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
 }

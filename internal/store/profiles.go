@@ -130,15 +130,88 @@ func (s *DB) Profile(ctx context.Context, name string) (signing.Profile, error) 
 
 // ProfileVersion implements signing.Store.
 func (s *DB) ProfileVersion(ctx context.Context, name, version string) (signing.Version, error) {
-	v := signing.Version{ProfileName: name, Version: version}
-	var created int64
-	err := s.queryRow(ctx, `SELECT key_id, certificate, created_at FROM signing_profile_versions WHERE profile_name = ? AND version = ?`, name, version).
-		Scan(&v.KeyID, &v.Certificate, &created)
+	v, err := scanProfileVersion(s.queryRow(ctx, `SELECT `+profileVersionColumns+` FROM signing_profile_versions WHERE profile_name = ? AND version = ?`, name, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, signing.ErrNotFound
 	}
-	v.CreatedAt = fromUnixNano(created)
 	return v, err
+}
+
+const profileVersionColumns = `profile_name, version, key_id, certificate, created_at, revoked_at, revocation_effective_from, revoked_by, revocation_reason`
+
+func scanProfileVersion(row scanner) (signing.Version, error) {
+	var v signing.Version
+	var created, revoked, effective int64
+	err := row.Scan(&v.ProfileName, &v.Version, &v.KeyID, &v.Certificate, &created, &revoked, &effective, &v.RevokedBy, &v.RevocationReason)
+	v.CreatedAt, v.RevokedAt, v.EffectiveFrom = fromUnixNano(created), fromUnixNano(revoked), fromUnixNano(effective)
+	return v, err
+}
+
+// RevokeVersion implements signing.Store.
+func (s *DB) RevokeVersion(ctx context.Context, name, version string, fn func(*signing.Profile, *signing.Version) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		p, err := scanProfile(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+profileColumns+` FROM signing_profiles WHERE name = ?`), name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return signing.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		v, err := scanProfileVersion(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+profileVersionColumns+` FROM signing_profile_versions WHERE profile_name = ? AND version = ?`), name, version))
+		if errors.Is(err, sql.ErrNoRows) {
+			return signing.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&p, &v); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profiles SET status = ?, status_reason = ? WHERE name = ?`), string(p.Status), p.StatusReason, name); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profile_versions SET revoked_at = ?, revocation_effective_from = ?, revoked_by = ?, revocation_reason = ? WHERE profile_name = ? AND version = ?`),
+			unixNano(v.RevokedAt), unixNano(v.EffectiveFrom), v.RevokedBy, v.RevocationReason, name, version)
+		return err
+	})
+}
+
+// RevokedVersions implements signing.Store.
+func (s *DB) RevokedVersions(ctx context.Context) ([]signing.Version, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+profileVersionColumns+` FROM signing_profile_versions WHERE revoked_at > 0 ORDER BY revoked_at, profile_name, version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []signing.Version
+	for rows.Next() {
+		v, err := scanProfileVersion(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// NextCRLNumber implements signing.Store.
+func (s *DB) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT number FROM crl_numbers WHERE issuer = ?`), issuer).Scan(&n)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			n = 1
+			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO crl_numbers (issuer, number) VALUES (?, ?)`), issuer, n)
+			return err
+		case err != nil:
+			return err
+		}
+		n++
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE crl_numbers SET number = ? WHERE issuer = ?`), n, issuer)
+		return err
+	})
+	return n, err
 }
 
 // ListProfiles implements signing.Store.
