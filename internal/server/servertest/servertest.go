@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -43,6 +44,18 @@ func StartIn(tb testing.TB, dir string) *Server {
 // configuration changed by edit, until the test ends.
 func StartWith(tb testing.TB, edit func(*config.Config)) *Server {
 	tb.Helper()
+	return start(tb, edit, nil)
+}
+
+// StartWithClock runs a server whose signing service reads the time from
+// now (set before the server serves, so no request sees another clock).
+func StartWithClock(tb testing.TB, now func() time.Time) *Server {
+	tb.Helper()
+	return start(tb, func(*config.Config) {}, now)
+}
+
+func start(tb testing.TB, edit func(*config.Config), now func() time.Time) *Server {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -54,6 +67,9 @@ func StartWith(tb testing.TB, edit func(*config.Config)) *Server {
 	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if now != nil {
+		srv.Profiles.Now = now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
