@@ -10,8 +10,9 @@
 // API's JSON. Errors go to stderr as one lowercase line prefixed
 // "signet: ", with hints on following lines prefixed "signet: hint: ".
 // Exit status: 0 success, 1 failure, 2 usage error; signet verify exits 3
-// (not signed), 4 (integrity), 5 (authenticity), 6 (expired) or 7
-// (publisher not allowed) for a refused package.
+// (not signed), 4 (integrity), 5 (authenticity), 6 (expired), 7
+// (publisher not allowed) or 8 (revoked, or revocation status unknown) for
+// a refused package.
 package cli
 
 import (
@@ -46,11 +47,15 @@ Signing profiles and platforms:
   signet profile get NAME
   signet profile list [--include-canceled] [--platform ID] [--status S]...
   signet profile cancel NAME
+  signet profile revoke NAME --version V [--effective-time T] --reason R
 
 Signing and verifying:
   signet sign FILE --profile NAME [-o OUT]       upload, sign, download in one step
   signet sign s3://BUCKET/KEY --profile NAME     sign an object already in a versioned bucket
-  signet verify FILE [--trust-store DIR] [--profile ARN]... [--export-sig DIR]
+  signet verify FILE [--trust-store DIR] [--profile ARN]... [--crl-cache DIR | --no-revocation] [--export-sig DIR]
+
+Revocation:
+  signet signature revoke JOB_ID --reason R
 
 Trust:
   signet trust export --profile NAME DIR
@@ -132,6 +137,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return verifyCmd(ctx, rest, stdout)
 	case "sign":
 		return signCmd(ctx, rest, stdout, stderr)
+	case "signature":
+		return signature(ctx, rest, stdout)
 	}
 	return usageError("unknown command %q", cmd)
 }

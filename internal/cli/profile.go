@@ -69,7 +69,7 @@ func (l *listFlags) Set(v string) error { *l = append(*l, v); return nil }
 
 func profile(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError("profile needs a subcommand: create, get, list or cancel")
+		return usageError("profile needs a subcommand: create, get, list, cancel or revoke")
 	}
 	sub, args := args[0], args[1:]
 	var cf clientFlags
@@ -217,5 +217,8 @@ func profile(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "canceled signing profile %s; its name cannot be reused\n", pos[0])
 		return nil
 	}
-	return usageError("unknown profile subcommand %q (create, get, list, cancel)", sub)
+	if sub == "revoke" {
+		return revokeProfile(ctx, &cf, fs, args, stdout)
+	}
+	return usageError("unknown profile subcommand %q (create, get, list, cancel, revoke)", sub)
 }

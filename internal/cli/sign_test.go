@@ -153,6 +153,49 @@ func TestSignVerify(t *testing.T) {
 			}
 		})
 	}
+	// Revocation: a cached CRL answers offline; a revoked signature exits 8.
+	crlCache := filepath.Join(work, "crl-cache")
+	if code, stdout, stderr := run(t, srv, "verify", signed, "--trust-store", trustDir, "--crl-cache", crlCache); code != 0 || !strings.Contains(stdout, "revocation") {
+		t.Fatalf("verify with a CRL cache: exit %d\n%s%s", code, stdout, stderr)
+	}
+	jobID := jobOf(t, srv, signed)
+	if code, _, stderr := run(t, srv, "signature", "revoke", jobID, "--reason", "leaked build"); code != 0 {
+		t.Fatalf("signature revoke: %s", stderr)
+	}
+	if code, stdout, _ := run(t, srv, "verify", signed, "--trust-store", trustDir); code != 8 || !strings.Contains(stdout, "is revoked") {
+		t.Errorf("verify of a revoked signature: exit %d, want 8\n%s", code, stdout)
+	}
+	if code, _, _ := run(t, srv, "verify", signed, "--trust-store", trustDir, "--crl-cache", crlCache); code != 0 {
+		t.Errorf("the cached CRL (still valid) was not used: exit %d", code)
+	}
+	if code, _, _ := run(t, srv, "verify", signed, "--trust-store", trustDir, "--no-revocation"); code != 0 {
+		t.Errorf("verify --no-revocation: exit %d", code)
+	}
+	if code, _, stderr := run(t, srv, "signature", "revoke", jobID, "--reason", "again"); code != 1 || !strings.Contains(stderr, "ValidationException") {
+		t.Errorf("revoking twice: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, srv, "profile", "revoke", "other_profile", "--version", "AAAAAAAAAA", "--reason", "r"); code != 1 || !strings.Contains(stderr, "ResourceNotFoundException") {
+		t.Errorf("revoking an unknown version: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, srv, "profile", "revoke", "other_profile", "--version", "AAAAAAAAAA", "--reason", "r", "--effective-time", "tomorrow"); code != 2 {
+		t.Errorf("bad --effective-time: exit %d %s", code, stderr)
+	}
+
+}
+
+// jobOf reads the signing job ARN out of a signed package.
+func jobOf(t *testing.T, srv *servertest.Server, path string) string {
+	t.Helper()
+	code, stdout, stderr := run(t, srv, "verify", path, "--no-revocation", "--output", "json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var rep struct {
+		JobARN string `json:"jobArn"`
+	}
+	json.Unmarshal([]byte(stdout), &rep)
+	_, id, _ := strings.Cut(rep.JobARN, ":/signing-jobs/")
+	return id
 }
 
 func otherRootPEM(t *testing.T) string {

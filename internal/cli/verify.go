@@ -24,6 +24,7 @@ var verifyExit = map[verify.Rule]int{
 	verify.RuleAuthenticity: 5,
 	verify.RuleExpiry:       6,
 	verify.RulePublisher:    7,
+	verify.RuleRevocation:   8,
 }
 
 func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -33,6 +34,8 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	storeDir := fs.String("trust-store", "", "trusted roots: a directory written by 'signet trust export', or one of PEM certificates (default: the server's root, fetched once and cached)")
 	var publishers listFlags
 	fs.Var(&publishers, "profile", "allowed signing profile ARN or profile version ARN (repeatable)")
+	noRevocation := fs.Bool("no-revocation", false, "skip the revocation check (CRLs over http)")
+	crlCache := fs.String("crl-cache", "", "cache CRLs in this directory and use them offline until they expire")
 	export := fs.String("export-sig", "", "after a successful verification, write the original package, the detached signature and a Notation blob trust policy to this directory")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -62,7 +65,15 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := verify.Package(f, st.Size(), verify.Options{Roots: roots, AllowedPublishers: publishers})
+	opts := verify.Options{Roots: roots, AllowedPublishers: publishers, Context: ctx}
+	if !*noRevocation {
+		checker, err := newCRLChecker(*crlCache)
+		if err != nil {
+			return err
+		}
+		opts.Revocation = checker
+	}
+	rep, err := verify.Package(f, st.Size(), opts)
 	if err != nil {
 		return err
 	}

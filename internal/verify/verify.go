@@ -12,6 +12,7 @@
 package verify
 
 import (
+	"context"
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/hex"
@@ -35,7 +36,16 @@ const (
 	RuleAuthenticity Rule = "authenticity" // the chain leads to a trusted root
 	RuleExpiry       Rule = "expiry"       // the signature has not expired
 	RulePublisher    Rule = "publisher"    // an allowed profile signed it
+	RuleRevocation   Rule = "revocation"   // neither the signature nor its profile version is revoked
 )
+
+// RevocationChecker checks a signature's certificate chain against its
+// issuers' revocation lists, comparing invalidity dates with the signing
+// time. Check returns revoked=true with a detail naming what is revoked,
+// or an error when the status cannot be determined.
+type RevocationChecker interface {
+	Check(ctx context.Context, chain []*x509.Certificate, signingTime time.Time) (revoked bool, detail string, err error)
+}
 
 // Options are what a package is checked against.
 type Options struct {
@@ -44,6 +54,10 @@ type Options struct {
 	// AllowedPublishers are signing profile ARNs (any version) or profile
 	// version ARNs; empty allows any profile under the trusted roots.
 	AllowedPublishers []string
+	// Revocation, if set, checks revocation last; nil skips the check.
+	Revocation RevocationChecker
+	// Context for the revocation check; nil: context.Background().
+	Context context.Context
 }
 
 // Result is one rule's outcome.
@@ -157,6 +171,20 @@ func Package(r io.ReaderAt, size int64, opts Options) (*Report, error) {
 			return rep.fail(RulePublisher, fmt.Sprintf("signed by %s, which is not among the allowed publishers %s", orUnknown(rep.ProfileVersionARN), strings.Join(opts.AllowedPublishers, ", "))), nil
 		}
 		rep.pass(RulePublisher, "signed by allowed profile version "+rep.ProfileVersionARN)
+	}
+	if opts.Revocation != nil {
+		ctx := opts.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		revoked, detail, err := opts.Revocation.Check(ctx, rep.Chain, rep.SigningTime)
+		switch {
+		case err != nil:
+			return rep.fail(RuleRevocation, "revocation status unknown: "+err.Error()), nil
+		case revoked:
+			return rep.fail(RuleRevocation, detail), nil
+		}
+		rep.pass(RuleRevocation, detail)
 	}
 	return rep, nil
 }

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/notaryproject/notation-core-go/revocation"
+	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
+	"github.com/notaryproject/notation-core-go/revocation/purpose"
+	"github.com/notaryproject/notation-core-go/revocation/result"
+	"github.com/notaryproject/notation-go/verifier/crl"
+
+	"github.com/signet/signet/internal/verify"
+)
+
+// crlChecker checks revocation exactly as Notary Project verifiers do: it
+// is notation-core-go's validator (CRLs over http, invalidity dates
+// compared with the authentic signing time), with notation-go's file
+// cache of CRLs when a cache directory is given, so that a warm cache
+// needs no network.
+type crlChecker struct {
+	v revocation.Validator
+}
+
+var _ verify.RevocationChecker = crlChecker{}
+
+func newCRLChecker(cacheDir string) (crlChecker, error) {
+	fetcher, err := corecrl.NewHTTPFetcher(&http.Client{Timeout: 5 * time.Second})
+	if err != nil {
+		return crlChecker{}, err
+	}
+	if cacheDir != "" {
+		cache, err := crl.NewFileCache(cacheDir)
+		if err != nil {
+			return crlChecker{}, fmt.Errorf("--crl-cache: %w", err)
+		}
+		fetcher.Cache = cache
+	}
+	v, err := revocation.NewWithOptions(revocation.Options{CRLFetcher: fetcher, CertChainPurpose: purpose.CodeSigning})
+	if err != nil {
+		return crlChecker{}, err
+	}
+	return crlChecker{v}, nil
+}
+
+func (c crlChecker) Check(ctx context.Context, chain []*x509.Certificate, signingTime time.Time) (bool, string, error) {
+	results, err := c.v.ValidateContext(ctx, revocation.ValidateContextOptions{CertChain: chain, AuthenticSigningTime: signingTime})
+	if err != nil {
+		return false, "", err
+	}
+	var unknown []string
+	for i, r := range results {
+		switch r.Result {
+		case result.ResultRevoked:
+			what := "the signature's certificate"
+			if i > 0 {
+				what = "the signing profile version's certificate"
+			}
+			return true, fmt.Sprintf("%s (%s) is revoked for signatures made at %s", what, chain[i].Subject, signingTime.UTC().Format(time.RFC3339)), nil
+		case result.ResultUnknown:
+			msg := "unknown"
+			for _, sr := range r.ServerResults {
+				if sr.Error != nil {
+					msg = sr.Error.Error()
+				}
+			}
+			unknown = append(unknown, fmt.Sprintf("%s: %s", chain[i].Subject.CommonName, msg))
+		}
+	}
+	if len(unknown) > 0 {
+		return false, "", fmt.Errorf("%s", strings.Join(unknown, "; "))
+	}
+	return false, "not revoked (CRLs checked for every certificate of the chain)", nil
+}
