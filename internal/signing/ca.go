@@ -160,3 +160,9 @@ func BaseSubjectIdentity(leaf *x509.Certificate) string {
 	n.CommonName = leaf.Subject.CommonName
 	return n.IdentityString()
 }
+
+// DefaultSubjectForTest is a valid installation subject for tests and
+// benchmarks outside this package.
+func DefaultSubjectForTest() pki.Name {
+	return pki.Name{Country: "US", Province: "Washington", Locality: "Seattle", Organization: "Signet"}
+}

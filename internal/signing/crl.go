@@ -107,17 +107,17 @@ func (s *Service) ProfileCRL(ctx context.Context, name, version string) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := s.Jobs.RevokedJobs(ctx, name, version)
+	leaves, err := s.Jobs.RevokedLeaves(ctx, name, version)
 	if err != nil {
 		return nil, err
 	}
-	var entries []x509.RevocationListEntry
-	for _, j := range jobs {
-		serial, ok := new(big.Int).SetString(j.LeafSerial, 16)
+	entries := make([]x509.RevocationListEntry, 0, len(leaves))
+	for _, l := range leaves {
+		serial, ok := new(big.Int).SetString(l.Serial, 16)
 		if !ok {
 			continue // a job without a recorded leaf (made before revocation existed)
 		}
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: j.RevokedAt})
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: l.RevokedAt})
 	}
 	a := s.Issuer.(*Authority)
 	inter, err := x509.ParseCertificate(v.Certificate)

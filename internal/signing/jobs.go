@@ -95,8 +95,15 @@ type JobStore interface {
 	// UpdateJob reads a job, calls fn and writes back its revocation
 	// fields, in one transaction. ErrNotFound; fn's error as is.
 	UpdateJob(ctx context.Context, id string, fn func(*Job) error) error
-	// RevokedJobs returns the revoked signatures of a profile version.
-	RevokedJobs(ctx context.Context, profileName, version string) ([]Job, error)
+	// RevokedLeaves returns the leaf certificates of a profile version's
+	// revoked signatures.
+	RevokedLeaves(ctx context.Context, profileName, version string) ([]RevokedLeaf, error)
+}
+
+// RevokedLeaf is a revoked signature's leaf certificate.
+type RevokedLeaf struct {
+	Serial    string // hex
+	RevokedAt time.Time
 }
 
 // Bucket versioning states, as S3 reports them.

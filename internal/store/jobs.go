@@ -192,20 +192,22 @@ func (s *DB) UpdateJob(ctx context.Context, id string, fn func(*signing.Job) err
 	})
 }
 
-// RevokedJobs implements signing.JobStore.
-func (s *DB) RevokedJobs(ctx context.Context, profileName, version string) ([]signing.Job, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE profile_name = ? AND profile_version = ? AND revoked_at > 0 ORDER BY revoked_at, id`), profileName, version)
+// RevokedLeaves implements signing.JobStore.
+func (s *DB) RevokedLeaves(ctx context.Context, profileName, version string) ([]signing.RevokedLeaf, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT leaf_serial, revoked_at FROM signing_jobs WHERE profile_name = ? AND profile_version = ? AND revoked_at > 0 AND leaf_serial <> '' ORDER BY revoked_at, id`), profileName, version)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []signing.Job
+	var out []signing.RevokedLeaf
 	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
+		var l signing.RevokedLeaf
+		var at int64
+		if err := rows.Scan(&l.Serial, &at); err != nil {
 			return nil, err
 		}
-		out = append(out, j)
+		l.RevokedAt = fromUnixNano(at)
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }
