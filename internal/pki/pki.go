@@ -176,6 +176,33 @@ func (ca CA) IssueLeaf(t Template) (*x509.Certificate, error) {
 	return create(tmpl, ca.Cert, t.PublicKey, ca.Signer)
 }
 
+// oidExtKeyUsage is the extended key usage extension.
+var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+
+// oidKPTimeStamping is id-kp-timeStamping.
+var oidKPTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+
+// IssueTimestamping issues a time-stamping authority certificate for
+// t.PublicKey: not a CA, key usage digitalSignature, and an extended key
+// usage of timeStamping only, marked critical as RFC 3161 requires.
+func (ca CA) IssueTimestamping(t Template) (*x509.Certificate, error) {
+	if err := ca.check(); err != nil {
+		return nil, err
+	}
+	tmpl, err := ca.template(t)
+	if err != nil {
+		return nil, fmt.Errorf("timestamping: %w", err)
+	}
+	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{oidKPTimeStamping})
+	if err != nil {
+		return nil, err
+	}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: oidExtKeyUsage, Critical: true, Value: eku})
+	tmpl.IsCA = false
+	return create(tmpl, ca.Cert, t.PublicKey, ca.Signer)
+}
+
 // check reports whether ca can sign certificates.
 func (ca CA) check() error {
 	if ca.Cert == nil || ca.Signer == nil {
