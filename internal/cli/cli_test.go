@@ -135,7 +135,7 @@ func TestTrustExport(t *testing.T) {
 		}
 		p := doc.TrustPolicies[0]
 		if doc.Version != "1.0" || len(doc.TrustPolicies) != 1 || p.SignatureVerification["level"] != "strict" ||
-			len(p.TrustStores) != 1 || p.TrustStores[0] != "signingAuthority:signet" || len(p.TrustedIdentities) != 1 || p.TrustedIdentities[0] != want {
+			len(p.TrustStores) != 2 || p.TrustStores[0] != "signingAuthority:signet" || p.TrustStores[1] != "tsa:signet-tsa" || len(p.TrustedIdentities) != 1 || p.TrustedIdentities[0] != want {
 			t.Errorf("%s = %s", file, b)
 		}
 		if file == "trustpolicy.oci.json" && (len(p.RegistryScopes) != 1 || p.RegistryScopes[0] != "*") {

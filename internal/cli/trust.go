@@ -25,8 +25,12 @@ import (
 var noMetadata = middleware.Metadata{}
 
 // TrustStoreName is the name of the Notation trust store trust export
-// writes, of type signingAuthority.
-const TrustStoreName = "signet"
+// writes, of type signingAuthority; TSAStoreName that of the
+// time-stamping root, of type tsa.
+const (
+	TrustStoreName = "signet"
+	TSAStoreName   = "signet-tsa"
+)
 
 func trust(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "export" {
@@ -61,7 +65,11 @@ func trust(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	identity := signing.SignerIdentity(root, p.Account, *name).IdentityString()
-	files, err := writeTrust(dir, rootPEM, *name, identity)
+	_, tsaPEM, err := fetchPEM(ctx, cf.endpoint, "/pki/tsa-root.pem")
+	if err != nil {
+		return err
+	}
+	files, err := writeTrust(dir, rootPEM, tsaPEM, *name, identity)
 	if err != nil {
 		return err
 	}
@@ -80,9 +88,14 @@ func trust(ctx context.Context, args []string, stdout io.Writer) error {
 
 // fetchRoot reads the installation root certificate from GET /pki/root.pem.
 func fetchRoot(ctx context.Context, endpoint string) (*x509.Certificate, []byte, error) {
+	return fetchPEM(ctx, endpoint, "/pki/root.pem")
+}
+
+// fetchPEM reads a PEM certificate the server publishes at path.
+func fetchPEM(ctx context.Context, endpoint, path string) (*x509.Certificate, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(endpoint, "/")+"/pki/root.pem", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(endpoint, "/")+path, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -97,7 +110,7 @@ func fetchRoot(ctx context.Context, endpoint string) (*x509.Certificate, []byte,
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil || blk.Type != "CERTIFICATE" {
-		return nil, nil, fmt.Errorf("the server's /pki/root.pem is not a PEM certificate")
+		return nil, nil, fmt.Errorf("the server's %s is not a PEM certificate", path)
 	}
 	cert, err := x509.ParseCertificate(blk.Bytes)
 	if err != nil {
@@ -118,26 +131,42 @@ type trustPolicy struct {
 // writeTrust writes a Notation configuration directory: the root as a
 // signingAuthority trust store, an OCI trust policy and a blob trust
 // policy, each trusting exactly the profile's identity.
-func writeTrust(dir string, rootPEM []byte, profile, identity string) ([]string, error) {
-	storeDir := filepath.Join(dir, "truststore", "x509", "signingAuthority", TrustStoreName)
-	if err := os.MkdirAll(storeDir, 0o755); err != nil {
-		return nil, err
-	}
-	certPath := filepath.Join(storeDir, "signet-root.pem")
-	if err := os.WriteFile(certPath, rootPEM, 0o644); err != nil {
-		return nil, err
+func writeTrust(dir string, rootPEM, tsaPEM []byte, profile, identity string) ([]string, error) {
+	var files []string
+	stores := []string{"signingAuthority:" + TrustStoreName}
+	for _, st := range []struct {
+		typ, name, file string
+		pem             []byte
+	}{
+		{"signingAuthority", TrustStoreName, "signet-root.pem", rootPEM},
+		{"tsa", TSAStoreName, "signet-tsa-root.pem", tsaPEM},
+	} {
+		if st.pem == nil {
+			continue
+		}
+		storeDir := filepath.Join(dir, "truststore", "x509", st.typ, st.name)
+		if err := os.MkdirAll(storeDir, 0o755); err != nil {
+			return nil, err
+		}
+		path := filepath.Join(storeDir, st.file)
+		if err := os.WriteFile(path, st.pem, 0o644); err != nil {
+			return nil, err
+		}
+		files = append(files, path)
+		if st.typ == "tsa" {
+			stores = append(stores, "tsa:"+st.name)
+		}
 	}
 	pol := trustPolicy{
 		Name:                  profile,
 		SignatureVerification: map[string]string{"level": "strict"},
-		TrustStores:           []string{"signingAuthority:" + TrustStoreName},
+		TrustStores:           stores,
 		TrustedIdentities:     []string{identity},
 	}
 	oci := pol
 	oci.RegistryScopes = []string{"*"}
 	blob := pol
 	blob.GlobalPolicy = true
-	files := []string{certPath}
 	for file, p := range map[string]trustPolicy{"trustpolicy.oci.json": oci, "trustpolicy.blob.json": blob} {
 		b, err := json.MarshalIndent(map[string]any{"version": "1.0", "trustPolicies": []trustPolicy{p}}, "", "  ")
 		if err != nil {

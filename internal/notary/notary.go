@@ -17,8 +17,11 @@
 package notary
 
 import (
+	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +31,7 @@ import (
 	"github.com/notaryproject/notation-core-go/signature/cose"
 	"github.com/notaryproject/notation-core-go/signature/jws"
 	nx509 "github.com/notaryproject/notation-core-go/x509"
+	"github.com/notaryproject/tspclient-go"
 )
 
 // Media types.
@@ -85,6 +89,10 @@ type SignRequest struct {
 	ProfileVersionARN string
 	JobARN            string
 	SigningAgent      string
+	// Timestamper, if set, countersigns the signature with an RFC 3161
+	// timestamp, verified against TSARoots.
+	Timestamper tspclient.Timestamper
+	TSARoots    *x509.CertPool
 }
 
 // Sign makes an envelope.
@@ -108,6 +116,8 @@ func Sign(req SignRequest) ([]byte, error) {
 		Expiry:        req.Expiry.Truncate(time.Second),
 		SigningAgent:  req.SigningAgent,
 		SigningScheme: signature.SigningSchemeX509SigningAuthority,
+		Timestamper:   req.Timestamper,
+		TSARootCAs:    req.TSARoots,
 		ExtendedSignedAttributes: []signature.Attribute{
 			{Key: AttrProfileVersion, Value: req.ProfileVersionARN, Critical: true},
 			{Key: AttrJob, Value: req.JobARN, Critical: true},
@@ -116,7 +126,66 @@ func Sign(req SignRequest) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to sign envelope: %w", err)
 	}
+	if req.Timestamper != nil && mt == MediaTypeJWS {
+		if out, err = timestampJWS(out, req); err != nil {
+			return nil, fmt.Errorf("failed to timestamp the signature: %w", err)
+		}
+	}
 	return out, nil
+}
+
+// timestampJWS adds an RFC 3161 timestamp of the signature value to a JWS
+// envelope's unprotected header (io.cncf.notary.timestampSignature), as
+// notation-core-go does for the notary.x509 scheme; for the
+// signingAuthority scheme it does not, so Signet does it itself. The
+// token is checked against TSARoots before it is added.
+func timestampJWS(envelope []byte, req SignRequest) ([]byte, error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(envelope, &env); err != nil {
+		return nil, err
+	}
+	var sigB64 string
+	if err := json.Unmarshal(env["signature"], &sigB64); err != nil {
+		return nil, err
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(sigB64)
+	if err != nil {
+		return nil, err
+	}
+	tsReq, err := tspclient.NewRequest(tspclient.RequestOptions{Content: sig, HashAlgorithm: crypto.SHA384})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	resp, err := req.Timestamper.Timestamp(ctx, tsReq)
+	if err != nil {
+		return nil, err
+	}
+	if err := resp.Validate(tsReq); err != nil {
+		return nil, err
+	}
+	if req.TSARoots != nil {
+		token, err := resp.SignedToken()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := token.Verify(ctx, x509.VerifyOptions{Roots: req.TSARoots}); err != nil {
+			return nil, err
+		}
+	}
+	header := map[string]json.RawMessage{}
+	if h, ok := env["header"]; ok {
+		if err := json.Unmarshal(h, &header); err != nil {
+			return nil, err
+		}
+	}
+	if header["io.cncf.notary.timestampSignature"], err = json.Marshal(resp.TimestampToken.FullBytes); err != nil {
+		return nil, err
+	}
+	if env["header"], err = json.Marshal(header); err != nil {
+		return nil, err
+	}
+	return json.Marshal(env)
 }
 
 // Check names a verification rule.

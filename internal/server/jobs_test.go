@@ -16,6 +16,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
+	"github.com/notaryproject/notation-core-go/signature"
+	"github.com/notaryproject/tspclient-go"
 
 	"github.com/signet/signet/internal/notary"
 	"github.com/signet/signet/internal/server/servertest"
@@ -164,6 +166,7 @@ func TestSigningJob(t *testing.T) {
 	if rep.JobARN != fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-jobs/%s", acct, id) {
 		t.Errorf("job ARN in the signature = %s", rep.JobARN)
 	}
+	checkTimestamp(t, e.ts, rep.Envelope)
 
 	// The same token returns the same job; a different request with it is refused.
 	again, err := e.start(t, "hello.zip", ver, "signing_profile_for_lambda", "token-1")
@@ -355,5 +358,43 @@ func TestSigningJobLimitsAndFormats(t *testing.T) {
 	}
 	if d := e.wait(t, id); d.Status != types.SigningStatusFailed || !strings.Contains(aws.ToString(d.StatusReason), "over the platform's limit") {
 		t.Errorf("oversized job: %s %q", d.Status, aws.ToString(d.StatusReason))
+	}
+}
+
+// checkTimestamp checks that an envelope carries an RFC 3161 timestamp of
+// its signature from Signet's TSA, valid under the TSA root.
+func checkTimestamp(t *testing.T, ts *servertest.Server, envelope []byte) {
+	t.Helper()
+	env, err := signature.ParseEnvelope(notary.MediaTypeJWS, envelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := env.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := content.SignerInfo.UnsignedAttributes.TimestampSignature
+	if len(tok) == 0 {
+		t.Fatal("the envelope carries no timestamp")
+	}
+	token, err := tspclient.ParseSignedToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ts.TSA.Chain[len(ts.TSA.Chain)-1])
+	if _, err := token.Verify(context.Background(), x509.VerifyOptions{Roots: roots}); err != nil {
+		t.Fatalf("the timestamp does not verify under the TSA root: %v", err)
+	}
+	info, err := token.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp, err := info.Validate(content.SignerInfo.Signature)
+	if err != nil {
+		t.Fatalf("the timestamp is not over the signature: %v", err)
+	}
+	if d := stamp.Value.Sub(content.SignerInfo.SignedAttributes.SigningTime); d < -2*time.Second || d > time.Minute {
+		t.Errorf("timestamp %s, signing time %s", stamp.Value, content.SignerInfo.SignedAttributes.SigningTime)
 	}
 }

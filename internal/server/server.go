@@ -7,6 +7,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/sigv4"
 	"github.com/signet/signet/internal/store"
+	"github.com/signet/signet/internal/tsa"
 )
 
 // MaxAPIBody bounds the body of a Signer API request.
@@ -56,6 +58,10 @@ type Server struct {
 	s3      s3Endpoint
 
 	runner *signing.Runner
+
+	// TSA is the time-stamping authority that timestamps every signature.
+	TSA     *tsa.Authority
+	tsaRoot pki.CA
 }
 
 // Paths inside the data directory.
@@ -124,7 +130,12 @@ func (s *Server) open(ctx context.Context) error {
 		Account: inst.Account,
 		BaseURL: s.cfg.BaseURL(),
 	}
-	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account}
+	if err := s.openTSA(ctx, ks); err != nil {
+		return err
+	}
+	tsaRoots := x509.NewCertPool()
+	tsaRoots.AddCert(s.tsaRoot.Cert)
+	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA, TSARoots: tsaRoots}
 	s.verifier = &sigv4.Verifier{Credentials: credentials{db: s.db, box: s.box}}
 	signer := &awsapi.Signer{Profiles: s.Profiles, Authorizer: awsapi.AllowAll{}, Log: s.log}
 	s.services = map[string]http.Handler{
@@ -140,6 +151,9 @@ func (s *Server) open(ctx context.Context) error {
 	s.public.HandleFunc("GET /healthz", s.healthz)
 	s.public.HandleFunc("GET /pki/root.pem", s.rootPEM)
 	s.public.HandleFunc("GET /crl/root.crl", s.rootCRL)
+	s.public.HandleFunc("GET /crl/tsa.crl", s.tsaCRL)
+	s.public.HandleFunc("GET /pki/tsa-root.pem", s.tsaRootPEM)
+	s.public.Handle("POST /timestamp", s.TSA.Handler())
 	s.public.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
 	return nil
 }

@@ -292,6 +292,7 @@ func (s *Service) signPayload(ctx context.Context, v Version, payload []byte, no
 	env, err := notary.Sign(notary.SignRequest{
 		Payload: payload, MediaType: mediaType, Key: key, Chain: chain,
 		SigningTime: now, Expiry: expiry, ProfileVersionARN: s.Account.ProfileVersionARN(v.ProfileName, v.Version), JobARN: jobARN, SigningAgent: SigningAgent,
+		Timestamper: s.Timestamper, TSARoots: s.TSARoots,
 	})
 	return env, leafInfo{Serial: chain[0].SerialNumber.Text(16), Hash: TBSHash(chain[0])}, err
 }

@@ -2,11 +2,14 @@ package signing
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
 	"strings"
 	"time"
+
+	"github.com/notaryproject/tspclient-go"
 
 	"github.com/signet/signet/internal/arn"
 )
@@ -72,6 +75,11 @@ type Service struct {
 	Jobs    JobStore
 	Objects Objects
 	Wake    func()
+
+	// Timestamper, if set, timestamps every signature (RFC 3161) and
+	// TSARoots verifies the tokens.
+	Timestamper tspclient.Timestamper
+	TSARoots    *x509.CertPool
 
 	crls crlCache
 }

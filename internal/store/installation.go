@@ -86,3 +86,27 @@ func (s *DB) Initialize(ctx context.Context, settings map[string]string, bootstr
 	})
 	return stored, err
 }
+
+// AddSettings stores settings in one transaction unless the first of keys
+// already exists (then it stores nothing and reports false), so that a
+// group of settings is added exactly once.
+func (s *DB) AddSettings(ctx context.Context, keys []string, settings map[string]string) (bool, error) {
+	stored := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM installation WHERE key = ?`), keys[0]).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO installation (key, value) VALUES (?, ?)`), k, settings[k]); err != nil {
+				return fmt.Errorf("failed to store setting %s: %w", k, err)
+			}
+		}
+		stored = true
+		return nil
+	})
+	return stored, err
+}
