@@ -32,6 +32,7 @@ import (
 	"github.com/notaryproject/notation-core-go/signature/jws"
 	nx509 "github.com/notaryproject/notation-core-go/x509"
 	"github.com/notaryproject/tspclient-go"
+	gocose "github.com/veraison/go-cose"
 )
 
 // Media types.
@@ -126,32 +127,40 @@ func Sign(req SignRequest) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to sign envelope: %w", err)
 	}
-	if req.Timestamper != nil && mt == MediaTypeJWS {
-		if out, err = timestampJWS(out, req); err != nil {
+	if req.Timestamper != nil {
+		switch mt {
+		case MediaTypeJWS:
+			out, err = timestampJWS(out, req)
+		case MediaTypeCOSE:
+			out, err = timestampCOSE(out, req)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("failed to timestamp the signature: %w", err)
 		}
 	}
 	return out, nil
 }
 
-// timestampJWS adds an RFC 3161 timestamp of the signature value to a JWS
-// envelope's unprotected header (io.cncf.notary.timestampSignature), as
-// notation-core-go does for the notary.x509 scheme; for the
-// signingAuthority scheme it does not, so Signet does it itself. The
-// token is checked against TSARoots before it is added.
-func timestampJWS(envelope []byte, req SignRequest) ([]byte, error) {
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(envelope, &env); err != nil {
+// timestampCOSE adds an RFC 3161 timestamp of the signature value to a
+// COSE_Sign1 envelope's unprotected header, under the label notation-core-go
+// uses.
+func timestampCOSE(envelope []byte, req SignRequest) ([]byte, error) {
+	var msg gocose.Sign1Message
+	if err := msg.UnmarshalCBOR(envelope); err != nil {
 		return nil, err
 	}
-	var sigB64 string
-	if err := json.Unmarshal(env["signature"], &sigB64); err != nil {
-		return nil, err
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(sigB64)
+	token, err := timestampToken(msg.Signature, req)
 	if err != nil {
 		return nil, err
 	}
+	msg.Headers.Unprotected["io.cncf.notary.timestampSignature"] = token
+	msg.Headers.RawUnprotected = nil // re-encode the unprotected header from the map
+	return msg.MarshalCBOR()
+}
+
+// timestampToken asks the timestamper for a token over a signature value
+// (SHA-384, as the signature's algorithm) and checks it.
+func timestampToken(sig []byte, req SignRequest) ([]byte, error) {
 	tsReq, err := tspclient.NewRequest(tspclient.RequestOptions{Content: sig, HashAlgorithm: crypto.SHA384})
 	if err != nil {
 		return nil, err
@@ -173,13 +182,38 @@ func timestampJWS(envelope []byte, req SignRequest) ([]byte, error) {
 			return nil, err
 		}
 	}
+	return resp.TimestampToken.FullBytes, nil
+}
+
+// timestampJWS adds an RFC 3161 timestamp of the signature value to a JWS
+// envelope's unprotected header (io.cncf.notary.timestampSignature), as
+// notation-core-go does for the notary.x509 scheme; for the
+// signingAuthority scheme it does not, so Signet does it itself. The
+// token is checked against TSARoots before it is added.
+func timestampJWS(envelope []byte, req SignRequest) ([]byte, error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(envelope, &env); err != nil {
+		return nil, err
+	}
+	var sigB64 string
+	if err := json.Unmarshal(env["signature"], &sigB64); err != nil {
+		return nil, err
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(sigB64)
+	if err != nil {
+		return nil, err
+	}
+	token, err := timestampToken(sig, req)
+	if err != nil {
+		return nil, err
+	}
 	header := map[string]json.RawMessage{}
 	if h, ok := env["header"]; ok {
 		if err := json.Unmarshal(h, &header); err != nil {
 			return nil, err
 		}
 	}
-	if header["io.cncf.notary.timestampSignature"], err = json.Marshal(resp.TimestampToken.FullBytes); err != nil {
+	if header["io.cncf.notary.timestampSignature"], err = json.Marshal(token); err != nil {
 		return nil, err
 	}
 	if env["header"], err = json.Marshal(header); err != nil {

@@ -166,7 +166,7 @@ func TestSigningJob(t *testing.T) {
 	if rep.JobARN != fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-jobs/%s", acct, id) {
 		t.Errorf("job ARN in the signature = %s", rep.JobARN)
 	}
-	checkTimestamp(t, e.ts, rep.Envelope)
+	checkTimestamp(t, e.ts, rep.Envelope, notary.MediaTypeJWS)
 
 	// The same token returns the same job; a different request with it is refused.
 	again, err := e.start(t, "hello.zip", ver, "signing_profile_for_lambda", "token-1")
@@ -348,8 +348,9 @@ func TestSigningJobLimitsAndFormats(t *testing.T) {
 	}
 	rep, err := verify.Package(bytes.NewReader(signed), int64(len(signed)), verify.Options{Roots: []*x509.Certificate{e.ts.Authority.Root.Cert}})
 	if err != nil || !rep.OK() || rep.EnvelopeType.MediaType() != "application/cose" {
-		t.Errorf("COSE package: %v %+v", err, rep)
+		t.Fatalf("COSE package: %v %+v", err, rep)
 	}
+	checkTimestamp(t, e.ts, rep.Envelope, notary.MediaTypeCOSE)
 	// Packages over the platform's size limit fail with a reason.
 	e.ts.SetMaxJobSize(int64(len(src)) - 1)
 	id, err = e.start(t, "hello.zip", ver, "signing_profile_for_lambda", "too-large")
@@ -363,9 +364,9 @@ func TestSigningJobLimitsAndFormats(t *testing.T) {
 
 // checkTimestamp checks that an envelope carries an RFC 3161 timestamp of
 // its signature from Signet's TSA, valid under the TSA root.
-func checkTimestamp(t *testing.T, ts *servertest.Server, envelope []byte) {
+func checkTimestamp(t *testing.T, ts *servertest.Server, envelope []byte, mediaType string) {
 	t.Helper()
-	env, err := signature.ParseEnvelope(notary.MediaTypeJWS, envelope)
+	env, err := signature.ParseEnvelope(mediaType, envelope)
 	if err != nil {
 		t.Fatal(err)
 	}
