@@ -76,8 +76,8 @@ type Service struct {
 	Objects Objects
 	Wake    func()
 
-	// Timestamper, if set, timestamps every signature (RFC 3161) and
-	// TSARoots verifies the tokens.
+	// Timestamper, if set, timestamps every signature (RFC 3161); if
+	// TSARoots is set too, each token is verified against it first.
 	Timestamper tspclient.Timestamper
 	TSARoots    *x509.CertPool
 
