@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/server/servertest"
 	"github.com/signet/signet/internal/verify"
 )
@@ -43,7 +44,7 @@ func BenchmarkVerify(b *testing.B) {
 	srv := servertest.Start(b)
 	pkg := signedPackage(b, srv)
 	roots := []*x509.Certificate{srv.Authority.Root.Cert}
-	warm, err := newCRLChecker(b.TempDir())
+	warm, err := revocation.NewCRLChecker(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}

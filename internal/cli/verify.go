@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/verify"
 )
@@ -67,7 +68,7 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	opts := verify.Options{Roots: roots, AllowedPublishers: publishers, Context: ctx}
 	if !*noRevocation {
-		checker, err := newCRLChecker(*crlCache)
+		checker, err := revocation.NewCRLChecker(*crlCache)
 		if err != nil {
 			return err
 		}

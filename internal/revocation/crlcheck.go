@@ -1,4 +1,7 @@
-package cli
+// Package revocation checks certificate chains against their issuers'
+// CRLs exactly as Notary Project verifiers do, for signet verify and the
+// deploy gate.
+package revocation
 
 import (
 	"context"
@@ -8,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/notaryproject/notation-core-go/revocation"
+	corerevocation "github.com/notaryproject/notation-core-go/revocation"
 	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
 	"github.com/notaryproject/notation-core-go/revocation/purpose"
 	"github.com/notaryproject/notation-core-go/revocation/result"
@@ -17,38 +20,41 @@ import (
 	"github.com/signet/signet/internal/verify"
 )
 
-// crlChecker checks revocation exactly as Notary Project verifiers do: it
+// CRLChecker checks revocation exactly as Notary Project verifiers do: it
 // is notation-core-go's validator (CRLs over http, invalidity dates
 // compared with the authentic signing time), with notation-go's file
 // cache of CRLs when a cache directory is given, so that a warm cache
 // needs no network.
-type crlChecker struct {
-	v revocation.Validator
+type CRLChecker struct {
+	v corerevocation.Validator
 }
 
-var _ verify.RevocationChecker = crlChecker{}
+var _ verify.RevocationChecker = CRLChecker{}
 
-func newCRLChecker(cacheDir string) (crlChecker, error) {
+// NewCRLChecker returns a checker that fetches CRLs over http, caching
+// them in cacheDir (notation-go's file cache) when it is not empty.
+func NewCRLChecker(cacheDir string) (CRLChecker, error) {
 	fetcher, err := corecrl.NewHTTPFetcher(&http.Client{Timeout: 5 * time.Second})
 	if err != nil {
-		return crlChecker{}, err
+		return CRLChecker{}, err
 	}
 	if cacheDir != "" {
 		cache, err := crl.NewFileCache(cacheDir)
 		if err != nil {
-			return crlChecker{}, fmt.Errorf("--crl-cache: %w", err)
+			return CRLChecker{}, fmt.Errorf("--crl-cache: %w", err)
 		}
 		fetcher.Cache = cache
 	}
-	v, err := revocation.NewWithOptions(revocation.Options{CRLFetcher: fetcher, CertChainPurpose: purpose.CodeSigning})
+	v, err := corerevocation.NewWithOptions(corerevocation.Options{CRLFetcher: fetcher, CertChainPurpose: purpose.CodeSigning})
 	if err != nil {
-		return crlChecker{}, err
+		return CRLChecker{}, err
 	}
-	return crlChecker{v}, nil
+	return CRLChecker{v}, nil
 }
 
-func (c crlChecker) Check(ctx context.Context, chain []*x509.Certificate, signingTime time.Time) (bool, string, error) {
-	results, err := c.v.ValidateContext(ctx, revocation.ValidateContextOptions{CertChain: chain, AuthenticSigningTime: signingTime})
+// Check implements verify.RevocationChecker.
+func (c CRLChecker) Check(ctx context.Context, chain []*x509.Certificate, signingTime time.Time) (bool, string, error) {
+	results, err := c.v.ValidateContext(ctx, corerevocation.ValidateContextOptions{CertChain: chain, AuthenticSigningTime: signingTime})
 	if err != nil {
 		return false, "", err
 	}
