@@ -98,6 +98,8 @@ type Service struct {
 	// MapError maps errors of this service's domain; nil results fall
 	// back to the common mapping.
 	MapError func(op string, err error) *Error
+	// WriteError writes an error in the service's shape; nil: WriteError.
+	WriteError func(w http.ResponseWriter, r *http.Request, e *Error)
 }
 
 // Handler returns the service's HTTP handler. Requests reaching it must
@@ -147,8 +149,14 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, 
 	} else {
 		s.Log.InfoContext(r.Context(), "request refused", "op", op, "request_id", RequestID(r.Context()), "code", e.Code, "err", err)
 	}
+	if s.WriteError != nil {
+		s.WriteError(w, r, e)
+		return
+	}
 	WriteError(w, r, e)
 }
+
+func jsonEncode(w io.Writer, v any) { json.NewEncoder(w).Encode(v) }
 
 // Error is an AWS error: its code (the X-Amzn-ErrorType / __type), HTTP
 // status and a message that says what to fix.

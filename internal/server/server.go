@@ -23,6 +23,7 @@ import (
 
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/pki"
@@ -137,8 +138,11 @@ func (s *Server) open(ctx context.Context) error {
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA}
 	s.verifier = &sigv4.Verifier{Credentials: credentials{db: s.db, box: s.box}}
 	signer := &awsapi.Signer{Profiles: s.Profiles, Authorizer: awsapi.AllowAll{}, Log: s.log}
+	csc := &deploygate.Service{Store: s.db, Account: inst.Account}
+	lambda := &awsapi.Lambda{CSCs: csc, Authorizer: awsapi.AllowAll{}, Log: s.log}
 	s.services = map[string]http.Handler{
 		"signer": signer.Service().Handler(),
+		"lambda": lambda.Service().Handler(),
 	}
 	if err := s.openObjects(ctx); err != nil {
 		return err
@@ -236,7 +240,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, ok := s.services[service]
 	if !ok {
 		awsapi.WriteError(w, r, &awsapi.Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
-			Message: fmt.Sprintf("this endpoint does not serve the %q API; it serves: signer", service)})
+			Message: fmt.Sprintf("this endpoint does not serve the %q API; it serves: signer, lambda, s3", service)})
 		return
 	}
 	if region != s.inst.Account.Region {
