@@ -1,17 +1,22 @@
 package awsapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/signet/signet/internal/deploygate"
+	"github.com/signet/signet/internal/functions"
 )
 
 // Lambda serves the Lambda API (rest-json): code signing configs.
 type Lambda struct {
-	CSCs       *deploygate.Service
+	CSCs      *deploygate.Service
+	Functions *functions.Service
+	// ReadObject reads a package from a bucket (Code.S3Bucket/S3Key).
+	ReadObject func(ctx context.Context, bucket, key, version string, max int64) ([]byte, error)
 	Authorizer Authorizer
 	Log        *slog.Logger
 }
@@ -34,11 +39,17 @@ func (l *Lambda) Service() *Service {
 		{Name: "UpdateCodeSigningConfig", Pattern: "PUT " + base + "/{arn}", Action: "lambda:UpdateCodeSigningConfig", Resource: cscARN, Handle: l.updateCSC},
 		{Name: "DeleteCodeSigningConfig", Pattern: "DELETE " + base + "/{arn}", Action: "lambda:DeleteCodeSigningConfig", Resource: cscARN, Handle: l.deleteCSC},
 	}
+	if l.Functions != nil {
+		ops = append(ops, l.functionOperations()...)
+	}
 	return &Service{Name: "lambda", Operations: ops, Authorizer: l.Authorizer, Log: l.Log, MapError: lambdaMapError, WriteError: writeLambdaError}
 }
 
 // lambdaMapError maps the deploy gate's errors to Lambda's codes.
 func lambdaMapError(op string, err error) *Error {
+	if e := functionsMapError(err); e != nil {
+		return e
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Code == "SerializationException" || e.Code == "RequestEntityTooLargeException" {

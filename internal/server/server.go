@@ -17,13 +17,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
-	"github.com/signet/signet/internal/deploygate"
+	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/pki"
@@ -34,8 +35,12 @@ import (
 	"github.com/signet/signet/internal/tsa"
 )
 
-// MaxAPIBody bounds the body of a Signer API request.
-const MaxAPIBody = 1 << 20
+// MaxAPIBody bounds the body of a Signer API request; MaxLambdaBody that
+// of a Lambda API request, which may carry a 50 MB package in base64.
+const (
+	MaxAPIBody    = 1 << 20
+	MaxLambdaBody = 70 << 20
+)
 
 // Server is a running installation.
 type Server struct {
@@ -58,6 +63,12 @@ type Server struct {
 	s3      s3Endpoint
 
 	runner *signing.Runner
+
+	// Functions is the function registry, exposed for tests.
+	Functions *functions.Service
+	// SignatureValidationErrors counts deployments that Warn let through
+	// with a failed signature check (Lambda's metric of that name).
+	SignatureValidationErrors atomic.Int64
 
 	// TSA is the time-stamping authority that timestamps every signature.
 	TSA     *tsa.Authority
@@ -138,17 +149,16 @@ func (s *Server) open(ctx context.Context) error {
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA}
 	s.verifier = &sigv4.Verifier{Credentials: credentials{db: s.db, box: s.box}}
 	signer := &awsapi.Signer{Profiles: s.Profiles, Authorizer: awsapi.AllowAll{}, Log: s.log}
-	csc := &deploygate.Service{Store: s.db, Account: inst.Account}
-	lambda := &awsapi.Lambda{CSCs: csc, Authorizer: awsapi.AllowAll{}, Log: s.log}
-	s.services = map[string]http.Handler{
-		"signer": signer.Service().Handler(),
-		"lambda": lambda.Service().Handler(),
-	}
 	if err := s.openObjects(ctx); err != nil {
 		return err
 	}
 	if err := s.openJobs(ctx, s.Objects); err != nil {
 		return err
+	}
+	lambda := s.openFunctions(inst)
+	s.services = map[string]http.Handler{
+		"signer": signer.Service().Handler(),
+		"lambda": lambda.Service().Handler(),
 	}
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
@@ -248,12 +258,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This endpoint serves region %s: set --region %s or AWS_DEFAULT_REGION=%s", region, s.inst.Account.Region, s.inst.Account.Region, s.inst.Account.Region)})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))
+	limit := int64(MaxAPIBody)
+	if service == "lambda" {
+		limit = MaxLambdaBody
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			awsapi.WriteError(w, r, &awsapi.Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
-				Message: fmt.Sprintf("the request body is larger than the %d-byte limit of the %s API", MaxAPIBody, service)})
+				Message: fmt.Sprintf("the request body is larger than the %d-byte limit of the %s API", limit, service)})
 			return
 		}
 		awsapi.WriteError(w, r, &awsapi.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "failed to read the request body: " + err.Error()})

@@ -1,0 +1,281 @@
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/signet/signet/internal/functions"
+)
+
+// functionOperations are the Lambda API's function operations.
+func (l *Lambda) functionOperations() []Operation {
+	fnARN := func(r *http.Request) string {
+		if name, err := l.Functions.FunctionName(r.PathValue("name")); err == nil {
+			return l.Functions.ARN(name)
+		}
+		return r.PathValue("name")
+	}
+	const base = "/2015-03-31/functions"
+	return []Operation{
+		{Name: "CreateFunction", Pattern: "POST " + base, Action: "lambda:CreateFunction", Handle: l.createFunction},
+		{Name: "CreateFunction", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateFunction", Handle: l.createFunction},
+		{Name: "ListFunctions", Pattern: "GET " + base, Action: "lambda:ListFunctions", Handle: l.listFunctions},
+		{Name: "ListFunctions", Pattern: "GET " + base + "/{$}", Action: "lambda:ListFunctions", Handle: l.listFunctions},
+		{Name: "GetFunction", Pattern: "GET " + base + "/{name}", Action: "lambda:GetFunction", Resource: fnARN, Handle: l.getFunction},
+		{Name: "GetFunctionConfiguration", Pattern: "GET " + base + "/{name}/configuration", Action: "lambda:GetFunctionConfiguration", Resource: fnARN, Handle: l.getFunctionConfiguration},
+		{Name: "UpdateFunctionCode", Pattern: "PUT " + base + "/{name}/code", Action: "lambda:UpdateFunctionCode", Resource: fnARN, Handle: l.updateFunctionCode},
+		{Name: "DeleteFunction", Pattern: "DELETE " + base + "/{name}", Action: "lambda:DeleteFunction", Resource: fnARN, Handle: l.deleteFunction},
+		{Name: "PutFunctionCodeSigningConfig", Pattern: "PUT /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:PutFunctionCodeSigningConfig", Resource: fnARN, Handle: l.putFunctionCSC},
+		{Name: "GetFunctionCodeSigningConfig", Pattern: "GET /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:GetFunctionCodeSigningConfig", Resource: fnARN, Handle: l.getFunctionCSC},
+		{Name: "DeleteFunctionCodeSigningConfig", Pattern: "DELETE /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:DeleteFunctionCodeSigningConfig", Resource: fnARN, Handle: l.deleteFunctionCSC},
+		{Name: "ListFunctionsByCodeSigningConfig", Pattern: "GET /2020-04-22/code-signing-configs/{arn}/functions", Action: "lambda:ListFunctionsByCodeSigningConfig", Handle: l.listFunctionsByCSC},
+	}
+}
+
+// functionsMapError maps the functions registry's errors to Lambda's.
+func functionsMapError(err error) *Error {
+	var fe *functions.Error
+	msg := err.Error()
+	if errors.As(err, &fe) {
+		msg = fe.Msg
+		switch fe.Type {
+		case "RequestTooLargeException":
+			return &Error{Code: fe.Type, Status: http.StatusRequestEntityTooLarge, Message: msg}
+		}
+	}
+	switch {
+	case errors.Is(err, functions.ErrNotFound):
+		return &Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound, Message: msg}
+	case errors.Is(err, functions.ErrExists):
+		return &Error{Code: "ResourceConflictException", Status: http.StatusConflict, Message: msg}
+	case errors.Is(err, functions.ErrInvalid):
+		return &Error{Code: "InvalidParameterValueException", Status: http.StatusBadRequest, Message: msg}
+	case errors.Is(err, functions.ErrCSCNotFound):
+		return &Error{Code: "CodeSigningConfigNotFoundException", Status: http.StatusNotFound, Message: msg}
+	case errors.Is(err, functions.ErrCodeRefused):
+		return &Error{Code: "CodeVerificationFailedException", Status: http.StatusBadRequest, Message: msg}
+	case errors.Is(err, functions.ErrCodeSignInvalid):
+		return &Error{Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest, Message: msg}
+	}
+	return nil
+}
+
+type functionConfigJSON struct {
+	FunctionName string `json:"FunctionName"`
+	FunctionArn  string `json:"FunctionArn"`
+	Runtime      string `json:"Runtime"`
+	Role         string `json:"Role"`
+	Handler      string `json:"Handler"`
+	CodeSize     int64  `json:"CodeSize"`
+	Description  string `json:"Description"`
+	Timeout      int    `json:"Timeout"`
+	MemorySize   int    `json:"MemorySize"`
+	LastModified string `json:"LastModified"`
+	CodeSha256   string `json:"CodeSha256"`
+	Version      string `json:"Version"`
+	Environment  *struct {
+		Variables map[string]string `json:"Variables"`
+	} `json:"Environment,omitempty"`
+	RevisionID               string   `json:"RevisionId"`
+	State                    string   `json:"State"`
+	LastUpdateStatus         string   `json:"LastUpdateStatus"`
+	PackageType              string   `json:"PackageType"`
+	Architectures            []string `json:"Architectures"`
+	SigningProfileVersionArn string   `json:"SigningProfileVersionArn,omitempty"`
+	SigningJobArn            string   `json:"SigningJobArn,omitempty"`
+}
+
+func (l *Lambda) functionJSON(f functions.Function) functionConfigJSON {
+	out := functionConfigJSON{
+		FunctionName: f.Name, FunctionArn: l.Functions.ARN(f.Name), Runtime: f.Runtime, Role: f.Role, Handler: f.Handler,
+		CodeSize: f.CodeSize, Description: f.Description, Timeout: f.Timeout, MemorySize: f.MemorySize,
+		LastModified: f.LastModified.UTC().Format(lambdaTime), CodeSha256: f.CodeSHA256, Version: "$LATEST",
+		RevisionID: f.RevisionID, State: "Active", LastUpdateStatus: "Successful", PackageType: "Zip", Architectures: []string{"x86_64"},
+		SigningProfileVersionArn: f.SigningProfileVersionARN, SigningJobArn: f.SigningJobARN,
+	}
+	if len(f.Environment) > 0 {
+		out.Environment = &struct {
+			Variables map[string]string `json:"Variables"`
+		}{f.Environment}
+	}
+	return out
+}
+
+type codeJSON struct {
+	ZipFile         []byte `json:"ZipFile"` // base64 in JSON
+	S3Bucket        string `json:"S3Bucket"`
+	S3Key           string `json:"S3Key"`
+	S3ObjectVersion string `json:"S3ObjectVersion"`
+}
+
+// zip returns the package a request names, inline or from a bucket.
+func (l *Lambda) zip(ctx context.Context, c codeJSON) ([]byte, error) {
+	if len(c.ZipFile) > 0 {
+		return c.ZipFile, nil
+	}
+	if c.S3Bucket == "" || c.S3Key == "" {
+		return nil, &Error{Code: "InvalidParameterValueException", Status: 400, Message: "Code must name a ZipFile, or an S3Bucket and S3Key"}
+	}
+	if l.ReadObject == nil {
+		return nil, &Error{Code: "InvalidParameterValueException", Status: 400, Message: "this endpoint has no object store"}
+	}
+	b, err := l.ReadObject(ctx, c.S3Bucket, c.S3Key, c.S3ObjectVersion, functions.MaxZipSize)
+	if err != nil {
+		return nil, &Error{Code: "InvalidParameterValueException", Status: 400, Message: "Error occurred while GetObject. S3 Error Code: " + err.Error()}
+	}
+	return b, nil
+}
+
+func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		FunctionName, Runtime, Role, Handler, Description string
+		Timeout, MemorySize                               int
+		Environment                                       *struct{ Variables map[string]string }
+		Code                                              codeJSON
+		CodeSigningConfigArn                              string
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	zip, err := l.zip(r.Context(), req.Code)
+	if err != nil {
+		return err
+	}
+	in := functions.CreateInput{Zip: zip, CodeSigningConfigARN: req.CodeSigningConfigArn}
+	in.Name, in.Runtime, in.Role, in.Handler, in.Description = req.FunctionName, req.Runtime, req.Role, req.Handler, req.Description
+	in.Timeout, in.MemorySize = req.Timeout, req.MemorySize
+	if req.Environment != nil {
+		in.Environment = req.Environment.Variables
+	}
+	f, err := l.Functions.Create(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	return WriteJSONStatus(w, http.StatusCreated, l.functionJSON(f))
+}
+
+func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
+	f, err := l.Functions.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, struct {
+		Configuration functionConfigJSON `json:"Configuration"`
+		Code          struct {
+			RepositoryType string `json:"RepositoryType"`
+		} `json:"Code"`
+	}{Configuration: l.functionJSON(f), Code: struct {
+		RepositoryType string `json:"RepositoryType"`
+	}{"S3"}})
+}
+
+func (l *Lambda) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
+	f, err := l.Functions.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, l.functionJSON(f))
+}
+
+func (l *Lambda) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {
+	var req codeJSON
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	zip, err := l.zip(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	f, err := l.Functions.UpdateCode(r.Context(), r.PathValue("name"), zip)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, l.functionJSON(f))
+}
+
+func (l *Lambda) deleteFunction(w http.ResponseWriter, r *http.Request) error {
+	if err := l.Functions.Delete(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (l *Lambda) listFunctions(w http.ResponseWriter, r *http.Request) error {
+	max := 0
+	if v := r.URL.Query().Get("MaxItems"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return &Error{Code: "InvalidParameterValueException", Status: 400, Message: "MaxItems must be an integer"}
+		}
+		max = n
+	}
+	fs, next, err := l.Functions.List(r.Context(), r.URL.Query().Get("Marker"), max)
+	if err != nil {
+		return err
+	}
+	resp := struct {
+		Functions  []functionConfigJSON `json:"Functions"`
+		NextMarker string               `json:"NextMarker,omitempty"`
+	}{Functions: []functionConfigJSON{}, NextMarker: next}
+	for _, f := range fs {
+		resp.Functions = append(resp.Functions, l.functionJSON(f))
+	}
+	return WriteJSON(w, resp)
+}
+
+type functionCSCJSON struct {
+	CodeSigningConfigArn string `json:"CodeSigningConfigArn"`
+	FunctionName         string `json:"FunctionName"`
+}
+
+func (l *Lambda) putFunctionCSC(w http.ResponseWriter, r *http.Request) error {
+	var req struct{ CodeSigningConfigArn string }
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	name, err := l.Functions.PutCSC(r.Context(), r.PathValue("name"), req.CodeSigningConfigArn)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, functionCSCJSON{req.CodeSigningConfigArn, name})
+}
+
+func (l *Lambda) getFunctionCSC(w http.ResponseWriter, r *http.Request) error {
+	name, arn, err := l.Functions.CSC(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if arn == "" {
+		return WriteJSON(w, struct{}{}) // Lambda answers 200 with an empty body
+	}
+	return WriteJSON(w, functionCSCJSON{arn, name})
+}
+
+func (l *Lambda) deleteFunctionCSC(w http.ResponseWriter, r *http.Request) error {
+	if err := l.Functions.DeleteCSC(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (l *Lambda) listFunctionsByCSC(w http.ResponseWriter, r *http.Request) error {
+	c, err := l.CSCs.CSC(r.Context(), r.PathValue("arn"))
+	if err != nil {
+		return err
+	}
+	names, err := l.Functions.Store.FunctionsByCSC(r.Context(), c.ID, r.URL.Query().Get("Marker"), 10000)
+	if err != nil {
+		return err
+	}
+	resp := struct {
+		FunctionArns []string `json:"FunctionArns"`
+	}{FunctionArns: []string{}}
+	for _, n := range names {
+		resp.FunctionArns = append(resp.FunctionArns, l.Functions.ARN(n))
+	}
+	return WriteJSON(w, resp)
+}

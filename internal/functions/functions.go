@@ -1,0 +1,369 @@
+// Package functions is the registry of Lambda-compatible functions: their
+// configuration and code, and the deploy gate every code change passes.
+// Code is only ever changed by a deployment (CreateFunction,
+// UpdateFunctionCode) that the function's code signing config admits;
+// nothing edits it in place.
+package functions
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/deploygate"
+)
+
+// Sentinels; caller mistakes are *Error values wrapping one.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrExists          = errors.New("already exists")
+	ErrInvalid         = errors.New("invalid request")
+	ErrCSCNotFound     = errors.New("code signing config not found")
+	ErrCodeRefused     = errors.New("code refused by the deploy gate")
+	ErrCodeSignInvalid = errors.New("invalid code signature")
+)
+
+// Error is a caller-facing error.
+type Error struct {
+	Kind error
+	Type string // Lambda's error type, when it is not the sentinel's default
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns the sentinel.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Function is a function's $LATEST configuration and code.
+type Function struct {
+	Name                     string
+	Runtime                  string
+	Handler                  string
+	Role                     string
+	Description              string
+	Timeout                  int
+	MemorySize               int
+	Environment              map[string]string
+	CodeSHA256               string // base64 SHA-256 of the package, as Lambda reports it
+	CodeSize                 int64
+	CodePath                 string // where the package is stored
+	SigningProfileVersionARN string
+	SigningJobARN            string
+	LastModified             time.Time
+	RevisionID               string
+}
+
+// Store persists functions.
+type Store interface {
+	CreateFunction(ctx context.Context, f Function, cscID string) error // ErrExists
+	Function(ctx context.Context, name string) (Function, error)        // ErrNotFound
+	UpdateFunction(ctx context.Context, name string, fn func(*Function) error) error
+	DeleteFunction(ctx context.Context, name string) error // ErrNotFound
+	ListFunctions(ctx context.Context, after string, limit int) ([]Function, error)
+	FunctionCSC(ctx context.Context, name string) (string, error) // "" if none; ErrNotFound
+	SetFunctionCSC(ctx context.Context, name, cscID string) error // cscID "" detaches
+	FunctionsByCSC(ctx context.Context, cscID, after string, limit int) ([]string, error)
+}
+
+// CodeStore keeps function packages.
+type CodeStore interface {
+	Write(ctx context.Context, path string, r io.Reader) (int64, error)
+	Delete(ctx context.Context, path string) error
+}
+
+// Service implements the function operations.
+type Service struct {
+	Store   Store
+	Code    CodeStore
+	CSCs    *deploygate.Service
+	Gate    *deploygate.Gate
+	Account arn.Account
+	Log     *slog.Logger
+	Now     func() time.Time
+	// OnWarning is called when Warn lets a failed check through (the
+	// SignatureValidationErrors metric and the audit event).
+	OnWarning func(ctx context.Context, function string, d deploygate.Decision)
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// ARN is a function's ARN.
+func (s *Service) ARN(name string) string {
+	return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", s.Account.Partition, s.Account.Region, s.Account.ID, name)
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9-_]{1,64}$`)
+
+// MaxZipSize is the largest deployment package (Lambda's 50 MB direct
+// upload limit).
+const MaxZipSize = 50 << 20
+
+// CreateInput is CreateFunction's request.
+type CreateInput struct {
+	Function
+	Zip                  []byte
+	CodeSigningConfigARN string
+}
+
+func invalid(format string, args ...any) error {
+	return &Error{Kind: ErrInvalid, Msg: fmt.Sprintf(format, args...)}
+}
+
+// FunctionName extracts a function name from a name or ARN.
+func (s *Service) FunctionName(nameOrARN string) (string, error) {
+	name := nameOrARN
+	if p, err := arn.Parse(nameOrARN); err == nil {
+		if p.Service != "lambda" || p.Account != s.Account.ID {
+			return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+		}
+		if n, ok := cutPrefix(p.Resource, "function:"); ok {
+			name = n
+		}
+	}
+	if !nameRE.MatchString(name) {
+		return "", invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)", nameOrARN)
+	}
+	return name, nil
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return s, false
+}
+
+// config resolves a code signing config ARN to the gate's config.
+func (s *Service) config(ctx context.Context, cscARN string) (*deploygate.Config, string, error) {
+	if cscARN == "" {
+		return nil, "", nil
+	}
+	c, err := s.CSCs.CSC(ctx, cscARN)
+	if errors.Is(err, deploygate.ErrNotFound) {
+		return nil, "", &Error{Kind: ErrCSCNotFound, Msg: fmt.Sprintf("The code signing configuration cannot be found. Check that the provided configuration is not deleted: %s.", cscARN)}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return &deploygate.Config{ARN: s.CSCs.ARN(c.ID), AllowedPublishers: c.AllowedPublishers, Policy: c.Policy}, c.ID, nil
+}
+
+// admit runs the deploy gate and stores the package; it returns the code
+// fields of the function.
+func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deploygate.Config) (Function, error) {
+	if len(zip) == 0 {
+		return Function{}, invalid("the deployment package is empty; pass a zip file")
+	}
+	if len(zip) > MaxZipSize {
+		return Function{}, &Error{Kind: ErrInvalid, Type: "RequestTooLargeException", Msg: fmt.Sprintf("Request must be smaller than %d bytes for the CreateFunction operation", MaxZipSize)}
+	}
+	if len(zip) < 4 || !bytes.Equal(zip[:2], []byte("PK")) {
+		return Function{}, invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
+	}
+	d, err := s.Gate.Check(ctx, bytes.NewReader(zip), int64(len(zip)), cfg)
+	if err != nil {
+		return Function{}, err
+	}
+	if !d.Allowed {
+		kind := ErrCodeRefused
+		if d.ErrorType == deploygate.ErrorInvalidCodeSignature {
+			kind = ErrCodeSignInvalid
+		}
+		s.Log.WarnContext(ctx, "deployment refused by the code signing config", "function", name, "check", d.Failed, "detail", d.Detail, "config", cfg.ARN)
+		return Function{}, &Error{Kind: kind, Type: d.ErrorType, Msg: d.Message}
+	}
+	if d.Warned {
+		s.Log.WarnContext(ctx, "deployment allowed with a signature validation error", "function", name, "check", d.Failed, "detail", d.Detail, "config", cfg.ARN, "policy", cfg.Policy)
+		if s.OnWarning != nil {
+			s.OnWarning(ctx, name, d)
+		}
+	}
+	sum := sha256.Sum256(zip)
+	path := fmt.Sprintf("functions/%s/%x", name, sum)
+	if _, err := s.Code.Write(ctx, path, bytes.NewReader(zip)); err != nil {
+		return Function{}, fmt.Errorf("failed to store the package: %w", err)
+	}
+	return Function{CodeSHA256: base64.StdEncoding.EncodeToString(sum[:]), CodeSize: int64(len(zip)), CodePath: path,
+		SigningProfileVersionARN: d.ProfileVersionARN, SigningJobARN: d.JobARN}, nil
+}
+
+// Create creates a function, checking its package against the code
+// signing config given (if any).
+func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) {
+	name, err := s.FunctionName(in.Name)
+	if err != nil {
+		return Function{}, err
+	}
+	if in.Runtime == "" || in.Handler == "" && in.Runtime != "provided" && in.Runtime != "provided.al2023" {
+		return Function{}, invalid("Runtime and Handler are required for a zip deployment package")
+	}
+	if in.Role == "" {
+		return Function{}, invalid("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null")
+	}
+	if in.Timeout == 0 {
+		in.Timeout = 3
+	}
+	if in.MemorySize == 0 {
+		in.MemorySize = 128
+	}
+	if in.Timeout < 1 || in.Timeout > 900 {
+		return Function{}, invalid("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must be between 1 and 900", in.Timeout)
+	}
+	if in.MemorySize < 128 || in.MemorySize > 10240 {
+		return Function{}, invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must be between 128 and 10240", in.MemorySize)
+	}
+	if _, err := s.Store.Function(ctx, name); err == nil {
+		return Function{}, &Error{Kind: ErrExists, Msg: "Function already exist: " + name}
+	}
+	cfg, cscID, err := s.config(ctx, in.CodeSigningConfigARN)
+	if err != nil {
+		return Function{}, err
+	}
+	code, err := s.admit(ctx, name, in.Zip, cfg)
+	if err != nil {
+		return Function{}, err
+	}
+	f := in.Function
+	f.Name = name
+	f.CodeSHA256, f.CodeSize, f.CodePath = code.CodeSHA256, code.CodeSize, code.CodePath
+	f.SigningProfileVersionARN, f.SigningJobARN = code.SigningProfileVersionARN, code.SigningJobARN
+	f.LastModified, f.RevisionID = s.now(), uuid.NewString()
+	if err := s.Store.CreateFunction(ctx, f, cscID); err != nil {
+		if errors.Is(err, ErrExists) {
+			return Function{}, &Error{Kind: ErrExists, Msg: "Function already exist: " + name}
+		}
+		return Function{}, err
+	}
+	return f, nil
+}
+
+// Get returns a function.
+func (s *Service) Get(ctx context.Context, nameOrARN string) (Function, error) {
+	name, err := s.FunctionName(nameOrARN)
+	if err != nil {
+		return Function{}, err
+	}
+	f, err := s.Store.Function(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return f, &Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(name)}
+	}
+	return f, err
+}
+
+// UpdateCode deploys new code through the gate of the function's code
+// signing config: the only way a function's code changes.
+func (s *Service) UpdateCode(ctx context.Context, nameOrARN string, zip []byte) (Function, error) {
+	f, err := s.Get(ctx, nameOrARN)
+	if err != nil {
+		return Function{}, err
+	}
+	cscID, err := s.Store.FunctionCSC(ctx, f.Name)
+	if err != nil {
+		return Function{}, err
+	}
+	cscARN := ""
+	if cscID != "" {
+		cscARN = s.CSCs.ARN(cscID)
+	}
+	cfg, _, err := s.config(ctx, cscARN)
+	if err != nil {
+		return Function{}, err
+	}
+	code, err := s.admit(ctx, f.Name, zip, cfg)
+	if err != nil {
+		return Function{}, err
+	}
+	var out Function
+	err = s.Store.UpdateFunction(ctx, f.Name, func(g *Function) error {
+		g.CodeSHA256, g.CodeSize, g.CodePath = code.CodeSHA256, code.CodeSize, code.CodePath
+		g.SigningProfileVersionARN, g.SigningJobARN = code.SigningProfileVersionARN, code.SigningJobARN
+		g.LastModified, g.RevisionID = s.now(), uuid.NewString()
+		out = *g
+		return nil
+	})
+	return out, err
+}
+
+// Delete deletes a function and detaches its code signing config.
+func (s *Service) Delete(ctx context.Context, nameOrARN string) error {
+	f, err := s.Get(ctx, nameOrARN)
+	if err != nil {
+		return err
+	}
+	return s.Store.DeleteFunction(ctx, f.Name)
+}
+
+// List pages through functions.
+func (s *Service) List(ctx context.Context, marker string, maxItems int) ([]Function, string, error) {
+	if maxItems == 0 {
+		maxItems = 50
+	}
+	if maxItems < 1 || maxItems > 10000 {
+		return nil, "", invalid("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must be between 1 and 10000", maxItems)
+	}
+	fs, err := s.Store.ListFunctions(ctx, marker, maxItems+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(fs) > maxItems {
+		fs = fs[:maxItems]
+		next = fs[maxItems-1].Name
+	}
+	return fs, next, nil
+}
+
+// PutCSC attaches a code signing config; it applies from the next
+// deployment on.
+func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string, error) {
+	f, err := s.Get(ctx, nameOrARN)
+	if err != nil {
+		return "", err
+	}
+	_, cscID, err := s.config(ctx, cscARN)
+	if err != nil {
+		return "", err
+	}
+	if cscID == "" {
+		return "", invalid("1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null")
+	}
+	return f.Name, s.Store.SetFunctionCSC(ctx, f.Name, cscID)
+}
+
+// CSC returns the ARN of the function's code signing config, "" if none.
+func (s *Service) CSC(ctx context.Context, nameOrARN string) (string, string, error) {
+	f, err := s.Get(ctx, nameOrARN)
+	if err != nil {
+		return "", "", err
+	}
+	id, err := s.Store.FunctionCSC(ctx, f.Name)
+	if err != nil || id == "" {
+		return f.Name, "", err
+	}
+	return f.Name, s.CSCs.ARN(id), nil
+}
+
+// DeleteCSC detaches the function's code signing config (a no-op if none).
+func (s *Service) DeleteCSC(ctx context.Context, nameOrARN string) error {
+	f, err := s.Get(ctx, nameOrARN)
+	if err != nil {
+		return err
+	}
+	return s.Store.SetFunctionCSC(ctx, f.Name, "")
+}

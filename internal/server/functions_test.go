@@ -1,0 +1,130 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/signer/types"
+)
+
+// TestDeployGate drives seed 000's deploy steps with the aws-sdk-go-v2
+// lambda client: a function, an Enforce code signing config, an unsigned
+// update refused, the signed package accepted with its signing details.
+func TestDeployGate(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := context.Background()
+	lc := lambdaClient(e.ts)
+	unsigned := zipOf(t, helloZip)
+	ver := e.put(t, "artifacts", "hello.zip", unsigned)
+	id, err := e.start(t, "hello.zip", ver, "signing_profile_for_lambda", "deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.wait(t, id); d.Status != types.SigningStatusSucceeded {
+		t.Fatal(aws.ToString(d.StatusReason))
+	}
+	signed, _ := e.get(t, "artifacts", "signed-"+id+".zip")
+	versionARN := fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-profiles/signing_profile_for_lambda/%s", e.ts.AccountID(), e.version)
+	jobARN := fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-jobs/%s", e.ts.AccountID(), id)
+
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("hello-world-lambda"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/lambda-role"),
+		Code: &ltypes.FunctionCode{ZipFile: unsigned}}); err != nil {
+		t.Fatal(err)
+	}
+	csc, err := lc.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{
+		AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
+		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cscARN := csc.CodeSigningConfig.CodeSigningConfigArn
+	if g, err := lc.GetFunctionCodeSigningConfig(ctx, &lambda.GetFunctionCodeSigningConfigInput{FunctionName: aws.String("hello-world-lambda")}); err != nil || g.CodeSigningConfigArn != nil {
+		t.Errorf("GetFunctionCodeSigningConfig before attaching = %+v, %v", g, err)
+	}
+	if _, err := lc.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("hello-world-lambda"), CodeSigningConfigArn: cscARN}); err != nil {
+		t.Fatal(err)
+	}
+	// Existing unsigned code keeps running; the next deployment is gated.
+	if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), ZipFile: unsigned}); apiCode(err) != "CodeVerificationFailedException" {
+		t.Errorf("unsigned update under Enforce = %v, want CodeVerificationFailedException", err)
+	}
+	tampered := append([]byte{}, signed...)
+	tampered[45] ^= 0x01
+	if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), ZipFile: tampered}); apiCode(err) != "InvalidCodeSignatureException" {
+		t.Errorf("tampered update = %v, want InvalidCodeSignatureException", err)
+	}
+	up, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), S3Bucket: aws.String("artifacts"), S3Key: aws.String("signed-" + id + ".zip")})
+	if err != nil {
+		t.Fatalf("signed update = %v", err)
+	}
+	got, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("hello-world-lambda")})
+	if err != nil || aws.ToString(got.Configuration.SigningProfileVersionArn) != versionARN || aws.ToString(got.Configuration.SigningJobArn) != jobARN ||
+		aws.ToString(got.Configuration.CodeSha256) != aws.ToString(up.CodeSha256) {
+		t.Errorf("GetFunction = %+v, %v", got.Configuration, err)
+	}
+	if l, err := lc.ListFunctionsByCodeSigningConfig(ctx, &lambda.ListFunctionsByCodeSigningConfigInput{CodeSigningConfigArn: cscARN}); err != nil || len(l.FunctionArns) != 1 {
+		t.Errorf("ListFunctionsByCodeSigningConfig = %+v, %v", l, err)
+	}
+	if _, err := lc.DeleteCodeSigningConfig(ctx, &lambda.DeleteCodeSigningConfigInput{CodeSigningConfigArn: cscARN}); apiCode(err) != "ResourceConflictException" {
+		t.Errorf("deleting a config in use = %v, want ResourceConflictException", err)
+	}
+	// Warn lets the unsigned package through and counts it.
+	before := e.ts.SignatureValidationErrors.Load()
+	if _, err := lc.UpdateCodeSigningConfig(ctx, &lambda.UpdateCodeSigningConfigInput{CodeSigningConfigArn: cscARN, CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyWarn}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), ZipFile: unsigned}); err != nil {
+		t.Errorf("unsigned update under Warn = %v, want success", err)
+	}
+	if n := e.ts.SignatureValidationErrors.Load() - before; n != 1 {
+		t.Errorf("SignatureValidationErrors grew by %d, want 1", n)
+	}
+	if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), ZipFile: tampered}); apiCode(err) != "InvalidCodeSignatureException" {
+		t.Errorf("tampered update under Warn = %v, want InvalidCodeSignatureException", err)
+	}
+	// Bad input.
+	bad := map[string]struct {
+		err  error
+		code string
+	}{}
+	_, err = lc.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("hello-world-lambda"),
+		CodeSigningConfigArn: aws.String("arn:aws:lambda:us-east-1:" + e.ts.AccountID() + ":code-signing-config:csc-0000000000000000a")})
+	bad["fail/unknown-config"] = struct {
+		err  error
+		code string
+	}{err, "CodeSigningConfigNotFoundException"}
+	_, err = lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), ZipFile: []byte("not a zip")})
+	bad["fail/not-a-zip"] = struct {
+		err  error
+		code string
+	}{err, "InvalidParameterValueException"}
+	_, err = lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("nobody")})
+	bad["fail/unknown-function"] = struct {
+		err  error
+		code string
+	}{err, "ResourceNotFoundException"}
+	_, err = lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("hello-world-lambda"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("h.h"), Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: unsigned}})
+	bad["fail/exists"] = struct {
+		err  error
+		code string
+	}{err, "ResourceConflictException"}
+	for name, c := range bad {
+		t.Run(name, func(t *testing.T) {
+			if apiCode(c.err) != c.code {
+				t.Errorf("got %v, want %s", c.err, c.code)
+			}
+		})
+	}
+	if _, err := lc.DeleteFunctionCodeSigningConfig(ctx, &lambda.DeleteFunctionCodeSigningConfigInput{FunctionName: aws.String("hello-world-lambda")}); err != nil {
+		t.Error(err)
+	}
+	if _, err := lc.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("hello-world-lambda")}); err != nil {
+		t.Error(err)
+	}
+}

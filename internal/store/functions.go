@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/signet/signet/internal/functions"
+)
+
+var _ functions.Store = (*DB)(nil)
+
+const functionColumns = `name, runtime, handler, role, description, timeout, memory_size, environment, code_sha256, code_size, code_path,
+signing_profile_version_arn, signing_job_arn, last_modified, revision_id`
+
+func scanFunction(row scanner) (functions.Function, error) {
+	var f functions.Function
+	var env string
+	var modified int64
+	err := row.Scan(&f.Name, &f.Runtime, &f.Handler, &f.Role, &f.Description, &f.Timeout, &f.MemorySize, &env, &f.CodeSHA256, &f.CodeSize, &f.CodePath,
+		&f.SigningProfileVersionARN, &f.SigningJobARN, &modified, &f.RevisionID)
+	if err != nil {
+		return f, err
+	}
+	f.LastModified = fromUnixNano(modified)
+	return f, json.Unmarshal([]byte(env), &f.Environment)
+}
+
+func functionArgs(f functions.Function) []any {
+	env, _ := json.Marshal(nonNil(f.Environment))
+	return []any{f.Name, f.Runtime, f.Handler, f.Role, f.Description, f.Timeout, f.MemorySize, string(env), f.CodeSHA256, f.CodeSize, f.CodePath,
+		f.SigningProfileVersionARN, f.SigningJobARN, unixNano(f.LastModified), f.RevisionID}
+}
+
+// CreateFunction implements functions.Store.
+func (s *DB) CreateFunction(ctx context.Context, f functions.Function, cscID string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM functions WHERE name = ?`), f.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return functions.ErrExists
+		}
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), functionArgs(f)...); err != nil {
+			return err
+		}
+		if cscID != "" {
+			_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO function_code_signing_configs (function_name, csc_id) VALUES (?, ?)`), f.Name, cscID)
+			return err
+		}
+		return nil
+	})
+}
+
+// Function implements functions.Store.
+func (s *DB) Function(ctx context.Context, name string) (functions.Function, error) {
+	f, err := scanFunction(s.queryRow(ctx, `SELECT `+functionColumns+` FROM functions WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, functions.ErrNotFound
+	}
+	return f, err
+}
+
+// UpdateFunction implements functions.Store.
+func (s *DB) UpdateFunction(ctx context.Context, name string, fn func(*functions.Function) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		f, err := scanFunction(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name = ?`), name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return functions.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&f); err != nil {
+			return err
+		}
+		args := functionArgs(f)
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE functions SET runtime = ?, handler = ?, role = ?, description = ?, timeout = ?, memory_size = ?, environment = ?, code_sha256 = ?, code_size = ?, code_path = ?,
+signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revision_id = ? WHERE name = ?`), append(args[1:], name)...)
+		return err
+	})
+}
+
+// DeleteFunction implements functions.Store.
+func (s *DB) DeleteFunction(ctx context.Context, name string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM function_code_signing_configs WHERE function_name = ?`), name); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM functions WHERE name = ?`), name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return functions.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// ListFunctions implements functions.Store.
+func (s *DB) ListFunctions(ctx context.Context, after string, limit int) ([]functions.Function, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name > ? ORDER BY name LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []functions.Function
+	for rows.Next() {
+		f, err := scanFunction(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// FunctionCSC implements functions.Store.
+func (s *DB) FunctionCSC(ctx context.Context, name string) (string, error) {
+	var id string
+	err := s.queryRow(ctx, `SELECT csc_id FROM function_code_signing_configs WHERE function_name = ?`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// SetFunctionCSC implements functions.Store.
+func (s *DB) SetFunctionCSC(ctx context.Context, name, cscID string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM function_code_signing_configs WHERE function_name = ?`), name); err != nil {
+			return err
+		}
+		if cscID == "" {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO function_code_signing_configs (function_name, csc_id) VALUES (?, ?)`), name, cscID)
+		return err
+	})
+}
+
+// FunctionsByCSC implements functions.Store.
+func (s *DB) FunctionsByCSC(ctx context.Context, cscID, after string, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT function_name FROM function_code_signing_configs WHERE csc_id = ? AND function_name > ? ORDER BY function_name LIMIT ?`), cscID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
