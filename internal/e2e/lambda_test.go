@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,4 +52,54 @@ func TestAWSCLICodeSigningConfigs(t *testing.T) {
 	if _, r = run("get-code-signing-config", "--code-signing-config-arn", arn); r.code != 254 || !strings.Contains(r.stderr, "(ResourceNotFoundException)") {
 		t.Errorf("get after delete: exit %d %s", r.code, r.stderr)
 	}
+}
+
+// TestAWSCLIDeployGate is seed 000's deploy steps with the real AWS CLI:
+// an Enforce config refuses the unsigned package and accepts the one the
+// signing job made, and get-function shows where the signature came from.
+func TestAWSCLIDeployGate(t *testing.T) {
+	s := startCLIServer(t)
+	res := s.putProfile(t, "signing_profile_for_lambda", "AWSLambda-SHA384-ECDSA", nil)
+	zipPath := filepath.Join(s.home, "hello-world-lambda.zip")
+	if err := os.WriteFile(zipPath, helloZip(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(service string, args ...string) map[string]any {
+		t.Helper()
+		r := s.runService(t, "", service, args...)
+		if r.code != 0 {
+			t.Fatalf("aws %s %s: exit %d\n%s", service, args[0], r.code, r.stderr)
+		}
+		out := map[string]any{}
+		if strings.TrimSpace(r.stdout) != "" {
+			json.Unmarshal([]byte(r.stdout), &out)
+		}
+		return out
+	}
+	run("lambda", "create-function", "--function-name", "hello-world-lambda", "--runtime", "python3.12", "--handler", "lambda_function.lambda_handler",
+		"--role", "arn:aws:iam::"+s.account+":role/lambda-role", "--zip-file", "fileb://"+zipPath)
+	run("s3api", "create-bucket", "--bucket", "lambda-artifacts")
+	run("s3api", "put-bucket-versioning", "--bucket", "lambda-artifacts", "--versioning-configuration", "Status=Enabled")
+	put := run("s3api", "put-object", "--bucket", "lambda-artifacts", "--key", "hello-world-lambda.zip", "--body", zipPath)
+	job := run("signer", "start-signing-job", "--source", "s3={bucketName=lambda-artifacts,key=hello-world-lambda.zip,version="+str(t, put, "VersionId")+"}",
+		"--destination", "s3={bucketName=lambda-artifacts,prefix=signed-}", "--profile-name", "signing_profile_for_lambda")
+	jobID := str(t, job, "jobId")
+	run("signer", "wait", "successful-signing-job", "--job-id", jobID)
+	csc := obj(t, run("lambda", "create-code-signing-config", "--allowed-publishers", "SigningProfileVersionArns="+res.VersionARN,
+		"--code-signing-policies", "UntrustedArtifactOnDeployment=Enforce"), "CodeSigningConfig")
+	run("lambda", "put-function-code-signing-config", "--function-name", "hello-world-lambda", "--code-signing-config-arn", str(t, csc, "CodeSigningConfigArn"))
+
+	r := s.runService(t, "", "lambda", "update-function-code", "--function-name", "hello-world-lambda", "--zip-file", "fileb://"+zipPath)
+	if r.code != 254 || !strings.Contains(r.stderr, "(CodeVerificationFailedException)") || !strings.Contains(r.stderr, "Lambda cannot deploy the function") {
+		t.Fatalf("unsigned update: exit %d %s", r.code, r.stderr)
+	}
+	signedPath := filepath.Join(s.home, "signed.zip")
+	run("s3", "cp", "s3://lambda-artifacts/signed-"+jobID+".zip", signedPath)
+	up := run("lambda", "update-function-code", "--function-name", "hello-world-lambda", "--zip-file", "fileb://"+signedPath)
+	wantEqual(t, "SigningProfileVersionArn", str(t, up, "SigningProfileVersionArn"), res.VersionARN)
+	got := obj(t, run("lambda", "get-function", "--function-name", "hello-world-lambda"), "Configuration")
+	wantEqual(t, "SigningProfileVersionArn", str(t, got, "SigningProfileVersionArn"), res.VersionARN)
+	wantEqual(t, "SigningJobArn", str(t, got, "SigningJobArn"), "arn:aws:signer:us-east-1:"+s.account+":/signing-jobs/"+jobID)
+	fcsc := run("lambda", "get-function-code-signing-config", "--function-name", "hello-world-lambda")
+	wantEqual(t, "CodeSigningConfigArn", str(t, fcsc, "CodeSigningConfigArn"), str(t, csc, "CodeSigningConfigArn"))
 }
