@@ -88,18 +88,5 @@ func (s *DB) DeleteCSC(ctx context.Context, id string) error {
 
 // ListCSCs implements deploygate.Store.
 func (s *DB) ListCSCs(ctx context.Context, after string, limit int) ([]deploygate.CodeSigningConfig, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT id, description, publishers, policy, last_modified FROM code_signing_configs WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []deploygate.CodeSigningConfig
-	for rows.Next() {
-		c, err := scanCSC(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanCSC, `SELECT id, description, publishers, policy, last_modified FROM code_signing_configs WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }

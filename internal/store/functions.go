@@ -102,20 +102,7 @@ func (s *DB) DeleteFunction(ctx context.Context, name string) error {
 
 // ListFunctions implements functions.Store.
 func (s *DB) ListFunctions(ctx context.Context, after string, limit int) ([]functions.Function, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name > ? ORDER BY name LIMIT ?`), after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []functions.Function
-	for rows.Next() {
-		f, err := scanFunction(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanFunction, `SELECT `+functionColumns+` FROM functions WHERE name > ? ORDER BY name LIMIT ?`, after, limit)
 }
 
 // FunctionCSC implements functions.Store.

@@ -104,20 +104,7 @@ func (s *DB) ListJobs(ctx context.Context, q signing.JobQuery) ([]signing.Job, e
 	}
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, q.Limit)
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []signing.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanJob, query, args...)
 }
 
 // ClaimJob implements signing.JobStore.

@@ -178,20 +178,7 @@ func (s *DB) RevokeVersion(ctx context.Context, name, version string, fn func(*s
 
 // RevokedVersions implements signing.Store.
 func (s *DB) RevokedVersions(ctx context.Context) ([]signing.Version, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+profileVersionColumns+` FROM signing_profile_versions WHERE revoked_at > 0 ORDER BY revoked_at, profile_name, version`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []signing.Version
-	for rows.Next() {
-		v, err := scanProfileVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanProfileVersion, `SELECT `+profileVersionColumns+` FROM signing_profile_versions WHERE revoked_at > 0 ORDER BY revoked_at, profile_name, version`)
 }
 
 // NextCRLNumber implements signing.Store.
@@ -229,20 +216,7 @@ func (s *DB) ListProfiles(ctx context.Context, q signing.ProfileQuery) ([]signin
 		}
 	}
 	args = append(args, q.Limit)
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+profileColumns+` FROM signing_profiles WHERE `+strings.Join(where, " AND ")+` ORDER BY name LIMIT ?`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []signing.Profile
-	for rows.Next() {
-		p, err := scanProfile(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanProfile, `SELECT `+profileColumns+` FROM signing_profiles WHERE `+strings.Join(where, " AND ")+` ORDER BY name LIMIT ?`, args...)
 }
 
 // UpdateProfile implements signing.Store.

@@ -172,6 +172,24 @@ func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.db.QueryRowContext(ctx, s.d.rebind(q), args...)
 }
 
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *DB, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
