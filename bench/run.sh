@@ -95,3 +95,16 @@ END {
   printf "| CRL of a profile version with 100,000 revoked signatures (SQLite read + P-384 signed DER) | %.0f ms, %.1f MB | notation-core-go accepts CRLs up to 32 MiB | %.0f%% of that limit |\n", crl/1e6, size/1e6, 100*size/(32*1048576)
   printf "| `signet verify` library, revocation from a warm CRL cache | %.1f ms | the same with revocation off: %.1f ms | %.2f× |\n", warm/1e6, off/1e6, warm/off
 }' "$tmp/crl.txt" "$tmp/verify.txt"
+
+echo
+echo '### Deploy gate'
+echo
+go test ./internal/server -run '^$' -bench 'Deploy10MB' -benchtime 10x -count 1 >"$tmp/deploy.txt"
+awk '
+/^BenchmarkDeploy10MB\/none/ { none=$3 }
+/^BenchmarkDeploy10MB\/enforce/ { enf=$3 }
+END {
+  print "| measurement | result | reference (same run) | ratio |"
+  print "|---|---|---|---|"
+  printf "| UpdateFunctionCode, 10 MB signed package, Enforce config | %.0f ms | the same deploy with no config: %.0f ms | %.2f× (goal ≤ 1.2×) |\n", enf/1e6, none/1e6, enf/none
+}' "$tmp/deploy.txt"

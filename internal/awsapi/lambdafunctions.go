@@ -25,6 +25,7 @@ func (l *Lambda) functionOperations() []Operation {
 		{Name: "ListFunctions", Pattern: "GET " + base + "/{$}", Action: "lambda:ListFunctions", Handle: l.listFunctions},
 		{Name: "GetFunction", Pattern: "GET " + base + "/{name}", Action: "lambda:GetFunction", Resource: fnARN, Handle: l.getFunction},
 		{Name: "GetFunctionConfiguration", Pattern: "GET " + base + "/{name}/configuration", Action: "lambda:GetFunctionConfiguration", Resource: fnARN, Handle: l.getFunctionConfiguration},
+		{Name: "UpdateFunctionConfiguration", Pattern: "PUT " + base + "/{name}/configuration", Action: "lambda:UpdateFunctionConfiguration", Resource: fnARN, Handle: l.updateFunctionConfiguration},
 		{Name: "UpdateFunctionCode", Pattern: "PUT " + base + "/{name}/code", Action: "lambda:UpdateFunctionCode", Resource: fnARN, Handle: l.updateFunctionCode},
 		{Name: "DeleteFunction", Pattern: "DELETE " + base + "/{name}", Action: "lambda:DeleteFunction", Resource: fnARN, Handle: l.deleteFunction},
 		{Name: "PutFunctionCodeSigningConfig", Pattern: "PUT /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:PutFunctionCodeSigningConfig", Resource: fnARN, Handle: l.putFunctionCSC},
@@ -278,4 +279,27 @@ func (l *Lambda) listFunctionsByCSC(w http.ResponseWriter, r *http.Request) erro
 		resp.FunctionArns = append(resp.FunctionArns, l.Functions.ARN(n))
 	}
 	return WriteJSON(w, resp)
+}
+
+func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Runtime, Handler, Role, Description *string
+		Timeout, MemorySize                 *int
+		Environment                         *struct{ Variables map[string]string }
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	u := functions.ConfigUpdate{Runtime: req.Runtime, Handler: req.Handler, Role: req.Role, Description: req.Description, Timeout: req.Timeout, MemorySize: req.MemorySize}
+	if req.Environment != nil {
+		u.Environment = req.Environment.Variables
+		if u.Environment == nil {
+			u.Environment = map[string]string{}
+		}
+	}
+	f, err := l.Functions.UpdateConfiguration(r.Context(), r.PathValue("name"), u)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, l.functionJSON(f))
 }

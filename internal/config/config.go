@@ -53,6 +53,10 @@ type Config struct {
 	// environment) or "file:///var/lib/signet/objects". Object metadata
 	// stays in the database.
 	ObjectStoreURL string `yaml:"object_store_url"`
+	// RequireEnforcedCodeSigning makes CreateFunction refuse a function
+	// without a code signing config whose UntrustedArtifactOnDeployment is
+	// Enforce (seed 000's closing advice). Default false, as in Lambda.
+	RequireEnforcedCodeSigning bool `yaml:"require_enforced_code_signing"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 }

@@ -81,17 +81,18 @@ type Gate struct {
 }
 
 // Check decides whether the package in r (size bytes) may deploy under
-// cfg; cfg nil means no code signing config: the package deploys, and its
-// signature, if valid, is reported. It returns an error only when the
-// package cannot be read.
+// cfg; cfg nil means no code signing config: the package deploys
+// unchecked, as in Lambda. It returns an error only when the package
+// cannot be read.
 func (g *Gate) Check(ctx context.Context, r io.ReaderAt, size int64, cfg *Config) (Decision, error) {
+	if cfg == nil {
+		return Decision{Allowed: true}, nil
+	}
 	opts := verify.Options{Roots: g.Roots, Revocation: g.Revocation, Context: ctx}
 	if g.Now != nil {
 		opts.Now = g.Now()
 	}
-	if cfg != nil {
-		opts.AllowedPublishers = cfg.AllowedPublishers
-	}
+	opts.AllowedPublishers = cfg.AllowedPublishers
 	rep, err := verify.Package(r, size, opts)
 	if err != nil {
 		return Decision{}, err
@@ -100,7 +101,7 @@ func (g *Gate) Check(ctx context.Context, r io.ReaderAt, size int64, cfg *Config
 	if rep.OK() {
 		d.ProfileVersionARN, d.JobARN = rep.ProfileVersionARN, rep.JobARN
 	}
-	if cfg == nil || rep.OK() {
+	if rep.OK() {
 		return d, nil
 	}
 	detail := rep.Results[len(rep.Results)-1].Detail

@@ -91,6 +91,9 @@ type Service struct {
 	Account arn.Account
 	Log     *slog.Logger
 	Now     func() time.Time
+	// RequireEnforce refuses new functions without an Enforce code
+	// signing config (an installation setting).
+	RequireEnforce bool
 	// OnWarning is called when Warn lets a failed check through (the
 	// SignatureValidationErrors metric and the audit event).
 	OnWarning func(ctx context.Context, function string, d deploygate.Decision)
@@ -235,6 +238,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if err != nil {
 		return Function{}, err
 	}
+	if s.RequireEnforce && (cfg == nil || cfg.Policy != deploygate.Enforce) {
+		return Function{}, invalid("This installation requires every new function to have a code signing config with UntrustedArtifactOnDeployment=Enforce: pass CodeSigningConfigArn of such a config (create one with CreateCodeSigningConfig)")
+	}
 	code, err := s.admit(ctx, name, in.Zip, cfg)
 	if err != nil {
 		return Function{}, err
@@ -251,6 +257,53 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 		return Function{}, err
 	}
 	return f, nil
+}
+
+// ConfigUpdate is UpdateFunctionConfiguration's request; nil fields are
+// unchanged.
+type ConfigUpdate struct {
+	Runtime, Handler, Role, Description *string
+	Timeout, MemorySize                 *int
+	Environment                         map[string]string // nil: unchanged
+}
+
+// UpdateConfiguration changes a function's configuration (never its code).
+func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u ConfigUpdate) (Function, error) {
+	f, err := s.Get(ctx, nameOrARN)
+	if err != nil {
+		return Function{}, err
+	}
+	if u.Timeout != nil && (*u.Timeout < 1 || *u.Timeout > 900) {
+		return Function{}, invalid("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must be between 1 and 900", *u.Timeout)
+	}
+	if u.MemorySize != nil && (*u.MemorySize < 128 || *u.MemorySize > 10240) {
+		return Function{}, invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must be between 128 and 10240", *u.MemorySize)
+	}
+	var out Function
+	err = s.Store.UpdateFunction(ctx, f.Name, func(g *Function) error {
+		set := func(dst *string, v *string) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		set(&g.Runtime, u.Runtime)
+		set(&g.Handler, u.Handler)
+		set(&g.Role, u.Role)
+		set(&g.Description, u.Description)
+		if u.Timeout != nil {
+			g.Timeout = *u.Timeout
+		}
+		if u.MemorySize != nil {
+			g.MemorySize = *u.MemorySize
+		}
+		if u.Environment != nil {
+			g.Environment = u.Environment
+		}
+		g.LastModified, g.RevisionID = s.now(), uuid.NewString()
+		out = *g
+		return nil
+	})
+	return out, err
 }
 
 // Get returns a function.

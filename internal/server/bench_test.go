@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/signet/signet/internal/server/servertest"
 )
@@ -181,4 +183,49 @@ func bigZip(b *testing.B, size int) []byte {
 		b.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// BenchmarkDeploy10MB deploys a 10 MB signed package with
+// UpdateFunctionCode under an Enforce code signing config and, as the
+// reference in the same run, with no config.
+func BenchmarkDeploy10MB(b *testing.B) {
+	e := newJobEnv(b)
+	ctx := context.Background()
+	src := bigZip(b, 10<<20)
+	ver := e.put(b, "artifacts", "big.zip", src)
+	id, err := e.start(b, "big.zip", ver, "signing_profile_for_lambda", "big")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.wait(b, id)
+	signed, err := e.get(b, "artifacts", "signed-"+id+".zip")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lc := lambdaClient(e.ts)
+	versionARN := fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-profiles/signing_profile_for_lambda/%s", e.ts.AccountID(), e.version)
+	csc, err := lc.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{AllowedPublishers: &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
+		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"none", "enforce"} {
+		if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312, Handler: aws.String("a.b"),
+			Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: signed}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := lc.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("enforce"), CodeSigningConfigArn: csc.CodeSigningConfig.CodeSigningConfigArn}); err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"none", "enforce"} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(signed)))
+			for range b.N {
+				if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: signed}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

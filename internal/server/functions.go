@@ -28,7 +28,8 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 	}
 	s.Functions = &functions.Service{
 		Store: s.db, Code: s.s3.data, CSCs: csc, Gate: gate, Account: inst.Account, Log: s.log,
-		OnWarning: func(ctx context.Context, fn string, d deploygate.Decision) { s.SignatureValidationErrors.Add(1) },
+		RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
+		OnWarning:      func(ctx context.Context, fn string, d deploygate.Decision) { s.SignatureValidationErrors.Add(1) },
 	}
 	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, ReadObject: s.readObject, Authorizer: awsapi.AllowAll{}, Log: s.log}
 }

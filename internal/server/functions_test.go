@@ -3,12 +3,18 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
+
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/server/servertest"
 )
 
 // TestDeployGate drives seed 000's deploy steps with the aws-sdk-go-v2
@@ -126,5 +132,64 @@ func TestDeployGate(t *testing.T) {
 	}
 	if _, err := lc.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("hello-world-lambda")}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestFunctionSettings covers UpdateFunctionConfiguration, the
+// installation setting that requires Enforce, and /metrics.
+func TestFunctionSettings(t *testing.T) {
+	ts := servertest.StartWith(t, func(c *config.Config) { c.RequireEnforcedCodeSigning = true })
+	lc := lambdaClient(ts)
+	ctx := context.Background()
+	zip := zipOf(t, helloZip)
+	role := aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r")
+	create := func(name string, csc *string) error {
+		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312,
+			Handler: aws.String("lambda_function.lambda_handler"), Role: role, Code: &ltypes.FunctionCode{ZipFile: zip}, CodeSigningConfigArn: csc})
+		return err
+	}
+	if err := create("no_config", nil); apiCode(err) != "InvalidParameterValueException" {
+		t.Errorf("a function without a config = %v, want InvalidParameterValueException", err)
+	}
+	versionARN := "arn:aws:signer:us-east-1:" + ts.AccountID() + ":/signing-profiles/p/ABCDEFGHIJ"
+	warn, err := lc.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{AllowedPublishers: &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := create("warn_config", warn.CodeSigningConfig.CodeSigningConfigArn); apiCode(err) != "InvalidParameterValueException" {
+		t.Errorf("a function with a Warn config = %v, want InvalidParameterValueException", err)
+	}
+	// With Enforce the unsigned package is refused by the gate itself.
+	if _, err := lc.UpdateCodeSigningConfig(ctx, &lambda.UpdateCodeSigningConfigInput{CodeSigningConfigArn: warn.CodeSigningConfig.CodeSigningConfigArn,
+		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("enforced", warn.CodeSigningConfig.CodeSigningConfigArn); apiCode(err) != "CodeVerificationFailedException" {
+		t.Errorf("an unsigned function under Enforce = %v, want CodeVerificationFailedException", err)
+	}
+
+	// UpdateFunctionConfiguration on an installation without the setting.
+	ts2 := servertest.Start(t)
+	lc2 := lambdaClient(ts2)
+	if _, err := lc2.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("a.b"), Role: role, Code: &ltypes.FunctionCode{ZipFile: zip}}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := lc2.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("f"), Timeout: aws.Int32(30),
+		Environment: &ltypes.Environment{Variables: map[string]string{"STAGE": "prod"}}})
+	if err != nil || aws.ToInt32(up.Timeout) != 30 || up.Environment.Variables["STAGE"] != "prod" || aws.ToString(up.Handler) != "a.b" {
+		t.Errorf("UpdateFunctionConfiguration = %+v, %v", up, err)
+	}
+	if _, err := lc2.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("f"), Timeout: aws.Int32(901)}); apiCode(err) != "InvalidParameterValueException" {
+		t.Errorf("Timeout 901 = %v", err)
+	}
+	resp, err := http.Get(ts2.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "signet_signature_validation_errors_total 0") {
+		t.Errorf("/metrics = %s", b)
 	}
 }

@@ -162,6 +162,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
+	s.public.HandleFunc("GET /metrics", s.metrics)
 	s.public.HandleFunc("GET /pki/root.pem", s.rootPEM)
 	s.public.HandleFunc("GET /crl/root.crl", s.rootCRL)
 	s.public.HandleFunc("GET /crl/tsa.crl", s.tsaCRL)
@@ -305,6 +306,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok\n")
+}
+
+// metrics serves the Prometheus text exposition format.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "# HELP signet_signature_validation_errors_total Deployments that a Warn code signing config let through with a failed signature check (Lambda's SignatureValidationErrors).\n")
+	fmt.Fprintf(w, "# TYPE signet_signature_validation_errors_total counter\n")
+	fmt.Fprintf(w, "signet_signature_validation_errors_total %d\n", s.SignatureValidationErrors.Load())
 }
 
 func (s *Server) rootPEM(w http.ResponseWriter, r *http.Request) {
