@@ -54,6 +54,12 @@ Signing and verifying:
   signet sign s3://BUCKET/KEY --profile NAME     sign an object already in a versioned bucket
   signet verify FILE [--trust-store DIR] [--profile ARN]... [--crl-cache DIR | --no-revocation] [--export-sig DIR]
 
+Functions and code signing configs:
+  signet csc create --publisher ARN... [--policy Warn|Enforce] [--description D]
+  signet csc attach FUNCTION CSC_ARN | detach FUNCTION | get CSC_ARN | list | delete CSC_ARN
+  signet function create NAME --zip FILE [--runtime R --handler H --role ARN --code-signing-config ARN]
+  signet function update-code NAME --zip FILE | get NAME | list | delete NAME
+
 Revocation:
   signet signature revoke JOB_ID --reason R
 
@@ -139,6 +145,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return signCmd(ctx, rest, stdout, stderr)
 	case "signature":
 		return signature(ctx, rest, stdout)
+	case "function":
+		return function(ctx, rest, stdout)
+	case "csc":
+		return cscCmd(ctx, rest, stdout)
 	}
 	return usageError("unknown command %q", cmd)
 }

@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+func (c *clientFlags) lambda(ctx context.Context) (*lambda.Client, error) {
+	cfg, err := c.awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(c.endpoint) }), nil
+}
+
+func printFunction(w io.Writer, cf clientFlags, f *ltypes.FunctionConfiguration) error {
+	if cf.output == "json" {
+		return writeJSON(w, f)
+	}
+	return table(w, []string{"FIELD", "VALUE"}, [][]string{
+		{"Name", aws.ToString(f.FunctionName)},
+		{"ARN", aws.ToString(f.FunctionArn)},
+		{"Runtime", string(f.Runtime)},
+		{"Handler", aws.ToString(f.Handler)},
+		{"Code SHA-256", aws.ToString(f.CodeSha256)},
+		{"Code size", strconv.FormatInt(f.CodeSize, 10)},
+		{"Signing profile version", aws.ToString(f.SigningProfileVersionArn)},
+		{"Signing job", aws.ToString(f.SigningJobArn)},
+	})
+}
+
+// function runs `signet function create|update-code|get|list|delete`.
+func function(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError("function needs a subcommand: create, update-code, get, list or delete")
+	}
+	sub, args := args[0], args[1:]
+	var cf clientFlags
+	fs := flag.NewFlagSet("function "+sub, flag.ContinueOnError)
+	cf.register(fs)
+	var zipPath, runtime, handler, role, csc *string
+	switch sub {
+	case "create":
+		runtime = fs.String("runtime", "python3.12", "runtime (python3.x, nodejs20.x, provided.al2023)")
+		handler = fs.String("handler", "lambda_function.lambda_handler", "handler")
+		role = fs.String("role", "", "execution role ARN (default: a role named lambda of this account)")
+		csc = fs.String("code-signing-config", "", "code signing config ARN to attach")
+		fallthrough
+	case "update-code":
+		zipPath = fs.String("zip", "", "deployment package (a zip file, signed or not)")
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
+		return err
+	}
+	need := 1
+	if sub == "list" {
+		need = 0
+	}
+	if len(pos) != need {
+		return usageError("function %s takes %d argument(s)", sub, need)
+	}
+	c, err := cf.lambda(ctx)
+	if err != nil {
+		return err
+	}
+	var zip []byte
+	if zipPath != nil {
+		if *zipPath == "" {
+			return usageError("function %s needs --zip FILE", sub)
+		}
+		if zip, err = os.ReadFile(*zipPath); err != nil {
+			return err
+		}
+	}
+	switch sub {
+	case "create":
+		in := &lambda.CreateFunctionInput{FunctionName: aws.String(pos[0]), Runtime: ltypes.Runtime(*runtime), Handler: handler, Code: &ltypes.FunctionCode{ZipFile: zip}}
+		if *role != "" {
+			in.Role = role
+		} else {
+			in.Role = aws.String("arn:aws:iam::000000000000:role/lambda")
+		}
+		if *csc != "" {
+			in.CodeSigningConfigArn = csc
+		}
+		out, err := c.CreateFunction(ctx, in)
+		if err != nil {
+			return apiError(err)
+		}
+		return printFunction(stdout, cf, &ltypes.FunctionConfiguration{FunctionName: out.FunctionName, FunctionArn: out.FunctionArn, Runtime: out.Runtime, Handler: out.Handler,
+			CodeSha256: out.CodeSha256, CodeSize: out.CodeSize, SigningProfileVersionArn: out.SigningProfileVersionArn, SigningJobArn: out.SigningJobArn})
+	case "update-code":
+		out, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(pos[0]), ZipFile: zip})
+		if err != nil {
+			return apiError(err)
+		}
+		return printFunction(stdout, cf, &ltypes.FunctionConfiguration{FunctionName: out.FunctionName, FunctionArn: out.FunctionArn, Runtime: out.Runtime, Handler: out.Handler,
+			CodeSha256: out.CodeSha256, CodeSize: out.CodeSize, SigningProfileVersionArn: out.SigningProfileVersionArn, SigningJobArn: out.SigningJobArn})
+	case "get":
+		out, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(pos[0])})
+		if err != nil {
+			return apiError(err)
+		}
+		return printFunction(stdout, cf, out.Configuration)
+	case "list":
+		var rows [][]string
+		var all []ltypes.FunctionConfiguration
+		p := lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return apiError(err)
+			}
+			all = append(all, page.Functions...)
+		}
+		if cf.output == "json" {
+			return writeJSON(stdout, map[string]any{"Functions": all})
+		}
+		for _, f := range all {
+			rows = append(rows, []string{aws.ToString(f.FunctionName), string(f.Runtime), strconv.FormatInt(f.CodeSize, 10), aws.ToString(f.SigningProfileVersionArn)})
+		}
+		return table(stdout, []string{"NAME", "RUNTIME", "CODE SIZE", "SIGNED BY"}, rows)
+	case "delete":
+		if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(pos[0])}); err != nil {
+			return apiError(err)
+		}
+		fmt.Fprintf(stdout, "deleted function %s\n", pos[0])
+		return nil
+	}
+	return usageError("unknown function subcommand %q (create, update-code, get, list, delete)", sub)
+}
+
+// cscCmd runs `signet csc create|attach|detach|get|list|delete`.
+func cscCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError("csc needs a subcommand: create, attach, detach, get, list or delete")
+	}
+	sub, args := args[0], args[1:]
+	var cf clientFlags
+	fs := flag.NewFlagSet("csc "+sub, flag.ContinueOnError)
+	cf.register(fs)
+	var publishers listFlags
+	policy := fs.String("policy", "Enforce", "UntrustedArtifactOnDeployment: Warn or Enforce")
+	description := fs.String("description", "", "description")
+	if sub == "create" {
+		fs.Var(&publishers, "publisher", "allowed signing profile version ARN, or profile ARN for any version (repeatable)")
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
+		return err
+	}
+	c, err := cf.lambda(ctx)
+	if err != nil {
+		return err
+	}
+	want := map[string]int{"create": 0, "attach": 2, "detach": 1, "get": 1, "list": 0, "delete": 1}
+	n, ok := want[sub]
+	if !ok {
+		return usageError("unknown csc subcommand %q (create, attach, detach, get, list, delete)", sub)
+	}
+	if len(pos) != n {
+		return usageError("csc %s takes %d argument(s)", sub, n)
+	}
+	show := func(cfg *ltypes.CodeSigningConfig) error {
+		if cf.output == "json" {
+			return writeJSON(stdout, cfg)
+		}
+		return table(stdout, []string{"ARN", "POLICY", "PUBLISHERS"}, [][]string{{aws.ToString(cfg.CodeSigningConfigArn),
+			string(cfg.CodeSigningPolicies.UntrustedArtifactOnDeployment), fmt.Sprint(cfg.AllowedPublishers.SigningProfileVersionArns)}})
+	}
+	switch sub {
+	case "create":
+		if len(publishers) == 0 {
+			return usageError("csc create needs at least one --publisher ARN")
+		}
+		out, err := c.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{Description: description,
+			AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: publishers},
+			CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicy(*policy)}})
+		if err != nil {
+			return apiError(err)
+		}
+		return show(out.CodeSigningConfig)
+	case "get":
+		out, err := c.GetCodeSigningConfig(ctx, &lambda.GetCodeSigningConfigInput{CodeSigningConfigArn: aws.String(pos[0])})
+		if err != nil {
+			return apiError(err)
+		}
+		return show(out.CodeSigningConfig)
+	case "list":
+		out, err := c.ListCodeSigningConfigs(ctx, &lambda.ListCodeSigningConfigsInput{})
+		if err != nil {
+			return apiError(err)
+		}
+		if cf.output == "json" {
+			return writeJSON(stdout, out.CodeSigningConfigs)
+		}
+		var rows [][]string
+		for _, cfg := range out.CodeSigningConfigs {
+			rows = append(rows, []string{aws.ToString(cfg.CodeSigningConfigArn), string(cfg.CodeSigningPolicies.UntrustedArtifactOnDeployment), fmt.Sprint(cfg.AllowedPublishers.SigningProfileVersionArns)})
+		}
+		return table(stdout, []string{"ARN", "POLICY", "PUBLISHERS"}, rows)
+	case "attach":
+		if _, err := c.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String(pos[0]), CodeSigningConfigArn: aws.String(pos[1])}); err != nil {
+			return apiError(err)
+		}
+		fmt.Fprintf(stdout, "attached %s to function %s; it applies from the next deployment\n", pos[1], pos[0])
+	case "detach":
+		if _, err := c.DeleteFunctionCodeSigningConfig(ctx, &lambda.DeleteFunctionCodeSigningConfigInput{FunctionName: aws.String(pos[0])}); err != nil {
+			return apiError(err)
+		}
+		fmt.Fprintf(stdout, "detached the code signing config of function %s\n", pos[0])
+	case "delete":
+		if _, err := c.DeleteCodeSigningConfig(ctx, &lambda.DeleteCodeSigningConfigInput{CodeSigningConfigArn: aws.String(pos[0])}); err != nil {
+			return apiError(err)
+		}
+		fmt.Fprintf(stdout, "deleted %s\n", pos[0])
+	}
+	return nil
+}
