@@ -179,17 +179,30 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 	if len(zip) < 4 || !bytes.Equal(zip[:2], []byte("PK")) {
 		return Function{}, invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
 	}
+	// The package is written while the gate checks it (the write waits on
+	// the disk, the check on the CPU); a refused package's file is removed.
+	// Every deployment gets its own path, so removing it never touches
+	// code that is deployed.
+	sum := sha256.Sum256(zip)
+	path := fmt.Sprintf("functions/%s/%x-%s", name, sum[:8], uuid.NewString())
+	written := make(chan error, 1)
+	go func() {
+		_, err := s.Code.Write(ctx, path, bytes.NewReader(zip))
+		written <- err
+	}()
 	d, err := s.Gate.Check(ctx, bytes.NewReader(zip), int64(len(zip)), cfg)
+	werr := <-written
+	if err == nil && !d.Allowed {
+		err = s.refused(ctx, name, cfg, d)
+	}
 	if err != nil {
+		if werr == nil {
+			s.Code.Delete(ctx, path)
+		}
 		return Function{}, err
 	}
-	if !d.Allowed {
-		kind := ErrCodeRefused
-		if d.ErrorType == deploygate.ErrorInvalidCodeSignature {
-			kind = ErrCodeSignInvalid
-		}
-		s.Log.WarnContext(ctx, "deployment refused by the code signing config", "function", name, "check", d.Failed, "detail", d.Detail, "config", cfg.ARN)
-		return Function{}, &Error{Kind: kind, Type: d.ErrorType, Msg: d.Message}
+	if werr != nil {
+		return Function{}, fmt.Errorf("failed to store the package: %w", werr)
 	}
 	if d.Warned {
 		s.Log.WarnContext(ctx, "deployment allowed with a signature validation error", "function", name, "check", d.Failed, "detail", d.Detail, "config", cfg.ARN, "policy", cfg.Policy)
@@ -197,13 +210,18 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 			s.OnWarning(ctx, name, d)
 		}
 	}
-	sum := sha256.Sum256(zip)
-	path := fmt.Sprintf("functions/%s/%x", name, sum)
-	if _, err := s.Code.Write(ctx, path, bytes.NewReader(zip)); err != nil {
-		return Function{}, fmt.Errorf("failed to store the package: %w", err)
-	}
 	return Function{CodeSHA256: base64.StdEncoding.EncodeToString(sum[:]), CodeSize: int64(len(zip)), CodePath: path,
 		SigningProfileVersionARN: d.ProfileVersionARN, SigningJobARN: d.JobARN}, nil
+}
+
+// refused is the error for a package the gate refused.
+func (s *Service) refused(ctx context.Context, name string, cfg *deploygate.Config, d deploygate.Decision) error {
+	kind := ErrCodeRefused
+	if d.ErrorType == deploygate.ErrorInvalidCodeSignature {
+		kind = ErrCodeSignInvalid
+	}
+	s.Log.WarnContext(ctx, "deployment refused by the code signing config", "function", name, "check", d.Failed, "detail", d.Detail, "config", cfg.ARN)
+	return &Error{Kind: kind, Type: d.ErrorType, Msg: d.Message}
 }
 
 // Create creates a function, checking its package against the code
@@ -251,6 +269,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	f.SigningProfileVersionARN, f.SigningJobARN = code.SigningProfileVersionARN, code.SigningJobARN
 	f.LastModified, f.RevisionID = s.now(), uuid.NewString()
 	if err := s.Store.CreateFunction(ctx, f, cscID); err != nil {
+		s.Code.Delete(ctx, code.CodePath)
 		if errors.Is(err, ErrExists) {
 			return Function{}, &Error{Kind: ErrExists, Msg: "Function already exist: " + name}
 		}
@@ -343,14 +362,23 @@ func (s *Service) UpdateCode(ctx context.Context, nameOrARN string, zip []byte) 
 		return Function{}, err
 	}
 	var out Function
+	old := ""
 	err = s.Store.UpdateFunction(ctx, f.Name, func(g *Function) error {
+		old = g.CodePath
 		g.CodeSHA256, g.CodeSize, g.CodePath = code.CodeSHA256, code.CodeSize, code.CodePath
 		g.SigningProfileVersionARN, g.SigningJobARN = code.SigningProfileVersionARN, code.SigningJobARN
 		g.LastModified, g.RevisionID = s.now(), uuid.NewString()
 		out = *g
 		return nil
 	})
-	return out, err
+	if err != nil {
+		s.Code.Delete(ctx, code.CodePath)
+		return Function{}, err
+	}
+	if old != "" && old != code.CodePath {
+		s.Code.Delete(ctx, old)
+	}
+	return out, nil
 }
 
 // Delete deletes a function and detaches its code signing config.
@@ -359,7 +387,11 @@ func (s *Service) Delete(ctx context.Context, nameOrARN string) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.DeleteFunction(ctx, f.Name)
+	if err := s.Store.DeleteFunction(ctx, f.Name); err != nil {
+		return err
+	}
+	s.Code.Delete(ctx, f.CodePath)
+	return nil
 }
 
 // List pages through functions.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -127,11 +129,19 @@ func TestDeployGate(t *testing.T) {
 			}
 		})
 	}
+	// Refused and replaced packages leave no files; only the deployed one stays.
+	codeDir := filepath.Join(e.ts.Config().DataDir, "objects", "functions", "hello-world-lambda")
+	if files, _ := os.ReadDir(codeDir); len(files) != 1 {
+		t.Errorf("%d package files after the deployments, want 1", len(files))
+	}
 	if _, err := lc.DeleteFunctionCodeSigningConfig(ctx, &lambda.DeleteFunctionCodeSigningConfigInput{FunctionName: aws.String("hello-world-lambda")}); err != nil {
 		t.Error(err)
 	}
 	if _, err := lc.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("hello-world-lambda")}); err != nil {
 		t.Error(err)
+	}
+	if files, _ := os.ReadDir(codeDir); len(files) != 0 {
+		t.Errorf("%d package files after DeleteFunction, want 0", len(files))
 	}
 }
 
