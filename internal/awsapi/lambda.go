@@ -17,6 +17,8 @@ type Lambda struct {
 	Functions *functions.Service
 	// ReadObject reads a package from a bucket (Code.S3Bucket/S3Key).
 	ReadObject func(ctx context.Context, bucket, key, version string, max int64) ([]byte, error)
+	// CodeURL returns a short-lived download URL of a function's package.
+	CodeURL    func(name, codeSHA256 string) string
 	Authorizer Authorizer
 	Log        *slog.Logger
 }

@@ -162,14 +162,18 @@ func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	type codeLocation struct {
+		RepositoryType string `json:"RepositoryType"`
+		Location       string `json:"Location,omitempty"`
+	}
+	loc := codeLocation{RepositoryType: "S3"}
+	if l.CodeURL != nil {
+		loc.Location = l.CodeURL(f.Name, f.CodeSHA256)
+	}
 	return WriteJSON(w, struct {
 		Configuration functionConfigJSON `json:"Configuration"`
-		Code          struct {
-			RepositoryType string `json:"RepositoryType"`
-		} `json:"Code"`
-	}{Configuration: l.functionJSON(f), Code: struct {
-		RepositoryType string `json:"RepositoryType"`
-	}{"S3"}})
+		Code          codeLocation       `json:"Code"`
+	}{l.functionJSON(f), loc})
 }
 
 func (l *Lambda) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {

@@ -2,12 +2,19 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
 
@@ -31,7 +38,8 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 		RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
 		OnWarning:      func(ctx context.Context, fn string, d deploygate.Decision) { s.SignatureValidationErrors.Add(1) },
 	}
-	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, ReadObject: s.readObject, Authorizer: awsapi.AllowAll{}, Log: s.log}
+	rand.Read(s.codeURLKey[:])
+	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, ReadObject: s.readObject, CodeURL: s.codeURL, Authorizer: awsapi.AllowAll{}, Log: s.log}
 }
 
 // readObject reads a whole object version (at most max bytes).
@@ -76,4 +84,55 @@ func (l localCRLs) Fetch(ctx context.Context, crlURL string) (*corecrl.Bundle, e
 		return nil, err
 	}
 	return &corecrl.Bundle{BaseCRL: crl}, nil
+}
+
+// codeURLValidity is how long a GetFunction Code.Location URL works.
+const codeURLValidity = 10 * time.Minute
+
+// codeURL returns a short-lived URL from which a function's current
+// package can be downloaded without credentials, as GetFunction's
+// Code.Location is.
+func (s *Server) codeURL(name, codeSHA256 string) string {
+	exp := time.Now().Add(codeURLValidity).Unix()
+	q := url.Values{}
+	q.Set("sha256", codeSHA256)
+	q.Set("expires", strconv.FormatInt(exp, 10))
+	q.Set("signature", s.codeURLSignature(name, codeSHA256, exp))
+	return s.cfg.BaseURL() + "/function-code/" + url.PathEscape(name) + "?" + q.Encode()
+}
+
+func (s *Server) codeURLSignature(name, codeSHA256 string, exp int64) string {
+	m := hmac.New(sha256.New, s.codeURLKey[:])
+	fmt.Fprintf(m, "%s\n%s\n%d", name, codeSHA256, exp)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// functionCode serves GET /function-code/{name} for a URL made by codeURL.
+func (s *Server) functionCode(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	q := r.URL.Query()
+	exp, err := strconv.ParseInt(q.Get("expires"), 10, 64)
+	want := s.codeURLSignature(name, q.Get("sha256"), exp)
+	if err != nil || !hmac.Equal([]byte(want), []byte(q.Get("signature"))) {
+		http.Error(w, "the download URL is not valid; call GetFunction for a new one", http.StatusForbidden)
+		return
+	}
+	if time.Now().Unix() > exp {
+		http.Error(w, "the download URL has expired; call GetFunction for a new one", http.StatusForbidden)
+		return
+	}
+	f, err := s.Functions.Get(r.Context(), name)
+	if err != nil || f.CodeSHA256 != q.Get("sha256") {
+		http.Error(w, "the function's code has changed or the function is gone; call GetFunction again", http.StatusNotFound)
+		return
+	}
+	rc, err := s.s3.data.NewRangeReader(r.Context(), f.CodePath, 0, -1)
+	if err != nil {
+		http.Error(w, "code unavailable", http.StatusInternalServerError)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Length", strconv.FormatInt(f.CodeSize, 10))
+	io.Copy(w, rc)
 }

@@ -75,6 +75,19 @@ func TestDeployGate(t *testing.T) {
 		aws.ToString(got.Configuration.CodeSha256) != aws.ToString(up.CodeSha256) {
 		t.Errorf("GetFunction = %+v, %v", got.Configuration, err)
 	}
+	// Code.Location downloads exactly the deployed package, without credentials.
+	resp, err := http.Get(aws.ToString(got.Code.Location))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != string(signed) {
+		t.Errorf("Code.Location: %d, %d bytes, want the %d-byte signed package", resp.StatusCode, len(body), len(signed))
+	}
+	if resp, err := http.Get(strings.Replace(aws.ToString(got.Code.Location), "signature=", "signature=0", 1)); err != nil || resp.StatusCode != 403 {
+		t.Errorf("a forged Code.Location answered %v %v", resp.StatusCode, err)
+	}
 	if l, err := lc.ListFunctionsByCodeSigningConfig(ctx, &lambda.ListFunctionsByCodeSigningConfigInput{CodeSigningConfigArn: cscARN}); err != nil || len(l.FunctionArns) != 1 {
 		t.Errorf("ListFunctionsByCodeSigningConfig = %+v, %v", l, err)
 	}

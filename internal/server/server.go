@@ -69,6 +69,7 @@ type Server struct {
 	// SignatureValidationErrors counts deployments that Warn let through
 	// with a failed signature check (Lambda's metric of that name).
 	SignatureValidationErrors atomic.Int64
+	codeURLKey                [32]byte // signs Code.Location URLs
 
 	// TSA is the time-stamping authority that timestamps every signature.
 	TSA     *tsa.Authority
@@ -163,6 +164,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
 	s.public.HandleFunc("GET /metrics", s.metrics)
+	s.public.HandleFunc("GET /function-code/{name}", s.functionCode)
 	s.public.HandleFunc("GET /pki/root.pem", s.rootPEM)
 	s.public.HandleFunc("GET /crl/root.crl", s.rootCRL)
 	s.public.HandleFunc("GET /crl/tsa.crl", s.tsaCRL)
