@@ -25,6 +25,7 @@ func (l *Lambda) functionOperations() []Operation {
 		{Name: "ListFunctions", Pattern: "GET " + base + "/{$}", Action: "lambda:ListFunctions", Handle: l.listFunctions},
 		{Name: "GetFunction", Pattern: "GET " + base + "/{name}", Action: "lambda:GetFunction", Resource: fnARN, Handle: l.getFunction},
 		{Name: "GetFunctionConfiguration", Pattern: "GET " + base + "/{name}/configuration", Action: "lambda:GetFunctionConfiguration", Resource: fnARN, Handle: l.getFunctionConfiguration},
+		{Name: "PublishVersion", Pattern: "POST " + base + "/{name}/versions", Action: "lambda:PublishVersion", Resource: fnARN, Handle: l.publishVersion},
 		{Name: "UpdateFunctionConfiguration", Pattern: "PUT " + base + "/{name}/configuration", Action: "lambda:UpdateFunctionConfiguration", Resource: fnARN, Handle: l.updateFunctionConfiguration},
 		{Name: "UpdateFunctionCode", Pattern: "PUT " + base + "/{name}/code", Action: "lambda:UpdateFunctionCode", Resource: fnARN, Handle: l.updateFunctionCode},
 		{Name: "DeleteFunction", Pattern: "DELETE " + base + "/{name}", Action: "lambda:DeleteFunction", Resource: fnARN, Handle: l.deleteFunction},
@@ -89,10 +90,20 @@ type functionConfigJSON struct {
 }
 
 func (l *Lambda) functionJSON(f functions.Function) functionConfigJSON {
+	return l.versionJSON(f, "$LATEST")
+}
+
+// versionJSON renders $LATEST or a published version (whose ARN is
+// qualified with its number).
+func (l *Lambda) versionJSON(f functions.Function, version string) functionConfigJSON {
+	fnARN := l.Functions.ARN(f.Name)
+	if version != "$LATEST" {
+		fnARN += ":" + version
+	}
 	out := functionConfigJSON{
-		FunctionName: f.Name, FunctionArn: l.Functions.ARN(f.Name), Runtime: f.Runtime, Role: f.Role, Handler: f.Handler,
+		FunctionName: f.Name, FunctionArn: fnARN, Runtime: f.Runtime, Role: f.Role, Handler: f.Handler,
 		CodeSize: f.CodeSize, Description: f.Description, Timeout: f.Timeout, MemorySize: f.MemorySize,
-		LastModified: f.LastModified.UTC().Format(lambdaTime), CodeSha256: f.CodeSHA256, Version: "$LATEST",
+		LastModified: f.LastModified.UTC().Format(lambdaTime), CodeSha256: f.CodeSHA256, Version: version,
 		RevisionID: f.RevisionID, State: "Active", LastUpdateStatus: "Successful", PackageType: "Zip", Architectures: []string{"x86_64"},
 		SigningProfileVersionArn: f.SigningProfileVersionARN, SigningJobArn: f.SigningJobARN,
 	}
@@ -158,7 +169,7 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
-	f, err := l.Functions.Get(r.Context(), r.PathValue("name"))
+	f, version, err := l.Functions.GetVersion(r.Context(), r.PathValue("name"), r.URL.Query().Get("Qualifier"))
 	if err != nil {
 		return err
 	}
@@ -173,15 +184,27 @@ func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
 	return WriteJSON(w, struct {
 		Configuration functionConfigJSON `json:"Configuration"`
 		Code          codeLocation       `json:"Code"`
-	}{l.functionJSON(f), loc})
+	}{l.versionJSON(f, version), loc})
 }
 
 func (l *Lambda) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
-	f, err := l.Functions.Get(r.Context(), r.PathValue("name"))
+	f, version, err := l.Functions.GetVersion(r.Context(), r.PathValue("name"), r.URL.Query().Get("Qualifier"))
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, l.functionJSON(f))
+	return WriteJSON(w, l.versionJSON(f, version))
+}
+
+func (l *Lambda) publishVersion(w http.ResponseWriter, r *http.Request) error {
+	var req struct{ Description string }
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	f, n, err := l.Functions.PublishVersion(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return WriteJSONStatus(w, http.StatusCreated, l.versionJSON(f, strconv.Itoa(n)))
 }
 
 func (l *Lambda) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {

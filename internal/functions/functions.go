@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,6 +75,15 @@ type Store interface {
 	FunctionCSC(ctx context.Context, name string) (string, error) // "" if none; ErrNotFound
 	SetFunctionCSC(ctx context.Context, name, cscID string) error // cscID "" detaches
 	FunctionsByCSC(ctx context.Context, cscID, after string, limit int) ([]string, error)
+	// PublishVersion snapshots $LATEST as the next version number.
+	PublishVersion(ctx context.Context, name string, at time.Time) (Function, int, error)
+	// FunctionVersion returns a published version, or ErrNotFound.
+	FunctionVersion(ctx context.Context, name string, version int) (Function, error)
+	// CodePathInUse reports whether $LATEST or a version uses a package.
+	CodePathInUse(ctx context.Context, path string) (bool, error)
+	// DeleteFunctionVersions deletes a function's versions and returns
+	// the package paths they used.
+	DeleteFunctionVersions(ctx context.Context, name string) ([]string, error)
 }
 
 // CodeStore keeps function packages.
@@ -376,9 +386,44 @@ func (s *Service) UpdateCode(ctx context.Context, nameOrARN string, zip []byte) 
 		return Function{}, err
 	}
 	if old != "" && old != code.CodePath {
-		s.Code.Delete(ctx, old)
+		s.deleteUnused(ctx, old)
 	}
 	return out, nil
+}
+
+// deleteUnused removes a package that neither $LATEST nor a published
+// version uses any more.
+func (s *Service) deleteUnused(ctx context.Context, path string) {
+	if used, err := s.Store.CodePathInUse(ctx, path); err == nil && !used {
+		s.Code.Delete(ctx, path)
+	}
+}
+
+// PublishVersion publishes $LATEST as an immutable numbered version.
+func (s *Service) PublishVersion(ctx context.Context, nameOrARN string) (Function, int, error) {
+	f, err := s.Get(ctx, nameOrARN)
+	if err != nil {
+		return Function{}, 0, err
+	}
+	return s.Store.PublishVersion(ctx, f.Name, s.now())
+}
+
+// GetVersion returns $LATEST (qualifier "" or "$LATEST") or a published
+// version.
+func (s *Service) GetVersion(ctx context.Context, nameOrARN, qualifier string) (Function, string, error) {
+	f, err := s.Get(ctx, nameOrARN)
+	if err != nil || qualifier == "" || qualifier == "$LATEST" {
+		return f, "$LATEST", err
+	}
+	n, err := strconv.Atoi(qualifier)
+	if err != nil || n < 1 {
+		return Function{}, "", invalid("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must be $LATEST or a version number", qualifier)
+	}
+	v, err := s.Store.FunctionVersion(ctx, f.Name, n)
+	if errors.Is(err, ErrNotFound) {
+		return Function{}, "", &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("Function not found: %s:%d", s.ARN(f.Name), n)}
+	}
+	return v, qualifier, err
 }
 
 // Delete deletes a function and detaches its code signing config.
@@ -387,10 +432,16 @@ func (s *Service) Delete(ctx context.Context, nameOrARN string) error {
 	if err != nil {
 		return err
 	}
+	paths, err := s.Store.DeleteFunctionVersions(ctx, f.Name)
+	if err != nil {
+		return err
+	}
 	if err := s.Store.DeleteFunction(ctx, f.Name); err != nil {
 		return err
 	}
-	s.Code.Delete(ctx, f.CodePath)
+	for _, p := range append(paths, f.CodePath) {
+		s.deleteUnused(ctx, p)
+	}
 	return nil
 }
 

@@ -142,10 +142,27 @@ func TestDeployGate(t *testing.T) {
 			}
 		})
 	}
-	// Refused and replaced packages leave no files; only the deployed one stays.
+	// A published version keeps its code when $LATEST changes.
+	pub, err := lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("hello-world-lambda")})
+	if err != nil || aws.ToString(pub.Version) != "1" || !strings.HasSuffix(aws.ToString(pub.FunctionArn), ":hello-world-lambda:1") {
+		t.Fatalf("PublishVersion = %+v, %v", pub, err)
+	}
+	latest, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), ZipFile: signed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("hello-world-lambda"), Qualifier: aws.String("1")})
+	if err != nil || aws.ToString(v1.Configuration.CodeSha256) != aws.ToString(pub.CodeSha256) || aws.ToString(v1.Configuration.CodeSha256) == aws.ToString(latest.CodeSha256) || aws.ToString(v1.Configuration.Version) != "1" {
+		t.Errorf("GetFunction(Qualifier=1) = %+v, %v", v1, err)
+	}
+	if _, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("hello-world-lambda"), Qualifier: aws.String("9")}); apiCode(err) != "ResourceNotFoundException" {
+		t.Errorf("an unpublished version = %v", err)
+	}
+
+	// Packages that no version uses are removed; the others stay.
 	codeDir := filepath.Join(e.ts.Config().DataDir, "objects", "functions", "hello-world-lambda")
-	if files, _ := os.ReadDir(codeDir); len(files) != 1 {
-		t.Errorf("%d package files after the deployments, want 1", len(files))
+	if files, _ := os.ReadDir(codeDir); len(files) != 2 {
+		t.Errorf("%d package files after the deployments, want 2 ($LATEST and version 1)", len(files))
 	}
 	if _, err := lc.DeleteFunctionCodeSigningConfig(ctx, &lambda.DeleteFunctionCodeSigningConfigInput{FunctionName: aws.String("hello-world-lambda")}); err != nil {
 		t.Error(err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/signet/signet/internal/functions"
 )
@@ -145,4 +146,75 @@ func (s *DB) FunctionsByCSC(ctx context.Context, cscID, after string, limit int)
 		out = append(out, n)
 	}
 	return out, rows.Err()
+}
+
+// PublishVersion implements functions.Store.
+func (s *DB) PublishVersion(ctx context.Context, name string, at time.Time) (functions.Function, int, error) {
+	var f functions.Function
+	var n int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		f, err = scanFunction(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name = ?`), name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return functions.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(version), 0) FROM function_versions WHERE name = ?`), name).Scan(&n); err != nil {
+			return err
+		}
+		n++
+		snap, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO function_versions (name, version, snapshot, code_path, created_at) VALUES (?, ?, ?, ?, ?)`), name, n, string(snap), f.CodePath, unixNano(at))
+		return err
+	})
+	return f, n, err
+}
+
+// FunctionVersion implements functions.Store.
+func (s *DB) FunctionVersion(ctx context.Context, name string, version int) (functions.Function, error) {
+	var snap string
+	err := s.queryRow(ctx, `SELECT snapshot FROM function_versions WHERE name = ? AND version = ?`, name, version).Scan(&snap)
+	if errors.Is(err, sql.ErrNoRows) {
+		return functions.Function{}, functions.ErrNotFound
+	}
+	if err != nil {
+		return functions.Function{}, err
+	}
+	var f functions.Function
+	return f, json.Unmarshal([]byte(snap), &f)
+}
+
+// CodePathInUse implements functions.Store.
+func (s *DB) CodePathInUse(ctx context.Context, path string) (bool, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT (SELECT COUNT(*) FROM functions WHERE code_path = ?) + (SELECT COUNT(*) FROM function_versions WHERE code_path = ?)`, path, path).Scan(&n)
+	return n > 0, err
+}
+
+// DeleteFunctionVersions implements functions.Store.
+func (s *DB) DeleteFunctionVersions(ctx context.Context, name string) ([]string, error) {
+	var paths []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT DISTINCT code_path FROM function_versions WHERE name = ?`), name)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			paths = append(paths, p)
+		}
+		rows.Close()
+		_, err = tx.ExecContext(ctx, s.d.rebind(`DELETE FROM function_versions WHERE name = ?`), name)
+		return err
+	})
+	return paths, err
 }
