@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/signet/signet/internal/functions"
 )
@@ -25,6 +26,10 @@ func (l *Lambda) functionOperations() []Operation {
 		{Name: "ListFunctions", Pattern: "GET " + base + "/{$}", Action: "lambda:ListFunctions", Handle: l.listFunctions},
 		{Name: "GetFunction", Pattern: "GET " + base + "/{name}", Action: "lambda:GetFunction", Resource: fnARN, Handle: l.getFunction},
 		{Name: "GetFunctionConfiguration", Pattern: "GET " + base + "/{name}/configuration", Action: "lambda:GetFunctionConfiguration", Resource: fnARN, Handle: l.getFunctionConfiguration},
+		{Name: "PublishLayerVersion", Pattern: "POST /2018-10-31/layers/{layer}/versions", Action: "lambda:PublishLayerVersion",
+			Resource: func(r *http.Request) string { return l.Functions.LayerARN(r.PathValue("layer"), 0) }, Handle: l.publishLayer},
+		{Name: "GetLayerVersion", Pattern: "GET /2018-10-31/layers/{layer}/versions/{version}", Action: "lambda:GetLayerVersion",
+			Resource: func(r *http.Request) string { return l.Functions.LayerARN(r.PathValue("layer"), 0) }, Handle: l.getLayer},
 		{Name: "PublishVersion", Pattern: "POST " + base + "/{name}/versions", Action: "lambda:PublishVersion", Resource: fnARN, Handle: l.publishVersion},
 		{Name: "UpdateFunctionConfiguration", Pattern: "PUT " + base + "/{name}/configuration", Action: "lambda:UpdateFunctionConfiguration", Resource: fnARN, Handle: l.updateFunctionConfiguration},
 		{Name: "UpdateFunctionCode", Pattern: "PUT " + base + "/{name}/code", Action: "lambda:UpdateFunctionCode", Resource: fnARN, Handle: l.updateFunctionCode},
@@ -80,13 +85,21 @@ type functionConfigJSON struct {
 	Environment  *struct {
 		Variables map[string]string `json:"Variables"`
 	} `json:"Environment,omitempty"`
-	RevisionID               string   `json:"RevisionId"`
-	State                    string   `json:"State"`
-	LastUpdateStatus         string   `json:"LastUpdateStatus"`
-	PackageType              string   `json:"PackageType"`
-	Architectures            []string `json:"Architectures"`
-	SigningProfileVersionArn string   `json:"SigningProfileVersionArn,omitempty"`
-	SigningJobArn            string   `json:"SigningJobArn,omitempty"`
+	RevisionID               string      `json:"RevisionId"`
+	State                    string      `json:"State"`
+	LastUpdateStatus         string      `json:"LastUpdateStatus"`
+	PackageType              string      `json:"PackageType"`
+	Architectures            []string    `json:"Architectures"`
+	SigningProfileVersionArn string      `json:"SigningProfileVersionArn,omitempty"`
+	SigningJobArn            string      `json:"SigningJobArn,omitempty"`
+	Layers                   []layerJSON `json:"Layers,omitempty"`
+}
+
+type layerJSON struct {
+	Arn                      string `json:"Arn"`
+	CodeSize                 int64  `json:"CodeSize"`
+	SigningProfileVersionArn string `json:"SigningProfileVersionArn,omitempty"`
+	SigningJobArn            string `json:"SigningJobArn,omitempty"`
 }
 
 func (l *Lambda) functionJSON(f functions.Function) functionConfigJSON {
@@ -106,6 +119,9 @@ func (l *Lambda) versionJSON(f functions.Function, version string) functionConfi
 		LastModified: f.LastModified.UTC().Format(lambdaTime), CodeSha256: f.CodeSHA256, Version: version,
 		RevisionID: f.RevisionID, State: "Active", LastUpdateStatus: "Successful", PackageType: "Zip", Architectures: []string{"x86_64"},
 		SigningProfileVersionArn: f.SigningProfileVersionARN, SigningJobArn: f.SigningJobARN,
+	}
+	for _, u := range f.Layers {
+		out.Layers = append(out.Layers, layerJSON{u.ARN, u.CodeSize, u.SigningProfileVersionARN, u.SigningJobARN})
 	}
 	if len(f.Environment) > 0 {
 		out.Environment = &struct {
@@ -147,6 +163,7 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
 		Environment                                       *struct{ Variables map[string]string }
 		Code                                              codeJSON
 		CodeSigningConfigArn                              string
+		Layers                                            []string
 	}
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
@@ -155,7 +172,7 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in := functions.CreateInput{Zip: zip, CodeSigningConfigARN: req.CodeSigningConfigArn}
+	in := functions.CreateInput{Zip: zip, CodeSigningConfigARN: req.CodeSigningConfigArn, LayerARNs: req.Layers}
 	in.Name, in.Runtime, in.Role, in.Handler, in.Description = req.FunctionName, req.Runtime, req.Role, req.Handler, req.Description
 	in.Timeout, in.MemorySize = req.Timeout, req.MemorySize
 	if req.Environment != nil {
@@ -313,6 +330,7 @@ func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		Runtime, Handler, Role, Description *string
 		Timeout, MemorySize                 *int
 		Environment                         *struct{ Variables map[string]string }
+		Layers                              *[]string
 	}
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
@@ -324,9 +342,62 @@ func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 			u.Environment = map[string]string{}
 		}
 	}
+	if req.Layers != nil {
+		u.Layers = append([]string{}, (*req.Layers)...)
+	}
 	f, err := l.Functions.UpdateConfiguration(r.Context(), r.PathValue("name"), u)
 	if err != nil {
 		return err
 	}
 	return WriteJSON(w, l.functionJSON(f))
+}
+
+type layerVersionJSON struct {
+	Content struct {
+		CodeSha256 string `json:"CodeSha256"`
+		CodeSize   int64  `json:"CodeSize"`
+	} `json:"Content"`
+	LayerArn           string   `json:"LayerArn"`
+	LayerVersionArn    string   `json:"LayerVersionArn"`
+	Description        string   `json:"Description"`
+	CreatedDate        string   `json:"CreatedDate"`
+	Version            int      `json:"Version"`
+	CompatibleRuntimes []string `json:"CompatibleRuntimes,omitempty"`
+}
+
+func (l *Lambda) layerJSON(v functions.LayerVersion) layerVersionJSON {
+	var out layerVersionJSON
+	out.Content.CodeSha256, out.Content.CodeSize = v.CodeSHA256, v.CodeSize
+	arn := l.Functions.LayerARN(v.Name, v.Version)
+	out.LayerVersionArn, out.LayerArn = arn, arn[:strings.LastIndex(arn, ":")]
+	out.Description, out.CreatedDate, out.Version, out.CompatibleRuntimes = v.Description, v.CreatedAt.UTC().Format(lambdaTime), v.Version, v.Runtimes
+	return out
+}
+
+func (l *Lambda) publishLayer(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Description        string
+		Content            codeJSON
+		CompatibleRuntimes []string
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	zip, err := l.zip(r.Context(), req.Content)
+	if err != nil {
+		return err
+	}
+	v, err := l.Functions.PublishLayer(r.Context(), r.PathValue("layer"), req.Description, req.CompatibleRuntimes, zip)
+	if err != nil {
+		return err
+	}
+	return WriteJSONStatus(w, http.StatusCreated, l.layerJSON(v))
+}
+
+func (l *Lambda) getLayer(w http.ResponseWriter, r *http.Request) error {
+	v, err := l.Functions.Layer(r.Context(), r.PathValue("layer"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, l.layerJSON(v))
 }

@@ -63,6 +63,7 @@ type Function struct {
 	SigningJobARN            string
 	LastModified             time.Time
 	RevisionID               string
+	Layers                   []LayerUse
 }
 
 // Store persists functions.
@@ -94,13 +95,15 @@ type CodeStore interface {
 
 // Service implements the function operations.
 type Service struct {
-	Store   Store
-	Code    CodeStore
-	CSCs    *deploygate.Service
-	Gate    *deploygate.Gate
-	Account arn.Account
-	Log     *slog.Logger
-	Now     func() time.Time
+	Store      Store
+	Layers     LayerStore
+	Code       CodeStore
+	CodeReader CodeReader
+	CSCs       *deploygate.Service
+	Gate       *deploygate.Gate
+	Account    arn.Account
+	Log        *slog.Logger
+	Now        func() time.Time
 	// RequireEnforce refuses new functions without an Enforce code
 	// signing config (an installation setting).
 	RequireEnforce bool
@@ -132,6 +135,7 @@ type CreateInput struct {
 	Function
 	Zip                  []byte
 	CodeSigningConfigARN string
+	LayerARNs            []string
 }
 
 func invalid(format string, args ...any) error {
@@ -269,11 +273,16 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if s.RequireEnforce && (cfg == nil || cfg.Policy != deploygate.Enforce) {
 		return Function{}, invalid("This installation requires every new function to have a code signing config with UntrustedArtifactOnDeployment=Enforce: pass CodeSigningConfigArn of such a config (create one with CreateCodeSigningConfig)")
 	}
+	layers, err := s.checkLayers(ctx, name, in.LayerARNs, cfg)
+	if err != nil {
+		return Function{}, err
+	}
 	code, err := s.admit(ctx, name, in.Zip, cfg)
 	if err != nil {
 		return Function{}, err
 	}
 	f := in.Function
+	f.Layers = layers
 	f.Name = name
 	f.CodeSHA256, f.CodeSize, f.CodePath = code.CodeSHA256, code.CodeSize, code.CodePath
 	f.SigningProfileVersionARN, f.SigningJobARN = code.SigningProfileVersionARN, code.SigningJobARN
@@ -294,6 +303,7 @@ type ConfigUpdate struct {
 	Runtime, Handler, Role, Description *string
 	Timeout, MemorySize                 *int
 	Environment                         map[string]string // nil: unchanged
+	Layers                              []string          // nil: unchanged; checked like code
 }
 
 // UpdateConfiguration changes a function's configuration (never its code).
@@ -308,8 +318,29 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 	if u.MemorySize != nil && (*u.MemorySize < 128 || *u.MemorySize > 10240) {
 		return Function{}, invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must be between 128 and 10240", *u.MemorySize)
 	}
+	var layers []LayerUse
+	if u.Layers != nil {
+		cscID, err := s.Store.FunctionCSC(ctx, f.Name)
+		if err != nil {
+			return Function{}, err
+		}
+		cscARN := ""
+		if cscID != "" {
+			cscARN = s.CSCs.ARN(cscID)
+		}
+		cfg, _, err := s.config(ctx, cscARN)
+		if err != nil {
+			return Function{}, err
+		}
+		if layers, err = s.checkLayers(ctx, f.Name, u.Layers, cfg); err != nil {
+			return Function{}, err
+		}
+	}
 	var out Function
 	err = s.Store.UpdateFunction(ctx, f.Name, func(g *Function) error {
+		if u.Layers != nil {
+			g.Layers = layers
+		}
 		set := func(dst *string, v *string) {
 			if v != nil {
 				*dst = *v

@@ -34,7 +34,7 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 		gate.Revocation = checker
 	}
 	s.Functions = &functions.Service{
-		Store: s.db, Code: s.s3.data, CSCs: csc, Gate: gate, Account: inst.Account, Log: s.log,
+		Store: s.db, Layers: s.db, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Gate: gate, Account: inst.Account, Log: s.log,
 		RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
 		OnWarning:      func(ctx context.Context, fn string, d deploygate.Decision) { s.SignatureValidationErrors.Add(1) },
 	}

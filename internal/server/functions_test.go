@@ -233,3 +233,58 @@ func TestFunctionSettings(t *testing.T) {
 		t.Errorf("/metrics = %s", b)
 	}
 }
+
+// TestLayers checks that layers are checked like function code against
+// the function's code signing config.
+func TestLayers(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := context.Background()
+	lc := lambdaClient(e.ts)
+	unsigned := zipOf(t, helloZip)
+	ver := e.put(t, "artifacts", "hello.zip", unsigned)
+	id, err := e.start(t, "hello.zip", ver, "signing_profile_for_lambda", "layer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(t, id)
+	signed, _ := e.get(t, "artifacts", "signed-"+id+".zip")
+	versionARN := fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-profiles/signing_profile_for_lambda/%s", e.ts.AccountID(), e.version)
+	pubUnsigned, err := lc.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("deps"), Content: &ltypes.LayerVersionContentInput{ZipFile: unsigned}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubSigned, err := lc.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("deps"), Content: &ltypes.LayerVersionContentInput{ZipFile: signed}})
+	if err != nil || pubSigned.Version != 2 {
+		t.Fatalf("PublishLayerVersion = %+v, %v", pubSigned, err)
+	}
+	if g, err := lc.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("deps"), VersionNumber: aws.Int64(2)}); err != nil || aws.ToString(g.LayerVersionArn) != aws.ToString(pubSigned.LayerVersionArn) {
+		t.Errorf("GetLayerVersion = %+v, %v", g, err)
+	}
+	csc, err := lc.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{AllowedPublishers: &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
+		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(layer *string) error {
+		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("with_layers"), Runtime: ltypes.RuntimePython312, Handler: aws.String("a.b"),
+			Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: signed},
+			CodeSigningConfigArn: csc.CodeSigningConfig.CodeSigningConfigArn, Layers: []string{aws.ToString(layer)}})
+		return err
+	}
+	if err := create(pubUnsigned.LayerVersionArn); apiCode(err) != "CodeVerificationFailedException" {
+		t.Errorf("an unsigned layer under Enforce = %v, want CodeVerificationFailedException", err)
+	}
+	if err := create(pubSigned.LayerVersionArn); err != nil {
+		t.Fatalf("a signed layer = %v", err)
+	}
+	got, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("with_layers")})
+	if err != nil || len(got.Layers) != 1 || aws.ToString(got.Layers[0].SigningProfileVersionArn) != versionARN {
+		t.Errorf("GetFunctionConfiguration layers = %+v, %v", got.Layers, err)
+	}
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("with_layers"), Layers: []string{aws.ToString(pubUnsigned.LayerVersionArn)}}); apiCode(err) != "CodeVerificationFailedException" {
+		t.Errorf("switching to an unsigned layer = %v, want CodeVerificationFailedException", err)
+	}
+	if _, err := lc.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("deps"), VersionNumber: aws.Int64(9)}); apiCode(err) != "ResourceNotFoundException" {
+		t.Errorf("an unknown layer version = %v", err)
+	}
+}

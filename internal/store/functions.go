@@ -13,25 +13,30 @@ import (
 var _ functions.Store = (*DB)(nil)
 
 const functionColumns = `name, runtime, handler, role, description, timeout, memory_size, environment, code_sha256, code_size, code_path,
-signing_profile_version_arn, signing_job_arn, last_modified, revision_id`
+signing_profile_version_arn, signing_job_arn, last_modified, revision_id, layers`
 
 func scanFunction(row scanner) (functions.Function, error) {
 	var f functions.Function
-	var env string
+	var env, layers string
 	var modified int64
 	err := row.Scan(&f.Name, &f.Runtime, &f.Handler, &f.Role, &f.Description, &f.Timeout, &f.MemorySize, &env, &f.CodeSHA256, &f.CodeSize, &f.CodePath,
-		&f.SigningProfileVersionARN, &f.SigningJobARN, &modified, &f.RevisionID)
+		&f.SigningProfileVersionARN, &f.SigningJobARN, &modified, &f.RevisionID, &layers)
 	if err != nil {
 		return f, err
 	}
 	f.LastModified = fromUnixNano(modified)
-	return f, json.Unmarshal([]byte(env), &f.Environment)
+	return f, errors.Join(json.Unmarshal([]byte(env), &f.Environment), json.Unmarshal([]byte(layers), &f.Layers))
 }
 
 func functionArgs(f functions.Function) []any {
 	env, _ := json.Marshal(nonNil(f.Environment))
+	layers := f.Layers
+	if layers == nil {
+		layers = []functions.LayerUse{}
+	}
+	lj, _ := json.Marshal(layers)
 	return []any{f.Name, f.Runtime, f.Handler, f.Role, f.Description, f.Timeout, f.MemorySize, string(env), f.CodeSHA256, f.CodeSize, f.CodePath,
-		f.SigningProfileVersionARN, f.SigningJobARN, unixNano(f.LastModified), f.RevisionID}
+		f.SigningProfileVersionARN, f.SigningJobARN, unixNano(f.LastModified), f.RevisionID, string(lj)}
 }
 
 // CreateFunction implements functions.Store.
@@ -44,7 +49,7 @@ func (s *DB) CreateFunction(ctx context.Context, f functions.Function, cscID str
 		if n > 0 {
 			return functions.ErrExists
 		}
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), functionArgs(f)...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), functionArgs(f)...); err != nil {
 			return err
 		}
 		if cscID != "" {
@@ -79,7 +84,7 @@ func (s *DB) UpdateFunction(ctx context.Context, name string, fn func(*functions
 		}
 		args := functionArgs(f)
 		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE functions SET runtime = ?, handler = ?, role = ?, description = ?, timeout = ?, memory_size = ?, environment = ?, code_sha256 = ?, code_size = ?, code_path = ?,
-signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revision_id = ? WHERE name = ?`), append(args[1:], name)...)
+signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revision_id = ?, layers = ? WHERE name = ?`), append(args[1:], name)...)
 		return err
 	})
 }
@@ -217,4 +222,47 @@ func (s *DB) DeleteFunctionVersions(ctx context.Context, name string) ([]string,
 		return err
 	})
 	return paths, err
+}
+
+var _ functions.LayerStore = (*DB)(nil)
+
+// PublishLayer implements functions.LayerStore.
+func (s *DB) PublishLayer(ctx context.Context, l functions.LayerVersion) (functions.LayerVersion, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(version), 0) + 1 FROM layer_versions WHERE name = ?`), l.Name).Scan(&l.Version); err != nil {
+			return err
+		}
+		rt, err := json.Marshal(nonNilSlice(l.Runtimes))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO layer_versions (name, version, description, runtimes, code_sha256, code_size, code_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			l.Name, l.Version, l.Description, string(rt), l.CodeSHA256, l.CodeSize, l.CodePath, unixNano(l.CreatedAt))
+		return err
+	})
+	return l, err
+}
+
+// Layer implements functions.LayerStore.
+func (s *DB) Layer(ctx context.Context, name string, version int) (functions.LayerVersion, error) {
+	l := functions.LayerVersion{Name: name, Version: version}
+	var rt string
+	var created int64
+	err := s.queryRow(ctx, `SELECT description, runtimes, code_sha256, code_size, code_path, created_at FROM layer_versions WHERE name = ? AND version = ?`, name, version).
+		Scan(&l.Description, &rt, &l.CodeSHA256, &l.CodeSize, &l.CodePath, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, functions.ErrNotFound
+	}
+	if err != nil {
+		return l, err
+	}
+	l.CreatedAt = fromUnixNano(created)
+	return l, json.Unmarshal([]byte(rt), &l.Runtimes)
+}
+
+func nonNilSlice(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
