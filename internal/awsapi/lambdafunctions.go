@@ -164,6 +164,7 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
 		Code                                              codeJSON
 		CodeSigningConfigArn                              string
 		Layers                                            []string
+		Tags                                              map[string]string
 	}
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
@@ -178,6 +179,7 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if req.Environment != nil {
 		in.Environment = req.Environment.Variables
 	}
+	in.Tags = req.Tags
 	f, err := l.Functions.Create(r.Context(), in)
 	if err != nil {
 		return err
@@ -201,7 +203,8 @@ func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
 	return WriteJSON(w, struct {
 		Configuration functionConfigJSON `json:"Configuration"`
 		Code          codeLocation       `json:"Code"`
-	}{l.versionJSON(f, version), loc})
+		Tags          map[string]string  `json:"Tags,omitempty"`
+	}{l.versionJSON(f, version), loc, f.Tags})
 }
 
 func (l *Lambda) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,6 +65,7 @@ type Function struct {
 	LastModified             time.Time
 	RevisionID               string
 	Layers                   []LayerUse
+	Tags                     map[string]string
 }
 
 // Store persists functions.
@@ -247,6 +249,14 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	}
 	if in.Runtime == "" || in.Handler == "" && in.Runtime != "provided" && in.Runtime != "provided.al2023" {
 		return Function{}, invalid("Runtime and Handler are required for a zip deployment package")
+	}
+	if len(in.Tags) > 50 {
+		return Function{}, invalid("a function may carry at most 50 tags, got %d", len(in.Tags))
+	}
+	for k, v := range in.Tags {
+		if k == "" || len(k) > 128 || len(v) > 256 || strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return Function{}, invalid("tag %q: keys are 1 to 128 characters not starting with aws:, values at most 256", k)
+		}
 	}
 	if in.Role == "" {
 		return Function{}, invalid("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null")

@@ -41,7 +41,7 @@ func TestDeployGate(t *testing.T) {
 
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("hello-world-lambda"), Runtime: ltypes.RuntimePython312,
 		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/lambda-role"),
-		Code: &ltypes.FunctionCode{ZipFile: unsigned}}); err != nil {
+		Code: &ltypes.FunctionCode{ZipFile: unsigned}, Tags: map[string]string{"team": "payments"}}); err != nil {
 		t.Fatal(err)
 	}
 	csc, err := lc.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{
@@ -72,7 +72,7 @@ func TestDeployGate(t *testing.T) {
 	}
 	got, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("hello-world-lambda")})
 	if err != nil || aws.ToString(got.Configuration.SigningProfileVersionArn) != versionARN || aws.ToString(got.Configuration.SigningJobArn) != jobARN ||
-		aws.ToString(got.Configuration.CodeSha256) != aws.ToString(up.CodeSha256) {
+		aws.ToString(got.Configuration.CodeSha256) != aws.ToString(up.CodeSha256) || got.Tags["team"] != "payments" {
 		t.Errorf("GetFunction = %+v, %v", got.Configuration, err)
 	}
 	// Code.Location downloads exactly the deployed package, without credentials.
@@ -124,6 +124,11 @@ func TestDeployGate(t *testing.T) {
 		err  error
 		code string
 	}{err, "InvalidParameterValueException"}
+	_, err = lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), ZipFile: append([]byte("PK"), make([]byte, 50<<20)...)})
+	bad["fail/zip-over-limit"] = struct {
+		err  error
+		code string
+	}{err, "RequestTooLargeException"}
 	_, err = lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("nobody")})
 	bad["fail/unknown-function"] = struct {
 		err  error

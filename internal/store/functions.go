@@ -13,19 +13,19 @@ import (
 var _ functions.Store = (*DB)(nil)
 
 const functionColumns = `name, runtime, handler, role, description, timeout, memory_size, environment, code_sha256, code_size, code_path,
-signing_profile_version_arn, signing_job_arn, last_modified, revision_id, layers`
+signing_profile_version_arn, signing_job_arn, last_modified, revision_id, layers, tags`
 
 func scanFunction(row scanner) (functions.Function, error) {
 	var f functions.Function
-	var env, layers string
+	var env, layers, tags string
 	var modified int64
 	err := row.Scan(&f.Name, &f.Runtime, &f.Handler, &f.Role, &f.Description, &f.Timeout, &f.MemorySize, &env, &f.CodeSHA256, &f.CodeSize, &f.CodePath,
-		&f.SigningProfileVersionARN, &f.SigningJobARN, &modified, &f.RevisionID, &layers)
+		&f.SigningProfileVersionARN, &f.SigningJobARN, &modified, &f.RevisionID, &layers, &tags)
 	if err != nil {
 		return f, err
 	}
 	f.LastModified = fromUnixNano(modified)
-	return f, errors.Join(json.Unmarshal([]byte(env), &f.Environment), json.Unmarshal([]byte(layers), &f.Layers))
+	return f, errors.Join(json.Unmarshal([]byte(env), &f.Environment), json.Unmarshal([]byte(layers), &f.Layers), json.Unmarshal([]byte(tags), &f.Tags))
 }
 
 func functionArgs(f functions.Function) []any {
@@ -35,8 +35,9 @@ func functionArgs(f functions.Function) []any {
 		layers = []functions.LayerUse{}
 	}
 	lj, _ := json.Marshal(layers)
+	tj, _ := json.Marshal(nonNil(f.Tags))
 	return []any{f.Name, f.Runtime, f.Handler, f.Role, f.Description, f.Timeout, f.MemorySize, string(env), f.CodeSHA256, f.CodeSize, f.CodePath,
-		f.SigningProfileVersionARN, f.SigningJobARN, unixNano(f.LastModified), f.RevisionID, string(lj)}
+		f.SigningProfileVersionARN, f.SigningJobARN, unixNano(f.LastModified), f.RevisionID, string(lj), string(tj)}
 }
 
 // CreateFunction implements functions.Store.
@@ -49,7 +50,7 @@ func (s *DB) CreateFunction(ctx context.Context, f functions.Function, cscID str
 		if n > 0 {
 			return functions.ErrExists
 		}
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), functionArgs(f)...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), functionArgs(f)...); err != nil {
 			return err
 		}
 		if cscID != "" {
@@ -84,7 +85,7 @@ func (s *DB) UpdateFunction(ctx context.Context, name string, fn func(*functions
 		}
 		args := functionArgs(f)
 		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE functions SET runtime = ?, handler = ?, role = ?, description = ?, timeout = ?, memory_size = ?, environment = ?, code_sha256 = ?, code_size = ?, code_path = ?,
-signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revision_id = ?, layers = ? WHERE name = ?`), append(args[1:], name)...)
+signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revision_id = ?, layers = ?, tags = ? WHERE name = ?`), append(args[1:], name)...)
 		return err
 	})
 }

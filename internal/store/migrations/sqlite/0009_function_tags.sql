@@ -1,0 +1,1 @@
+ALTER TABLE functions ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
