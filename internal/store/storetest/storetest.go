@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		"durability/reopen":           testReopen,
 	}
 	maps.Copy(tests, objectTests)
+	maps.Copy(tests, jobTests)
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
 	}
