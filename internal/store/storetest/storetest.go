@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 	}
 	maps.Copy(tests, objectTests)
 	maps.Copy(tests, jobTests)
+	maps.Copy(tests, functionTests)
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
 	}
