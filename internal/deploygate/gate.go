@@ -138,6 +138,9 @@ func (g *Gate) Check(ctx context.Context, r io.ReaderAt, size int64, cfg *Config
 		CheckMismatch:   "the signature is not from an allowed publisher",
 		CheckRevocation: "the signature is revoked",
 	}[d.Failed]
-	d.Message = fmt.Sprintf("Lambda cannot deploy the function. The function or layer might be signed using a signature that the client is not configured to accept. Check the provided signature for %s: %s (%s).", cfg.ARN, what, detail)
+	if detail != "" && detail != what {
+		what += " (" + detail + ")"
+	}
+	d.Message = fmt.Sprintf("Lambda cannot deploy the function. The function or layer might be signed using a signature that the client is not configured to accept. Check the provided signature for %s: %s.", cfg.ARN, what)
 	return d, nil
 }
