@@ -45,6 +45,14 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 	return c, ok
 }
 
+type actionKey struct{}
+
+// ActionFrom returns the IAM action of the operation a request performs.
+func ActionFrom(ctx context.Context) string {
+	a, _ := ctx.Value(actionKey{}).(string)
+	return a
+}
+
 type requestIDKey struct{}
 
 // WithRequestID returns a context carrying the request id.
@@ -124,6 +132,7 @@ func (s *Service) wrap(op Operation) http.Handler {
 			res = op.Resource(r)
 		}
 		req := AuthzRequest{Caller: caller, Operation: op.Name, Action: op.Action, Resource: res}
+		r = r.WithContext(context.WithValue(r.Context(), actionKey{}, op.Action))
 		if err := s.Authorizer.Authorize(r.Context(), req); err != nil {
 			s.writeError(w, r, op.Name, err)
 			return

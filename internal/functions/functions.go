@@ -112,6 +112,8 @@ type Service struct {
 	// OnWarning is called when Warn lets a failed check through (the
 	// SignatureValidationErrors metric and the audit event).
 	OnWarning func(ctx context.Context, function string, d deploygate.Decision)
+	// OnRefused is called when the gate refuses a package.
+	OnRefused func(ctx context.Context, function string, d deploygate.Decision)
 }
 
 func (s *Service) now() time.Time {
@@ -237,6 +239,9 @@ func (s *Service) refused(ctx context.Context, name string, cfg *deploygate.Conf
 		kind = ErrCodeSignInvalid
 	}
 	s.Log.WarnContext(ctx, "deployment refused by the code signing config", "function", name, "check", d.Failed, "detail", d.Detail, "config", cfg.ARN)
+	if s.OnRefused != nil {
+		s.OnRefused(ctx, name, d)
+	}
 	return &Error{Kind: kind, Type: d.ErrorType, Msg: d.Message}
 }
 

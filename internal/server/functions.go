@@ -18,6 +18,7 @@ import (
 
 	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
 
+	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/functions"
@@ -28,6 +29,7 @@ import (
 // checks revocation against this server's own CRLs, in process.
 func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 	csc := &deploygate.Service{Store: s.db, Account: inst.Account}
+	s.Audit = &audit.Log{Store: s.db}
 	checker, err := revocation.NewCRLCheckerWithFetcher(localCRLs{s})
 	gate := &deploygate.Gate{Roots: []*x509.Certificate{inst.RootCert}}
 	if err == nil {
@@ -36,7 +38,11 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 	s.Functions = &functions.Service{
 		Store: s.db, Layers: s.db, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Gate: gate, Account: inst.Account, Log: s.log,
 		RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
-		OnWarning:      func(ctx context.Context, fn string, d deploygate.Decision) { s.SignatureValidationErrors.Add(1) },
+		OnWarning: func(ctx context.Context, fn string, d deploygate.Decision) {
+			s.SignatureValidationErrors.Add(1)
+			s.auditDeploy(ctx, fn, "AllowWithWarning", d)
+		},
+		OnRefused: func(ctx context.Context, fn string, d deploygate.Decision) { s.auditDeploy(ctx, fn, "Deny", d) },
 	}
 	rand.Read(s.codeURLKey[:])
 	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, ReadObject: s.readObject, CodeURL: s.codeURL, Authorizer: awsapi.AllowAll{}, Log: s.log}
@@ -135,4 +141,18 @@ func (s *Server) functionCode(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Length", strconv.FormatInt(f.CodeSize, 10))
 	io.Copy(w, rc)
+}
+
+// auditDeploy records a deploy-gate decision that was not a clean pass in
+// the audit log: which function, which check, who deployed.
+func (s *Server) auditDeploy(ctx context.Context, fn, decision string, d deploygate.Decision) {
+	caller, _ := awsapi.CallerFrom(ctx)
+	err := s.Audit.Append(ctx, audit.Event{
+		Time: time.Now(), Principal: caller.PrincipalARN, Action: awsapi.ActionFrom(ctx), Resource: s.Functions.ARN(fn),
+		Decision: decision, RequestID: awsapi.RequestID(ctx), SourceIP: caller.SourceIP, Outcome: d.ErrorType,
+		Detail: fmt.Sprintf("code signing check %s failed: %s", d.Failed, d.Detail),
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "failed to write an audit event", "err", err)
+	}
 }

@@ -105,6 +105,27 @@ func TestDeployGate(t *testing.T) {
 	if n := e.ts.SignatureValidationErrors.Load() - before; n != 1 {
 		t.Errorf("SignatureValidationErrors grew by %d, want 1", n)
 	}
+	// The warned and the refused deployments are in the audit log, whose
+	// chain verifies.
+	recs, err := e.ts.DB().AuditRecords(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warned, denied int
+	for _, r := range recs {
+		switch {
+		case r.Event.Decision == "AllowWithWarning" && strings.Contains(r.Event.Detail, "check unsigned failed") && r.Event.Action == "lambda:UpdateFunctionCode" && strings.HasSuffix(r.Event.Principal, ":root"):
+			warned++
+		case r.Event.Decision == "Deny":
+			denied++
+		}
+	}
+	if warned != 1 || denied < 2 {
+		t.Errorf("audit log holds %d warned and %d denied deployments, want 1 and at least 2: %+v", warned, denied, recs)
+	}
+	if n, err := e.ts.Audit.Verify(ctx); err != nil || n != int64(len(recs)) {
+		t.Errorf("audit Verify = %d, %v", n, err)
+	}
 	if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("hello-world-lambda"), ZipFile: tampered}); apiCode(err) != "InvalidCodeSignatureException" {
 		t.Errorf("tampered update under Warn = %v, want InvalidCodeSignatureException", err)
 	}

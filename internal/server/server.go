@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/functions"
@@ -70,6 +71,8 @@ type Server struct {
 	// with a failed signature check (Lambda's metric of that name).
 	SignatureValidationErrors atomic.Int64
 	codeURLKey                [32]byte // signs Code.Location URLs
+	// Audit is the tamper-evident audit log.
+	Audit *audit.Log
 
 	// TSA is the time-stamping authority that timestamps every signature.
 	TSA     *tsa.Authority
