@@ -60,6 +60,10 @@ Functions and code signing configs:
   signet function create NAME --zip FILE [--runtime R --handler H --role ARN --code-signing-config ARN]
   signet function update-code NAME --zip FILE | get NAME | list | delete NAME
 
+Audit:
+  signet audit verify [--data-dir DIR]
+  signet audit tail [--data-dir DIR] [-n N]
+
 Revocation:
   signet signature revoke JOB_ID --reason R
 
@@ -149,6 +153,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return function(ctx, rest, stdout)
 	case "csc":
 		return cscCmd(ctx, rest, stdout)
+	case "audit":
+		return auditCmd(ctx, rest, stdout)
 	}
 	return usageError("unknown command %q", cmd)
 }

@@ -49,6 +49,8 @@ func TestFunctionCommands(t *testing.T) {
 		{"ok/delete", []string{"function", "delete", "hello-world-lambda"}, 0, "deleted function"},
 		{"ok/csc-delete", []string{"csc", "delete", csc}, 0, "deleted"},
 		{"fail/no-zip", []string{"function", "create", "x"}, 2, "needs --zip"},
+		{"ok/audit-tail", []string{"audit", "tail", "--data-dir", srv.Config().DataDir}, 0, "Deny"},
+		{"ok/audit-verify", []string{"audit", "verify", "--data-dir", srv.Config().DataDir}, 0, "audit log intact"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
