@@ -185,6 +185,28 @@ func (s *Service) config(ctx context.Context, cscARN string) (*deploygate.Config
 	return &deploygate.Config{ARN: s.CSCs.ARN(c.ID), AllowedPublishers: c.AllowedPublishers, Policy: c.Policy}, c.ID, nil
 }
 
+// functionConfig returns the gate's config of the code signing config
+// attached to a function, nil if none.
+func (s *Service) functionConfig(ctx context.Context, name string) (*deploygate.Config, error) {
+	cscID, err := s.Store.FunctionCSC(ctx, name)
+	if err != nil || cscID == "" {
+		return nil, err
+	}
+	cfg, _, err := s.config(ctx, s.CSCs.ARN(cscID))
+	return cfg, err
+}
+
+// checkLimits validates the timeout (1–900 s) and memory (128–10240 MB).
+func checkLimits(timeout, memory int) error {
+	if timeout < 1 || timeout > 900 {
+		return invalid("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must be between 1 and 900", timeout)
+	}
+	if memory < 128 || memory > 10240 {
+		return invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must be between 128 and 10240", memory)
+	}
+	return nil
+}
+
 // admit runs the deploy gate and stores the package; it returns the code
 // fields of the function.
 func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deploygate.Config) (Function, error) {
@@ -272,11 +294,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if in.MemorySize == 0 {
 		in.MemorySize = 128
 	}
-	if in.Timeout < 1 || in.Timeout > 900 {
-		return Function{}, invalid("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must be between 1 and 900", in.Timeout)
-	}
-	if in.MemorySize < 128 || in.MemorySize > 10240 {
-		return Function{}, invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must be between 128 and 10240", in.MemorySize)
+	if err := checkLimits(in.Timeout, in.MemorySize); err != nil {
+		return Function{}, err
 	}
 	if _, err := s.Store.Function(ctx, name); err == nil {
 		return Function{}, &Error{Kind: ErrExists, Msg: "Function already exist: " + name}
@@ -327,23 +346,19 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 	if err != nil {
 		return Function{}, err
 	}
-	if u.Timeout != nil && (*u.Timeout < 1 || *u.Timeout > 900) {
-		return Function{}, invalid("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must be between 1 and 900", *u.Timeout)
+	timeout, memory := f.Timeout, f.MemorySize
+	if u.Timeout != nil {
+		timeout = *u.Timeout
 	}
-	if u.MemorySize != nil && (*u.MemorySize < 128 || *u.MemorySize > 10240) {
-		return Function{}, invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must be between 128 and 10240", *u.MemorySize)
+	if u.MemorySize != nil {
+		memory = *u.MemorySize
+	}
+	if err := checkLimits(timeout, memory); err != nil {
+		return Function{}, err
 	}
 	var layers []LayerUse
 	if u.Layers != nil {
-		cscID, err := s.Store.FunctionCSC(ctx, f.Name)
-		if err != nil {
-			return Function{}, err
-		}
-		cscARN := ""
-		if cscID != "" {
-			cscARN = s.CSCs.ARN(cscID)
-		}
-		cfg, _, err := s.config(ctx, cscARN)
+		cfg, err := s.functionConfig(ctx, f.Name)
 		if err != nil {
 			return Function{}, err
 		}
@@ -401,15 +416,7 @@ func (s *Service) UpdateCode(ctx context.Context, nameOrARN string, zip []byte) 
 	if err != nil {
 		return Function{}, err
 	}
-	cscID, err := s.Store.FunctionCSC(ctx, f.Name)
-	if err != nil {
-		return Function{}, err
-	}
-	cscARN := ""
-	if cscID != "" {
-		cscARN = s.CSCs.ARN(cscID)
-	}
-	cfg, _, err := s.config(ctx, cscARN)
+	cfg, err := s.functionConfig(ctx, f.Name)
 	if err != nil {
 		return Function{}, err
 	}
