@@ -37,6 +37,15 @@ func printFunction(w io.Writer, cf clientFlags, f *ltypes.FunctionConfiguration)
 	})
 }
 
+// showFunction prints a function's configuration.
+func showFunction(ctx context.Context, c *lambda.Client, w io.Writer, cf clientFlags, name string) error {
+	out, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+	if err != nil {
+		return apiError(err)
+	}
+	return printFunction(w, cf, out.Configuration)
+}
+
 // function runs `signet function create|update-code|get|list|delete`.
 func function(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -95,25 +104,17 @@ func function(ctx context.Context, args []string, stdout io.Writer) error {
 		if *csc != "" {
 			in.CodeSigningConfigArn = csc
 		}
-		out, err := c.CreateFunction(ctx, in)
-		if err != nil {
+		if _, err := c.CreateFunction(ctx, in); err != nil {
 			return apiError(err)
 		}
-		return printFunction(stdout, cf, &ltypes.FunctionConfiguration{FunctionName: out.FunctionName, FunctionArn: out.FunctionArn, Runtime: out.Runtime, Handler: out.Handler,
-			CodeSha256: out.CodeSha256, CodeSize: out.CodeSize, SigningProfileVersionArn: out.SigningProfileVersionArn, SigningJobArn: out.SigningJobArn})
+		return showFunction(ctx, c, stdout, cf, pos[0])
 	case "update-code":
-		out, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(pos[0]), ZipFile: zip})
-		if err != nil {
+		if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(pos[0]), ZipFile: zip}); err != nil {
 			return apiError(err)
 		}
-		return printFunction(stdout, cf, &ltypes.FunctionConfiguration{FunctionName: out.FunctionName, FunctionArn: out.FunctionArn, Runtime: out.Runtime, Handler: out.Handler,
-			CodeSha256: out.CodeSha256, CodeSize: out.CodeSize, SigningProfileVersionArn: out.SigningProfileVersionArn, SigningJobArn: out.SigningJobArn})
+		return showFunction(ctx, c, stdout, cf, pos[0])
 	case "get":
-		out, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(pos[0])})
-		if err != nil {
-			return apiError(err)
-		}
-		return printFunction(stdout, cf, out.Configuration)
+		return showFunction(ctx, c, stdout, cf, pos[0])
 	case "list":
 		var rows [][]string
 		var all []ltypes.FunctionConfiguration
