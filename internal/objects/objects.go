@@ -425,6 +425,11 @@ type PutInput struct {
 	ContentType string
 	// ContentMD5, when set, is the MD5 the body must have (ErrBadDigest).
 	ContentMD5 []byte
+	// KnownMD5, when set, is the body's MD5 as computed by the caller
+	// that produced the body (a signing job hashes while it reads its
+	// source); the body is then not hashed again. Never set it from a
+	// client's claim: that is what ContentMD5 is for.
+	KnownMD5 []byte
 }
 
 // Put stores a new object (version) from r and returns its version id.
@@ -447,12 +452,21 @@ func (s *Service) PutObject(ctx context.Context, in PutInput) (ObjectInfo, error
 	}
 	now := s.now()
 	path := "data/" + in.Bucket + "/" + newID(now)
-	d := newDigestReader(in.Body, MaxObjectSize, in.ContentMD5)
+	var d *digestReader
+	if in.KnownMD5 != nil {
+		d = &digestReader{r: in.Body, max: MaxObjectSize}
+	} else {
+		d = newDigestReader(in.Body, MaxObjectSize, in.ContentMD5)
+	}
 	n, err := s.Data.Write(ctx, path, d)
 	if err != nil {
 		return ObjectInfo{}, bodyError(err)
 	}
-	etag := hex.EncodeToString(d.md5.Sum(nil))
+	sum := in.KnownMD5
+	if sum == nil {
+		sum = d.md5.Sum(nil)
+	}
+	etag := hex.EncodeToString(sum)
 	ct := in.ContentType
 	if ct == "" {
 		ct = DefaultContentType
@@ -487,8 +501,8 @@ func bodyError(err error) error {
 	return fmt.Errorf("failed to store the body: %w", err)
 }
 
-// digestReader computes the MD5 of what it reads, bounds its length, and
-// at EOF checks the MD5 the caller declared.
+// digestReader computes the MD5 of what it reads (unless md5 is nil),
+// bounds its length, and at EOF checks the MD5 the caller declared.
 type digestReader struct {
 	r       io.Reader
 	md5     hash.Hash
@@ -502,7 +516,9 @@ func newDigestReader(r io.Reader, max int64, wantMD5 []byte) *digestReader {
 
 func (d *digestReader) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
-	d.md5.Write(p[:n])
+	if d.md5 != nil {
+		d.md5.Write(p[:n])
+	}
 	d.n += int64(n)
 	if d.n > d.max {
 		return n, newError(ErrEntityTooLarge, fmt.Sprintf("Your proposed upload exceeds the maximum allowed size of %d bytes.", d.max))

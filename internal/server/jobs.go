@@ -40,8 +40,8 @@ func (a signingObjects) OpenSource(ctx context.Context, bucket, key, version str
 	return obj, nil
 }
 
-func (a signingObjects) PutSigned(ctx context.Context, bucket, key string, r io.Reader) (string, error) {
-	info, err := a.o.Put(ctx, bucket, key, r, "application/zip")
+func (a signingObjects) PutSigned(ctx context.Context, bucket, key string, r io.Reader, md5sum []byte) (string, error) {
+	info, err := a.o.PutObject(ctx, objects.PutInput{Bucket: bucket, Key: key, Body: r, ContentType: "application/zip", KnownMD5: md5sum})
 	if err != nil {
 		return "", mapObjectsErr(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -157,6 +158,15 @@ func TestSigningJob(t *testing.T) {
 	signed, err := e.get(t, "artifacts", key)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The job computes the signed object's ETag while hashing the source;
+	// it must be the MD5 of the bytes stored.
+	head, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%q", fmt.Sprintf("%x", md5.Sum(signed))); aws.ToString(head.ETag) != want {
+		t.Errorf("signed object ETag = %s, want %s", aws.ToString(head.ETag), want)
 	}
 	versionARN := fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-profiles/signing_profile_for_lambda/%s", acct, e.version)
 	rep, err := verify.Package(bytes.NewReader(signed), int64(len(signed)), verify.Options{Roots: []*x509.Certificate{e.ts.Authority.Root.Cert}, AllowedPublishers: []string{versionARN}})

@@ -1,15 +1,18 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"strings"
@@ -34,8 +37,9 @@ type Objects interface {
 	Versioning(ctx context.Context, bucket string) (string, error)
 	// OpenSource opens one version of an object.
 	OpenSource(ctx context.Context, bucket, key, version string) (Source, error)
-	// PutSigned stores a new object from r and returns its version id.
-	PutSigned(ctx context.Context, bucket, key string, r io.Reader) (string, error)
+	// PutSigned stores a new object from r, whose MD5 the caller has
+	// computed as md5sum, and returns its version id.
+	PutSigned(ctx context.Context, bucket, key string, r io.Reader, md5sum []byte) (string, error)
 	// DeleteAll removes every version of an object, if any.
 	DeleteAll(ctx context.Context, bucket, key string) error
 }
@@ -220,7 +224,8 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 	if signedzip.IsSigned(src, size) {
 		return failf("The zip file already has a signature")
 	}
-	if _, err := signedzip.Check(src, size); err != nil {
+	info, err := signedzip.Check(src, size)
+	if err != nil {
 		switch {
 		case errors.Is(err, signedzip.ErrEmpty):
 			return failf("The zip file is empty")
@@ -229,11 +234,11 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 		}
 		return err
 	}
-	h := sha512.New384()
-	if _, err := io.Copy(h, io.NewSectionReader(src, 0, size)); err != nil {
+	sum, signedMD5, err := hashSource(io.NewSectionReader(src, 0, size), info.Head())
+	if err != nil {
 		return fmt.Errorf("failed to read source: %w", err)
 	}
-	digest := "sha384:" + hex.EncodeToString(h.Sum(nil))
+	digest := "sha384:" + hex.EncodeToString(sum)
 	now := s.now()
 	expiry := p.Validity.Expiry(now)
 	typ := EnvelopeFormat(p)
@@ -241,14 +246,14 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 	if err != nil {
 		return err
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := signedzip.Embed(pw, src, size, env, typ)
-		pw.CloseWithError(err)
-	}()
+	head, tail, err := signedzip.Tail(src, info, env, typ)
+	if err != nil {
+		return err
+	}
+	signedMD5.Write(tail)
 	key := SignedKey(j)
-	if _, err := s.Objects.PutSigned(ctx, j.DestBucket, key, pr); err != nil {
-		pr.CloseWithError(err)
+	body := io.MultiReader(io.NewSectionReader(src, 0, head), bytes.NewReader(tail))
+	if _, err := s.Objects.PutSigned(ctx, j.DestBucket, key, body, signedMD5.Sum(nil)); err != nil {
 		if isNotFound(err) {
 			return failf("Destination bucket %s does not exist", j.DestBucket)
 		}
@@ -261,6 +266,44 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 		j.LeafSerial, j.LeafHash = leaf.Serial, leaf.Hash
 		return nil
 	})
+}
+
+// hashSource reads U once and returns its SHA-384 and the MD5 state of
+// its first head bytes, the part the signed package keeps (the caller
+// adds the tail to know the signed object's ETag without reading it).
+// The two hashes run on two goroutines, chunk by chunk.
+func hashSource(r io.Reader, head int64) (sum []byte, signedMD5 hash.Hash, err error) {
+	sh, m := sha512.New384(), md5.New()
+	work, done := make(chan []byte), make(chan struct{})
+	go func() {
+		for b := range work {
+			m.Write(b)
+			done <- struct{}{}
+		}
+	}()
+	defer close(work)
+	buf := make([]byte, 1<<20)
+	var off int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			mb := buf[:n]
+			if rest := head - off; int64(n) > rest {
+				mb = mb[:max(rest, 0)]
+			}
+			work <- mb
+			sh.Write(buf[:n])
+			<-done
+			off += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return sh.Sum(nil), m, nil
 }
 
 // envelope signs the payload describing d.
