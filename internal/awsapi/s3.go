@@ -559,6 +559,16 @@ func (s *S3) getBucketVersioning(w http.ResponseWriter, r *http.Request, req s3R
 	return writeXML(w, versioningConfigurationResult{Status: status})
 }
 
+// add lists res's objects and common prefixes, encoded by e.
+func (out *listBucketResult) add(res objects.ListResult, e encoder) {
+	for _, o := range res.Objects {
+		out.Contents = append(out.Contents, contents(o, e))
+	}
+	for _, p := range res.CommonPrefixes {
+		out.CommonPrefixes = append(out.CommonPrefixes, s3CommonPrefix{e.enc(p)})
+	}
+}
+
 func contents(o objects.ObjectInfo, e encoder) s3Contents {
 	return s3Contents{Key: e.enc(o.Key), LastModified: s3Time(o.LastModified), ETag: s3ETag(o.ETag), Size: o.Size, StorageClass: "STANDARD"}
 }
@@ -586,12 +596,7 @@ func (s *S3) listObjectsV2(w http.ResponseWriter, r *http.Request, req s3Request
 	if e.url {
 		out.EncodingType = "url"
 	}
-	for _, o := range res.Objects {
-		out.Contents = append(out.Contents, contents(o, e))
-	}
-	for _, p := range res.CommonPrefixes {
-		out.CommonPrefixes = append(out.CommonPrefixes, s3CommonPrefix{e.enc(p)})
-	}
+	out.add(res, e)
 	return writeXML(w, out)
 }
 
@@ -619,12 +624,7 @@ func (s *S3) listObjects(w http.ResponseWriter, r *http.Request, req s3Request) 
 	if res.IsTruncated && in.Delimiter != "" {
 		out.NextMarker = e.enc(res.NextMarker)
 	}
-	for _, o := range res.Objects {
-		out.Contents = append(out.Contents, contents(o, e))
-	}
-	for _, p := range res.CommonPrefixes {
-		out.CommonPrefixes = append(out.CommonPrefixes, s3CommonPrefix{e.enc(p)})
-	}
+	out.add(res, e)
 	return writeXML(w, out)
 }
 
