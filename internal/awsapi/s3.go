@@ -412,22 +412,31 @@ func s3URLEncode(s string) string {
 	return b.String()
 }
 
-// encoder applies the request's encoding-type to keys and prefixes.
-type encoder struct{ url bool }
+// encoder applies the request's encoding-type ("" or "url", echoed in
+// the response) to keys and prefixes.
+type encoder struct{ typ string }
 
 func (e encoder) enc(s string) string {
-	if e.url {
+	if e.typ == "url" {
 		return s3URLEncode(s)
 	}
 	return s
 }
 
+// listParams reads the encoding-type and max-keys every listing takes.
+func listParams(q url.Values) (encoder, int, error) {
+	e, err := encodingType(q)
+	if err != nil {
+		return e, 0, err
+	}
+	max, err := maxKeys(q)
+	return e, max, err
+}
+
 func encodingType(q url.Values) (encoder, error) {
 	switch v := q.Get("encoding-type"); v {
-	case "":
-		return encoder{}, nil
-	case "url":
-		return encoder{url: true}, nil
+	case "", "url":
+		return encoder{typ: v}, nil
 	default:
 		return encoder{}, &Error{Code: "InvalidArgument", Status: 400, Message: "Invalid Encoding Method specified in Request"}
 	}
@@ -575,11 +584,7 @@ func contents(o objects.ObjectInfo, e encoder) s3Contents {
 
 func (s *S3) listObjectsV2(w http.ResponseWriter, r *http.Request, req s3Request) error {
 	q := req.query
-	e, err := encodingType(q)
-	if err != nil {
-		return err
-	}
-	max, err := maxKeys(q)
+	e, max, err := listParams(q)
 	if err != nil {
 		return err
 	}
@@ -590,11 +595,8 @@ func (s *S3) listObjectsV2(w http.ResponseWriter, r *http.Request, req s3Request
 	}
 	n := len(res.Objects) + len(res.CommonPrefixes)
 	out := listBucketResult{
-		Name: req.bucket, Prefix: e.enc(in.Prefix), Delimiter: e.enc(in.Delimiter), MaxKeys: max, IsTruncated: res.IsTruncated,
+		Name: req.bucket, EncodingType: e.typ, Prefix: e.enc(in.Prefix), Delimiter: e.enc(in.Delimiter), MaxKeys: max, IsTruncated: res.IsTruncated,
 		KeyCount: &n, ContinuationToken: in.ContinuationToken, NextContinuationToken: res.NextContinuationToken, StartAfter: e.enc(in.StartAfter),
-	}
-	if e.url {
-		out.EncodingType = "url"
 	}
 	out.add(res, e)
 	return writeXML(w, out)
@@ -602,11 +604,7 @@ func (s *S3) listObjectsV2(w http.ResponseWriter, r *http.Request, req s3Request
 
 func (s *S3) listObjects(w http.ResponseWriter, r *http.Request, req s3Request) error {
 	q := req.query
-	e, err := encodingType(q)
-	if err != nil {
-		return err
-	}
-	max, err := maxKeys(q)
+	e, max, err := listParams(q)
 	if err != nil {
 		return err
 	}
@@ -617,10 +615,7 @@ func (s *S3) listObjects(w http.ResponseWriter, r *http.Request, req s3Request) 
 		return err
 	}
 	m := e.enc(marker)
-	out := listBucketResult{Name: req.bucket, Prefix: e.enc(in.Prefix), Marker: &m, Delimiter: e.enc(in.Delimiter), MaxKeys: max, IsTruncated: res.IsTruncated}
-	if e.url {
-		out.EncodingType = "url"
-	}
+	out := listBucketResult{Name: req.bucket, EncodingType: e.typ, Prefix: e.enc(in.Prefix), Marker: &m, Delimiter: e.enc(in.Delimiter), MaxKeys: max, IsTruncated: res.IsTruncated}
 	if res.IsTruncated && in.Delimiter != "" {
 		out.NextMarker = e.enc(res.NextMarker)
 	}
@@ -630,11 +625,7 @@ func (s *S3) listObjects(w http.ResponseWriter, r *http.Request, req s3Request) 
 
 func (s *S3) listObjectVersions(w http.ResponseWriter, r *http.Request, req s3Request) error {
 	q := req.query
-	e, err := encodingType(q)
-	if err != nil {
-		return err
-	}
-	max, err := maxKeys(q)
+	e, max, err := listParams(q)
 	if err != nil {
 		return err
 	}
@@ -644,11 +635,8 @@ func (s *S3) listObjectVersions(w http.ResponseWriter, r *http.Request, req s3Re
 		return err
 	}
 	out := listVersionsResult{
-		Name: req.bucket, Prefix: e.enc(in.Prefix), KeyMarker: e.enc(in.KeyMarker), VersionIDMarker: in.VersionIDMarker,
+		Name: req.bucket, EncodingType: e.typ, Prefix: e.enc(in.Prefix), KeyMarker: e.enc(in.KeyMarker), VersionIDMarker: in.VersionIDMarker,
 		MaxKeys: max, Delimiter: e.enc(in.Delimiter), IsTruncated: res.IsTruncated,
-	}
-	if e.url {
-		out.EncodingType = "url"
 	}
 	if res.IsTruncated {
 		out.NextKeyMarker, out.NextVersionIDMarker = e.enc(res.NextKeyMarker), res.NextVersionIDMarker
