@@ -144,3 +144,9 @@ func (s *Service) checkLayers(ctx context.Context, name string, layerARNs []stri
 	}
 	return out, nil
 }
+
+// LayerCode returns the layer version a layer version ARN names, with
+// where its package is stored.
+func (s *Service) LayerCode(ctx context.Context, layerARN string) (LayerVersion, error) {
+	return s.layerFromARN(ctx, layerARN)
+}

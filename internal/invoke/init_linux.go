@@ -1,0 +1,279 @@
+package invoke
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/signet/signet/internal/sandbox"
+)
+
+// RuntimeAPIAddr is where the Lambda Runtime API listens inside every
+// sandbox (the value of AWS_LAMBDA_RUNTIME_API).
+const RuntimeAPIAddr = "127.0.0.1:9001"
+
+// initPayload is what the init process is told to run.
+type initPayload struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"`
+}
+
+// RunInit is the main function of a sandbox's init process (see
+// sandbox.IsInit). It builds the sandbox, serves the Lambda Runtime API
+// on RuntimeAPIAddr, starts the function's runtime and relays
+// invocations, results and output between it and Signet. It does not
+// return.
+func RunInit() {
+	in, err := sandbox.Enter()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox init:", err)
+		os.Exit(100)
+	}
+	var p initPayload
+	if err := json.Unmarshal(in.Payload, &p); err != nil || len(p.Args) == 0 {
+		fmt.Fprintln(os.Stderr, "sandbox init: bad payload:", err)
+		os.Exit(100)
+	}
+	rt := &rapid{ctrl: in.Control, invocations: make(chan frame, 1)}
+	exit := func(status string) {
+		rt.mu.Lock()
+		rt.drainLogs()
+		writeFrame(rt.ctrl, frameExit, resultHeader{Status: status}, nil)
+		rt.mu.Unlock()
+		os.Exit(0)
+	}
+	ln, err := net.Listen("tcp", RuntimeAPIAddr)
+	if err != nil {
+		exit("the Runtime API could not listen: " + err.Error())
+	}
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		exit(err.Error())
+	}
+	rt.logFD = int(logR.Fd())
+	unix.SetNonblock(rt.logFD, true)
+	devnull, _ := os.Open("/dev/null")
+
+	// The runtime may not gain privileges (setuid programs); the flag is
+	// per thread, so it is set on the thread that forks.
+	runtime.LockOSThread()
+	unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	proc, err := os.StartProcess(p.Args[0], p.Args, &os.ProcAttr{
+		Dir: p.Dir, Env: p.Env, Files: []*os.File{devnull, logW, logW},
+		Sys: &syscall.SysProcAttr{Credential: in.RunAs, Setsid: true},
+	})
+	runtime.UnlockOSThread()
+	logW.Close()
+	if err != nil {
+		rt.mu.Lock()
+		body, _ := json.Marshal(map[string]string{"errorType": "Runtime.InvalidEntrypoint", "errorMessage": err.Error()})
+		writeFrame(rt.ctrl, frameInitError, resultHeader{ErrorType: "Runtime.InvalidEntrypoint"}, body)
+		rt.mu.Unlock()
+		exit("failed to start the runtime: " + err.Error())
+	}
+	go rt.pumpLogs()
+	go rt.readControl()
+	go http.Serve(ln, rt)
+
+	// Reap every process; the runtime's end ends the sandbox.
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || pid == proc.Pid {
+			exit(waitStatus(ws))
+		}
+	}
+}
+
+func waitStatus(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return "exit status " + strconv.Itoa(ws.ExitStatus())
+	case ws.Signaled():
+		return "signal: " + ws.Signal().String()
+	}
+	return "ended"
+}
+
+// rapid serves the Runtime API to the runtime and relays to Signet.
+type rapid struct {
+	ctrl        *os.File
+	invocations chan frame
+	logFD       int
+
+	mu      sync.Mutex // serialises frames to Signet and log draining
+	ready   bool
+	current string // request id of the invocation being handled
+}
+
+// readControl delivers invocations from Signet; Signet closing the
+// socket ends the sandbox.
+func (rt *rapid) readControl() {
+	for {
+		f, err := readFrame(rt.ctrl)
+		if err != nil {
+			os.Exit(0)
+		}
+		if f.typ == frameInvoke {
+			rt.invocations <- f
+		}
+	}
+}
+
+// pumpLogs forwards the runtime's output as it is written.
+func (rt *rapid) pumpLogs() {
+	fds := []unix.PollFd{{Fd: int32(rt.logFD), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil && err != unix.EINTR {
+			return
+		}
+		rt.mu.Lock()
+		eof := rt.drainLogs()
+		rt.mu.Unlock()
+		if eof {
+			return
+		}
+	}
+}
+
+// drainLogs forwards whatever output is waiting, without blocking, and
+// reports whether the output has ended. Called with mu held, it puts
+// output written before a result ahead of the result.
+func (rt *rapid) drainLogs() bool {
+	var buf [32 << 10]byte
+	for {
+		n, err := unix.Read(rt.logFD, buf[:])
+		if n > 0 {
+			writeFrame(rt.ctrl, frameLog, nil, buf[:n])
+			continue
+		}
+		return err == nil // n == 0: every writer has gone
+	}
+}
+
+func (rt *rapid) send(typ byte, hdr resultHeader, body []byte) {
+	rt.mu.Lock()
+	rt.drainLogs()
+	writeFrame(rt.ctrl, typ, hdr, body)
+	rt.mu.Unlock()
+}
+
+const runtimePrefix = "/2018-06-01/runtime/"
+
+func (rt *rapid) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path, ok := strings.CutPrefix(r.URL.Path, runtimePrefix)
+	switch {
+	case !ok:
+	case path == "invocation/next" && r.Method == http.MethodGet:
+		rt.next(w, r)
+		return
+	case path == "init/error" && r.Method == http.MethodPost:
+		body := readLimited(r.Body, maxErrorBody)
+		rt.send(frameInitError, resultHeader{ErrorType: r.Header.Get("Lambda-Runtime-Function-Error-Type")}, body)
+		accepted(w)
+		return
+	case strings.HasPrefix(path, "invocation/") && r.Method == http.MethodPost:
+		id, what, _ := strings.Cut(strings.TrimPrefix(path, "invocation/"), "/")
+		rt.mu.Lock()
+		cur := rt.current
+		rt.mu.Unlock()
+		if id != cur || cur == "" {
+			runtimeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
+			return
+		}
+		switch what {
+		case "response":
+			body := readLimited(r.Body, MaxSyncPayload+1)
+			if len(body) > MaxSyncPayload {
+				msg := fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", MaxSyncPayload)
+				b, _ := json.Marshal(map[string]string{"errorMessage": msg, "errorType": "Function.ResponseSizeTooLarge"})
+				rt.finish(frameError, resultHeader{RequestID: id, ErrorType: "Function.ResponseSizeTooLarge"}, b)
+				runtimeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", msg)
+				return
+			}
+			rt.finish(frameResponse, resultHeader{RequestID: id}, body)
+			accepted(w)
+			return
+		case "error":
+			body := readLimited(r.Body, maxErrorBody)
+			rt.finish(frameError, resultHeader{RequestID: id, ErrorType: r.Header.Get("Lambda-Runtime-Function-Error-Type")}, body)
+			accepted(w)
+			return
+		}
+	}
+	runtimeError(w, http.StatusNotFound, "InvalidRequest", "not a Runtime API path: "+r.Method+" "+r.URL.Path)
+}
+
+// maxErrorBody bounds an error report.
+const maxErrorBody = 1 << 20
+
+func (rt *rapid) finish(typ byte, hdr resultHeader, body []byte) {
+	rt.mu.Lock()
+	rt.current = ""
+	rt.drainLogs()
+	writeFrame(rt.ctrl, typ, hdr, body)
+	rt.mu.Unlock()
+}
+
+func (rt *rapid) next(w http.ResponseWriter, r *http.Request) {
+	rt.mu.Lock()
+	if !rt.ready {
+		rt.ready = true
+		rt.drainLogs()
+		writeFrame(rt.ctrl, frameReady, nil, nil)
+	}
+	rt.mu.Unlock()
+	f := <-rt.invocations
+	var h invokeHeader
+	json.Unmarshal(f.hdr, &h)
+	rt.mu.Lock()
+	rt.current = h.RequestID
+	rt.mu.Unlock()
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Lambda-Runtime-Aws-Request-Id", h.RequestID)
+	hd.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(h.DeadlineMs, 10))
+	hd.Set("Lambda-Runtime-Invoked-Function-Arn", h.InvokedFunctionArn)
+	if h.TraceID != "" {
+		hd.Set("Lambda-Runtime-Trace-Id", h.TraceID)
+	}
+	if h.ClientContext != "" {
+		hd.Set("Lambda-Runtime-Client-Context", h.ClientContext)
+	}
+	if h.CognitoIdentity != "" {
+		hd.Set("Lambda-Runtime-Cognito-Identity", h.CognitoIdentity)
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(f.body)))
+	w.Write(f.body)
+}
+
+func readLimited(r io.Reader, n int64) []byte {
+	b, _ := io.ReadAll(io.LimitReader(r, n))
+	return b
+}
+
+func accepted(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	io.WriteString(w, `{"status":"OK"}`)
+}
+
+func runtimeError(w http.ResponseWriter, status int, typ, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"errorMessage": msg, "errorType": typ})
+}

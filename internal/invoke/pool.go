@@ -1,0 +1,505 @@
+// Package invoke runs functions: it keeps a pool of execution
+// environments per function version, each a sandbox (see package
+// sandbox) whose init process serves the Lambda Runtime API to the
+// function's runtime, and turns invocations into Lambda's results, logs
+// and metrics.
+package invoke
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/sandbox"
+)
+
+// Payload limits, as Lambda's.
+const (
+	MaxSyncPayload  = 6291456 // request of a RequestResponse invocation
+	MaxResponse     = 6291556 // a function's response
+	MaxAsyncPayload = 262144  // request of an Event invocation
+)
+
+// initTimeout bounds a runtime's init phase (Lambda's 10 s).
+const initTimeout = 10 * time.Second
+
+// Config holds the pool's settings.
+type Config struct {
+	// Concurrency is how many invocations may run at once across all
+	// functions (Lambda's account concurrency). Default 16.
+	Concurrency int
+	// IdleTimeout is how long an unused execution environment is kept.
+	// Default 5 minutes.
+	IdleTimeout time.Duration
+	// TmpBytes is the size of each sandbox's /tmp. Default 512 MB.
+	TmpBytes int64
+	// Pids bounds the processes and threads of a sandbox. Default 1024.
+	Pids int64
+	// Region is AWS_REGION in every sandbox.
+	Region string
+}
+
+// ThrottleError is Lambda's TooManyRequestsException.
+type ThrottleError struct{ Reason string }
+
+func (e *ThrottleError) Error() string { return "Rate Exceeded." }
+
+// Request is one invocation.
+type Request struct {
+	Function functions.Function
+	ARN      string // the function's ARN as invoked (with qualifier)
+	Version  string // "$LATEST" or a version number
+	Payload  []byte
+	// ClientContext is the base64 X-Amz-Client-Context header.
+	ClientContext string
+}
+
+// Result is an invocation's outcome.
+type Result struct {
+	RequestID string
+	Payload   []byte
+	// FunctionError is "Unhandled" when the function failed; Payload is
+	// then Lambda's error JSON.
+	FunctionError string
+	// Log is the invocation's log text, START to REPORT.
+	Log      []byte
+	Duration time.Duration
+}
+
+// Pool runs invocations in execution environments.
+type Pool struct {
+	cfg        Config
+	host       *sandbox.Host
+	code       *Unpacker
+	runtimeDir string
+	logs       LogSink
+	log        *slog.Logger
+	Metrics    *Metrics
+
+	mu        sync.Mutex
+	fns       map[string]*fnInstances // by function name and version
+	busy      map[string]int          // running invocations by function name
+	reserved  map[string]int          // reserved concurrency by function name
+	unreserve int                     // running invocations of functions without a reservation
+	closed    bool
+	stop      chan struct{}
+	wg        sync.WaitGroup
+}
+
+type fnInstances struct {
+	revision string
+	idle     []*instance
+}
+
+// NewPool returns a pool whose sandboxes are made by host, with code
+// unpacked by code under dir/code and the runtime clients written to
+// dir/runtime. Logs go to logs.
+func NewPool(cfg Config, host *sandbox.Host, code *Unpacker, dir string, logs LogSink, log *slog.Logger) (*Pool, error) {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.TmpBytes <= 0 {
+		cfg.TmpBytes = 512 << 20
+	}
+	if cfg.Pids <= 0 {
+		cfg.Pids = 1024
+	}
+	rt := filepath.Join(dir, "runtime")
+	os.RemoveAll(rt)
+	if err := os.MkdirAll(rt, 0o755); err != nil {
+		return nil, err
+	}
+	if err := writeBootstraps(rt); err != nil {
+		return nil, fmt.Errorf("writing the runtime clients: %w", err)
+	}
+	p := &Pool{cfg: cfg, host: host, code: code, runtimeDir: rt, logs: logs, log: log, Metrics: NewMetrics(),
+		fns: map[string]*fnInstances{}, busy: map[string]int{}, reserved: map[string]int{}, stop: make(chan struct{})}
+	p.wg.Add(1)
+	go p.reap()
+	return p, nil
+}
+
+// SetReserved sets (n >= 0) or removes (n < 0) a function's reserved
+// concurrency.
+func (p *Pool) SetReserved(function string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n < 0 {
+		delete(p.reserved, function)
+	} else {
+		p.reserved[function] = n
+	}
+}
+
+// Unreserved is the concurrency left to functions without a
+// reservation.
+func (p *Pool) Unreserved() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.unreservedLocked()
+}
+
+func (p *Pool) unreservedLocked() int {
+	n := p.cfg.Concurrency
+	for _, r := range p.reserved {
+		n -= r
+	}
+	return n
+}
+
+// Concurrency is the pool's total concurrency.
+func (p *Pool) Concurrency() int { return p.cfg.Concurrency }
+
+// acquire reserves a slot for an invocation of f and returns an idle
+// instance, or nil when a new one must be started.
+func (p *Pool) acquire(key, revision, name string) (*instance, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errors.New("the function runtime is shutting down")
+	}
+	if r, ok := p.reserved[name]; ok {
+		if p.busy[name] >= r {
+			return nil, &ThrottleError{Reason: "ReservedFunctionConcurrentInvocationLimitExceeded"}
+		}
+	} else {
+		if p.unreserve >= p.unreservedLocked() {
+			return nil, &ThrottleError{Reason: "ConcurrentInvocationLimitExceeded"}
+		}
+		p.unreserve++
+	}
+	p.busy[name]++
+	fi := p.fns[key]
+	if fi == nil {
+		fi = &fnInstances{revision: revision}
+		p.fns[key] = fi
+	}
+	if fi.revision != revision {
+		// The function changed: its old environments are not reused.
+		for _, in := range fi.idle {
+			go in.sb.Close()
+		}
+		fi.idle, fi.revision = nil, revision
+	}
+	if n := len(fi.idle); n > 0 {
+		in := fi.idle[n-1]
+		fi.idle = fi.idle[:n-1]
+		return in, nil
+	}
+	return nil, nil
+}
+
+// release returns a slot and keeps in for reuse when it can serve again.
+func (p *Pool) release(name string, in *instance, reusable bool) {
+	p.mu.Lock()
+	p.busy[name]--
+	if p.busy[name] == 0 {
+		delete(p.busy, name)
+	}
+	if _, ok := p.reserved[name]; !ok {
+		p.unreserve--
+	}
+	keep := false
+	if in != nil && reusable && !p.closed {
+		if fi := p.fns[in.key]; fi != nil && fi.revision == in.revision {
+			in.lastUsed = time.Now()
+			fi.idle = append(fi.idle, in)
+			keep = true
+		}
+	}
+	p.mu.Unlock()
+	if in != nil && !keep {
+		go in.sb.Close()
+	}
+}
+
+// reap closes environments idle for longer than IdleTimeout.
+func (p *Pool) reap() {
+	defer p.wg.Done()
+	every := min(max(p.cfg.IdleTimeout/4, 10*time.Millisecond), time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-p.cfg.IdleTimeout)
+		var old []*instance
+		p.mu.Lock()
+		for _, fi := range p.fns {
+			keep := fi.idle[:0]
+			for _, in := range fi.idle {
+				if in.lastUsed.Before(cutoff) {
+					old = append(old, in)
+				} else {
+					keep = append(keep, in)
+				}
+			}
+			fi.idle = keep
+		}
+		p.mu.Unlock()
+		for _, in := range old {
+			in.sb.Close()
+		}
+	}
+}
+
+// Idle is the number of idle execution environments (for tests and
+// metrics).
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, fi := range p.fns {
+		n += len(fi.idle)
+	}
+	return n
+}
+
+// Close stops every execution environment.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	var all []*instance
+	for _, fi := range p.fns {
+		all = append(all, fi.idle...)
+		fi.idle = nil
+	}
+	p.mu.Unlock()
+	close(p.stop)
+	p.wg.Wait()
+	for _, in := range all {
+		in.sb.Close()
+	}
+	return nil
+}
+
+// Invoke runs one invocation and returns its result. A throttled
+// invocation returns a *ThrottleError; other errors are Signet's, not the
+// function's (which are in Result.FunctionError).
+func (p *Pool) Invoke(ctx context.Context, req Request) (Result, error) {
+	f := req.Function
+	key := f.Name + ":" + req.Version
+	revision := f.RevisionID + "/" + f.CodeSHA256
+	in, err := p.acquire(key, revision, f.Name)
+	if err != nil {
+		if _, ok := err.(*ThrottleError); ok {
+			p.Metrics.throttle(f.Name)
+		}
+		return Result{}, err
+	}
+	reusable := false
+	defer func() { p.release(f.Name, in, reusable) }()
+
+	res := Result{RequestID: uuid.NewString()}
+	var lines logLines
+	timeout := time.Duration(f.Timeout) * time.Second
+	if in == nil {
+		var init outcome
+		in, init, err = p.start(ctx, f, req.Version, key, revision)
+		if err != nil {
+			return Result{}, err
+		}
+		if init.errorType != "" {
+			lines.add(in.takeOutput())
+			lines.addf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s", ms(time.Since(in.started)), errorTypeOf(init.payload))
+			lines.addf("START RequestId: %s Version: %s", res.RequestID, req.Version)
+			lines.addf("END RequestId: %s", res.RequestID)
+			lines.addf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\tStatus: error\tError Type: %s",
+				res.RequestID, ms(time.Since(in.started)), billed(time.Since(in.started)), f.MemorySize, mb(in.sb.PeakMemory()), errorTypeOf(init.payload))
+			res.Payload, res.FunctionError, res.Log = init.payload, init.errorType, lines.text()
+			p.finish(f.Name, in.stream, lines, res, 0)
+			return res, nil
+		}
+	}
+	// Output from the init phase precedes START, as in Lambda.
+	lines.add(in.takeOutput())
+	lines.addf("START RequestId: %s Version: %s", res.RequestID, req.Version)
+	h := invokeHeader{RequestID: res.RequestID, DeadlineMs: time.Now().Add(timeout).UnixMilli(), InvokedFunctionArn: req.ARN,
+		TraceID: fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), randHex(12), randHex(8))}
+	if req.ClientContext != "" {
+		if b, err := base64.StdEncoding.DecodeString(req.ClientContext); err == nil {
+			h.ClientContext = string(b)
+		}
+	}
+	payload := req.Payload
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	start := time.Now()
+	out := in.invoke(h, payload, timeout)
+	res.Duration = time.Since(start)
+	if out.timedOut {
+		in.sb.Kill()
+	}
+	lines.add(in.takeOutput())
+	if out.timedOut {
+		lines.addf("%s %s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), res.RequestID, timeout.Seconds())
+	}
+	lines.addf("END RequestId: %s", res.RequestID)
+	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
+		res.RequestID, ms(res.Duration), billed(res.Duration), f.MemorySize, mb(in.sb.PeakMemory()))
+	if !in.initReported {
+		in.initReported = true
+		report += fmt.Sprintf("Init Duration: %.2f ms\t", ms(in.initDur))
+	}
+	if out.timedOut {
+		report += "Status: timeout"
+	} else if out.errorType != "" && !out.reusable {
+		report += "Status: error\tError Type: " + errorTypeOf(out.payload)
+	}
+	lines.addf("%s", report)
+	res.Payload, res.FunctionError, res.Log = out.payload, out.errorType, lines.text()
+	reusable = out.reusable
+	p.finish(f.Name, in.stream, lines, res, res.Duration)
+	return res, nil
+}
+
+// finish writes an invocation's log and metrics.
+func (p *Pool) finish(fn, stream string, lines logLines, res Result, d time.Duration) {
+	if p.logs != nil {
+		p.logs.Write(LogGroup(fn), stream, lines.events)
+	}
+	p.Metrics.record(fn, d, res.FunctionError != "")
+}
+
+// start starts an execution environment for f and waits for its
+// runtime to be ready.
+func (p *Pool) start(ctx context.Context, f functions.Function, version, key, revision string) (*instance, outcome, error) {
+	args, err := runtimeCommand(f.Runtime)
+	if err != nil {
+		return nil, outcome{}, err
+	}
+	task, opt, err := p.code.Unpack(ctx, f)
+	if err != nil {
+		return nil, outcome{}, err
+	}
+	id := randHex(16)
+	now := time.Now().UTC()
+	in := &instance{id: id, key: key, revision: revision, started: time.Now(), frames: make(chan frame, 4),
+		stream: fmt.Sprintf("%s/[%s]%s", now.Format("2006/01/02"), version, id)}
+	env := p.environment(f, version, in.stream)
+	payload, _ := json.Marshal(initPayload{Args: args, Env: env, Dir: "/var/task"})
+	binds := []sandbox.Bind{{Source: task, Target: "/var/task"}, {Source: p.runtimeDir, Target: "/var/runtime"}}
+	if opt != "" {
+		binds = append(binds, sandbox.Bind{Source: opt, Target: "/opt"})
+	}
+	in.sb, err = p.host.Start(sandbox.Config{
+		Name:  "fn-" + id,
+		Binds: binds,
+		Limits: sandbox.Limits{
+			MemoryBytes: int64(f.MemorySize) << 20,
+			Pids:        p.cfg.Pids,
+			CPUs:        math.Ceil(float64(f.MemorySize) / 1769),
+			TmpBytes:    p.cfg.TmpBytes,
+		},
+		Payload: payload,
+		Stderr:  slogWriter{p.log, f.Name},
+	})
+	if err != nil {
+		return nil, outcome{}, err
+	}
+	go in.read()
+	out := in.awaitReady(max(initTimeout, time.Duration(f.Timeout)*time.Second))
+	if out.timedOut {
+		in.sb.Kill()
+	}
+	return in, out, nil
+}
+
+// environment is the runtime's environment: the function's variables,
+// then Lambda's reserved ones, which the function cannot override.
+func (p *Pool) environment(f functions.Function, version, stream string) []string {
+	vars := map[string]string{}
+	for k, v := range f.Environment {
+		vars[k] = v
+	}
+	for k, v := range map[string]string{
+		"AWS_LAMBDA_RUNTIME_API":          RuntimeAPIAddr,
+		"_HANDLER":                        f.Handler,
+		"LAMBDA_TASK_ROOT":                "/var/task",
+		"LAMBDA_RUNTIME_DIR":              "/var/runtime",
+		"AWS_LAMBDA_FUNCTION_NAME":        f.Name,
+		"AWS_LAMBDA_FUNCTION_VERSION":     version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(f.MemorySize),
+		"AWS_LAMBDA_LOG_GROUP_NAME":       LogGroup(f.Name),
+		"AWS_LAMBDA_LOG_STREAM_NAME":      stream,
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_EXECUTION_ENV":               "AWS_Lambda_" + f.Runtime,
+		"AWS_REGION":                      p.cfg.Region,
+		"AWS_DEFAULT_REGION":              p.cfg.Region,
+		"TZ":                              ":UTC",
+		"LANG":                            "en_US.UTF-8",
+		"PATH":                            "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LD_LIBRARY_PATH":                 "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+		"PYTHONPATH":                      "/var/runtime",
+		"NODE_PATH":                       "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task",
+	} {
+		vars[k] = v
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// LogGroup is a function's log group.
+func LogGroup(function string) string { return "/aws/lambda/" + function }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func billed(d time.Duration) int64 { return int64(math.Ceil(float64(d.Microseconds()) / 1000)) }
+
+func mb(b int64) int64 { return (b + 1<<20 - 1) >> 20 }
+
+func errorTypeOf(payload []byte) string {
+	var e struct {
+		ErrorType string `json:"errorType"`
+	}
+	json.Unmarshal(payload, &e)
+	return e.ErrorType
+}
+
+func randHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+// slogWriter logs what a sandbox's init process prints about itself.
+type slogWriter struct {
+	log *slog.Logger
+	fn  string
+}
+
+func (w slogWriter) Write(b []byte) (int, error) {
+	w.log.Warn("function sandbox", "function", w.fn, "message", string(b))
+	return len(b), nil
+}
+
+var _ io.Writer = slogWriter{}
