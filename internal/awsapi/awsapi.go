@@ -92,6 +92,7 @@ func (AllowAll) Authorize(context.Context, AuthzRequest) error { return nil }
 type Operation struct {
 	Name     string                       // e.g. "GetSigningProfile"
 	Pattern  string                       // ServeMux pattern, e.g. "GET /signing-profiles/{profileName}"
+	Target   string                       // JSON 1.1 protocols: the X-Amz-Target that selects it
 	Action   string                       // IAM action, e.g. "signer:GetSigningProfile"
 	Resource func(r *http.Request) string // ARN acted on; nil means "*"
 	Handle   func(w http.ResponseWriter, r *http.Request) error
@@ -114,8 +115,27 @@ type Service struct {
 // already be authenticated (see WithCaller).
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
+	targets := map[string]map[string]http.Handler{} // pattern → X-Amz-Target → handler
 	for _, op := range s.Operations {
-		mux.Handle(op.Pattern, s.wrap(op))
+		if op.Target == "" {
+			mux.Handle(op.Pattern, s.wrap(op))
+			continue
+		}
+		if targets[op.Pattern] == nil {
+			targets[op.Pattern] = map[string]http.Handler{}
+		}
+		targets[op.Pattern][op.Target] = s.wrap(op)
+	}
+	for pattern, byTarget := range targets {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			t := r.Header.Get("X-Amz-Target")
+			if h := byTarget[t]; h != nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+			s.writeError(w, r, "", &Error{Code: "UnknownOperationException", Status: http.StatusBadRequest,
+				Message: fmt.Sprintf("%q is not an operation of the %s API", t, s.Name)})
+		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, "", &Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
@@ -173,6 +193,7 @@ type Error struct {
 	Code    string
 	Status  int
 	Message string
+	Reason  string // Lambda's TooManyRequestsException reason
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

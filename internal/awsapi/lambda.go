@@ -9,12 +9,15 @@ import (
 
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/invoke"
 )
 
 // Lambda serves the Lambda API (rest-json): code signing configs.
 type Lambda struct {
 	CSCs      *deploygate.Service
 	Functions *functions.Service
+	// Invoke runs functions (nil: no Invoke operations).
+	Invoke *invoke.Service
 	// ReadObject reads a package from a bucket (Code.S3Bucket/S3Key).
 	ReadObject func(ctx context.Context, bucket, key, version string, max int64) ([]byte, error)
 	// CodeURL returns a short-lived download URL of a function's package.
@@ -44,12 +47,18 @@ func (l *Lambda) Service() *Service {
 	if l.Functions != nil {
 		ops = append(ops, l.functionOperations()...)
 	}
+	if l.Invoke != nil {
+		ops = append(ops, l.invokeOperations()...)
+	}
 	return &Service{Name: "lambda", Operations: ops, Authorizer: l.Authorizer, Log: l.Log, MapError: lambdaMapError, WriteError: writeLambdaError}
 }
 
 // lambdaMapError maps the deploy gate's errors to Lambda's codes.
 func lambdaMapError(op string, err error) *Error {
 	if e := functionsMapError(err); e != nil {
+		return e
+	}
+	if e := invokeMapError(err); e != nil {
 		return e
 	}
 	var e *Error
@@ -80,6 +89,9 @@ func writeLambdaError(w http.ResponseWriter, r *http.Request, e *Error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Amzn-ErrorType", e.Code)
+	if e.Code == "TooManyRequestsException" {
+		h.Set("Retry-After", "1")
+	}
 	w.WriteHeader(e.Status)
 	typ := "User"
 	if e.Status >= 500 {
@@ -88,7 +100,8 @@ func writeLambdaError(w http.ResponseWriter, r *http.Request, e *Error) {
 	jsonEncode(w, struct {
 		Type    string `json:"Type"`
 		Message string `json:"message"`
-	}{typ, e.Message})
+		Reason  string `json:"Reason,omitempty"`
+	}{typ, e.Message, e.Reason})
 }
 
 type cscJSON struct {

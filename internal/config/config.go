@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -59,6 +60,32 @@ type Config struct {
 	RequireEnforcedCodeSigning bool `yaml:"require_enforced_code_signing"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
+	// Functions configures the function runtime.
+	Functions Functions `yaml:"functions"`
+}
+
+// Functions configures how functions run.
+type Functions struct {
+	// Concurrency is how many invocations may run at once across all
+	// functions (Lambda's account concurrency limit). Default 16.
+	Concurrency int `yaml:"concurrency"`
+	// IdleTimeout is how long an unused execution environment is kept
+	// warm, as a Go duration. Default 5m.
+	IdleTimeout string `yaml:"idle_timeout"`
+	// TmpSizeMB is the size of each sandbox's /tmp (Lambda's ephemeral
+	// storage). It counts against the function's memory. Default 512.
+	TmpSizeMB int `yaml:"tmp_size_mb"`
+	// AsyncWorkers run Event invocations. Default 2.
+	AsyncWorkers int `yaml:"async_workers"`
+	// LogRetentionDays deletes function log events older than this;
+	// 0 keeps them. Default 30.
+	LogRetentionDays int `yaml:"log_retention_days"`
+}
+
+// IdleTimeoutDuration is IdleTimeout parsed (Validate checks it).
+func (f Functions) IdleTimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(f.IdleTimeout)
+	return d
 }
 
 // Subject is the distinguished name shared by every certificate.
@@ -77,12 +104,13 @@ func (s Subject) Name() pki.Name {
 // Defaults returns the embedded defaults.
 func Defaults() Config {
 	return Config{
-		Version:  Version,
-		DataDir:  "./signet-data",
-		Listen:   "127.0.0.1:9090",
-		Region:   "us-east-1",
-		LogLevel: "info",
-		Subject:  Subject{Country: "US", State: "Washington", Locality: "Seattle", Organization: "Signet"},
+		Version:   Version,
+		DataDir:   "./signet-data",
+		Listen:    "127.0.0.1:9090",
+		Region:    "us-east-1",
+		LogLevel:  "info",
+		Subject:   Subject{Country: "US", State: "Washington", Locality: "Seattle", Organization: "Signet"},
+		Functions: Functions{Concurrency: 16, IdleTimeout: "5m", TmpSizeMB: 512, AsyncWorkers: 2, LogRetentionDays: 30},
 	}
 }
 
@@ -155,6 +183,12 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "s3" && u.Scheme != "file") {
 			errs = append(errs, fmt.Errorf("object_store_url: %q must be an s3:// or file:// URL", c.ObjectStoreURL))
 		}
+	}
+	if f := c.Functions; f.Concurrency < 1 || f.TmpSizeMB < 1 || f.AsyncWorkers < 1 || f.LogRetentionDays < 0 {
+		errs = append(errs, fmt.Errorf("functions: concurrency, tmp_size_mb and async_workers must be at least 1, log_retention_days at least 0"))
+	}
+	if d, err := time.ParseDuration(c.Functions.IdleTimeout); err != nil || d <= 0 {
+		errs = append(errs, fmt.Errorf("functions.idle_timeout: %q must be a positive duration such as 5m", c.Functions.IdleTimeout))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

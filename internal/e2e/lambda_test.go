@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -78,6 +79,7 @@ func TestAWSCLIDeployGate(t *testing.T) {
 	}
 	run("lambda", "create-function", "--function-name", "hello-world-lambda", "--runtime", "python3.12", "--handler", "lambda_function.lambda_handler",
 		"--role", "arn:aws:iam::"+s.account+":role/lambda-role", "--zip-file", "fileb://"+zipPath)
+	s.invokeHello(t, run, "before signing")
 	run("s3api", "create-bucket", "--bucket", "lambda-artifacts")
 	run("s3api", "put-bucket-versioning", "--bucket", "lambda-artifacts", "--versioning-configuration", "Status=Enabled")
 	put := run("s3api", "put-object", "--bucket", "lambda-artifacts", "--key", "hello-world-lambda.zip", "--body", zipPath)
@@ -102,4 +104,34 @@ func TestAWSCLIDeployGate(t *testing.T) {
 	wantEqual(t, "SigningJobArn", str(t, got, "SigningJobArn"), "arn:aws:signer:us-east-1:"+s.account+":/signing-jobs/"+jobID)
 	fcsc := run("lambda", "get-function-code-signing-config", "--function-name", "hello-world-lambda")
 	wantEqual(t, "CodeSigningConfigArn", str(t, fcsc, "CodeSigningConfigArn"), str(t, csc, "CodeSigningConfigArn"))
+	// The signed package runs, and the logs show both invocations.
+	s.invokeHello(t, run, "after deploying the signed package")
+	tail := s.runService(t, "", "logs", "tail", "/aws/lambda/hello-world-lambda", "--since", "1h")
+	if tail.code != 0 || strings.Count(tail.stdout, "value1 = hello, world!") != 2 || strings.Count(tail.stdout, "Loading function") != 2 ||
+		strings.Count(tail.stdout, "REPORT RequestId: ") != 2 {
+		t.Errorf("aws logs tail: exit %d\n%s%s", tail.code, tail.stdout, tail.stderr)
+	}
+}
+
+// invokeHello is seed 000's test of the function: `aws lambda invoke`
+// with the seed's payload writes "hello, world!" to response.json.
+func (s *cliServer) invokeHello(t *testing.T, run func(string, ...string) map[string]any, when string) {
+	t.Helper()
+	resp := filepath.Join(s.home, "response.json")
+	os.Remove(resp)
+	out := run("lambda", "invoke", "--function-name", "hello-world-lambda", "--cli-binary-format", "raw-in-base64-out",
+		"--payload", `{"key1":"hello, world!"}`, "--log-type", "Tail", resp)
+	if num(t, out, "StatusCode") != 200 || str(t, out, "ExecutedVersion") != "$LATEST" || out["FunctionError"] != nil {
+		t.Fatalf("invoke %s: %v", when, out)
+	}
+	b, err := os.ReadFile(resp)
+	if err != nil || string(b) != `"hello, world!"` {
+		t.Fatalf("response.json %s: %q %v", when, b, err)
+	}
+	logs, _ := base64.StdEncoding.DecodeString(str(t, out, "LogResult"))
+	for _, want := range []string{"START RequestId: ", "value1 = hello, world!", "END RequestId: ", "REPORT RequestId: ", "Billed Duration: "} {
+		if !strings.Contains(string(logs), want) {
+			t.Errorf("LogResult %s lacks %q:\n%s", when, want, logs)
+		}
+	}
 }

@@ -28,12 +28,24 @@ import (
 	"github.com/signet/signet/internal/verify"
 )
 
+// seedHandler is seed 000's hello-world-lambda.py.
+const seedHandler = `import json
+
+print('Loading function')
+
+def lambda_handler(event, context):
+    #print("Received event: " + json.dumps(event, indent=2))
+    print("value1 = " + event['key1'])
+    return event['key1']  # Echo back the first key value
+    #raise Exception('Something went wrong')
+`
+
 func helloZip(t *testing.T) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := zip.NewWriter(&b)
 	f, _ := w.Create("lambda_function.py")
-	f.Write([]byte("def lambda_handler(event, context):\n    return event['key1']\n"))
+	f.Write([]byte(seedHandler))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,16 @@ type initPayload struct {
 	Dir  string   `json:"dir"`
 }
 
+// A sandbox's init process is this same executable started again (see
+// package sandbox). Any binary that links this package, Signet and the
+// test binaries that run servers alike, becomes the init process here,
+// before its main function runs.
+func init() {
+	if sandbox.IsInit() {
+		RunInit()
+	}
+}
+
 // RunInit is the main function of a sandbox's init process (see
 // sandbox.IsInit). It builds the sandbox, serves the Lambda Runtime API
 // on RuntimeAPIAddr, starts the function's runtime and relays

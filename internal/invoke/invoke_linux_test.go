@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +23,6 @@ import (
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/sandbox"
 )
-
-func TestMain(m *testing.M) {
-	if sandbox.IsInit() {
-		RunInit()
-	}
-	os.Exit(m.Run())
-}
 
 func requireTool(t testing.TB, name string) {
 	t.Helper()

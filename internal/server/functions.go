@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,10 @@ import (
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/invoke"
+	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/revocation"
+	"github.com/signet/signet/internal/sandbox"
 )
 
 // openFunctions wires the function registry and its deploy gate. The gate
@@ -45,7 +49,41 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 		OnRefused: func(ctx context.Context, fn string, d deploygate.Decision) { s.auditDeploy(ctx, fn, "Deny", d) },
 	}
 	rand.Read(s.codeURLKey[:])
-	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, ReadObject: s.readObject, CodeURL: s.codeURL, Authorizer: awsapi.AllowAll{}, Log: s.log}
+	s.openInvoke(context.Background(), inst)
+	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,
+		Authorizer: awsapi.AllowAll{}, Log: s.log}
+}
+
+// openInvoke sets up the function runtime. When sandboxes cannot run on
+// this host (no root, no usable cgroups) Signet still serves everything
+// else, and Invoke answers with the reason.
+func (s *Server) openInvoke(ctx context.Context, inst installation) {
+	s.Invoke = &invoke.Service{Functions: s.Functions, Queue: s.db, Concurrency: s.db, Log: s.log}
+	host, err := sandbox.NewHost()
+	if err != nil {
+		s.Invoke.Unavailable = err
+		s.log.Warn("functions cannot be invoked on this host", "err", err)
+		return
+	}
+	fc := s.cfg.Functions
+	s.logWriter = logs.NewWriter(s.db, s.log, 200*time.Millisecond, time.Duration(fc.LogRetentionDays)*24*time.Hour)
+	dir := filepath.Join(s.cfg.DataDir, "sandbox")
+	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: s.Functions.LayerCode}
+	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
+		Region: inst.Account.Region}, host, code, dir, s.logWriter, s.log)
+	if err != nil {
+		s.Invoke.Unavailable = err
+		s.log.Warn("functions cannot be invoked on this host", "err", err)
+		return
+	}
+	reserved, err := s.db.AllFunctionConcurrency(ctx)
+	if err != nil {
+		s.log.Error("failed to read reserved concurrency", "err", err)
+	}
+	for fn, n := range reserved {
+		pool.SetReserved(fn, n)
+	}
+	s.Invoke.Pool = pool
 }
 
 // readObject reads a whole object version (at most max bytes).

@@ -26,7 +26,9 @@ import (
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/pki"
 	"github.com/signet/signet/internal/seal"
@@ -71,6 +73,9 @@ type Server struct {
 	// with a failed signature check (Lambda's metric of that name).
 	SignatureValidationErrors atomic.Int64
 	codeURLKey                [32]byte // signs Code.Location URLs
+	// Invoke runs functions.
+	Invoke    *invoke.Service
+	logWriter *logs.Writer
 	// Audit is the tamper-evident audit log.
 	Audit *audit.Log
 
@@ -163,6 +168,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.services = map[string]http.Handler{
 		"signer": signer.Service().Handler(),
 		"lambda": lambda.Service().Handler(),
+		"logs":   (&awsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: awsapi.AllowAll{}, Log: s.log}).Service().Handler(),
 	}
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
@@ -214,6 +220,12 @@ func (s *Server) AccountID() string { return s.inst.Account.ID }
 // Close releases the database and the data directory lock.
 func (s *Server) Close() error {
 	var errs []error
+	if s.Invoke != nil && s.Invoke.Pool != nil {
+		errs = append(errs, s.Invoke.Pool.Close())
+	}
+	if s.logWriter != nil {
+		errs = append(errs, s.logWriter.Close())
+	}
 	errs = append(errs, s.closeObjects())
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
@@ -319,6 +331,9 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# HELP signet_signature_validation_errors_total Deployments that a Warn code signing config let through with a failed signature check (Lambda's SignatureValidationErrors).\n")
 	fmt.Fprintf(w, "# TYPE signet_signature_validation_errors_total counter\n")
 	fmt.Fprintf(w, "signet_signature_validation_errors_total %d\n", s.SignatureValidationErrors.Load())
+	if s.Invoke.Pool != nil {
+		s.Invoke.Pool.Metrics.WritePrometheus(w)
+	}
 }
 
 func (s *Server) rootPEM(w http.ResponseWriter, r *http.Request) {
@@ -374,6 +389,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			s.runner.Run(jobsCtx)
 		}
 	}()
+	asyncDone := make(chan struct{})
+	go func() {
+		defer close(asyncDone)
+		if s.Invoke.Pool != nil {
+			s.Invoke.RunAsync(jobsCtx, s.cfg.Functions.AsyncWorkers)
+		}
+	}()
+	defer func() { stopJobs(); <-asyncDone }()
 	defer func() { stopJobs(); <-jobsDone }()
 	select {
 	case err := <-errc:

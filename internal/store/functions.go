@@ -93,8 +93,10 @@ signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revisio
 // DeleteFunction implements functions.Store.
 func (s *DB) DeleteFunction(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM function_code_signing_configs WHERE function_name = ?`), name); err != nil {
-			return err
+		for _, q := range []string{`DELETE FROM function_code_signing_configs WHERE function_name = ?`, `DELETE FROM function_concurrency WHERE function_name = ?`} {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(q), name); err != nil {
+				return err
+			}
 		}
 		res, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM functions WHERE name = ?`), name)
 		if err != nil {

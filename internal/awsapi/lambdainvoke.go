@@ -1,0 +1,149 @@
+package awsapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/signet/signet/internal/invoke"
+)
+
+// logTailBytes is how much of the log LogType Tail returns.
+const logTailBytes = 4096
+
+// invokeOperations are Invoke and the reserved-concurrency operations.
+func (l *Lambda) invokeOperations() []Operation {
+	fnARN := func(r *http.Request) string {
+		name := r.PathValue("name")
+		if n, err := l.Functions.FunctionName(name); err == nil {
+			name = l.Functions.ARN(n)
+		}
+		if q := r.URL.Query().Get("Qualifier"); q != "" {
+			name += ":" + q
+		}
+		return name
+	}
+	return []Operation{
+		{Name: "Invoke", Pattern: "POST /2015-03-31/functions/{name}/invocations", Action: "lambda:InvokeFunction", Resource: fnARN, Handle: l.invoke},
+		{Name: "PutFunctionConcurrency", Pattern: "PUT /2017-10-31/functions/{name}/concurrency", Action: "lambda:PutFunctionConcurrency", Resource: fnARN, Handle: l.putConcurrency},
+		{Name: "GetFunctionConcurrency", Pattern: "GET /2019-09-30/functions/{name}/concurrency", Action: "lambda:GetFunctionConcurrency", Resource: fnARN, Handle: l.getConcurrency},
+		{Name: "DeleteFunctionConcurrency", Pattern: "DELETE /2017-10-31/functions/{name}/concurrency", Action: "lambda:DeleteFunctionConcurrency", Resource: fnARN, Handle: l.deleteConcurrency},
+	}
+}
+
+// invokeMapError maps the runtime's errors to Lambda's.
+func invokeMapError(err error) *Error {
+	var te *invoke.ThrottleError
+	if errors.As(err, &te) {
+		return &Error{Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded.", Reason: te.Reason}
+	}
+	var ie *invoke.Error
+	if !errors.As(err, &ie) {
+		if errors.Is(err, invoke.ErrCodeTooLarge) {
+			return &Error{Code: "CodeStorageExceededException", Status: http.StatusBadRequest, Message: err.Error()}
+		}
+		return nil
+	}
+	switch {
+	case errors.Is(err, invoke.ErrPayloadTooLarge):
+		return &Error{Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge, Message: ie.Msg}
+	case errors.Is(err, invoke.ErrInvalidPayload):
+		return &Error{Code: "InvalidRequestContentException", Status: http.StatusBadRequest, Message: ie.Msg}
+	case errors.Is(err, invoke.ErrUnavailable):
+		return &Error{Code: "ServiceException", Status: http.StatusServiceUnavailable, Message: ie.Msg}
+	}
+	return nil
+}
+
+func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request) error {
+	payload, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	in := invoke.Input{FunctionName: r.PathValue("name"), Qualifier: r.URL.Query().Get("Qualifier"), Payload: payload,
+		ClientContext: r.Header.Get("X-Amz-Client-Context")}
+	logType := r.Header.Get("X-Amz-Log-Type")
+	if logType != "" && logType != "None" && logType != "Tail" {
+		return &Error{Code: "ValidationException", Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]", logType)}
+	}
+	switch typ := r.Header.Get("X-Amz-Invocation-Type"); typ {
+	case "", "RequestResponse":
+	case "Event":
+		_, version, err := l.Invoke.InvokeAsync(r.Context(), in)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("X-Amz-Executed-Version", version)
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	case "DryRun":
+		if _, err := l.Invoke.DryRun(r.Context(), in); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	default:
+		return &Error{Code: "ValidationException", Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", typ)}
+	}
+	res, version, err := l.Invoke.Invoke(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amz-Executed-Version", version)
+	if res.FunctionError != "" {
+		h.Set("X-Amz-Function-Error", res.FunctionError)
+	}
+	if logType == "Tail" {
+		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(invoke.Tail(res.Log, logTailBytes)))
+	}
+	h.Set("Content-Length", strconv.Itoa(len(res.Payload)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(res.Payload)
+	return nil
+}
+
+type concurrencyJSON struct {
+	ReservedConcurrentExecutions *int `json:"ReservedConcurrentExecutions,omitempty"`
+}
+
+func (l *Lambda) putConcurrency(w http.ResponseWriter, r *http.Request) error {
+	var req concurrencyJSON
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.ReservedConcurrentExecutions == nil {
+		return &Error{Code: "ValidationException", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null"}
+	}
+	n, err := l.Invoke.PutConcurrency(r.Context(), r.PathValue("name"), *req.ReservedConcurrentExecutions)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, concurrencyJSON{ReservedConcurrentExecutions: &n})
+}
+
+func (l *Lambda) getConcurrency(w http.ResponseWriter, r *http.Request) error {
+	n, err := l.Invoke.ReservedConcurrency(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	out := concurrencyJSON{}
+	if n >= 0 {
+		out.ReservedConcurrentExecutions = &n
+	}
+	return WriteJSON(w, out)
+}
+
+func (l *Lambda) deleteConcurrency(w http.ResponseWriter, r *http.Request) error {
+	if err := l.Invoke.DeleteConcurrency(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

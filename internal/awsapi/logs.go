@@ -1,0 +1,311 @@
+package awsapi
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/logs"
+)
+
+// Logs is the CloudWatch Logs subset that reads function logs:
+// FilterLogEvents (what `aws logs tail` uses), GetLogEvents,
+// DescribeLogGroups and DescribeLogStreams (JSON 1.1 protocol).
+type Logs struct {
+	Store      logs.Store
+	Account    arn.Account
+	Authorizer Authorizer
+	Log        *slog.Logger
+}
+
+// Service returns the operations of the CloudWatch Logs API.
+func (l *Logs) Service() *Service {
+	op := func(name string, h func(http.ResponseWriter, *http.Request) error) Operation {
+		return Operation{Name: name, Pattern: "POST /", Target: "Logs_20140328." + name, Action: "logs:" + name, Resource: l.groupARN, Handle: h}
+	}
+	return &Service{Name: "logs", Authorizer: l.Authorizer, Log: l.Log, Operations: []Operation{
+		op("FilterLogEvents", l.filterLogEvents),
+		op("GetLogEvents", l.getLogEvents),
+		op("DescribeLogGroups", l.describeLogGroups),
+		op("DescribeLogStreams", l.describeLogStreams),
+	}}
+}
+
+// groupARN is the resource of a request: its log group (read from the
+// body without consuming it), or "*".
+func (l *Logs) groupARN(r *http.Request) string {
+	return "arn:" + l.Account.Partition + ":logs:" + l.Account.Region + ":" + l.Account.ID + ":log-group:*"
+}
+
+func (l *Logs) arn(group string) string {
+	return fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", l.Account.Partition, l.Account.Region, l.Account.ID, group)
+}
+
+type logEventJSON struct {
+	LogStreamName string `json:"logStreamName,omitempty"`
+	Timestamp     int64  `json:"timestamp"`
+	Message       string `json:"message"`
+	IngestionTime int64  `json:"ingestionTime"`
+	EventID       string `json:"eventId,omitempty"`
+}
+
+// groupName resolves logGroupName or logGroupIdentifier (a name or ARN).
+func groupName(name, identifier string) (string, error) {
+	if name == "" {
+		name = identifier
+		if p, err := arn.Parse(identifier); err == nil {
+			name = strings.TrimSuffix(strings.TrimPrefix(p.Resource, "log-group:"), ":*")
+		}
+	}
+	if name == "" {
+		return "", &Error{Code: "InvalidParameterException", Status: 400, Message: "logGroupName or logGroupIdentifier is required"}
+	}
+	return name, nil
+}
+
+var errNoGroup = &Error{Code: "ResourceNotFoundException", Status: 400, Message: "The specified log group does not exist."}
+
+func (l *Logs) groupExists(r *http.Request, group string) error {
+	groups, err := l.Store.LogGroups(r.Context(), group)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if g == group {
+			return nil
+		}
+	}
+	return errNoGroup
+}
+
+func checkLimit(limit, max int) (int, error) {
+	if limit < 0 || limit > max {
+		return 0, &Error{Code: "InvalidParameterException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and %d", limit, max)}
+	}
+	if limit == 0 {
+		return max, nil
+	}
+	return limit, nil
+}
+
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// eventToken encodes the id of the last event returned.
+func eventToken(prefix string, id int64) string {
+	return prefix + base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+func parseEventToken(prefix, tok string) (int64, error) {
+	if tok == "" {
+		return 0, nil
+	}
+	rest, ok := strings.CutPrefix(tok, prefix)
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	id, err2 := strconv.ParseInt(string(b), 10, 64)
+	if !ok || err != nil || err2 != nil || id < 0 {
+		return 0, &Error{Code: "InvalidParameterException", Status: 400, Message: "The specified nextToken is invalid; pass the token a previous response returned."}
+	}
+	return id, nil
+}
+
+func (l *Logs) filterLogEvents(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		LogGroupName        string   `json:"logGroupName"`
+		LogGroupIdentifier  string   `json:"logGroupIdentifier"`
+		LogStreamNames      []string `json:"logStreamNames"`
+		LogStreamNamePrefix string   `json:"logStreamNamePrefix"`
+		StartTime           int64    `json:"startTime"`
+		EndTime             int64    `json:"endTime"`
+		FilterPattern       string   `json:"filterPattern"`
+		NextToken           string   `json:"nextToken"`
+		Limit               int      `json:"limit"`
+		Interleaved         bool     `json:"interleaved"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
+	if err != nil {
+		return err
+	}
+	if len(req.LogStreamNames) > 0 && req.LogStreamNamePrefix != "" {
+		return &Error{Code: "InvalidParameterException", Status: 400, Message: "logStreamNames and logStreamNamePrefix are mutually exclusive"}
+	}
+	limit, err := checkLimit(req.Limit, 10000)
+	if err != nil {
+		return err
+	}
+	after, err := parseEventToken("", req.NextToken)
+	if err != nil {
+		return err
+	}
+	if err := l.groupExists(r, group); err != nil {
+		return err
+	}
+	q := logs.Query{Group: group, Streams: req.LogStreamNames, StreamPrefix: req.LogStreamNamePrefix, Start: msTime(req.StartTime), End: msTime(req.EndTime), AfterID: after}
+	out := struct {
+		Events             []logEventJSON `json:"events"`
+		SearchedLogStreams []any          `json:"searchedLogStreams"`
+		NextToken          string         `json:"nextToken,omitempty"`
+	}{Events: []logEventJSON{}, SearchedLogStreams: []any{}}
+	// Scan in pages until limit events match the filter.
+	for scanned := 0; len(out.Events) < limit && scanned < 100000; {
+		q.Limit = 1000
+		events, err := l.Store.LogEvents(r.Context(), q)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			q.AfterID = e.ID
+			if logs.Match(req.FilterPattern, e.Message) {
+				out.Events = append(out.Events, logEventJSON{LogStreamName: e.Stream, Timestamp: e.Time.UnixMilli(), Message: e.Message,
+					IngestionTime: e.Ingested.UnixMilli(), EventID: strconv.FormatInt(e.ID, 10)})
+				if len(out.Events) == limit {
+					break
+				}
+			}
+		}
+		scanned += len(events)
+		if len(events) < q.Limit {
+			q.AfterID = -1 // the end was reached
+			break
+		}
+	}
+	if q.AfterID >= 0 && len(out.Events) > 0 {
+		out.NextToken = eventToken("", q.AfterID)
+	}
+	return WriteJSON(w, out)
+}
+
+func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		LogGroupName       string `json:"logGroupName"`
+		LogGroupIdentifier string `json:"logGroupIdentifier"`
+		LogStreamName      string `json:"logStreamName"`
+		StartTime          int64  `json:"startTime"`
+		EndTime            int64  `json:"endTime"`
+		NextToken          string `json:"nextToken"`
+		Limit              int    `json:"limit"`
+		StartFromHead      bool   `json:"startFromHead"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
+	if err != nil {
+		return err
+	}
+	if req.LogStreamName == "" {
+		return &Error{Code: "InvalidParameterException", Status: 400, Message: "logStreamName is required"}
+	}
+	limit, err := checkLimit(req.Limit, 10000)
+	if err != nil {
+		return err
+	}
+	after := int64(0)
+	if req.NextToken != "" && !strings.HasPrefix(req.NextToken, "b/") {
+		if after, err = parseEventToken("f/", req.NextToken); err != nil {
+			return err
+		}
+	}
+	if err := l.groupExists(r, group); err != nil {
+		return err
+	}
+	events, err := l.Store.LogEvents(r.Context(), logs.Query{Group: group, Streams: []string{req.LogStreamName}, Start: msTime(req.StartTime), End: msTime(req.EndTime), AfterID: after, Limit: limit})
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Events            []logEventJSON `json:"events"`
+		NextForwardToken  string         `json:"nextForwardToken"`
+		NextBackwardToken string         `json:"nextBackwardToken"`
+	}{Events: []logEventJSON{}, NextForwardToken: eventToken("f/", after), NextBackwardToken: eventToken("b/", after)}
+	for _, e := range events {
+		out.Events = append(out.Events, logEventJSON{Timestamp: e.Time.UnixMilli(), Message: e.Message, IngestionTime: e.Ingested.UnixMilli()})
+		out.NextForwardToken = eventToken("f/", e.ID)
+	}
+	return WriteJSON(w, out)
+}
+
+func (l *Logs) describeLogGroups(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		LogGroupNamePrefix string `json:"logGroupNamePrefix"`
+		Limit              int    `json:"limit"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	limit, err := checkLimit(req.Limit, 50)
+	if err != nil {
+		return err
+	}
+	groups, err := l.Store.LogGroups(r.Context(), req.LogGroupNamePrefix)
+	if err != nil {
+		return err
+	}
+	type groupJSON struct {
+		LogGroupName string `json:"logGroupName"`
+		Arn          string `json:"arn"`
+	}
+	out := struct {
+		LogGroups []groupJSON `json:"logGroups"`
+	}{LogGroups: []groupJSON{}}
+	for _, g := range groups[:min(limit, len(groups))] {
+		out.LogGroups = append(out.LogGroups, groupJSON{LogGroupName: g, Arn: l.arn(g)})
+	}
+	return WriteJSON(w, out)
+}
+
+func (l *Logs) describeLogStreams(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		LogGroupName        string `json:"logGroupName"`
+		LogGroupIdentifier  string `json:"logGroupIdentifier"`
+		LogStreamNamePrefix string `json:"logStreamNamePrefix"`
+		Limit               int    `json:"limit"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
+	if err != nil {
+		return err
+	}
+	limit, err := checkLimit(req.Limit, 50)
+	if err != nil {
+		return err
+	}
+	if err := l.groupExists(r, group); err != nil {
+		return err
+	}
+	streams, err := l.Store.LogStreams(r.Context(), group, req.LogStreamNamePrefix)
+	if err != nil {
+		return err
+	}
+	type streamJSON struct {
+		LogStreamName       string `json:"logStreamName"`
+		CreationTime        int64  `json:"creationTime"`
+		FirstEventTimestamp int64  `json:"firstEventTimestamp"`
+		LastEventTimestamp  int64  `json:"lastEventTimestamp"`
+		LastIngestionTime   int64  `json:"lastIngestionTime"`
+		Arn                 string `json:"arn"`
+	}
+	out := struct {
+		LogStreams []streamJSON `json:"logStreams"`
+	}{LogStreams: []streamJSON{}}
+	for _, s := range streams[:min(limit, len(streams))] {
+		out.LogStreams = append(out.LogStreams, streamJSON{LogStreamName: s.Name, CreationTime: s.FirstEvent.UnixMilli(), FirstEventTimestamp: s.FirstEvent.UnixMilli(),
+			LastEventTimestamp: s.LastEvent.UnixMilli(), LastIngestionTime: s.LastIngestion.UnixMilli(),
+			Arn: strings.TrimSuffix(l.arn(group), "*") + "log-stream:" + s.Name})
+	}
+	return WriteJSON(w, out)
+}

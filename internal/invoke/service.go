@@ -1,0 +1,340 @@
+package invoke
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/functions"
+)
+
+// Errors of the Invoke operation; the API maps them to Lambda's codes.
+var (
+	// ErrPayloadTooLarge: RequestTooLargeException.
+	ErrPayloadTooLarge = errors.New("request payload too large")
+	// ErrInvalidPayload: InvalidRequestContentException.
+	ErrInvalidPayload = errors.New("request payload is not JSON")
+	// ErrUnavailable: functions cannot run on this host.
+	ErrUnavailable = errors.New("function runtime unavailable")
+)
+
+// Error carries the message of one of the errors above.
+type Error struct {
+	Kind error
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns the sentinel.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// AsyncInvocation is a queued Event invocation.
+type AsyncInvocation struct {
+	ID            string
+	Function      string
+	Qualifier     string
+	Payload       []byte
+	ClientContext string
+	CreatedAt     time.Time
+	Attempts      int // function errors so far
+	NotBefore     time.Time
+}
+
+// AsyncStore is the durable queue of Event invocations. An invocation
+// is claimed under a lease and deleted only once it has run to an end,
+// so one that was running when Signet stopped runs again (at least
+// once).
+type AsyncStore interface {
+	EnqueueAsync(ctx context.Context, a AsyncInvocation) error
+	// ClaimAsync leases the oldest due invocation; false if none.
+	ClaimAsync(ctx context.Context, now time.Time, lease time.Duration) (AsyncInvocation, bool, error)
+	DeleteAsync(ctx context.Context, id string) error
+	// RetryAsync releases an invocation to run again at notBefore.
+	RetryAsync(ctx context.Context, id string, attempts int, notBefore time.Time) error
+	// ReleaseAsyncLeases voids every lease (at start: this process is
+	// the only one using the database).
+	ReleaseAsyncLeases(ctx context.Context) error
+}
+
+// Service runs invocations of registered functions.
+type Service struct {
+	Functions *functions.Service
+	Pool      *Pool // nil when sandboxes cannot run here
+	// Unavailable says why Pool is nil.
+	Unavailable error
+	Queue       AsyncStore
+	Concurrency ConcurrencyStore
+	Log         *slog.Logger
+	// RetryDelays are the waits before the retries of an Event
+	// invocation whose function failed (Lambda: 1 and 2 minutes).
+	RetryDelays []time.Duration
+	// MaxEventAge is how long an Event invocation may wait for capacity
+	// (Lambda: 6 hours).
+	MaxEventAge time.Duration
+
+	wake chan struct{}
+}
+
+// Input is an invocation request.
+type Input struct {
+	FunctionName  string // name, name:qualifier, or (partial) ARN
+	Qualifier     string
+	Payload       []byte
+	ClientContext string
+}
+
+// splitQualifier separates a qualifier given in the function name.
+func splitQualifier(nameOrARN, qualifier string) (string, string, error) {
+	name, q := nameOrARN, ""
+	if p, err := arn.Parse(nameOrARN); err == nil {
+		if rest, ok := strings.CutPrefix(p.Resource, "function:"); ok {
+			if _, qq, ok := strings.Cut(rest, ":"); ok {
+				name, q = strings.TrimSuffix(nameOrARN, ":"+qq), qq
+			}
+		}
+	} else if n, qq, ok := strings.Cut(nameOrARN, ":"); ok {
+		name, q = n, qq
+	}
+	if q != "" && qualifier != "" && q != qualifier {
+		return "", "", &functions.Error{Kind: functions.ErrInvalid, Msg: fmt.Sprintf("The derived qualifier from the function name does not match the specified qualifier: %s vs %s.", q, qualifier)}
+	}
+	if qualifier == "" {
+		qualifier = q
+	}
+	return name, qualifier, nil
+}
+
+// resolve finds the function version an invocation runs.
+func (s *Service) resolve(ctx context.Context, in Input) (functions.Function, string, error) {
+	name, q, err := splitQualifier(in.FunctionName, in.Qualifier)
+	if err != nil {
+		return functions.Function{}, "", err
+	}
+	return s.Functions.GetVersion(ctx, name, q)
+}
+
+func checkPayload(p []byte, limit int, op string) error {
+	if len(p) > limit {
+		return &Error{Kind: ErrPayloadTooLarge, Msg: fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", limit, op)}
+	}
+	if len(p) > 0 && !json.Valid(p) {
+		var v any
+		err := json.Unmarshal(p, &v)
+		return &Error{Kind: ErrInvalidPayload, Msg: fmt.Sprintf("Could not parse request body into json: %v", err)}
+	}
+	return nil
+}
+
+func (s *Service) pool() (*Pool, error) {
+	if s.Pool == nil {
+		msg := "functions cannot run on this host"
+		if s.Unavailable != nil {
+			msg += ": " + s.Unavailable.Error()
+		}
+		return nil, &Error{Kind: ErrUnavailable, Msg: msg}
+	}
+	return s.Pool, nil
+}
+
+// Invoke runs a RequestResponse invocation and returns its result and
+// the version that ran.
+func (s *Service) Invoke(ctx context.Context, in Input) (Result, string, error) {
+	if err := checkPayload(in.Payload, MaxSyncPayload, "Invoke"); err != nil {
+		return Result{}, "", err
+	}
+	f, version, err := s.resolve(ctx, in)
+	if err != nil {
+		return Result{}, "", err
+	}
+	p, err := s.pool()
+	if err != nil {
+		return Result{}, "", err
+	}
+	fnARN := s.Functions.ARN(f.Name)
+	if version != "$LATEST" {
+		fnARN += ":" + version
+	}
+	res, err := p.Invoke(ctx, Request{Function: f, ARN: fnARN, Version: version, Payload: in.Payload, ClientContext: in.ClientContext})
+	return res, version, err
+}
+
+// DryRun checks that an invocation would be accepted.
+func (s *Service) DryRun(ctx context.Context, in Input) (string, error) {
+	if err := checkPayload(in.Payload, MaxSyncPayload, "Invoke"); err != nil {
+		return "", err
+	}
+	_, version, err := s.resolve(ctx, in)
+	return version, err
+}
+
+// InvokeAsync queues an Event invocation and returns its request id.
+func (s *Service) InvokeAsync(ctx context.Context, in Input) (string, string, error) {
+	if err := checkPayload(in.Payload, MaxAsyncPayload, "Invoke"); err != nil {
+		return "", "", err
+	}
+	f, version, err := s.resolve(ctx, in)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := s.pool(); err != nil {
+		return "", "", err
+	}
+	a := AsyncInvocation{ID: uuid.NewString(), Function: f.Name, Qualifier: version, Payload: in.Payload, ClientContext: in.ClientContext,
+		CreatedAt: time.Now().UTC(), NotBefore: time.Now().UTC()}
+	if err := s.Queue.EnqueueAsync(ctx, a); err != nil {
+		return "", "", err
+	}
+	s.notify()
+	return a.ID, version, nil
+}
+
+func (s *Service) notify() {
+	if s.wake != nil {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// asyncLease is how long a claimed Event invocation is held; longer than
+// the longest function Timeout (900 s).
+const asyncLease = 16 * time.Minute
+
+// RunAsync runs queued Event invocations with the given number of
+// workers until ctx ends.
+func (s *Service) RunAsync(ctx context.Context, workers int) {
+	s.wake = make(chan struct{}, workers)
+	if len(s.RetryDelays) == 0 {
+		s.RetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+	}
+	if s.MaxEventAge == 0 {
+		s.MaxEventAge = 6 * time.Hour
+	}
+	s.Queue.ReleaseAsyncLeases(ctx)
+	done := make(chan struct{})
+	for range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for ctx.Err() == nil {
+				if !s.runOne(ctx) {
+					select {
+					case <-ctx.Done():
+					case <-s.wake:
+					case <-time.After(250 * time.Millisecond):
+					}
+				}
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+}
+
+// runOne runs the next due Event invocation; false if none was due.
+func (s *Service) runOne(ctx context.Context) bool {
+	a, ok, err := s.Queue.ClaimAsync(ctx, time.Now().UTC(), asyncLease)
+	if err != nil || !ok {
+		return false
+	}
+	res, _, err := s.Invoke(ctx, Input{FunctionName: a.Function, Qualifier: a.Qualifier, Payload: a.Payload, ClientContext: a.ClientContext})
+	var te *ThrottleError
+	switch {
+	case ctx.Err() != nil:
+		// Stopping: the lease lapses and the invocation runs again.
+	case errors.As(err, &te) || errors.Is(err, ErrUnavailable):
+		if time.Since(a.CreatedAt) > s.MaxEventAge {
+			s.Log.Warn("event invocation dropped: it waited longer than the maximum event age", "function", a.Function, "request_id", a.ID)
+			s.Queue.DeleteAsync(ctx, a.ID)
+			break
+		}
+		s.Queue.RetryAsync(ctx, a.ID, a.Attempts, time.Now().Add(time.Second))
+	case errors.Is(err, functions.ErrNotFound):
+		s.Log.Warn("event invocation dropped: the function no longer exists", "function", a.Function, "request_id", a.ID)
+		s.Queue.DeleteAsync(ctx, a.ID)
+	case err != nil:
+		s.Log.Error("event invocation failed; retrying", "function", a.Function, "request_id", a.ID, "err", err)
+		s.Queue.RetryAsync(ctx, a.ID, a.Attempts, time.Now().Add(5*time.Second))
+	case res.FunctionError != "" && a.Attempts < len(s.RetryDelays):
+		s.Queue.RetryAsync(ctx, a.ID, a.Attempts+1, time.Now().Add(s.RetryDelays[a.Attempts]))
+	default:
+		if res.FunctionError != "" {
+			s.Log.Warn("event invocation failed on every attempt", "function", a.Function, "request_id", a.ID, "attempts", a.Attempts+1)
+		}
+		s.Queue.DeleteAsync(ctx, a.ID)
+	}
+	return true
+}
+
+// ConcurrencyStore persists reserved concurrency.
+type ConcurrencyStore interface {
+	FunctionConcurrency(ctx context.Context, name string) (int, error) // -1: none
+	SetFunctionConcurrency(ctx context.Context, name string, n int) error
+}
+
+// minUnreserved is the concurrency reservations must leave to the other
+// functions (Lambda keeps 100 of its 1,000).
+const minUnreserved = 1
+
+// PutConcurrency reserves n concurrent executions for a function
+// (n = 0 stops it from running at all).
+func (s *Service) PutConcurrency(ctx context.Context, nameOrARN string, n int) (int, error) {
+	f, err := s.Functions.Get(ctx, nameOrARN)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return 0, &functions.Error{Kind: functions.ErrInvalid, Msg: fmt.Sprintf("1 validation error detected: Value '%d' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0", n)}
+	}
+	if s.Pool != nil {
+		cur, err := s.Concurrency.FunctionConcurrency(ctx, f.Name)
+		if err != nil {
+			return 0, err
+		}
+		free := s.Pool.Unreserved() + max(cur, 0)
+		if free-n < minUnreserved {
+			return 0, &functions.Error{Kind: functions.ErrInvalid, Type: "InvalidParameterValueException",
+				Msg: fmt.Sprintf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)}
+		}
+	}
+	if err := s.Concurrency.SetFunctionConcurrency(ctx, f.Name, n); err != nil {
+		return 0, err
+	}
+	if s.Pool != nil {
+		s.Pool.SetReserved(f.Name, n)
+	}
+	return n, nil
+}
+
+// ReservedConcurrency returns a function's reservation, -1 if none.
+func (s *Service) ReservedConcurrency(ctx context.Context, nameOrARN string) (int, error) {
+	f, err := s.Functions.Get(ctx, nameOrARN)
+	if err != nil {
+		return 0, err
+	}
+	return s.Concurrency.FunctionConcurrency(ctx, f.Name)
+}
+
+// DeleteConcurrency removes a function's reservation.
+func (s *Service) DeleteConcurrency(ctx context.Context, nameOrARN string) error {
+	f, err := s.Functions.Get(ctx, nameOrARN)
+	if err != nil {
+		return err
+	}
+	if err := s.Concurrency.SetFunctionConcurrency(ctx, f.Name, -1); err != nil {
+		return err
+	}
+	if s.Pool != nil {
+		s.Pool.SetReserved(f.Name, -1)
+	}
+	return nil
+}
