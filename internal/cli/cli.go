@@ -59,6 +59,8 @@ Functions and code signing configs:
   signet csc attach FUNCTION CSC_ARN | detach FUNCTION | get CSC_ARN | list | delete CSC_ARN
   signet function create NAME --zip FILE [--runtime R --handler H --role ARN --code-signing-config ARN]
   signet function update-code NAME --zip FILE | get NAME | list | delete NAME
+  signet invoke FUNCTION [--payload JSON | --payload-file FILE] [--qualifier V] [--event] [--log]
+  signet logs FUNCTION [--follow] [--since 10m] [--filter PATTERN]
 
 Audit:
   signet audit verify [--data-dir DIR]
@@ -155,6 +157,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cscCmd(ctx, rest, stdout)
 	case "audit":
 		return auditCmd(ctx, rest, stdout)
+	case "invoke":
+		return invokeCmd(ctx, rest, stdout, stderr)
+	case "logs":
+		return logsCmd(ctx, rest, stdout)
 	}
 	return usageError("unknown command %q", cmd)
 }
