@@ -4,7 +4,8 @@
 # the API through the full HTTP + SigV4 path, its references (an unsigned
 # /healthz on the same server; the P-384 crypto a PutSigningProfile must
 # do, from Go and from `openssl speed`), and the cold start of
-# `signet serve`.
+# `signet serve`, and the function runtime (warm and cold invocations
+# against a loopback HTTP pair and `python3 -c pass`).
 #
 #   ./bench/run.sh            # BENCHTIME=3s N=20 by default
 set -euo pipefail
@@ -108,3 +109,22 @@ END {
   print "|---|---|---|---|"
   printf "| UpdateFunctionCode, 10 MB signed package, Enforce config | %.0f ms | the same deploy with no config: %.0f ms | %.2f× (goal ≤ 1.2×) |\n", enf/1e6, none/1e6, enf/none
 }' "$tmp/deploy.txt"
+
+echo
+echo '### Function runtime'
+echo
+if [ "$(id -u)" = 0 ]; then
+  go run ./bench/invoke -n "$((n * 100))" -cold "$n"
+  echo
+  go test ./internal/server -run '^$' -bench 'InvokeAPI|Healthz' -benchtime "$benchtime" -count 1 >"$tmp/invoke.txt"
+  awk '
+  /^BenchmarkInvokeAPI/ { inv=$3 }
+  /^BenchmarkHealthz/ { hz=$3 }
+  END {
+    print "| measurement | result | reference (same run) | ratio |"
+    print "|---|---|---|---|"
+    printf "| warm Invoke of a python no-op through the API (aws-sdk-go-v2 → HTTP → SigV4 → Lambda API → sandbox), one caller | %.3f ms | unsigned /healthz on the same server, 2 parallel callers: %.3f ms | %.1f× |\n", inv/1e6, hz/1e6, inv/hz
+  }' "$tmp/invoke.txt"
+else
+  echo "(skipped: function sandboxes need root)"
+fi

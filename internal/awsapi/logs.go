@@ -36,8 +36,9 @@ func (l *Logs) Service() *Service {
 	}}
 }
 
-// groupARN is the resource of a request: its log group (read from the
-// body without consuming it), or "*".
+// groupARN is the resource of every request: all of the account's log
+// groups (the group is in the JSON body, which authorization does not
+// read).
 func (l *Logs) groupARN(r *http.Request) string {
 	return "arn:" + l.Account.Partition + ":logs:" + l.Account.Region + ":" + l.Account.ID + ":log-group:*"
 }

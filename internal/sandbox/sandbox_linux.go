@@ -176,7 +176,7 @@ func (h *Host) Start(cfg Config) (sb *Sandbox, err error) {
 	closeLater = append(closeLater, exe)
 	files = append(files, exe)
 	cmd := &exec.Cmd{Path: fmt.Sprintf("/proc/self/fd/%d", 2+len(files)), Args: []string{h.Executable, initArg}}
-	cmd.Env = []string{"GOMAXPROCS=1"} // nothing of Signet's environment
+	cmd.Env = []string{"GOMAXPROCS=2"} // nothing of Signet's environment
 	cmd.Dir = "/"
 	cmd.ExtraFiles = files
 	cmd.Stdout, cmd.Stderr = cfg.Stderr, cfg.Stderr

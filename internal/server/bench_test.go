@@ -229,3 +229,31 @@ func BenchmarkDeploy10MB(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInvokeAPI is a warm Invoke of a python no-op through the whole
+// API path (aws-sdk-go-v2 → HTTP → SigV4 → Lambda API → sandbox), one
+// caller at a time, so ns/op is the end-to-end latency.
+func BenchmarkInvokeAPI(b *testing.B) {
+	ts := servertest.Start(b)
+	if ts.Invoke.Pool == nil {
+		b.Skipf("functions cannot run here: %v", ts.Invoke.Unavailable)
+	}
+	lc := lambdaClient(ts)
+	ctx := context.Background()
+	_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("noop"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("app.handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"), MemorySize: aws.Int32(512),
+		Code: &ltypes.FunctionCode{ZipFile: zipOf(b, map[string]string{"app.py": "def handler(event, context):\n    return None\n"})}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := &lambda.InvokeInput{FunctionName: aws.String("noop"), Payload: []byte(`{}`)}
+	if _, err := lc.Invoke(ctx, in); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if out, err := lc.Invoke(ctx, in); err != nil || out.FunctionError != nil {
+			b.Fatal(err, out.FunctionError)
+		}
+	}
+}

@@ -125,3 +125,7 @@ func (s *Server) S3() *s3.Client {
 		o.Retryer = aws.NopRetryer{}
 	})
 }
+
+// RequireAll reports whether SIGNET_REQUIRE_ALL=1 asks that tests fail
+// rather than skip when something they need is missing.
+func RequireAll() bool { return os.Getenv("SIGNET_REQUIRE_ALL") == "1" }

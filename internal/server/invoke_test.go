@@ -1,0 +1,143 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/invoke"
+	"github.com/signet/signet/internal/logs"
+	"github.com/signet/signet/internal/server"
+	"github.com/signet/signet/internal/server/servertest"
+)
+
+func requireSandbox(t *testing.T, s *server.Server) {
+	t.Helper()
+	if s.Invoke.Pool == nil {
+		if servertest.RequireAll() {
+			t.Fatalf("functions cannot run here: %v", s.Invoke.Unavailable)
+		}
+		t.Skipf("functions cannot run here: %v", s.Invoke.Unavailable)
+	}
+}
+
+// TestInvokeSDK invokes through the aws-sdk-go-v2 lambda client and reads
+// the invocation metrics.
+func TestInvokeSDK(t *testing.T) {
+	ts := servertest.Start(t)
+	requireSandbox(t, ts.Server)
+	ctx := context.Background()
+	lc := lambdaClient(ts)
+	_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("hello"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(`{"key1":"hello, world!"}`), LogType: ltypes.LogTypeTail})
+	if err != nil || string(out.Payload) != `"hello, world!"` || out.FunctionError != nil || aws.ToString(out.ExecutedVersion) != "$LATEST" || out.LogResult == nil {
+		t.Fatalf("Invoke: %v %s", err, out.Payload)
+	}
+	out, err = lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(`{}`)})
+	if err != nil || aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), `"errorType": "KeyError"`) {
+		t.Fatalf("failing Invoke: %v %v %s", err, out.FunctionError, out.Payload)
+	}
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`signet_lambda_invocations_total{function="hello"} 2`, `signet_lambda_errors_total{function="hello"} 1`,
+		`signet_lambda_throttles_total{function="hello"} 0`, `signet_lambda_duration_seconds_count{function="hello"} 2`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+// TestEventInvocationsSurviveRestart queues Event invocations that cannot
+// run yet (no concurrency reserved), claims one as if a worker had it
+// when Signet stopped, restarts, and sees every one run.
+func TestEventInvocationsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func() (*server.Server, func()) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := config.Defaults()
+		cfg.DataDir, cfg.Listen = dir, l.Addr().String()
+		s, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { s.Serve(sctx, l); close(done) }()
+		return s, func() { cancel(); <-done; s.Close() }
+	}
+	a, stopA := open()
+	requireSandbox(t, a)
+	code := map[string]string{"app.py": "def handler(event, context):\n    print('ran', event['n'])\n"}
+	if _, err := a.Functions.Create(ctx, functions.CreateInput{Function: functions.Function{Name: "ev", Runtime: "python3.11", Handler: "app.handler",
+		Role: "arn:aws:iam::" + a.AccountID() + ":role/r", Timeout: 3, MemorySize: 128}, Zip: zipOf(t, code)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Invoke.PutConcurrency(ctx, "ev", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"1", "2", "3"} {
+		if _, _, err := a.Invoke.InvokeAsync(ctx, invoke.Input{FunctionName: "ev", Payload: []byte(`{"n":` + n + `}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A worker holding one when the server stops.
+	if _, ok, err := a.DB().ClaimAsync(ctx, time.Now().Add(time.Minute), 16*time.Minute); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	stopA()
+	b, stopB := open()
+	defer stopB()
+	if n, err := b.DB().PendingAsync(ctx); err != nil || n != 3 {
+		t.Fatalf("%d queued after the restart (%v), want 3", n, err)
+	}
+	if err := b.Invoke.DeleteConcurrency(ctx, "ev"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		events, err := b.DB().LogEvents(ctx, logs.Query{Group: "/aws/lambda/ev"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := map[string]bool{}
+		for _, e := range events {
+			if n, ok := strings.CutPrefix(e.Message, "ran "); ok {
+				ran[n] = true
+			}
+		}
+		if len(ran) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s only %v ran", ran)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n, _ := b.DB().PendingAsync(ctx); n != 0 {
+		t.Errorf("%d still queued after running", n)
+	}
+}
