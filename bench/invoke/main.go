@@ -65,7 +65,6 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	host.CgroupParent = "signet-bench"
 	code := filepath.Join(dir, "packages")
 	os.MkdirAll(code, 0o700)
 	conc := 2 * runtime.NumCPU()

@@ -4,8 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +73,9 @@ func TestInvokeAndLogs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan int)
-	go func() { done <- cli.Main(ctx, []string{"logs", "hello", "--follow", "--filter", "followed"}, out, &bytes.Buffer{}) }()
+	go func() {
+		done <- cli.Main(ctx, []string{"logs", "hello", "--follow", "--filter", "followed"}, out, &bytes.Buffer{})
+	}()
 	time.Sleep(500 * time.Millisecond)
 	run(t, srv, "invoke", "hello", "--payload", `{"key1":"followed"}`)
 	for i := 0; i < 100 && !strings.Contains(out.String(), "followed"); i++ {

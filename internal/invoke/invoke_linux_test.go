@@ -70,7 +70,6 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		}
 		t.Skipf("sandboxes unavailable: %v", err)
 	}
-	host.CgroupParent = "signet-test"
 	dir := t.TempDir()
 	os.Chmod(dir, 0o700)
 	code := filepath.Join(dir, "packages")

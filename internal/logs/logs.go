@@ -61,11 +61,11 @@ type Writer struct {
 	Log       *slog.Logger
 	Retention time.Duration // events older than this are deleted; 0 keeps all
 
-	mu      sync.Mutex
-	pending []Event
-	kick    chan struct{}
-	done    chan struct{}
-	stop    chan struct{}
+	mu        sync.Mutex
+	pending   []Event
+	done      chan struct{}
+	stop      chan struct{}
+	closeOnce sync.Once
 }
 
 // maxPending bounds buffered events; beyond it new events are dropped
@@ -74,7 +74,7 @@ const maxPending = 100000
 
 // NewWriter starts a writer that flushes every interval.
 func NewWriter(s Store, log *slog.Logger, interval, retention time.Duration) *Writer {
-	w := &Writer{Store: s, Log: log, Retention: retention, kick: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
+	w := &Writer{Store: s, Log: log, Retention: retention, done: make(chan struct{}), stop: make(chan struct{})}
 	go w.loop(interval)
 	return w
 }
@@ -128,9 +128,9 @@ func (w *Writer) loop(interval time.Duration) {
 	}
 }
 
-// Close flushes and stops the writer.
+// Close flushes and stops the writer; later calls do nothing.
 func (w *Writer) Close() error {
-	close(w.stop)
+	w.closeOnce.Do(func() { close(w.stop) })
 	<-w.done
 	return nil
 }

@@ -84,15 +84,21 @@ func newCgroup(v CgroupVersion, parent, name string, l Limits) (*cgroup, error) 
 			cg.dirs = append(cg.dirs, filepath.Join(cgroupFS, c, parent, name))
 		}
 	case CgroupV2:
-		base := filepath.Join(cgroupFS, parent)
-		if err := os.MkdirAll(base, 0o755); err != nil {
-			return nil, err
+		// Every level down to the group hands the controllers on.
+		dir := cgroupFS
+		for _, part := range strings.Split(parent, "/") {
+			if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0); err != nil {
+				return nil, fmt.Errorf("failed to delegate the memory, pids and cpu controllers to %s: %w", dir, err)
+			}
+			dir = filepath.Join(dir, part)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
 		}
-		// Let the parent hand the controllers to its children.
-		if err := os.WriteFile(filepath.Join(base, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0); err != nil {
-			return nil, fmt.Errorf("failed to delegate the memory, pids and cpu controllers to %s: %w", base, err)
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0); err != nil {
+			return nil, fmt.Errorf("failed to delegate the memory, pids and cpu controllers to %s: %w", dir, err)
 		}
-		cg.dirs = []string{filepath.Join(base, name)}
+		cg.dirs = []string{filepath.Join(dir, name)}
 	default:
 		return nil, errors.New("no usable cgroup hierarchy")
 	}
@@ -239,4 +245,37 @@ func (cg *cgroup) remove() error {
 		}
 	}
 	return err
+}
+
+// removeStale removes the groups that processes which no longer exist
+// left under root/PID (a server killed before it could clean up).
+func removeStale(v CgroupVersion, root string) {
+	var bases []string
+	switch v {
+	case CgroupV1:
+		for _, c := range v1Controllers {
+			bases = append(bases, filepath.Join(cgroupFS, c, root))
+		}
+	case CgroupV2:
+		bases = []string{filepath.Join(cgroupFS, root)}
+	}
+	for _, base := range bases {
+		entries, _ := os.ReadDir(base)
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || !e.IsDir() || syscall.Kill(pid, 0) != syscall.ESRCH {
+				continue
+			}
+			dir := filepath.Join(base, e.Name())
+			children, _ := os.ReadDir(dir)
+			for _, c := range children {
+				if c.IsDir() {
+					old := &cgroup{version: v, dirs: []string{filepath.Join(dir, c.Name())}}
+					old.killAll()
+					os.Remove(old.dirs[0])
+				}
+			}
+			os.Remove(dir)
+		}
+	}
 }

@@ -17,6 +17,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 
@@ -68,6 +70,10 @@ type Host struct {
 	Executable string
 }
 
+// cgroupRoot holds one group per Signet process (named by its pid), and
+// in it one group per sandbox.
+const cgroupRoot = "signet"
+
 // DefaultUIDBase is the first host uid sandboxes use.
 const DefaultUIDBase = 200000
 
@@ -85,7 +91,9 @@ func NewHost() (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{Cgroups: v, CgroupParent: "signet", UIDBase: DefaultUIDBase, Executable: exe}, nil
+	removeStale(v, cgroupRoot)
+	parent := filepath.Join(cgroupRoot, strconv.Itoa(os.Getpid()))
+	return &Host{Cgroups: v, CgroupParent: parent, UIDBase: DefaultUIDBase, Executable: exe}, nil
 }
 
 // detachedReadOnly returns a read-only, nosuid, nodev copy of the mount
@@ -103,6 +111,26 @@ func detachedReadOnly(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("making %s read-only: %w", dir, err)
 	}
 	return os.NewFile(uintptr(fd), dir), nil
+}
+
+// Close removes the host's own cgroup once its sandboxes are closed.
+func (h *Host) Close() error {
+	var dirs []string
+	switch h.Cgroups {
+	case CgroupV1:
+		for _, c := range v1Controllers {
+			dirs = append(dirs, filepath.Join(cgroupFS, c, h.CgroupParent))
+		}
+	case CgroupV2:
+		dirs = []string{filepath.Join(cgroupFS, h.CgroupParent)}
+	}
+	var err error
+	for _, d := range dirs {
+		if e := os.Remove(d); e != nil && !errors.Is(e, os.ErrNotExist) {
+			err = e
+		}
+	}
+	return err
 }
 
 // spec is what the init process reads from fd 3.

@@ -49,7 +49,6 @@ func host(t *testing.T) *Host {
 		}
 		t.Skipf("sandboxes unavailable (needs cgroups and user namespaces): %v", err)
 	}
-	h.CgroupParent = "signet-test"
 	return h
 }
 

@@ -65,6 +65,7 @@ func (s *Server) openInvoke(ctx context.Context, inst installation) {
 		s.log.Warn("functions cannot be invoked on this host", "err", err)
 		return
 	}
+	s.sandboxes = host
 	fc := s.cfg.Functions
 	s.logWriter = logs.NewWriter(s.db, s.log, 200*time.Millisecond, time.Duration(fc.LogRetentionDays)*24*time.Hour)
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")

@@ -31,6 +31,7 @@ import (
 	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/pki"
+	"github.com/signet/signet/internal/sandbox"
 	"github.com/signet/signet/internal/seal"
 	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/sigv4"
@@ -75,6 +76,7 @@ type Server struct {
 	codeURLKey                [32]byte // signs Code.Location URLs
 	// Invoke runs functions.
 	Invoke    *invoke.Service
+	sandboxes *sandbox.Host
 	logWriter *logs.Writer
 	// Audit is the tamper-evident audit log.
 	Audit *audit.Log
@@ -222,6 +224,7 @@ func (s *Server) Close() error {
 	var errs []error
 	if s.Invoke != nil && s.Invoke.Pool != nil {
 		errs = append(errs, s.Invoke.Pool.Close())
+		s.sandboxes.Close()
 	}
 	if s.logWriter != nil {
 		errs = append(errs, s.logWriter.Close())
