@@ -67,12 +67,16 @@ func RunInit() {
 	if err != nil {
 		exit("the Runtime API could not listen: " + err.Error())
 	}
-	logR, logW, err := os.Pipe()
-	if err != nil {
+	// The runtime's output pipe. Its read end is used as a raw
+	// descriptor (an *os.File dropped here would be closed by its
+	// finalizer).
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
 		exit(err.Error())
 	}
-	rt.logFD = int(logR.Fd())
+	rt.logFD = pipe[0]
 	unix.SetNonblock(rt.logFD, true)
+	logW := os.NewFile(uintptr(pipe[1]), "runtime-output")
 	devnull, _ := os.Open("/dev/null")
 
 	// The runtime may not gain privileges (setuid programs); the flag is
