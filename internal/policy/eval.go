@@ -1,0 +1,304 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Request is what is being decided.
+type Request struct {
+	Principal string // caller's ARN (for a role session, arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION)
+	Account   string // caller's account id
+	Action    string // e.g. signer:StartSigningJob
+	Resource  string // an ARN, or "*"
+	// Context holds the request's condition keys, lowercased
+	// (aws:sourceip, aws:currenttime, lambda:codesigningconfigarn, …).
+	Context map[string][]string
+}
+
+// Policies are the policies that apply to a request.
+type Policies struct {
+	Identity []*Document // the principal's identity-based policies
+	Boundary *Document   // its permissions boundary; nil: none
+	Resource []*Document // the resource's resource-based policies
+	// RoleARN is the role of a role session, matched by resource-policy
+	// principals that name the role.
+	RoleARN string
+}
+
+// Effect is an evaluation's outcome.
+type Effect int
+
+// The outcomes.
+const (
+	ImplicitDeny Effect = iota
+	Allow
+	ExplicitDeny
+)
+
+func (e Effect) String() string {
+	return [...]string{"ImplicitDeny", "Allow", "ExplicitDeny"}[e]
+}
+
+// Decision is an evaluation's outcome with the reason AWS gives for it.
+type Decision struct {
+	Effect Effect
+	// Reason completes "… is not authorized to perform: A on resource: R
+	// because …" for a denial.
+	Reason string
+	// Statement is the Sid (or index) of the deciding statement, when
+	// one decided.
+	Statement string
+}
+
+// Allowed reports whether the request is allowed.
+func (d Decision) Allowed() bool { return d.Effect == Allow }
+
+// Evaluate decides a request as AWS's policy evaluation logic does for a
+// principal and a resource of the same account:
+//
+//  1. an explicit Deny in any applicable policy denies;
+//  2. an Allow in a resource-based policy that names the principal
+//     allows (a boundary does not limit what a resource policy grants to
+//     a principal it names by ARN);
+//  3. otherwise an identity-based Allow is needed, and when the principal
+//     has a permissions boundary, an Allow in the boundary too.
+func Evaluate(p Policies, r Request) Decision {
+	type source struct {
+		docs []*Document
+		name string
+	}
+	var boundary []*Document
+	if p.Boundary != nil {
+		boundary = []*Document{p.Boundary}
+	}
+	for _, s := range []source{{p.Identity, "an identity-based policy"}, {boundary, "a permissions boundary"}, {p.Resource, "a resource-based policy"}} {
+		if sid, ok := find(s.docs, r, p.RoleARN, false); ok {
+			return Decision{Effect: ExplicitDeny, Reason: "with an explicit deny in " + s.name, Statement: sid}
+		}
+	}
+	boundaryAllows := p.Boundary == nil
+	if !boundaryAllows {
+		_, boundaryAllows = find(boundary, r, p.RoleARN, true)
+	}
+	if sid, exact, ok := resourceAllow(p.Resource, r, p.RoleARN); ok && (exact || boundaryAllows) {
+		return Decision{Effect: Allow, Statement: sid}
+	}
+	sid, identityAllows := find(p.Identity, r, p.RoleARN, true)
+	switch {
+	case identityAllows && boundaryAllows:
+		return Decision{Effect: Allow, Statement: sid}
+	case identityAllows:
+		return Decision{Effect: ImplicitDeny, Reason: fmt.Sprintf("no permissions boundary allows the %s action", r.Action)}
+	}
+	return Decision{Effect: ImplicitDeny, Reason: fmt.Sprintf("no identity-based policy allows the %s action", r.Action)}
+}
+
+// find returns the first statement with the given effect that applies.
+func find(docs []*Document, r Request, roleARN string, allow bool) (string, bool) {
+	for _, d := range docs {
+		for i, st := range d.Statements {
+			if st.Allow == allow && st.applies(r, roleARN) {
+				return sidOf(st, i), true
+			}
+		}
+	}
+	return "", false
+}
+
+// resourceAllow finds an Allow in a resource policy; exact reports that
+// it names the caller's own ARN (not its account or everyone).
+func resourceAllow(docs []*Document, r Request, roleARN string) (sid string, exact, ok bool) {
+	for _, d := range docs {
+		for i, st := range d.Statements {
+			if st.Allow && st.applies(r, roleARN) {
+				exact := false
+				for _, v := range st.Principal["AWS"] {
+					exact = exact || v == r.Principal
+				}
+				return sidOf(st, i), exact, true
+			}
+		}
+	}
+	return "", false, false
+}
+
+func sidOf(st Statement, i int) string {
+	if st.Sid != "" {
+		return st.Sid
+	}
+	return fmt.Sprintf("statement %d", i+1)
+}
+
+func (st *Statement) applies(r Request, roleARN string) bool {
+	if st.Principal != nil && !principalMatches(st.Principal, r, roleARN) {
+		return false
+	}
+	if st.NotPrincipal != nil && principalMatches(st.NotPrincipal, r, roleARN) {
+		return false
+	}
+	action := strings.ToLower(r.Action)
+	if st.Actions != nil && !anyMatch(st.Actions, action, globMatch) {
+		return false
+	}
+	if st.NotActions != nil && anyMatch(st.NotActions, action, globMatch) {
+		return false
+	}
+	if st.Resources != nil && !anyMatch(expandAll(st.Resources, r.Context), r.Resource, resourceMatch) {
+		return false
+	}
+	if st.NotResources != nil && anyMatch(expandAll(st.NotResources, r.Context), r.Resource, resourceMatch) {
+		return false
+	}
+	for _, c := range st.Conditions {
+		if !c.holds(r.Context) {
+			return false
+		}
+	}
+	return true
+}
+
+func anyMatch(patterns []string, s string, match func(p, s string) bool) bool {
+	for _, p := range patterns {
+		if match(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// resourceMatch matches an ARN against a resource pattern. "*" in the
+// request (an operation on no particular resource) is matched only by
+// a pattern that is "*".
+func resourceMatch(p, s string) bool {
+	if s == "*" {
+		return p == "*"
+	}
+	return globMatch(p, s)
+}
+
+// principalMatches reports whether a Principal element names the caller:
+// "*", its ARN, its role (for a role session), or its account (as an id
+// or arn:aws:iam::ACCOUNT:root).
+func principalMatches(p Principals, r Request, roleARN string) bool {
+	if _, ok := p["*"]; ok {
+		return true
+	}
+	for _, v := range p["AWS"] {
+		switch {
+		case v == "*", v == r.Principal, roleARN != "" && v == roleARN:
+			return true
+		case v == r.Account, r.Account != "" && v == "arn:aws:iam::"+r.Account+":root":
+			return true
+		}
+	}
+	for _, v := range p["Federated"] {
+		for _, f := range r.Context["aws:federatedprovider"] {
+			if v == f {
+				return true
+			}
+		}
+	}
+	for _, v := range p["Service"] {
+		for _, s := range r.Context["aws:principalservicename"] {
+			if v == s {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// globMatch matches s against a pattern where * is any run of
+// characters and ? is one character.
+func globMatch(p, s string) bool {
+	px, sx := 0, 0
+	nextPx, nextSx := -1, -1
+	for px < len(p) || sx < len(s) {
+		if px < len(p) {
+			switch c := p[px]; c {
+			case '*':
+				nextPx, nextSx = px, sx+1
+				px++
+				continue
+			case '?':
+				if sx < len(s) {
+					px++
+					sx++
+					continue
+				}
+			default:
+				if sx < len(s) && s[sx] == c {
+					px++
+					sx++
+					continue
+				}
+			}
+		}
+		if nextSx > 0 && nextSx <= len(s) {
+			px, sx = nextPx, nextSx
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// expandAll substitutes policy variables (${aws:username}, ${*}, ${?},
+// ${$}) in patterns.
+func expandAll(patterns []string, ctx map[string][]string) []string {
+	var out []string
+	for _, p := range patterns {
+		if !strings.Contains(p, "${") {
+			out = append(out, p)
+			continue
+		}
+		if v, ok := expand(p, ctx); ok {
+			out = append(out, v)
+		}
+	}
+	if out == nil {
+		return []string{}
+	}
+	return out
+}
+
+// expand substitutes the variables of one pattern; false when a variable
+// has no single value (the pattern then matches nothing, as in AWS).
+func expand(p string, ctx map[string][]string) (string, bool) {
+	var b strings.Builder
+	for {
+		i := strings.Index(p, "${")
+		if i < 0 {
+			b.WriteString(p)
+			return b.String(), true
+		}
+		j := strings.IndexByte(p[i:], '}')
+		if j < 0 {
+			b.WriteString(p)
+			return b.String(), true
+		}
+		b.WriteString(p[:i])
+		name := p[i+2 : i+j]
+		switch name {
+		case "*", "?", "$":
+			b.WriteString(name)
+		default:
+			def := ""
+			hasDef := false
+			if k, d, ok := strings.Cut(name, ", '"); ok {
+				name, def, hasDef = k, strings.TrimSuffix(d, "'"), true
+			}
+			v := ctx[strings.ToLower(strings.TrimSpace(name))]
+			switch {
+			case len(v) == 1:
+				b.WriteString(v[0])
+			case hasDef:
+				b.WriteString(def)
+			default:
+				return "", false
+			}
+		}
+		p = p[i+j+1:]
+	}
+}
