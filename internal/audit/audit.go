@@ -30,6 +30,10 @@ type Event struct {
 	SourceIP  string    `json:"sourceIp,omitempty"`
 	Outcome   string    `json:"outcome,omitempty"` // e.g. an error code
 	Detail    string    `json:"detail,omitempty"`
+	AccessKey string    `json:"accessKey,omitempty"`
+	// BreakGlass marks a call made with the account root's credentials
+	// (the bootstrap administrator), which policies do not restrict.
+	BreakGlass bool `json:"breakGlass,omitempty"`
 }
 
 // Record is a stored event with its place in the chain.

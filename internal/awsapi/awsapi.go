@@ -30,6 +30,8 @@ type Caller struct {
 	PrincipalARN string
 	AccessKeyID  string
 	SourceIP     string
+	Region       string // the region the request was signed for
+	Secure       bool   // it came over TLS
 }
 
 type callerKey struct{}
@@ -72,6 +74,9 @@ type AuthzRequest struct {
 	Operation string // e.g. "PutSigningProfile"
 	Action    string // e.g. "signer:PutSigningProfile"
 	Resource  string // an ARN, or "*"
+	// Keys are the operation's service condition keys (lowercased), such
+	// as lambda:codesigningconfigarn.
+	Keys map[string][]string
 }
 
 // Authorizer decides whether a caller may perform an action on a resource.
@@ -95,6 +100,8 @@ type Operation struct {
 	Target   string                       // JSON 1.1 protocols: the X-Amz-Target that selects it
 	Action   string                       // IAM action, e.g. "signer:GetSigningProfile"
 	Resource func(r *http.Request) string // ARN acted on; nil means "*"
+	// Conditions returns the operation's service condition keys.
+	Conditions func(r *http.Request) map[string][]string
 	Handle   func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -109,6 +116,9 @@ type Service struct {
 	MapError func(op string, err error) *Error
 	// WriteError writes an error in the service's shape; nil: WriteError.
 	WriteError func(w http.ResponseWriter, r *http.Request, e *Error)
+	// Selector returns what picks among operations that share a pattern
+	// (their Target); nil: the X-Amz-Target header.
+	Selector func(r *http.Request) string
 }
 
 // Handler returns the service's HTTP handler. Requests reaching it must
@@ -129,6 +139,9 @@ func (s *Service) Handler() http.Handler {
 	for pattern, byTarget := range targets {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			t := r.Header.Get("X-Amz-Target")
+			if s.Selector != nil {
+				t = s.Selector(r)
+			}
 			if h := byTarget[t]; h != nil {
 				h.ServeHTTP(w, r)
 				return
@@ -152,6 +165,9 @@ func (s *Service) wrap(op Operation) http.Handler {
 			res = op.Resource(r)
 		}
 		req := AuthzRequest{Caller: caller, Operation: op.Name, Action: op.Action, Resource: res}
+		if op.Conditions != nil {
+			req.Keys = op.Conditions(r)
+		}
 		r = r.WithContext(context.WithValue(r.Context(), actionKey{}, op.Action))
 		if err := s.Authorizer.Authorize(r.Context(), req); err != nil {
 			s.writeError(w, r, op.Name, err)

@@ -18,10 +18,29 @@ func (l *Lambda) functionOperations() []Operation {
 		}
 		return r.PathValue("name")
 	}
+	// lambda:CodeSigningConfigArn, the key Lambda sets on the operations
+	// that attach a code signing config.
+	cscKey := func(r *http.Request) map[string][]string {
+		var req struct {
+			CodeSigningConfigArn string `json:"CodeSigningConfigArn"`
+		}
+		peekJSON(r, &req)
+		if req.CodeSigningConfigArn == "" {
+			return nil
+		}
+		return map[string][]string{"lambda:codesigningconfigarn": {req.CodeSigningConfigArn}}
+	}
+	fnFromBody := func(r *http.Request) string {
+		var req struct {
+			FunctionName string `json:"FunctionName"`
+		}
+		peekJSON(r, &req)
+		return l.Functions.ARN(req.FunctionName)
+	}
 	const base = "/2015-03-31/functions"
 	return []Operation{
-		{Name: "CreateFunction", Pattern: "POST " + base, Action: "lambda:CreateFunction", Handle: l.createFunction},
-		{Name: "CreateFunction", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateFunction", Handle: l.createFunction},
+		{Name: "CreateFunction", Pattern: "POST " + base, Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
+		{Name: "CreateFunction", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
 		{Name: "ListFunctions", Pattern: "GET " + base, Action: "lambda:ListFunctions", Handle: l.listFunctions},
 		{Name: "ListFunctions", Pattern: "GET " + base + "/{$}", Action: "lambda:ListFunctions", Handle: l.listFunctions},
 		{Name: "GetFunction", Pattern: "GET " + base + "/{name}", Action: "lambda:GetFunction", Resource: fnARN, Handle: l.getFunction},
@@ -34,7 +53,7 @@ func (l *Lambda) functionOperations() []Operation {
 		{Name: "UpdateFunctionConfiguration", Pattern: "PUT " + base + "/{name}/configuration", Action: "lambda:UpdateFunctionConfiguration", Resource: fnARN, Handle: l.updateFunctionConfiguration},
 		{Name: "UpdateFunctionCode", Pattern: "PUT " + base + "/{name}/code", Action: "lambda:UpdateFunctionCode", Resource: fnARN, Handle: l.updateFunctionCode},
 		{Name: "DeleteFunction", Pattern: "DELETE " + base + "/{name}", Action: "lambda:DeleteFunction", Resource: fnARN, Handle: l.deleteFunction},
-		{Name: "PutFunctionCodeSigningConfig", Pattern: "PUT /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:PutFunctionCodeSigningConfig", Resource: fnARN, Handle: l.putFunctionCSC},
+		{Name: "PutFunctionCodeSigningConfig", Pattern: "PUT /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:PutFunctionCodeSigningConfig", Resource: fnARN, Conditions: cscKey, Handle: l.putFunctionCSC},
 		{Name: "GetFunctionCodeSigningConfig", Pattern: "GET /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:GetFunctionCodeSigningConfig", Resource: fnARN, Handle: l.getFunctionCSC},
 		{Name: "DeleteFunctionCodeSigningConfig", Pattern: "DELETE /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:DeleteFunctionCodeSigningConfig", Resource: fnARN, Handle: l.deleteFunctionCSC},
 		{Name: "ListFunctionsByCodeSigningConfig", Pattern: "GET /2020-04-22/code-signing-configs/{arn}/functions", Action: "lambda:ListFunctionsByCodeSigningConfig", Handle: l.listFunctionsByCSC},

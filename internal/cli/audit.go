@@ -2,49 +2,67 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/signet/signet/internal/audit"
+	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/store"
 )
 
-// auditCmd runs `signet audit verify|tail [--data-dir DIR]`, reading the
-// audit log of a data directory directly (it works while the server runs).
+// auditCmd runs `signet audit verify|tail|query [--data-dir DIR]`, reading
+// the audit log of a data directory directly (it works while the server
+// runs).
 func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "tail") {
-		return usageError("audit needs a subcommand: verify or tail")
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "tail" && args[0] != "query") {
+		return usageError("audit needs a subcommand: verify, tail or query")
 	}
-	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	sub := args[0]
+	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
 	dir := fs.String("data-dir", "./signet-data", "data directory of the installation")
-	n := fs.Int("n", 20, "tail: how many records")
+	n := fs.Int("n", 20, "tail, query: at most this many records (the newest)")
+	principal := fs.String("principal", "", "query: records of this principal ARN (substring)")
+	action := fs.String("action", "", "query: records of this action, e.g. signer:StartSigningJob (* matches any run)")
+	decision := fs.String("decision", "", "query: Allow, Deny, Throttled, AllowWithWarning")
+	since := fs.Duration("since", 0, "query: only records newer than this, e.g. 24h")
+	breakGlass := fs.Bool("break-glass", false, "query: only calls made with the account root's credentials")
+	var cf clientFlags
+	fs.StringVar(&cf.output, "output", "table", "output format: table or json")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
 	}
+	if err := cf.check(); err != nil {
+		return err
+	}
 	if len(pos) != 0 {
-		return usageError("audit %s takes no arguments", args[0])
+		return usageError("audit %s takes no arguments", sub)
 	}
 	db, err := store.OpenSQLite(ctx, filepath.Join(*dir, "signet.db"))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	log := &audit.Log{Store: db}
-	if args[0] == "verify" {
-		count, err := log.Verify(ctx)
-		var p *audit.Problem
-		if errors.As(err, &p) {
-			return fmt.Errorf("the audit log was tampered with: %w (%d records before it are intact)", err, count)
+	if sub == "verify" {
+		return auditVerify(ctx, db, *dir, stdout)
+	}
+	var match func(audit.Record) bool
+	if sub == "query" {
+		cutoff := time.Time{}
+		if *since > 0 {
+			cutoff = time.Now().Add(-*since)
 		}
-		if err != nil {
-			return err
+		match = func(r audit.Record) bool {
+			e := r.Event
+			return strings.Contains(e.Principal, *principal) && (*action == "" || globMatch(*action, e.Action)) &&
+				(*decision == "" || e.Decision == *decision) && !e.Time.Before(cutoff) && (!*breakGlass || e.BreakGlass)
 		}
-		fmt.Fprintf(stdout, "audit log intact: %d records, hash chain verified\n", count)
-		return nil
 	}
 	var all []audit.Record
 	for after := int64(0); ; {
@@ -55,15 +73,88 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if len(recs) == 0 {
 			break
 		}
-		all = append(all, recs...)
+		for _, r := range recs {
+			if match == nil || match(r) {
+				all = append(all, r)
+			}
+		}
 		after = recs[len(recs)-1].Seq
 	}
 	if len(all) > *n {
 		all = all[len(all)-*n:]
 	}
+	if cf.output == "json" {
+		return writeJSON(stdout, all)
+	}
 	var rows [][]string
 	for _, r := range all {
-		rows = append(rows, []string{fmt.Sprint(r.Seq), r.Event.Time.Format("2006-01-02T15:04:05Z"), r.Event.Principal, r.Event.Action, r.Event.Resource, r.Event.Decision, r.Event.Detail})
+		detail := r.Event.Detail
+		if r.Event.BreakGlass {
+			detail = strings.TrimSpace("break-glass " + detail)
+		}
+		rows = append(rows, []string{fmt.Sprint(r.Seq), r.Event.Time.Format("2006-01-02T15:04:05Z"), r.Event.Principal, r.Event.Action, r.Event.Resource,
+			r.Event.Decision, r.Event.Outcome, r.Event.SourceIP, detail})
 	}
-	return table(stdout, []string{"SEQ", "TIME", "PRINCIPAL", "ACTION", "RESOURCE", "DECISION", "DETAIL"}, rows)
+	return table(stdout, []string{"SEQ", "TIME", "PRINCIPAL", "ACTION", "RESOURCE", "DECISION", "OUTCOME", "SOURCE", "DETAIL"}, rows)
+}
+
+// auditVerify checks the hash chain, then every signed checkpoint with
+// the installation key (unsealed with the data directory's master key).
+func auditVerify(ctx context.Context, db *store.DB, dir string, stdout io.Writer) error {
+	log := &audit.Log{Store: db}
+	count, err := log.Verify(ctx)
+	var p *audit.Problem
+	if errors.As(err, &p) {
+		return fmt.Errorf("the audit log was tampered with: %w (%d records before it are intact)", err, count)
+	}
+	if err != nil {
+		return err
+	}
+	master, err := keys.LoadMasterKey(filepath.Join(dir, "master.key"))
+	if err != nil {
+		return fmt.Errorf("the hash chain of %d records is intact, but the signed checkpoints cannot be checked without the master key: %w", count, err)
+	}
+	ks, err := keys.NewSoftware(master, db)
+	if err != nil {
+		return err
+	}
+	n, err := audit.VerifyCheckpoints(ctx, db, func(keyID string, digest, sig []byte) error {
+		signer, err := ks.Signer(ctx, keyID)
+		if err != nil {
+			return err
+		}
+		pub, ok := signer.Public().(*ecdsa.PublicKey)
+		if !ok || !ecdsa.VerifyASN1(pub, digest, sig) {
+			return errors.New("signature invalid")
+		}
+		return nil
+	})
+	if errors.As(err, &p) {
+		return fmt.Errorf("the audit log was tampered with: %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "audit log intact: %d records, hash chain verified, %d signed checkpoints verified\n", count, n)
+	return nil
+}
+
+// globMatch matches * as any run of characters.
+func globMatch(p, s string) bool {
+	parts := strings.Split(p, "*")
+	if len(parts) == 1 {
+		return p == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, part)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(part):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
 }

@@ -62,9 +62,19 @@ Functions and code signing configs:
   signet invoke FUNCTION [--payload JSON | --payload-file FILE] [--qualifier V] [--event] [--log]
   signet logs FUNCTION [--follow] [--since 10m] [--filter PATTERN]
 
+Identity and access (IAM and STS; policies are JSON or file://PATH):
+  signet iam create-user NAME | get-user [NAME] | list-users | delete-user NAME
+  signet iam create-access-key USER | delete-access-key USER KEY_ID
+  signet iam create-role NAME TRUST_POLICY | get-role NAME | delete-role NAME
+  signet iam create-policy NAME POLICY | get-policy ARN | delete-policy ARN
+  signet iam put-user-policy USER NAME POLICY | put-role-policy ROLE NAME POLICY
+  signet iam attach-user-policy USER ARN | attach-role-policy ROLE ARN
+  signet iam put-user-permissions-boundary USER ARN | put-role-permissions-boundary ROLE ARN
+  signet iam whoami | assume-role ROLE_ARN SESSION
 Audit:
   signet audit verify [--data-dir DIR]
   signet audit tail [--data-dir DIR] [-n N]
+  signet audit query [--principal ARN] [--action A] [--decision D] [--since 24h] [--break-glass]
 
 Revocation:
   signet signature revoke JOB_ID --reason R
@@ -161,6 +171,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return invokeCmd(ctx, rest, stdout, stderr)
 	case "logs":
 		return logsCmd(ctx, rest, stdout)
+	case "iam":
+		return iamCmd(ctx, rest, stdout)
 	}
 	return usageError("unknown command %q", cmd)
 }

@@ -62,6 +62,26 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// Functions configures the function runtime.
 	Functions Functions `yaml:"functions"`
+	// RateLimits limits each access key's request rate per action (token
+	// buckets). Default: no limit.
+	RateLimits RateLimits `yaml:"rate_limits"`
+}
+
+// RateLimits are token-bucket limits per access key and action.
+type RateLimits struct {
+	// Rate is requests per second per access key and action; 0: none.
+	Rate float64 `yaml:"rate"`
+	// Burst is the bucket size (default 2 × Rate).
+	Burst int `yaml:"burst"`
+	// Actions overrides Rate and Burst for IAM actions such as
+	// signer:StartSigningJob.
+	Actions map[string]RateLimit `yaml:"actions"`
+}
+
+// RateLimit is one action's limit.
+type RateLimit struct {
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
 }
 
 // Functions configures how functions run.
@@ -189,6 +209,14 @@ func (c *Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.Functions.IdleTimeout); err != nil || d <= 0 {
 		errs = append(errs, fmt.Errorf("functions.idle_timeout: %q must be a positive duration such as 5m", c.Functions.IdleTimeout))
+	}
+	if c.RateLimits.Rate < 0 || c.RateLimits.Burst < 0 {
+		errs = append(errs, errors.New("rate_limits: rate and burst must not be negative"))
+	}
+	for a, l := range c.RateLimits.Actions {
+		if !strings.Contains(a, ":") || l.Rate < 0 || l.Burst < 0 {
+			errs = append(errs, fmt.Errorf("rate_limits.actions: %q must be an IAM action such as signer:StartSigningJob with a rate and burst of at least 0", a))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,14 @@ func TestParse(t *testing.T) {
 		err   string // substring; "" for success
 		check func(Config) bool
 	}{
-		"ok/empty": {"", "", func(c Config) bool { return c == Defaults() }},
+		"ok/empty": {"", "", func(c Config) bool { return reflect.DeepEqual(c, Defaults()) }},
+		"ok/rate-limits": {"rate_limits:\n  rate: 5\n  actions:\n    signer:StartSigningJob: {rate: 1, burst: 2}\n", "", func(c Config) bool {
+			return c.RateLimits.Rate == 5 && c.RateLimits.Actions["signer:StartSigningJob"].Burst == 2
+		}},
+		"ok/rate-limit-action-invalid": {"rate_limits:\n  actions:\n    StartSigningJob: {rate: 1}\n", "", func(c Config) bool {
+			err := c.Validate()
+			return err != nil && strings.Contains(err.Error(), "must be an IAM action")
+		}},
 		"ok/fields": {"listen: 0.0.0.0:8080\nregion: ap-northeast-1\naccount_id: \"123456789012\"\npublic_base_url: http://signet.internal:8080\n", "", func(c Config) bool {
 			return c.Listen == "0.0.0.0:8080" && c.Region == "ap-northeast-1" && c.BaseURL() == "http://signet.internal:8080"
 		}},

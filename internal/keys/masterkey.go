@@ -160,3 +160,7 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// LoadMasterKey reads an existing master key file (see
+// LoadOrCreateMasterKey for its format and permission checks).
+func LoadMasterKey(path string) ([]byte, error) { return loadMasterKey(path) }

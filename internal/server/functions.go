@@ -51,7 +51,7 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 	rand.Read(s.codeURLKey[:])
 	s.openInvoke(context.Background(), inst)
 	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,
-		Authorizer: awsapi.AllowAll{}, Log: s.log}
+		Authorizer: s.authz, Log: s.log}
 }
 
 // openInvoke sets up the function runtime. When sandboxes cannot run on
@@ -186,11 +186,11 @@ func (s *Server) functionCode(w http.ResponseWriter, r *http.Request) {
 // the audit log: which function, which check, who deployed.
 func (s *Server) auditDeploy(ctx context.Context, fn, decision string, d deploygate.Decision) {
 	caller, _ := awsapi.CallerFrom(ctx)
-	err := s.Audit.Append(ctx, audit.Event{
+	err := s.auditWriter.Append(ctx, audit.Event{
 		Time: time.Now(), Principal: caller.PrincipalARN, Action: awsapi.ActionFrom(ctx), Resource: s.Functions.ARN(fn),
 		Decision: decision, RequestID: awsapi.RequestID(ctx), SourceIP: caller.SourceIP, Outcome: d.ErrorType,
 		Detail: fmt.Sprintf("code signing check %s failed: %s", d.Failed, d.Detail),
-	})
+	}, true)
 	if err != nil {
 		s.log.ErrorContext(ctx, "failed to write an audit event", "err", err)
 	}

@@ -18,8 +18,9 @@ const objectsDir = "objects"
 
 // s3Endpoint is the S3 API and the data store it owns.
 type s3Endpoint struct {
-	api  *awsapi.S3
-	data *blobstore.Store
+	api     *awsapi.S3
+	handler http.Handler
+	data    *blobstore.Store
 }
 
 // openObjects opens the object store (data under DATA_DIR/objects,
@@ -37,9 +38,10 @@ func (s *Server) openObjects(ctx context.Context) error {
 	}
 	s.Objects = &objects.Service{Meta: s.db, Data: data, Log: s.log}
 	s.s3 = s3Endpoint{
-		api:  &awsapi.S3{Objects: s.Objects, Authorizer: awsapi.AllowAll{}, Log: s.log, Region: s.inst.Account.Region, OwnerID: s.inst.Account.ID},
+		api:  &awsapi.S3{Objects: s.Objects, Authorizer: s.authz, Log: s.log, Region: s.inst.Account.Region, OwnerID: s.inst.Account.ID},
 		data: data,
 	}
+	s.s3.handler = s.s3.api.Handler()
 	return nil
 }
 
@@ -75,6 +77,6 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, region string) 
 		r.ContentLength = check.DecodedLength
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	ctx := awsapi.WithCaller(r.Context(), awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host})
-	s.s3.api.Handler().ServeHTTP(w, r.WithContext(ctx))
+	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
+	s.audited(w, r.WithContext(awsapi.WithCaller(r.Context(), caller)), caller, s.s3.handler.ServeHTTP)
 }

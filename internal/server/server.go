@@ -7,6 +7,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/logs"
@@ -78,6 +80,11 @@ type Server struct {
 	Invoke    *invoke.Service
 	sandboxes *sandbox.Host
 	logWriter *logs.Writer
+	// IAM holds principals and policies.
+	IAM         *iam.Service
+	authz       *authorizer
+	auditWriter *audit.Writer
+	auditKey    *ecdsa.PublicKey
 	// Audit is the tamper-evident audit log.
 	Audit *audit.Log
 
@@ -159,7 +166,12 @@ func (s *Server) open(ctx context.Context) error {
 	// (three P-384 verifications); the tests verify them with tspclient-go.
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA}
 	s.verifier = &sigv4.Verifier{Credentials: credentials{db: s.db, box: s.box}}
-	signer := &awsapi.Signer{Profiles: s.Profiles, Authorizer: awsapi.AllowAll{}, Log: s.log}
+	s.IAM = &iam.Service{Store: s.db, Keys: iamKeys{s}, Account: inst.Account}
+	if err := s.openAudit(ctx, ks); err != nil {
+		return err
+	}
+	s.authz = &authorizer{iam: s.IAM, profiles: s.Profiles, limiter: rateLimiter(s.cfg.RateLimits)}
+	signer := &awsapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log}
 	if err := s.openObjects(ctx); err != nil {
 		return err
 	}
@@ -170,8 +182,11 @@ func (s *Server) open(ctx context.Context) error {
 	s.services = map[string]http.Handler{
 		"signer": signer.Service().Handler(),
 		"lambda": lambda.Service().Handler(),
-		"logs":   (&awsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: awsapi.AllowAll{}, Log: s.log}).Service().Handler(),
+		"logs":   (&awsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: s.authz, Log: s.log}).Service().Handler(),
 	}
+	iamAPI := &awsapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys}
+	s.services["iam"] = iamAPI.Service().Handler()
+	s.services["sts"] = iamAPI.STSService().Handler()
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
 	s.public.HandleFunc("GET /metrics", s.metrics)
@@ -229,6 +244,9 @@ func (s *Server) Close() error {
 	if s.logWriter != nil {
 		errs = append(errs, s.logWriter.Close())
 	}
+	if s.auditWriter != nil {
+		errs = append(errs, s.auditWriter.Close())
+	}
 	errs = append(errs, s.closeObjects())
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
@@ -271,10 +289,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, ok := s.services[service]
 	if !ok {
 		awsapi.WriteError(w, r, &awsapi.Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
-			Message: fmt.Sprintf("this endpoint does not serve the %q API; it serves: signer, lambda, s3", service)})
+			Message: fmt.Sprintf("this endpoint does not serve the %q API; it serves: signer, lambda, s3, logs, iam, sts", service)})
 		return
 	}
-	if region != s.inst.Account.Region {
+	if region != s.inst.Account.Region && !(service == "iam" && region == "us-east-1") { // IAM is global: always signed for us-east-1
 		awsapi.WriteError(w, r, &awsapi.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden,
 			Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This endpoint serves region %s: set --region %s or AWS_DEFAULT_REGION=%s", region, s.inst.Account.Region, s.inst.Account.Region, s.inst.Account.Region)})
 		return
@@ -300,11 +318,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	ctx = awsapi.WithCaller(ctx, awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host})
+	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
+	ctx = awsapi.WithCaller(ctx, caller)
 	r = r.WithContext(ctx)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	h.ServeHTTP(w, r)
+	s.audited(w, r, caller, h.ServeHTTP)
 }
 
 func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {

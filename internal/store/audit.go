@@ -48,3 +48,75 @@ func (s *DB) AuditRecords(ctx context.Context, after int64, limit int) ([]audit.
 		return r, json.Unmarshal([]byte(ev), &r.Event)
 	}, `SELECT seq, event, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 }
+
+var _ audit.BatchStore = (*DB)(nil)
+
+// AppendAuditBatch implements audit.BatchStore.
+func (s *DB) AppendAuditBatch(ctx context.Context, n int, build func(i int, seq int64, prevHash string) (audit.Record, error)) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		seq, prev := int64(1), audit.Genesis
+		var last int64
+		var hash string
+		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`)).Scan(&last, &hash)
+		switch {
+		case err == nil:
+			seq, prev = last+1, hash
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		st, err := tx.PrepareContext(ctx, s.d.rebind(`INSERT INTO audit_events (seq, event, prev_hash, hash) VALUES (?, ?, ?, ?)`))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i := 0; i < n; i++ {
+			r, err := build(i, seq, prev)
+			if err != nil {
+				return err
+			}
+			ev, err := json.Marshal(r.Event)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, r.Seq, string(ev), r.PrevHash, r.Hash); err != nil {
+				return err
+			}
+			seq, prev = seq+1, r.Hash
+		}
+		return nil
+	})
+}
+
+// AddCheckpoint implements audit.BatchStore.
+func (s *DB) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	_, err := s.exec(ctx, `INSERT INTO audit_checkpoints (seq, hash, signed_at, key_id, signature) VALUES (?, ?, ?, ?, ?)`,
+		c.Seq, c.Hash, unixNano(c.Time), c.KeyID, c.Signature)
+	return err
+}
+
+// Checkpoints implements audit.BatchStore.
+func (s *DB) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	return queryAll(ctx, s, func(r scanner) (audit.Checkpoint, error) {
+		var c audit.Checkpoint
+		var t int64
+		err := r.Scan(&c.Seq, &c.Hash, &t, &c.KeyID, &c.Signature)
+		c.Time = fromUnixNano(t)
+		return c, err
+	}, `SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY id`)
+}
+
+// LastAuditRecord implements audit.BatchStore.
+func (s *DB) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
+	recs, err := queryAll(ctx, s, func(row scanner) (audit.Record, error) {
+		var r audit.Record
+		var ev string
+		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
+			return r, err
+		}
+		return r, json.Unmarshal([]byte(ev), &r.Event)
+	}, `SELECT seq, event, prev_hash, hash FROM audit_events ORDER BY seq DESC LIMIT 1`)
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	return &recs[0], nil
+}

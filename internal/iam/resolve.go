@@ -1,0 +1,200 @@
+package iam
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/policy"
+)
+
+// Resolved is what authorization needs to know about a caller.
+type Resolved struct {
+	Root      bool   // the account root: allowed everything, always audited
+	Principal string // the caller's ARN
+	UserID    string // aws:userid
+	Username  string // aws:username (users only)
+	Policies  policy.Policies
+}
+
+// Resolve returns the policies of the principal an access key belongs
+// to: the account root, a user, or a role session. Results are cached
+// until any identity changes.
+func (s *Service) Resolve(ctx context.Context, principalARN string) (Resolved, error) {
+	s.mu.Lock()
+	gen := s.gen
+	if c, ok := s.cache[principalARN]; ok && c.gen == gen {
+		s.mu.Unlock()
+		return c.p, nil
+	}
+	s.mu.Unlock()
+	r, err := s.resolve(ctx, principalARN)
+	if err != nil {
+		return r, err
+	}
+	s.mu.Lock()
+	if s.gen == gen {
+		if s.cache == nil {
+			s.cache = map[string]cached{}
+		}
+		s.cache[principalARN] = cached{gen: gen, p: r}
+	}
+	s.mu.Unlock()
+	return r, nil
+}
+
+func (s *Service) resolve(ctx context.Context, principalARN string) (Resolved, error) {
+	r := Resolved{Principal: principalARN}
+	if principalARN == s.RootARN() {
+		r.Root, r.UserID = true, s.Account.ID
+		return r, nil
+	}
+	p, err := arn.Parse(principalARN)
+	if err != nil || p.Account != s.Account.ID {
+		return r, errorf(ErrNotFound, "the principal %s is not of this account", principalARN)
+	}
+	var kind PrincipalKind
+	var name, boundary string
+	switch {
+	case p.Service == "iam" && strings.HasPrefix(p.Resource, "user/"):
+		kind, name = KindUser, p.Resource[strings.LastIndex(p.Resource, "/")+1:]
+		u, err := s.User(ctx, name)
+		if err != nil {
+			return r, err
+		}
+		r.UserID, r.Username, boundary = u.ID, u.Name, u.Boundary
+	case p.Service == "sts" && strings.HasPrefix(p.Resource, "assumed-role/"):
+		parts := strings.Split(p.Resource, "/")
+		if len(parts) != 3 {
+			return r, errorf(ErrNotFound, "the principal %s is not a role session", principalARN)
+		}
+		kind, name = KindRole, parts[1]
+		role, err := s.Role(ctx, name)
+		if err != nil {
+			return r, err
+		}
+		r.UserID, boundary = role.ID+":"+parts[2], role.Boundary
+		r.Policies.RoleARN = s.RoleARN(role)
+	default:
+		return r, errorf(ErrNotFound, "the principal %s is not a user or role session", principalARN)
+	}
+	inline, attached, err := s.Store.PrincipalPolicies(ctx, kind, name)
+	if err != nil {
+		return r, err
+	}
+	for _, doc := range inline {
+		d, err := policy.Parse([]byte(doc), policy.Identity)
+		if err != nil {
+			return r, fmt.Errorf("stored policy of %s: %w", principalARN, err)
+		}
+		r.Policies.Identity = append(r.Policies.Identity, d)
+	}
+	for _, pn := range attached {
+		mp, err := s.Store.ManagedPolicy(ctx, pn)
+		if err != nil {
+			return r, err
+		}
+		d, err := policy.Parse([]byte(mp.Document), policy.Identity)
+		if err != nil {
+			return r, fmt.Errorf("stored policy %s: %w", pn, err)
+		}
+		r.Policies.Identity = append(r.Policies.Identity, d)
+	}
+	if boundary != "" {
+		mp, err := s.Policy(ctx, boundary)
+		if err != nil {
+			return r, err
+		}
+		if r.Policies.Boundary, err = policy.Parse([]byte(mp.Document), policy.Identity); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// roleByARN finds a role of this account by ARN.
+func (s *Service) roleByARN(ctx context.Context, roleARN string) (Role, error) {
+	p, err := arn.Parse(roleARN)
+	if err != nil || p.Service != "iam" || !strings.HasPrefix(p.Resource, "role/") {
+		return Role{}, errorf(ErrInvalid, "%s is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)", roleARN)
+	}
+	if p.Account != s.Account.ID {
+		return Role{}, errorf(ErrDenied, "Roles of other accounts cannot be assumed here: %s", roleARN)
+	}
+	r, err := s.Role(ctx, p.Resource[strings.LastIndex(p.Resource, "/")+1:])
+	if err != nil {
+		return r, errorf(ErrDenied, "User is not authorized to perform: sts:AssumeRole on resource: %s", roleARN)
+	}
+	return r, nil
+}
+
+// TrustPolicy returns the trust policy of a role, as the resource policy
+// of sts:AssumeRole on it.
+func (s *Service) TrustPolicy(ctx context.Context, roleARN string) (*policy.Document, error) {
+	r, err := s.roleByARN(ctx, roleARN)
+	if err != nil {
+		return nil, err
+	}
+	return policy.Parse([]byte(r.TrustPolicy), policy.Trust)
+}
+
+// Credentials are temporary credentials.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+	AssumedRoleARN  string
+	AssumedRoleID   string
+}
+
+var sessionRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+
+// AssumeRole issues credentials of a role session to a caller that the
+// role's trust policy admits (the caller's own permission to call
+// sts:AssumeRole is checked by authorization, with the trust policy as
+// the resource policy). ctxKeys are the request's condition keys.
+func (s *Service) AssumeRole(ctx context.Context, caller, roleARN, session string, duration int, ctxKeys map[string][]string) (Credentials, error) {
+	if !sessionRE.MatchString(session) {
+		return Credentials{}, errorf(ErrInvalid, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* (2 to 64 characters)", session)
+	}
+	role, err := s.roleByARN(ctx, roleARN)
+	if err != nil {
+		return Credentials{}, err
+	}
+	if duration == 0 {
+		duration = 3600
+	}
+	if duration < 900 || duration > role.MaxSessionDuration {
+		return Credentials{}, errorf(ErrInvalid, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role (900 to %d seconds).", role.MaxSessionDuration)
+	}
+	trust, err := policy.Parse([]byte(role.TrustPolicy), policy.Trust)
+	if err != nil {
+		return Credentials{}, err
+	}
+	d := policy.Evaluate(policy.Policies{Resource: []*policy.Document{trust}},
+		policy.Request{Principal: caller, Account: s.Account.ID, Action: "sts:AssumeRole", Resource: roleARN, Context: ctxKeys})
+	if !d.Allowed() {
+		return Credentials{}, errorf(ErrDenied, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller, roleARN)
+	}
+	return s.issue(ctx, role, session, duration)
+}
+
+func (s *Service) issue(ctx context.Context, role Role, session string, duration int) (Credentials, error) {
+	id, secret := NewAccessKey("ASIA")
+	tok := make([]byte, 96)
+	rand.Read(tok)
+	c := Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: base64.StdEncoding.EncodeToString(tok),
+		Expiration:     s.now().Add(time.Duration(duration) * time.Second).Truncate(time.Second),
+		AssumedRoleARN: fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", s.Account.Partition, s.Account.ID, role.Name, session),
+		AssumedRoleID:  role.ID + ":" + session}
+	if err := s.Keys.CreateKey(ctx, c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.Expiration, c.AssumedRoleARN); err != nil {
+		return Credentials{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,367 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/signet/signet/internal/audit"
+	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/iam"
+	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/policy"
+	"github.com/signet/signet/internal/ratelimit"
+	"github.com/signet/signet/internal/signing"
+	"github.com/signet/signet/internal/store"
+)
+
+// authorizer is the one Authorizer of every API: rate limits, then the
+// caller's policies (identity, boundary, and the resource's own policy)
+// evaluated by package policy. It records its decision for the audit
+// log.
+type authorizer struct {
+	iam      *iam.Service
+	profiles *signing.Service
+	limiter  *ratelimit.Limiter
+	now      func() time.Time
+}
+
+// auditInfo is what authorization learned about a request, for its
+// audit record.
+type auditInfo struct {
+	mu         sync.Mutex
+	action     string
+	resource   string
+	decision   string
+	breakGlass bool
+}
+
+type auditInfoKey struct{}
+
+func auditInfoFrom(ctx context.Context) *auditInfo {
+	i, _ := ctx.Value(auditInfoKey{}).(*auditInfo)
+	if i == nil {
+		return &auditInfo{}
+	}
+	return i
+}
+
+func (i *auditInfo) set(action, resource, decision string, breakGlass bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.action == "" || decision != "Allow" {
+		i.action, i.resource, i.decision, i.breakGlass = action, resource, decision, breakGlass
+	}
+}
+
+// throttleErrors are the throttling error each API answers with.
+var throttleErrors = map[string]awsapi.Error{
+	"signer": {Code: "ThrottlingException", Status: http.StatusTooManyRequests},
+	"lambda": {Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Reason: "CallerRateLimitExceeded"},
+	"s3":     {Code: "SlowDown", Status: http.StatusServiceUnavailable},
+	"iam":    {Code: "ThrottlingException", Status: http.StatusBadRequest},
+	"sts":    {Code: "ThrottlingException", Status: http.StatusBadRequest},
+	"logs":   {Code: "ThrottlingException", Status: http.StatusBadRequest},
+}
+
+func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) error {
+	info := auditInfoFrom(ctx)
+	service, _, _ := strings.Cut(req.Action, ":")
+	if a.limiter != nil && !a.limiter.Allow(req.Caller.AccessKeyID, req.Action) {
+		info.set(req.Action, req.Resource, "Throttled", false)
+		e := throttleErrors[service]
+		e.Message = fmt.Sprintf("Rate exceeded: access key %s is over its limit for %s; retry with backoff", req.Caller.AccessKeyID, req.Action)
+		return &e
+	}
+	who, err := a.iam.Resolve(ctx, req.Caller.PrincipalARN)
+	if err != nil {
+		info.set(req.Action, req.Resource, "Deny", false)
+		if errors.Is(err, iam.ErrNotFound) {
+			return denied(req, "the principal no longer exists")
+		}
+		return err
+	}
+	if who.Root || req.Action == "sts:GetCallerIdentity" {
+		info.set(req.Action, req.Resource, "Allow", who.Root)
+		return nil
+	}
+	p := who.Policies
+	p.Resource, err = a.resourcePolicies(ctx, req)
+	if err != nil {
+		return err
+	}
+	d := policy.Evaluate(p, policy.Request{Principal: who.Principal, Account: a.iam.Account.ID, Action: req.Action, Resource: req.Resource,
+		Context: a.contextKeys(req, who)})
+	if d.Allowed() {
+		info.set(req.Action, req.Resource, "Allow", false)
+		return nil
+	}
+	info.set(req.Action, req.Resource, "Deny", false)
+	if d.Effect == policy.ExplicitDeny {
+		return denied(req, d.Reason)
+	}
+	return denied(req, "because "+d.Reason)
+}
+
+// denied is AWS's AccessDenied: "User: ARN is not authorized to perform:
+// ACTION on resource: RESOURCE because …".
+func denied(req awsapi.AuthzRequest, why string) error {
+	return &awsapi.Error{Code: "AccessDeniedException", Status: http.StatusForbidden,
+		Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", req.Caller.PrincipalARN, req.Action, req.Resource, why)}
+}
+
+// contextKeys are the global condition keys of a request, with the
+// operation's own.
+func (a *authorizer) contextKeys(req awsapi.AuthzRequest, who iam.Resolved) map[string][]string {
+	now := time.Now()
+	if a.now != nil {
+		now = a.now()
+	}
+	typ := "User"
+	if who.Policies.RoleARN != "" {
+		typ = "AssumedRole"
+	}
+	k := map[string][]string{
+		"aws:principalarn":     {who.Principal},
+		"aws:principalaccount": {a.iam.Account.ID},
+		"aws:principaltype":    {typ},
+		"aws:userid":           {who.UserID},
+		"aws:currenttime":      {now.UTC().Format(time.RFC3339)},
+		"aws:epochtime":        {strconv.FormatInt(now.Unix(), 10)},
+		"aws:securetransport":  {strconv.FormatBool(req.Caller.Secure)},
+	}
+	if who.Username != "" {
+		k["aws:username"] = []string{who.Username}
+	}
+	if req.Caller.SourceIP != "" {
+		k["aws:sourceip"] = []string{req.Caller.SourceIP}
+	}
+	if req.Caller.Region != "" {
+		k["aws:requestedregion"] = []string{req.Caller.Region}
+	}
+	for key, v := range req.Keys {
+		k[key] = v
+	}
+	return k
+}
+
+// requestKeys are the condition keys a handler passes on (AssumeRole's
+// trust policy conditions).
+func (a *authorizer) requestKeys(r *http.Request) map[string][]string {
+	c, _ := awsapi.CallerFrom(r.Context())
+	who, _ := a.iam.Resolve(r.Context(), c.PrincipalARN)
+	return a.contextKeys(awsapi.AuthzRequest{Caller: c}, who)
+}
+
+// resourcePolicies are the resource-based policies AWS has for the
+// resource: a signing profile's permissions (AddProfilePermission) and a
+// role's trust policy (for sts:AssumeRole).
+func (a *authorizer) resourcePolicies(ctx context.Context, req awsapi.AuthzRequest) ([]*policy.Document, error) {
+	switch {
+	case req.Action == "sts:AssumeRole":
+		d, err := a.iam.TrustPolicy(ctx, req.Resource)
+		if err != nil {
+			return nil, nil // authorization refuses; AssumeRole explains
+		}
+		return []*policy.Document{d}, nil
+	case strings.HasPrefix(req.Action, "signer:") && strings.Contains(req.Resource, ":/signing-profiles/"):
+		name := req.Resource[strings.Index(req.Resource, ":/signing-profiles/")+len(":/signing-profiles/"):]
+		name, _, _ = strings.Cut(name, "/")
+		pol, err := a.profiles.Permissions(ctx, name)
+		if err != nil || len(pol.Permissions) == 0 {
+			return nil, nil
+		}
+		d := &policy.Document{Version: "2012-10-17"}
+		base := a.profiles.Account.ProfileARN(name)
+		for _, perm := range pol.Permissions {
+			principal := perm.Principal
+			d.Statements = append(d.Statements, policy.Statement{Sid: perm.StatementID, Allow: true,
+				Principal: policy.Principals{"AWS": {principal}}, Actions: []string{strings.ToLower(perm.Action)},
+				Resources: []string{base, base + "/*"}})
+		}
+		return []*policy.Document{d}, nil
+	}
+	return nil, nil
+}
+
+// readOnly reports whether an action changes nothing, so its audit
+// record need not be durable before the response.
+func readOnly(action string) bool {
+	_, op, _ := strings.Cut(action, ":")
+	for _, p := range []string{"Get", "List", "Describe", "Head", "Filter"} {
+		if strings.HasPrefix(op, p) {
+			return true
+		}
+	}
+	return action == "lambda:InvokeFunction"
+}
+
+// auditWriter holds back the response of an allowed state-changing call
+// until its audit record is durable, so that no change is acknowledged
+// without its record. Reads and refusals pass straight through.
+type auditWriter struct {
+	http.ResponseWriter
+	info    *auditInfo
+	decided bool
+	hold    bool
+	status  int
+	buf     bytes.Buffer
+}
+
+func (w *auditWriter) decide() {
+	if w.decided {
+		return
+	}
+	w.decided = true
+	w.info.mu.Lock()
+	w.hold = w.info.decision == "Allow" && !readOnly(w.info.action)
+	w.info.mu.Unlock()
+}
+
+func (w *auditWriter) WriteHeader(code int) {
+	w.decide()
+	if w.status == 0 {
+		w.status = code
+	}
+	if !w.hold {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *auditWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.hold {
+		return w.buf.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush passes through when the response is not held.
+func (w *auditWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.hold {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *auditWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// audited serves an authenticated request and appends its audit record:
+// principal, action, resource, decision, request id, source address,
+// time, outcome.
+func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.Caller, serve func(http.ResponseWriter, *http.Request)) {
+	if s.auditWriter == nil {
+		serve(w, r)
+		return
+	}
+	info := &auditInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), auditInfoKey{}, info))
+	aw := &auditWriter{ResponseWriter: w, info: info}
+	start := time.Now()
+	serve(aw, r)
+	aw.decide()
+	if aw.status == 0 {
+		aw.status = http.StatusOK
+	}
+	info.mu.Lock()
+	action, resource, decision, breakGlass := info.action, info.resource, info.decision, info.breakGlass
+	info.mu.Unlock()
+	if action == "" {
+		action, decision = "unknown", "None"
+	}
+	outcome := strconv.Itoa(aw.status)
+	if code := w.Header().Get("X-Amzn-ErrorType"); code != "" {
+		outcome += " " + code
+	}
+	err := s.auditWriter.Append(r.Context(), audit.Event{Time: start, Principal: caller.PrincipalARN, AccessKey: caller.AccessKeyID, Action: action,
+		Resource: resource, Decision: decision, RequestID: awsapi.RequestID(r.Context()), SourceIP: caller.SourceIP, Outcome: outcome, BreakGlass: breakGlass}, aw.hold)
+	if aw.hold {
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "a change could not be audited; its response is withheld", "request_id", awsapi.RequestID(r.Context()), "err", err)
+			awsapi.WriteError(w, r, &awsapi.Error{Code: "ServiceException", Status: http.StatusInternalServerError,
+				Message: "the change was made but its audit record could not be written; check the server log"})
+			return
+		}
+		w.WriteHeader(aw.status)
+		w.Write(aw.buf.Bytes())
+	}
+}
+
+// auditKeySetting names the installation's audit checkpoint key.
+const auditKeySetting = "audit_key_id"
+
+// openAudit starts the audit writer, creating the checkpoint key on
+// first start.
+func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
+	id, err := s.db.Setting(ctx, auditKeySetting)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && id == "") {
+		id, _, err = ks.Create(ctx, keys.KeySpecEC384)
+		if err != nil {
+			return err
+		}
+		if _, err := s.db.AddSettings(ctx, []string{auditKeySetting}, map[string]string{auditKeySetting: id}); err != nil {
+			return err
+		}
+		if id, err = s.db.Setting(ctx, auditKeySetting); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	signer, err := ks.Signer(ctx, id)
+	if err != nil {
+		return fmt.Errorf("audit checkpoint key: %w", err)
+	}
+	s.auditWriter = &audit.Writer{Store: s.db, Log: s.log, Sign: func(ctx context.Context, digest []byte) (string, []byte, error) {
+		sig, err := signer.Sign(rand.Reader, digest, crypto.SHA384)
+		return id, sig, err
+	}}
+	s.auditKey, _ = signer.Public().(*ecdsa.PublicKey)
+	return nil
+}
+
+// rateLimiter builds the limiter of the configuration (nil: no limits).
+func rateLimiter(c config.RateLimits) *ratelimit.Limiter {
+	if c.Rate == 0 && len(c.Actions) == 0 {
+		return nil
+	}
+	burst := func(rate float64, b int) int {
+		if b == 0 {
+			b = max(int(2*rate), 1)
+		}
+		return b
+	}
+	l := &ratelimit.Limiter{Default: ratelimit.Limit{Rate: c.Rate, Burst: burst(c.Rate, c.Burst)}, ByAction: map[string]ratelimit.Limit{}}
+	for a, al := range c.Actions {
+		l.ByAction[a] = ratelimit.Limit{Rate: al.Rate, Burst: burst(al.Rate, al.Burst)}
+	}
+	return l
+}
+
+// iamKeys stores IAM's access keys with their secrets sealed.
+type iamKeys struct{ s *Server }
+
+func (k iamKeys) CreateKey(ctx context.Context, id, secret, token string, expires time.Time, principalARN string) error {
+	return k.s.db.CreateAccessKey(ctx, store.AccessKey{ID: id, SealedSecret: k.s.box.Seal([]byte(secret), secretAD(id)), SessionToken: token,
+		Expires: expires, PrincipalARN: principalARN, CreatedAt: time.Now()})
+}
+
+func (k iamKeys) DeleteKey(ctx context.Context, id, principalARN string) error {
+	return k.s.db.DeleteAccessKey(ctx, id, principalARN)
+}
+
+func (k iamKeys) KeysOf(ctx context.Context, principalARN string) ([]iam.KeyInfo, error) {
+	return k.s.db.AccessKeysOf(ctx, principalARN)
+}
