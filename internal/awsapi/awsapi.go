@@ -102,7 +102,7 @@ type Operation struct {
 	Resource func(r *http.Request) string // ARN acted on; nil means "*"
 	// Conditions returns the operation's service condition keys.
 	Conditions func(r *http.Request) map[string][]string
-	Handle   func(w http.ResponseWriter, r *http.Request) error
+	Handle     func(w http.ResponseWriter, r *http.Request) error
 }
 
 // Service is a set of operations of one AWS service.

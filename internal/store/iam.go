@@ -226,4 +226,3 @@ func (s *DB) DeleteExpiredKeys(ctx context.Context, t time.Time) error {
 	_, err := s.exec(ctx, `DELETE FROM access_keys WHERE expires_at <> 0 AND expires_at < ?`, unixNano(t))
 	return err
 }
-
