@@ -158,7 +158,7 @@ func TestAWSCLISeparationOfDuties(t *testing.T) {
 		t.Fatalf("assume-role: exit %d %s", r.code, r.stderr)
 	}
 	var ar struct {
-		Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+		Credentials     struct{ AccessKeyId, SecretAccessKey, SessionToken string }
 		AssumedRoleUser struct{ Arn string }
 	}
 	json.Unmarshal([]byte(r.stdout), &ar)
@@ -176,7 +176,9 @@ func TestAWSCLISeparationOfDuties(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("CI start-signing-job: exit %d %s", r.code, r.stderr)
 	}
-	var started struct{ JobID string `json:"jobId"` }
+	var started struct {
+		JobID string `json:"jobId"`
+	}
 	json.Unmarshal([]byte(r.stdout), &started)
 	if r := s.runService(t, ciCreds, "signer", "wait", "successful-signing-job", "--job-id", started.JobID); r.code != 0 {
 		t.Fatalf("CI wait: exit %d %s", r.code, r.stderr)

@@ -1,0 +1,106 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/iam"
+	"github.com/signet/signet/internal/server/servertest"
+)
+
+// userClient creates a user with an inline policy and returns a signer
+// client with its key.
+func userClient(t *testing.T, ts *servertest.Server, name, policy string) *signer.Client {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ts.IAM.CreateUser(ctx, name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.IAM.PutInlinePolicy(ctx, iam.KindUser, name, "p", policy); err != nil {
+		t.Fatal(err)
+	}
+	id, secret, err := ts.IAM.CreateAccessKey(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer.New(signer.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+}
+
+// TestRateLimits: a burst over the limit is throttled with
+// ThrottlingException; traffic under the rate never is.
+func TestRateLimits(t *testing.T) {
+	ts := servertest.StartWith(t, func(c *config.Config) {
+		c.RateLimits = config.RateLimits{Rate: 100, Burst: 100, Actions: map[string]config.RateLimit{"signer:GetSigningPlatform": {Rate: 8, Burst: 4}}}
+	})
+	ctx := context.Background()
+	c := userClient(t, ts, "reader", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"signer:*","Resource":"*"}}`)
+	in := &signer.GetSigningPlatformInput{PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}
+	noRetry := func(o *signer.Options) { o.RetryMaxAttempts = 1 }
+	throttled := 0
+	for range 20 {
+		_, err := c.GetSigningPlatform(ctx, in, noRetry)
+		switch {
+		case apiCode(err) == "ThrottlingException":
+			throttled++
+			if !strings.Contains(err.Error(), "Rate exceeded") {
+				t.Errorf("throttling message: %v", err)
+			}
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if throttled < 10 {
+		t.Errorf("a burst of 20 at a limit of 8/s (burst 4): %d throttled, want most", throttled)
+	}
+	// Another action has its own bucket.
+	if _, err := c.ListSigningPlatforms(ctx, &signer.ListSigningPlatformsInput{}, noRetry); err != nil {
+		t.Errorf("another action after the burst: %v", err)
+	}
+	// Under the rate: one call every 250 ms (4/s) never throttles.
+	time.Sleep(time.Second)
+	for i := range 12 {
+		if _, err := c.GetSigningPlatform(ctx, in, noRetry); err != nil {
+			t.Fatalf("call %d under the rate: %v", i, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestAuthorization checks AccessDeniedException's shape and that IAM
+// changes take effect at once.
+func TestAuthorization(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	c := userClient(t, ts, "limited", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"signer:ListSigningPlatforms","Resource":"*"}}`)
+	if _, err := c.ListSigningPlatforms(ctx, &signer.ListSigningPlatformsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("p1"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")})
+	want := "User: arn:aws:iam::" + ts.AccountID() + ":user/limited is not authorized to perform: signer:PutSigningProfile on resource: arn:aws:signer:us-east-1:" +
+		ts.AccountID() + ":/signing-profiles/p1 because no identity-based policy allows the signer:PutSigningProfile action"
+	if apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), want) {
+		t.Fatalf("PutSigningProfile: %v\nwant %s", err, want)
+	}
+	if err := ts.IAM.PutInlinePolicy(ctx, iam.KindUser, "limited", "p2", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"signer:PutSigningProfile","Resource":"*"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("p1"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
+		t.Fatalf("after the policy was added: %v", err)
+	}
+	// Deleting the user's key and the user revokes access.
+	keys, _ := ts.IAM.AccessKeys(ctx, "limited")
+	if err := ts.IAM.DeleteAccessKey(ctx, "limited", keys[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListSigningPlatforms(ctx, &signer.ListSigningPlatformsInput{}); apiCode(err) != "UnrecognizedClientException" {
+		t.Errorf("after the key was deleted: %v", err)
+	}
+}
