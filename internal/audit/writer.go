@@ -125,13 +125,37 @@ func (w *Writer) run() {
 	}
 }
 
+// linger is how long records nobody waits for are held to join a larger
+// batch (fewer transactions under load); a record someone waits for
+// ends the wait.
+const linger = 5 * time.Millisecond
+
 func (w *Writer) collect(first pending) []pending {
 	batch := []pending{first}
+	waited := first.done != nil
+	var deadline <-chan time.Time
+	if !waited {
+		t := time.NewTimer(linger)
+		defer t.Stop()
+		deadline = t.C
+	}
 	for len(batch) < maxBatch {
+		if waited {
+			select {
+			case p := <-w.queue:
+				batch = append(batch, p)
+			default:
+				return batch
+			}
+			continue
+		}
 		select {
 		case p := <-w.queue:
 			batch = append(batch, p)
-		default:
+			waited = p.done != nil
+		case <-deadline:
+			return batch
+		case <-w.stop:
 			return batch
 		}
 	}

@@ -100,12 +100,19 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 		return nil
 	}
 	p := who.Policies
-	p.Resource, err = a.resourcePolicies(ctx, req)
-	if err != nil {
-		return err
+	preq := policy.Request{Principal: who.Principal, Account: a.iam.Account.ID, Action: req.Action, Resource: req.Resource, Context: a.contextKeys(req, who)}
+	d := policy.Evaluate(p, preq)
+	if !d.Allowed() && d.Effect != policy.ExplicitDeny {
+		// The resource policies Signet has (profile permissions, trust
+		// policies) only allow, so they can only change an implicit
+		// denial: they are read only then.
+		if p.Resource, err = a.resourcePolicies(ctx, req); err != nil {
+			return err
+		}
+		if p.Resource != nil {
+			d = policy.Evaluate(p, preq)
+		}
 	}
-	d := policy.Evaluate(p, policy.Request{Principal: who.Principal, Account: a.iam.Account.ID, Action: req.Action, Resource: req.Resource,
-		Context: a.contextKeys(req, who)})
 	if d.Allowed() {
 		info.set(req.Action, req.Resource, "Allow", false)
 		return nil

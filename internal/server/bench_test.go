@@ -15,9 +15,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/server/servertest"
 )
 
@@ -255,5 +257,61 @@ func BenchmarkInvokeAPI(b *testing.B) {
 		if out, err := lc.Invoke(ctx, in); err != nil || out.FunctionError != nil {
 			b.Fatal(err, out.FunctionError)
 		}
+	}
+}
+
+// BenchmarkAuthzAudit measures API throughput with authorization and
+// audit on (a user whose policies are evaluated on every call, every call
+// audited) and off (every call allowed, none audited), in the same run:
+// a read (GetSigningProfile, audited asynchronously) and a write
+// (PutSigningProfile, answered only once its audit record is durable).
+func BenchmarkAuthzAudit(b *testing.B) {
+	for _, mode := range []string{"on", "off"} {
+		b.Run(mode, func(b *testing.B) {
+			ts := servertest.Start(b)
+			ctx := context.Background()
+			if _, err := ts.IAM.CreateUser(ctx, "bench", ""); err != nil {
+				b.Fatal(err)
+			}
+			pol := `{"Version":"2012-10-17","Statement":[
+				{"Effect":"Allow","Action":["signer:Get*","signer:List*","signer:PutSigningProfile"],"Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}},
+				{"Effect":"Deny","Action":"signer:Revoke*","Resource":"*"}]}`
+			if err := ts.IAM.PutInlinePolicy(ctx, iam.KindUser, "bench", "p", pol); err != nil {
+				b.Fatal(err)
+			}
+			id, secret, err := ts.IAM.CreateAccessKey(ctx, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if mode == "off" {
+				ts.DisableAuthorizationAndAudit()
+			}
+			c := signer.New(signer.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+			if _, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("bench"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("GetSigningProfile", func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := c.GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String("bench")}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+			var n atomic.Int64
+			b.Run("PutSigningProfile", func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						name := fmt.Sprintf("bench_%d", n.Add(1))
+						if _, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String(name), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		})
 	}
 }
