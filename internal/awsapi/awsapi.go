@@ -77,6 +77,8 @@ type AuthzRequest struct {
 	// Keys are the operation's service condition keys (lowercased), such
 	// as lambda:codesigningconfigarn.
 	Keys map[string][]string
+	// Public marks an operation that needs no credentials.
+	Public bool
 }
 
 // Authorizer decides whether a caller may perform an action on a resource.
@@ -102,6 +104,9 @@ type Operation struct {
 	Resource func(r *http.Request) string // ARN acted on; nil means "*"
 	// Conditions returns the operation's service condition keys.
 	Conditions func(r *http.Request) map[string][]string
+	// Public operations take unsigned requests (STS's
+	// AssumeRoleWithWebIdentity); the Authorizer only records them.
+	Public bool
 	Handle     func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -164,7 +169,7 @@ func (s *Service) wrap(op Operation) http.Handler {
 		if op.Resource != nil {
 			res = op.Resource(r)
 		}
-		req := AuthzRequest{Caller: caller, Operation: op.Name, Action: op.Action, Resource: res}
+		req := AuthzRequest{Caller: caller, Operation: op.Name, Action: op.Action, Resource: res, Public: op.Public}
 		if op.Conditions != nil {
 			req.Keys = op.Conditions(r)
 		}

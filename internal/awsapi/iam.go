@@ -24,6 +24,8 @@ type IAM struct {
 	// ContextKeys returns a request's condition keys (for trust policy
 	// conditions of AssumeRole).
 	ContextKeys func(r *http.Request) map[string][]string
+	// Issuer returns a web identity token's issuer (unverified).
+	Issuer func(token string) string
 }
 
 const (
@@ -70,6 +72,8 @@ func (x *IAM) STSService() *Service {
 			{Name: "AssumeRole", Pattern: "POST /", Target: "AssumeRole", Action: "sts:AssumeRole",
 				Resource: func(r *http.Request) string { return r.Form.Get("RoleArn") }, Handle: x.assumeRole},
 			{Name: "GetCallerIdentity", Pattern: "POST /", Target: "GetCallerIdentity", Action: "sts:GetCallerIdentity", Handle: x.getCallerIdentity},
+			{Name: "AssumeRoleWithWebIdentity", Pattern: "POST /", Target: "AssumeRoleWithWebIdentity", Action: "sts:AssumeRoleWithWebIdentity", Public: true,
+				Resource: func(r *http.Request) string { return r.Form.Get("RoleArn") }, Handle: x.assumeRoleWithWebIdentity},
 		}}
 }
 
@@ -92,6 +96,10 @@ func iamMapError(op string, err error) *Error {
 		return &Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: msg}
 	case errors.Is(err, iam.ErrDenied):
 		return &Error{Code: "AccessDenied", Status: http.StatusForbidden, Message: msg}
+	case errors.Is(err, iam.ErrInvalidIdentityToken):
+		return &Error{Code: "InvalidIdentityToken", Status: http.StatusBadRequest, Message: msg}
+	case errors.Is(err, iam.ErrExpiredToken):
+		return &Error{Code: "ExpiredTokenException", Status: http.StatusBadRequest, Message: msg}
 	}
 	return nil
 }
@@ -508,4 +516,33 @@ func (x *IAM) getCallerIdentity(w http.ResponseWriter, r *http.Request) error {
 		Account string   `xml:"Account"`
 		ARN     string   `xml:"Arn"`
 	}{UserID: res.UserID, Account: x.IAM.Account.ID, ARN: c.PrincipalARN})
+}
+
+func (x *IAM) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request) error {
+	if err := required(r, "RoleArn", "RoleSessionName", "WebIdentityToken"); err != nil {
+		return err
+	}
+	duration, _ := strconv.Atoi(r.Form.Get("DurationSeconds"))
+	token := r.Form.Get("WebIdentityToken")
+	creds, id, provider, err := x.IAM.AssumeRoleWithWebIdentity(r.Context(), x.Issuer(token), r.Form.Get("RoleArn"), r.Form.Get("RoleSessionName"), token, duration)
+	if err != nil {
+		return err
+	}
+	aud := ""
+	if len(id.Audience) > 0 {
+		aud = id.Audience[0]
+	}
+	return writeQuery(w, r, stsNS, "AssumeRoleWithWebIdentity", struct {
+		XMLName    xml.Name `xml:"AssumeRoleWithWebIdentityResult"`
+		KeyID      string   `xml:"Credentials>AccessKeyId"`
+		Secret     string   `xml:"Credentials>SecretAccessKey"`
+		Token      string   `xml:"Credentials>SessionToken"`
+		Expiration string   `xml:"Credentials>Expiration"`
+		Subject    string   `xml:"SubjectFromWebIdentityToken"`
+		RoleID     string   `xml:"AssumedRoleUser>AssumedRoleId"`
+		RoleARN    string   `xml:"AssumedRoleUser>Arn"`
+		Provider   string   `xml:"Provider"`
+		Audience   string   `xml:"Audience"`
+	}{KeyID: creds.AccessKeyID, Secret: creds.SecretAccessKey, Token: creds.SessionToken, Expiration: iamTime(creds.Expiration),
+		Subject: id.Subject, RoleID: creds.AssumedRoleID, RoleARN: creds.AssumedRoleARN, Provider: provider, Audience: aud})
 }

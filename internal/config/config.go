@@ -65,6 +65,24 @@ type Config struct {
 	// RateLimits limits each access key's request rate per action (token
 	// buckets). Default: no limit.
 	RateLimits RateLimits `yaml:"rate_limits"`
+	// WebIdentity lists the OpenID Connect issuers whose ID tokens
+	// AssumeRoleWithWebIdentity accepts (CI systems such as GitHub
+	// Actions). A role trusts one with Principal {"Federated":
+	// "arn:aws:iam::ACCOUNT:oidc-provider/HOST"}.
+	WebIdentity []WebIdentityProvider `yaml:"web_identity"`
+}
+
+// WebIdentityProvider is a trusted OpenID Connect issuer.
+type WebIdentityProvider struct {
+	// Issuer is the iss of its tokens, an https:// URL (http:// is
+	// accepted for tests on loopback).
+	Issuer string `yaml:"issuer"`
+	// JWKSURL is where its signing keys are; default: the jwks_uri of
+	// ISSUER/.well-known/openid-configuration.
+	JWKSURL string `yaml:"jwks_url"`
+	// Audiences are the accepted aud values (client ids); empty accepts
+	// any, leaving the check to trust policy conditions on HOST:aud.
+	Audiences []string `yaml:"audiences"`
 }
 
 // RateLimits are token-bucket limits per access key and action.
@@ -216,6 +234,12 @@ func (c *Config) Validate() error {
 	for a, l := range c.RateLimits.Actions {
 		if !strings.Contains(a, ":") || l.Rate < 0 || l.Burst < 0 {
 			errs = append(errs, fmt.Errorf("rate_limits.actions: %q must be an IAM action such as signer:StartSigningJob with a rate and burst of at least 0", a))
+		}
+	}
+	for _, p := range c.WebIdentity {
+		u, err := url.Parse(p.Issuer)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost"))) {
+			errs = append(errs, fmt.Errorf("web_identity: issuer %q must be an https:// URL", p.Issuer))
 		}
 	}
 	switch c.LogLevel {

@@ -61,6 +61,12 @@ type cliServer struct {
 // directory; it stops when the test ends.
 func startCLIServer(t *testing.T) *cliServer {
 	t.Helper()
+	return startCLIServerWith(t, nil)
+}
+
+// startCLIServerWith starts a server whose configuration edit changes.
+func startCLIServerWith(t *testing.T, edit func(*config.Config)) *cliServer {
+	t.Helper()
 	awsPath := requireTool(t, awsCLI)
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
@@ -74,6 +80,9 @@ func startCLIServer(t *testing.T) *cliServer {
 	cfg := config.Defaults()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Listen = l.Addr().String()
+	if edit != nil {
+		edit(&cfg)
+	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

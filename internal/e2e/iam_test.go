@@ -8,6 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/oidc/oidctest"
 )
 
 // TestAWSCLISeparationOfDuties is seed 001's governance with the real AWS
@@ -212,4 +216,67 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestAWSCLIWebIdentity is CI without stored keys: an OpenID Connect
+// issuer (as GitHub Actions is) vouches for the workflow, the AWS CLI's
+// assume-role-with-web-identity (unsigned) gets role credentials that the
+// trust policy's conditions on sub and aud admit, and they sign.
+func TestAWSCLIWebIdentity(t *testing.T) {
+	is := oidctest.NewIssuer(t)
+	s := startCLIServerWith(t, func(c *config.Config) {
+		c.WebIdentity = []config.WebIdentityProvider{{Issuer: is.URL, Audiences: []string{"sts.amazonaws.com"}}}
+	})
+	host := strings.TrimPrefix(is.URL, "http://")
+	admin := func(service string, args ...string) {
+		t.Helper()
+		if r := s.runService(t, "", service, args...); r.code != 0 {
+			t.Fatalf("admin: aws %s %s: exit %d\n%s", service, args[0], r.code, r.stderr)
+		}
+	}
+	trust := filepath.Join(s.home, "trust.json")
+	os.WriteFile(trust, []byte(`{"Version":"2012-10-17","Statement":{"Effect":"Allow",
+		"Principal":{"Federated":"arn:aws:iam::`+s.account+`:oidc-provider/`+host+`"},
+		"Action":"sts:AssumeRoleWithWebIdentity",
+		"Condition":{"StringEquals":{"`+host+`:aud":"sts.amazonaws.com"},"StringLike":{"`+host+`:sub":"repo:acme/payments:ref:refs/heads/*"}}}}`), 0o644)
+	admin("iam", "create-role", "--role-name", "gha", "--assume-role-policy-document", "file://"+trust)
+	pol := filepath.Join(s.home, "pol.json")
+	os.WriteFile(pol, []byte(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"signer:GetSigningProfile","Resource":"*"}}`), 0o644)
+	admin("iam", "put-role-policy", "--role-name", "gha", "--policy-name", "read", "--policy-document", "file://"+pol)
+	s.putProfile(t, "signing_profile_for_lambda", "AWSLambda-SHA384-ECDSA", nil)
+
+	token := func(sub, aud string, exp time.Duration) string {
+		return is.Token("RS256", "r1", map[string]any{"iss": is.URL, "sub": sub, "aud": aud, "exp": time.Now().Add(exp).Unix()})
+	}
+	assume := func(tok string) cliResult {
+		return s.runService(t, "", "sts", "assume-role-with-web-identity", "--role-arn", "arn:aws:iam::"+s.account+":role/gha",
+			"--role-session-name", "run-1", "--web-identity-token", tok)
+	}
+	r := assume(token("repo:acme/payments:ref:refs/heads/main", "sts.amazonaws.com", 5*time.Minute))
+	if r.code != 0 || !strings.Contains(r.stdout, "assumed-role/gha/run-1") || !strings.Contains(r.stdout, `"SubjectFromWebIdentityToken": "repo:acme/payments:ref:refs/heads/main"`) {
+		t.Fatalf("assume-role-with-web-identity: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	var ar struct{ Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string } }
+	json.Unmarshal([]byte(r.stdout), &ar)
+	creds := filepath.Join(s.home, "gha-credentials")
+	os.WriteFile(creds, []byte(fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\naws_session_token = %s\nregion = us-east-1\n",
+		ar.Credentials.AccessKeyId, ar.Credentials.SecretAccessKey, ar.Credentials.SessionToken)), 0o600)
+	if r := s.runService(t, creds, "signer", "get-signing-profile", "--profile-name", "signing_profile_for_lambda"); r.code != 0 {
+		t.Errorf("the session's allowed call: exit %d %s", r.code, r.stderr)
+	}
+	if r := s.runService(t, creds, "signer", "list-signing-profiles"); r.code != 254 || !strings.Contains(r.stderr, "AccessDeniedException") {
+		t.Errorf("the session's other call: exit %d %s", r.code, r.stderr)
+	}
+	for _, tc := range []struct {
+		name, token, want string
+	}{
+		{"other repository", token("repo:evil/fork:ref:refs/heads/main", "sts.amazonaws.com", 5*time.Minute), "(AccessDenied)"},
+		{"other audience", token("repo:acme/payments:ref:refs/heads/main", "other", 5*time.Minute), "(InvalidIdentityToken)"},
+		{"expired", token("repo:acme/payments:ref:refs/heads/main", "sts.amazonaws.com", -time.Hour), "(ExpiredTokenException)"},
+		{"forged", token("repo:acme/payments:ref:refs/heads/main", "sts.amazonaws.com", 5*time.Minute)[:40] + "x", "(InvalidIdentityToken)"},
+	} {
+		if r := assume(tc.token); r.code != 254 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: exit %d %s, want %s", tc.name, r.code, r.stderr, tc.want)
+		}
+	}
 }

@@ -127,6 +127,9 @@ type Service struct {
 	Keys    Keys
 	Account arn.Account
 	Now     func() time.Time
+	// WebIdentity are the OpenID Connect issuers AssumeRoleWithWebIdentity
+	// trusts (from the configuration).
+	WebIdentity []WebIdentityProvider
 
 	mu    sync.Mutex
 	gen   uint64

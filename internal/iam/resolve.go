@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -197,4 +198,77 @@ func (s *Service) issue(ctx context.Context, role Role, session string, duration
 		return Credentials{}, err
 	}
 	return c, nil
+}
+
+// WebIdentityProvider is a trusted OpenID Connect issuer.
+type WebIdentityProvider interface {
+	Host() string
+	Verify(ctx context.Context, token string, now time.Time) (WebIdentity, error)
+}
+
+// WebIdentity is a verified token's identity.
+type WebIdentity struct {
+	Subject  string
+	Audience []string
+}
+
+// Errors of AssumeRoleWithWebIdentity.
+var (
+	ErrInvalidIdentityToken = errors.New("invalid identity token")
+	ErrExpiredToken         = errors.New("expired identity token")
+)
+
+// ProviderARN is an OIDC provider's ARN.
+func (s *Service) ProviderARN(host string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", s.Account.Partition, s.Account.ID, host)
+}
+
+// AssumeRoleWithWebIdentity issues credentials of a role session to the
+// holder of an ID token from a configured issuer that the role's trust
+// policy admits (Principal {"Federated": PROVIDER_ARN}, with conditions on
+// HOST:sub and HOST:aud).
+func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, issuer string, roleARN, session, token string, duration int) (Credentials, WebIdentity, string, error) {
+	if !sessionRE.MatchString(session) {
+		return Credentials{}, WebIdentity{}, "", errorf(ErrInvalid, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* (2 to 64 characters)", session)
+	}
+	var prov WebIdentityProvider
+	for _, p := range s.WebIdentity {
+		if strings.TrimSuffix(p.Host(), "/") == strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://"), "/") {
+			prov = p
+		}
+	}
+	if prov == nil {
+		return Credentials{}, WebIdentity{}, "", errorf(ErrInvalidIdentityToken, "No OpenIDConnect provider found in your account for %s", issuer)
+	}
+	id, err := prov.Verify(ctx, token, s.now())
+	if err != nil {
+		return Credentials{}, WebIdentity{}, "", err
+	}
+	role, err := s.roleByARN(ctx, roleARN)
+	if err != nil {
+		return Credentials{}, id, "", err
+	}
+	if duration == 0 {
+		duration = 3600
+	}
+	if duration < 900 || duration > role.MaxSessionDuration {
+		return Credentials{}, id, "", errorf(ErrInvalid, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role (900 to %d seconds).", role.MaxSessionDuration)
+	}
+	trust, err := policy.Parse([]byte(role.TrustPolicy), policy.Trust)
+	if err != nil {
+		return Credentials{}, id, "", err
+	}
+	host := prov.Host()
+	keys := map[string][]string{
+		"aws:federatedprovider":        {s.ProviderARN(host)},
+		strings.ToLower(host + ":sub"): {id.Subject},
+		strings.ToLower(host + ":aud"): id.Audience,
+	}
+	d := policy.Evaluate(policy.Policies{Resource: []*policy.Document{trust}},
+		policy.Request{Action: "sts:AssumeRoleWithWebIdentity", Resource: roleARN, Context: keys})
+	if !d.Allowed() {
+		return Credentials{}, id, "", errorf(ErrDenied, "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+	}
+	c, err := s.issue(ctx, role, session, duration)
+	return c, id, host, err
 }

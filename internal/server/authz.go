@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/oidc"
 	"github.com/signet/signet/internal/policy"
 	"github.com/signet/signet/internal/ratelimit"
 	"github.com/signet/signet/internal/signing"
@@ -80,6 +82,10 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 		return nil
 	}
 	info := auditInfoFrom(ctx)
+	if req.Public {
+		info.set(req.Action, req.Resource, "Allow", false)
+		return nil
+	}
 	service, _, _ := strings.Cut(req.Action, ":")
 	if a.limiter != nil && !a.limiter.Allow(req.Caller.AccessKeyID, req.Action) {
 		info.set(req.Action, req.Resource, "Throttled", false)
@@ -375,4 +381,40 @@ func (k iamKeys) DeleteKey(ctx context.Context, id, principalARN string) error {
 
 func (k iamKeys) KeysOf(ctx context.Context, principalARN string) ([]iam.KeyInfo, error) {
 	return k.s.db.AccessKeysOf(ctx, principalARN)
+}
+
+// webIdentity adapts an oidc.Provider to iam.WebIdentityProvider.
+type webIdentity struct{ p *oidc.Provider }
+
+func (w webIdentity) Host() string { return w.p.Host() }
+
+func (w webIdentity) Verify(ctx context.Context, token string, now time.Time) (iam.WebIdentity, error) {
+	c, err := w.p.Verify(ctx, token, now)
+	switch {
+	case errors.Is(err, oidc.ErrExpired):
+		return iam.WebIdentity{}, &iam.Error{Kind: iam.ErrExpiredToken, Msg: "Token expired: " + err.Error()}
+	case errors.Is(err, oidc.ErrInvalidToken):
+		return iam.WebIdentity{}, &iam.Error{Kind: iam.ErrInvalidIdentityToken, Msg: err.Error()}
+	case err != nil:
+		return iam.WebIdentity{}, &iam.Error{Kind: iam.ErrInvalidIdentityToken, Msg: "Couldn't retrieve verification key from your identity provider: " + err.Error()}
+	}
+	return iam.WebIdentity{Subject: c.Subject, Audience: c.Audience}, nil
+}
+
+func webIdentityProviders(cfg []config.WebIdentityProvider) []iam.WebIdentityProvider {
+	var out []iam.WebIdentityProvider
+	for _, p := range cfg {
+		out = append(out, webIdentity{&oidc.Provider{Issuer: p.Issuer, JWKSURL: p.JWKSURL, Audiences: p.Audiences}})
+	}
+	return out
+}
+
+// unsignedSTS reports whether an unsigned request is an STS call that
+// needs no credentials (AssumeRoleWithWebIdentity), reading its form.
+func unsignedSTS(r *http.Request, body []byte) bool {
+	if r.Method != http.MethodPost || r.URL.Path != "/" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return false
+	}
+	q, err := url.ParseQuery(string(body))
+	return err == nil && q.Get("Action") == "AssumeRoleWithWebIdentity"
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/objects"
+	"github.com/signet/signet/internal/oidc"
 	"github.com/signet/signet/internal/pki"
 	"github.com/signet/signet/internal/sandbox"
 	"github.com/signet/signet/internal/seal"
@@ -166,7 +167,7 @@ func (s *Server) open(ctx context.Context) error {
 	// (three P-384 verifications); the tests verify them with tspclient-go.
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA}
 	s.verifier = &sigv4.Verifier{Credentials: credentials{db: s.db, box: s.box}}
-	s.IAM = &iam.Service{Store: s.db, Keys: iamKeys{s}, Account: inst.Account}
+	s.IAM = &iam.Service{Store: s.db, Keys: iamKeys{s}, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
 	if err := s.openAudit(ctx, ks); err != nil {
 		return err
 	}
@@ -184,7 +185,7 @@ func (s *Server) open(ctx context.Context) error {
 		"lambda": lambda.Service().Handler(),
 		"logs":   (&awsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: s.authz, Log: s.log}).Service().Handler(),
 	}
-	iamAPI := &awsapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys}
+	iamAPI := &awsapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf}
 	s.services["iam"] = iamAPI.Service().Handler()
 	s.services["sts"] = iamAPI.STSService().Handler()
 	s.public = http.NewServeMux()
@@ -273,6 +274,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.public.ServeHTTP(w, r)
 				return
 			}
+		}
+		if r.Header.Get("Authorization") == "" && r.Method == http.MethodPost && r.URL.Path == "/" {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))
+			if err == nil && unsignedSTS(r, body) {
+				host, _, _ := net.SplitHostPort(r.RemoteAddr)
+				caller := awsapi.Caller{PrincipalARN: "anonymous", SourceIP: host, Secure: r.TLS != nil}
+				r = r.WithContext(awsapi.WithCaller(ctx, caller))
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				s.audited(w, r, caller, s.services["sts"].ServeHTTP)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		// Let the verifier say what is missing or malformed.
 		_, err := s.verifier.Verify(r, nil)
