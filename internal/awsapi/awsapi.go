@@ -107,7 +107,7 @@ type Operation struct {
 	// Public operations take unsigned requests (STS's
 	// AssumeRoleWithWebIdentity); the Authorizer only records them.
 	Public bool
-	Handle     func(w http.ResponseWriter, r *http.Request) error
+	Handle func(w http.ResponseWriter, r *http.Request) error
 }
 
 // Service is a set of operations of one AWS service.

@@ -256,7 +256,9 @@ func TestAWSCLIWebIdentity(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "assumed-role/gha/run-1") || !strings.Contains(r.stdout, `"SubjectFromWebIdentityToken": "repo:acme/payments:ref:refs/heads/main"`) {
 		t.Fatalf("assume-role-with-web-identity: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	var ar struct{ Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string } }
+	var ar struct {
+		Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+	}
 	json.Unmarshal([]byte(r.stdout), &ar)
 	creds := filepath.Join(s.home, "gha-credentials")
 	os.WriteFile(creds, []byte(fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\naws_session_token = %s\nregion = us-east-1\n",
