@@ -69,6 +69,8 @@ func functionsMapError(err error) *Error {
 		switch fe.Type {
 		case "RequestTooLargeException":
 			return &Error{Code: fe.Type, Status: http.StatusRequestEntityTooLarge, Message: msg}
+		case "PreconditionFailedException":
+			return &Error{Code: fe.Type, Status: http.StatusPreconditionFailed, Message: msg}
 		}
 	}
 	switch {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
 )
 
@@ -31,6 +32,9 @@ func (l *Lambda) invokeOperations() []Operation {
 		{Name: "PutFunctionConcurrency", Pattern: "PUT /2017-10-31/functions/{name}/concurrency", Action: "lambda:PutFunctionConcurrency", Resource: fnARN, Handle: l.putConcurrency},
 		{Name: "GetFunctionConcurrency", Pattern: "GET /2019-09-30/functions/{name}/concurrency", Action: "lambda:GetFunctionConcurrency", Resource: fnARN, Handle: l.getConcurrency},
 		{Name: "DeleteFunctionConcurrency", Pattern: "DELETE /2017-10-31/functions/{name}/concurrency", Action: "lambda:DeleteFunctionConcurrency", Resource: fnARN, Handle: l.deleteConcurrency},
+		{Name: "AddPermission", Pattern: "POST /2015-03-31/functions/{name}/policy", Action: "lambda:AddPermission", Resource: fnARN, Handle: l.addPermission},
+		{Name: "RemovePermission", Pattern: "DELETE /2015-03-31/functions/{name}/policy/{sid}", Action: "lambda:RemovePermission", Resource: fnARN, Handle: l.removePermission},
+		{Name: "GetPolicy", Pattern: "GET /2015-03-31/functions/{name}/policy", Action: "lambda:GetPolicy", Resource: fnARN, Handle: l.getPolicy},
 	}
 }
 
@@ -146,4 +150,43 @@ func (l *Lambda) deleteConcurrency(w http.ResponseWriter, r *http.Request) error
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func (l *Lambda) addPermission(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		StatementID   string `json:"StatementId"`
+		Action        string `json:"Action"`
+		Principal     string `json:"Principal"`
+		SourceArn     string `json:"SourceArn"`
+		SourceAccount string `json:"SourceAccount"`
+		RevisionID    string `json:"RevisionId"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	st, err := l.Functions.AddPermission(r.Context(), r.PathValue("name"), functions.PermissionInput{StatementID: req.StatementID, Action: req.Action,
+		Principal: req.Principal, SourceARN: req.SourceArn, SourceAccount: req.SourceAccount, RevisionID: req.RevisionID})
+	if err != nil {
+		return err
+	}
+	return WriteJSONStatus(w, http.StatusCreated, map[string]string{"Statement": st})
+}
+
+func (l *Lambda) removePermission(w http.ResponseWriter, r *http.Request) error {
+	if err := l.Functions.RemovePermission(r.Context(), r.PathValue("name"), r.PathValue("sid")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (l *Lambda) getPolicy(w http.ResponseWriter, r *http.Request) error {
+	doc, rev, err := l.Functions.Policy(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if doc == "" {
+		return &Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound, Message: "The resource you requested does not exist."}
+	}
+	return WriteJSON(w, map[string]string{"Policy": doc, "RevisionId": rev})
 }

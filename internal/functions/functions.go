@@ -97,8 +97,9 @@ type CodeStore interface {
 
 // Service implements the function operations.
 type Service struct {
-	Store      Store
-	Layers     LayerStore
+	Store       Store
+	Layers      LayerStore
+	Permissions PermissionStore
 	Code       CodeStore
 	CodeReader CodeReader
 	CSCs       *deploygate.Service

@@ -18,6 +18,7 @@ import (
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/oidc"
@@ -32,11 +33,12 @@ import (
 // evaluated by package policy. It records its decision for the audit
 // log.
 type authorizer struct {
-	bypass   bool // benchmarks only: allow everything, as before IAM
-	iam      *iam.Service
-	profiles *signing.Service
-	limiter  *ratelimit.Limiter
-	now      func() time.Time
+	bypass    bool // benchmarks only: allow everything, as before IAM
+	iam       *iam.Service
+	profiles  *signing.Service
+	functions *functions.Service
+	limiter   *ratelimit.Limiter
+	now       func() time.Time
 }
 
 // auditInfo is what authorization learned about a request, for its
@@ -181,14 +183,25 @@ func (a *authorizer) requestKeys(r *http.Request) map[string][]string {
 }
 
 // resourcePolicies are the resource-based policies AWS has for the
-// resource: a signing profile's permissions (AddProfilePermission) and a
-// role's trust policy (for sts:AssumeRole).
+// resource: a signing profile's permissions (AddProfilePermission), a
+// function's policy (AddPermission) and a role's trust policy (for
+// sts:AssumeRole).
 func (a *authorizer) resourcePolicies(ctx context.Context, req awsapi.AuthzRequest) ([]*policy.Document, error) {
 	switch {
 	case req.Action == "sts:AssumeRole":
 		d, err := a.iam.TrustPolicy(ctx, req.Resource)
 		if err != nil {
 			return nil, nil // authorization refuses; AssumeRole explains
+		}
+		return []*policy.Document{d}, nil
+	case strings.HasPrefix(req.Action, "lambda:") && strings.Contains(req.Resource, ":function:") && a.functions != nil:
+		doc, _, err := a.functions.Policy(ctx, req.Resource)
+		if err != nil || doc == "" {
+			return nil, nil
+		}
+		d, err := policy.Parse([]byte(doc), policy.Resource)
+		if err != nil {
+			return nil, err
 		}
 		return []*policy.Document{d}, nil
 	case strings.HasPrefix(req.Action, "signer:") && strings.Contains(req.Resource, ":/signing-profiles/"):

@@ -40,7 +40,7 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 		gate.Revocation = checker
 	}
 	s.Functions = &functions.Service{
-		Store: s.db, Layers: s.db, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Gate: gate, Account: inst.Account, Log: s.log,
+		Store: s.db, Layers: s.db, Permissions: s.db, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Gate: gate, Account: inst.Account, Log: s.log,
 		RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
 		OnWarning: func(ctx context.Context, fn string, d deploygate.Decision) {
 			s.SignatureValidationErrors.Add(1)
@@ -48,6 +48,7 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 		},
 		OnRefused: func(ctx context.Context, fn string, d deploygate.Decision) { s.auditDeploy(ctx, fn, "Deny", d) },
 	}
+	s.authz.functions = s.Functions
 	rand.Read(s.codeURLKey[:])
 	s.openInvoke(context.Background(), inst)
 	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,

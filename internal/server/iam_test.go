@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 
 	"github.com/signet/signet/internal/config"
@@ -102,5 +104,56 @@ func TestAuthorization(t *testing.T) {
 	}
 	if _, err := c.ListSigningPlatforms(ctx, &signer.ListSigningPlatformsInput{}); apiCode(err) != "UnrecognizedClientException" {
 		t.Errorf("after the key was deleted: %v", err)
+	}
+}
+
+// TestFunctionPolicy: a function's resource-based policy (AddPermission)
+// grants a user with no identity policy exactly the action it names.
+func TestFunctionPolicy(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	admin := lambdaClient(ts)
+	if _, err := admin.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("shared"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.IAM.CreateUser(ctx, "partner", ""); err != nil {
+		t.Fatal(err)
+	}
+	id, secret, _ := ts.IAM.CreateAccessKey(ctx, "partner")
+	partner := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	get := &lambda.GetFunctionInput{FunctionName: aws.String("shared")}
+	if _, err := partner.GetFunction(ctx, get); apiCode(err) != "AccessDeniedException" {
+		t.Fatalf("before AddPermission: %v", err)
+	}
+	userARN := "arn:aws:iam::" + ts.AccountID() + ":user/partner"
+	out, err := admin.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("shared"), StatementId: aws.String("partner-read"),
+		Action: aws.String("lambda:GetFunction"), Principal: aws.String(userARN)})
+	if err != nil || !strings.Contains(aws.ToString(out.Statement), `"Sid":"partner-read"`) {
+		t.Fatalf("AddPermission: %v %v", err, out)
+	}
+	if _, err := admin.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("shared"), StatementId: aws.String("partner-read"),
+		Action: aws.String("lambda:GetFunction"), Principal: aws.String(userARN)}); apiCode(err) != "ResourceConflictException" {
+		t.Errorf("duplicate statement id: %v", err)
+	}
+	pol, err := admin.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("shared")})
+	if err != nil || !strings.Contains(aws.ToString(pol.Policy), userARN) {
+		t.Fatalf("GetPolicy: %v %v", err, pol)
+	}
+	if _, err := partner.GetFunction(ctx, get); err != nil {
+		t.Errorf("granted action: %v", err)
+	}
+	if _, err := partner.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("shared")}); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("another action: %v", err)
+	}
+	if _, err := admin.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String("shared"), StatementId: aws.String("partner-read")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := partner.GetFunction(ctx, get); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("after RemovePermission: %v", err)
+	}
+	if _, err := admin.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("shared")}); apiCode(err) != "ResourceNotFoundException" {
+		t.Errorf("GetPolicy without statements: %v", err)
 	}
 }

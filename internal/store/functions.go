@@ -93,7 +93,8 @@ signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revisio
 // DeleteFunction implements functions.Store.
 func (s *DB) DeleteFunction(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{`DELETE FROM function_code_signing_configs WHERE function_name = ?`, `DELETE FROM function_concurrency WHERE function_name = ?`} {
+		for _, q := range []string{`DELETE FROM function_code_signing_configs WHERE function_name = ?`, `DELETE FROM function_concurrency WHERE function_name = ?`,
+			`DELETE FROM function_permissions WHERE function_name = ?`} {
 			if _, err := tx.ExecContext(ctx, s.d.rebind(q), name); err != nil {
 				return err
 			}
@@ -268,4 +269,42 @@ func nonNilSlice(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+var _ functions.PermissionStore = (*DB)(nil)
+
+// AddFunctionStatement implements functions.PermissionStore.
+func (s *DB) AddFunctionStatement(ctx context.Context, function, sid, statement string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM function_permissions WHERE function_name = ? AND statement_id = ?`), function, sid).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return functions.ErrExists
+		}
+		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO function_permissions (function_name, statement_id, statement, created_at) VALUES (?, ?, ?, ?)`),
+			function, sid, statement, unixNano(time.Now()))
+		return err
+	})
+}
+
+// RemoveFunctionStatement implements functions.PermissionStore.
+func (s *DB) RemoveFunctionStatement(ctx context.Context, function, sid string) error {
+	res, err := s.exec(ctx, `DELETE FROM function_permissions WHERE function_name = ? AND statement_id = ?`, function, sid)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return functions.ErrNotFound
+	}
+	return nil
+}
+
+// FunctionStatements implements functions.PermissionStore.
+func (s *DB) FunctionStatements(ctx context.Context, function string) ([]string, error) {
+	return queryAll(ctx, s, func(r scanner) (string, error) {
+		var st string
+		return st, r.Scan(&st)
+	}, `SELECT statement FROM function_permissions WHERE function_name = ? ORDER BY created_at, statement_id`, function)
 }
