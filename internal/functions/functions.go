@@ -100,13 +100,13 @@ type Service struct {
 	Store       Store
 	Layers      LayerStore
 	Permissions PermissionStore
-	Code       CodeStore
-	CodeReader CodeReader
-	CSCs       *deploygate.Service
-	Gate       *deploygate.Gate
-	Account    arn.Account
-	Log        *slog.Logger
-	Now        func() time.Time
+	Code        CodeStore
+	CodeReader  CodeReader
+	CSCs        *deploygate.Service
+	Gate        *deploygate.Gate
+	Account     arn.Account
+	Log         *slog.Logger
+	Now         func() time.Time
 	// RequireEnforce refuses new functions without an Enforce code
 	// signing config (an installation setting).
 	RequireEnforce bool
