@@ -61,6 +61,9 @@ func (x *IAM) Service() *Service {
 			op("PutUserPolicy", user, x.putInline(iam.KindUser)), op("PutRolePolicy", role, x.putInline(iam.KindRole)),
 			op("AttachUserPolicy", user, x.attach(iam.KindUser)), op("AttachRolePolicy", role, x.attach(iam.KindRole)),
 			op("PutUserPermissionsBoundary", user, x.boundary(iam.KindUser)), op("PutRolePermissionsBoundary", role, x.boundary(iam.KindRole)),
+			op("DeleteUserPolicy", user, x.deleteInline(iam.KindUser)), op("DeleteRolePolicy", role, x.deleteInline(iam.KindRole)),
+			op("DetachUserPolicy", user, x.detach(iam.KindUser)), op("DetachRolePolicy", role, x.detach(iam.KindRole)),
+			op("DeleteUserPermissionsBoundary", user, x.deleteBoundary(iam.KindUser)), op("DeleteRolePermissionsBoundary", role, x.deleteBoundary(iam.KindRole)),
 		}}
 }
 
@@ -545,4 +548,43 @@ func (x *IAM) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request) 
 		Audience   string   `xml:"Audience"`
 	}{KeyID: creds.AccessKeyID, Secret: creds.SecretAccessKey, Token: creds.SessionToken, Expiration: iamTime(creds.Expiration),
 		Subject: id.Subject, RoleID: creds.AssumedRoleID, RoleARN: creds.AssumedRoleARN, Provider: provider, Audience: aud})
+}
+
+func (x *IAM) deleteInline(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
+	action := map[iam.PrincipalKind]string{iam.KindUser: "DeleteUserPolicy", iam.KindRole: "DeleteRolePolicy"}[kind]
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := required(r, principalField(kind), "PolicyName"); err != nil {
+			return err
+		}
+		if err := x.IAM.DeleteInlinePolicy(r.Context(), kind, r.Form.Get(principalField(kind)), r.Form.Get("PolicyName")); err != nil {
+			return err
+		}
+		return writeQuery(w, r, iamNS, action, nil)
+	}
+}
+
+func (x *IAM) detach(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
+	action := map[iam.PrincipalKind]string{iam.KindUser: "DetachUserPolicy", iam.KindRole: "DetachRolePolicy"}[kind]
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := required(r, principalField(kind), "PolicyArn"); err != nil {
+			return err
+		}
+		if err := x.IAM.DetachPolicy(r.Context(), kind, r.Form.Get(principalField(kind)), r.Form.Get("PolicyArn")); err != nil {
+			return err
+		}
+		return writeQuery(w, r, iamNS, action, nil)
+	}
+}
+
+func (x *IAM) deleteBoundary(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
+	action := map[iam.PrincipalKind]string{iam.KindUser: "DeleteUserPermissionsBoundary", iam.KindRole: "DeleteRolePermissionsBoundary"}[kind]
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := required(r, principalField(kind)); err != nil {
+			return err
+		}
+		if err := x.IAM.DeleteBoundary(r.Context(), kind, r.Form.Get(principalField(kind))); err != nil {
+			return err
+		}
+		return writeQuery(w, r, iamNS, action, nil)
+	}
 }

@@ -70,6 +70,8 @@ Identity and access (IAM and STS; policies are JSON or file://PATH):
   signet iam put-user-policy USER NAME POLICY | put-role-policy ROLE NAME POLICY
   signet iam attach-user-policy USER ARN | attach-role-policy ROLE ARN
   signet iam put-user-permissions-boundary USER ARN | put-role-permissions-boundary ROLE ARN
+  signet iam delete-user-policy USER NAME | delete-role-policy ROLE NAME | detach-user-policy USER ARN | detach-role-policy ROLE ARN
+  signet iam delete-user-permissions-boundary USER | delete-role-permissions-boundary ROLE
   signet iam whoami | assume-role ROLE_ARN SESSION
 Audit:
   signet audit verify [--data-dir DIR]

@@ -136,6 +136,30 @@ func iamCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err = need(2, "ROLE POLICY_ARN"); err == nil {
 			out, err = ic.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: &pos[0], PermissionsBoundary: &pos[1]})
 		}
+	case "delete-user-policy", "delete-role-policy":
+		if err = need(2, "PRINCIPAL POLICY_NAME"); err == nil {
+			if sub == "delete-user-policy" {
+				out, err = ic.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: &pos[0], PolicyName: &pos[1]})
+			} else {
+				out, err = ic.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &pos[0], PolicyName: &pos[1]})
+			}
+		}
+	case "detach-user-policy":
+		if err = need(2, "USER POLICY_ARN"); err == nil {
+			out, err = ic.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: &pos[0], PolicyArn: &pos[1]})
+		}
+	case "detach-role-policy":
+		if err = need(2, "ROLE POLICY_ARN"); err == nil {
+			out, err = ic.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: &pos[0], PolicyArn: &pos[1]})
+		}
+	case "delete-user-permissions-boundary":
+		if err = need(1, "USER"); err == nil {
+			out, err = ic.DeleteUserPermissionsBoundary(ctx, &iam.DeleteUserPermissionsBoundaryInput{UserName: &pos[0]})
+		}
+	case "delete-role-permissions-boundary":
+		if err = need(1, "ROLE"); err == nil {
+			out, err = ic.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: &pos[0]})
+		}
 	case "whoami":
 		out, err = sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	case "assume-role":
@@ -160,7 +184,9 @@ func iamCmd(ctx context.Context, args []string, stdout io.Writer) error {
 
 var iamSubcommands = []string{"create-user", "get-user", "list-users", "delete-user", "create-access-key", "delete-access-key",
 	"create-role", "get-role", "delete-role", "create-policy", "get-policy", "delete-policy", "put-user-policy", "put-role-policy",
-	"attach-user-policy", "attach-role-policy", "put-user-permissions-boundary", "put-role-permissions-boundary", "whoami", "assume-role"}
+	"attach-user-policy", "attach-role-policy", "put-user-permissions-boundary", "put-role-permissions-boundary",
+	"delete-user-policy", "delete-role-policy", "detach-user-policy", "detach-role-policy",
+	"delete-user-permissions-boundary", "delete-role-permissions-boundary", "whoami", "assume-role"}
 
 // document reads a policy given as JSON or file://PATH.
 func document(arg string) (string, error) {

@@ -102,7 +102,9 @@ type Store interface {
 	ManagedPolicy(ctx context.Context, name string) (ManagedPolicy, error)
 	DeleteManagedPolicy(ctx context.Context, name string) error // ErrConflict while attached or a boundary
 	PutInlinePolicy(ctx context.Context, kind PrincipalKind, principal, name, document string) error
+	DeleteInlinePolicy(ctx context.Context, kind PrincipalKind, principal, name string) error // ErrNotFound
 	AttachPolicy(ctx context.Context, kind PrincipalKind, principal, policyName string) error
+	DetachPolicy(ctx context.Context, kind PrincipalKind, principal, policyName string) error // ErrNotFound
 	// PrincipalPolicies returns the inline documents and the names of the
 	// managed policies attached to a principal.
 	PrincipalPolicies(ctx context.Context, kind PrincipalKind, principal string) (inline []string, attached []string, err error)
@@ -495,6 +497,52 @@ func (s *Service) SetBoundary(ctx context.Context, kind PrincipalKind, principal
 		return err
 	}
 	if err := s.Store.SetBoundary(ctx, kind, principal, policyARN); err != nil {
+		return err
+	}
+	s.invalidate()
+	return nil
+}
+
+// DeleteInlinePolicy deletes an inline policy of a user or role.
+func (s *Service) DeleteInlinePolicy(ctx context.Context, kind PrincipalKind, principal, name string) error {
+	if err := s.principal(ctx, kind, principal); err != nil {
+		return err
+	}
+	if err := s.Store.DeleteInlinePolicy(ctx, kind, principal, name); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return errorf(ErrNotFound, "The %s policy with name %s cannot be found.", kind, name)
+		}
+		return err
+	}
+	s.invalidate()
+	return nil
+}
+
+// DetachPolicy detaches a managed policy from a user or role.
+func (s *Service) DetachPolicy(ctx context.Context, kind PrincipalKind, principal, policyARN string) error {
+	if err := s.principal(ctx, kind, principal); err != nil {
+		return err
+	}
+	name, err := s.policyName(policyARN)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DetachPolicy(ctx, kind, principal, name); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return errorf(ErrNotFound, "Policy %s was not found.", policyARN)
+		}
+		return err
+	}
+	s.invalidate()
+	return nil
+}
+
+// DeleteBoundary removes a user's or role's permissions boundary.
+func (s *Service) DeleteBoundary(ctx context.Context, kind PrincipalKind, principal string) error {
+	if err := s.principal(ctx, kind, principal); err != nil {
+		return err
+	}
+	if err := s.Store.SetBoundary(ctx, kind, principal, ""); err != nil {
 		return err
 	}
 	s.invalidate()

@@ -226,3 +226,24 @@ func (s *DB) DeleteExpiredKeys(ctx context.Context, t time.Time) error {
 	_, err := s.exec(ctx, `DELETE FROM access_keys WHERE expires_at <> 0 AND expires_at < ?`, unixNano(t))
 	return err
 }
+
+func (s *DB) deleteOne(ctx context.Context, q string, args ...any) error {
+	res, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return iam.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteInlinePolicy implements iam.Store.
+func (s *DB) DeleteInlinePolicy(ctx context.Context, kind iam.PrincipalKind, principal, name string) error {
+	return s.deleteOne(ctx, `DELETE FROM iam_inline_policies WHERE kind = ? AND principal = ? AND policy_name = ?`, kind, principal, name)
+}
+
+// DetachPolicy implements iam.Store.
+func (s *DB) DetachPolicy(ctx context.Context, kind iam.PrincipalKind, principal, policyName string) error {
+	return s.deleteOne(ctx, `DELETE FROM iam_attachments WHERE kind = ? AND principal = ? AND policy_name = ?`, kind, principal, policyName)
+}
