@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -179,7 +180,21 @@ func iamCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return apiError(err)
 	}
-	return writeJSON(stdout, out)
+	return writeJSON(stdout, withoutMetadata(out))
+}
+
+// withoutMetadata drops the SDK's empty ResultMetadata from an output.
+func withoutMetadata(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return v
+	}
+	delete(m, "ResultMetadata")
+	return m
 }
 
 var iamSubcommands = []string{"create-user", "get-user", "list-users", "delete-user", "create-access-key", "delete-access-key",
