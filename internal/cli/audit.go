@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -44,7 +45,7 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(pos) != 0 {
 		return usageError("audit %s takes no arguments", sub)
 	}
-	db, err := store.OpenSQLite(ctx, filepath.Join(*dir, "signet.db"))
+	db, err := openAuditDB(ctx, *dir)
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,12 @@ func auditVerify(ctx context.Context, db *store.DB, dir string, stdout io.Writer
 	if err != nil {
 		return fmt.Errorf("the hash chain of %d records is intact, but the signed checkpoints cannot be checked without the master key: %w", count, err)
 	}
-	ks, err := keys.NewSoftware(master, db)
+	main, err := store.OpenSQLite(ctx, filepath.Join(dir, "signet.db"))
+	if err != nil {
+		return err
+	}
+	defer main.Close()
+	ks, err := keys.NewSoftware(master, main)
 	if err != nil {
 		return err
 	}
@@ -157,4 +163,15 @@ func globMatch(p, s string) bool {
 		s = s[i+len(part):]
 	}
 	return strings.HasSuffix(s, parts[len(parts)-1])
+}
+
+// openAuditDB opens the audit database of a data directory (audit.db;
+// installations whose server has not started since the log moved there
+// still have it in signet.db).
+func openAuditDB(ctx context.Context, dir string) (*store.DB, error) {
+	path := filepath.Join(dir, "audit.db")
+	if _, err := os.Stat(path); err != nil {
+		path = filepath.Join(dir, "signet.db")
+	}
+	return store.OpenSQLite(ctx, path)
 }

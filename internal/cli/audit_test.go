@@ -69,7 +69,7 @@ func verify(t *testing.T, dir string) (int, string) {
 
 func copyDir(t *testing.T, src string) string {
 	dst := t.TempDir()
-	for _, name := range []string{"signet.db", "master.key"} {
+	for _, name := range []string{"signet.db", "audit.db", "master.key"} {
 		b, err := os.ReadFile(filepath.Join(src, name))
 		if err != nil {
 			t.Fatal(err)
@@ -109,7 +109,7 @@ func TestAuditTamper(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := copyDir(t, src)
-			db, err := sql.Open("sqlite", filepath.Join(dir, "signet.db"))
+			db, err := sql.Open("sqlite", filepath.Join(dir, "audit.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +128,7 @@ func TestAuditTamper(t *testing.T) {
 		// An attacker with the database recomputes every hash after an
 		// edit: the chain is consistent, the signed checkpoint is not.
 		dir := copyDir(t, src)
-		db, err := sql.Open("sqlite", filepath.Join(dir, "signet.db"))
+		db, err := sql.Open("sqlite", filepath.Join(dir, "audit.db"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,9 +333,23 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.C
 // auditKeySetting names the installation's audit checkpoint key.
 const auditKeySetting = "audit_key_id"
 
-// openAudit starts the audit writer, creating the checkpoint key on
-// first start.
+// auditDatabaseFile holds the audit log, apart from the main database so
+// that the commits of audit records and of the changes they record do not
+// wait for each other.
+const auditDatabaseFile = "audit.db"
+
+// openAudit opens the audit database and starts the audit writer,
+// creating the checkpoint key on first start.
 func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
+	var err error
+	if s.auditDB, err = store.OpenSQLite(ctx, filepath.Join(s.cfg.DataDir, auditDatabaseFile)); err != nil {
+		return fmt.Errorf("audit database: %w", err)
+	}
+	if n, err := s.db.MoveAuditTo(ctx, s.auditDB); err != nil {
+		return fmt.Errorf("moving the audit log to %s: %w", auditDatabaseFile, err)
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "moved the audit log to its own database", "records", n, "file", auditDatabaseFile)
+	}
 	id, err := s.db.Setting(ctx, auditKeySetting)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && id == "") {
 		id, _, err = ks.Create(ctx, keys.KeySpecEC384)
@@ -354,7 +369,7 @@ func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 	if err != nil {
 		return fmt.Errorf("audit checkpoint key: %w", err)
 	}
-	s.auditWriter = &audit.Writer{Store: s.db, Log: s.log, Sign: func(ctx context.Context, digest []byte) (string, []byte, error) {
+	s.auditWriter = &audit.Writer{Store: s.auditDB, Log: s.log, Sign: func(ctx context.Context, digest []byte) (string, []byte, error) {
 		sig, err := signer.Sign(rand.Reader, digest, crypto.SHA384)
 		return id, sig, err
 	}}

@@ -29,3 +29,6 @@ func (s *Server) DisableAuthorizationAndAudit() {
 	s.auditWriter = nil
 	w.Close()
 }
+
+// AuditDB exposes the audit database.
+func (s *Server) AuditDB() *store.DB { return s.auditDB }

@@ -33,7 +33,7 @@ import (
 // checks revocation against this server's own CRLs, in process.
 func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 	csc := &deploygate.Service{Store: s.db, Account: inst.Account}
-	s.Audit = &audit.Log{Store: s.db}
+	s.Audit = &audit.Log{Store: s.auditDB}
 	checker, err := revocation.NewCRLCheckerWithFetcher(localCRLs{s})
 	gate := &deploygate.Gate{Roots: []*x509.Certificate{inst.RootCert}}
 	if err == nil {

@@ -85,6 +85,7 @@ type Server struct {
 	IAM         *iam.Service
 	authz       *authorizer
 	auditWriter *audit.Writer
+	auditDB     *store.DB
 	auditKey    *ecdsa.PublicKey
 	// Audit is the tamper-evident audit log.
 	Audit *audit.Log
@@ -247,6 +248,9 @@ func (s *Server) Close() error {
 	}
 	if s.auditWriter != nil {
 		errs = append(errs, s.auditWriter.Close())
+	}
+	if s.auditDB != nil {
+		errs = append(errs, s.auditDB.Close())
 	}
 	errs = append(errs, s.closeObjects())
 	if s.db != nil {

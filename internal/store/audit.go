@@ -120,3 +120,53 @@ func (s *DB) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
 	}
 	return &recs[0], nil
 }
+
+// MoveAuditTo moves the audit records and checkpoints of s into dst when
+// dst has none (installations that kept the audit log in the main
+// database). It reports how many records moved.
+func (s *DB) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
+	var have, n int
+	if err := dst.queryRow(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&have); err != nil {
+		return 0, err
+	}
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&n); err != nil || have > 0 || n == 0 {
+		return 0, err
+	}
+	type row struct {
+		seq            int64
+		ev, prev, hash string
+	}
+	rows, err := queryAll(ctx, s, func(r scanner) (row, error) {
+		var x row
+		return x, r.Scan(&x.seq, &x.ev, &x.prev, &x.hash)
+	}, `SELECT seq, event, prev_hash, hash FROM audit_events ORDER BY seq`)
+	if err != nil {
+		return 0, err
+	}
+	cps, err := s.Checkpoints(ctx)
+	if err != nil {
+		return 0, err
+	}
+	err = dst.tx(ctx, func(tx *sql.Tx) error {
+		for _, x := range rows {
+			if _, err := tx.ExecContext(ctx, dst.d.rebind(`INSERT INTO audit_events (seq, event, prev_hash, hash) VALUES (?, ?, ?, ?)`), x.seq, x.ev, x.prev, x.hash); err != nil {
+				return err
+			}
+		}
+		for _, c := range cps {
+			if _, err := tx.ExecContext(ctx, dst.d.rebind(`INSERT INTO audit_checkpoints (seq, hash, signed_at, key_id, signature) VALUES (?, ?, ?, ?, ?)`),
+				c.Seq, c.Hash, unixNano(c.Time), c.KeyID, c.Signature); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.exec(ctx, `DELETE FROM audit_events`)
+	if err == nil {
+		_, err = s.exec(ctx, `DELETE FROM audit_checkpoints`)
+	}
+	return len(rows), err
+}
