@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 	maps.Copy(tests, objectTests)
 	maps.Copy(tests, jobTests)
 	maps.Copy(tests, functionTests)
+	maps.Copy(tests, identityTests)
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
 	}
