@@ -88,7 +88,7 @@ type Authorizer interface {
 	Authorize(ctx context.Context, req AuthzRequest) error
 }
 
-// AllowAll is the Authorizer used until identity policies exist: every
+// AllowAll is an Authorizer for tests of one API's wire format: every
 // authenticated caller is the installation's administrator.
 type AllowAll struct{}
 
