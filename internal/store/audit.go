@@ -13,28 +13,7 @@ var _ audit.Store = (*DB)(nil)
 
 // AppendAudit implements audit.Store.
 func (s *DB) AppendAudit(ctx context.Context, build func(seq int64, prevHash string) (audit.Record, error)) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		seq, prev := int64(1), audit.Genesis
-		var last int64
-		var hash string
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`)).Scan(&last, &hash)
-		switch {
-		case err == nil:
-			seq, prev = last+1, hash
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		r, err := build(seq, prev)
-		if err != nil {
-			return err
-		}
-		ev, err := json.Marshal(r.Event)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO audit_events (seq, event, prev_hash, hash) VALUES (?, ?, ?, ?)`), r.Seq, string(ev), r.PrevHash, r.Hash)
-		return err
-	})
+	return s.AppendAuditBatch(ctx, 1, func(_ int, seq int64, prev string) (audit.Record, error) { return build(seq, prev) })
 }
 
 // AuditRecords implements audit.Store.
