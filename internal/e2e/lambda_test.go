@@ -106,10 +106,12 @@ func TestAWSCLIDeployGate(t *testing.T) {
 	wantEqual(t, "CodeSigningConfigArn", str(t, fcsc, "CodeSigningConfigArn"), str(t, csc, "CodeSigningConfigArn"))
 	// The signed package runs, and the logs show both invocations.
 	s.invokeHello(t, run, "after deploying the signed package")
-	tail := s.runService(t, "", "logs", "tail", "/aws/lambda/hello-world-lambda", "--since", "1h")
-	if tail.code != 0 || strings.Count(tail.stdout, "value1 = hello, world!") != 2 || strings.Count(tail.stdout, "Loading function") != 2 ||
-		strings.Count(tail.stdout, "REPORT RequestId: ") != 2 {
-		t.Errorf("aws logs tail: exit %d\n%s%s", tail.code, tail.stdout, tail.stderr)
+	if s.sandboxesAvailable(t) {
+		tail := s.runService(t, "", "logs", "tail", "/aws/lambda/hello-world-lambda", "--since", "1h")
+		if tail.code != 0 || strings.Count(tail.stdout, "value1 = hello, world!") != 2 || strings.Count(tail.stdout, "Loading function") != 2 ||
+			strings.Count(tail.stdout, "REPORT RequestId: ") != 2 {
+			t.Errorf("aws logs tail: exit %d\n%s%s", tail.code, tail.stdout, tail.stderr)
+		}
 	}
 }
 
@@ -117,6 +119,9 @@ func TestAWSCLIDeployGate(t *testing.T) {
 // with the seed's payload writes "hello, world!" to response.json.
 func (s *cliServer) invokeHello(t *testing.T, run func(string, ...string) map[string]any, when string) {
 	t.Helper()
+	if !s.sandboxesAvailable(t) {
+		return
+	}
 	resp := filepath.Join(s.home, "response.json")
 	os.Remove(resp)
 	out := run("lambda", "invoke", "--function-name", "hello-world-lambda", "--cli-binary-format", "raw-in-base64-out",
