@@ -35,6 +35,8 @@ func (l *Lambda) invokeOperations() []Operation {
 		{Name: "AddPermission", Pattern: "POST /2015-03-31/functions/{name}/policy", Action: "lambda:AddPermission", Resource: fnARN, Handle: l.addPermission},
 		{Name: "RemovePermission", Pattern: "DELETE /2015-03-31/functions/{name}/policy/{sid}", Action: "lambda:RemovePermission", Resource: fnARN, Handle: l.removePermission},
 		{Name: "GetPolicy", Pattern: "GET /2015-03-31/functions/{name}/policy", Action: "lambda:GetPolicy", Resource: fnARN, Handle: l.getPolicy},
+		{Name: "GetAccountSettings", Pattern: "GET /2016-08-19/account-settings", Action: "lambda:GetAccountSettings", Handle: l.getAccountSettings},
+		{Name: "GetAccountSettings", Pattern: "GET /2016-08-19/account-settings/{$}", Action: "lambda:GetAccountSettings", Handle: l.getAccountSettings},
 	}
 }
 
@@ -189,4 +191,50 @@ func (l *Lambda) getPolicy(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound, Message: "The resource you requested does not exist."}
 	}
 	return WriteJSON(w, map[string]string{"Policy": doc, "RevisionId": rev})
+}
+
+// getAccountSettings reports the installation's limits and usage as
+// Lambda's GetAccountSettings: concurrency from the configuration, and
+// the code stored by all functions.
+func (l *Lambda) getAccountSettings(w http.ResponseWriter, r *http.Request) error {
+	var total, count int64
+	for marker := ""; ; {
+		fs, next, err := l.Functions.List(r.Context(), marker, 1000)
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			total += f.CodeSize
+			count++
+		}
+		if next == "" {
+			break
+		}
+		marker = next
+	}
+	concurrency, unreserved := 0, 0
+	if l.Invoke != nil && l.Invoke.Pool != nil {
+		concurrency, unreserved = l.Invoke.Pool.Concurrency(), l.Invoke.Pool.Unreserved()
+	}
+	type limit struct {
+		TotalCodeSize                  int64
+		CodeSizeUnzipped               int64
+		CodeSizeZipped                 int64
+		ConcurrentExecutions           int
+		UnreservedConcurrentExecutions int
+	}
+	return WriteJSON(w, struct {
+		AccountLimit limit
+		AccountUsage struct {
+			TotalCodeSize int64
+			FunctionCount int64
+		}
+	}{
+		AccountLimit: limit{TotalCodeSize: 80530636800, CodeSizeUnzipped: invoke.MaxUnzippedSize, CodeSizeZipped: functions.MaxZipSize,
+			ConcurrentExecutions: concurrency, UnreservedConcurrentExecutions: unreserved},
+		AccountUsage: struct {
+			TotalCodeSize int64
+			FunctionCount int64
+		}{total, count},
+	})
 }

@@ -141,3 +141,28 @@ func TestEventInvocationsSurviveRestart(t *testing.T) {
 		t.Errorf("%d still queued after running", n)
 	}
 }
+
+// TestAccountSettings: GetAccountSettings reports the configured
+// concurrency, what reservations leave, and the code stored.
+func TestAccountSettings(t *testing.T) {
+	ts := servertest.StartWith(t, func(c *config.Config) { c.Functions.Concurrency = 10 })
+	requireSandbox(t, ts.Server)
+	ctx := context.Background()
+	lc := lambdaClient(ts)
+	pkg := zipOf(t, helloZip)
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: pkg}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("f"), ReservedConcurrentExecutions: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := lc.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.AccountLimit.ConcurrentExecutions != 10 || aws.ToInt32(out.AccountLimit.UnreservedConcurrentExecutions) != 7 ||
+		out.AccountUsage.FunctionCount != 1 || out.AccountUsage.TotalCodeSize != int64(len(pkg)) || out.AccountLimit.CodeSizeZipped != 50<<20 {
+		t.Errorf("GetAccountSettings = %+v %+v", *out.AccountLimit, *out.AccountUsage)
+	}
+}
