@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -164,5 +165,28 @@ func TestAccountSettings(t *testing.T) {
 	if out.AccountLimit.ConcurrentExecutions != 10 || aws.ToInt32(out.AccountLimit.UnreservedConcurrentExecutions) != 7 ||
 		out.AccountUsage.FunctionCount != 1 || out.AccountUsage.TotalCodeSize != int64(len(pkg)) || out.AccountLimit.CodeSizeZipped != 50<<20 {
 		t.Errorf("GetAccountSettings = %+v %+v", *out.AccountLimit, *out.AccountUsage)
+	}
+}
+
+// TestInvokeUnavailable: where sandboxes cannot run, Invoke says why
+// (ServiceException) and everything else keeps working.
+func TestInvokeUnavailable(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	lc := lambdaClient(ts)
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
+		t.Fatal(err)
+	}
+	pool := ts.Invoke.Pool
+	ts.Invoke.Pool, ts.Invoke.Unavailable = nil, errors.New("function sandboxes need Signet to run as root")
+	defer func() { ts.Invoke.Pool = pool }()
+	_, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("f"), Payload: []byte(`{}`)}, func(o *lambda.Options) { o.RetryMaxAttempts = 1 })
+	if apiCode(err) != "ServiceException" || !strings.Contains(err.Error(), "functions cannot run on this host: function sandboxes need Signet to run as root") {
+		t.Errorf("Invoke without sandboxes: %v", err)
+	}
+	if _, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("f")}); err != nil {
+		t.Errorf("GetFunction: %v", err)
 	}
 }
