@@ -51,6 +51,18 @@ func (in *instance) read() {
 	}
 }
 
+// alive reports whether an idle instance can take an invocation: its
+// sandbox is running and it has said nothing since its last result (an
+// idle runtime that exits or reports an error is not reused).
+func (in *instance) alive() bool {
+	select {
+	case <-in.sb.Done():
+		return false
+	default:
+		return len(in.frames) == 0
+	}
+}
+
 // maxBufferedOutput bounds the output kept for one invocation.
 const maxBufferedOutput = 1 << 20
 

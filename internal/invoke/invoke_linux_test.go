@@ -335,6 +335,19 @@ func TestInstanceLifecycle(t *testing.T) {
 	if res := fx.invoke(t, f, `{}`); string(res.Payload) != "1" {
 		t.Errorf("after a crash: %s, want a fresh environment (1)", res.Payload)
 	}
+	// An idle environment that dies is replaced, not handed an invocation.
+	fx.invoke(t, f, `{}`)
+	fx.pool.mu.Lock()
+	for _, fi := range fx.pool.fns {
+		for _, in := range fi.idle {
+			in.sb.Kill()
+			<-in.sb.Done()
+		}
+	}
+	fx.pool.mu.Unlock()
+	if res := fx.invoke(t, f, `{}`); res.FunctionError != "" || string(res.Payload) != "1" {
+		t.Errorf("after the idle environment died: %q %s, want a fresh environment (1)", res.FunctionError, res.Payload)
+	}
 	if res := fx.invoke(t, f, `{"big":true}`); errorTypeOf(res.Payload) != "Function.ResponseSizeTooLarge" {
 		t.Errorf("7 MB response: %s", res.Payload)
 	}

@@ -199,10 +199,13 @@ func (p *Pool) acquire(key, revision, name string) (*instance, error) {
 		}
 		fi.idle, fi.revision = nil, revision
 	}
-	if n := len(fi.idle); n > 0 {
+	for n := len(fi.idle); n > 0; n = len(fi.idle) {
 		in := fi.idle[n-1]
 		fi.idle = fi.idle[:n-1]
-		return in, nil
+		if in.alive() {
+			return in, nil
+		}
+		go in.sb.Close() // it ended while idle: start a fresh one
 	}
 	return nil, nil
 }
