@@ -251,7 +251,12 @@ func (rt *rapid) next(w http.ResponseWriter, r *http.Request) {
 		writeFrame(rt.ctrl, frameReady, nil, nil)
 	}
 	rt.mu.Unlock()
-	f := <-rt.invocations
+	var f frame
+	select {
+	case f = <-rt.invocations:
+	case <-r.Context().Done():
+		return // the runtime went away: the invocation waits for the next /next
+	}
 	var h invokeHeader
 	json.Unmarshal(f.hdr, &h)
 	rt.mu.Lock()
