@@ -404,7 +404,9 @@ func (k iamKeys) CreateKey(ctx context.Context, id, secret, token string, expire
 }
 
 func (k iamKeys) DeleteKey(ctx context.Context, id, principalARN string) error {
-	return k.s.db.DeleteAccessKey(ctx, id, principalARN)
+	err := k.s.db.DeleteAccessKey(ctx, id, principalARN)
+	k.s.creds.forget(id)
+	return err
 }
 
 func (k iamKeys) KeysOf(ctx context.Context, principalARN string) ([]iam.KeyInfo, error) {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,7 @@ type Server struct {
 	box      *seal.Box
 	inst     installation
 	verifier *sigv4.Verifier
+	creds    *credentials
 	services map[string]http.Handler // by SigV4 signing name
 	public   *http.ServeMux
 
@@ -167,7 +169,8 @@ func (s *Server) open(ctx context.Context) error {
 	// The in-process TSA's tokens are not re-verified on every signature
 	// (three P-384 verifications); the tests verify them with tspclient-go.
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA}
-	s.verifier = &sigv4.Verifier{Credentials: credentials{db: s.db, box: s.box}}
+	s.creds = &credentials{db: s.db, box: s.box}
+	s.verifier = &sigv4.Verifier{Credentials: s.creds}
 	s.IAM = &iam.Service{Store: s.db, Keys: iamKeys{s}, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
 	if err := s.openAudit(ctx, ks); err != nil {
 		return err
@@ -454,9 +457,24 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 type credentials struct {
 	db  *store.DB
 	box *seal.Box
+
+	// Unsealed keys are cached: a key changes only by deletion, which
+	// goes through forget (this process is the only one using the data
+	// directory). Unknown ids are not cached.
+	mu    sync.Mutex
+	cache map[string]sigv4.Credential
 }
 
-func (c credentials) LookupAccessKey(ctx context.Context, id string) (sigv4.Credential, error) {
+// maxCachedKeys bounds the cache; past it the cache starts over.
+const maxCachedKeys = 10000
+
+func (c *credentials) LookupAccessKey(ctx context.Context, id string) (sigv4.Credential, error) {
+	c.mu.Lock()
+	cred, ok := c.cache[id]
+	c.mu.Unlock()
+	if ok {
+		return cred, nil
+	}
 	k, err := c.db.AccessKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return sigv4.Credential{}, sigv4.ErrUnknownAccessKey
@@ -468,5 +486,19 @@ func (c credentials) LookupAccessKey(ctx context.Context, id string) (sigv4.Cred
 	if err != nil {
 		return sigv4.Credential{}, fmt.Errorf("access key %s: %w", id, err)
 	}
-	return sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), SessionToken: k.SessionToken, Expires: k.Expires, PrincipalARN: k.PrincipalARN}, nil
+	cred = sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), SessionToken: k.SessionToken, Expires: k.Expires, PrincipalARN: k.PrincipalARN}
+	c.mu.Lock()
+	if c.cache == nil || len(c.cache) >= maxCachedKeys {
+		c.cache = map[string]sigv4.Credential{}
+	}
+	c.cache[id] = cred
+	c.mu.Unlock()
+	return cred, nil
+}
+
+// forget drops a deleted key from the cache.
+func (c *credentials) forget(id string) {
+	c.mu.Lock()
+	delete(c.cache, id)
+	c.mu.Unlock()
 }
