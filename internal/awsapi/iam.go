@@ -1,6 +1,7 @@
 package awsapi
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -51,20 +52,67 @@ func (x *IAM) Service() *Service {
 	op := func(name string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request) error) Operation {
 		return Operation{Name: name, Pattern: "POST /", Target: name, Action: "iam:" + name, Resource: res, Handle: h}
 	}
-	return &Service{Name: "iam", Authorizer: x.Authorizer, Log: x.Log, Selector: queryAction, MapError: iamMapError,
+	svc := &Service{Name: "iam", Authorizer: x.Authorizer, Log: x.Log, Selector: queryAction, MapError: iamMapError,
 		WriteError: func(w http.ResponseWriter, r *http.Request, e *Error) { writeQueryError(w, r, iamNS, e) },
 		Operations: []Operation{
 			op("CreateUser", user, x.createUser), op("GetUser", user, x.getUser), op("ListUsers", nil, x.listUsers), op("DeleteUser", user, x.deleteUser),
 			op("CreateAccessKey", user, x.createAccessKey), op("DeleteAccessKey", user, x.deleteAccessKey), op("ListAccessKeys", user, x.listAccessKeys),
 			op("CreateRole", role, x.createRole), op("GetRole", role, x.getRole), op("ListRoles", nil, x.listRoles), op("DeleteRole", role, x.deleteRole),
 			op("CreatePolicy", pol, x.createPolicy), op("GetPolicy", pol, x.getPolicy), op("DeletePolicy", pol, x.deletePolicy),
-			op("PutUserPolicy", user, x.putInline(iam.KindUser)), op("PutRolePolicy", role, x.putInline(iam.KindRole)),
-			op("AttachUserPolicy", user, x.attach(iam.KindUser)), op("AttachRolePolicy", role, x.attach(iam.KindRole)),
-			op("PutUserPermissionsBoundary", user, x.boundary(iam.KindUser)), op("PutRolePermissionsBoundary", role, x.boundary(iam.KindRole)),
-			op("DeleteUserPolicy", user, x.deleteInline(iam.KindUser)), op("DeleteRolePolicy", role, x.deleteInline(iam.KindRole)),
-			op("DetachUserPolicy", user, x.detach(iam.KindUser)), op("DetachRolePolicy", role, x.detach(iam.KindRole)),
-			op("DeleteUserPermissionsBoundary", user, x.deleteBoundary(iam.KindUser)), op("DeleteRolePermissionsBoundary", role, x.deleteBoundary(iam.KindRole)),
 		}}
+	for _, p := range []struct {
+		kind iam.PrincipalKind
+		name string // in action names: User or Role
+		res  func(*http.Request) string
+	}{{iam.KindUser, "User", user}, {iam.KindRole, "Role", role}} {
+		k := p.kind
+		for _, o := range []struct {
+			action string
+			fields []string
+			do     func(ctx context.Context, principal string, f url.Values) error
+		}{
+			{"Put" + p.name + "Policy", []string{"PolicyName", "PolicyDocument"}, func(ctx context.Context, pr string, f url.Values) error {
+				return x.IAM.PutInlinePolicy(ctx, k, pr, f.Get("PolicyName"), f.Get("PolicyDocument"))
+			}},
+			{"Delete" + p.name + "Policy", []string{"PolicyName"}, func(ctx context.Context, pr string, f url.Values) error {
+				return x.IAM.DeleteInlinePolicy(ctx, k, pr, f.Get("PolicyName"))
+			}},
+			{"Attach" + p.name + "Policy", []string{"PolicyArn"}, func(ctx context.Context, pr string, f url.Values) error {
+				return x.IAM.AttachPolicy(ctx, k, pr, f.Get("PolicyArn"))
+			}},
+			{"Detach" + p.name + "Policy", []string{"PolicyArn"}, func(ctx context.Context, pr string, f url.Values) error {
+				return x.IAM.DetachPolicy(ctx, k, pr, f.Get("PolicyArn"))
+			}},
+			{"Put" + p.name + "PermissionsBoundary", []string{"PermissionsBoundary"}, func(ctx context.Context, pr string, f url.Values) error {
+				return x.IAM.SetBoundary(ctx, k, pr, f.Get("PermissionsBoundary"))
+			}},
+			{"Delete" + p.name + "PermissionsBoundary", nil, func(ctx context.Context, pr string, f url.Values) error {
+				return x.IAM.DeleteBoundary(ctx, k, pr)
+			}},
+		} {
+			svc.Operations = append(svc.Operations, op(o.action, p.res, x.onPrincipal(k, o.action, o.fields, o.do)))
+		}
+	}
+	return svc
+}
+
+// onPrincipal serves an operation that changes a user's or role's
+// policies: it checks the required fields, applies do to the principal
+// named in UserName or RoleName, and answers with an empty result.
+func (x *IAM) onPrincipal(kind iam.PrincipalKind, action string, fields []string, do func(ctx context.Context, principal string, f url.Values) error) func(http.ResponseWriter, *http.Request) error {
+	field := "UserName"
+	if kind == iam.KindRole {
+		field = "RoleName"
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := required(r, append([]string{field}, fields...)...); err != nil {
+			return err
+		}
+		if err := do(r.Context(), r.Form.Get(field), r.Form); err != nil {
+			return err
+		}
+		return writeQuery(w, r, iamNS, action, nil)
+	}
 }
 
 // STSService returns the STS operations.
@@ -435,52 +483,6 @@ func (x *IAM) deletePolicy(w http.ResponseWriter, r *http.Request) error {
 	return writeQuery(w, r, iamNS, "DeletePolicy", nil)
 }
 
-func principalField(kind iam.PrincipalKind) string {
-	if kind == iam.KindRole {
-		return "RoleName"
-	}
-	return "UserName"
-}
-
-func (x *IAM) putInline(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
-	action := map[iam.PrincipalKind]string{iam.KindUser: "PutUserPolicy", iam.KindRole: "PutRolePolicy"}[kind]
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := required(r, principalField(kind), "PolicyName", "PolicyDocument"); err != nil {
-			return err
-		}
-		if err := x.IAM.PutInlinePolicy(r.Context(), kind, r.Form.Get(principalField(kind)), r.Form.Get("PolicyName"), r.Form.Get("PolicyDocument")); err != nil {
-			return err
-		}
-		return writeQuery(w, r, iamNS, action, nil)
-	}
-}
-
-func (x *IAM) attach(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
-	action := map[iam.PrincipalKind]string{iam.KindUser: "AttachUserPolicy", iam.KindRole: "AttachRolePolicy"}[kind]
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := required(r, principalField(kind), "PolicyArn"); err != nil {
-			return err
-		}
-		if err := x.IAM.AttachPolicy(r.Context(), kind, r.Form.Get(principalField(kind)), r.Form.Get("PolicyArn")); err != nil {
-			return err
-		}
-		return writeQuery(w, r, iamNS, action, nil)
-	}
-}
-
-func (x *IAM) boundary(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
-	action := map[iam.PrincipalKind]string{iam.KindUser: "PutUserPermissionsBoundary", iam.KindRole: "PutRolePermissionsBoundary"}[kind]
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := required(r, principalField(kind), "PermissionsBoundary"); err != nil {
-			return err
-		}
-		if err := x.IAM.SetBoundary(r.Context(), kind, r.Form.Get(principalField(kind)), r.Form.Get("PermissionsBoundary")); err != nil {
-			return err
-		}
-		return writeQuery(w, r, iamNS, action, nil)
-	}
-}
-
 func (x *IAM) assumeRole(w http.ResponseWriter, r *http.Request) error {
 	if err := required(r, "RoleArn", "RoleSessionName"); err != nil {
 		return err
@@ -548,43 +550,4 @@ func (x *IAM) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request) 
 		Audience   string   `xml:"Audience"`
 	}{KeyID: creds.AccessKeyID, Secret: creds.SecretAccessKey, Token: creds.SessionToken, Expiration: iamTime(creds.Expiration),
 		Subject: id.Subject, RoleID: creds.AssumedRoleID, RoleARN: creds.AssumedRoleARN, Provider: provider, Audience: aud})
-}
-
-func (x *IAM) deleteInline(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
-	action := map[iam.PrincipalKind]string{iam.KindUser: "DeleteUserPolicy", iam.KindRole: "DeleteRolePolicy"}[kind]
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := required(r, principalField(kind), "PolicyName"); err != nil {
-			return err
-		}
-		if err := x.IAM.DeleteInlinePolicy(r.Context(), kind, r.Form.Get(principalField(kind)), r.Form.Get("PolicyName")); err != nil {
-			return err
-		}
-		return writeQuery(w, r, iamNS, action, nil)
-	}
-}
-
-func (x *IAM) detach(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
-	action := map[iam.PrincipalKind]string{iam.KindUser: "DetachUserPolicy", iam.KindRole: "DetachRolePolicy"}[kind]
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := required(r, principalField(kind), "PolicyArn"); err != nil {
-			return err
-		}
-		if err := x.IAM.DetachPolicy(r.Context(), kind, r.Form.Get(principalField(kind)), r.Form.Get("PolicyArn")); err != nil {
-			return err
-		}
-		return writeQuery(w, r, iamNS, action, nil)
-	}
-}
-
-func (x *IAM) deleteBoundary(kind iam.PrincipalKind) func(http.ResponseWriter, *http.Request) error {
-	action := map[iam.PrincipalKind]string{iam.KindUser: "DeleteUserPermissionsBoundary", iam.KindRole: "DeleteRolePermissionsBoundary"}[kind]
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := required(r, principalField(kind)); err != nil {
-			return err
-		}
-		if err := x.IAM.DeleteBoundary(r.Context(), kind, r.Form.Get(principalField(kind))); err != nil {
-			return err
-		}
-		return writeQuery(w, r, iamNS, action, nil)
-	}
 }

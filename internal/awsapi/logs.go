@@ -72,16 +72,11 @@ func groupName(name, identifier string) (string, error) {
 var errNoGroup = &Error{Code: "ResourceNotFoundException", Status: 400, Message: "The specified log group does not exist."}
 
 func (l *Logs) groupExists(r *http.Request, group string) error {
-	groups, err := l.Store.LogGroups(r.Context(), group)
-	if err != nil {
-		return err
+	ok, err := l.Store.LogGroupExists(r.Context(), group)
+	if err == nil && !ok {
+		return errNoGroup
 	}
-	for _, g := range groups {
-		if g == group {
-			return nil
-		}
-	}
-	return errNoGroup
+	return err
 }
 
 func checkLimit(limit, max int) (int, error) {

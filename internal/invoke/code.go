@@ -47,7 +47,7 @@ func (u *Unpacker) Unpack(ctx context.Context, f functions.Function) (task, opt 
 	}
 	task = filepath.Join(u.Dir, "code", hex.EncodeToString(sum))
 	if err := u.once(ctx, task, func(dst string) error {
-		return u.extract(ctx, f.CodePath, f.CodeSize, dst, 0)
+		return u.extract(ctx, f.CodePath, dst, 0)
 	}); err != nil {
 		return "", "", err
 	}
@@ -68,7 +68,7 @@ func (u *Unpacker) Unpack(ctx context.Context, f functions.Function) (task, opt 
 	err = u.once(ctx, opt, func(dst string) error {
 		var total int64
 		for _, lv := range layers {
-			if err := u.extract(ctx, lv.CodePath, lv.CodeSize, dst, total); err != nil {
+			if err := u.extract(ctx, lv.CodePath, dst, total); err != nil {
 				return err
 			}
 			total += dirSize(dst)
@@ -114,7 +114,7 @@ func (u *Unpacker) once(ctx context.Context, dir string, fill func(dst string) e
 // extract unpacks the zip at path into dst, confined to dst (entries
 // and symbolic links cannot write outside it). Files are readable by
 // the sandbox user and keep their executable bit.
-func (u *Unpacker) extract(ctx context.Context, codePath string, size int64, dst string, already int64) error {
+func (u *Unpacker) extract(ctx context.Context, codePath, dst string, already int64) error {
 	rc, err := u.Reader.NewRangeReader(ctx, codePath, 0, -1)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package invoke
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -82,9 +81,6 @@ type outcome struct {
 	reusable  bool   // the instance can serve another invocation
 	timedOut  bool
 }
-
-// errInstanceGone reports a sandbox that ended before answering.
-var errInstanceGone = errors.New("the execution environment ended")
 
 // awaitReady waits for the runtime to ask for its first event.
 func (in *instance) awaitReady(timeout time.Duration) outcome {

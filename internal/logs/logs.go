@@ -47,6 +47,8 @@ type Store interface {
 	LogEvents(ctx context.Context, q Query) ([]Event, error)
 	// LogGroups returns the names of groups with the prefix.
 	LogGroups(ctx context.Context, prefix string) ([]string, error)
+	// LogGroupExists reports whether a group has any event.
+	LogGroupExists(ctx context.Context, group string) (bool, error)
 	// LogStreams summarises a group's streams, newest first.
 	LogStreams(ctx context.Context, group, prefix string) ([]Stream, error)
 	// DeleteLogEventsBefore deletes events older than t.

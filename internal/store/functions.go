@@ -291,14 +291,7 @@ func (s *DB) AddFunctionStatement(ctx context.Context, function, sid, statement 
 
 // RemoveFunctionStatement implements functions.PermissionStore.
 func (s *DB) RemoveFunctionStatement(ctx context.Context, function, sid string) error {
-	res, err := s.exec(ctx, `DELETE FROM function_permissions WHERE function_name = ? AND statement_id = ?`, function, sid)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return functions.ErrNotFound
-	}
-	return nil
+	return s.execOne(ctx, functions.ErrNotFound, `DELETE FROM function_permissions WHERE function_name = ? AND statement_id = ?`, function, sid)
 }
 
 // FunctionStatements implements functions.PermissionStore.

@@ -124,14 +124,7 @@ func principalTable(kind iam.PrincipalKind) string {
 
 // SetBoundary implements iam.Store.
 func (s *DB) SetBoundary(ctx context.Context, kind iam.PrincipalKind, name, policyARN string) error {
-	res, err := s.exec(ctx, `UPDATE `+principalTable(kind)+` SET boundary = ? WHERE name = ?`, policyARN, name)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return iam.ErrNotFound
-	}
-	return nil
+	return s.execOne(ctx, iam.ErrNotFound, `UPDATE `+principalTable(kind)+` SET boundary = ? WHERE name = ?`, policyARN, name)
 }
 
 // CreateManagedPolicy implements iam.Store.
@@ -211,14 +204,7 @@ func (s *DB) AccessKeysOf(ctx context.Context, principalARN string) ([]iam.KeyIn
 
 // DeleteAccessKey deletes a principal's access key.
 func (s *DB) DeleteAccessKey(ctx context.Context, id, principalARN string) error {
-	res, err := s.exec(ctx, `DELETE FROM access_keys WHERE access_key_id = ? AND principal_arn = ?`, id, principalARN)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return iam.ErrNotFound
-	}
-	return nil
+	return s.execOne(ctx, iam.ErrNotFound, `DELETE FROM access_keys WHERE access_key_id = ? AND principal_arn = ?`, id, principalARN)
 }
 
 // DeleteExpiredKeys removes temporary credentials that expired before t.
@@ -227,23 +213,12 @@ func (s *DB) DeleteExpiredKeys(ctx context.Context, t time.Time) error {
 	return err
 }
 
-func (s *DB) deleteOne(ctx context.Context, q string, args ...any) error {
-	res, err := s.exec(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return iam.ErrNotFound
-	}
-	return nil
-}
-
 // DeleteInlinePolicy implements iam.Store.
 func (s *DB) DeleteInlinePolicy(ctx context.Context, kind iam.PrincipalKind, principal, name string) error {
-	return s.deleteOne(ctx, `DELETE FROM iam_inline_policies WHERE kind = ? AND principal = ? AND policy_name = ?`, kind, principal, name)
+	return s.execOne(ctx, iam.ErrNotFound, `DELETE FROM iam_inline_policies WHERE kind = ? AND principal = ? AND policy_name = ?`, kind, principal, name)
 }
 
 // DetachPolicy implements iam.Store.
 func (s *DB) DetachPolicy(ctx context.Context, kind iam.PrincipalKind, principal, policyName string) error {
-	return s.deleteOne(ctx, `DELETE FROM iam_attachments WHERE kind = ? AND principal = ? AND policy_name = ?`, kind, principal, policyName)
+	return s.execOne(ctx, iam.ErrNotFound, `DELETE FROM iam_attachments WHERE kind = ? AND principal = ? AND policy_name = ?`, kind, principal, policyName)
 }

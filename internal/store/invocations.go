@@ -182,6 +182,17 @@ func (s *DB) LogGroups(ctx context.Context, prefix string) ([]string, error) {
 	}, `SELECT DISTINCT log_group FROM log_events WHERE substr(log_group, 1, ?) = ? ORDER BY log_group`, len(prefix), prefix)
 }
 
+// LogGroupExists implements logs.Store (by the (log_group, ts, id)
+// index).
+func (s *DB) LogGroupExists(ctx context.Context, group string) (bool, error) {
+	var one int
+	err := s.queryRow(ctx, `SELECT 1 FROM log_events WHERE log_group = ? LIMIT 1`, group).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // LogStreams implements logs.Store.
 func (s *DB) LogStreams(ctx context.Context, group, prefix string) ([]logs.Stream, error) {
 	return queryAll(ctx, s, func(r scanner) (logs.Stream, error) {

@@ -168,6 +168,19 @@ func (s *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
 }
 
+// execOne runs a statement that must change at least one row, returning
+// missing when it changes none.
+func (s *DB) execOne(ctx context.Context, missing error, q string, args ...any) error {
+	res, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return missing
+	}
+	return nil
+}
+
 func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.db.QueryRowContext(ctx, s.d.rebind(q), args...)
 }

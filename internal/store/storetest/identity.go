@@ -191,6 +191,12 @@ func testLogEvents(t *testing.T, open Opener) {
 	if len(s2) != 2 || len(ranged) != 2 || ranged[0].Message != "b" {
 		t.Errorf("stream s2 = %+v, range [1s,3s) = %+v", s2, ranged)
 	}
+	if ok, err := db.LogGroupExists(ctx, "/aws/lambda/f"); !ok || err != nil {
+		t.Errorf("LogGroupExists(f) = %v %v", ok, err)
+	}
+	if ok, _ := db.LogGroupExists(ctx, "/aws/lambda/none"); ok {
+		t.Error("LogGroupExists(none) = true")
+	}
 	if groups, _ := db.LogGroups(ctx, "/aws/lambda/"); len(groups) != 2 {
 		t.Errorf("LogGroups = %v", groups)
 	}
