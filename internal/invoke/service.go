@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,7 +81,8 @@ type Service struct {
 	// (Lambda: 6 hours).
 	MaxEventAge time.Duration
 
-	wake chan struct{}
+	mu   sync.Mutex
+	wake chan struct{} // made by RunAsync; InvokeAsync may run before and during it
 }
 
 // Input is an invocation request.
@@ -197,9 +199,12 @@ func (s *Service) InvokeAsync(ctx context.Context, in Input) (string, string, er
 }
 
 func (s *Service) notify() {
-	if s.wake != nil {
+	s.mu.Lock()
+	wake := s.wake
+	s.mu.Unlock()
+	if wake != nil {
 		select {
-		case s.wake <- struct{}{}:
+		case wake <- struct{}{}:
 		default:
 		}
 	}
@@ -212,7 +217,10 @@ const asyncLease = 16 * time.Minute
 // RunAsync runs queued Event invocations with the given number of
 // workers until ctx ends.
 func (s *Service) RunAsync(ctx context.Context, workers int) {
-	s.wake = make(chan struct{}, workers)
+	wake := make(chan struct{}, workers)
+	s.mu.Lock()
+	s.wake = wake
+	s.mu.Unlock()
 	if len(s.RetryDelays) == 0 {
 		s.RetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
 	}
@@ -228,7 +236,7 @@ func (s *Service) RunAsync(ctx context.Context, workers int) {
 				if !s.runOne(ctx) {
 					select {
 					case <-ctx.Done():
-					case <-s.wake:
+					case <-wake:
 					case <-time.After(250 * time.Millisecond):
 					}
 				}
