@@ -114,7 +114,7 @@ func (fx *fixture) function(t testing.TB, name, runtime, handler string, pkg []b
 	if err := os.WriteFile(filepath.Join(fx.code, path), pkg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return functions.Function{Name: name, Runtime: runtime, Handler: handler, Timeout: 3, MemorySize: 128,
+	return functions.Function{Name: name, Runtime: runtime, Handler: handler, Timeout: 30, MemorySize: 128,
 		CodeSHA256: base64.StdEncoding.EncodeToString(sum[:]), CodeSize: int64(len(pkg)), CodePath: path, RevisionID: "r1"}
 }
 
@@ -261,12 +261,20 @@ func TestNodeHandlers(t *testing.T) {
 	}
 }
 
+// failurePids is the pids limit of TestSandboxFailures' sandboxes: room
+// for the init process's threads and the runtime, and small enough that a
+// fork bomb reaches it after a few forks, however slowly the machine
+// forks.
+const failurePids = 32
+
 // TestSandboxFailures runs handlers that try to leave their sandbox or
 // exhaust it: each must fail as a function error, and the next
-// invocation must work.
+// invocation must work. The handlers' Timeouts are generous except
+// where the timeout is what is tested: the limits, not the clock, stop
+// them.
 func TestSandboxFailures(t *testing.T) {
 	requireTool(t, "python3")
-	fx := newFixture(t, Config{})
+	fx := newFixture(t, Config{Pids: failurePids})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -285,21 +293,34 @@ func TestSandboxFailures(t *testing.T) {
 	}()
 	secret := filepath.Join(t.TempDir(), "master.key")
 	os.WriteFile(secret, []byte("secret"), 0o644) // readable by anyone on the host
+	// The fork bomb counts its children and says how many it had when
+	// fork failed: fewer than the pids limit shows the limit stopped it.
+	forkBomb := "import os\ndef handler(e, c):\n    n = 0\n    try:\n        while True:\n            if os.fork() == 0:\n                os.execv('/bin/sleep', ['sleep', '600'])\n            n += 1\n" +
+		"    except BlockingIOError as err:\n        raise BlockingIOError('%s after %d processes' % (err.strerror, n))\n"
 	tests := []struct {
 		name, code, wantType, wantMsg string
 		timeout, memory               int
+		check                         func(msg string) error
 	}{
-		{"connect to a host TCP server", fmt.Sprintf("import socket\ndef handler(e, c):\n    socket.create_connection(('127.0.0.1', %d), timeout=2)\n", ln.Addr().(*net.TCPAddr).Port),
-			"ConnectionRefusedError", "Connection refused", 3, 128},
-		{"resolve and reach the internet", "import urllib.request\ndef handler(e, c):\n    urllib.request.urlopen('http://example.com', timeout=2)\n",
-			"URLError", "", 3, 128},
-		{"allocate beyond MemorySize", "def handler(e, c):\n    b = bytearray(300 << 20)\n    return len(b)\n", "Runtime.OutOfMemory", "signal: killed", 10, 128},
-		{"fork bomb", "import os\ndef handler(e, c):\n    while True:\n        if os.fork() == 0:\n            os.execv('/bin/sleep', ['sleep', '60'])\n",
-			"BlockingIOError", "Resource temporarily unavailable", 10, 1024},
-		{"exceed Timeout", "import time\ndef handler(e, c):\n    time.sleep(10)\n", "Sandbox.Timedout", "Task timed out after 1.00 seconds", 1, 128},
-		{"read a file of the data directory", fmt.Sprintf("def handler(e, c):\n    return open(%q).read()\n", secret), "FileNotFoundError", "No such file", 3, 128},
-		{"write its code", "def handler(e, c):\n    open('/var/task/app.py', 'w').write('x')\n", "OSError", "Read-only file system", 3, 128},
-		{"write the root", "def handler(e, c):\n    open('/evil', 'w').write('x')\n", "OSError", "Read-only file system", 3, 128},
+		{"connect to a host TCP server", fmt.Sprintf("import socket\ndef handler(e, c):\n    socket.create_connection(('127.0.0.1', %d), timeout=30)\n", ln.Addr().(*net.TCPAddr).Port),
+			"ConnectionRefusedError", "Connection refused", 60, 128, nil},
+		{"resolve and reach the internet", "import urllib.request\ndef handler(e, c):\n    urllib.request.urlopen('http://example.com', timeout=30)\n",
+			"URLError", "", 60, 128, nil},
+		{"allocate beyond MemorySize", "def handler(e, c):\n    b = bytearray(300 << 20)\n    return len(b)\n", "Runtime.OutOfMemory", "signal: killed", 60, 128, nil},
+		{"fork bomb", forkBomb, "BlockingIOError", "Resource temporarily unavailable after ", 60, 1024, func(msg string) error {
+			var n int
+			if _, err := fmt.Sscanf(msg[strings.Index(msg, "after "):], "after %d processes", &n); err != nil {
+				return err
+			}
+			if n < 1 || n >= failurePids {
+				return fmt.Errorf("fork failed after %d processes, want between 1 and the pids limit %d", n, failurePids)
+			}
+			return nil
+		}},
+		{"exceed Timeout", "import time\ndef handler(e, c):\n    time.sleep(600)\n", "Sandbox.Timedout", "Task timed out after 1.00 seconds", 1, 128, nil},
+		{"read a file of the data directory", fmt.Sprintf("def handler(e, c):\n    return open(%q).read()\n", secret), "FileNotFoundError", "No such file", 60, 128, nil},
+		{"write its code", "def handler(e, c):\n    open('/var/task/app.py', 'w').write('x')\n", "OSError", "Read-only file system", 60, 128, nil},
+		{"write the root", "def handler(e, c):\n    open('/evil', 'w').write('x')\n", "OSError", "Read-only file system", 60, 128, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -308,6 +329,12 @@ func TestSandboxFailures(t *testing.T) {
 			res := fx.invoke(t, f, `{}`)
 			if res.FunctionError != "Unhandled" || errorTypeOf(res.Payload) != tc.wantType || !strings.Contains(string(res.Payload), tc.wantMsg) {
 				t.Errorf("%s: %q %s, want Unhandled %s %q\n%s", tc.name, res.FunctionError, res.Payload, tc.wantType, tc.wantMsg, res.Log)
+			} else if tc.check != nil {
+				var e struct{ ErrorMessage string }
+				json.Unmarshal(res.Payload, &e)
+				if err := tc.check(e.ErrorMessage); err != nil {
+					t.Errorf("%s: %v\n%s", tc.name, err, res.Payload)
+				}
 			}
 			ok := fx.function(t, "sb-ok", "python3.11", "app.handler", zipFiles(t, map[string]string{"app.py": "def handler(e, c):\n    open('/tmp/x', 'w').write('ok')\n    return open('/tmp/x').read()\n"}))
 			if res := fx.invoke(t, ok, `{}`); string(res.Payload) != `"ok"` {
@@ -320,10 +347,15 @@ func TestSandboxFailures(t *testing.T) {
 	}
 }
 
+// TestInstanceLifecycle: environments are reused while warm, replaced
+// when they die, closed once idle for longer than IdleTimeout, and a
+// function's reserved concurrency throttles the invocations beyond it.
+// The idle clock and the held slot are the test's, so nothing depends on
+// how fast the machine runs.
 func TestInstanceLifecycle(t *testing.T) {
 	requireTool(t, "python3")
-	fx := newFixture(t, Config{IdleTimeout: 300 * time.Millisecond})
-	code := "import os, time\ncount = 0\ndef handler(e, c):\n    global count\n    count += 1\n    if e.get('crash'):\n        os._exit(3)\n    if e.get('sleep'):\n        time.sleep(e['sleep'])\n    if e.get('big'):\n        return 'x' * (7 << 20)\n    return count\n"
+	fx := newFixture(t, Config{IdleTimeout: time.Hour})
+	code := "import os\ncount = 0\ndef handler(e, c):\n    global count\n    count += 1\n    if e.get('crash'):\n        os._exit(3)\n    if e.get('big'):\n        return 'x' * (7 << 20)\n    return count\n"
 	f := fx.function(t, "life", "python3.11", "app.handler", zipFiles(t, map[string]string{"app.py": code}))
 	if a, b := fx.invoke(t, f, `{}`), fx.invoke(t, f, `{}`); string(a.Payload) != "1" || string(b.Payload) != "2" {
 		t.Errorf("warm reuse: %s then %s, want 1 then 2", a.Payload, b.Payload)
@@ -351,22 +383,33 @@ func TestInstanceLifecycle(t *testing.T) {
 	if res := fx.invoke(t, f, `{"big":true}`); errorTypeOf(res.Payload) != "Function.ResponseSizeTooLarge" {
 		t.Errorf("7 MB response: %s", res.Payload)
 	}
-	time.Sleep(time.Second)
+	// Idle for less than IdleTimeout: kept; for longer: closed.
+	fx.invoke(t, f, `{}`)
+	fx.pool.reapIdle(time.Now().Add(time.Hour - time.Minute))
+	if n := fx.pool.Idle(); n != 1 {
+		t.Errorf("%d idle environments before the idle timeout, want 1", n)
+	}
+	fx.pool.reapIdle(time.Now().Add(time.Hour + time.Minute))
 	if n := fx.pool.Idle(); n != 0 {
 		t.Errorf("%d idle environments after the idle timeout, want 0", n)
 	}
-	// Concurrency: one reserved slot; a second concurrent call is throttled.
+	// Concurrency: one reserved slot, held as a running invocation holds
+	// it; a second concurrent call is throttled.
 	fx.pool.SetReserved("life", 1)
-	done := make(chan Result)
-	go func() { done <- fx.invoke(t, f, `{"sleep":1}`) }()
-	time.Sleep(300 * time.Millisecond)
-	_, err := fx.pool.Invoke(context.Background(), Request{Function: f, Version: "$LATEST", Payload: []byte(`{}`)})
+	held, err := fx.pool.acquire("life:$LATEST", f.RevisionID+"/"+f.CodeSHA256, "life")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fx.pool.Invoke(context.Background(), Request{Function: f, Version: "$LATEST", Payload: []byte(`{}`)})
 	if te, ok := err.(*ThrottleError); !ok || te.Reason != "ReservedFunctionConcurrentInvocationLimitExceeded" {
 		t.Errorf("second concurrent invocation: %v, want a throttle", err)
 	}
-	<-done
+	fx.pool.release("life", held, false)
 	if _, _, th := fx.pool.Metrics.Snapshot("life"); th != 1 {
 		t.Errorf("throttles metric %d, want 1", th)
+	}
+	if res := fx.invoke(t, f, `{}`); res.FunctionError != "" || string(res.Payload) != "1" {
+		t.Errorf("with the reserved slot free again: %q %s, want a fresh environment (1)", res.FunctionError, res.Payload)
 	}
 	fx.pool.SetReserved("life", 0)
 	if _, err := fx.pool.Invoke(context.Background(), Request{Function: f, Version: "$LATEST"}); err == nil {

@@ -246,24 +246,30 @@ func (p *Pool) reap() {
 			return
 		case <-t.C:
 		}
-		cutoff := time.Now().Add(-p.cfg.IdleTimeout)
-		var old []*instance
-		p.mu.Lock()
-		for _, fi := range p.fns {
-			keep := fi.idle[:0]
-			for _, in := range fi.idle {
-				if in.lastUsed.Before(cutoff) {
-					old = append(old, in)
-				} else {
-					keep = append(keep, in)
-				}
+		p.reapIdle(time.Now())
+	}
+}
+
+// reapIdle closes the environments that at now have been idle for
+// longer than IdleTimeout.
+func (p *Pool) reapIdle(now time.Time) {
+	cutoff := now.Add(-p.cfg.IdleTimeout)
+	var old []*instance
+	p.mu.Lock()
+	for _, fi := range p.fns {
+		keep := fi.idle[:0]
+		for _, in := range fi.idle {
+			if in.lastUsed.Before(cutoff) {
+				old = append(old, in)
+			} else {
+				keep = append(keep, in)
 			}
-			fi.idle = keep
 		}
-		p.mu.Unlock()
-		for _, in := range old {
-			in.sb.Close()
-		}
+		fi.idle = keep
+	}
+	p.mu.Unlock()
+	for _, in := range old {
+		in.sb.Close()
 	}
 }
 
