@@ -73,8 +73,8 @@ func run(t *testing.T, h *Host, cfg Config, script string) (string, bool) {
 	go func() { b, _ := io.ReadAll(sb.Control); out <- b }()
 	select {
 	case <-sb.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("sandbox did not finish in 30 s")
+	case <-time.After(2 * time.Minute):
+		t.Fatal("sandbox did not finish in 2 minutes")
 	}
 	sb.Kill()
 	b := <-out
@@ -154,9 +154,11 @@ func TestSandboxLimits(t *testing.T) {
 		}
 	})
 	t.Run("pids", func(t *testing.T) {
-		out, _ := run(t, h, Config{Limits: lim}, "for i in $(seq 100); do sleep 5 & done; wait")
-		if !strings.Contains(out, "fork") {
-			t.Errorf("100 processes under pids.max 32: %q", out)
+		// The children outlive the loop (the sandbox ends with the shell),
+		// so the limit is reached however slowly the machine forks.
+		out, ok := run(t, h, Config{Limits: lim}, "for i in $(seq 100); do sleep 600 & done; echo started all")
+		if ok || !strings.Contains(out, "fork") || strings.Contains(out, "started all") {
+			t.Errorf("100 processes under pids.max 32: ok=%v %q", ok, out)
 		}
 	})
 	t.Run("tmp size", func(t *testing.T) {
