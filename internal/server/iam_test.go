@@ -37,42 +37,61 @@ func userClient(t *testing.T, ts *servertest.Server, name, policy string) *signe
 }
 
 // TestRateLimits: a burst over the limit is throttled with
-// ThrottlingException; traffic under the rate never is.
+// ThrottlingException; traffic under the rate never is. The limiter's
+// clock is the test's, so the outcome does not depend on how fast the
+// calls are made.
 func TestRateLimits(t *testing.T) {
-	ts := servertest.StartWith(t, func(c *config.Config) {
+	var clk clock
+	clk.Set(time.Now())
+	ts := servertest.StartWithConfigAndClock(t, func(c *config.Config) {
 		c.RateLimits = config.RateLimits{Rate: 100, Burst: 100, Actions: map[string]config.RateLimit{"signer:GetSigningPlatform": {Rate: 8, Burst: 4}}}
-	})
+	}, clk.Now)
 	ctx := context.Background()
 	c := userClient(t, ts, "reader", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"signer:*","Resource":"*"}}`)
 	in := &signer.GetSigningPlatformInput{PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}
 	noRetry := func(o *signer.Options) { o.RetryMaxAttempts = 1 }
-	throttled := 0
-	for range 20 {
+	call := func() (throttled bool) {
+		t.Helper()
 		_, err := c.GetSigningPlatform(ctx, in, noRetry)
 		switch {
 		case apiCode(err) == "ThrottlingException":
-			throttled++
 			if !strings.Contains(err.Error(), "Rate exceeded") {
 				t.Errorf("throttling message: %v", err)
 			}
+			return true
 		case err != nil:
 			t.Fatal(err)
 		}
+		return false
 	}
-	if throttled < 10 {
-		t.Errorf("a burst of 20 at a limit of 8/s (burst 4): %d throttled, want most", throttled)
+	// A burst of 20 at one instant: the bucket's 4 pass.
+	throttled := 0
+	for range 20 {
+		if call() {
+			throttled++
+		}
+	}
+	if throttled != 16 {
+		t.Errorf("a burst of 20 at a limit of 8/s (burst 4): %d throttled, want 16", throttled)
 	}
 	// Another action has its own bucket.
 	if _, err := c.ListSigningPlatforms(ctx, &signer.ListSigningPlatformsInput{}, noRetry); err != nil {
 		t.Errorf("another action after the burst: %v", err)
 	}
+	// 1/8 s later one token is back, and only one.
+	clk.Set(clk.Now().Add(time.Second / 8))
+	if call() {
+		t.Error("1/8 s after the burst: throttled, want one call to pass")
+	}
+	if !call() {
+		t.Error("a second call 1/8 s after the burst passed, want it throttled")
+	}
 	// Under the rate: one call every 250 ms (4/s) never throttles.
-	time.Sleep(time.Second)
 	for i := range 12 {
-		if _, err := c.GetSigningPlatform(ctx, in, noRetry); err != nil {
-			t.Fatalf("call %d under the rate: %v", i, err)
+		clk.Set(clk.Now().Add(250 * time.Millisecond))
+		if call() {
+			t.Fatalf("call %d under the rate was throttled", i)
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
 }
 

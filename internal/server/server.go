@@ -239,6 +239,14 @@ func (s *Server) Config() config.Config { return s.cfg }
 // AccountID is the installation's account id.
 func (s *Server) AccountID() string { return s.inst.Account.ID }
 
+// SetRateLimitClock makes the rate limits read the time from now instead
+// of the system clock (for tests); call it before Serve.
+func (s *Server) SetRateLimitClock(now func() time.Time) {
+	if s.authz.limiter != nil {
+		s.authz.limiter.Now = now
+	}
+}
+
 // Close releases the database and the data directory lock.
 func (s *Server) Close() error {
 	var errs []error

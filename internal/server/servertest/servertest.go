@@ -47,11 +47,18 @@ func StartWith(tb testing.TB, edit func(*config.Config)) *Server {
 	return start(tb, edit, nil)
 }
 
-// StartWithClock runs a server whose signing service reads the time from
-// now (set before the server serves, so no request sees another clock).
+// StartWithClock runs a server whose signing service and rate limits
+// read the time from now (set before the server serves, so no request
+// sees another clock).
 func StartWithClock(tb testing.TB, now func() time.Time) *Server {
 	tb.Helper()
 	return start(tb, func(*config.Config) {}, now)
+}
+
+// StartWithConfigAndClock is StartWith and StartWithClock together.
+func StartWithConfigAndClock(tb testing.TB, edit func(*config.Config), now func() time.Time) *Server {
+	tb.Helper()
+	return start(tb, edit, now)
 }
 
 func start(tb testing.TB, edit func(*config.Config), now func() time.Time) *Server {
@@ -70,6 +77,7 @@ func start(tb testing.TB, edit func(*config.Config), now func() time.Time) *Serv
 	}
 	if now != nil {
 		srv.Profiles.Now = now
+		srv.SetRateLimitClock(now)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
