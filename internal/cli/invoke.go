@@ -131,6 +131,9 @@ func logsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	for {
 		out, err := c.FilterLogEvents(ctx, in)
 		if err != nil {
+			if *follow && ctx.Err() != nil {
+				return nil // interrupted during a poll
+			}
 			if *follow && strings.Contains(err.Error(), "ResourceNotFoundException") {
 				// Not invoked yet: its log group appears with the first invocation.
 				out = &cloudwatchlogs.FilterLogEventsOutput{}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,7 @@ func TestInvokeAndLogs(t *testing.T) {
 		})
 	}
 	// The queued invocation runs and its log, like the others, is readable.
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		_, stdout, _ := run(t, srv, "logs", "hello")
 		if strings.Contains(stdout, "'key1': 'queued'") {
@@ -65,25 +66,36 @@ func TestInvokeAndLogs(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("logs did not show 4 invocations in 15 s:\n%s", stdout)
+			t.Fatalf("logs did not show the queued invocation in 2 minutes:\n%s", stdout)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
-	// --follow prints new invocations as they happen.
+	// --follow prints the events there are, then new ones as they happen,
+	// each once. An event before it starts shows its first poll is done,
+	// so the second is seen by following.
+	run(t, srv, "invoke", "hello", "--payload", `{"key1":"followed-1"}`)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	out := &syncBuffer{}
 	done := make(chan int)
 	go func() {
 		done <- cli.Main(ctx, []string{"logs", "hello", "--follow", "--filter", "followed"}, out, &bytes.Buffer{})
 	}()
-	time.Sleep(500 * time.Millisecond)
-	run(t, srv, "invoke", "hello", "--payload", `{"key1":"followed"}`)
-	for i := 0; i < 100 && !strings.Contains(out.String(), "followed"); i++ {
-		time.Sleep(100 * time.Millisecond)
+	waitFor := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(out.String(), what); {
+			if time.Now().After(deadline) {
+				t.Fatalf("logs --follow did not print %q in 2 minutes: %q", what, out.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
+	waitFor("'key1': 'followed-1'")
+	run(t, srv, "invoke", "hello", "--payload", `{"key1":"followed-2"}`)
+	waitFor("'key1': 'followed-2'")
 	cancel()
-	if code := <-done; code != 0 || !strings.Contains(out.String(), "followed") {
-		t.Errorf("logs --follow: exit %d, output %q", code, out.String())
+	if code := <-done; code != 0 || strings.Count(out.String(), "'key1': 'followed-1'") != 1 {
+		t.Errorf("logs --follow: exit %d, output %q; want 0 and each event once", code, out.String())
 	}
 }
 
@@ -103,4 +115,47 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLogsFollowInterruptedMidPoll: interrupting `signet logs --follow`
+// while a poll is in flight ends it cleanly (status 0), as between polls.
+// The endpoint accepts the connection and never answers, so the poll is
+// in flight when the test interrupts, however fast the machine is.
+func TestLogsFollowInterruptedMidPoll(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	creds := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = secret\n"), 0o600)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("SIGNET_ENDPOINT", "http://"+ln.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- cli.Main(ctx, []string{"logs", "hello", "--follow"}, &bytes.Buffer{}, &stderr) }()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case code := <-done:
+		t.Fatalf("logs --follow ended (status %d) before polling: %s", code, stderr.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatal("logs --follow did not connect in 2 minutes")
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("logs --follow interrupted mid-poll: status %d, want 0; stderr %q", code, stderr.String())
+	}
 }
