@@ -67,6 +67,10 @@ func startCLIServer(t *testing.T) *cliServer {
 // startCLIServerWith starts a server whose configuration edit changes.
 func startCLIServerWith(t *testing.T, edit func(*config.Config)) *cliServer {
 	t.Helper()
+	if testing.Short() {
+		// Each AWS CLI call starts Python; these tests take minutes.
+		t.Skip("-short leaves out the AWS CLI tests")
+	}
 	awsPath := requireTool(t, awsCLI)
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
@@ -259,6 +263,7 @@ func wantEqual[T comparable](t *testing.T, what string, got, want T) {
 }
 
 func TestAWSCLIPlatforms(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	checkPlatform := func(t *testing.T, p map[string]any, id string) {
 		t.Helper()
@@ -334,6 +339,7 @@ func checkProfileARNs(t *testing.T, s *cliServer, out map[string]any, name strin
 }
 
 func TestAWSCLIProfiles(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	vs := vars{}
 	runCLICases(t, s, vs, []cliCase{
@@ -385,6 +391,7 @@ func TestAWSCLIProfiles(t *testing.T) {
 }
 
 func TestAWSCLIListSigningProfiles(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	var all, notation []string
 	for i := range 30 {
@@ -489,6 +496,7 @@ func TestAWSCLIListSigningProfiles(t *testing.T) {
 }
 
 func TestAWSCLITags(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	s.putProfile(t, "tagged", lambdaPlatform, map[string]string{"team": "build"})
 	s.putProfile(t, "tag_canceled", lambdaPlatform, map[string]string{"team": "old"})
@@ -603,6 +611,7 @@ func TestAWSCLITags(t *testing.T) {
 }
 
 func TestAWSCLIPermissions(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	ver := s.putProfile(t, "perm_lambda", lambdaPlatform, nil).Version
 	vs := vars{"VER": ver}
@@ -692,6 +701,7 @@ func TestAWSCLIPermissions(t *testing.T) {
 }
 
 func TestAWSCLIErrors(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	s.putProfile(t, "err_canceled", notationPlatform, nil)
 	s.cancelProfile(t, "err_canceled")

@@ -20,6 +20,7 @@ import (
 // may not sign, write IAM or touch code signing configs; a CI role,
 // assumed through STS, signs and deploys.
 func TestAWSCLISeparationOfDuties(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	acct := s.account
 	admin := func(service string, args ...string) map[string]any {
@@ -223,6 +224,7 @@ func mustAbs(t *testing.T, p string) string {
 // assume-role-with-web-identity (unsigned) gets role credentials that the
 // trust policy's conditions on sub and aud admit, and they sign.
 func TestAWSCLIWebIdentity(t *testing.T) {
+	t.Parallel()
 	is := oidctest.NewIssuer(t)
 	s := startCLIServerWith(t, func(c *config.Config) {
 		c.WebIdentity = []config.WebIdentityProvider{{Issuer: is.URL, Audiences: []string{"sts.amazonaws.com"}}}

@@ -145,7 +145,7 @@ func startServer(t *testing.T, bin, dir string) *serverProc {
 func tryStartServer(t *testing.T, bin, dir string) (p *serverProc, retry bool) {
 	t.Helper()
 	p = spawn(t, bin, dir, freeAddr(t))
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		select {
 		case <-p.done:
@@ -208,7 +208,7 @@ func (p *serverProc) account(t *testing.T) string {
 }
 
 // client returns an SDK client for the server with the credentials of
-// DIR/credentials. With load set it never retries and times out quickly.
+// DIR/credentials. With load set it never retries.
 func (p *serverProc) client(t *testing.T, load bool) *signer.Client {
 	t.Helper()
 	creds := readCredentials(t, filepath.Join(p.dir, "credentials"))
@@ -225,13 +225,12 @@ func (p *serverProc) client(t *testing.T, load bool) *signer.Client {
 	}
 	if load {
 		opts.Retryer = aws.NopRetryer{}
-		opts.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
 	return signer.New(opts)
 }
 
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -295,7 +294,7 @@ func TestServeBinary(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
 			first := startServer(t, bin, dir)
 			second := spawn(t, bin, dir, freeAddr(t))
-			if code := second.wait(t, 20*time.Second); code == 0 {
+			if code := second.wait(t, time.Minute); code == 0 {
 				t.Fatalf("second server exited with status 0, want non-zero\n%s", second.stderr)
 			}
 			stderr := second.stderr.String()
@@ -423,7 +422,7 @@ func TestServeBinary(t *testing.T) {
 						default:
 						}
 						name := fmt.Sprintf("load_%d_%05d", g, i)
-						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+						ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 						out, err := c.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String(name),
 							PlatformId: aws.String(notationPlatform), Tags: map[string]string{"load": name}})
 						cancel()
@@ -441,7 +440,19 @@ func TestServeBinary(t *testing.T) {
 					}
 				}()
 			}
-			time.Sleep(1500 * time.Millisecond)
+			// Kill once some calls were acknowledged, while the others
+			// are in flight, however fast the server answers.
+			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+				mu.Lock()
+				n, failed := len(acked), len(failures)
+				mu.Unlock()
+				if n >= 20 || failed > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("only %d PutSigningProfile calls acknowledged in 2 minutes", n)
+				}
+			}
 			killed.Store(true)
 			if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)

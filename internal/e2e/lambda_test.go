@@ -12,6 +12,7 @@ import (
 // TestAWSCLICodeSigningConfigs runs the code-signing-config commands of
 // the walkthrough with the real AWS CLI.
 func TestAWSCLICodeSigningConfigs(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	res := s.putProfile(t, "signing_profile_for_lambda", "AWSLambda-SHA384-ECDSA", nil)
 	run := func(args ...string) (map[string]any, cliResult) {
@@ -59,6 +60,7 @@ func TestAWSCLICodeSigningConfigs(t *testing.T) {
 // an Enforce config refuses the unsigned package and accepts the one the
 // signing job made, and get-function shows where the signature came from.
 func TestAWSCLIDeployGate(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	res := s.putProfile(t, "signing_profile_for_lambda", "AWSLambda-SHA384-ECDSA", nil)
 	zipPath := filepath.Join(s.home, "hello-world-lambda.zip")

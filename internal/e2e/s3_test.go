@@ -105,6 +105,7 @@ func versionIDs(t *testing.T, out map[string]any, key string) []string {
 // TestAWSCLIS3Versioning walks the seed scenario with s3api: a versioned
 // bucket, puts, reads by version, a delete marker and permanent deletes.
 func TestAWSCLIS3Versioning(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	dir := t.TempDir()
 	first := []byte("first version of the function code\n")
@@ -228,6 +229,7 @@ func TestAWSCLIS3Versioning(t *testing.T) {
 // (multipart upload of 8 MiB parts, ranged downloads) and lists with
 // `aws s3 ls` and list-objects-v2, with keys holding spaces and unicode.
 func TestAWSCLIS3Transfer(t *testing.T) {
+	t.Parallel()
 	s := startCLIServer(t)
 	dir := t.TempDir()
 	big := make([]byte, 20<<20)
