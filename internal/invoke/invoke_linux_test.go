@@ -357,6 +357,11 @@ func TestInstanceLifecycle(t *testing.T) {
 	fx := newFixture(t, Config{IdleTimeout: time.Hour})
 	code := "import os\ncount = 0\ndef handler(e, c):\n    global count\n    count += 1\n    if e.get('crash'):\n        os._exit(3)\n    if e.get('big'):\n        return 'x' * (7 << 20)\n    return count\n"
 	f := fx.function(t, "life", "python3.11", "app.handler", zipFiles(t, map[string]string{"app.py": code}))
+	// Room for the 7 MB response twice over in the runtime and in the
+	// sandbox's init process, which under -race is this test binary with
+	// the race detector's shadow memory: the test is about the
+	// environment's life, not its memory.
+	f.MemorySize = 512
 	if a, b := fx.invoke(t, f, `{}`), fx.invoke(t, f, `{}`); string(a.Payload) != "1" || string(b.Payload) != "2" {
 		t.Errorf("warm reuse: %s then %s, want 1 then 2", a.Payload, b.Payload)
 	}
@@ -384,7 +389,9 @@ func TestInstanceLifecycle(t *testing.T) {
 		t.Errorf("7 MB response: %s", res.Payload)
 	}
 	// Idle for less than IdleTimeout: kept; for longer: closed.
-	fx.invoke(t, f, `{}`)
+	if res := fx.invoke(t, f, `{}`); res.FunctionError != "" {
+		t.Fatalf("after the 7 MB response: %q %s\n%s", res.FunctionError, res.Payload, res.Log)
+	}
 	fx.pool.reapIdle(time.Now().Add(time.Hour - time.Minute))
 	if n := fx.pool.Idle(); n != 1 {
 		t.Errorf("%d idle environments before the idle timeout, want 1", n)
