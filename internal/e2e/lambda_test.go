@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAWSCLICodeSigningConfigs runs the code-signing-config commands of
@@ -109,10 +110,16 @@ func TestAWSCLIDeployGate(t *testing.T) {
 	// The signed package runs, and the logs show both invocations.
 	s.invokeHello(t, run, "after deploying the signed package")
 	if s.sandboxesAvailable(t) {
-		tail := s.runService(t, "", "logs", "tail", "/aws/lambda/hello-world-lambda", "--since", "1h")
-		if tail.code != 0 || strings.Count(tail.stdout, "value1 = hello, world!") != 2 || strings.Count(tail.stdout, "Loading function") != 2 ||
-			strings.Count(tail.stdout, "REPORT RequestId: ") != 2 {
-			t.Errorf("aws logs tail: exit %d\n%s%s", tail.code, tail.stdout, tail.stderr)
+		// Logs are stored in batches after the invocation returns: poll.
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			tail := s.runService(t, "", "logs", "tail", "/aws/lambda/hello-world-lambda", "--since", "1h")
+			done := tail.code == 0 && strings.Count(tail.stdout, "REPORT RequestId: ") == 2
+			if done || time.Now().After(deadline) {
+				if !done || strings.Count(tail.stdout, "value1 = hello, world!") != 2 || strings.Count(tail.stdout, "Loading function") != 2 {
+					t.Errorf("aws logs tail: exit %d\n%s%s", tail.code, tail.stdout, tail.stderr)
+				}
+				break
+			}
 		}
 	}
 }
