@@ -374,6 +374,11 @@ func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 		return id, sig, err
 	}}
 	s.auditKey, _ = signer.Public().(*ecdsa.PublicKey)
+	// Records written after the last checkpoint of a server that did not
+	// stop cleanly are signed now, before anything is appended.
+	if err := s.auditWriter.Resume(ctx); err != nil {
+		return fmt.Errorf("signing the audit log's unsigned records: %w", err)
+	}
 	return nil
 }
 

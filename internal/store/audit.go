@@ -24,7 +24,8 @@ func (s *DB) AuditRecords(ctx context.Context, after int64, limit int) ([]audit.
 		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
 			return r, err
 		}
-		return r, json.Unmarshal([]byte(ev), &r.Event)
+		decodeAuditEvent(ev, &r)
+		return r, nil
 	}, `SELECT seq, event, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 }
 
@@ -53,9 +54,11 @@ func (s *DB) AppendAuditBatch(ctx context.Context, n int, build func(i int, seq 
 			if err != nil {
 				return err
 			}
-			ev, err := json.Marshal(r.Event)
-			if err != nil {
-				return err
+			ev := r.JSON // stored byte for byte: the hash covers it
+			if ev == nil {
+				if ev, err = json.Marshal(r.Event); err != nil {
+					return err
+				}
 			}
 			if _, err := st.ExecContext(ctx, r.Seq, string(ev), r.PrevHash, r.Hash); err != nil {
 				return err
@@ -92,7 +95,8 @@ func (s *DB) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
 		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
 			return r, err
 		}
-		return r, json.Unmarshal([]byte(ev), &r.Event)
+		decodeAuditEvent(ev, &r)
+		return r, nil
 	}, `SELECT seq, event, prev_hash, hash FROM audit_events ORDER BY seq DESC LIMIT 1`)
 	if err != nil || len(recs) == 0 {
 		return nil, err
@@ -148,4 +152,13 @@ func (s *DB) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
 		_, err = s.exec(ctx, `DELETE FROM audit_checkpoints`)
 	}
 	return len(rows), err
+}
+
+// decodeAuditEvent sets r.JSON to the stored event and r.Event to its
+// decoding. A record whose JSON does not decode is still returned, with
+// a zero Event: its hash, computed over JSON, tells whether it was
+// stored so or edited.
+func decodeAuditEvent(ev string, r *audit.Record) {
+	r.JSON = []byte(ev)
+	json.Unmarshal(r.JSON, &r.Event)
 }
