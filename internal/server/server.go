@@ -374,7 +374,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# TYPE signet_signature_validation_errors_total counter\n")
 	fmt.Fprintf(w, "signet_signature_validation_errors_total %d\n", s.SignatureValidationErrors.Load())
 	if s.Invoke.Pool != nil {
-		s.Invoke.Pool.Metrics.WritePrometheus(w)
+		s.Invoke.Pool.Metrics.WritePrometheus(w, s.cfg.Metrics.PerFunction) // function names only if configured: /metrics is public
 	}
 }
 
