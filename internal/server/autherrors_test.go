@@ -86,6 +86,7 @@ func TestAuthErrorsInEachProtocol(t *testing.T) {
 		"fail/s3 expired session":     {s3Call, &p.expired, 400, "s3", "ExpiredToken"},
 		"fail/s3 denied":              {s3Call, &p.denied, 403, "s3", "AccessDenied"},
 		"fail/s3 unsigned":            {call{"s3", "GET", "/bucket/key", ""}, nil, 403, "s3", "AccessDenied"},
+		"fail/s3 unsigned list":       {call{"s3", "GET", "/", ""}, nil, 403, "s3", "AccessDenied"},
 		"fail/lambda unknown key":     {lambdaCall, &p.unknown, 403, "json", "UnrecognizedClientException"},
 		"fail/lambda wrong secret":    {lambdaCall, &p.wrongSecret, 403, "json", "InvalidSignatureException"},
 		"fail/lambda expired session": {lambdaCall, &p.expired, 403, "json", "ExpiredTokenException"},

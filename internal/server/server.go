@@ -373,13 +373,14 @@ func (s *Server) serveUnsigned(w http.ResponseWriter, r *http.Request) {
 
 // unsignedProtocol guesses the protocol of a request that names no
 // service: a form POST is the Query protocol (IAM, STS); a JSON 1.1
-// target, or a Lambda or Signer path, REST-JSON; anything else S3.
+// target or another POST to /, or a Lambda or Signer path, JSON;
+// anything else (GET / included: ListBuckets) S3.
 func unsignedProtocol(r *http.Request) string {
 	p := r.URL.Path
 	switch {
 	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || r.URL.Query().Get("Action") != "":
 		return "query"
-	case r.Header.Get("X-Amz-Target") != "", p == "/", strings.HasPrefix(p, "/20"),
+	case r.Header.Get("X-Amz-Target") != "", r.Method == http.MethodPost && p == "/", strings.HasPrefix(p, "/20"),
 		strings.HasPrefix(p, "/signing-"), strings.HasPrefix(p, "/revocations"), strings.HasPrefix(p, "/tags/"):
 		return "json"
 	}
