@@ -243,14 +243,31 @@ func (w *Writer) Resume(ctx context.Context) error {
 	if err != nil || last == nil {
 		return err
 	}
-	cps, err := w.Store.Checkpoints(ctx)
+	var head *Checkpoint
+	if lc, ok := w.Store.(LastCheckpointer); ok {
+		head, err = lc.LastCheckpoint(ctx)
+	} else {
+		var cps []Checkpoint
+		cps, err = w.Store.Checkpoints(ctx)
+		if len(cps) > 0 {
+			head = &cps[len(cps)-1]
+		}
+	}
 	if err != nil {
 		return err
 	}
-	if len(cps) > 0 && cps[len(cps)-1].Seq >= last.Seq {
+	if head != nil && head.Seq >= last.Seq {
 		return nil
 	}
 	return SignHead(ctx, w.Store, w.Sign, w.now())
+}
+
+// LastCheckpointer is a BatchStore that finds the newest checkpoint
+// without listing them all.
+type LastCheckpointer interface {
+	// LastCheckpoint returns the checkpoint added last, or nil if there
+	// is none.
+	LastCheckpoint(ctx context.Context) (*Checkpoint, error)
 }
 
 // SignHead signs a checkpoint, dated now, of the chain's current last

@@ -87,6 +87,23 @@ func (s *DB) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	}, `SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY id`)
 }
 
+var _ audit.LastCheckpointer = (*DB)(nil)
+
+// LastCheckpoint implements audit.LastCheckpointer.
+func (s *DB) LastCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+	cps, err := queryAll(ctx, s, func(r scanner) (audit.Checkpoint, error) {
+		var c audit.Checkpoint
+		var t int64
+		err := r.Scan(&c.Seq, &c.Hash, &t, &c.KeyID, &c.Signature)
+		c.Time = fromUnixNano(t)
+		return c, err
+	}, `SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1`)
+	if err != nil || len(cps) == 0 {
+		return nil, err
+	}
+	return &cps[0], nil
+}
+
 // LastAuditRecord implements audit.BatchStore.
 func (s *DB) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
 	recs, err := queryAll(ctx, s, func(row scanner) (audit.Record, error) {
