@@ -152,7 +152,9 @@ func TestAuthErrorsInEachProtocol(t *testing.T) {
 
 // TestAuthErrorsAWSCLI runs the AWS CLI with credentials that fail: it
 // parses each error and prints AWS's code (which it cannot when the
-// error comes in another protocol's shape).
+// error comes in another protocol's shape). TestAuthErrorsInEachProtocol
+// covers every case over HTTP; this runs the CLI on a few of each
+// protocol, since each run costs seconds.
 func TestAuthErrorsAWSCLI(t *testing.T) {
 	const awsCLI = "/usr/bin/aws"
 	if _, err := os.Stat(awsCLI); err != nil {
@@ -173,14 +175,10 @@ func TestAuthErrorsAWSCLI(t *testing.T) {
 		{[]string{"iam", "list-users"}, p.unknown, "InvalidClientTokenId"},
 		{[]string{"iam", "list-users"}, p.expired, "ExpiredToken"},
 		{[]string{"iam", "list-users"}, p.denied, "AccessDenied"},
-		{[]string{"sts", "get-caller-identity"}, p.wrongSecret, "SignatureDoesNotMatch"},
 		{[]string{"sts", "get-caller-identity"}, p.unknown, "InvalidClientTokenId"},
-		{[]string{"sts", "get-caller-identity"}, p.expired, "ExpiredToken"},
 		{[]string{"s3api", "list-buckets"}, p.wrongSecret, "SignatureDoesNotMatch"},
-		{[]string{"s3api", "list-buckets"}, p.unknown, "InvalidAccessKeyId"},
 		{[]string{"s3api", "list-buckets"}, p.expired, "ExpiredToken"},
 		{[]string{"lambda", "list-functions"}, p.wrongSecret, "InvalidSignatureException"},
-		{[]string{"signer", "list-signing-profiles"}, p.unknown, "UnrecognizedClientException"},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(awsCLI, append(c.args, "--endpoint-url", ts.URL, "--region", "us-east-1", "--no-cli-pager")...)
