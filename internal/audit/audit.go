@@ -243,6 +243,10 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 		if len(recs) == 0 {
 			return n, damage(problems)
 		}
+		bySeqHash := make(map[string]int64, len(recs)) // this page's stored hashes
+		for _, r := range recs {
+			bySeqHash[r.Hash] = r.Seq
+		}
 		for _, r := range recs {
 			intact := true
 			if r.Seq != next {
@@ -253,7 +257,11 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 				problems = append(problems, &Problem{Seq: next, Reason: reason})
 				intact = false
 			} else if r.PrevHash != prev {
-				problems = append(problems, &Problem{Seq: r.Seq, Reason: "does not follow the record before it (reordered, or a record before it was deleted or rewritten)"})
+				reason := "does not follow the record before it (reordered, or a record before it was deleted or rewritten)"
+				if seq, ok := bySeqHash[r.PrevHash]; ok {
+					reason = fmt.Sprintf("does not follow the record before it: it follows record %d (reordered)", seq)
+				}
+				problems = append(problems, &Problem{Seq: r.Seq, Reason: reason})
 				intact = false
 			}
 			b, err := storedJSON(r)

@@ -111,7 +111,8 @@ func TestAuditTamper(t *testing.T) {
 			`DELETE FROM audit_events WHERE seq = 3`,
 			`UPDATE audit_events SET seq = -1 WHERE seq = 5`, `UPDATE audit_events SET seq = 5 WHERE seq = 6`, `UPDATE audit_events SET seq = 6 WHERE seq = -1`,
 			`DELETE FROM audit_events WHERE seq = 8`,
-		}, "audit record 1: edited\naudit record 3: missing\naudit record 5: does not follow\naudit record 6: does not follow\naudit record 7: does not follow\naudit record 8: deleted"},
+		}, "audit record 1: edited\naudit record 3: missing\naudit record 5: does not follow the record before it: it follows record 6\n" +
+			"audit record 6: does not follow the record before it: it follows record 4\naudit record 7: does not follow the record before it: it follows record 5\naudit record 8: deleted"},
 		{"edit", []string{`UPDATE audit_events SET event = replace(event, 'signer:GetSigningProfile', 'signer:ListSigningProfiles') WHERE seq = 4`},
 			"audit record 4: edited"},
 		{"delete", []string{`DELETE FROM audit_events WHERE seq = 5`}, "audit record 5: missing"},
