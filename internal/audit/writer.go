@@ -39,22 +39,29 @@ func (c Checkpoint) Message() []byte {
 }
 
 // Writer appends events in batches: one transaction (one fsync) per
-// batch, however many requests are waiting, and signs a checkpoint every
-// Every records or Interval.
+// batch, however many requests are waiting, and signs a checkpoint after
+// Every records, and at every tick of Interval that follows new records,
+// so that no record stays unsigned longer than Interval.
 type Writer struct {
 	Store BatchStore
 	// Sign signs a checkpoint's digest with the installation key.
-	Sign     func(ctx context.Context, digest []byte) (keyID string, sig []byte, err error)
-	Every    int
+	Sign func(ctx context.Context, digest []byte) (keyID string, sig []byte, err error)
+	// Every is the most records a checkpoint may leave unsigned; 0
+	// means 1,000.
+	Every int
+	// Interval is the longest a record stays unsigned; 0 means a
+	// minute.
 	Interval time.Duration
 	Log      *slog.Logger
+	// Now is the clock checkpoints are dated with; nil means time.Now.
+	Now func() time.Time
 
 	once      sync.Once
 	queue     chan pending
 	stop      chan struct{}
 	done      chan struct{}
+	tick      <-chan time.Time // tests: replaces the Interval ticker
 	sinceCkpt int
-	lastCkpt  time.Time
 }
 
 type pending struct {
@@ -75,7 +82,6 @@ func (w *Writer) start() {
 		w.queue = make(chan pending, 4096)
 		w.stop = make(chan struct{})
 		w.done = make(chan struct{})
-		w.lastCkpt = time.Now()
 		go w.run()
 	})
 }
@@ -84,6 +90,7 @@ func (w *Writer) start() {
 // durable (or failed to be); without, at once.
 func (w *Writer) Append(ctx context.Context, e Event, wait bool) error {
 	w.start()
+	e = e.Clean()
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
 	p := pending{e: e}
 	if wait {
@@ -107,18 +114,27 @@ func (w *Writer) Append(ctx context.Context, e Event, wait bool) error {
 
 func (w *Writer) run() {
 	defer close(w.done)
-	t := time.NewTicker(w.Interval)
-	defer t.Stop()
+	tick := w.tick
+	if tick == nil {
+		t := time.NewTicker(w.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		var first pending
 		select {
 		case first = <-w.queue:
-		case <-t.C:
-			w.checkpoint(false)
+		case <-tick:
+			// Every record written since the last checkpoint was written
+			// within the last Interval: sign now. (Checking the time
+			// since the last checkpoint instead skipped every tick that
+			// followed a checkpoint by a hair less than Interval, which
+			// made the interval twice as long.)
+			w.checkpoint()
 			continue
 		case <-w.stop:
 			w.drain()
-			w.checkpoint(true)
+			w.checkpoint()
 			return
 		}
 		w.write(w.collect(first))
@@ -175,8 +191,7 @@ func (w *Writer) drain() {
 
 func (w *Writer) write(batch []pending) {
 	err := w.Store.AppendAuditBatch(context.Background(), len(batch), func(i int, seq int64, prev string) (Record, error) {
-		h, err := Hash(prev, batch[i].e)
-		return Record{Seq: seq, Event: batch[i].e, PrevHash: prev, Hash: h}, err
+		return NewRecord(seq, prev, batch[i].e)
 	})
 	if err != nil && w.Log != nil {
 		w.Log.Error("failed to write audit records", "records", len(batch), "err", err)
@@ -189,33 +204,80 @@ func (w *Writer) write(batch []pending) {
 	if err == nil {
 		w.sinceCkpt += len(batch)
 		if w.sinceCkpt >= w.Every {
-			w.checkpoint(true)
+			w.checkpoint()
 		}
 	}
 }
 
 // checkpoint signs the chain head if records were added since the last
-// checkpoint (and, unless force, the interval has passed).
-func (w *Writer) checkpoint(force bool) {
-	if w.Sign == nil || w.sinceCkpt == 0 || (!force && time.Since(w.lastCkpt) < w.Interval && w.sinceCkpt < w.Every) {
+// checkpoint.
+func (w *Writer) checkpoint() {
+	if w.Sign == nil || w.sinceCkpt == 0 {
 		return
 	}
-	if err := SignHead(context.Background(), w.Store, w.Sign); err != nil {
+	if err := SignHead(context.Background(), w.Store, w.Sign, w.now()); err != nil {
 		if w.Log != nil {
 			w.Log.Error("failed to sign an audit checkpoint", "err", err)
 		}
 		return
 	}
-	w.sinceCkpt, w.lastCkpt = 0, time.Now()
+	w.sinceCkpt = 0
 }
 
-// SignHead signs a checkpoint of the chain's current last record.
-func SignHead(ctx context.Context, s BatchStore, sign func(ctx context.Context, digest []byte) (string, []byte, error)) error {
+func (w *Writer) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// Resume signs a checkpoint of the chain's last record if no checkpoint
+// covers it yet: the records a server wrote after its last checkpoint
+// before it stopped without closing its Writer (a crash). A server calls
+// it at start, before it appends.
+func (w *Writer) Resume(ctx context.Context) error {
+	if w.Sign == nil {
+		return nil
+	}
+	last, err := w.Store.LastAuditRecord(ctx)
+	if err != nil || last == nil {
+		return err
+	}
+	var head *Checkpoint
+	if lc, ok := w.Store.(LastCheckpointer); ok {
+		head, err = lc.LastCheckpoint(ctx)
+	} else {
+		var cps []Checkpoint
+		cps, err = w.Store.Checkpoints(ctx)
+		if len(cps) > 0 {
+			head = &cps[len(cps)-1]
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if head != nil && head.Seq >= last.Seq {
+		return nil
+	}
+	return SignHead(ctx, w.Store, w.Sign, w.now())
+}
+
+// LastCheckpointer is a BatchStore that finds the newest checkpoint
+// without listing them all.
+type LastCheckpointer interface {
+	// LastCheckpoint returns the checkpoint added last, or nil if there
+	// is none.
+	LastCheckpoint(ctx context.Context) (*Checkpoint, error)
+}
+
+// SignHead signs a checkpoint, dated now, of the chain's current last
+// record.
+func SignHead(ctx context.Context, s BatchStore, sign func(ctx context.Context, digest []byte) (string, []byte, error), now time.Time) error {
 	last, err := s.LastAuditRecord(ctx)
 	if err != nil || last == nil {
 		return err
 	}
-	c := Checkpoint{Seq: last.Seq, Hash: last.Hash, Time: time.Now().UTC().Truncate(time.Microsecond)}
+	c := Checkpoint{Seq: last.Seq, Hash: last.Hash, Time: now.UTC().Truncate(time.Microsecond)}
 	if c.KeyID, c.Signature, err = sign(ctx, c.Message()); err != nil {
 		return err
 	}
@@ -235,27 +297,45 @@ func (w *Writer) Close() error {
 }
 
 // VerifyCheckpoints checks every checkpoint's signature (with verify) and
-// that the chain still holds the signed record. It returns a *Problem
-// naming the record that no longer matches.
+// that the chain still holds the signed record. It returns the number of
+// checkpoints that hold and, when some do not, a *DamageError naming
+// every record that no longer matches its checkpoint: rewritten (the
+// chain up to it recomputed), deleted, or cut off with the end of the
+// log (truncated).
 func VerifyCheckpoints(ctx context.Context, s BatchStore, verify func(keyID string, digest, sig []byte) error) (int, error) {
 	cps, err := s.Checkpoints(ctx)
 	if err != nil {
 		return 0, err
 	}
-	for i, c := range cps {
+	last, err := s.LastAuditRecord(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var problems []*Problem
+	n := 0
+	for _, c := range cps {
 		if err := verify(c.KeyID, c.Message(), c.Signature); err != nil {
-			return i, &Problem{Seq: c.Seq, Reason: fmt.Sprintf("the signed checkpoint of this record does not verify (%v): the checkpoint was forged or altered", err)}
+			problems = append(problems, &Problem{Seq: c.Seq, Reason: fmt.Sprintf("the signed checkpoint of this record does not verify (%v): the checkpoint was forged or altered", err)})
+			continue
 		}
 		recs, err := s.AuditRecords(ctx, c.Seq-1, 1)
 		if err != nil {
-			return i, err
+			return n, err
 		}
 		switch {
+		case last == nil || last.Seq < c.Seq:
+			end := int64(0)
+			if last != nil {
+				end = last.Seq
+			}
+			problems = append(problems, &Problem{Seq: c.Seq, Reason: fmt.Sprintf("deleted: a signed checkpoint covers it but the log now ends at record %d (truncated)", end)})
 		case len(recs) == 0 || recs[0].Seq != c.Seq:
-			return i, &Problem{Seq: c.Seq, Reason: "deleted: a signed checkpoint covers it but it is no longer in the log"}
+			problems = append(problems, &Problem{Seq: c.Seq, Reason: "deleted: a signed checkpoint covers it but it is no longer in the log"})
 		case recs[0].Hash != c.Hash:
-			return i, &Problem{Seq: c.Seq, Reason: "rewritten: its hash differs from the one the installation key signed (the chain up to it was recomputed)"}
+			problems = append(problems, &Problem{Seq: c.Seq, Reason: "rewritten: its hash differs from the one the installation key signed (the chain up to it was recomputed)"})
+		default:
+			n++
 		}
 	}
-	return len(cps), nil
+	return n, damage(problems)
 }

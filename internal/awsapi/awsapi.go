@@ -107,8 +107,18 @@ type Operation struct {
 	// Public operations take unsigned requests (STS's
 	// AssumeRoleWithWebIdentity); the Authorizer only records them.
 	Public bool
-	Handle func(w http.ResponseWriter, r *http.Request) error
+	// MaxBody is the largest request body the operation takes; 0 means
+	// DefaultMaxBody. The server reads no more (see Endpoint.BodyLimit).
+	MaxBody int64
+	// TooLarge is the error a larger body gets; nil means
+	// RequestEntityTooLargeException.
+	TooLarge *Error
+	Handle   func(w http.ResponseWriter, r *http.Request) error
 }
+
+// DefaultMaxBody bounds the request body of an operation that sets no
+// MaxBody: the JSON and form documents of the control-plane APIs.
+const DefaultMaxBody = 1 << 20
 
 // Service is a set of operations of one AWS service.
 type Service struct {
@@ -124,11 +134,79 @@ type Service struct {
 	// Selector returns what picks among operations that share a pattern
 	// (their Target); nil: the X-Amz-Target header.
 	Selector func(r *http.Request) string
+	// AuthCodes renames the SigV4 verifier's error codes (the JSON
+	// protocols' names) for this service's protocol; nil keeps them.
+	AuthCodes map[string]string
 }
+
+// Endpoint is a service's HTTP handler, with what a server needs to know
+// about a request before it reads the body and dispatches it.
+type Endpoint struct {
+	http.Handler
+	svc    *Service
+	limits *http.ServeMux // pattern → the largest body its operations take
+}
+
+// BodyLimit returns the largest body the operation r is for takes, and
+// the error (in AWS's words) a larger body gets. A request that matches
+// no operation gets DefaultMaxBody.
+func (e *Endpoint) BodyLimit(r *http.Request) (int64, *Error) {
+	limit, tooLarge := int64(DefaultMaxBody), (*Error)(nil)
+	if h, pattern := e.limits.Handler(r); pattern != "" {
+		l := h.(bodyLimit)
+		limit, tooLarge = l.max, l.tooLarge
+	}
+	if tooLarge == nil {
+		tooLarge = &Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("Request must be smaller than %d bytes, the %s API's limit for this operation", limit, e.svc.Name)}
+	}
+	return limit, tooLarge
+}
+
+// WriteError writes e, an error the server found before dispatching
+// (authentication, body size), in the service's protocol: codes renamed
+// by AuthCodes, the service's error shape.
+func (e *Endpoint) WriteError(w http.ResponseWriter, r *http.Request, ae *Error) {
+	if c, ok := e.svc.AuthCodes[ae.Code]; ok {
+		ae = &Error{Code: c, Status: ae.Status, Message: ae.Message, Reason: ae.Reason}
+	}
+	if e.svc.WriteError != nil {
+		e.svc.WriteError(w, r, ae)
+		return
+	}
+	WriteError(w, r, ae)
+}
+
+// bodyLimit is an operation's body limit, kept in Endpoint.limits.
+type bodyLimit struct {
+	max      int64
+	tooLarge *Error
+}
+
+func (bodyLimit) ServeHTTP(http.ResponseWriter, *http.Request) {}
 
 // Handler returns the service's HTTP handler. Requests reaching it must
 // already be authenticated (see WithCaller).
-func (s *Service) Handler() http.Handler {
+func (s *Service) Handler() *Endpoint {
+	limits := map[string]bodyLimit{}
+	for _, op := range s.Operations {
+		l := bodyLimit{max: op.MaxBody, tooLarge: op.TooLarge}
+		if l.max == 0 {
+			l.max = DefaultMaxBody
+		}
+		if cur, ok := limits[op.Pattern]; !ok || l.max > cur.max {
+			limits[op.Pattern] = l
+		}
+	}
+	e := &Endpoint{svc: s, limits: http.NewServeMux()}
+	for pattern, l := range limits {
+		e.limits.Handle(pattern, l)
+	}
+	e.Handler = s.mux()
+	return e
+}
+
+func (s *Service) mux() http.Handler {
 	mux := http.NewServeMux()
 	targets := map[string]map[string]http.Handler{} // pattern → X-Amz-Target → handler
 	for _, op := range s.Operations {

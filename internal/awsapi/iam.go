@@ -93,6 +93,7 @@ func (x *IAM) Service() *Service {
 			svc.Operations = append(svc.Operations, op(o.action, p.res, x.onPrincipal(k, o.action, o.fields, o.do)))
 		}
 	}
+	svc.AuthCodes = queryAuthCodes
 	return svc
 }
 
@@ -117,7 +118,7 @@ func (x *IAM) onPrincipal(kind iam.PrincipalKind, action string, fields []string
 
 // STSService returns the STS operations.
 func (x *IAM) STSService() *Service {
-	return &Service{Name: "sts", Authorizer: x.Authorizer, Log: x.Log, Selector: queryAction, MapError: iamMapError,
+	return &Service{Name: "sts", Authorizer: x.Authorizer, Log: x.Log, Selector: queryAction, MapError: iamMapError, AuthCodes: queryAuthCodes,
 		WriteError: func(w http.ResponseWriter, r *http.Request, e *Error) { writeQueryError(w, r, stsNS, e) },
 		Operations: []Operation{
 			{Name: "AssumeRole", Pattern: "POST /", Target: "AssumeRole", Action: "sts:AssumeRole",
@@ -153,6 +154,18 @@ func iamMapError(op string, err error) *Error {
 		return &Error{Code: "ExpiredTokenException", Status: http.StatusBadRequest, Message: msg}
 	}
 	return nil
+}
+
+// queryAuthCodes renames the SigV4 verifier's codes (the JSON protocols'
+// names) to those IAM and STS answer an unauthenticated request with.
+var queryAuthCodes = map[string]string{
+	"UnrecognizedClientException":         "InvalidClientTokenId",
+	"InvalidSignatureException":           "SignatureDoesNotMatch",
+	"ExpiredTokenException":               "ExpiredToken",
+	"MissingAuthenticationTokenException": "MissingAuthenticationToken",
+	"IncompleteSignatureException":        "IncompleteSignature",
+	"InternalServiceErrorException":       "InternalFailure",
+	"RequestEntityTooLargeException":      "RequestEntityTooLarge",
 }
 
 // queryCodes renames the JSON protocols' codes for the Query protocol.

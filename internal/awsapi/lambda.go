@@ -3,6 +3,7 @@ package awsapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -50,7 +51,31 @@ func (l *Lambda) Service() *Service {
 	if l.Invoke != nil {
 		ops = append(ops, l.invokeOperations()...)
 	}
+	for i := range ops {
+		ops[i].MaxBody, ops[i].TooLarge = lambdaBodyLimit(ops[i].Name)
+	}
 	return &Service{Name: "lambda", Operations: ops, Authorizer: l.Authorizer, Log: l.Log, MapError: lambdaMapError, WriteError: writeLambdaError}
+}
+
+// Lambda's request limits: a package inline in a request (50 MB of zip in
+// base64, in JSON) and a synchronous invocation's payload.
+const (
+	MaxCodeRequest   = 70167211
+	MaxInvokeRequest = invoke.MaxSyncPayload
+)
+
+// lambdaBodyLimit is the largest body operation op takes and the error a
+// larger one gets, in Lambda's words (0, nil: the default).
+func lambdaBodyLimit(op string) (int64, *Error) {
+	switch op {
+	case "CreateFunction", "UpdateFunctionCode", "PublishLayerVersion":
+		return MaxCodeRequest, &Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", MaxCodeRequest, op)}
+	case "Invoke":
+		return MaxInvokeRequest, &Error{Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", MaxInvokeRequest)}
+	}
+	return 0, nil
 }
 
 // lambdaMapError maps the deploy gate's errors to Lambda's codes.

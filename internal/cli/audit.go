@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -101,18 +102,20 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 
 // auditVerify checks the hash chain, then every signed checkpoint with
 // the installation key (unsealed with the data directory's master key).
+// It reports every damaged record, one a line, and fails if there is
+// any.
 func auditVerify(ctx context.Context, db *store.DB, dir string, stdout io.Writer) error {
 	log := &audit.Log{Store: db}
 	count, err := log.Verify(ctx)
-	var p *audit.Problem
-	if errors.As(err, &p) {
-		return fmt.Errorf("the audit log was tampered with: %w (%d records before it are intact)", err, count)
-	}
-	if err != nil {
+	problems := audit.Problems(err)
+	if err != nil && problems == nil {
 		return err
 	}
 	master, err := keys.LoadMasterKey(filepath.Join(dir, "master.key"))
 	if err != nil {
+		if len(problems) > 0 {
+			return tampered(stdout, problems, count)
+		}
 		return fmt.Errorf("the hash chain of %d records is intact, but the signed checkpoints cannot be checked without the master key: %w", count, err)
 	}
 	main, err := store.OpenSQLite(ctx, filepath.Join(dir, "signet.db"))
@@ -135,14 +138,25 @@ func auditVerify(ctx context.Context, db *store.DB, dir string, stdout io.Writer
 		}
 		return nil
 	})
-	if errors.As(err, &p) {
-		return fmt.Errorf("the audit log was tampered with: %w", err)
-	}
-	if err != nil {
+	cpProblems := audit.Problems(err)
+	if err != nil && cpProblems == nil {
 		return err
+	}
+	if problems = append(problems, cpProblems...); len(problems) > 0 {
+		return tampered(stdout, problems, count)
 	}
 	fmt.Fprintf(stdout, "audit log intact: %d records, hash chain verified, %d signed checkpoints verified\n", count, n)
 	return nil
+}
+
+// tampered prints every problem, sorted by record, and returns the
+// error that makes `signet audit verify` fail.
+func tampered(stdout io.Writer, problems []*audit.Problem, intact int64) error {
+	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Seq < problems[j].Seq })
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p.Error())
+	}
+	return fmt.Errorf("the audit log was tampered with: %d problems (listed above); %d records are intact", len(problems), intact)
 }
 
 // globMatch matches * as any run of characters.

@@ -70,6 +70,18 @@ type Config struct {
 	// Actions). A role trusts one with Principal {"Federated":
 	// "arn:aws:iam::ACCOUNT:oidc-provider/HOST"}.
 	WebIdentity []WebIdentityProvider `yaml:"web_identity"`
+	// Metrics configures GET /metrics, which takes no credentials.
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// Metrics configures what the unauthenticated GET /metrics shows.
+type Metrics struct {
+	// PerFunction adds a series per function, labelled with its name, to
+	// the invocation metrics. Default false: anyone who can reach the
+	// server can read /metrics, so by default the invocation metrics are
+	// totals over all functions and name none. Turn it on where the
+	// metrics endpoint is reachable only by the monitoring system.
+	PerFunction bool `yaml:"per_function"`
 }
 
 // WebIdentityProvider is a trusted OpenID Connect issuer.

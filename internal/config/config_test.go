@@ -25,6 +25,7 @@ func TestParse(t *testing.T) {
 			return c.Listen == "0.0.0.0:8080" && c.Region == "ap-northeast-1" && c.BaseURL() == "http://signet.internal:8080"
 		}},
 		"ok/env":           {"region: ${SIGNET_TEST_REGION}\n", "", func(c Config) bool { return c.Region == "eu-west-1" }},
+		"ok/metrics":       {"metrics: {per_function: true}\n", "", func(c Config) bool { return c.Metrics.PerFunction && !Defaults().Metrics.PerFunction }},
 		"ok/dollar":        {"subject:\n  organization: Cost$Center\n", "", func(c Config) bool { return c.Subject.Organization == "Cost$Center" }},
 		"fail/unset-env":   {"region: ${SIGNET_TEST_UNSET_VARIABLE}\n", "SIGNET_TEST_UNSET_VARIABLE", nil},
 		"fail/unknown-key": {"listne: x\n", "field listne not found", nil},

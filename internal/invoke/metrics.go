@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -69,15 +70,42 @@ func (m *Metrics) Snapshot(fn string) (invocations, errors, throttles int64) {
 	return 0, 0, 0
 }
 
-// WritePrometheus writes the metrics in the Prometheus text format.
-func (m *Metrics) WritePrometheus(w io.Writer) {
+// WritePrometheus writes the metrics in the Prometheus text format:
+// with byFunction, a series per function (labelled function="NAME");
+// without, one series of totals over all functions, which names none.
+func (m *Metrics) WritePrometheus(w io.Writer, byFunction bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	names := make([]string, 0, len(m.fns))
-	for n := range m.fns {
-		names = append(names, n)
+	type series struct {
+		labels string // `function="NAME",` or ""
+		f      *fnMetrics
 	}
-	sort.Strings(names)
+	var all []series
+	if byFunction {
+		names := make([]string, 0, len(m.fns))
+		for n := range m.fns {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			all = append(all, series{fmt.Sprintf("function=%q,", n), m.fns[n]})
+		}
+	} else {
+		t := &fnMetrics{buckets: make([]int64, len(durationBuckets))}
+		for _, f := range m.fns {
+			t.invocations, t.errors, t.throttles, t.sum = t.invocations+f.invocations, t.errors+f.errors, t.throttles+f.throttles, t.sum+f.sum
+			for i, b := range f.buckets {
+				t.buckets[i] += b
+			}
+		}
+		all = []series{{"", t}}
+	}
+	braces := func(labels string) string {
+		if labels == "" {
+			return ""
+		}
+		return "{" + strings.TrimSuffix(labels, ",") + "}"
+	}
 	for _, c := range []struct {
 		name, help string
 		v          func(*fnMetrics) int64
@@ -87,18 +115,17 @@ func (m *Metrics) WritePrometheus(w io.Writer) {
 		{"signet_lambda_throttles_total", "Invocations refused for concurrency (Lambda's Throttles).", func(f *fnMetrics) int64 { return f.throttles }},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", c.name, c.help, c.name)
-		for _, n := range names {
-			fmt.Fprintf(w, "%s{function=%q} %d\n", c.name, n, c.v(m.fns[n]))
+		for _, s := range all {
+			fmt.Fprintf(w, "%s%s %d\n", c.name, braces(s.labels), c.v(s.f))
 		}
 	}
 	const h = "signet_lambda_duration_seconds"
 	fmt.Fprintf(w, "# HELP %s Invocation duration (Lambda's Duration).\n# TYPE %s histogram\n", h, h)
-	for _, n := range names {
-		f := m.fns[n]
+	for _, s := range all {
 		for i, b := range durationBuckets {
-			fmt.Fprintf(w, "%s_bucket{function=%q,le=\"%g\"} %d\n", h, n, b, f.buckets[i])
+			fmt.Fprintf(w, "%s_bucket{%sle=\"%g\"} %d\n", h, s.labels, b, s.f.buckets[i])
 		}
-		fmt.Fprintf(w, "%s_bucket{function=%q,le=\"+Inf\"} %d\n", h, n, f.invocations)
-		fmt.Fprintf(w, "%s_sum{function=%q} %g\n%s_count{function=%q} %d\n", h, n, f.sum, h, n, f.invocations)
+		fmt.Fprintf(w, "%s_bucket{%sle=\"+Inf\"} %d\n", h, s.labels, s.f.invocations)
+		fmt.Fprintf(w, "%s_sum%s %g\n%s_count%s %d\n", h, braces(s.labels), s.f.sum, h, braces(s.labels), s.f.invocations)
 	}
 }

@@ -316,7 +316,10 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.C
 	if code := w.Header().Get("X-Amzn-ErrorType"); code != "" {
 		outcome += " " + code
 	}
-	err := s.auditWriter.Append(r.Context(), audit.Event{Time: start, Principal: caller.PrincipalARN, AccessKey: caller.AccessKeyID, Action: action,
+	// The wait for the record does not end when the client goes away (or
+	// its body stops arriving, which cancels the request's context): the
+	// record is queued either way, and the response depends on it.
+	err := s.auditWriter.Append(context.WithoutCancel(r.Context()), audit.Event{Time: start, Principal: caller.PrincipalARN, AccessKey: caller.AccessKeyID, Action: action,
 		Resource: resource, Decision: decision, RequestID: awsapi.RequestID(r.Context()), SourceIP: caller.SourceIP, Outcome: outcome, BreakGlass: breakGlass}, aw.hold)
 	if aw.hold {
 		if err != nil {
@@ -374,6 +377,11 @@ func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 		return id, sig, err
 	}}
 	s.auditKey, _ = signer.Public().(*ecdsa.PublicKey)
+	// Records written after the last checkpoint of a server that did not
+	// stop cleanly are signed now, before anything is appended.
+	if err := s.auditWriter.Resume(ctx); err != nil {
+		return fmt.Errorf("signing the audit log's unsigned records: %w", err)
+	}
 	return nil
 }
 

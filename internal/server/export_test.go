@@ -32,3 +32,10 @@ func (s *Server) DisableAuthorizationAndAudit() {
 
 // AuditDB exposes the audit database.
 func (s *Server) AuditDB() *store.DB { return s.auditDB }
+
+// SetRequestLimits changes the header and body deadlines and the
+// buffered-body budget. Call it before Serve.
+func (s *Server) SetRequestLimits(header, bodyIdle time.Duration, minRate, bufferedBodies int64, bodyWait time.Duration) {
+	s.limits = requestLimits{header: header, bodyIdle: bodyIdle, minRate: minRate, bufferedBodies: bufferedBodies, bodyWait: bodyWait}
+	s.bodies = newBodyBudget(bufferedBodies)
+}

@@ -43,12 +43,18 @@ import (
 	"github.com/signet/signet/internal/tsa"
 )
 
-// MaxAPIBody bounds the body of a Signer API request; MaxLambdaBody that
-// of a Lambda API request, which may carry a 50 MB package in base64.
+// MaxAPIBody bounds the body of a request to an operation that declares
+// no limit of its own (awsapi.Operation.MaxBody); MaxLambdaBody that of a
+// Lambda request carrying a package (50 MB of zip in base64).
 const (
-	MaxAPIBody    = 1 << 20
-	MaxLambdaBody = 70 << 20
+	MaxAPIBody    = awsapi.DefaultMaxBody
+	MaxLambdaBody = awsapi.MaxCodeRequest
 )
+
+// maxUnsignedBody bounds the body read from a request without a
+// signature, to learn whether it is an STS call that needs none
+// (AssumeRoleWithWebIdentity: a token of at most 20,000 characters).
+const maxUnsignedBody = 64 << 10
 
 // Server is a running installation.
 type Server struct {
@@ -60,8 +66,10 @@ type Server struct {
 	inst     installation
 	verifier *sigv4.Verifier
 	creds    *credentials
-	services map[string]http.Handler // by SigV4 signing name
+	services map[string]*awsapi.Endpoint // by SigV4 signing name
 	public   *http.ServeMux
+	limits   requestLimits
+	bodies   *bodyBudget
 
 	// Profiles is the signing-profile service, exposed for tests.
 	Profiles *signing.Service
@@ -118,7 +126,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, lock: lock}
+	s := &Server{cfg: cfg, log: log, lock: lock, limits: defaultLimits}
+	s.bodies = newBodyBudget(s.limits.bufferedBodies)
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -184,7 +193,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	lambda := s.openFunctions(inst)
-	s.services = map[string]http.Handler{
+	s.services = map[string]*awsapi.Endpoint{
 		"signer": signer.Service().Handler(),
 		"lambda": lambda.Service().Handler(),
 		"logs":   (&awsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: s.authz, Log: s.log}).Service().Handler(),
@@ -275,39 +284,20 @@ func (s *Server) Close() error {
 
 // ServeHTTP routes a request: unsigned requests to the public endpoints,
 // signed ones, once verified, to the service named in their credential
-// scope.
+// scope. No body is read before the request's signature information
+// (access key, date, scope, session token) has been checked, and then no
+// more than its operation takes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
 	w.Header().Set("X-Amzn-RequestId", id)
 	ctx := awsapi.WithRequestID(r.Context(), id)
 	r = r.WithContext(ctx)
+	r.Body = s.limits.deadlines(w, r.Body)
+	defer s.limits.finish(w)
 
 	service, region, signed := sigv4.Scope(r)
 	if !signed {
-		if r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Credential") == "" {
-			if _, pattern := s.public.Handler(r); pattern != "" {
-				s.public.ServeHTTP(w, r)
-				return
-			}
-		}
-		if r.Header.Get("Authorization") == "" && r.Method == http.MethodPost && r.URL.Path == "/" {
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))
-			if err == nil && unsignedSTS(r, body) {
-				host, _, _ := net.SplitHostPort(r.RemoteAddr)
-				caller := awsapi.Caller{PrincipalARN: "anonymous", SourceIP: host, Secure: r.TLS != nil}
-				r = r.WithContext(awsapi.WithCaller(ctx, caller))
-				r.Body = io.NopCloser(bytes.NewReader(body))
-				s.audited(w, r, caller, s.services["sts"].ServeHTTP)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		// Let the verifier say what is missing or malformed.
-		_, err := s.verifier.Verify(r, nil)
-		if err == nil {
-			err = &awsapi.Error{Code: "IncompleteSignatureException", Status: 400, Message: "the request's signature could not be parsed"}
-		}
-		s.writeAuthError(w, r, err)
+		s.serveUnsigned(w, r)
 		return
 	}
 	if service == "s3" {
@@ -321,28 +311,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if region != s.inst.Account.Region && !(service == "iam" && region == "us-east-1") { // IAM is global: always signed for us-east-1
-		awsapi.WriteError(w, r, &awsapi.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden,
+		h.WriteError(w, r, &awsapi.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden,
 			Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This endpoint serves region %s: set --region %s or AWS_DEFAULT_REGION=%s", region, s.inst.Account.Region, s.inst.Account.Region, s.inst.Account.Region)})
 		return
 	}
-	limit := int64(MaxAPIBody)
-	if service == "lambda" {
-		limit = MaxLambdaBody
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	pending, err := s.verifier.Authenticate(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			awsapi.WriteError(w, r, &awsapi.Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
-				Message: fmt.Sprintf("the request body is larger than the %d-byte limit of the %s API", limit, service)})
-			return
-		}
-		awsapi.WriteError(w, r, &awsapi.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "failed to read the request body: " + err.Error()})
+		s.writeAuthError(w, r, h.WriteError, err)
 		return
 	}
-	res, err := s.verifier.Verify(r, body)
+	limit, tooLarge := h.BodyLimit(r)
+	body, release, aerr := s.readBody(w, r, service, limit, tooLarge)
+	if aerr != nil {
+		h.WriteError(w, r, aerr)
+		return
+	}
+	defer release()
+	res, err := pending.Verify(body)
 	if err != nil {
-		s.writeAuthError(w, r, err)
+		s.writeAuthError(w, r, h.WriteError, err)
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
@@ -354,14 +341,104 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.audited(w, r, caller, h.ServeHTTP)
 }
 
-func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
+// serveUnsigned serves a request without a SigV4 credential scope: a
+// public endpoint, STS's AssumeRoleWithWebIdentity, or else the
+// authentication error of the protocol the request looks like it speaks.
+func (s *Server) serveUnsigned(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Credential") == "" {
+		if _, pattern := s.public.Handler(r); pattern != "" {
+			s.public.ServeHTTP(w, r)
+			return
+		}
+	}
+	if r.Header.Get("Authorization") == "" && r.Method == http.MethodPost && r.URL.Path == "/" && r.ContentLength <= maxUnsignedBody {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUnsignedBody))
+		if err == nil && unsignedSTS(r, body) {
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			caller := awsapi.Caller{PrincipalARN: "anonymous", SourceIP: host, Secure: r.TLS != nil}
+			r = r.WithContext(awsapi.WithCaller(ctx, caller))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			s.audited(w, r, caller, s.services["sts"].ServeHTTP)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	// Let the verifier say what is missing or malformed.
+	_, err := s.verifier.Authenticate(r)
+	if err == nil {
+		err = &awsapi.Error{Code: "IncompleteSignatureException", Status: 400, Message: "the request's signature could not be parsed"}
+	}
+	switch unsignedProtocol(r) {
+	case "query":
+		s.writeAuthError(w, r, s.services["sts"].WriteError, err)
+	case "s3":
+		s.s3.api.WriteError(w, r, err)
+	default:
+		s.writeAuthError(w, r, awsapi.WriteError, err)
+	}
+}
+
+// unsignedProtocol guesses the protocol of a request that names no
+// service: a form POST is the Query protocol (IAM, STS); a JSON 1.1
+// target or another POST to /, or a Lambda or Signer path, JSON;
+// anything else (GET / included: ListBuckets) S3.
+func unsignedProtocol(r *http.Request) string {
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || r.URL.Query().Get("Action") != "":
+		return "query"
+	case r.Header.Get("X-Amz-Target") != "", r.Method == http.MethodPost && p == "/", strings.HasPrefix(p, "/20"),
+		strings.HasPrefix(p, "/signing-"), strings.HasPrefix(p, "/revocations"), strings.HasPrefix(p, "/tags/"):
+		return "json"
+	}
+	return "s3"
+}
+
+// readBody reads a request body of at most limit bytes, under the
+// server's budget of buffered bodies: release returns the body's share
+// once the request is served. A body known (Content-Length) or found to
+// be larger than limit gets tooLarge; one known to be larger is not
+// read at all.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, service string, limit int64, tooLarge *awsapi.Error) (body []byte, release func(), _ *awsapi.Error) {
+	if r.ContentLength > limit {
+		return nil, nil, tooLarge
+	}
+	n := limit
+	if r.ContentLength >= 0 {
+		n = r.ContentLength
+	}
+	release, err := s.bodies.acquire(r.Context(), n, s.limits.bodyWait)
+	if err != nil {
+		e := throttleErrors[service]
+		e.Message = "the server holds as many request bodies as it can at once; retry with backoff"
+		return nil, nil, &e
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(n, 1<<20)+bytes.MinRead))
+	if _, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		release()
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, nil, tooLarge
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, nil, &awsapi.Error{Code: "RequestTimeoutException", Status: http.StatusRequestTimeout,
+				Message: fmt.Sprintf("the request body arrived too slowly: send it at %d bytes/s or more, without pauses of %s", s.limits.minRate, s.limits.bodyIdle)}
+		}
+		return nil, nil, &awsapi.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "failed to read the request body: " + err.Error()}
+	}
+	return buf.Bytes(), release, nil
+}
+
+func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, write func(http.ResponseWriter, *http.Request, *awsapi.Error), err error) {
 	e := awsapi.MapError(err)
 	if e.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "authentication failed", "request_id", awsapi.RequestID(r.Context()), "err", err)
 	} else {
 		s.log.InfoContext(r.Context(), "request not authenticated", "request_id", awsapi.RequestID(r.Context()), "code", e.Code, "remote", r.RemoteAddr)
 	}
-	awsapi.WriteError(w, r, e)
+	write(w, r, e)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -382,7 +459,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# TYPE signet_signature_validation_errors_total counter\n")
 	fmt.Fprintf(w, "signet_signature_validation_errors_total %d\n", s.SignatureValidationErrors.Load())
 	if s.Invoke.Pool != nil {
-		s.Invoke.Pool.Metrics.WritePrometheus(w)
+		s.Invoke.Pool.Metrics.WritePrometheus(w, s.cfg.Metrics.PerFunction) // function names only if configured: /metrics is public
 	}
 }
 
@@ -425,7 +502,7 @@ func (s *Server) writeCRL(w http.ResponseWriter, r *http.Request, der []byte, er
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hs := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.limits.header, // the body's deadlines are set as it is read (requestLimits)
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}

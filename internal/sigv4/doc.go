@@ -33,17 +33,26 @@
 //
 // # Usage
 //
+// A server checks what it can before it reads a body: [Verifier.Authenticate]
+// parses the signature information and checks the time, scope date,
+// access key and session token, so that a request that gets any of them
+// wrong is refused unread; [Pending.Verify] then checks the signature over
+// the body, read under the operation's own limit.
+//
 //	v := &sigv4.Verifier{Credentials: store}
 //
 //	func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //		service, _, ok := sigv4.Scope(r) // cheap: route before reading the body
 //		if !ok || service != "signer" {
-//			// not for us, or not signed at all: Verify reports why
+//			// not for us, or not signed at all: Authenticate reports why
 //		}
-//		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+//		p, err := v.Authenticate(r)
+//		if err != nil { ... } // as below
+//		if r.ContentLength > maxBody { ... } // too large: refuse unread
+//		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 //		if err != nil { ... }
 //		r.Body = io.NopCloser(bytes.NewReader(body))
-//		res, err := v.Verify(r, body)
+//		res, err := p.Verify(body)
 //		var aerr *sigv4.Error
 //		switch {
 //		case errors.As(err, &aerr):

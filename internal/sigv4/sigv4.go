@@ -65,23 +65,54 @@ const (
 // Verify checks the signature of r. body is the full request body, already
 // read by the caller (who restores r.Body). It returns an *Error for every
 // authentication failure; other errors, such as the CredentialStore failing,
-// are returned wrapped as they are.
+// are returned wrapped as they are. It is Authenticate followed by
+// [Pending.Verify].
 func (v *Verifier) Verify(r *http.Request, body []byte) (*Result, error) {
+	p, err := v.Authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	return p.Verify(body)
+}
+
+// Pending is a request whose signature information has been checked,
+// all but the signature itself, which needs the body.
+type Pending struct {
+	r    *http.Request
+	a    *authInfo
+	cred Credential
+}
+
+// Authenticate checks everything about r's signature that does not
+// need its body: the Authorization header (or presigned query) parses,
+// the request time is within the allowed skew, the scope's date matches
+// it, the access key exists and the session token matches and has not
+// expired. A server calls it before it reads a body, so that a request
+// with none of that right costs no more than its headers; [Pending.Verify]
+// then checks the signature over the body. Failures are *Error values, as
+// Verify's are.
+func (v *Verifier) Authenticate(r *http.Request) (*Pending, error) {
 	a, cred, err := v.authenticate(r)
 	if err != nil {
 		return nil, err
 	}
-	payloadHash, streaming, perr := requestPayloadHash(r, a, body)
+	return &Pending{r: r, a: a, cred: cred}, nil
+}
+
+// Verify checks the request's signature over body, the full request
+// body.
+func (p *Pending) Verify(body []byte) (*Result, error) {
+	payloadHash, streaming, perr := requestPayloadHash(p.r, p.a, body)
 	if perr != nil {
 		return nil, perr
 	}
-	if err := checkSignature(r, a, cred, payloadHash, len(body)); err != nil {
+	if err := checkSignature(p.r, p.a, p.cred, payloadHash, len(body)); err != nil {
 		return nil, err
 	}
 	if streaming {
 		return nil, errNotImplemented("Streaming payloads (x-amz-content-sha256: " + payloadHash + ") are not supported.")
 	}
-	return &Result{Credential: cred, Service: a.service, Region: a.region, Time: a.time}, nil
+	return &Result{Credential: p.cred, Service: p.a.service, Region: p.a.region, Time: p.a.time}, nil
 }
 
 // authenticate parses r's signature information, checks its time and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -512,5 +513,54 @@ func TestScope(t *testing.T) {
 	}
 	if _, _, ok := Scope(nil); ok {
 		t.Error("Scope(nil) ok")
+	}
+}
+
+// failingBody fails the test if anything reads it.
+type failingBody struct{ t *testing.T }
+
+func (b failingBody) Read([]byte) (int, error) {
+	b.t.Error("the body was read before the request was authenticated")
+	return 0, io.ErrUnexpectedEOF
+}
+
+func (failingBody) Close() error { return nil }
+
+// TestAuthenticateReadsNoBody: Authenticate refuses an unknown key, an
+// expired session and a stale date without touching the body, and for a
+// good request leaves the signature over the body to Pending.Verify.
+func TestAuthenticateReadsNoBody(t *testing.T) {
+	v := &Verifier{Credentials: testStore(), Now: func() time.Time { return testNow }}
+	cases := map[string]struct {
+		req  clientReq
+		code string
+	}{
+		"fail/unknown key":     {clientReq{method: "POST", body: "{}", cred: unknownCred}, codeUnrecognizedClient},
+		"fail/expired session": {clientReq{method: "POST", body: "{}", cred: expiredCred}, codeExpiredToken},
+		"fail/stale date":      {clientReq{method: "POST", body: "{}", at: testNow.Add(-time.Hour)}, codeInvalidSignature},
+		"ok":                   {clientReq{method: "POST", body: "{}"}, ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r, body := c.req.send(t)
+			r.Body = failingBody{t}
+			p, err := v.Authenticate(r)
+			if c.code != "" {
+				var e *Error
+				if !errors.As(err, &e) || e.Code != c.code {
+					t.Fatalf("Authenticate = %v, want %s", err, c.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Verify([]byte("{ }")); err == nil {
+				t.Error("Verify accepted a body the signature does not cover")
+			}
+			if res, err := p.Verify(body); err != nil || res.Credential.AccessKeyID != longTermCred.AccessKeyID {
+				t.Errorf("Verify = %+v, %v", res, err)
+			}
+		})
 	}
 }

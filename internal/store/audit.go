@@ -24,7 +24,8 @@ func (s *DB) AuditRecords(ctx context.Context, after int64, limit int) ([]audit.
 		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
 			return r, err
 		}
-		return r, json.Unmarshal([]byte(ev), &r.Event)
+		decodeAuditEvent(ev, &r)
+		return r, nil
 	}, `SELECT seq, event, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 }
 
@@ -53,9 +54,11 @@ func (s *DB) AppendAuditBatch(ctx context.Context, n int, build func(i int, seq 
 			if err != nil {
 				return err
 			}
-			ev, err := json.Marshal(r.Event)
-			if err != nil {
-				return err
+			ev := r.JSON // stored byte for byte: the hash covers it
+			if ev == nil {
+				if ev, err = json.Marshal(r.Event); err != nil {
+					return err
+				}
 			}
 			if _, err := st.ExecContext(ctx, r.Seq, string(ev), r.PrevHash, r.Hash); err != nil {
 				return err
@@ -84,6 +87,23 @@ func (s *DB) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	}, `SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY id`)
 }
 
+var _ audit.LastCheckpointer = (*DB)(nil)
+
+// LastCheckpoint implements audit.LastCheckpointer.
+func (s *DB) LastCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+	cps, err := queryAll(ctx, s, func(r scanner) (audit.Checkpoint, error) {
+		var c audit.Checkpoint
+		var t int64
+		err := r.Scan(&c.Seq, &c.Hash, &t, &c.KeyID, &c.Signature)
+		c.Time = fromUnixNano(t)
+		return c, err
+	}, `SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1`)
+	if err != nil || len(cps) == 0 {
+		return nil, err
+	}
+	return &cps[0], nil
+}
+
 // LastAuditRecord implements audit.BatchStore.
 func (s *DB) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
 	recs, err := queryAll(ctx, s, func(row scanner) (audit.Record, error) {
@@ -92,7 +112,8 @@ func (s *DB) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
 		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
 			return r, err
 		}
-		return r, json.Unmarshal([]byte(ev), &r.Event)
+		decodeAuditEvent(ev, &r)
+		return r, nil
 	}, `SELECT seq, event, prev_hash, hash FROM audit_events ORDER BY seq DESC LIMIT 1`)
 	if err != nil || len(recs) == 0 {
 		return nil, err
@@ -148,4 +169,13 @@ func (s *DB) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
 		_, err = s.exec(ctx, `DELETE FROM audit_checkpoints`)
 	}
 	return len(rows), err
+}
+
+// decodeAuditEvent sets r.JSON to the stored event and r.Event to its
+// decoding. A record whose JSON does not decode is still returned, with
+// a zero Event: its hash, computed over JSON, tells whether it was
+// stored so or edited.
+func decodeAuditEvent(ev string, r *audit.Record) {
+	r.JSON = []byte(ev)
+	json.Unmarshal(r.JSON, &r.Event)
 }
