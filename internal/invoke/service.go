@@ -278,6 +278,9 @@ func (s *Service) runOne(ctx context.Context) bool {
 // ConcurrencyStore persists reserved concurrency.
 type ConcurrencyStore interface {
 	FunctionConcurrency(ctx context.Context, name string) (int, error) // -1: none
+	// SetFunctionConcurrency sets (n >= 0) or removes (n < 0) a
+	// reservation; setting returns functions.ErrNotFound unless the
+	// function exists at that moment.
 	SetFunctionConcurrency(ctx context.Context, name string, n int) error
 }
 
@@ -306,7 +309,9 @@ func (s *Service) PutConcurrency(ctx context.Context, nameOrARN string, n int) (
 				Msg: fmt.Sprintf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)}
 		}
 	}
-	if err := s.Concurrency.SetFunctionConcurrency(ctx, f.Name, n); err != nil {
+	if err := s.Concurrency.SetFunctionConcurrency(ctx, f.Name, n); errors.Is(err, functions.ErrNotFound) { // deleted meanwhile
+		return 0, &functions.Error{Kind: functions.ErrNotFound, Msg: "Function not found: " + s.Functions.ARN(f.Name)}
+	} else if err != nil {
 		return 0, err
 	}
 	if s.Pool != nil {
