@@ -678,7 +678,9 @@ func (s *S3) deleteObjects(w http.ResponseWriter, r *http.Request, req s3Request
 		if o.VersionID != "" {
 			action = "s3:DeleteObjectVersion"
 		}
-		err := s.Authorizer.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: "DeleteObjects", Action: action, Resource: "arn:aws:s3:::" + req.bucket + "/" + o.Key})
+		// Each key is a resource of its own, authorized for the caller
+		// (and not counted again against the rate limit).
+		err := s.Authorizer.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: "s3:DeleteObjects", Action: action, Resource: "arn:aws:s3:::" + req.bucket + "/" + o.Key, Also: true})
 		var res objects.DeleteResult
 		if err == nil {
 			res, err = s.Objects.Delete(r.Context(), req.bucket, o.Key, o.VersionID)
