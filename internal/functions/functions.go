@@ -190,6 +190,39 @@ func (s *Service) FunctionName(nameOrARN string) (string, error) {
 	return name, nil
 }
 
+// SplitQualifier resolves a function named as Invoke names it — a name,
+// NAME:QUALIFIER, a partial ARN (ACCOUNT:function:NAME[:QUALIFIER]) or an
+// ARN (…:function:NAME[:QUALIFIER]) — with an optional separate
+// qualifier, to the function's name and the qualifier ("" for none).
+// Authorization and the operation both use it, so that they act on the
+// same function.
+func (s *Service) SplitQualifier(nameOrARN, qualifier string) (string, string, error) {
+	rest := nameOrARN
+	if acct, r, ok := strings.Cut(nameOrARN, ":function:"); ok && !strings.Contains(acct, ":") {
+		if acct != s.Account.ID {
+			return "", "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+		}
+		rest = r
+	} else if p, err := arn.Parse(nameOrARN); err == nil {
+		r, ok := cutPrefix(p.Resource, "function:")
+		if p.Service != "lambda" || p.Account != s.Account.ID || !ok {
+			return "", "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+		}
+		rest = r
+	}
+	name, q, _ := strings.Cut(rest, ":")
+	if !nameRE.MatchString(name) {
+		return "", "", invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)", nameOrARN)
+	}
+	if q != "" && qualifier != "" && q != qualifier {
+		return "", "", invalid("The derived qualifier from the function name does not match the specified qualifier: %s vs %s.", q, qualifier)
+	}
+	if qualifier == "" {
+		qualifier = q
+	}
+	return name, qualifier, nil
+}
+
 func cutPrefix(s, p string) (string, bool) {
 	if len(s) >= len(p) && s[:len(p)] == p {
 		return s[len(p):], true

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/functions"
 )
 
@@ -91,30 +89,9 @@ type Input struct {
 	ClientContext string
 }
 
-// splitQualifier separates a qualifier given in the function name.
-func splitQualifier(nameOrARN, qualifier string) (string, string, error) {
-	name, q := nameOrARN, ""
-	if p, err := arn.Parse(nameOrARN); err == nil {
-		if rest, ok := strings.CutPrefix(p.Resource, "function:"); ok {
-			if _, qq, ok := strings.Cut(rest, ":"); ok {
-				name, q = strings.TrimSuffix(nameOrARN, ":"+qq), qq
-			}
-		}
-	} else if n, qq, ok := strings.Cut(nameOrARN, ":"); ok {
-		name, q = n, qq
-	}
-	if q != "" && qualifier != "" && q != qualifier {
-		return "", "", &functions.Error{Kind: functions.ErrInvalid, Msg: fmt.Sprintf("The derived qualifier from the function name does not match the specified qualifier: %s vs %s.", q, qualifier)}
-	}
-	if qualifier == "" {
-		qualifier = q
-	}
-	return name, qualifier, nil
-}
-
 // resolve finds the function version an invocation runs.
 func (s *Service) resolve(ctx context.Context, in Input) (functions.Function, string, error) {
-	name, q, err := splitQualifier(in.FunctionName, in.Qualifier)
+	name, q, err := s.Functions.SplitQualifier(in.FunctionName, in.Qualifier)
 	if err != nil {
 		return functions.Function{}, "", err
 	}

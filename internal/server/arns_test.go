@@ -174,7 +174,7 @@ func TestLambdaAndLogsResourceARNs(t *testing.T) {
 	fn := "arn:aws:lambda:us-east-1:" + acct + ":function:"
 	dev := userWithPolicy(t, ts, "dev", "", `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Action":["lambda:*","iam:PassRole"],"Resource":"*"},
-		{"Effect":"Deny","Action":"lambda:*","Resource":"`+fn+`secret"},
+		{"Effect":"Deny","Action":"lambda:*","Resource":["`+fn+`secret","`+fn+`secret:*"]},
 		{"Effect":"Deny","Action":"lambda:GetLayerVersion","Resource":"arn:aws:lambda:us-east-1:`+acct+`:layer:lib:2"},
 		{"Effect":"Allow","Action":"logs:*","Resource":"arn:aws:logs:us-east-1:`+acct+`:log-group:/aws/lambda/mine:*"}]}`)
 	for _, name := range []string{fn + "secret", acct + ":function:secret", "secret"} {
@@ -188,6 +188,18 @@ func TestLambdaAndLogsResourceARNs(t *testing.T) {
 	}
 	if _, err := admin.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("mine")}); err != nil {
 		t.Errorf("the function created by a partial ARN: %v", err)
+	}
+	if _, err := admin.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("secret"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
+		t.Fatal(err)
+	}
+	// Invoke and the concurrency operations take qualified names too.
+	for _, name := range []string{"secret", "secret:$LATEST", acct + ":function:secret:$LATEST", fn + "secret:$LATEST"} {
+		_, err := dev.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"key1":"x"}`)})
+		wantDenied(t, "Invoke "+name, err)
+	}
+	if _, err := dev.lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(acct + ":function:secret"), ReservedConcurrentExecutions: aws.Int32(1)}); true {
+		wantDenied(t, "PutFunctionConcurrency by a partial ARN", err)
 	}
 
 	// GetLayerVersion authorizes the version asked for.
