@@ -2,14 +2,17 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
 
@@ -225,5 +228,47 @@ func TestExecutionRole(t *testing.T) {
 	}
 	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("plain"), Role: aws.String(ts.IAM.RoleARN(ci))}); apiCode(err) != "InvalidParameterValueException" {
 		t.Errorf("UpdateFunctionConfiguration to a role Lambda may not assume: %v", err)
+	}
+}
+
+// TestS3MissingKeysHidden: S3 tells a caller that a key does not exist
+// only if the caller may list the bucket; any other caller gets
+// AccessDenied, as for a key it may not read.
+func TestS3MissingKeysHidden(t *testing.T) {
+	e := newJobEnv(t)
+	ts := e.ts
+	ctx := context.Background()
+	e.put(t, "artifacts", "app.zip", zipOf(t, helloZip))
+	if _, err := ts.IAM.CreateUser(ctx, "reader", ""); err != nil {
+		t.Fatal(err)
+	}
+	allow(t, ts, "reader", "p", "s3:GetObject", "s3:GetObjectVersion")
+	id, secret, err := ts.IAM.CreateAccessKey(ctx, "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), UsePathStyle: true, Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	get := func(key string) (error, error) {
+		_, gerr := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key)})
+		_, herr := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key)})
+		return gerr, herr
+	}
+	status := func(err error) int {
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) {
+			return re.HTTPStatusCode()
+		}
+		return 0
+	}
+	if g, h := get("app.zip"); g != nil || h != nil {
+		t.Fatalf("reading an object: %v %v", g, h)
+	}
+	if g, h := get("missing.zip"); apiCode(g) != "AccessDenied" || status(h) != 403 {
+		t.Errorf("a missing key without s3:ListBucket: GetObject %v, HeadObject %v; want AccessDenied (403)", g, h)
+	}
+	allow(t, ts, "reader", "list", "s3:ListBucket")
+	if g, h := get("missing.zip"); apiCode(g) != "NoSuchKey" || status(h) != 404 {
+		t.Errorf("a missing key with s3:ListBucket: GetObject %v, HeadObject %v; want NoSuchKey (404)", g, h)
 	}
 }
