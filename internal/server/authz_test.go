@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
 
@@ -153,6 +154,37 @@ func TestSecondResources(t *testing.T) {
 			}
 		})
 	}
+	// DeleteObjects is allowed on the bucket; each key is a second
+	// resource, refused in the answer's Errors.
+	t.Run("DeleteObjects/key", func(t *testing.T) {
+		if _, err := ts.IAM.CreateUser(ctx, "deleter", ""); err != nil {
+			t.Fatal(err)
+		}
+		policy := func(res string) {
+			doc := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"` + res + `"}}`
+			if err := ts.IAM.PutInlinePolicy(ctx, iam.KindUser, "deleter", "p", doc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		policy("arn:aws:s3:::artifacts")
+		id, secret, err := ts.IAM.CreateAccessKey(ctx, "deleter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), UsePathStyle: true, Retryer: aws.NopRetryer{},
+			Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+		del := func() (*s3.DeleteObjectsOutput, error) {
+			return c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("artifacts"), Delete: &s3types.Delete{Objects: []s3types.ObjectIdentifier{{Key: aws.String("app.zip")}}}})
+		}
+		out, err := del()
+		if err != nil || len(out.Errors) != 1 || aws.ToString(out.Errors[0].Code) != "AccessDenied" {
+			t.Fatalf("allowed s3:DeleteObject on the bucket only: %+v %v", out, err)
+		}
+		policy("arn:aws:s3:::artifacts*")
+		if out, err := del(); err != nil || len(out.Errors) != 0 || len(out.Deleted) != 1 {
+			t.Errorf("allowed s3:DeleteObject on the keys too: %+v %v", out, err)
+		}
+	})
 }
 
 // TestCodeObjectsMissingOrForbidden: a package object the caller may not
