@@ -127,7 +127,9 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 		if err != nil {
 			return err
 		}
-		if da.Effect == policy.ExplicitDeny || !d.Allowed() && da.Allowed() {
+		if da.Effect == policy.ExplicitDeny {
+			d, req.Action, req.OrActions = da, alt, nil // the refusal names the denied action
+		} else if !d.Allowed() && da.Allowed() {
 			d = da
 		}
 	}
@@ -165,8 +167,8 @@ func (a *authorizer) decide(ctx context.Context, req awsapi.AuthzRequest, who ia
 }
 
 // denied is AWS's AccessDenied: "User: ARN is not authorized to perform:
-// ACTION on resource: RESOURCE because …".
-// A second resource's refusal says which operation needed it.
+// ACTION on resource: RESOURCE because …"; a second resource's refusal
+// also says which operation needed it.
 func denied(req awsapi.AuthzRequest, why string) error {
 	msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", req.Caller.PrincipalARN, req.Action, req.Resource, why)
 	if len(req.OrActions) > 0 {

@@ -154,6 +154,18 @@ func TestSecondResources(t *testing.T) {
 			}
 		})
 	}
+	// s3:GetObject stands in for s3:GetObjectVersion on the source, but an
+	// explicit Deny of either refuses.
+	t.Run("StartSigningJob/source-denied", func(t *testing.T) {
+		u := newUser(t, ts, "denied-source", "signer:StartSigningJob", "s3:PutObject", "s3:GetObjectVersion")
+		doc := `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::artifacts/app.zip"}}`
+		if err := ts.IAM.PutInlinePolicy(ctx, iam.KindUser, "denied-source", "deny", doc); err != nil {
+			t.Fatal(err)
+		}
+		if err := startJob(u); apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), denied("s3:GetObject", "arn:aws:s3:::artifacts/app.zip")+" with an explicit deny") {
+			t.Errorf("s3:GetObject denied on the source: %v", err)
+		}
+	})
 	// DeleteObjects is allowed on the bucket; each key is a second
 	// resource, refused in the answer's Errors.
 	t.Run("DeleteObjects/key", func(t *testing.T) {
