@@ -28,10 +28,15 @@ import (
 // Caller is the authenticated principal of a request.
 type Caller struct {
 	PrincipalARN string
-	AccessKeyID  string
-	SourceIP     string
-	Region       string // the region the request was signed for
-	Secure       bool   // it came over TLS
+	// PrincipalID is the unique id of the user or role the access key
+	// was issued to (AIDA…, AROA…), "" for keys that predate it; a key
+	// whose principal was deleted and re-created under the same name is
+	// refused.
+	PrincipalID string
+	AccessKeyID string
+	SourceIP    string
+	Region      string // the region the request was signed for
+	Secure      bool   // it came over TLS
 }
 
 type callerKey struct{}
@@ -79,6 +84,14 @@ type AuthzRequest struct {
 	Keys map[string][]string
 	// Public marks an operation that needs no credentials.
 	Public bool
+	// Also marks the check of a second resource that the operation reads
+	// or writes for the caller (see [AuthorizeAlso]): the refusal names
+	// Action and Resource, and rate limits do not count it again.
+	Also bool
+	// OrActions are actions any of which grants the request as well as
+	// Action does (s3:GetObject for s3:GetObjectVersion); an explicit
+	// Deny of any of them refuses it.
+	OrActions []string
 }
 
 // Authorizer decides whether a caller may perform an action on a resource.
@@ -86,6 +99,19 @@ type AuthzRequest struct {
 // AccessDeniedException) to refuse.
 type Authorizer interface {
 	Authorize(ctx context.Context, req AuthzRequest) error
+}
+
+// AuthorizeAlso authorizes the caller of r for a second resource that
+// the operation reads or writes on the caller's behalf (StartSigningJob's
+// source and destination objects, CreateFunction's code object, layers
+// and role): the operation's own authorization does not cover it, or a
+// principal allowed only the operation could reach any resource through
+// it. The caller needs action (or one of orActions) on resource; the
+// refusal is AccessDeniedException naming both.
+func AuthorizeAlso(a Authorizer, r *http.Request, resource, action string, orActions ...string) error {
+	caller, _ := CallerFrom(r.Context())
+	return a.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource,
+		Also: true, OrActions: orActions})
 }
 
 // AllowAll is an Authorizer for tests of one API's wire format: every

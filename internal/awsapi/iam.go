@@ -41,13 +41,32 @@ func queryAction(r *http.Request) string {
 
 // Service returns the IAM operations.
 func (x *IAM) Service() *Service {
-	user := func(r *http.Request) string { return x.IAM.UserARN(iam.User{Name: r.Form.Get("UserName"), Path: "/"}) }
-	role := func(r *http.Request) string { return x.IAM.RoleARN(iam.Role{Name: r.Form.Get("RoleName"), Path: "/"}) }
+	// The resources are the entities' real ARNs, path included (a Deny
+	// on user/admins/* covers user admins/boss whether or not the request
+	// spells the path), and an operation whose UserName defaults to the
+	// caller acts on the caller's own user.
+	user := func(r *http.Request) string {
+		name, err := x.callerUser(r)
+		if err != nil {
+			return "*"
+		}
+		if u, err := x.IAM.User(r.Context(), name); err == nil {
+			return x.IAM.UserARN(u)
+		}
+		return x.IAM.UserARN(iam.User{Name: name, Path: pathOr(r.Form.Get("Path"))})
+	}
+	role := func(r *http.Request) string {
+		name := r.Form.Get("RoleName")
+		if role, err := x.IAM.Role(r.Context(), name); err == nil {
+			return x.IAM.RoleARN(role)
+		}
+		return x.IAM.RoleARN(iam.Role{Name: name, Path: pathOr(r.Form.Get("Path"))})
+	}
 	pol := func(r *http.Request) string {
 		if a := r.Form.Get("PolicyArn"); a != "" {
 			return a
 		}
-		return x.IAM.PolicyARN(iam.ManagedPolicy{Name: r.Form.Get("PolicyName"), Path: "/"})
+		return x.IAM.PolicyARN(iam.ManagedPolicy{Name: r.Form.Get("PolicyName"), Path: pathOr(r.Form.Get("Path"))})
 	}
 	op := func(name string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request) error) Operation {
 		return Operation{Name: name, Pattern: "POST /", Target: name, Action: "iam:" + name, Resource: res, Handle: h}
@@ -276,17 +295,31 @@ func required(r *http.Request, names ...string) error {
 	return nil
 }
 
-// callerUser is the user name of the caller, for operations whose
-// UserName defaults to the caller.
+// callerUser is the user name of the request: UserName, or for the
+// operations where it may be left out (GetUser, CreateAccessKey,
+// DeleteAccessKey, ListAccessKeys) the caller's own user, as IAM does.
 func (x *IAM) callerUser(r *http.Request) (string, error) {
 	if n := r.Form.Get("UserName"); n != "" {
 		return n, nil
 	}
+	switch r.Form.Get("Action") {
+	case "GetUser", "CreateAccessKey", "DeleteAccessKey", "ListAccessKeys":
+	default:
+		return "", &Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"}
+	}
 	c, _ := CallerFrom(r.Context())
-	if i := strings.Index(c.PrincipalARN, ":user/"); i >= 0 {
+	if strings.Contains(c.PrincipalARN, ":user/") {
 		return c.PrincipalARN[strings.LastIndex(c.PrincipalARN, "/")+1:], nil
 	}
 	return "", &Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: "Must specify userName when calling with non-User credentials"}
+}
+
+// pathOr is an IAM path as given, "/" if none.
+func pathOr(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
 }
 
 func (x *IAM) createUser(w http.ResponseWriter, r *http.Request) error {

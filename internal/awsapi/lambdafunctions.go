@@ -1,8 +1,8 @@
 package awsapi
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,13 +30,31 @@ func (l *Lambda) functionOperations() []Operation {
 		}
 		return map[string][]string{"lambda:codesigningconfigarn": {req.CodeSigningConfigArn}}
 	}
+	// Every operation authorizes the function's ARN however the request
+	// names it (a name, a partial ARN or a full ARN).
 	fnFromBody := func(r *http.Request) string {
 		var req struct {
 			FunctionName string `json:"FunctionName"`
 		}
 		peekJSON(r, &req)
-		return l.Functions.ARN(req.FunctionName)
+		if name, err := l.Functions.FunctionName(req.FunctionName); err == nil {
+			return l.Functions.ARN(name)
+		}
+		return req.FunctionName
 	}
+	cscARN := func(r *http.Request) string {
+		if id, err := l.CSCs.ID(r.PathValue("arn")); err == nil {
+			return l.CSCs.ARN(id)
+		}
+		return r.PathValue("arn")
+	}
+	// A layer's operations act on the layer (arn:…:layer:NAME) or on one
+	// version of it (arn:…:layer:NAME:VERSION).
+	layerARN := func(r *http.Request) string {
+		a := l.Functions.LayerARN(r.PathValue("layer"), 0)
+		return a[:strings.LastIndex(a, ":")]
+	}
+	layerVersionARN := func(r *http.Request) string { return layerARN(r) + ":" + r.PathValue("version") }
 	const base = "/2015-03-31/functions"
 	return []Operation{
 		{Name: "CreateFunction", Pattern: "POST " + base, Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
@@ -46,9 +64,9 @@ func (l *Lambda) functionOperations() []Operation {
 		{Name: "GetFunction", Pattern: "GET " + base + "/{name}", Action: "lambda:GetFunction", Resource: fnARN, Handle: l.getFunction},
 		{Name: "GetFunctionConfiguration", Pattern: "GET " + base + "/{name}/configuration", Action: "lambda:GetFunctionConfiguration", Resource: fnARN, Handle: l.getFunctionConfiguration},
 		{Name: "PublishLayerVersion", Pattern: "POST /2018-10-31/layers/{layer}/versions", Action: "lambda:PublishLayerVersion",
-			Resource: func(r *http.Request) string { return l.Functions.LayerARN(r.PathValue("layer"), 0) }, Handle: l.publishLayer},
+			Resource: layerARN, Handle: l.publishLayer},
 		{Name: "GetLayerVersion", Pattern: "GET /2018-10-31/layers/{layer}/versions/{version}", Action: "lambda:GetLayerVersion",
-			Resource: func(r *http.Request) string { return l.Functions.LayerARN(r.PathValue("layer"), 0) }, Handle: l.getLayer},
+			Resource: layerVersionARN, Handle: l.getLayer},
 		{Name: "PublishVersion", Pattern: "POST " + base + "/{name}/versions", Action: "lambda:PublishVersion", Resource: fnARN, Handle: l.publishVersion},
 		{Name: "UpdateFunctionConfiguration", Pattern: "PUT " + base + "/{name}/configuration", Action: "lambda:UpdateFunctionConfiguration", Resource: fnARN, Handle: l.updateFunctionConfiguration},
 		{Name: "UpdateFunctionCode", Pattern: "PUT " + base + "/{name}/code", Action: "lambda:UpdateFunctionCode", Resource: fnARN, Handle: l.updateFunctionCode},
@@ -56,7 +74,7 @@ func (l *Lambda) functionOperations() []Operation {
 		{Name: "PutFunctionCodeSigningConfig", Pattern: "PUT /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:PutFunctionCodeSigningConfig", Resource: fnARN, Conditions: cscKey, Handle: l.putFunctionCSC},
 		{Name: "GetFunctionCodeSigningConfig", Pattern: "GET /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:GetFunctionCodeSigningConfig", Resource: fnARN, Handle: l.getFunctionCSC},
 		{Name: "DeleteFunctionCodeSigningConfig", Pattern: "DELETE /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:DeleteFunctionCodeSigningConfig", Resource: fnARN, Handle: l.deleteFunctionCSC},
-		{Name: "ListFunctionsByCodeSigningConfig", Pattern: "GET /2020-04-22/code-signing-configs/{arn}/functions", Action: "lambda:ListFunctionsByCodeSigningConfig", Handle: l.listFunctionsByCSC},
+		{Name: "ListFunctionsByCodeSigningConfig", Pattern: "GET /2020-04-22/code-signing-configs/{arn}/functions", Action: "lambda:ListFunctionsByCodeSigningConfig", Resource: cscARN, Handle: l.listFunctionsByCSC},
 	}
 }
 
@@ -159,8 +177,12 @@ type codeJSON struct {
 	S3ObjectVersion string `json:"S3ObjectVersion"`
 }
 
-// zip returns the package a request names, inline or from a bucket.
-func (l *Lambda) zip(ctx context.Context, c codeJSON) ([]byte, error) {
+// zip returns the package a request names, inline or from a bucket. The
+// caller must be allowed to read the object (s3:GetObject, or
+// s3:GetObjectVersion for a version), and an object that does not exist
+// is answered as one the caller may not read, so that the answer tells
+// nothing about buckets and keys the caller cannot see.
+func (l *Lambda) zip(r *http.Request, c codeJSON) ([]byte, error) {
 	if len(c.ZipFile) > 0 {
 		return c.ZipFile, nil
 	}
@@ -170,11 +192,52 @@ func (l *Lambda) zip(ctx context.Context, c codeJSON) ([]byte, error) {
 	if l.ReadObject == nil {
 		return nil, &Error{Code: "InvalidParameterValueException", Status: 400, Message: "this endpoint has no object store"}
 	}
-	b, err := l.ReadObject(ctx, c.S3Bucket, c.S3Key, c.S3ObjectVersion, functions.MaxZipSize)
-	if err != nil {
+	action := "s3:GetObject"
+	if c.S3ObjectVersion != "" {
+		action = "s3:GetObjectVersion"
+	}
+	obj := "arn:aws:s3:::" + c.S3Bucket + "/" + c.S3Key
+	unreadable := &Error{Code: "InvalidParameterValueException", Status: 400, Message: fmt.Sprintf(
+		"Error occurred while GetObject. S3 Error Code: AccessDenied. S3 Error Message: Access Denied (%s does not exist, or you are not allowed %s on it: check the bucket, key and version, and your policies)", obj, action)}
+	if err := AuthorizeAlso(l.Authorizer, r, obj, action); err != nil {
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == "AccessDeniedException" {
+			return nil, unreadable
+		}
+		return nil, err
+	}
+	b, err := l.ReadObject(r.Context(), c.S3Bucket, c.S3Key, c.S3ObjectVersion, functions.MaxZipSize)
+	switch {
+	case errors.Is(err, ErrObjectNotFound):
+		return nil, unreadable
+	case err != nil:
 		return nil, &Error{Code: "InvalidParameterValueException", Status: 400, Message: "Error occurred while GetObject. S3 Error Code: " + err.Error()}
 	}
 	return b, nil
+}
+
+// ErrObjectNotFound is what ReadObject returns (wrapped) for a bucket,
+// key or version that does not exist.
+var ErrObjectNotFound = errors.New("no such object")
+
+// authorizeRole requires iam:PassRole on the role a function is given,
+// as Lambda does: a caller may not hand a function a role it could not
+// pass itself.
+func (l *Lambda) authorizeRole(r *http.Request, role string) error {
+	if role == "" {
+		return nil
+	}
+	return AuthorizeAlso(l.Authorizer, r, role, "iam:PassRole")
+}
+
+// authorizeLayers requires lambda:GetLayerVersion on every layer version
+// a function is given.
+func (l *Lambda) authorizeLayers(r *http.Request, layers []string) error {
+	for _, a := range layers {
+		if err := AuthorizeAlso(l.Authorizer, r, a, "lambda:GetLayerVersion"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
@@ -190,7 +253,13 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	zip, err := l.zip(r.Context(), req.Code)
+	if err := l.authorizeRole(r, req.Role); err != nil {
+		return err
+	}
+	if err := l.authorizeLayers(r, req.Layers); err != nil {
+		return err
+	}
+	zip, err := l.zip(r, req.Code)
 	if err != nil {
 		return err
 	}
@@ -253,7 +322,7 @@ func (l *Lambda) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	zip, err := l.zip(r.Context(), req)
+	zip, err := l.zip(r, req)
 	if err != nil {
 		return err
 	}
@@ -359,6 +428,16 @@ func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
+	if req.Role != nil {
+		if err := l.authorizeRole(r, *req.Role); err != nil {
+			return err
+		}
+	}
+	if req.Layers != nil {
+		if err := l.authorizeLayers(r, *req.Layers); err != nil {
+			return err
+		}
+	}
 	u := functions.ConfigUpdate{Runtime: req.Runtime, Handler: req.Handler, Role: req.Role, Description: req.Description, Timeout: req.Timeout, MemorySize: req.MemorySize}
 	if req.Environment != nil {
 		u.Environment = req.Environment.Variables
@@ -407,7 +486,7 @@ func (l *Lambda) publishLayer(w http.ResponseWriter, r *http.Request) error {
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	zip, err := l.zip(r.Context(), req.Content)
+	zip, err := l.zip(r, req.Content)
 	if err != nil {
 		return err
 	}

@@ -17,15 +17,17 @@ const logTailBytes = 4096
 
 // invokeOperations are Invoke and the reserved-concurrency operations.
 func (l *Lambda) invokeOperations() []Operation {
+	// The function's ARN, with the qualifier given in the name or in
+	// ?Qualifier, parsed as the operation parses it.
 	fnARN := func(r *http.Request) string {
-		name := r.PathValue("name")
-		if n, err := l.Functions.FunctionName(name); err == nil {
-			name = l.Functions.ARN(n)
+		name, q, err := l.Functions.SplitQualifier(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
+		if err != nil {
+			return r.PathValue("name") // refused by the operation
 		}
-		if q := r.URL.Query().Get("Qualifier"); q != "" {
-			name += ":" + q
+		if q != "" {
+			return l.Functions.ARN(name) + ":" + q
 		}
-		return name
+		return l.Functions.ARN(name)
 	}
 	return []Operation{
 		{Name: "Invoke", Pattern: "POST /2015-03-31/functions/{name}/invocations", Action: "lambda:InvokeFunction", Resource: fnARN, Handle: l.invoke},

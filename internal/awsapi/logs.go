@@ -25,22 +25,51 @@ type Logs struct {
 
 // Service returns the operations of the CloudWatch Logs API.
 func (l *Logs) Service() *Service {
-	op := func(name string, h func(http.ResponseWriter, *http.Request) error) Operation {
-		return Operation{Name: name, Pattern: "POST /", Target: "Logs_20140328." + name, Action: "logs:" + name, Resource: l.groupARN, Handle: h}
+	op := func(name string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request) error) Operation {
+		return Operation{Name: name, Pattern: "POST /", Target: "Logs_20140328." + name, Action: "logs:" + name, Resource: res, Handle: h}
 	}
 	return &Service{Name: "logs", Authorizer: l.Authorizer, Log: l.Log, Operations: []Operation{
-		op("FilterLogEvents", l.filterLogEvents),
-		op("GetLogEvents", l.getLogEvents),
-		op("DescribeLogGroups", l.describeLogGroups),
-		op("DescribeLogStreams", l.describeLogStreams),
+		op("FilterLogEvents", l.groupARN, l.filterLogEvents),
+		op("GetLogEvents", l.streamARN, l.getLogEvents),
+		op("DescribeLogGroups", l.allGroupsARN, l.describeLogGroups),
+		op("DescribeLogStreams", l.groupARN, l.describeLogStreams),
 	}}
 }
 
-// groupARN is the resource of every request: all of the account's log
-// groups (the group is in the JSON body, which authorization does not
-// read).
+// allGroupsARN is DescribeLogGroups' resource: every log group of the
+// account, as in AWS.
+func (l *Logs) allGroupsARN(r *http.Request) string {
+	return fmt.Sprintf("arn:%s:logs:%s:%s:log-group:*", l.Account.Partition, l.Account.Region, l.Account.ID)
+}
+
+// groupARN is the resource of an operation on one log group named in the
+// body: arn:…:log-group:NAME:*.
 func (l *Logs) groupARN(r *http.Request) string {
-	return "arn:" + l.Account.Partition + ":logs:" + l.Account.Region + ":" + l.Account.ID + ":log-group:*"
+	var req struct {
+		LogGroupName       string `json:"logGroupName"`
+		LogGroupIdentifier string `json:"logGroupIdentifier"`
+	}
+	peekJSON(r, &req)
+	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
+	if err != nil {
+		return "*" // refused before the handler explains what is missing
+	}
+	return l.arn(group)
+}
+
+// streamARN is GetLogEvents' resource, one stream of a group:
+// arn:…:log-group:NAME:log-stream:STREAM (a policy on log-group:NAME:*
+// covers it).
+func (l *Logs) streamARN(r *http.Request) string {
+	var req struct {
+		LogStreamName string `json:"logStreamName"`
+	}
+	peekJSON(r, &req)
+	g := l.groupARN(r)
+	if g == "*" {
+		return g
+	}
+	return strings.TrimSuffix(g, "*") + "log-stream:" + req.LogStreamName
 }
 
 func (l *Logs) arn(group string) string {

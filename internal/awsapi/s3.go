@@ -110,10 +110,28 @@ func (s *S3) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := op.Handle(w, r, req); err != nil {
-		s.writeError(w, r, op.Name, err)
+		s.writeError(w, r, op.Name, s.hideMissing(r, op, req, err))
 		return
 	}
 	s.log().DebugContext(r.Context(), "request served", "op", op.Name, "request_id", RequestID(r.Context()), "principal", caller.PrincipalARN)
+}
+
+// hideMissing answers a key or version that does not exist as S3 does:
+// NoSuchKey (NoSuchVersion) only to a caller allowed s3:ListBucket on the
+// bucket, AccessDenied to any other, so that reading tells no one which
+// keys exist who may not list them.
+func (s *S3) hideMissing(r *http.Request, op s3Operation, req s3Request, err error) error {
+	if op.Name != "GetObject" && op.Name != "HeadObject" || !errors.Is(err, objects.ErrNoSuchKey) && !errors.Is(err, objects.ErrNoSuchVersion) {
+		return err
+	}
+	var oe *objects.Error
+	if errors.As(err, &oe) && oe.DeleteMarker {
+		return err
+	}
+	if AuthorizeAlso(s.Authorizer, r.WithContext(context.WithValue(r.Context(), actionKey{}, op.Action)), s.bucketARN(req), "s3:ListBucket") != nil {
+		return &Error{Code: "AccessDenied", Status: http.StatusForbidden, Message: "Access Denied"}
+	}
+	return err
 }
 
 func notImplemented(what string) *Error {
@@ -685,7 +703,9 @@ func (s *S3) deleteObjects(w http.ResponseWriter, r *http.Request, req s3Request
 		if o.VersionID != "" {
 			action = "s3:DeleteObjectVersion"
 		}
-		err := s.Authorizer.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: "DeleteObjects", Action: action, Resource: "arn:aws:s3:::" + req.bucket + "/" + o.Key})
+		// Each key is a resource of its own, authorized for the caller
+		// (and not counted again against the rate limit).
+		err := s.Authorizer.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: "s3:DeleteObjects", Action: action, Resource: "arn:aws:s3:::" + req.bucket + "/" + o.Key, Also: true})
 		var res objects.DeleteResult
 		if err == nil {
 			res, err = s.Objects.Delete(r.Context(), req.bucket, o.Key, o.VersionID)

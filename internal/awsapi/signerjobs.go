@@ -1,6 +1,7 @@
 package awsapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -134,6 +135,15 @@ func (s *Signer) startJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	if c, ok := CallerFrom(r.Context()); ok {
 		in.RequestedBy = c.PrincipalARN
+	}
+	// The job reads the source version and writes the signed object for
+	// the caller, who must be allowed both.
+	in.Check = func(ctx context.Context, j signing.Job) error {
+		src := "arn:aws:s3:::" + j.SourceBucket + "/" + j.SourceKey
+		if err := AuthorizeAlso(s.Authorizer, r, src, "s3:GetObjectVersion", "s3:GetObject"); err != nil {
+			return err
+		}
+		return AuthorizeAlso(s.Authorizer, r, "arn:aws:s3:::"+j.DestBucket+"/"+signing.SignedKey(j), "s3:PutObject")
 	}
 	j, err := s.Profiles.StartJob(r.Context(), in)
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
@@ -46,6 +49,38 @@ func showFunction(ctx context.Context, c *lambda.Client, w io.Writer, cf clientF
 	return printFunction(w, cf, out.Configuration)
 }
 
+// basicExecutionRole is the role `signet function create` gives a
+// function when --role is not set: it trusts lambda.amazonaws.com and has
+// no policies (docs/lambda.md).
+const basicExecutionRole = "signet-lambda-basic-execution"
+
+// lambdaTrustPolicy lets Lambda assume a role.
+const lambdaTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+// basicExecutionRole returns the ARN of the caller's account's basic
+// execution role, creating the role if it does not exist.
+func (c *clientFlags) basicExecutionRole(ctx context.Context) (string, error) {
+	cfg, err := c.awsConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	ic := iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(c.endpoint); o.Region = "us-east-1" })
+	got, err := ic.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(basicExecutionRole)})
+	var missing *iamtypes.NoSuchEntityException
+	switch {
+	case err == nil:
+		return aws.ToString(got.Role.Arn), nil
+	case !errors.As(err, &missing):
+		return "", apiError(err)
+	}
+	created, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(basicExecutionRole), AssumeRolePolicyDocument: aws.String(lambdaTrustPolicy),
+		Description: aws.String("execution role of functions created by signet function create without --role")})
+	if err != nil {
+		return "", apiError(err)
+	}
+	return aws.ToString(created.Role.Arn), nil
+}
+
 // function runs `signet function create|update-code|get|list|delete`.
 func function(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -60,7 +95,7 @@ func function(ctx context.Context, args []string, stdout io.Writer) error {
 	case "create":
 		runtime = fs.String("runtime", "python3.12", "runtime (python3.x, nodejs20.x, provided.al2023)")
 		handler = fs.String("handler", "lambda_function.lambda_handler", "handler")
-		role = fs.String("role", "", "execution role ARN (default: a role named lambda of this account)")
+		role = fs.String("role", "", "execution role ARN (default: the role "+basicExecutionRole+", created if missing)")
 		csc = fs.String("code-signing-config", "", "code signing config ARN to attach")
 		fallthrough
 	case "update-code":
@@ -99,7 +134,11 @@ func function(ctx context.Context, args []string, stdout io.Writer) error {
 		if *role != "" {
 			in.Role = role
 		} else {
-			in.Role = aws.String("arn:aws:iam::000000000000:role/lambda")
+			arn, err := cf.basicExecutionRole(ctx)
+			if err != nil {
+				return err
+			}
+			in.Role = aws.String(arn)
 		}
 		if *csc != "" {
 			in.CodeSigningConfigArn = csc

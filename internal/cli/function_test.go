@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -39,6 +40,10 @@ func TestFunctionCommands(t *testing.T) {
 		{"fail/unsigned-under-enforce", []string{"function", "create", "hello-world-lambda", "--zip", pkg, "--code-signing-config", csc}, 1, "CodeVerificationFailedException"},
 		{"ok/signed", []string{"function", "create", "hello-world-lambda", "--zip", signed, "--code-signing-config", csc}, 0, "signing_profile_for_lambda/"},
 		{"ok/get", []string{"function", "get", "hello-world-lambda"}, 0, "Signing job"},
+		{"ok/reuses-basic-execution-role", []string{"function", "create", "second", "--zip", signed}, 0, "second"},
+		{"ok/given-role", []string{"function", "create", "third", "--zip", signed, "--role", srv.LambdaRole(t)}, 0, "third"},
+		{"fail/role-lambda-cannot-assume", []string{"function", "create", "fourth", "--zip", signed, "--role", "arn:aws:iam::" + srv.AccountID() + ":role/nobody"}, 1,
+			"The role defined for the function cannot be assumed by Lambda."},
 		{"ok/list", []string{"function", "list"}, 0, "hello-world-lambda"},
 		{"fail/update-unsigned", []string{"function", "update-code", "hello-world-lambda", "--zip", pkg}, 1, "Lambda cannot deploy the function"},
 		{"ok/csc-list", []string{"csc", "list"}, 0, "Enforce"},
@@ -59,5 +64,14 @@ func TestFunctionCommands(t *testing.T) {
 				t.Errorf("exit %d, want %d, output lacks %q:\n%s%s", code, c.code, c.out, stdout, stderr)
 			}
 		})
+	}
+	// Without --role, function create made the basic execution role once
+	// and gave it to both functions.
+	role, err := srv.IAM.Role(context.Background(), "signet-lambda-basic-execution")
+	if err != nil || !strings.Contains(role.TrustPolicy, "lambda.amazonaws.com") {
+		t.Fatalf("basic execution role: %+v %v", role, err)
+	}
+	if f, err := srv.Functions.Get(context.Background(), "second"); err != nil || f.Role != srv.IAM.RoleARN(role) {
+		t.Errorf("function second has role %q (%v), want %s", f.Role, err, srv.IAM.RoleARN(role))
 	}
 }

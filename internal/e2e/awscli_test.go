@@ -116,6 +116,27 @@ func startCLIServerWith(t *testing.T, edit func(*config.Config)) *cliServer {
 	return &cliServer{aws: awsPath, addr: l.Addr().String(), home: home, srv: srv, account: srv.AccountID(), credFile: srv.CredentialsPath()}
 }
 
+// lambdaRole returns the ARN of the execution role lambda-role, creating
+// it with the AWS CLI on first use, as a user must before create-function
+// (Signet, like Lambda, refuses a role that does not exist or does not
+// trust lambda.amazonaws.com).
+func (s *cliServer) lambdaRole(t *testing.T) string {
+	t.Helper()
+	r := s.runService(t, "", "iam", "get-role", "--role-name", "lambda-role")
+	if r.code != 0 {
+		r = s.runService(t, "", "iam", "create-role", "--role-name", "lambda-role", "--assume-role-policy-document",
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)
+	}
+	if r.code != 0 {
+		t.Fatalf("aws iam create-role: exit %d\n%s", r.code, r.stderr)
+	}
+	var out struct{ Role struct{ Arn string } }
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Role.Arn == "" {
+		t.Fatalf("aws iam create-role printed %q: %v", r.stdout, err)
+	}
+	return out.Role.Arn
+}
+
 func (s *cliServer) profileARN(name string) string {
 	return "arn:aws:signer:us-east-1:" + s.account + ":/signing-profiles/" + name
 }

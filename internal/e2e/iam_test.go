@@ -77,7 +77,7 @@ func TestAWSCLISeparationOfDuties(t *testing.T) {
 	zipPath := filepath.Join(s.home, "hello.zip")
 	os.WriteFile(zipPath, helloZip(t), 0o644)
 	admin("lambda", "create-function", "--function-name", "hello-world-lambda", "--runtime", "python3.12", "--handler", "lambda_function.lambda_handler",
-		"--role", "arn:aws:iam::"+acct+":role/lambda-role", "--zip-file", "fileb://"+zipPath)
+		"--role", s.lambdaRole(t), "--zip-file", "fileb://"+zipPath)
 	admin("s3api", "create-bucket", "--bucket", "lambda-artifacts")
 	admin("s3api", "put-bucket-versioning", "--bucket", "lambda-artifacts", "--versioning-configuration", "Status=Enabled")
 	put := admin("s3api", "put-object", "--bucket", "lambda-artifacts", "--key", "hello.zip", "--body", zipPath)

@@ -53,7 +53,7 @@ def handler(event, context):
 		return s.runService(t, "", "lambda", args...)
 	}
 	if r := aws("create-function", "--function-name", "fn", "--runtime", "python3.11", "--handler", "app.handler", "--timeout", "2",
-		"--role", "arn:aws:iam::"+s.account+":role/r", "--zip-file", "fileb://"+pkg); r.code != 0 {
+		"--role", s.lambdaRole(t), "--zip-file", "fileb://"+pkg); r.code != 0 {
 		t.Fatalf("create-function: %s", r.stderr)
 	}
 	resp := filepath.Join(s.home, "out.json")

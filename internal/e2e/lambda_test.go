@@ -81,7 +81,7 @@ func TestAWSCLIDeployGate(t *testing.T) {
 		return out
 	}
 	run("lambda", "create-function", "--function-name", "hello-world-lambda", "--runtime", "python3.12", "--handler", "lambda_function.lambda_handler",
-		"--role", "arn:aws:iam::"+s.account+":role/lambda-role", "--zip-file", "fileb://"+zipPath)
+		"--role", s.lambdaRole(t), "--zip-file", "fileb://"+zipPath)
 	s.invokeHello(t, run, "before signing")
 	run("s3api", "create-bucket", "--bucket", "lambda-artifacts")
 	run("s3api", "put-bucket-versioning", "--bucket", "lambda-artifacts", "--versioning-configuration", "Status=Enabled")

@@ -76,7 +76,9 @@ type Store interface {
 	DeleteFunction(ctx context.Context, name string) error // ErrNotFound
 	ListFunctions(ctx context.Context, after string, limit int) ([]Function, error)
 	FunctionCSC(ctx context.Context, name string) (string, error) // "" if none; ErrNotFound
-	SetFunctionCSC(ctx context.Context, name, cscID string) error // cscID "" detaches
+	// SetFunctionCSC attaches a config (cscID "" detaches); attaching
+	// returns ErrNotFound unless the function exists at that moment.
+	SetFunctionCSC(ctx context.Context, name, cscID string) error
 	FunctionsByCSC(ctx context.Context, cscID, after string, limit int) ([]string, error)
 	// PublishVersion snapshots $LATEST as the next version number.
 	PublishVersion(ctx context.Context, name string, at time.Time) (Function, int, error)
@@ -115,6 +117,24 @@ type Service struct {
 	OnWarning func(ctx context.Context, function string, d deploygate.Decision)
 	// OnRefused is called when the gate refuses a package.
 	OnRefused func(ctx context.Context, function string, d deploygate.Decision)
+	// LambdaMayAssume reports whether a role ARN names a role of this
+	// account that exists and that Lambda may assume (nil: any role).
+	LambdaMayAssume func(ctx context.Context, roleARN string) (bool, error)
+}
+
+// checkRole refuses a role Lambda cannot assume, as Lambda does.
+func (s *Service) checkRole(ctx context.Context, role string) error {
+	if s.LambdaMayAssume == nil {
+		return nil
+	}
+	ok, err := s.LambdaMayAssume(ctx, role)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalid("The role defined for the function cannot be assumed by Lambda. (%s must be the ARN of a role of account %s whose trust policy allows lambda.amazonaws.com to call sts:AssumeRole)", role, s.Account.ID)
+	}
+	return nil
 }
 
 func (s *Service) now() time.Time {
@@ -147,10 +167,16 @@ func invalid(format string, args ...any) error {
 	return &Error{Kind: ErrInvalid, Msg: fmt.Sprintf(format, args...)}
 }
 
-// FunctionName extracts a function name from a name or ARN.
+// FunctionName extracts a function name from a name, a partial ARN
+// (ACCOUNT:function:NAME) or an ARN.
 func (s *Service) FunctionName(nameOrARN string) (string, error) {
 	name := nameOrARN
-	if p, err := arn.Parse(nameOrARN); err == nil {
+	if acct, rest, ok := strings.Cut(nameOrARN, ":function:"); ok && !strings.Contains(acct, ":") {
+		if acct != s.Account.ID {
+			return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+		}
+		name = rest
+	} else if p, err := arn.Parse(nameOrARN); err == nil {
 		if p.Service != "lambda" || p.Account != s.Account.ID {
 			return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
 		}
@@ -162,6 +188,39 @@ func (s *Service) FunctionName(nameOrARN string) (string, error) {
 		return "", invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)", nameOrARN)
 	}
 	return name, nil
+}
+
+// SplitQualifier resolves a function named as Invoke names it — a name,
+// NAME:QUALIFIER, a partial ARN (ACCOUNT:function:NAME[:QUALIFIER]) or an
+// ARN (…:function:NAME[:QUALIFIER]) — with an optional separate
+// qualifier, to the function's name and the qualifier ("" for none).
+// Authorization and the operation both use it, so that they act on the
+// same function.
+func (s *Service) SplitQualifier(nameOrARN, qualifier string) (string, string, error) {
+	rest := nameOrARN
+	if acct, r, ok := strings.Cut(nameOrARN, ":function:"); ok && !strings.Contains(acct, ":") {
+		if acct != s.Account.ID {
+			return "", "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+		}
+		rest = r
+	} else if p, err := arn.Parse(nameOrARN); err == nil {
+		r, ok := cutPrefix(p.Resource, "function:")
+		if p.Service != "lambda" || p.Account != s.Account.ID || !ok {
+			return "", "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+		}
+		rest = r
+	}
+	name, q, _ := strings.Cut(rest, ":")
+	if !nameRE.MatchString(name) {
+		return "", "", invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)", nameOrARN)
+	}
+	if q != "" && qualifier != "" && q != qualifier {
+		return "", "", invalid("The derived qualifier from the function name does not match the specified qualifier: %s vs %s.", q, qualifier)
+	}
+	if qualifier == "" {
+		qualifier = q
+	}
+	return name, qualifier, nil
 }
 
 func cutPrefix(s, p string) (string, bool) {
@@ -289,6 +348,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if in.Role == "" {
 		return Function{}, invalid("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null")
 	}
+	if err := s.checkRole(ctx, in.Role); err != nil {
+		return Function{}, err
+	}
 	if in.Timeout == 0 {
 		in.Timeout = 3
 	}
@@ -356,6 +418,11 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 	}
 	if err := checkLimits(timeout, memory); err != nil {
 		return Function{}, err
+	}
+	if u.Role != nil {
+		if err := s.checkRole(ctx, *u.Role); err != nil {
+			return Function{}, err
+		}
 	}
 	var layers []LayerUse
 	if u.Layers != nil {
@@ -533,7 +600,12 @@ func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string,
 	if cscID == "" {
 		return "", invalid("1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null")
 	}
-	return f.Name, s.Store.SetFunctionCSC(ctx, f.Name, cscID)
+	if err := s.Store.SetFunctionCSC(ctx, f.Name, cscID); errors.Is(err, ErrNotFound) { // deleted meanwhile
+		return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(f.Name)}
+	} else if err != nil {
+		return "", err
+	}
+	return f.Name, nil
 }
 
 // CSC returns the ARN of the function's code signing config, "" if none.

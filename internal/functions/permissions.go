@@ -11,7 +11,9 @@ import (
 
 // PermissionStore keeps functions' resource-based policies (AddPermission).
 type PermissionStore interface {
-	// AddFunctionStatement stores a statement; ErrExists if the id is taken.
+	// AddFunctionStatement stores a statement; ErrExists if the id is
+	// taken, ErrNotFound unless the function exists at that moment (a
+	// statement never outlives its function into a re-created one).
 	AddFunctionStatement(ctx context.Context, function, sid, statement string) error
 	// RemoveFunctionStatement deletes one; ErrNotFound if absent.
 	RemoveFunctionStatement(ctx context.Context, function, sid string) error
@@ -76,6 +78,9 @@ func (s *Service) AddPermission(ctx context.Context, nameOrARN string, in Permis
 	if err := s.Permissions.AddFunctionStatement(ctx, f.Name, in.StatementID, string(b)); err != nil {
 		if errors.Is(err, ErrExists) {
 			return "", &Error{Kind: ErrExists, Msg: fmt.Sprintf("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", in.StatementID)}
+		}
+		if errors.Is(err, ErrNotFound) { // deleted meanwhile
+			return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(f.Name)}
 		}
 		return "", err
 	}

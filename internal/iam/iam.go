@@ -110,9 +110,20 @@ type Store interface {
 	PrincipalPolicies(ctx context.Context, kind PrincipalKind, principal string) (inline []string, attached []string, err error)
 }
 
+// Key is an access key to store.
+type Key struct {
+	ID, Secret string
+	Token      string    // session token of temporary credentials
+	Expires    time.Time // zero: never
+	// PrincipalARN is the user's or the role session's ARN; PrincipalID
+	// the user's or role's unique id, which binds the key to that one
+	// entity (not to whatever later bears its name).
+	PrincipalARN, PrincipalID string
+}
+
 // Keys issues and removes access keys (sealing secrets is the caller's).
 type Keys interface {
-	CreateKey(ctx context.Context, id, secret, token string, expires time.Time, principalARN string) error
+	CreateKey(ctx context.Context, k Key) error
 	DeleteKey(ctx context.Context, id, principalARN string) error // ErrNotFound
 	KeysOf(ctx context.Context, principalARN string) ([]KeyInfo, error)
 }
@@ -282,7 +293,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, user string) (id, secret 
 		return "", "", errorf(ErrInvalid, "Cannot exceed quota for AccessKeysPerUser: 2")
 	}
 	id, secret = NewAccessKey("AKIA")
-	if err := s.Keys.CreateKey(ctx, id, secret, "", time.Time{}, s.UserARN(u)); err != nil {
+	if err := s.Keys.CreateKey(ctx, Key{ID: id, Secret: secret, PrincipalARN: s.UserARN(u), PrincipalID: u.ID}); err != nil {
 		return "", "", err
 	}
 	return id, secret, nil
@@ -422,8 +433,9 @@ func (s *Service) Policy(ctx context.Context, policyARN string) (ManagedPolicy, 
 		return ManagedPolicy{}, err
 	}
 	p, err := s.Store.ManagedPolicy(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return p, errorf(ErrNotFound, "Policy %s does not exist or is not attachable.", policyARN)
+	if errors.Is(err, ErrNotFound) || err == nil && s.PolicyARN(p) != policyARN {
+		// The whole ARN, path included, names the policy.
+		return ManagedPolicy{}, errorf(ErrNotFound, "Policy %s does not exist or is not attachable.", policyARN)
 	}
 	return p, err
 }
@@ -523,11 +535,14 @@ func (s *Service) DetachPolicy(ctx context.Context, kind PrincipalKind, principa
 	if err := s.principal(ctx, kind, principal); err != nil {
 		return err
 	}
-	name, err := s.policyName(policyARN)
+	p, err := s.Policy(ctx, policyARN)
+	if errors.Is(err, ErrNotFound) {
+		return errorf(ErrNotFound, "Policy %s was not found.", policyARN)
+	}
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DetachPolicy(ctx, kind, principal, name); err != nil {
+	if err := s.Store.DetachPolicy(ctx, kind, principal, p.Name); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return errorf(ErrNotFound, "Policy %s was not found.", policyARN)
 		}

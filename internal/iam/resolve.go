@@ -18,6 +18,7 @@ import (
 type Resolved struct {
 	Root      bool   // the account root: allowed everything, always audited
 	Principal string // the caller's ARN
+	ID        string // the unique id of the user or role (AIDA…, AROA…)
 	UserID    string // aws:userid
 	Username  string // aws:username (users only)
 	Policies  policy.Policies
@@ -68,7 +69,10 @@ func (s *Service) resolve(ctx context.Context, principalARN string) (Resolved, e
 		if err != nil {
 			return r, err
 		}
-		r.UserID, r.Username, boundary = u.ID, u.Name, u.Boundary
+		if s.UserARN(u) != principalARN {
+			return r, errorf(ErrNotFound, "the user %s has the ARN %s now, not %s", name, s.UserARN(u), principalARN)
+		}
+		r.UserID, r.Username, boundary, r.ID = u.ID, u.Name, u.Boundary, u.ID
 	case p.Service == "sts" && strings.HasPrefix(p.Resource, "assumed-role/"):
 		parts := strings.Split(p.Resource, "/")
 		if len(parts) != 3 {
@@ -79,7 +83,7 @@ func (s *Service) resolve(ctx context.Context, principalARN string) (Resolved, e
 		if err != nil {
 			return r, err
 		}
-		r.UserID, boundary = role.ID+":"+parts[2], role.Boundary
+		r.UserID, boundary, r.ID = role.ID+":"+parts[2], role.Boundary, role.ID
 		r.Policies.RoleARN = s.RoleARN(role)
 	default:
 		return r, errorf(ErrNotFound, "the principal %s is not a user or role session", principalARN)
@@ -127,9 +131,11 @@ func (s *Service) roleByARN(ctx context.Context, roleARN string) (Role, error) {
 	if p.Account != s.Account.ID {
 		return Role{}, errorf(ErrDenied, "Roles of other accounts cannot be assumed here: %s", roleARN)
 	}
+	// The whole ARN, path included, names the role: a role /admins/x is
+	// not role/x.
 	r, err := s.Role(ctx, p.Resource[strings.LastIndex(p.Resource, "/")+1:])
-	if err != nil {
-		return r, errorf(ErrDenied, "User is not authorized to perform: sts:AssumeRole on resource: %s", roleARN)
+	if err != nil || s.RoleARN(r) != roleARN {
+		return Role{}, errorf(ErrDenied, "User is not authorized to perform: sts:AssumeRole on resource: %s", roleARN)
 	}
 	return r, nil
 }
@@ -142,6 +148,28 @@ func (s *Service) TrustPolicy(ctx context.Context, roleARN string) (*policy.Docu
 		return nil, err
 	}
 	return policy.Parse([]byte(r.TrustPolicy), policy.Trust)
+}
+
+// ServiceMayAssume reports whether roleARN (path included) names a role
+// of this account whose trust policy lets the service principal (such as
+// lambda.amazonaws.com) assume it.
+func (s *Service) ServiceMayAssume(ctx context.Context, roleARN, service string) (bool, error) {
+	r, err := s.roleByARN(ctx, roleARN)
+	if errors.Is(err, ErrDenied) || errors.Is(err, ErrInvalid) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	trust, err := policy.Parse([]byte(r.TrustPolicy), policy.Trust)
+	if err != nil {
+		return false, nil
+	}
+	// The service is no principal of the account: a trust policy that
+	// names the account (its root) does not admit it.
+	d := policy.Evaluate(policy.Policies{Resource: []*policy.Document{trust}}, policy.Request{Action: "sts:AssumeRole", Resource: roleARN,
+		Context: map[string][]string{"aws:principalservicename": {service}, "aws:sourceaccount": {s.Account.ID}}})
+	return d.Allowed(), nil
 }
 
 // Credentials are temporary credentials.
@@ -194,7 +222,10 @@ func (s *Service) issue(ctx context.Context, role Role, session string, duration
 		Expiration:     s.now().Add(time.Duration(duration) * time.Second).Truncate(time.Second),
 		AssumedRoleARN: fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", s.Account.Partition, s.Account.ID, role.Name, session),
 		AssumedRoleID:  role.ID + ":" + session}
-	if err := s.Keys.CreateKey(ctx, c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.Expiration, c.AssumedRoleARN); err != nil {
+	// The session is bound to the role's unique id: deleting the role
+	// and creating another of the same name does not revive it.
+	if err := s.Keys.CreateKey(ctx, Key{ID: c.AccessKeyID, Secret: c.SecretAccessKey, Token: c.SessionToken, Expires: c.Expiration,
+		PrincipalARN: c.AssumedRoleARN, PrincipalID: role.ID}); err != nil {
 		return Credentials{}, err
 	}
 	return c, nil

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/functions"
 )
 
@@ -93,30 +91,9 @@ type Input struct {
 	ClientContext string
 }
 
-// splitQualifier separates a qualifier given in the function name.
-func splitQualifier(nameOrARN, qualifier string) (string, string, error) {
-	name, q := nameOrARN, ""
-	if p, err := arn.Parse(nameOrARN); err == nil {
-		if rest, ok := strings.CutPrefix(p.Resource, "function:"); ok {
-			if _, qq, ok := strings.Cut(rest, ":"); ok {
-				name, q = strings.TrimSuffix(nameOrARN, ":"+qq), qq
-			}
-		}
-	} else if n, qq, ok := strings.Cut(nameOrARN, ":"); ok {
-		name, q = n, qq
-	}
-	if q != "" && qualifier != "" && q != qualifier {
-		return "", "", &functions.Error{Kind: functions.ErrInvalid, Msg: fmt.Sprintf("The derived qualifier from the function name does not match the specified qualifier: %s vs %s.", q, qualifier)}
-	}
-	if qualifier == "" {
-		qualifier = q
-	}
-	return name, qualifier, nil
-}
-
 // resolve finds the function version an invocation runs.
 func (s *Service) resolve(ctx context.Context, in Input) (functions.Function, string, error) {
-	name, q, err := splitQualifier(in.FunctionName, in.Qualifier)
+	name, q, err := s.Functions.SplitQualifier(in.FunctionName, in.Qualifier)
 	if err != nil {
 		return functions.Function{}, "", err
 	}
@@ -286,6 +263,9 @@ func (s *Service) runOne(ctx context.Context) bool {
 // ConcurrencyStore persists reserved concurrency.
 type ConcurrencyStore interface {
 	FunctionConcurrency(ctx context.Context, name string) (int, error) // -1: none
+	// SetFunctionConcurrency sets (n >= 0) or removes (n < 0) a
+	// reservation; setting returns functions.ErrNotFound unless the
+	// function exists at that moment.
 	SetFunctionConcurrency(ctx context.Context, name string, n int) error
 }
 
@@ -314,7 +294,9 @@ func (s *Service) PutConcurrency(ctx context.Context, nameOrARN string, n int) (
 				Msg: fmt.Sprintf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)}
 		}
 	}
-	if err := s.Concurrency.SetFunctionConcurrency(ctx, f.Name, n); err != nil {
+	if err := s.Concurrency.SetFunctionConcurrency(ctx, f.Name, n); errors.Is(err, functions.ErrNotFound) { // deleted meanwhile
+		return 0, &functions.Error{Kind: functions.ErrNotFound, Msg: "Function not found: " + s.Functions.ARN(f.Name)}
+	} else if err != nil {
 		return 0, err
 	}
 	if s.Pool != nil {

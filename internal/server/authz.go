@@ -90,13 +90,18 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 		return nil
 	}
 	service, _, _ := strings.Cut(req.Action, ":")
-	if a.limiter != nil && !a.limiter.Allow(req.Caller.AccessKeyID, req.Action) {
+	if a.limiter != nil && !req.Also && !a.limiter.Allow(req.Caller.AccessKeyID, req.Action) {
 		info.set(req.Action, req.Resource, "Throttled", false)
 		e := throttleErrors[service]
 		e.Message = fmt.Sprintf("Rate exceeded: access key %s is over its limit for %s; retry with backoff", req.Caller.AccessKeyID, req.Action)
 		return &e
 	}
 	who, err := a.iam.Resolve(ctx, req.Caller.PrincipalARN)
+	if err == nil && req.Caller.PrincipalID != "" && who.ID != req.Caller.PrincipalID {
+		// The key's user or role was deleted and another of the same
+		// name created: the key (a role session) died with the first.
+		err = iam.ErrNotFound
+	}
 	if err != nil {
 		info.set(req.Action, req.Resource, "Deny", false)
 		if errors.Is(err, iam.ErrNotFound) {
@@ -108,18 +113,24 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 		info.set(req.Action, req.Resource, "Allow", who.Root)
 		return nil
 	}
-	p := who.Policies
-	preq := policy.Request{Principal: who.Principal, Account: a.iam.Account.ID, Action: req.Action, Resource: req.Resource, Context: a.contextKeys(req, who)}
-	d := policy.Evaluate(p, preq)
-	if !d.Allowed() && d.Effect != policy.ExplicitDeny {
-		// The resource policies Signet has (profile permissions, trust
-		// policies) only allow, so they can only change an implicit
-		// denial: they are read only then.
-		if p.Resource, err = a.resourcePolicies(ctx, req); err != nil {
+	d, err := a.decide(ctx, req, who, req.Action)
+	if err != nil {
+		return err
+	}
+	// An alternative action grants the request too, unless one of them
+	// is explicitly denied.
+	for _, alt := range req.OrActions {
+		if d.Effect == policy.ExplicitDeny {
+			break
+		}
+		da, err := a.decide(ctx, req, who, alt)
+		if err != nil {
 			return err
 		}
-		if p.Resource != nil {
-			d = policy.Evaluate(p, preq)
+		if da.Effect == policy.ExplicitDeny {
+			d, req.Action, req.OrActions = da, alt, nil // the refusal names the denied action
+		} else if !d.Allowed() && da.Allowed() {
+			d = da
 		}
 	}
 	if d.Allowed() {
@@ -133,11 +144,40 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 	return denied(req, "because "+d.Reason)
 }
 
+// decide evaluates the caller's policies, and the resource's own when
+// they are needed, for action on the request's resource.
+func (a *authorizer) decide(ctx context.Context, req awsapi.AuthzRequest, who iam.Resolved, action string) (policy.Decision, error) {
+	p := who.Policies
+	req.Action = action
+	preq := policy.Request{Principal: who.Principal, Account: a.iam.Account.ID, Action: action, Resource: req.Resource, Context: a.contextKeys(req, who)}
+	d := policy.Evaluate(p, preq)
+	if !d.Allowed() && d.Effect != policy.ExplicitDeny {
+		// The resource policies Signet has (profile permissions, trust
+		// policies) only allow, so they can only change an implicit
+		// denial: they are read only then.
+		var err error
+		if p.Resource, err = a.resourcePolicies(ctx, req); err != nil {
+			return d, err
+		}
+		if p.Resource != nil {
+			d = policy.Evaluate(p, preq)
+		}
+	}
+	return d, nil
+}
+
 // denied is AWS's AccessDenied: "User: ARN is not authorized to perform:
-// ACTION on resource: RESOURCE because …".
+// ACTION on resource: RESOURCE because …"; a second resource's refusal
+// also says which operation needed it.
 func denied(req awsapi.AuthzRequest, why string) error {
-	return &awsapi.Error{Code: "AccessDeniedException", Status: http.StatusForbidden,
-		Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", req.Caller.PrincipalARN, req.Action, req.Resource, why)}
+	msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", req.Caller.PrincipalARN, req.Action, req.Resource, why)
+	if len(req.OrActions) > 0 {
+		msg += " (" + strings.Join(req.OrActions, " or ") + " would also do)"
+	}
+	if req.Also && req.Operation != "" {
+		msg += "; " + req.Operation + " needs it because it acts on that resource for you"
+	}
+	return &awsapi.Error{Code: "AccessDeniedException", Status: http.StatusForbidden, Message: msg}
 }
 
 // contextKeys are the global condition keys of a request, with the
@@ -406,9 +446,9 @@ func rateLimiter(c config.RateLimits) *ratelimit.Limiter {
 // iamKeys stores IAM's access keys with their secrets sealed.
 type iamKeys struct{ s *Server }
 
-func (k iamKeys) CreateKey(ctx context.Context, id, secret, token string, expires time.Time, principalARN string) error {
-	return k.s.db.CreateAccessKey(ctx, store.AccessKey{ID: id, SealedSecret: k.s.box.Seal([]byte(secret), secretAD(id)), SessionToken: token,
-		Expires: expires, PrincipalARN: principalARN, CreatedAt: time.Now()})
+func (k iamKeys) CreateKey(ctx context.Context, key iam.Key) error {
+	return k.s.db.CreateAccessKey(ctx, store.AccessKey{ID: key.ID, SealedSecret: k.s.box.Seal([]byte(key.Secret), secretAD(key.ID)), SessionToken: key.Token,
+		Expires: key.Expires, PrincipalARN: key.PrincipalARN, PrincipalID: key.PrincipalID, CreatedAt: time.Now()})
 }
 
 func (k iamKeys) DeleteKey(ctx context.Context, id, principalARN string) error {

@@ -213,7 +213,7 @@ func BenchmarkDeploy10MB(b *testing.B) {
 	}
 	for _, name := range []string{"none", "enforce"} {
 		if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312, Handler: aws.String("a.b"),
-			Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: signed}}); err != nil {
+			Role: aws.String(e.ts.LambdaRole(b)), Code: &ltypes.FunctionCode{ZipFile: signed}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -243,7 +243,7 @@ func BenchmarkInvokeAPI(b *testing.B) {
 	lc := lambdaClient(ts)
 	ctx := context.Background()
 	_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("noop"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("app.handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"), MemorySize: aws.Int32(512),
+		Handler: aws.String("app.handler"), Role: aws.String(ts.LambdaRole(b)), MemorySize: aws.Int32(512),
 		Code: &ltypes.FunctionCode{ZipFile: zipOf(b, map[string]string{"app.py": "def handler(event, context):\n    return None\n"})}})
 	if err != nil {
 		b.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/logs"
+	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/sandbox"
 )
@@ -47,6 +48,9 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 			s.auditDeploy(ctx, fn, "AllowWithWarning", d)
 		},
 		OnRefused: func(ctx context.Context, fn string, d deploygate.Decision) { s.auditDeploy(ctx, fn, "Deny", d) },
+		LambdaMayAssume: func(ctx context.Context, role string) (bool, error) {
+			return s.IAM.ServiceMayAssume(ctx, role, "lambda.amazonaws.com")
+		},
 	}
 	s.authz.functions = s.Functions
 	rand.Read(s.codeURLKey[:])
@@ -91,6 +95,9 @@ func (s *Server) openInvoke(ctx context.Context, inst installation) {
 // readObject reads a whole object version (at most max bytes).
 func (s *Server) readObject(ctx context.Context, bucket, key, version string, max int64) ([]byte, error) {
 	obj, err := s.Objects.OpenVersion(ctx, bucket, key, version)
+	if errors.Is(err, objects.ErrNoSuchBucket) || errors.Is(err, objects.ErrNoSuchKey) || errors.Is(err, objects.ErrNoSuchVersion) {
+		return nil, fmt.Errorf("%w: %w", awsapi.ErrObjectNotFound, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func TestDeployGate(t *testing.T) {
 	jobARN := fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-jobs/%s", e.ts.AccountID(), id)
 
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("hello-world-lambda"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/lambda-role"),
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(e.ts.LambdaRole(t)),
 		Code: &ltypes.FunctionCode{ZipFile: unsigned}, Tags: map[string]string{"team": "payments"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestDeployGate(t *testing.T) {
 		code string
 	}{err, "ResourceNotFoundException"}
 	_, err = lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("hello-world-lambda"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("h.h"), Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: unsigned}})
+		Handler: aws.String("h.h"), Role: aws.String(e.ts.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: unsigned}})
 	bad["fail/exists"] = struct {
 		err  error
 		code string
@@ -208,7 +208,7 @@ func TestFunctionSettings(t *testing.T) {
 	lc := lambdaClient(ts)
 	ctx := context.Background()
 	zip := zipOf(t, helloZip)
-	role := aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r")
+	role := aws.String(ts.LambdaRole(t))
 	create := func(name string, csc *string) error {
 		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312,
 			Handler: aws.String("lambda_function.lambda_handler"), Role: role, Code: &ltypes.FunctionCode{ZipFile: zip}, CodeSigningConfigArn: csc})
@@ -238,7 +238,7 @@ func TestFunctionSettings(t *testing.T) {
 	ts2 := servertest.Start(t)
 	lc2 := lambdaClient(ts2)
 	if _, err := lc2.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("a.b"), Role: role, Code: &ltypes.FunctionCode{ZipFile: zip}}); err != nil {
+		Handler: aws.String("a.b"), Role: aws.String(ts2.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: zip}}); err != nil {
 		t.Fatal(err)
 	}
 	up, err := lc2.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("f"), Timeout: aws.Int32(30),
@@ -293,7 +293,7 @@ func TestLayers(t *testing.T) {
 	}
 	create := func(layer *string) error {
 		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("with_layers"), Runtime: ltypes.RuntimePython312, Handler: aws.String("a.b"),
-			Role: aws.String("arn:aws:iam::" + e.ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: signed},
+			Role: aws.String(e.ts.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: signed},
 			CodeSigningConfigArn: csc.CodeSigningConfig.CodeSigningConfigArn, Layers: []string{aws.ToString(layer)}})
 		return err
 	}

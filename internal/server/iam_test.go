@@ -133,7 +133,7 @@ func TestFunctionPolicy(t *testing.T) {
 	ctx := context.Background()
 	admin := lambdaClient(ts)
 	if _, err := admin.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("shared"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)),
 		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestInvokeSDK(t *testing.T) {
 	ctx := context.Background()
 	lc := lambdaClient(ts)
 	_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("hello"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)),
 		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestEventInvocationsSurviveRestart(t *testing.T) {
 	requireSandbox(t, a)
 	code := map[string]string{"app.py": "def handler(event, context):\n    print('ran', event['n'])\n"}
 	if _, err := a.Functions.Create(ctx, functions.CreateInput{Function: functions.Function{Name: "ev", Runtime: "python3.11", Handler: "app.handler",
-		Role: "arn:aws:iam::" + a.AccountID() + ":role/r", Timeout: 30, MemorySize: 128}, Zip: zipOf(t, code)}); err != nil {
+		Role: servertest.LambdaRole(t, a), Timeout: 30, MemorySize: 128}, Zip: zipOf(t, code)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Invoke.PutConcurrency(ctx, "ev", 0); err != nil {
@@ -156,7 +156,7 @@ func TestAccountSettings(t *testing.T) {
 	lc := lambdaClient(ts)
 	pkg := zipOf(t, helloZip)
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: pkg}}); err != nil {
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: pkg}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := lc.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("f"), ReservedConcurrentExecutions: aws.Int32(3)}); err != nil {
@@ -179,7 +179,7 @@ func TestInvokeUnavailable(t *testing.T) {
 	ctx := context.Background()
 	lc := lambdaClient(ts)
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)),
 		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,6 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, region string) 
 		r.ContentLength = check.DecodedLength
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
+	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, PrincipalID: res.Credential.PrincipalID, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
 	s.audited(w, r.WithContext(awsapi.WithCaller(r.Context(), caller)), caller, s.s3.handler.ServeHTTP)
 }

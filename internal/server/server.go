@@ -333,7 +333,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
+	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, PrincipalID: res.Credential.PrincipalID, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
 	ctx = awsapi.WithCaller(ctx, caller)
 	r = r.WithContext(ctx)
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -571,7 +571,7 @@ func (c *credentials) LookupAccessKey(ctx context.Context, id string) (sigv4.Cre
 	if err != nil {
 		return sigv4.Credential{}, fmt.Errorf("access key %s: %w", id, err)
 	}
-	cred = sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), SessionToken: k.SessionToken, Expires: k.Expires, PrincipalARN: k.PrincipalARN}
+	cred = sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), SessionToken: k.SessionToken, Expires: k.Expires, PrincipalARN: k.PrincipalARN, PrincipalID: k.PrincipalID}
 	c.mu.Lock()
 	if c.cache == nil || len(c.cache) >= maxCachedKeys {
 		c.cache = map[string]sigv4.Credential{}

@@ -118,6 +118,10 @@ type StartJobInput struct {
 	ProfileName, ProfileOwner              string
 	ClientRequestToken                     string
 	RequestedBy                            string // principal ARN of the caller
+	// Check, if set, approves the job before it is queued: the caller's
+	// right to read its source and to write its signed object (see
+	// SignedKey), which the job will do on the caller's behalf.
+	Check func(ctx context.Context, j Job) error
 }
 
 func required(field, v string) error {
@@ -179,6 +183,11 @@ func (s *Service) StartJob(ctx context.Context, in StartJobInput) (Job, error) {
 		RequestedBy:        in.RequestedBy,
 		Owner:              s.Account.ID,
 		Invoker:            caller,
+	}
+	if in.Check != nil {
+		if err := in.Check(ctx, j); err != nil {
+			return Job{}, err
+		}
 	}
 	got, created, err := s.Jobs.CreateJob(ctx, j)
 	if err != nil {

@@ -24,8 +24,10 @@ type Credential struct {
 	SessionToken string
 	// Expires is when the credential stops being valid; zero means never.
 	Expires time.Time
-	// PrincipalARN is opaque to this package and returned in Result.
+	// PrincipalARN and PrincipalID are opaque to this package and
+	// returned in Result.
 	PrincipalARN string
+	PrincipalID  string
 }
 
 // CredentialStore looks up access keys.

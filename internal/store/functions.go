@@ -134,9 +134,25 @@ func (s *DB) SetFunctionCSC(ctx context.Context, name, cscID string) error {
 		if cscID == "" {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO function_code_signing_configs (function_name, csc_id) VALUES (?, ?)`), name, cscID)
-		return err
+		return insertForFunction(ctx, s, tx, name, `INSERT INTO function_code_signing_configs (function_name, csc_id) SELECT ?, ?`, name, cscID)
 	})
+}
+
+// insertForFunction runs an INSERT … SELECT of a row that belongs to a
+// function, provided the function exists when the statement runs, and
+// returns functions.ErrNotFound if it does not. The check and the insert
+// are one statement in the caller's transaction, so a row is never
+// written for a function that DeleteFunction removed in between (a
+// re-created function would inherit it).
+func insertForFunction(ctx context.Context, s *DB, tx *sql.Tx, function, insert string, args ...any) error {
+	res, err := tx.ExecContext(ctx, s.d.rebind(insert+` WHERE EXISTS (SELECT 1 FROM functions WHERE name = ?)`), append(args, function)...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return functions.ErrNotFound
+	}
+	return nil
 }
 
 // FunctionsByCSC implements functions.Store.
@@ -283,9 +299,8 @@ func (s *DB) AddFunctionStatement(ctx context.Context, function, sid, statement 
 		if n > 0 {
 			return functions.ErrExists
 		}
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO function_permissions (function_name, statement_id, statement, created_at) VALUES (?, ?, ?, ?)`),
+		return insertForFunction(ctx, s, tx, function, `INSERT INTO function_permissions (function_name, statement_id, statement, created_at) SELECT ?, ?, ?, ?`,
 			function, sid, statement, unixNano(time.Now()))
-		return err
 	})
 }
 

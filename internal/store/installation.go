@@ -28,13 +28,14 @@ type AccessKey struct {
 	SessionToken string    // non-empty for temporary credentials
 	Expires      time.Time // zero: never
 	PrincipalARN string
+	PrincipalID  string // unique id of the user or role; "" for the bootstrap key and older keys
 	CreatedAt    time.Time
 }
 
 // CreateAccessKey stores a new access key. It fails if the id exists.
 func (s *DB) CreateAccessKey(ctx context.Context, k AccessKey) error {
-	_, err := s.exec(ctx, `INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID, k.SealedSecret, k.SessionToken, unixNano(k.Expires), k.PrincipalARN, unixNano(k.CreatedAt))
+	_, err := s.exec(ctx, `INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, principal_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.SealedSecret, k.SessionToken, unixNano(k.Expires), k.PrincipalARN, k.PrincipalID, unixNano(k.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("failed to store access key: %w", err)
 	}
@@ -45,8 +46,8 @@ func (s *DB) CreateAccessKey(ctx context.Context, k AccessKey) error {
 func (s *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 	k := AccessKey{ID: id}
 	var exp, created int64
-	err := s.queryRow(ctx, `SELECT secret, session_token, expires_at, principal_arn, created_at FROM access_keys WHERE access_key_id = ?`, id).
-		Scan(&k.SealedSecret, &k.SessionToken, &exp, &k.PrincipalARN, &created)
+	err := s.queryRow(ctx, `SELECT secret, session_token, expires_at, principal_arn, principal_id, created_at FROM access_keys WHERE access_key_id = ?`, id).
+		Scan(&k.SealedSecret, &k.SessionToken, &exp, &k.PrincipalARN, &k.PrincipalID, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return AccessKey{}, ErrNotFound
 	}

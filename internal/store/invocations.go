@@ -93,15 +93,19 @@ func (s *DB) FunctionConcurrency(ctx context.Context, name string) (int, error) 
 }
 
 // SetFunctionConcurrency sets (n >= 0) or removes (n < 0) a function's
-// reserved concurrency.
+// reserved concurrency; setting it returns functions.ErrNotFound if the
+// function does not exist.
 func (s *DB) SetFunctionConcurrency(ctx context.Context, name string, n int) error {
 	if n < 0 {
 		_, err := s.exec(ctx, `DELETE FROM function_concurrency WHERE function_name = ?`, name)
 		return err
 	}
-	_, err := s.exec(ctx, `INSERT INTO function_concurrency (function_name, reserved) VALUES (?, ?)
-		ON CONFLICT (function_name) DO UPDATE SET reserved = excluded.reserved`, name, n)
-	return err
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM function_concurrency WHERE function_name = ?`), name); err != nil {
+			return err
+		}
+		return insertForFunction(ctx, s, tx, name, `INSERT INTO function_concurrency (function_name, reserved) SELECT ?, ?`, name, n)
+	})
 }
 
 // AllFunctionConcurrency returns every reservation.

@@ -134,6 +134,31 @@ func (s *Server) S3() *s3.Client {
 	})
 }
 
+// LambdaTrustPolicy lets Lambda assume a role: the trust policy of a
+// function's execution role.
+const LambdaTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+// LambdaRole returns the ARN of a role that functions may be given
+// (CreateFunction refuses a role that does not exist or that Lambda may
+// not assume), creating it on first use.
+func (s *Server) LambdaRole(tb testing.TB) string {
+	tb.Helper()
+	return LambdaRole(tb, s.Server)
+}
+
+// LambdaRole is [Server.LambdaRole] for a server the test opened itself.
+func LambdaRole(tb testing.TB, srv *server.Server) string {
+	tb.Helper()
+	ctx := context.Background()
+	r, err := srv.IAM.Role(ctx, "lambda-test-role")
+	if err != nil {
+		if r, err = srv.IAM.CreateRole(ctx, "lambda-test-role", "/", "execution role of test functions", LambdaTrustPolicy, 0); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return srv.IAM.RoleARN(r)
+}
+
 // RequireAll reports whether SIGNET_REQUIRE_ALL=1 asks that tests fail
 // rather than skip when something they need is missing.
 func RequireAll() bool { return os.Getenv("SIGNET_REQUIRE_ALL") == "1" }

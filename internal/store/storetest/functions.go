@@ -12,6 +12,49 @@ import (
 var functionTests = map[string]func(*testing.T, Opener){
 	"functions/code-signing-configs": testCSCs,
 	"functions/functions":            testFunctions,
+	"functions/rows-outlive-nothing": testRowsOfDeletedFunction,
+}
+
+// testRowsOfDeletedFunction plays the interleaving of AddPermission (or
+// PutFunctionCodeSigningConfig, PutFunctionConcurrency) with
+// DeleteFunction: the operation found the function, DeleteFunction then
+// removed it, and the operation writes its row. The write must fail, or
+// a function re-created under the name would inherit the row.
+func testRowsOfDeletedFunction(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	f := functions.Function{Name: "f", Runtime: "python3.12", Handler: "a.b", Role: "r", Timeout: 3, MemorySize: 128, CodePath: "p1", LastModified: t0}
+	if err := db.CreateFunction(ctx, f, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := deploygate.CodeSigningConfig{ID: "csc-bbbbbbbbbbbbbbbbb", Policy: deploygate.Warn, LastModified: t0}
+	if err := db.CreateCSC(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteFunction(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddFunctionStatement(ctx, "f", "s1", `{"Sid":"s1"}`); !errors.Is(err, functions.ErrNotFound) {
+		t.Errorf("AddFunctionStatement after DeleteFunction = %v, want ErrNotFound", err)
+	}
+	if err := db.SetFunctionCSC(ctx, "f", c.ID); !errors.Is(err, functions.ErrNotFound) {
+		t.Errorf("SetFunctionCSC after DeleteFunction = %v, want ErrNotFound", err)
+	}
+	if err := db.SetFunctionConcurrency(ctx, "f", 2); !errors.Is(err, functions.ErrNotFound) {
+		t.Errorf("SetFunctionConcurrency after DeleteFunction = %v, want ErrNotFound", err)
+	}
+	if err := db.CreateFunction(ctx, f, ""); err != nil {
+		t.Fatal(err)
+	}
+	if sts, _ := db.FunctionStatements(ctx, "f"); len(sts) != 0 {
+		t.Errorf("the re-created function has the statements %v", sts)
+	}
+	if id, _ := db.FunctionCSC(ctx, "f"); id != "" {
+		t.Errorf("the re-created function has the code signing config %s", id)
+	}
+	if n, _ := db.FunctionConcurrency(ctx, "f"); n != -1 {
+		t.Errorf("the re-created function has reserved concurrency %d", n)
+	}
 }
 
 func testCSCs(t *testing.T, open Opener) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/audit"
+	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/logs"
@@ -150,6 +151,14 @@ func testConcurrency(t *testing.T, open Opener) {
 	ctx := context.Background()
 	if n, err := db.FunctionConcurrency(ctx, "f"); err != nil || n != -1 {
 		t.Errorf("no reservation = %d %v, want -1", n, err)
+	}
+	if err := db.SetFunctionConcurrency(ctx, "f", 3); !errors.Is(err, functions.ErrNotFound) {
+		t.Errorf("reserving for a function that does not exist = %v, want ErrNotFound", err)
+	}
+	for _, name := range []string{"f", "g"} {
+		if err := db.CreateFunction(ctx, functions.Function{Name: name, Runtime: "python3.12", Handler: "a.b", Role: "r", Timeout: 3, MemorySize: 128, CodePath: "p", LastModified: t0}, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	db.SetFunctionConcurrency(ctx, "f", 3)
 	db.SetFunctionConcurrency(ctx, "f", 5)
