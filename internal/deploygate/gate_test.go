@@ -119,6 +119,12 @@ func TestGate(t *testing.T) {
 	revoked, leaf := p.sign(t, u, now.Add(-10*time.Minute), now.Add(time.Hour), allowedVersion)
 	p.revoked = append(p.revoked, leaf.SerialNumber)
 	other, _ := p.sign(t, u, now.Add(-10*time.Minute), now.Add(time.Hour), otherVersionARN)
+	// Packages that end with a signature trailer that cannot be read.
+	truncated := append(bytes.Clone(signed[:len(signed)-17]), signed[len(signed)-16:]...)
+	futureVersion := bytes.Clone(signed)
+	futureVersion[len(futureVersion)-10]++
+	unknownType := bytes.Clone(signed)
+	unknownType[len(unknownType)-9] = 0x7f
 
 	checker, err := revocation.NewCRLChecker("")
 	if err != nil {
@@ -143,6 +149,9 @@ func TestGate(t *testing.T) {
 		{"tampered", tampered, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
 		{"expired", expired, cell{true, "", CheckExpiry, 1}, cell{false, ErrorCodeVerificationFailed, CheckExpiry, 0}},
 		{"revoked", revoked, cell{true, "", CheckRevocation, 1}, cell{false, ErrorCodeVerificationFailed, CheckRevocation, 0}},
+		{"unreadable-truncated", truncated, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
+		{"unreadable-version", futureVersion, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
+		{"unreadable-type", unknownType, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
 		{"other-profile", other, cell{true, "", CheckMismatch, 1}, cell{false, ErrorCodeVerificationFailed, CheckMismatch, 0}},
 	}
 	for _, c := range cases {
