@@ -119,11 +119,29 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, lock: lock}
+	if err := s.tighten(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
+	// Again for the files the databases created beside themselves.
+	if err := s.tighten(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// tighten restricts the data directory and its files to their owner.
+func (s *Server) tighten(ctx context.Context) error {
+	changed, err := tightenDataDir(s.cfg.DataDir)
+	for _, c := range changed {
+		s.log.WarnContext(ctx, "restricted a data directory entry to its owner", "change", c)
+	}
+	return err
 }
 
 func (s *Server) open(ctx context.Context) error {
@@ -183,7 +201,10 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openJobs(ctx, s.Objects); err != nil {
 		return err
 	}
-	lambda := s.openFunctions(inst)
+	lambda, err := s.openFunctions(inst)
+	if err != nil {
+		return err
+	}
 	s.services = map[string]http.Handler{
 		"signer": signer.Service().Handler(),
 		"lambda": lambda.Service().Handler(),
