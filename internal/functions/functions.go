@@ -115,6 +115,31 @@ type Service struct {
 	OnWarning func(ctx context.Context, function string, d deploygate.Decision)
 	// OnRefused is called when the gate refuses a package.
 	OnRefused func(ctx context.Context, function string, d deploygate.Decision)
+	// MaxUnzippedSize and MaxZipEntries bound a package once unpacked
+	// (0: MaxUnzippedSize and MaxZipEntries).
+	MaxUnzippedSize int64
+	MaxZipEntries   int
+	// Runner, if set, runs the functions: it is told when a function's
+	// code stops running.
+	Runner Runner
+}
+
+// Runner runs functions.
+type Runner interface {
+	// StopFunction ends every execution environment of a function and
+	// their processes, idle or running, and returns once they are gone.
+	StopFunction(name string)
+	// ForgetCode removes what was prepared to run the package at path
+	// (its unpacked files), which no version uses any more.
+	ForgetCode(path string)
+}
+
+// stopFunction ends the function's environments: its code changed or it
+// is gone.
+func (s *Service) stopFunction(name string) {
+	if s.Runner != nil {
+		s.Runner.StopFunction(name)
+	}
 }
 
 func (s *Service) now() time.Time {
@@ -218,7 +243,10 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 		return Function{}, &Error{Kind: ErrInvalid, Type: "RequestTooLargeException", Msg: fmt.Sprintf("Request must be smaller than %d bytes for the CreateFunction operation", MaxZipSize)}
 	}
 	if len(zip) < 4 || !bytes.Equal(zip[:2], []byte("PK")) {
-		return Function{}, invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
+		return Function{}, invalid(unzipMessage)
+	}
+	if err := s.checkPackage(zip); err != nil {
+		return Function{}, err
 	}
 	// The package is written while the gate checks it (the write waits on
 	// the disk, the check on the CPU); a refused package's file is removed.
@@ -439,17 +467,22 @@ func (s *Service) UpdateCode(ctx context.Context, nameOrARN string, zip []byte) 
 		s.Code.Delete(ctx, code.CodePath)
 		return Function{}, err
 	}
+	// The old code's environments end now, not when next invoked.
+	s.stopFunction(f.Name)
 	if old != "" && old != code.CodePath {
 		s.deleteUnused(ctx, old)
 	}
 	return out, nil
 }
 
-// deleteUnused removes a package that neither $LATEST nor a published
-// version uses any more.
+// deleteUnused removes a package, and its unpacked files, once neither
+// $LATEST nor a published version uses it.
 func (s *Service) deleteUnused(ctx context.Context, path string) {
 	if used, err := s.Store.CodePathInUse(ctx, path); err == nil && !used {
 		s.Code.Delete(ctx, path)
+		if s.Runner != nil {
+			s.Runner.ForgetCode(path)
+		}
 	}
 }
 
@@ -493,6 +526,7 @@ func (s *Service) Delete(ctx context.Context, nameOrARN string) error {
 	if err := s.Store.DeleteFunction(ctx, f.Name); err != nil {
 		return err
 	}
+	s.stopFunction(f.Name)
 	for _, p := range append(paths, f.CodePath) {
 		s.deleteUnused(ctx, p)
 	}

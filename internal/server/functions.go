@@ -92,6 +92,7 @@ func (s *Server) openInvoke(ctx context.Context, inst installation) {
 		pool.SetReserved(fn, n)
 	}
 	s.Invoke.Pool = pool
+	s.Functions.Runner = pool
 }
 
 // readObject reads a whole object version (at most max bytes).

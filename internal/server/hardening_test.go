@@ -3,15 +3,22 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/server"
+	"github.com/signet/signet/internal/server/servertest"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -95,4 +102,117 @@ func TestDataDirPermissions(t *testing.T) {
 		defer s.Close()
 		check(t, cfg.DataDir)
 	})
+}
+
+// TestPackagesCheckedAtDeploy: CreateFunction, UpdateFunctionCode and
+// PublishLayerVersion refuse a package that is not a valid zip, has an
+// entry leaving its root, or unpacks to more than the limit (lowered
+// here), with InvalidParameterValueException.
+func TestPackagesCheckedAtDeploy(t *testing.T) {
+	ts := servertest.Start(t)
+	ts.Functions.MaxUnzippedSize = 1000
+	ctx := context.Background()
+	lc := lambdaClient(ts)
+	role := aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r")
+	create := func(name string, pkg []byte) error {
+		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312,
+			Handler: aws.String("lambda_function.lambda_handler"), Role: role, Code: &ltypes.FunctionCode{ZipFile: pkg}})
+		return err
+	}
+	large := zipOf(t, map[string]string{"lambda_function.py": strings.Repeat("# padding\n", 200)})
+	bad := map[string]struct {
+		pkg  []byte
+		want string
+	}{
+		"escaping": {zipOf(t, map[string]string{"../lambda_function.py": "x"}), "leaves the package's root"},
+		"large":    {large, "Unzipped size must be smaller than 1000 bytes"},
+		"not-zip":  {[]byte("PK\x03\x04 and then nothing a zip reader wants"), "Could not unzip uploaded file"},
+	}
+	for name, c := range bad {
+		err := create("f-"+name, c.pkg)
+		if apiCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CreateFunction with a %s package: %v, want InvalidParameterValueException with %q", name, err, c.want)
+		}
+	}
+	if err := create("ok", zipOf(t, helloZip)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("ok"), ZipFile: large})
+	if apiCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), "Unzipped size") {
+		t.Errorf("UpdateFunctionCode with a large package: %v", err)
+	}
+	_, err = lc.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("l"), Content: &ltypes.LayerVersionContentInput{ZipFile: large}})
+	if apiCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), "Unzipped size") {
+		t.Errorf("PublishLayerVersion with a large package: %v", err)
+	}
+}
+
+// sandboxProcess reports whether a process whose command line is
+// exactly args runs on the host.
+func sandboxProcess(args ...string) bool {
+	want := strings.Join(args, "\x00") + "\x00"
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline")); err == nil && string(b) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// waitGone polls until no process runs with args, failing after a
+// generous deadline.
+func waitGone(t *testing.T, what string, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for sandboxProcess(args...) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %q still runs", what, args)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEnvironmentsEndWithTheirCode: changing a function's code or
+// deleting it ends its environments and every process in them at once,
+// and deleting it removes its unpacked code.
+func TestEnvironmentsEndWithTheirCode(t *testing.T) {
+	ts := servertest.Start(t)
+	requireSandbox(t, ts.Server)
+	ctx := context.Background()
+	lc := lambdaClient(ts)
+	code := zipOf(t, map[string]string{"app.py": "import subprocess\ndef handler(event, context):\n    subprocess.Popen(['sleep', event['marker']])\n    return 'started'\n"})
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("lingers"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("app.handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: code}}); err != nil {
+		t.Fatal(err)
+	}
+	start := func(marker string) {
+		t.Helper()
+		out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("lingers"), Payload: []byte(`{"marker":"` + marker + `"}`)})
+		if err != nil || string(out.Payload) != `"started"` {
+			t.Fatalf("Invoke: %v %s", err, out.Payload)
+		}
+		if !sandboxProcess("sleep", marker) {
+			t.Fatalf("the function's background process sleep %s is not running", marker)
+		}
+	}
+	marker := fmt.Sprintf("%d", 40000+time.Now().UnixNano()%10000)
+	start(marker)
+	if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("lingers"), ZipFile: code}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, "after UpdateFunctionCode", "sleep", marker)
+
+	marker2 := marker + "1"
+	start(marker2)
+	if _, err := lc.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("lingers")}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, "after DeleteFunction", "sleep", marker2)
+	if n := ts.Invoke.Pool.Idle(); n != 0 {
+		t.Errorf("%d idle environments after DeleteFunction", n)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(ts.Config().DataDir, "sandbox", "code")); len(entries) != 0 {
+		t.Errorf("unpacked code left after DeleteFunction: %v", entries)
+	}
 }
