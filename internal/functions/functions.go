@@ -336,6 +336,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if s.RequireEnforce && (cfg == nil || cfg.Policy != deploygate.Enforce) {
 		return Function{}, invalid("This installation requires every new function to have a code signing config with UntrustedArtifactOnDeployment=Enforce: pass CodeSigningConfigArn of such a config (create one with CreateCodeSigningConfig)")
 	}
+	if err := checkEnforcedEnvironment(name, in.Environment, cfg); err != nil {
+		return Function{}, err
+	}
 	layers, err := s.checkLayers(ctx, name, in.LayerARNs, cfg)
 	if err != nil {
 		return Function{}, err
@@ -386,13 +389,18 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 		return Function{}, err
 	}
 	var layers []LayerUse
-	if u.Layers != nil {
+	if u.Layers != nil || u.Environment != nil {
 		cfg, err := s.functionConfig(ctx, f.Name)
 		if err != nil {
 			return Function{}, err
 		}
-		if layers, err = s.checkLayers(ctx, f.Name, u.Layers, cfg); err != nil {
+		if err := checkEnforcedEnvironment(f.Name, u.Environment, cfg); err != nil {
 			return Function{}, err
+		}
+		if u.Layers != nil {
+			if layers, err = s.checkLayers(ctx, f.Name, u.Layers, cfg); err != nil {
+				return Function{}, err
+			}
 		}
 	}
 	var out Function
@@ -560,12 +568,15 @@ func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string,
 	if err != nil {
 		return "", err
 	}
-	_, cscID, err := s.config(ctx, cscARN)
+	cfg, cscID, err := s.config(ctx, cscARN)
 	if err != nil {
 		return "", err
 	}
 	if cscID == "" {
 		return "", invalid("1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null")
+	}
+	if err := checkEnforcedEnvironment(f.Name, f.Environment, cfg); err != nil {
+		return "", err
 	}
 	return f.Name, s.Store.SetFunctionCSC(ctx, f.Name, cscID)
 }

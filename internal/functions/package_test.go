@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 )
@@ -67,5 +68,30 @@ func TestCheckPackage(t *testing.T) {
 				t.Fatalf("err %v, want ErrInvalid with %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestCodeLoadingVariablesDocumented: docs/lambda.md lists every
+// variable refused under Enforce.
+func TestCodeLoadingVariablesDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/lambda.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range CodeLoadingVariables {
+		if !strings.Contains(string(b), "| `"+name+"` |") {
+			t.Errorf("docs/lambda.md does not list %s", name)
+		}
+	}
+	for p := range codeLoadingPrefixes {
+		if !strings.Contains(string(b), "every `"+p+"*` variable") {
+			t.Errorf("docs/lambda.md does not list the prefix %s", p)
+		}
+	}
+	for name, want := range map[string]bool{"NODE_OPTIONS": true, "LD_PRELOAD": true, "LD_ANYTHING": true, "BASH_FUNC_ls%%": true,
+		"PYTHONUNBUFFERED": false, "GREETING": false, "node_options": false} {
+		if got := codeLoadingVariable(name) != ""; got != want {
+			t.Errorf("codeLoadingVariable(%s) = %v, want %v", name, got, want)
+		}
 	}
 }

@@ -55,6 +55,7 @@ func (s *Server) openFunctions(inst installation) (*awsapi.Lambda, error) {
 		OnRefused: func(ctx context.Context, fn string, d deploygate.Decision) { s.auditDeploy(ctx, fn, "Deny", d) },
 	}
 	s.authz.functions = s.Functions
+	csc.BeforeEnforce = s.Functions.CheckEnforce
 	rand.Read(s.codeURLKey[:])
 	s.openInvoke(context.Background(), inst)
 	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,

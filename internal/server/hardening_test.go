@@ -216,3 +216,65 @@ func TestEnvironmentsEndWithTheirCode(t *testing.T) {
 		t.Errorf("unpacked code left after DeleteFunction: %v", entries)
 	}
 }
+
+// TestEnforceRefusesCodeLoadingVariables: under an Enforce code signing
+// config, environment variables that load code from outside the signed
+// package are refused, naming the variable, whichever way the function
+// and the config come together.
+func TestEnforceRefusesCodeLoadingVariables(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	lc := lambdaClient(ts)
+	versionARN := fmt.Sprintf("arn:aws:signer:us-east-1:%s:/signing-profiles/p/ABCDEFGHIJ", ts.AccountID())
+	newCSC := func(p ltypes.CodeSigningPolicy) *string {
+		out, err := lc.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{
+			AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
+			CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.CodeSigningConfig.CodeSigningConfigArn
+	}
+	enforce, warn := newCSC(ltypes.CodeSigningPolicyEnforce), newCSC(ltypes.CodeSigningPolicyWarn)
+	create := func(name string, env map[string]string, csc *string) error {
+		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312,
+			Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+			Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}, Environment: &ltypes.Environment{Variables: env}, CodeSigningConfigArn: csc})
+		return err
+	}
+	refused := func(what string, err error, variable string) {
+		t.Helper()
+		if apiCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), "environment variable "+variable+" ") {
+			t.Errorf("%s: %v, want InvalidParameterValueException naming %s", what, err, variable)
+		}
+	}
+	for _, v := range []string{"NODE_OPTIONS", "PYTHONPATH", "LD_PRELOAD", "BASH_ENV", "PYTHONWARNINGS", "AWS_LAMBDA_EXEC_WRAPPER"} {
+		refused("CreateFunction under Enforce with "+v, create("f-"+strings.ToLower(strings.ReplaceAll(v, "_", "-")), map[string]string{"GREETING": "hi", v: "x"}, enforce), v)
+	}
+	// Without a config or under Warn they are allowed, as in Lambda.
+	if err := create("loose", map[string]string{"PYTHONPATH": "/tmp"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := lc.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("loose"), CodeSigningConfigArn: enforce})
+	refused("attaching an Enforce config", err, "PYTHONPATH")
+	if _, err := lc.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("loose"), CodeSigningConfigArn: warn}); err != nil {
+		t.Fatalf("attaching a Warn config: %v", err)
+	}
+	_, err = lc.UpdateCodeSigningConfig(ctx, &lambda.UpdateCodeSigningConfigInput{CodeSigningConfigArn: warn,
+		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
+	refused("turning the config of a function with PYTHONPATH to Enforce", err, "PYTHONPATH")
+	// A clean function under Enforce may not gain one.
+	if err := create("clean", map[string]string{"GREETING": "hi"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("clean"), CodeSigningConfigArn: enforce}); err != nil {
+		t.Fatalf("attaching an Enforce config to a function without such variables: %v", err)
+	}
+	_, err = lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("clean"),
+		Environment: &ltypes.Environment{Variables: map[string]string{"GREETING": "hi", "LD_LIBRARY_PATH": "/tmp"}}})
+	refused("UpdateFunctionConfiguration under Enforce", err, "LD_LIBRARY_PATH")
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("clean"),
+		Environment: &ltypes.Environment{Variables: map[string]string{"GREETING": "hello", "PYTHONUNBUFFERED": "1"}}}); err != nil {
+		t.Errorf("UpdateFunctionConfiguration with harmless variables: %v", err)
+	}
+}
