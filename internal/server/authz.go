@@ -399,7 +399,7 @@ func rateLimiter(c config.RateLimits) *ratelimit.Limiter {
 type iamKeys struct{ s *Server }
 
 func (k iamKeys) CreateKey(ctx context.Context, id, secret, token string, expires time.Time, principalARN string) error {
-	return k.s.db.CreateAccessKey(ctx, store.AccessKey{ID: id, SealedSecret: k.s.box.Seal([]byte(secret), secretAD(id)), SessionToken: token,
+	return k.s.db.CreateAccessKey(ctx, store.AccessKey{ID: id, SealedSecret: k.s.box.Seal([]byte(secret), secretAD(id)), SessionTokenHash: sessionTokenHash(token),
 		Expires: expires, PrincipalARN: principalARN, CreatedAt: time.Now()})
 }
 

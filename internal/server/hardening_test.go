@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/server"
@@ -276,5 +278,74 @@ func TestEnforceRefusesCodeLoadingVariables(t *testing.T) {
 	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("clean"),
 		Environment: &ltypes.Environment{Variables: map[string]string{"GREETING": "hello", "PYTHONUNBUFFERED": "1"}}}); err != nil {
 		t.Errorf("UpdateFunctionConfiguration with harmless variables: %v", err)
+	}
+}
+
+// TestNoSecretsInTheDataDirectory: a function's environment variables and
+// an STS session token appear nowhere in the data directory's files, and
+// both still work (GetFunction shows the variables, the temporary
+// credentials authenticate).
+func TestNoSecretsInTheDataDirectory(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	lc := lambdaClient(ts)
+	const secret = "db-password-3f9a1c77e2"
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("withsecret"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}, Environment: &ltypes.Environment{Variables: map[string]string{"DB_PASSWORD": secret}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("withsecret")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []*string{nil, aws.String("1")} {
+		got, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("withsecret"), Qualifier: q})
+		if err != nil || got.Environment == nil || got.Environment.Variables["DB_PASSWORD"] != secret {
+			t.Errorf("GetFunctionConfiguration(%v): %+v, %v", aws.ToString(q), got, err)
+		}
+	}
+
+	cfg := aws.Config{Region: "us-east-1", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return ts.Creds, nil })}
+	ic := iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(ts.URL); o.Retryer = aws.NopRetryer{} })
+	sc := sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(ts.URL); o.Retryer = aws.NopRetryer{} })
+	trust := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + ts.AccountID() + `:root"},"Action":"sts:AssumeRole"}}`
+	if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ci"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sc.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/ci"), RoleSessionName: aws.String("build")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := aws.ToString(out.Credentials.SessionToken)
+	temp := aws.Credentials{AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey), SessionToken: token}
+	tempCfg := aws.Config{Region: "us-east-1", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return temp, nil })}
+	tsc := sts.NewFromConfig(tempCfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(ts.URL); o.Retryer = aws.NopRetryer{} })
+	id, err := tsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || !strings.Contains(aws.ToString(id.Arn), "assumed-role/ci/build") {
+		t.Fatalf("GetCallerIdentity with the session: %+v, %v", id, err)
+	}
+	temp.SessionToken = token[:len(token)-2] + "AA"
+	if _, err := tsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+		t.Error("a wrong session token was accepted")
+	}
+
+	var inClear []string
+	filepath.WalkDir(ts.Config().DataDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		for what, s := range map[string]string{"environment variable": secret, "session token": token} {
+			if strings.Contains(string(b), s) {
+				inClear = append(inClear, what+" in "+p)
+			}
+		}
+		return nil
+	})
+	for _, f := range inClear {
+		t.Errorf("in clear: %s", f)
 	}
 }

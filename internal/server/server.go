@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -155,6 +157,17 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	if s.db, err = store.OpenSQLite(ctx, filepath.Join(dir, databaseFile)); err != nil {
 		return err
+	}
+	// Secrets at rest: function environment variables are sealed under
+	// the master key and session tokens kept only as hashes, including
+	// those an earlier version stored in clear.
+	if err := s.db.SealWith(ctx, s.box); err != nil {
+		return fmt.Errorf("failed to seal function environments: %w", err)
+	}
+	if n, err := s.db.HashClearSessionTokens(ctx); err != nil {
+		return fmt.Errorf("failed to hash stored session tokens: %w", err)
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "replaced session tokens stored in clear with their hashes", "count", n)
 	}
 	ks, err := keys.NewSoftware(master, s.db)
 	if err != nil {
@@ -507,7 +520,14 @@ func (c *credentials) LookupAccessKey(ctx context.Context, id string) (sigv4.Cre
 	if err != nil {
 		return sigv4.Credential{}, fmt.Errorf("access key %s: %w", id, err)
 	}
-	cred = sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), SessionToken: k.SessionToken, Expires: k.Expires, PrincipalARN: k.PrincipalARN}
+	cred = sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), Expires: k.Expires, PrincipalARN: k.PrincipalARN}
+	if k.SessionTokenHash != "" {
+		h, err := hex.DecodeString(strings.TrimPrefix(k.SessionTokenHash, "sha256:"))
+		if err != nil || len(h) != sha256.Size {
+			return sigv4.Credential{}, fmt.Errorf("access key %s: the stored session token hash is malformed", id)
+		}
+		cred.SessionTokenSHA256 = [sha256.Size]byte(h)
+	}
 	c.mu.Lock()
 	if c.cache == nil || len(c.cache) >= maxCachedKeys {
 		c.cache = map[string]sigv4.Credential{}
@@ -522,4 +542,13 @@ func (c *credentials) forget(id string) {
 	c.mu.Lock()
 	delete(c.cache, id)
 	c.mu.Unlock()
+}
+
+// sessionTokenHash is what is stored of a session token ("" for
+// long-term keys, which have none).
+func sessionTokenHash(token string) string {
+	if token == "" {
+		return ""
+	}
+	return store.HashSessionToken(token)
 }

@@ -50,8 +50,9 @@ var sqlite = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: fu
 
 // DB is the metadata database.
 type DB struct {
-	db *sql.DB
-	d  dialect
+	db     *sql.DB
+	d      dialect
+	sealer Sealer // see SealWith
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
@@ -221,4 +222,25 @@ func fromUnixNano(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// secureDelete makes the transaction's connection overwrite what it
+// deletes or replaces, for the statements that replace a secret stored
+// in clear (SQLite otherwise leaves old content in free space).
+func (s *DB) secureDelete(ctx context.Context, tx *sql.Tx) error {
+	if s.d.name != "sqlite" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`)
+	return err
+}
+
+// truncateLog checkpoints the write-ahead log and truncates it, so that
+// pages replaced by secureDelete statements leave no copy behind.
+func (s *DB) truncateLog(ctx context.Context) error {
+	if s.d.name != "sqlite" {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
 }
