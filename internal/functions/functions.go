@@ -126,19 +126,20 @@ type Service struct {
 
 // Runner runs functions.
 type Runner interface {
-	// StopFunction ends every execution environment of a function and
-	// their processes, idle or running, and returns once they are gone.
-	StopFunction(name string)
+	// StopFunction ends the execution environments of a function version
+	// ("$LATEST" or a number; "" for every version) and their processes,
+	// idle or running, and returns once they are gone.
+	StopFunction(name, version string)
 	// ForgetCode removes what was prepared to run the package at path
 	// (its unpacked files), which no version uses any more.
 	ForgetCode(path string)
 }
 
-// stopFunction ends the function's environments: its code changed or it
-// is gone.
-func (s *Service) stopFunction(name string) {
+// stopFunction ends the environments of a function version ("" every
+// version): its code changed or it is gone.
+func (s *Service) stopFunction(name, version string) {
 	if s.Runner != nil {
-		s.Runner.StopFunction(name)
+		s.Runner.StopFunction(name, version)
 	}
 }
 
@@ -430,6 +431,10 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 		out = *g
 		return nil
 	})
+	if err == nil && u.Layers != nil {
+		// Layers are code: environments running the old ones end now.
+		s.stopFunction(f.Name, "$LATEST")
+	}
 	return out, err
 }
 
@@ -475,8 +480,9 @@ func (s *Service) UpdateCode(ctx context.Context, nameOrARN string, zip []byte) 
 		s.Code.Delete(ctx, code.CodePath)
 		return Function{}, err
 	}
-	// The old code's environments end now, not when next invoked.
-	s.stopFunction(f.Name)
+	// The old code's environments end now, not when next invoked
+	// (published versions keep their own code).
+	s.stopFunction(f.Name, "$LATEST")
 	if old != "" && old != code.CodePath {
 		s.deleteUnused(ctx, old)
 	}
@@ -534,7 +540,7 @@ func (s *Service) Delete(ctx context.Context, nameOrARN string) error {
 	if err := s.Store.DeleteFunction(ctx, f.Name); err != nil {
 		return err
 	}
-	s.stopFunction(f.Name)
+	s.stopFunction(f.Name, "")
 	for _, p := range append(paths, f.CodePath) {
 		s.deleteUnused(ctx, p)
 	}

@@ -96,7 +96,7 @@ type Pool struct {
 	fns       map[string]*fnInstances       // by function name and version
 	busy      map[string]int                // running invocations by function name
 	running   map[string]map[*instance]bool // environments serving an invocation, by function name
-	gen       map[string]uint64             // by function name; StopFunction increments it
+	gen       map[string]uint64             // by function name and by pool key; StopFunction increments them
 	reserved  map[string]int                // reserved concurrency by function name
 	unreserve int                           // running invocations of functions without a reservation
 	closed    bool
@@ -214,12 +214,16 @@ func (p *Pool) acquire(key, revision, name string) (*instance, uint64, error) {
 		fi.idle = fi.idle[:n-1]
 		if in.alive() {
 			p.trackLocked(name, in)
-			return in, p.gen[name], nil
+			return in, p.genLocked(name, key), nil
 		}
 		go in.sb.Close() // it ended while idle: start a fresh one
 	}
-	return nil, p.gen[name], nil
+	return nil, p.genLocked(name, key), nil
 }
+
+// genLocked is the generation of a function version: it changes when
+// StopFunction stops the function or that version.
+func (p *Pool) genLocked(name, key string) uint64 { return p.gen[name] + p.gen[key] }
 
 func (p *Pool) trackLocked(name string, in *instance) {
 	if p.running[name] == nil {
@@ -233,7 +237,7 @@ func (p *Pool) trackLocked(name string, in *instance) {
 // environment is killed: the invocation then ends as its runtime's exit.
 func (p *Pool) track(name string, in *instance, g uint64) {
 	p.mu.Lock()
-	stopped := p.gen[name] != g
+	stopped := p.genLocked(name, in.key) != g
 	p.trackLocked(name, in)
 	p.mu.Unlock()
 	if stopped {
@@ -241,22 +245,35 @@ func (p *Pool) track(name string, in *instance, g uint64) {
 	}
 }
 
-// StopFunction ends every environment of a function, idle or serving an
-// invocation (which then fails as its runtime's exit), and returns once
-// their processes are gone. Its deletion or a change of its code calls
-// it.
-func (p *Pool) StopFunction(name string) {
+// StopFunction ends the environments of a function version ("$LATEST"
+// or a number), or of every version when version is "", idle or serving
+// an invocation (which then fails as its runtime's exit), and returns
+// once their processes are gone. A change of the function's code stops
+// $LATEST; its deletion, every version.
+func (p *Pool) StopFunction(name, version string) {
 	p.mu.Lock()
-	p.gen[name]++
+	match := func(key string) bool {
+		if version == "" {
+			return strings.HasPrefix(key, name+":")
+		}
+		return key == name+":"+version
+	}
+	if version == "" {
+		p.gen[name]++
+	} else {
+		p.gen[name+":"+version]++
+	}
 	var idle, busy []*instance
 	for key, fi := range p.fns {
-		if strings.HasPrefix(key, name+":") {
+		if match(key) {
 			idle = append(idle, fi.idle...)
 			delete(p.fns, key)
 		}
 	}
 	for in := range p.running[name] {
-		busy = append(busy, in)
+		if match(in.key) {
+			busy = append(busy, in)
+		}
 	}
 	p.mu.Unlock()
 	for _, in := range busy {

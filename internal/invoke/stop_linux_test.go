@@ -38,7 +38,11 @@ func TestStopFunction(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	fx.invoke(t, f, `{}`) // a second, idle environment
-	fx.pool.StopFunction("stopped")
+	// A published version's environment, which keeps its own code.
+	if res, err := fx.pool.Invoke(context.Background(), Request{Function: f, Version: "1", Payload: []byte(`{}`)}); err != nil || string(res.Payload) != `"ok"` {
+		t.Fatalf("version 1: %v %s", err, res.Payload)
+	}
+	fx.pool.StopFunction("stopped", "$LATEST")
 	// StopFunction returns once the sandbox's init process, pid 1 of its
 	// pid namespace, is reaped: every process of the sandbox is gone.
 	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err == nil {
@@ -48,8 +52,20 @@ func TestStopFunction(t *testing.T) {
 	if res.FunctionError != "Unhandled" || errorTypeOf(res.Payload) != "Runtime.ExitError" {
 		t.Errorf("stopped invocation: %q %s", res.FunctionError, res.Payload)
 	}
+	n := fx.pool.Idle()
+	fx.pool.mu.Lock()
+	v1 := fx.pool.fns["stopped:1"]
+	v1idle := 0
+	if v1 != nil {
+		v1idle = len(v1.idle)
+	}
+	fx.pool.mu.Unlock()
+	if n != 1 || v1idle != 1 {
+		t.Errorf("after StopFunction of $LATEST: %d idle environments, want version 1's only", n)
+	}
+	fx.pool.StopFunction("stopped", "")
 	if n := fx.pool.Idle(); n != 0 {
-		t.Errorf("%d idle environments after StopFunction", n)
+		t.Errorf("%d idle environments after StopFunction of every version", n)
 	}
 	if res := fx.invoke(t, f, `{}`); string(res.Payload) != `"ok"` {
 		t.Errorf("after StopFunction: %q %s", res.FunctionError, res.Payload)
