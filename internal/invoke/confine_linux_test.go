@@ -46,6 +46,8 @@ def handler(event, context):
     out["mount"] = call(libc.mount, b"none", b"/tmp", b"tmpfs", 0, None)
     out["ptrace"] = call(libc.ptrace, 0, 0, None, None)  # PTRACE_TRACEME
     out["keyctl"] = call(libc.syscall, 250 if os.uname().machine == "x86_64" else 219, 0, 0, 0, 0, 0)  # keyctl(KEYCTL_GET_KEYRING_ID)
+    out["personality"] = call(libc.personality, ctypes.c_ulong(0x0040000))  # ADDR_NO_RANDOMIZE
+    out["personality_query"] = call(libc.personality, ctypes.c_ulong(0xffffffff))
     p = subprocess.run(["unshare", "-U", "true"], capture_output=True)
     out["unshare_cmd"] = p.returncode
     # A child process still starts (clone without namespace flags).
@@ -66,14 +68,16 @@ func TestRuntimeConfined(t *testing.T) {
 		t.Fatalf("confined function: %q %s\n%s", res.FunctionError, res.Payload, res.Log)
 	}
 	var out struct {
-		Written    []int  `json:"written"`
-		Unshare    string `json:"unshare"`
-		UnshareNS  string `json:"unshare_ns"`
-		Mount      string `json:"mount"`
-		Ptrace     string `json:"ptrace"`
-		Keyctl     string `json:"keyctl"`
-		UnshareCmd int    `json:"unshare_cmd"`
-		Child      int    `json:"child"`
+		Written          []int  `json:"written"`
+		Unshare          string `json:"unshare"`
+		UnshareNS        string `json:"unshare_ns"`
+		Mount            string `json:"mount"`
+		Ptrace           string `json:"ptrace"`
+		Keyctl           string `json:"keyctl"`
+		Personality      string `json:"personality"`
+		PersonalityQuery string `json:"personality_query"`
+		UnshareCmd       int    `json:"unshare_cmd"`
+		Child            int    `json:"child"`
 	}
 	if err := json.Unmarshal(res.Payload, &out); err != nil {
 		t.Fatalf("%s: %v", res.Payload, err)
@@ -82,10 +86,13 @@ func TestRuntimeConfined(t *testing.T) {
 		t.Errorf("the function could write to descriptors %v", out.Written)
 	}
 	for name, got := range map[string]string{"unshare(CLONE_NEWUSER)": out.Unshare, "unshare(CLONE_NEWNS)": out.UnshareNS,
-		"mount": out.Mount, "ptrace(PTRACE_TRACEME)": out.Ptrace, "keyctl": out.Keyctl} {
+		"mount": out.Mount, "ptrace(PTRACE_TRACEME)": out.Ptrace, "keyctl": out.Keyctl, "personality(ADDR_NO_RANDOMIZE)": out.Personality} {
 		if got != "EPERM" {
 			t.Errorf("%s inside a function: %s, want EPERM", name, got)
 		}
+	}
+	if out.PersonalityQuery != "ok" {
+		t.Errorf("personality(0xffffffff), a query, failed: %s", out.PersonalityQuery)
 	}
 	if out.UnshareCmd == 0 {
 		t.Error("unshare -U true succeeded inside a function")

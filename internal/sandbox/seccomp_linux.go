@@ -66,6 +66,19 @@ func seccompPolicy() (seccomp.Policy, error) {
 				Name:       "clone",
 				Conditions: seccomp.ArgumentConditions{{Argument: 0, Operation: seccomp.BitsSet, Value: namespaceFlags}},
 			}}},
+			// personality only with the values Docker allows (Linux's
+			// default, UNAME26, PER_LINUX32 and queries), not, for
+			// example, ADDR_NO_RANDOMIZE.
+			{Action: seccomp.ActionErrno, NamesWithCondtions: []seccomp.NameWithConditions{{
+				Name: "personality",
+				Conditions: seccomp.ArgumentConditions{
+					{Argument: 0, Operation: seccomp.NotEqual, Value: 0},
+					{Argument: 0, Operation: seccomp.NotEqual, Value: 0x0008},
+					{Argument: 0, Operation: seccomp.NotEqual, Value: 0x20000},
+					{Argument: 0, Operation: seccomp.NotEqual, Value: 0x20008},
+					{Argument: 0, Operation: seccomp.NotEqual, Value: 0xffffffff},
+				},
+			}}},
 			// clone3 passes its flags in memory, which a filter cannot
 			// read: it fails with ENOSYS, so that C libraries and
 			// runtimes fall back to clone (as under Docker).
