@@ -8,6 +8,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -176,6 +177,10 @@ func TestGate(t *testing.T) {
 				}
 			})
 		}
+	}
+	// A gate without a revocation checker decides nothing.
+	if _, err := (&Gate{Roots: g.Roots}).Check(context.Background(), bytes.NewReader(signed), int64(len(signed)), &Config{ARN: cscARN, Policy: Warn}); !errors.Is(err, ErrNoRevocation) {
+		t.Errorf("gate without revocation checker: %v, want ErrNoRevocation", err)
 	}
 	// No config: everything but nothing is checked deploys.
 	for _, c := range cases {
