@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/signet/signet/internal/functions"
 )
@@ -179,17 +180,17 @@ func (u *Unpacker) extract(ctx context.Context, codePath, dst string, already in
 		switch {
 		case mode.IsDir():
 			if err := root.MkdirAll(name, 0o755); err != nil {
-				return fmt.Errorf("unpacking %s: %w", zf.Name, err)
+				return entryError(zf.Name, err)
 			}
 		case mode&fs.ModeSymlink != 0:
 			target, err := readAllLimited(zf, 4096)
 			if err != nil {
-				return err
+				return entryError(zf.Name, err)
 			}
 			root.MkdirAll(path.Dir(name), 0o755)
 			root.Remove(name)
 			if err := root.Symlink(string(target), name); err != nil {
-				return fmt.Errorf("unpacking %s: %w", zf.Name, err)
+				return entryError(zf.Name, err)
 			}
 		case mode.IsRegular():
 			total += int64(zf.UncompressedSize64)
@@ -197,21 +198,31 @@ func (u *Unpacker) extract(ctx context.Context, codePath, dst string, already in
 				return fmt.Errorf("%w: unzipped size must be smaller than %d bytes", ErrCodeTooLarge, MaxUnzippedSize)
 			}
 			if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
-				return fmt.Errorf("unpacking %s: %w", zf.Name, err)
+				return entryError(zf.Name, err)
 			}
 			perm := fs.FileMode(0o644)
 			if mode&0o111 != 0 {
 				perm = 0o755
 			}
 			if err := writeEntry(root, name, zf, perm); err != nil {
-				if errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrAlgorithm) {
-					return fmt.Errorf("%w: entry %s: %v", ErrBadPackage, zf.Name, err)
-				}
-				return fmt.Errorf("unpacking %s: %w", zf.Name, err)
+				return entryError(zf.Name, err)
 			}
 		}
 	}
 	return nil
+}
+
+// entryError classifies a failure to unpack an entry: the host's when
+// its disk fails or fills up, else the package's (a corrupt entry, one
+// that collides with another or leads out of the directory through a
+// link), which is ErrBadPackage.
+func entryError(name string, err error) error {
+	for _, host := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE} {
+		if errors.Is(err, host) {
+			return fmt.Errorf("unpacking %s: %w", name, err)
+		}
+	}
+	return fmt.Errorf("%w: entry %s: %v", ErrBadPackage, name, err)
 }
 
 func writeEntry(root *os.Root, name string, zf *zip.File, perm fs.FileMode) error {
