@@ -59,6 +59,10 @@ type Service struct {
 	Store   Store
 	Account arn.Account
 	Now     func() time.Time
+	// BeforeEnforce, if set, is asked before a config's policy becomes
+	// Enforce; its error refuses the change (the functions using the
+	// config set something Enforce does not allow).
+	BeforeEnforce func(ctx context.Context, id string) error
 }
 
 func (s *Service) now() time.Time {
@@ -167,6 +171,11 @@ func (s *Service) UpdateCSC(ctx context.Context, cscARN string, description *str
 	id, err := s.ID(cscARN)
 	if err != nil {
 		return CodeSigningConfig{}, err
+	}
+	if policy != nil && *policy == Enforce && s.BeforeEnforce != nil {
+		if err := s.BeforeEnforce(ctx, id); err != nil {
+			return CodeSigningConfig{}, err
+		}
 	}
 	var out CodeSigningConfig
 	err = s.Store.UpdateCSC(ctx, id, func(c *CodeSigningConfig) error {

@@ -15,6 +15,7 @@ package deploygate
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -75,10 +76,16 @@ type Decision struct {
 
 // Gate checks packages.
 type Gate struct {
-	Roots      []*x509.Certificate
-	Revocation verify.RevocationChecker // nil: revocation not checked
-	Now        func() time.Time         // nil: time.Now
+	Roots []*x509.Certificate
+	// Revocation is required: the gate never decides without checking
+	// revocation (Check fails with ErrNoRevocation when it is nil).
+	Revocation verify.RevocationChecker
+	Now        func() time.Time // nil: time.Now
 }
+
+// ErrNoRevocation is returned by Check when the gate has no revocation
+// checker.
+var ErrNoRevocation = errors.New("deploy gate: no revocation checker; the gate does not decide without one")
 
 // Check decides whether the package in r (size bytes) may deploy under
 // cfg; cfg nil means no code signing config: the package deploys
@@ -87,6 +94,9 @@ type Gate struct {
 func (g *Gate) Check(ctx context.Context, r io.ReaderAt, size int64, cfg *Config) (Decision, error) {
 	if cfg == nil {
 		return Decision{Allowed: true}, nil
+	}
+	if g.Revocation == nil {
+		return Decision{}, ErrNoRevocation
 	}
 	opts := verify.Options{Roots: g.Roots, Revocation: g.Revocation, Context: ctx}
 	if g.Now != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -119,6 +120,12 @@ func TestGate(t *testing.T) {
 	revoked, leaf := p.sign(t, u, now.Add(-10*time.Minute), now.Add(time.Hour), allowedVersion)
 	p.revoked = append(p.revoked, leaf.SerialNumber)
 	other, _ := p.sign(t, u, now.Add(-10*time.Minute), now.Add(time.Hour), otherVersionARN)
+	// Packages that end with a signature trailer that cannot be read.
+	truncated := append(bytes.Clone(signed[:len(signed)-17]), signed[len(signed)-16:]...)
+	futureVersion := bytes.Clone(signed)
+	futureVersion[len(futureVersion)-10]++
+	unknownType := bytes.Clone(signed)
+	unknownType[len(unknownType)-9] = 0x7f
 
 	checker, err := revocation.NewCRLChecker("")
 	if err != nil {
@@ -143,6 +150,9 @@ func TestGate(t *testing.T) {
 		{"tampered", tampered, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
 		{"expired", expired, cell{true, "", CheckExpiry, 1}, cell{false, ErrorCodeVerificationFailed, CheckExpiry, 0}},
 		{"revoked", revoked, cell{true, "", CheckRevocation, 1}, cell{false, ErrorCodeVerificationFailed, CheckRevocation, 0}},
+		{"unreadable-truncated", truncated, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
+		{"unreadable-version", futureVersion, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
+		{"unreadable-type", unknownType, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
 		{"other-profile", other, cell{true, "", CheckMismatch, 1}, cell{false, ErrorCodeVerificationFailed, CheckMismatch, 0}},
 	}
 	for _, c := range cases {
@@ -167,6 +177,10 @@ func TestGate(t *testing.T) {
 				}
 			})
 		}
+	}
+	// A gate without a revocation checker decides nothing.
+	if _, err := (&Gate{Roots: g.Roots}).Check(context.Background(), bytes.NewReader(signed), int64(len(signed)), &Config{ARN: cscARN, Policy: Warn}); !errors.Is(err, ErrNoRevocation) {
+		t.Errorf("gate without revocation checker: %v, want ErrNoRevocation", err)
 	}
 	// No config: everything but nothing is checked deploys.
 	for _, c := range cases {

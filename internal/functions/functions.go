@@ -120,6 +120,32 @@ type Service struct {
 	// LambdaMayAssume reports whether a role ARN names a role of this
 	// account that exists and that Lambda may assume (nil: any role).
 	LambdaMayAssume func(ctx context.Context, roleARN string) (bool, error)
+	// MaxUnzippedSize and MaxZipEntries bound a package once unpacked
+	// (0: MaxUnzippedSize and MaxZipEntries).
+	MaxUnzippedSize int64
+	MaxZipEntries   int
+	// Runner, if set, runs the functions: it is told when a function's
+	// code stops running.
+	Runner Runner
+}
+
+// Runner runs functions.
+type Runner interface {
+	// StopFunction ends the execution environments of a function version
+	// ("$LATEST" or a number; "" for every version) and their processes,
+	// idle or running, and returns once they are gone.
+	StopFunction(name, version string)
+	// ForgetCode removes what was prepared to run the package at path
+	// (its unpacked files), which no version uses any more.
+	ForgetCode(path string)
+}
+
+// stopFunction ends the environments of a function version ("" every
+// version): its code changed or it is gone.
+func (s *Service) stopFunction(name, version string) {
+	if s.Runner != nil {
+		s.Runner.StopFunction(name, version)
+	}
 }
 
 // checkRole refuses a role Lambda cannot assume, as Lambda does.
@@ -277,7 +303,10 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 		return Function{}, &Error{Kind: ErrInvalid, Type: "RequestTooLargeException", Msg: fmt.Sprintf("Request must be smaller than %d bytes for the CreateFunction operation", MaxZipSize)}
 	}
 	if len(zip) < 4 || !bytes.Equal(zip[:2], []byte("PK")) {
-		return Function{}, invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
+		return Function{}, invalid(unzipMessage)
+	}
+	if err := s.checkPackage(zip); err != nil {
+		return Function{}, err
 	}
 	// The package is written while the gate checks it (the write waits on
 	// the disk, the check on the CPU); a refused package's file is removed.
@@ -370,6 +399,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if s.RequireEnforce && (cfg == nil || cfg.Policy != deploygate.Enforce) {
 		return Function{}, invalid("This installation requires every new function to have a code signing config with UntrustedArtifactOnDeployment=Enforce: pass CodeSigningConfigArn of such a config (create one with CreateCodeSigningConfig)")
 	}
+	if err := checkEnforcedEnvironment(name, in.Environment, cfg); err != nil {
+		return Function{}, err
+	}
 	layers, err := s.checkLayers(ctx, name, in.LayerARNs, cfg)
 	if err != nil {
 		return Function{}, err
@@ -425,13 +457,18 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 		}
 	}
 	var layers []LayerUse
-	if u.Layers != nil {
+	if u.Layers != nil || u.Environment != nil {
 		cfg, err := s.functionConfig(ctx, f.Name)
 		if err != nil {
 			return Function{}, err
 		}
-		if layers, err = s.checkLayers(ctx, f.Name, u.Layers, cfg); err != nil {
+		if err := checkEnforcedEnvironment(f.Name, u.Environment, cfg); err != nil {
 			return Function{}, err
+		}
+		if u.Layers != nil {
+			if layers, err = s.checkLayers(ctx, f.Name, u.Layers, cfg); err != nil {
+				return Function{}, err
+			}
 		}
 	}
 	var out Function
@@ -461,6 +498,10 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 		out = *g
 		return nil
 	})
+	if err == nil && u.Layers != nil {
+		// Layers are code: environments running the old ones end now.
+		s.stopFunction(f.Name, "$LATEST")
+	}
 	return out, err
 }
 
@@ -506,17 +547,23 @@ func (s *Service) UpdateCode(ctx context.Context, nameOrARN string, zip []byte) 
 		s.Code.Delete(ctx, code.CodePath)
 		return Function{}, err
 	}
+	// The old code's environments end now, not when next invoked
+	// (published versions keep their own code).
+	s.stopFunction(f.Name, "$LATEST")
 	if old != "" && old != code.CodePath {
 		s.deleteUnused(ctx, old)
 	}
 	return out, nil
 }
 
-// deleteUnused removes a package that neither $LATEST nor a published
-// version uses any more.
+// deleteUnused removes a package, and its unpacked files, once neither
+// $LATEST nor a published version uses it.
 func (s *Service) deleteUnused(ctx context.Context, path string) {
 	if used, err := s.Store.CodePathInUse(ctx, path); err == nil && !used {
 		s.Code.Delete(ctx, path)
+		if s.Runner != nil {
+			s.Runner.ForgetCode(path)
+		}
 	}
 }
 
@@ -560,6 +607,7 @@ func (s *Service) Delete(ctx context.Context, nameOrARN string) error {
 	if err := s.Store.DeleteFunction(ctx, f.Name); err != nil {
 		return err
 	}
+	s.stopFunction(f.Name, "")
 	for _, p := range append(paths, f.CodePath) {
 		s.deleteUnused(ctx, p)
 	}
@@ -593,12 +641,15 @@ func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string,
 	if err != nil {
 		return "", err
 	}
-	_, cscID, err := s.config(ctx, cscARN)
+	cfg, cscID, err := s.config(ctx, cscARN)
 	if err != nil {
 		return "", err
 	}
 	if cscID == "" {
 		return "", invalid("1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null")
+	}
+	if err := checkEnforcedEnvironment(f.Name, f.Environment, cfg); err != nil {
+		return "", err
 	}
 	if err := s.Store.SetFunctionCSC(ctx, f.Name, cscID); errors.Is(err, ErrNotFound) { // deleted meanwhile
 		return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(f.Name)}

@@ -59,6 +59,9 @@ func (s *Service) PublishLayer(ctx context.Context, name, description string, ru
 	if len(zip) == 0 || len(zip) > MaxZipSize || !bytes.HasPrefix(zip, []byte("PK")) {
 		return LayerVersion{}, invalid("the layer content must be a zip file of at most %d bytes", MaxZipSize)
 	}
+	if err := s.checkPackage(zip); err != nil {
+		return LayerVersion{}, err
+	}
 	sum := sha256.Sum256(zip)
 	path := fmt.Sprintf("layers/%s/%x-%s", name, sum[:8], uuid.NewString())
 	if _, err := s.Code.Write(ctx, path, bytes.NewReader(zip)); err != nil {

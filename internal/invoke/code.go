@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/signet/signet/internal/functions"
 )
@@ -38,14 +38,38 @@ type Unpacker struct {
 // ErrCodeTooLarge reports code over MaxUnzippedSize.
 var ErrCodeTooLarge = errors.New("unzipped code too large")
 
+// ErrBadPackage reports a package that cannot be unpacked (not a valid
+// zip); it is the function's error, not Signet's.
+var ErrBadPackage = errors.New("the deployment package cannot be unpacked")
+
+// codeDir is where the package at path is unpacked: one directory per
+// deployment (paths are never reused), removed by Remove once no version
+// uses the package.
+func (u *Unpacker) codeDir(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return filepath.Join(u.Dir, "code", hex.EncodeToString(sum[:]))
+}
+
+// Remove deletes the unpacked files of the package at path. Call it once
+// no execution environment uses them.
+func (u *Unpacker) Remove(path string) error {
+	dir := u.codeDir(path)
+	l := u.lock(dir)
+	l.Lock()
+	defer l.Unlock()
+	return os.RemoveAll(dir)
+}
+
+// Reset deletes every unpacked package (at start, when no environment
+// runs): what is needed is unpacked again on first use.
+func (u *Unpacker) Reset() error {
+	return errors.Join(os.RemoveAll(filepath.Join(u.Dir, "code")), os.RemoveAll(filepath.Join(u.Dir, "layers")))
+}
+
 // Unpack returns the host directories of f's code and of its layers
 // merged in order ("" when it has none).
 func (u *Unpacker) Unpack(ctx context.Context, f functions.Function) (task, opt string, err error) {
-	sum, err := base64.StdEncoding.DecodeString(f.CodeSHA256)
-	if err != nil {
-		return "", "", fmt.Errorf("function %s has an invalid code hash", f.Name)
-	}
-	task = filepath.Join(u.Dir, "code", hex.EncodeToString(sum))
+	task = u.codeDir(f.CodePath)
 	if err := u.once(ctx, task, func(dst string) error {
 		return u.extract(ctx, f.CodePath, dst, 0)
 	}); err != nil {
@@ -81,16 +105,7 @@ func (u *Unpacker) Unpack(ctx context.Context, f functions.Function) (task, opt 
 // once creates dir with fill unless it exists, so that a directory that
 // exists is always complete.
 func (u *Unpacker) once(ctx context.Context, dir string, fill func(dst string) error) error {
-	u.mu.Lock()
-	if u.locks == nil {
-		u.locks = map[string]*sync.Mutex{}
-	}
-	l := u.locks[dir]
-	if l == nil {
-		l = new(sync.Mutex)
-		u.locks[dir] = l
-	}
-	u.mu.Unlock()
+	l := u.lock(dir)
 	l.Lock()
 	defer l.Unlock()
 	if _, err := os.Stat(dir); err == nil {
@@ -109,6 +124,21 @@ func (u *Unpacker) once(ctx context.Context, dir string, fill func(dst string) e
 		return err
 	}
 	return os.Rename(tmp, dir)
+}
+
+// lock returns the lock of an unpacked directory.
+func (u *Unpacker) lock(dir string) *sync.Mutex {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.locks == nil {
+		u.locks = map[string]*sync.Mutex{}
+	}
+	l := u.locks[dir]
+	if l == nil {
+		l = new(sync.Mutex)
+		u.locks[dir] = l
+	}
+	return l
 }
 
 // extract unpacks the zip at path into dst, confined to dst (entries
@@ -133,7 +163,7 @@ func (u *Unpacker) extract(ctx context.Context, codePath, dst string, already in
 	}
 	zr, err := zip.NewReader(tmp, n)
 	if err != nil {
-		return fmt.Errorf("the deployment package is not a valid zip: %w", err)
+		return fmt.Errorf("%w: not a valid zip: %v", ErrBadPackage, err)
 	}
 	root, err := os.OpenRoot(dst)
 	if err != nil {
@@ -150,17 +180,17 @@ func (u *Unpacker) extract(ctx context.Context, codePath, dst string, already in
 		switch {
 		case mode.IsDir():
 			if err := root.MkdirAll(name, 0o755); err != nil {
-				return fmt.Errorf("unpacking %s: %w", zf.Name, err)
+				return entryError(zf.Name, err)
 			}
 		case mode&fs.ModeSymlink != 0:
 			target, err := readAllLimited(zf, 4096)
 			if err != nil {
-				return err
+				return entryError(zf.Name, err)
 			}
 			root.MkdirAll(path.Dir(name), 0o755)
 			root.Remove(name)
 			if err := root.Symlink(string(target), name); err != nil {
-				return fmt.Errorf("unpacking %s: %w", zf.Name, err)
+				return entryError(zf.Name, err)
 			}
 		case mode.IsRegular():
 			total += int64(zf.UncompressedSize64)
@@ -168,18 +198,31 @@ func (u *Unpacker) extract(ctx context.Context, codePath, dst string, already in
 				return fmt.Errorf("%w: unzipped size must be smaller than %d bytes", ErrCodeTooLarge, MaxUnzippedSize)
 			}
 			if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
-				return fmt.Errorf("unpacking %s: %w", zf.Name, err)
+				return entryError(zf.Name, err)
 			}
 			perm := fs.FileMode(0o644)
 			if mode&0o111 != 0 {
 				perm = 0o755
 			}
 			if err := writeEntry(root, name, zf, perm); err != nil {
-				return fmt.Errorf("unpacking %s: %w", zf.Name, err)
+				return entryError(zf.Name, err)
 			}
 		}
 	}
 	return nil
+}
+
+// entryError classifies a failure to unpack an entry: the host's when
+// its disk fails or fills up, else the package's (a corrupt entry, one
+// that collides with another or leads out of the directory through a
+// link), which is ErrBadPackage.
+func entryError(name string, err error) error {
+	for _, host := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE} {
+		if errors.Is(err, host) {
+			return fmt.Errorf("unpacking %s: %w", name, err)
+		}
+	}
+	return fmt.Errorf("%w: entry %s: %v", ErrBadPackage, name, err)
 }
 
 func writeEntry(root *os.Root, name string, zf *zip.File, perm fs.FileMode) error {

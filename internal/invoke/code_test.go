@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,6 +60,9 @@ func TestUnpackConfined(t *testing.T) {
 			task, err := unpack(t, dir, tc.pkg)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrBadPackage) {
+				t.Errorf("err %v is not ErrBadPackage: the package's fault would be reported as Signet's", err)
 			}
 			for name, content := range tc.want {
 				if b, err := os.ReadFile(filepath.Join(task, name)); err != nil || string(b) != content {

@@ -79,15 +79,19 @@ func RunInit() {
 	logW := os.NewFile(uintptr(pipe[1]), "runtime-output")
 	devnull, _ := os.Open("/dev/null")
 
-	// The runtime may not gain privileges (setuid programs); the flag is
-	// per thread, so it is set on the thread that forks.
+	// The runtime may not gain privileges (setuid programs) and runs
+	// under the sandbox's seccomp filter. Both are per thread, so they
+	// are set on the thread that forks, which stays locked to this
+	// goroutine (the reaper below) and so runs nothing else.
 	runtime.LockOSThread()
-	unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	if err := sandbox.Confine(); err != nil {
+		exit("the sandbox could not confine the runtime: " + err.Error())
+	}
+	// The runtime inherits stdin, stdout and stderr and nothing else.
 	proc, err := os.StartProcess(p.Args[0], p.Args, &os.ProcAttr{
 		Dir: p.Dir, Env: p.Env, Files: []*os.File{devnull, logW, logW},
 		Sys: &syscall.SysProcAttr{Credential: in.RunAs, Setsid: true},
 	})
-	runtime.UnlockOSThread()
 	logW.Close()
 	if err != nil {
 		rt.mu.Lock()

@@ -403,7 +403,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	// Concurrency: one reserved slot, held as a running invocation holds
 	// it; a second concurrent call is throttled.
 	fx.pool.SetReserved("life", 1)
-	held, err := fx.pool.acquire("life:$LATEST", f.RevisionID+"/"+f.CodeSHA256, "life")
+	held, _, err := fx.pool.acquire("life:$LATEST", f.RevisionID+"/"+f.CodeSHA256, "life")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,10 +93,12 @@ type Pool struct {
 	Metrics    *Metrics
 
 	mu        sync.Mutex
-	fns       map[string]*fnInstances // by function name and version
-	busy      map[string]int          // running invocations by function name
-	reserved  map[string]int          // reserved concurrency by function name
-	unreserve int                     // running invocations of functions without a reservation
+	fns       map[string]*fnInstances       // by function name and version
+	busy      map[string]int                // running invocations by function name
+	running   map[string]map[*instance]bool // environments serving an invocation, by function name
+	gen       map[string]uint64             // by function name and by pool key; StopFunction increments them
+	reserved  map[string]int                // reserved concurrency by function name
+	unreserve int                           // running invocations of functions without a reservation
 	closed    bool
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -122,6 +125,11 @@ func NewPool(cfg Config, host *sandbox.Host, code *Unpacker, dir string, logs Lo
 	if cfg.Pids <= 0 {
 		cfg.Pids = 1024
 	}
+	// Nothing runs yet: unpacked code left by an earlier process is
+	// unpacked again when needed.
+	if err := code.Reset(); err != nil {
+		return nil, fmt.Errorf("removing the unpacked code of an earlier run: %w", err)
+	}
 	rt := filepath.Join(dir, "runtime")
 	os.RemoveAll(rt)
 	if err := os.MkdirAll(rt, 0o755); err != nil {
@@ -131,7 +139,8 @@ func NewPool(cfg Config, host *sandbox.Host, code *Unpacker, dir string, logs Lo
 		return nil, fmt.Errorf("writing the runtime clients: %w", err)
 	}
 	p := &Pool{cfg: cfg, host: host, code: code, runtimeDir: rt, logs: logs, log: log, Metrics: NewMetrics(),
-		fns: map[string]*fnInstances{}, busy: map[string]int{}, reserved: map[string]int{}, stop: make(chan struct{})}
+		fns: map[string]*fnInstances{}, busy: map[string]int{}, reserved: map[string]int{}, stop: make(chan struct{}),
+		running: map[string]map[*instance]bool{}, gen: map[string]uint64{}}
 	p.wg.Add(1)
 	go p.reap()
 	return p, nil
@@ -169,20 +178,21 @@ func (p *Pool) unreservedLocked() int {
 func (p *Pool) Concurrency() int { return p.cfg.Concurrency }
 
 // acquire reserves a slot for an invocation of f and returns an idle
-// instance, or nil when a new one must be started.
-func (p *Pool) acquire(key, revision, name string) (*instance, error) {
+// instance, now marked running, or nil when a new one must be started;
+// and the function's generation, for track.
+func (p *Pool) acquire(key, revision, name string) (*instance, uint64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, errors.New("the function runtime is shutting down")
+		return nil, 0, errors.New("the function runtime is shutting down")
 	}
 	if r, ok := p.reserved[name]; ok {
 		if p.busy[name] >= r {
-			return nil, &ThrottleError{Reason: "ReservedFunctionConcurrentInvocationLimitExceeded"}
+			return nil, 0, &ThrottleError{Reason: "ReservedFunctionConcurrentInvocationLimitExceeded"}
 		}
 	} else {
 		if p.unreserve >= p.unreservedLocked() {
-			return nil, &ThrottleError{Reason: "ConcurrentInvocationLimitExceeded"}
+			return nil, 0, &ThrottleError{Reason: "ConcurrentInvocationLimitExceeded"}
 		}
 		p.unreserve++
 	}
@@ -203,11 +213,85 @@ func (p *Pool) acquire(key, revision, name string) (*instance, error) {
 		in := fi.idle[n-1]
 		fi.idle = fi.idle[:n-1]
 		if in.alive() {
-			return in, nil
+			p.trackLocked(name, in)
+			return in, p.genLocked(name, key), nil
 		}
 		go in.sb.Close() // it ended while idle: start a fresh one
 	}
-	return nil, nil
+	return nil, p.genLocked(name, key), nil
+}
+
+// genLocked is the generation of a function version: it changes when
+// StopFunction stops the function or that version.
+func (p *Pool) genLocked(name, key string) uint64 { return p.gen[name] + p.gen[key] }
+
+func (p *Pool) trackLocked(name string, in *instance) {
+	if p.running[name] == nil {
+		p.running[name] = map[*instance]bool{}
+	}
+	p.running[name][in] = true
+}
+
+// track marks a new environment of function name running. If the
+// function was stopped since acquire returned generation g, the
+// environment is killed: the invocation then ends as its runtime's exit.
+func (p *Pool) track(name string, in *instance, g uint64) {
+	p.mu.Lock()
+	stopped := p.genLocked(name, in.key) != g
+	p.trackLocked(name, in)
+	p.mu.Unlock()
+	if stopped {
+		in.sb.Kill()
+	}
+}
+
+// StopFunction ends the environments of a function version ("$LATEST"
+// or a number), or of every version when version is "", idle or serving
+// an invocation (which then fails as its runtime's exit), and returns
+// once their processes are gone. A change of the function's code stops
+// $LATEST; its deletion, every version.
+func (p *Pool) StopFunction(name, version string) {
+	p.mu.Lock()
+	match := func(key string) bool {
+		if version == "" {
+			return strings.HasPrefix(key, name+":")
+		}
+		return key == name+":"+version
+	}
+	if version == "" {
+		p.gen[name]++
+	} else {
+		p.gen[name+":"+version]++
+	}
+	var idle, busy []*instance
+	for key, fi := range p.fns {
+		if match(key) {
+			idle = append(idle, fi.idle...)
+			delete(p.fns, key)
+		}
+	}
+	for in := range p.running[name] {
+		if match(in.key) {
+			busy = append(busy, in)
+		}
+	}
+	p.mu.Unlock()
+	for _, in := range busy {
+		in.sb.Kill()
+	}
+	for _, in := range idle {
+		in.sb.Close()
+	}
+	for _, in := range busy {
+		<-in.sb.Done()
+	}
+}
+
+// ForgetCode removes the unpacked files of a package no version uses.
+func (p *Pool) ForgetCode(path string) {
+	if err := p.code.Remove(path); err != nil {
+		p.log.Warn("failed to remove unpacked code", "path", path, "err", err)
+	}
 }
 
 // release returns a slot and keeps in for reuse when it can serve again.
@@ -219,6 +303,12 @@ func (p *Pool) release(name string, in *instance, reusable bool) {
 	}
 	if _, ok := p.reserved[name]; !ok {
 		p.unreserve--
+	}
+	if in != nil {
+		delete(p.running[name], in)
+		if len(p.running[name]) == 0 {
+			delete(p.running, name)
+		}
 	}
 	keep := false
 	if in != nil && reusable && !p.closed {
@@ -314,7 +404,7 @@ func (p *Pool) Invoke(ctx context.Context, req Request) (Result, error) {
 	f := req.Function
 	key := f.Name + ":" + req.Version
 	revision := f.RevisionID + "/" + f.CodeSHA256
-	in, err := p.acquire(key, revision, f.Name)
+	in, g, err := p.acquire(key, revision, f.Name)
 	if err != nil {
 		if _, ok := err.(*ThrottleError); ok {
 			p.Metrics.throttle(f.Name)
@@ -330,9 +420,23 @@ func (p *Pool) Invoke(ctx context.Context, req Request) (Result, error) {
 	if in == nil {
 		var init outcome
 		in, init, err = p.start(ctx, f, req.Version, key, revision)
+		var fe *startError
+		if errors.As(err, &fe) {
+			// The function cannot start because of its package or
+			// runtime: its error, not Signet's.
+			lines.addf("START RequestId: %s Version: %s", res.RequestID, req.Version)
+			lines.addf("END RequestId: %s", res.RequestID)
+			lines.addf("REPORT RequestId: %s\tDuration: 0.00 ms\tBilled Duration: 0 ms\tMemory Size: %d MB\tMax Memory Used: 0 MB\tStatus: error\tError Type: %s",
+				res.RequestID, f.MemorySize, fe.typ)
+			res.Payload, res.FunctionError, res.Log = lambdaError(fe.typ, fe.msg), "Unhandled", lines.text()
+			stream := fmt.Sprintf("%s/[%s]%s", time.Now().UTC().Format("2006/01/02"), req.Version, randHex(16))
+			p.finish(f.Name, stream, lines, res, 0)
+			return res, nil
+		}
 		if err != nil {
 			return Result{}, err
 		}
+		p.track(f.Name, in, g)
 		if init.errorType != "" {
 			lines.add(in.takeOutput())
 			lines.addf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s", ms(time.Since(in.started)), errorTypeOf(init.payload))
@@ -401,9 +505,12 @@ func (p *Pool) finish(fn, stream string, lines logLines, res Result, d time.Dura
 func (p *Pool) start(ctx context.Context, f functions.Function, version, key, revision string) (*instance, outcome, error) {
 	args, err := runtimeCommand(f.Runtime)
 	if err != nil {
-		return nil, outcome{}, err
+		return nil, outcome{}, &startError{typ: "InvalidRuntimeException", msg: err.Error()}
 	}
 	task, opt, err := p.code.Unpack(ctx, f)
+	if errors.Is(err, ErrBadPackage) || errors.Is(err, ErrCodeTooLarge) {
+		return nil, outcome{}, &startError{typ: "InvalidZipFileException", msg: "Lambda could not unzip the deployment package: " + err.Error()}
+	}
 	if err != nil {
 		return nil, outcome{}, err
 	}
@@ -439,6 +546,13 @@ func (p *Pool) start(ctx context.Context, f functions.Function, version, key, re
 	}
 	return in, out, nil
 }
+
+// startError is a function that cannot start because of its package or
+// runtime; the invocation fails as a function error of type typ (Lambda's
+// error code for the case).
+type startError struct{ typ, msg string }
+
+func (e *startError) Error() string { return e.msg }
 
 // environment is the runtime's environment: the function's variables,
 // then Lambda's reserved ones, which the function cannot override.

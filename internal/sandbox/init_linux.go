@@ -57,11 +57,39 @@ func Enter() (*Inside, error) {
 	unix.Sethostname([]byte("sandbox"))
 	// Nothing in the sandbox may read the init process's memory or fds.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Every descriptor Start passed (the control socket on fd 4 above
+	// all) stays the init process's own: programs it starts inherit only
+	// the descriptors they are given explicitly.
+	if err := closeOnExec(3); err != nil {
+		return nil, fmt.Errorf("marking inherited descriptors close-on-exec: %w", err)
+	}
 	in := &Inside{Payload: sp.Payload, Control: os.NewFile(4, "control")}
 	if sp.DropUser {
 		in.RunAs = &syscall.Credential{Uid: UserID, Gid: UserID, NoSetGroups: true}
 	}
 	return in, nil
+}
+
+// closeOnExec sets FD_CLOEXEC on every descriptor from first on.
+func closeOnExec(first int) error {
+	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	// Kernels before 5.11: each open descriptor in turn.
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < first {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && err != unix.EBADF {
+			return err
+		}
+	}
+	return nil
 }
 
 // newRoot is where the sandbox's root is assembled before pivot_root.

@@ -2,7 +2,10 @@
 // pid, network, IPC and UTS namespaces (so no network but its own
 // loopback), a minimal read-only root made of the host's /usr and the
 // directories it is given, a size-limited writable /tmp, and memory, pids
-// and CPU limits through cgroups (v1 or v2, detected).
+// and CPU limits through cgroups (v1 or v2, detected). The programs it
+// starts inherit no descriptor of Signet's, and [Confine] puts them under
+// a seccomp filter that denies what a container runtime's default
+// profile denies.
 //
 // The sandbox's first process is this same executable started again with
 // an argument that [IsInit] recognises; the caller's main function hands

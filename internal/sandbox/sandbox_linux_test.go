@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,6 +32,11 @@ func TestMain(m *testing.M) {
 		cmd.Env = []string{"PATH=/usr/bin:/bin"}
 		cmd.Stdout, cmd.Stderr = in.Control, in.Control
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: in.RunAs}
+		runtime.LockOSThread()
+		if err := Confine(); err != nil {
+			fmt.Fprintln(in.Control, "confine:", err)
+			os.Exit(1)
+		}
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(in.Control, "exit:", err)
 			os.Exit(1)
@@ -116,6 +122,11 @@ func TestSandboxIsolation(t *testing.T) {
 		{"cannot read the host file", "cat " + secret, false, ""},
 		{"cannot see host processes", "test $(ls /proc | grep -c '^[0-9]') -le 6", true, ""},
 		{"has no network", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d", port), false, ""},
+		{"cannot create namespaces", "unshare -U -r true", false, "Operation not permitted"},
+		{"cannot mount", "mount -t tmpfs none /tmp", false, ""},
+		{"cannot trace", "strace -f true", false, "Operation not permitted"},
+		// fd 3 is ls's own, reading the directory.
+		{"inherits only 0, 1 and 2", `fds=$(ls /proc/self/fd | tr '\n' ' '); echo "$fds"; test "$fds" = "0 1 2 3 "`, true, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

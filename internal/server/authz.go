@@ -447,7 +447,7 @@ func rateLimiter(c config.RateLimits) *ratelimit.Limiter {
 type iamKeys struct{ s *Server }
 
 func (k iamKeys) CreateKey(ctx context.Context, key iam.Key) error {
-	return k.s.db.CreateAccessKey(ctx, store.AccessKey{ID: key.ID, SealedSecret: k.s.box.Seal([]byte(key.Secret), secretAD(key.ID)), SessionToken: key.Token,
+	return k.s.db.CreateAccessKey(ctx, store.AccessKey{ID: key.ID, SealedSecret: k.s.box.Seal([]byte(key.Secret), secretAD(key.ID)), SessionTokenHash: sessionTokenHash(key.Token),
 		Expires: key.Expires, PrincipalARN: key.PrincipalARN, PrincipalID: key.PrincipalID, CreatedAt: time.Now()})
 }
 

@@ -4,13 +4,24 @@ import (
 	"context"
 	"time"
 
+	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
+
+	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/store"
 )
+
+// BreakCRLChecker makes building the deploy gate's CRL checker fail with
+// err until restore is called.
+func BreakCRLChecker(err error) (restore func()) {
+	old := newCRLChecker
+	newCRLChecker = func(corecrl.Fetcher) (revocation.CRLChecker, error) { return revocation.CRLChecker{}, err }
+	return func() { newCRLChecker = old }
+}
 
 // AddTemporaryKey stores temporary credentials, as STS will issue them.
 func (s *Server) AddTemporaryKey(ctx context.Context, id, secret, token string, expires time.Time) error {
 	return s.db.CreateAccessKey(ctx, store.AccessKey{
-		ID: id, SealedSecret: s.box.Seal([]byte(secret), secretAD(id)), SessionToken: token,
+		ID: id, SealedSecret: s.box.Seal([]byte(secret), secretAD(id)), SessionTokenHash: store.HashSessionToken(token),
 		Expires: expires, PrincipalARN: s.inst.Account.RootARN(), CreatedAt: time.Now(),
 	})
 }

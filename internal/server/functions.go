@@ -30,16 +30,22 @@ import (
 	"github.com/signet/signet/internal/sandbox"
 )
 
+// newCRLChecker builds the deploy gate's revocation checker (replaced by
+// tests).
+var newCRLChecker = revocation.NewCRLCheckerWithFetcher
+
 // openFunctions wires the function registry and its deploy gate. The gate
-// checks revocation against this server's own CRLs, in process.
-func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
+// checks revocation against this server's own CRLs, in process; it never
+// runs without that check, so a checker that cannot be built stops the
+// server.
+func (s *Server) openFunctions(inst installation) (*awsapi.Lambda, error) {
 	csc := &deploygate.Service{Store: s.db, Account: inst.Account}
 	s.Audit = &audit.Log{Store: s.auditDB}
-	checker, err := revocation.NewCRLCheckerWithFetcher(localCRLs{s})
-	gate := &deploygate.Gate{Roots: []*x509.Certificate{inst.RootCert}}
-	if err == nil {
-		gate.Revocation = checker
+	checker, err := newCRLChecker(localCRLs{s})
+	if err != nil {
+		return nil, fmt.Errorf("the deploy gate cannot check revocation, so Signet does not start: building the CRL checker failed: %w", err)
 	}
+	gate := &deploygate.Gate{Roots: []*x509.Certificate{inst.RootCert}, Revocation: checker}
 	s.Functions = &functions.Service{
 		Store: s.db, Layers: s.db, Permissions: s.db, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Gate: gate, Account: inst.Account, Log: s.log,
 		RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
@@ -53,10 +59,11 @@ func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
 		},
 	}
 	s.authz.functions = s.Functions
+	csc.BeforeEnforce = s.Functions.CheckEnforce
 	rand.Read(s.codeURLKey[:])
 	s.openInvoke(context.Background(), inst)
 	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,
-		Authorizer: s.authz, Log: s.log}
+		Authorizer: s.authz, Log: s.log}, nil
 }
 
 // openInvoke sets up the function runtime. When sandboxes cannot run on
@@ -90,6 +97,7 @@ func (s *Server) openInvoke(ctx context.Context, inst installation) {
 		pool.SetReserved(fn, n)
 	}
 	s.Invoke.Pool = pool
+	s.Functions.Runner = pool
 }
 
 // readObject reads a whole object version (at most max bytes).

@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -128,11 +130,29 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	s := &Server{cfg: cfg, log: log, lock: lock, limits: defaultLimits}
 	s.bodies = newBodyBudget(s.limits.bufferedBodies)
+	if err := s.tighten(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
+	// Again for the files the databases created beside themselves.
+	if err := s.tighten(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// tighten restricts the data directory and its files to their owner.
+func (s *Server) tighten(ctx context.Context) error {
+	changed, err := tightenDataDir(s.cfg.DataDir)
+	for _, c := range changed {
+		s.log.WarnContext(ctx, "restricted a data directory entry to its owner", "change", c)
+	}
+	return err
 }
 
 func (s *Server) open(ctx context.Context) error {
@@ -146,6 +166,17 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	if s.db, err = store.OpenSQLite(ctx, filepath.Join(dir, databaseFile)); err != nil {
 		return err
+	}
+	// Secrets at rest: function environment variables are sealed under
+	// the master key and session tokens kept only as hashes, including
+	// those an earlier version stored in clear.
+	if err := s.db.SealWith(ctx, s.box); err != nil {
+		return fmt.Errorf("failed to seal function environments: %w", err)
+	}
+	if n, err := s.db.HashClearSessionTokens(ctx); err != nil {
+		return fmt.Errorf("failed to hash stored session tokens: %w", err)
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "replaced session tokens stored in clear with their hashes", "count", n)
 	}
 	ks, err := keys.NewSoftware(master, s.db)
 	if err != nil {
@@ -192,7 +223,10 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openJobs(ctx, s.Objects); err != nil {
 		return err
 	}
-	lambda := s.openFunctions(inst)
+	lambda, err := s.openFunctions(inst)
+	if err != nil {
+		return err
+	}
 	s.services = map[string]*awsapi.Endpoint{
 		"signer": signer.Service().Handler(),
 		"lambda": lambda.Service().Handler(),
@@ -571,7 +605,14 @@ func (c *credentials) LookupAccessKey(ctx context.Context, id string) (sigv4.Cre
 	if err != nil {
 		return sigv4.Credential{}, fmt.Errorf("access key %s: %w", id, err)
 	}
-	cred = sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), SessionToken: k.SessionToken, Expires: k.Expires, PrincipalARN: k.PrincipalARN, PrincipalID: k.PrincipalID}
+	cred = sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), Expires: k.Expires, PrincipalARN: k.PrincipalARN, PrincipalID: k.PrincipalID}
+	if k.SessionTokenHash != "" {
+		h, err := hex.DecodeString(strings.TrimPrefix(k.SessionTokenHash, "sha256:"))
+		if err != nil || len(h) != sha256.Size {
+			return sigv4.Credential{}, fmt.Errorf("access key %s: the stored session token hash is malformed", id)
+		}
+		cred.SessionTokenSHA256 = [sha256.Size]byte(h)
+	}
 	c.mu.Lock()
 	if c.cache == nil || len(c.cache) >= maxCachedKeys {
 		c.cache = map[string]sigv4.Credential{}
@@ -586,4 +627,13 @@ func (c *credentials) forget(id string) {
 	c.mu.Lock()
 	delete(c.cache, id)
 	c.mu.Unlock()
+}
+
+// sessionTokenHash is what is stored of a session token ("" for
+// long-term keys, which have none).
+func sessionTokenHash(token string) string {
+	if token == "" {
+		return ""
+	}
+	return store.HashSessionToken(token)
 }

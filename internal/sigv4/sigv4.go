@@ -22,6 +22,10 @@ type Credential struct {
 	// SessionToken is non-empty for temporary credentials; the request must
 	// then carry the same X-Amz-Security-Token.
 	SessionToken string
+	// SessionTokenSHA256, when set (not zero) instead of SessionToken, is
+	// the SHA-256 of the session token, for stores that keep only a hash:
+	// the request's X-Amz-Security-Token must hash to it.
+	SessionTokenSHA256 [sha256.Size]byte
 	// Expires is when the credential stops being valid; zero means never.
 	Expires time.Time
 	// PrincipalARN and PrincipalID are opaque to this package and
@@ -196,7 +200,12 @@ func checkTime(a *authInfo, now time.Time, skew time.Duration) *Error {
 // checkToken matches the request's session token with the credential's and
 // checks the credential's expiry.
 func checkToken(a *authInfo, cred Credential, now time.Time) *Error {
-	if cred.SessionToken == "" {
+	if cred.SessionTokenSHA256 != [sha256.Size]byte{} {
+		sum := sha256.Sum256([]byte(a.token))
+		if a.token == "" || subtle.ConstantTimeCompare(sum[:], cred.SessionTokenSHA256[:]) != 1 {
+			return errInvalidToken()
+		}
+	} else if cred.SessionToken == "" {
 		if a.hasTok && a.token != "" {
 			return errInvalidToken()
 		}

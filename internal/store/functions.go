@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/signet/signet/internal/functions"
@@ -15,7 +18,146 @@ var _ functions.Store = (*DB)(nil)
 const functionColumns = `name, runtime, handler, role, description, timeout, memory_size, environment, code_sha256, code_size, code_path,
 signing_profile_version_arn, signing_job_arn, last_modified, revision_id, layers, tags`
 
-func scanFunction(row scanner) (functions.Function, error) {
+// Sealer encrypts values at rest (seal.Box).
+type Sealer interface {
+	Seal(plaintext, ad []byte) []byte
+	Open(sealed, ad []byte) ([]byte, error)
+}
+
+// SealWith makes the database seal function environment variables
+// (which often hold secrets) with b, in $LATEST and in published
+// versions, and seals those an earlier version stored in clear. Without
+// it they are stored in clear.
+func (s *DB) SealWith(ctx context.Context, b Sealer) error {
+	s.sealer = b
+	changed := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.secureDelete(ctx, tx); err != nil {
+			return err
+		}
+		type row struct{ name, env string }
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT name, environment FROM functions WHERE environment NOT LIKE 'sealed:%'`))
+		if err != nil {
+			return err
+		}
+		var clear []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.name, &r.env); err != nil {
+				rows.Close()
+				return err
+			}
+			clear = append(clear, r)
+		}
+		rows.Close()
+		for _, r := range clear {
+			var env map[string]string
+			if err := json.Unmarshal([]byte(r.env), &env); err != nil {
+				return fmt.Errorf("function %s: environment: %w", r.name, err)
+			}
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE functions SET environment = ? WHERE name = ?`), s.sealEnv(r.name, env), r.name); err != nil {
+				return err
+			}
+			changed++
+		}
+		type vrow struct {
+			name    string
+			version int
+			snap    string
+		}
+		vrows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT name, version, snapshot FROM function_versions`))
+		if err != nil {
+			return err
+		}
+		var vs []vrow
+		for vrows.Next() {
+			var r vrow
+			if err := vrows.Scan(&r.name, &r.version, &r.snap); err != nil {
+				vrows.Close()
+				return err
+			}
+			vs = append(vs, r)
+		}
+		vrows.Close()
+		for _, r := range vs {
+			var v versionSnapshot
+			if err := json.Unmarshal([]byte(r.snap), &v); err != nil {
+				return fmt.Errorf("function %s version %d: %w", r.name, r.version, err)
+			}
+			if v.Environment == nil {
+				continue
+			}
+			snap, err := s.snapshot(v.Function)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE function_versions SET snapshot = ? WHERE name = ? AND version = ?`), snap, r.name, r.version); err != nil {
+				return err
+			}
+			changed++
+		}
+		return nil
+	})
+	if err == nil && changed > 0 {
+		err = s.truncateLog(ctx)
+	}
+	return err
+}
+
+// sealedPrefix marks a sealed environment column.
+const sealedPrefix = "sealed:v1:"
+
+func envAD(function string) []byte { return []byte("signet-function-env-v1:" + function) }
+
+// sealEnv encodes a function's environment for its column: sealed JSON
+// when a sealer is set, else JSON.
+func (s *DB) sealEnv(function string, env map[string]string) string {
+	b, _ := json.Marshal(nonNil(env))
+	if s.sealer == nil {
+		return string(b)
+	}
+	return sealedPrefix + base64.StdEncoding.EncodeToString(s.sealer.Seal(b, envAD(function)))
+}
+
+// openEnv decodes an environment column.
+func (s *DB) openEnv(function, col string) (map[string]string, error) {
+	b := []byte(col)
+	if rest, ok := strings.CutPrefix(col, sealedPrefix); ok {
+		if s.sealer == nil {
+			return nil, fmt.Errorf("function %s: its environment is sealed and no master key is available", function)
+		}
+		sealed, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: environment: %w", function, err)
+		}
+		if b, err = s.sealer.Open(sealed, envAD(function)); err != nil {
+			return nil, fmt.Errorf("function %s: environment: %w", function, err)
+		}
+	}
+	var env map[string]string
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("function %s: environment: %w", function, err)
+	}
+	return env, nil
+}
+
+// versionSnapshot is a published version as stored: the function with
+// its environment sealed apart.
+type versionSnapshot struct {
+	functions.Function
+	SealedEnvironment string `json:",omitempty"`
+}
+
+func (s *DB) snapshot(f functions.Function) (string, error) {
+	v := versionSnapshot{Function: f}
+	if s.sealer != nil {
+		v.SealedEnvironment, v.Environment = s.sealEnv(f.Name, f.Environment), nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func (s *DB) scanFunction(row scanner) (functions.Function, error) {
 	var f functions.Function
 	var env, layers, tags string
 	var modified int64
@@ -25,18 +167,19 @@ func scanFunction(row scanner) (functions.Function, error) {
 		return f, err
 	}
 	f.LastModified = fromUnixNano(modified)
-	return f, errors.Join(json.Unmarshal([]byte(env), &f.Environment), json.Unmarshal([]byte(layers), &f.Layers), json.Unmarshal([]byte(tags), &f.Tags))
+	f.Environment, err = s.openEnv(f.Name, env)
+	return f, errors.Join(err, json.Unmarshal([]byte(layers), &f.Layers), json.Unmarshal([]byte(tags), &f.Tags))
 }
 
-func functionArgs(f functions.Function) []any {
-	env, _ := json.Marshal(nonNil(f.Environment))
+func (s *DB) functionArgs(f functions.Function) []any {
+	env := s.sealEnv(f.Name, f.Environment)
 	layers := f.Layers
 	if layers == nil {
 		layers = []functions.LayerUse{}
 	}
 	lj, _ := json.Marshal(layers)
 	tj, _ := json.Marshal(nonNil(f.Tags))
-	return []any{f.Name, f.Runtime, f.Handler, f.Role, f.Description, f.Timeout, f.MemorySize, string(env), f.CodeSHA256, f.CodeSize, f.CodePath,
+	return []any{f.Name, f.Runtime, f.Handler, f.Role, f.Description, f.Timeout, f.MemorySize, env, f.CodeSHA256, f.CodeSize, f.CodePath,
 		f.SigningProfileVersionARN, f.SigningJobARN, unixNano(f.LastModified), f.RevisionID, string(lj), string(tj)}
 }
 
@@ -50,7 +193,7 @@ func (s *DB) CreateFunction(ctx context.Context, f functions.Function, cscID str
 		if n > 0 {
 			return functions.ErrExists
 		}
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), functionArgs(f)...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.functionArgs(f)...); err != nil {
 			return err
 		}
 		if cscID != "" {
@@ -63,7 +206,7 @@ func (s *DB) CreateFunction(ctx context.Context, f functions.Function, cscID str
 
 // Function implements functions.Store.
 func (s *DB) Function(ctx context.Context, name string) (functions.Function, error) {
-	f, err := scanFunction(s.queryRow(ctx, `SELECT `+functionColumns+` FROM functions WHERE name = ?`, name))
+	f, err := s.scanFunction(s.queryRow(ctx, `SELECT `+functionColumns+` FROM functions WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, functions.ErrNotFound
 	}
@@ -73,7 +216,7 @@ func (s *DB) Function(ctx context.Context, name string) (functions.Function, err
 // UpdateFunction implements functions.Store.
 func (s *DB) UpdateFunction(ctx context.Context, name string, fn func(*functions.Function) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		f, err := scanFunction(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name = ?`), name))
+		f, err := s.scanFunction(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name = ?`), name))
 		if errors.Is(err, sql.ErrNoRows) {
 			return functions.ErrNotFound
 		}
@@ -83,7 +226,7 @@ func (s *DB) UpdateFunction(ctx context.Context, name string, fn func(*functions
 		if err := fn(&f); err != nil {
 			return err
 		}
-		args := functionArgs(f)
+		args := s.functionArgs(f)
 		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE functions SET runtime = ?, handler = ?, role = ?, description = ?, timeout = ?, memory_size = ?, environment = ?, code_sha256 = ?, code_size = ?, code_path = ?,
 signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revision_id = ?, layers = ?, tags = ? WHERE name = ?`), append(args[1:], name)...)
 		return err
@@ -112,7 +255,7 @@ func (s *DB) DeleteFunction(ctx context.Context, name string) error {
 
 // ListFunctions implements functions.Store.
 func (s *DB) ListFunctions(ctx context.Context, after string, limit int) ([]functions.Function, error) {
-	return queryAll(ctx, s, scanFunction, `SELECT `+functionColumns+` FROM functions WHERE name > ? ORDER BY name LIMIT ?`, after, limit)
+	return queryAll(ctx, s, s.scanFunction, `SELECT `+functionColumns+` FROM functions WHERE name > ? ORDER BY name LIMIT ?`, after, limit)
 }
 
 // FunctionCSC implements functions.Store.
@@ -179,7 +322,7 @@ func (s *DB) PublishVersion(ctx context.Context, name string, at time.Time) (fun
 	var n int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		f, err = scanFunction(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name = ?`), name))
+		f, err = s.scanFunction(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name = ?`), name))
 		if errors.Is(err, sql.ErrNoRows) {
 			return functions.ErrNotFound
 		}
@@ -190,11 +333,11 @@ func (s *DB) PublishVersion(ctx context.Context, name string, at time.Time) (fun
 			return err
 		}
 		n++
-		snap, err := json.Marshal(f)
+		snap, err := s.snapshot(f)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO function_versions (name, version, snapshot, code_path, created_at) VALUES (?, ?, ?, ?, ?)`), name, n, string(snap), f.CodePath, unixNano(at))
+		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO function_versions (name, version, snapshot, code_path, created_at) VALUES (?, ?, ?, ?, ?)`), name, n, snap, f.CodePath, unixNano(at))
 		return err
 	})
 	return f, n, err
@@ -210,8 +353,19 @@ func (s *DB) FunctionVersion(ctx context.Context, name string, version int) (fun
 	if err != nil {
 		return functions.Function{}, err
 	}
-	var f functions.Function
-	return f, json.Unmarshal([]byte(snap), &f)
+	var v versionSnapshot
+	if err := json.Unmarshal([]byte(snap), &v); err != nil {
+		return functions.Function{}, err
+	}
+	f := v.Function
+	if v.SealedEnvironment != "" {
+		env, err := s.openEnv(name, v.SealedEnvironment)
+		if err != nil {
+			return functions.Function{}, err
+		}
+		f.Environment = env
+	}
+	return f, nil
 }
 
 // CodePathInUse implements functions.Store.

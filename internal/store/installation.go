@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -25,17 +27,66 @@ func (s *DB) Setting(ctx context.Context, key string) (string, error) {
 type AccessKey struct {
 	ID           string
 	SealedSecret []byte
-	SessionToken string    // non-empty for temporary credentials
-	Expires      time.Time // zero: never
-	PrincipalARN string
-	PrincipalID  string // unique id of the user or role; "" for the bootstrap key and older keys
-	CreatedAt    time.Time
+	// SessionTokenHash is HashSessionToken of the session token of
+	// temporary credentials ("" for long-term keys): the token itself is
+	// never stored.
+	SessionTokenHash string
+	Expires          time.Time // zero: never
+	PrincipalARN     string
+	PrincipalID      string // unique id of the user or role; "" for the bootstrap key and older keys
+	CreatedAt        time.Time
+}
+
+// sessionTokenPrefix marks a hashed session token.
+const sessionTokenPrefix = "sha256:"
+
+// HashSessionToken is what is stored of a session token: "sha256:" and
+// the hex SHA-256 of the token.
+func HashSessionToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return sessionTokenPrefix + hex.EncodeToString(sum[:])
+}
+
+// HashClearSessionTokens replaces session tokens that an earlier version
+// stored in clear with their hashes, and reports how many it replaced.
+func (s *DB) HashClearSessionTokens(ctx context.Context) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.secureDelete(ctx, tx); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT access_key_id, session_token FROM access_keys WHERE session_token <> '' AND session_token NOT LIKE 'sha256:%'`))
+		if err != nil {
+			return err
+		}
+		clear := map[string]string{}
+		for rows.Next() {
+			var id, tok string
+			if err := rows.Scan(&id, &tok); err != nil {
+				rows.Close()
+				return err
+			}
+			clear[id] = tok
+		}
+		rows.Close()
+		for id, tok := range clear {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE access_keys SET session_token = ? WHERE access_key_id = ?`), HashSessionToken(tok), id); err != nil {
+				return err
+			}
+		}
+		n = len(clear)
+		return nil
+	})
+	if err == nil && n > 0 {
+		err = s.truncateLog(ctx)
+	}
+	return n, err
 }
 
 // CreateAccessKey stores a new access key. It fails if the id exists.
 func (s *DB) CreateAccessKey(ctx context.Context, k AccessKey) error {
 	_, err := s.exec(ctx, `INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, principal_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.SealedSecret, k.SessionToken, unixNano(k.Expires), k.PrincipalARN, k.PrincipalID, unixNano(k.CreatedAt))
+		k.ID, k.SealedSecret, k.SessionTokenHash, unixNano(k.Expires), k.PrincipalARN, k.PrincipalID, unixNano(k.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("failed to store access key: %w", err)
 	}
@@ -47,7 +98,7 @@ func (s *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 	k := AccessKey{ID: id}
 	var exp, created int64
 	err := s.queryRow(ctx, `SELECT secret, session_token, expires_at, principal_arn, principal_id, created_at FROM access_keys WHERE access_key_id = ?`, id).
-		Scan(&k.SealedSecret, &k.SessionToken, &exp, &k.PrincipalARN, &k.PrincipalID, &created)
+		Scan(&k.SealedSecret, &k.SessionTokenHash, &exp, &k.PrincipalARN, &k.PrincipalID, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return AccessKey{}, ErrNotFound
 	}
@@ -79,7 +130,7 @@ func (s *DB) Initialize(ctx context.Context, settings map[string]string, bootstr
 		}
 		k := bootstrap
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-			k.ID, k.SealedSecret, k.SessionToken, unixNano(k.Expires), k.PrincipalARN, unixNano(k.CreatedAt)); err != nil {
+			k.ID, k.SealedSecret, k.SessionTokenHash, unixNano(k.Expires), k.PrincipalARN, unixNano(k.CreatedAt)); err != nil {
 			return fmt.Errorf("failed to store bootstrap access key: %w", err)
 		}
 		stored = true

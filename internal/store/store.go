@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -49,8 +50,9 @@ var sqlite = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: fu
 
 // DB is the metadata database.
 type DB struct {
-	db *sql.DB
-	d  dialect
+	db     *sql.DB
+	d      dialect
+	sealer Sealer // see SealWith
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
@@ -62,6 +64,11 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
+	// The database is its owner's alone (SQLite gives its -wal and -shm
+	// files the database's mode).
+	if f, err := os.OpenFile(file, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("failed to open %s: %w", file, err)
@@ -215,4 +222,25 @@ func fromUnixNano(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// secureDelete makes the transaction's connection overwrite what it
+// deletes or replaces, for the statements that replace a secret stored
+// in clear (SQLite otherwise leaves old content in free space).
+func (s *DB) secureDelete(ctx context.Context, tx *sql.Tx) error {
+	if s.d.name != "sqlite" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`)
+	return err
+}
+
+// truncateLog checkpoints the write-ahead log and truncates it, so that
+// pages replaced by secureDelete statements leave no copy behind.
+func (s *DB) truncateLog(ctx context.Context) error {
+	if s.d.name != "sqlite" {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
 }

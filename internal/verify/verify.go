@@ -31,8 +31,8 @@ type Rule string
 
 // The rules, in the order they are applied.
 const (
-	RuleSignature    Rule = "signature"    // the package carries a readable signature
-	RuleIntegrity    Rule = "integrity"    // the package is what was signed
+	RuleSignature    Rule = "signature"    // the package carries a signature
+	RuleIntegrity    Rule = "integrity"    // the signature can be read and the package is what was signed
 	RuleAuthenticity Rule = "authenticity" // the chain leads to a trusted root
 	RuleExpiry       Rule = "expiry"       // the signature has not expired
 	RulePublisher    Rule = "publisher"    // an allowed profile signed it
@@ -123,11 +123,15 @@ func Package(r io.ReaderAt, size int64, opts Options) (*Report, error) {
 		now = time.Now()
 	}
 	s, err := signedzip.Open(r, size)
-	if err != nil {
-		if errors.Is(err, signedzip.ErrNotSigned) {
-			return rep.fail(RuleSignature, "the package is not signed"), nil
-		}
-		return rep.fail(RuleSignature, err.Error()), nil
+	switch {
+	case errors.Is(err, signedzip.ErrNotSigned) || errors.Is(err, signedzip.ErrNotZip):
+		return rep.fail(RuleSignature, "the package is not signed"), nil
+	case errors.Is(err, signedzip.ErrMalformed) || errors.Is(err, signedzip.ErrUnsupportedVersion) || errors.Is(err, signedzip.ErrAmbiguous):
+		// The package ends with a signature trailer that cannot be read:
+		// it claims a signature, so it fails integrity, not as unsigned.
+		return rep.fail(RuleIntegrity, "the package carries a signature that cannot be read: "+err.Error()), nil
+	case err != nil:
+		return nil, fmt.Errorf("failed to read package: %w", err)
 	}
 	rep.Envelope, rep.EnvelopeType, rep.Unsigned = s.Envelope, s.Type, s.Unsigned
 	rep.pass(RuleSignature, fmt.Sprintf("%s envelope of %d bytes", s.Type.MediaType(), len(s.Envelope)))

@@ -76,6 +76,7 @@ func TestPackage(t *testing.T) {
 		"ok/case-insensitive":        {signed, ca, now, []string{"ARN:AWS:SIGNER:US-EAST-1:123456789012:/signing-profiles/SIGNING_PROFILE_FOR_LAMBDA"}, ""},
 		"fail/unsigned":              {u, ca, now, nil, RuleSignature},
 		"fail/not-a-zip":             {[]byte("hello"), ca, now, nil, RuleSignature},
+		"fail/unreadable-trailer":    {append(bytes.Clone(signed[:len(signed)-17]), signed[len(signed)-16:]...), ca, now, nil, RuleIntegrity},
 		"fail/other-root":            {signed, other, now, nil, RuleAuthenticity},
 		"fail/expired":               {signed, ca, now.Add(2 * time.Hour), nil, RuleExpiry},
 		"fail/other-version":         {signed, ca, now, []string{profileARN + "/ZZZZZZZZZZ"}, RulePublisher},

@@ -343,11 +343,11 @@ func testInitializeOnce(t *testing.T, open Opener) {
 	if err != nil || got.PrincipalARN != k.PrincipalARN || !got.CreatedAt.Equal(t0) || !got.Expires.IsZero() {
 		t.Errorf("AccessKey = %+v, %v", got, err)
 	}
-	tmp := store.AccessKey{ID: "ASIATEMP", SealedSecret: []byte("t"), SessionToken: "tok", Expires: t0.Add(time.Hour), PrincipalARN: "arn:aws:sts::123456789012:assumed-role/r/s", CreatedAt: t0}
+	tmp := store.AccessKey{ID: "ASIATEMP", SealedSecret: []byte("t"), SessionTokenHash: store.HashSessionToken("tok"), Expires: t0.Add(time.Hour), PrincipalARN: "arn:aws:sts::123456789012:assumed-role/r/s", CreatedAt: t0}
 	if err := db.CreateAccessKey(ctx, tmp); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.AccessKey(ctx, "ASIATEMP"); got.SessionToken != "tok" || !got.Expires.Equal(tmp.Expires) {
+	if got, _ := db.AccessKey(ctx, "ASIATEMP"); got.SessionTokenHash != store.HashSessionToken("tok") || !got.Expires.Equal(tmp.Expires) {
 		t.Errorf("temporary AccessKey = %+v", got)
 	}
 	if _, err := db.Setting(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
