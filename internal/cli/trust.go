@@ -16,13 +16,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/signing"
 )
-
-var noMetadata = middleware.Metadata{}
 
 // TrustStoreName is the name of the Notation trust store trust export
 // writes, of type signingAuthority; TSAStoreName that of the
