@@ -108,7 +108,8 @@ type Service struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	// RequireEnforce refuses new functions without an Enforce code
-	// signing config (an installation setting).
+	// signing config, and refuses to detach a function's config or to
+	// attach one that is not Enforce (an installation setting).
 	RequireEnforce bool
 	// OnWarning is called when Warn lets a failed check through (the
 	// SignatureValidationErrors metric and the audit event).
@@ -526,12 +527,15 @@ func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string,
 	if err != nil {
 		return "", err
 	}
-	_, cscID, err := s.config(ctx, cscARN)
+	cfg, cscID, err := s.config(ctx, cscARN)
 	if err != nil {
 		return "", err
 	}
 	if cscID == "" {
 		return "", invalid("1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null")
+	}
+	if s.RequireEnforce && cfg.Policy != deploygate.Enforce {
+		return "", invalid("This installation requires every function to have a code signing config with UntrustedArtifactOnDeployment=Enforce; %s is %s", cscARN, cfg.Policy)
 	}
 	return f.Name, s.Store.SetFunctionCSC(ctx, f.Name, cscID)
 }
@@ -549,11 +553,15 @@ func (s *Service) CSC(ctx context.Context, nameOrARN string) (string, string, er
 	return f.Name, s.CSCs.ARN(id), nil
 }
 
-// DeleteCSC detaches the function's code signing config (a no-op if none).
+// DeleteCSC detaches the function's code signing config (a no-op if
+// none); refused under RequireEnforce.
 func (s *Service) DeleteCSC(ctx context.Context, nameOrARN string) error {
 	f, err := s.Get(ctx, nameOrARN)
 	if err != nil {
 		return err
+	}
+	if s.RequireEnforce {
+		return invalid("This installation requires every function to have a code signing config with UntrustedArtifactOnDeployment=Enforce: the config of %s cannot be detached; attach another Enforce config instead (PutFunctionCodeSigningConfig)", f.Name)
 	}
 	return s.Store.SetFunctionCSC(ctx, f.Name, "")
 }

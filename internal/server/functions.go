@@ -32,7 +32,7 @@ import (
 // openFunctions wires the function registry and its deploy gate. The gate
 // checks revocation against this server's own CRLs, in process.
 func (s *Server) openFunctions(inst installation) *awsapi.Lambda {
-	csc := &deploygate.Service{Store: s.db, Account: inst.Account}
+	csc := &deploygate.Service{Store: s.db, Account: inst.Account, RequireEnforce: s.cfg.RequireEnforcedCodeSigning}
 	s.Audit = &audit.Log{Store: s.auditDB}
 	checker, err := revocation.NewCRLCheckerWithFetcher(localCRLs{s})
 	gate := &deploygate.Gate{Roots: []*x509.Certificate{inst.RootCert}}
