@@ -77,8 +77,8 @@ func trust(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
 	fmt.Fprintf(stdout, "trusted identity: %s\n", identity)
-	if filepath.Base(dir) == "notation" {
-		fmt.Fprintf(stdout, "use with: XDG_CONFIG_HOME=%s notation verify ...\n", filepath.Dir(dir))
+	if abs, err := filepath.Abs(dir); err == nil && filepath.Base(abs) == "notation" {
+		fmt.Fprintf(stdout, "use with: XDG_CONFIG_HOME=%s notation verify ...\n", filepath.Dir(abs))
 	}
 	return nil
 }

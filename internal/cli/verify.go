@@ -285,6 +285,17 @@ func exportSignature(dir, name string, rep *verify.Report, roots []*x509.Certifi
 	for _, p := range files {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
-	fmt.Fprintf(stdout, "verify with: XDG_CONFIG_HOME=... notation blob verify --signature %s --media-type %s %s\n(with %s as $XDG_CONFIG_HOME/notation)\n", sig, rep.Artifact.MediaType, orig, dir)
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	if filepath.Base(abs(dir)) == "notation" {
+		fmt.Fprintf(stdout, "verify with: XDG_CONFIG_HOME=%s notation blob verify --signature %s --media-type %s %s\n", filepath.Dir(abs(dir)), abs(sig), rep.Artifact.MediaType, abs(orig))
+	} else {
+		fmt.Fprintf(stdout, "verify with: notation blob verify --signature %s --media-type %s %s\n(notation reads its trust store and policy from $XDG_CONFIG_HOME/notation: export into a directory named notation, or copy %s there)\n",
+			abs(sig), rep.Artifact.MediaType, abs(orig), abs(dir))
+	}
 	return nil
 }
