@@ -340,7 +340,9 @@ func (c *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 		return cfg, &hintError{errors.New("no AWS credentials found (in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials file, or the AWS_PROFILE named)"), credentialsHints()}
 	}
 	if c.output == "json" {
-		c.bodies = &bodyRecorder{next: awshttp.NewBuildableClient()}
+		if c.bodies == nil {
+			c.bodies = &bodyRecorder{next: awshttp.NewBuildableClient()}
+		}
 		cfg.HTTPClient = c.bodies
 	}
 	return cfg, nil

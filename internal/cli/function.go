@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 func (c *clientFlags) lambda(ctx context.Context) (*lambda.Client, error) {
@@ -60,7 +61,7 @@ func function(ctx context.Context, args []string, stdout io.Writer) error {
 	case "create":
 		runtime = fs.String("runtime", "python3.12", "runtime (python3.x, nodejs20.x, provided.al2023)")
 		handler = fs.String("handler", "lambda_function.lambda_handler", "handler")
-		role = fs.String("role", "", "execution role ARN (default: a role named lambda of this account)")
+		role = fs.String("role", "", "execution role ARN (default: the role named lambda of the caller's account)")
 		csc = fs.String("code-signing-config", "", "code signing config ARN to attach")
 		fallthrough
 	case "update-code":
@@ -99,7 +100,16 @@ func function(ctx context.Context, args []string, stdout io.Writer) error {
 		if *role != "" {
 			in.Role = role
 		} else {
-			in.Role = aws.String("arn:aws:iam::000000000000:role/lambda")
+			// The role named lambda of the caller's account.
+			cfg, err := cf.awsConfig(ctx)
+			if err != nil {
+				return err
+			}
+			id, err := sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(cf.endpoint) }).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if err != nil {
+				return apiError(err)
+			}
+			in.Role = aws.String("arn:aws:iam::" + aws.ToString(id.Account) + ":role/lambda")
 		}
 		if *csc != "" {
 			in.CodeSigningConfigArn = csc

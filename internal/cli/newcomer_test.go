@@ -54,6 +54,8 @@ func TestNewcomerErrors(t *testing.T) {
 		{"ok/endpoint-after", []string{"platforms", "--endpoint", srv.URL}, map[string]string{"SIGNET_ENDPOINT": "http://127.0.0.1:1"}, 0, []string{"AWSLambda-SHA384-ECDSA"}, nil, nil},
 		{"ok/json-list", []string{"profile", "list", "--output", "json"}, nil, 0, []string{`"profiles": [`, `"profileName": "signing_profile_for_lambda"`}, nil, []string{`"ProfileName"`, "ResultMetadata"}},
 		{"ok/json-function", []string{"function", "list", "--output", "json"}, nil, 0, []string{`"Functions": []`}, nil, nil},
+		{"ok/json-iam-no-nulls", []string{"iam", "create-user", "bob"}, nil, 0, []string{`"UserName": "bob"`}, nil, []string{"null"}},
+		{"ok/function-default-role", []string{"function", "create", "f1", "--zip", pkg, "--output", "json"}, nil, 0, []string{`"Role": "arn:aws:iam::` + srv.AccountID() + `:role/lambda"`}, nil, nil},
 		{"fail/endpoint-no-scheme", []string{"platforms", "--endpoint", strings.TrimPrefix(srv.URL, "http://")}, nil, 2, nil, []string{"is not an http:// or https:// URL", "hint: give the scheme: --endpoint " + srv.URL}, nil},
 		{"fail/endpoint-no-scheme-env", []string{"profile", "cancel", "x1", "--yes"}, map[string]string{"SIGNET_ENDPOINT": "localhost:9090"}, 2, nil, []string{"hint: give the scheme: --endpoint http://localhost:9090"}, nil},
 		{"ok/verify-profile-name", []string{"verify", signed, "--profile", "signing_profile_for_lambda", "--no-revocation"}, nil, 0, []string{"publisher", "verified"}, nil, nil},
