@@ -75,7 +75,7 @@ func TestServeWithoutRoot(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(log.String(), "signet: functions cannot run here (") || !strings.Contains(log.String(), "Invoke answers ServiceException") {
+	if banner := waitServing(t, log); !strings.Contains(banner, "signet: functions cannot run here (") || !strings.Contains(banner, "Invoke answers ServiceException") {
 		t.Errorf("the banner does not say that functions cannot run:\n%s", log)
 	}
 	home := filepath.Join(dir, "home")

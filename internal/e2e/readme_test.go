@@ -180,7 +180,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	banner := serverLog.String()
+	banner := waitServing(t, serverLog)
 	functions := !strings.Contains(banner, "functions cannot run here")
 	if !functions {
 		if os.Getenv("SIGNET_REQUIRE_ALL") == "1" {
