@@ -26,6 +26,8 @@ func TestNewcomerErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"profile", "create", "signing_profile_for_lambda", "--platform", "AWSLambda-SHA384-ECDSA"},
 		{"sign", pkg, "--profile", "signing_profile_for_lambda"},
+		// The execution role function create defaults to.
+		{"iam", "create-role", "lambda", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`},
 	} {
 		if code, _, stderr := run(t, srv, args...); code != 0 {
 			t.Fatal(stderr)
