@@ -323,6 +323,9 @@ func TestRequireEnforceKeepsConfigs(t *testing.T) {
 	ts := servertest.Start(t)
 	lc := lambdaClient(ts)
 	ctx := context.Background()
+	if _, err := ts.IAM.CreateRole(ctx, "r", "", "", lambdaTrust, 0); err != nil {
+		t.Fatal(err)
+	}
 	// A function made before the setting was turned on.
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
 		Handler: aws.String("a.b"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
@@ -378,3 +381,6 @@ func TestRequireEnforceKeepsConfigs(t *testing.T) {
 		t.Errorf("GetFunctionCodeSigningConfig = %+v, %v", got, err)
 	}
 }
+
+// lambdaTrust is the trust policy of a function's execution role.
+const lambdaTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`

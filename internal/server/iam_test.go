@@ -190,6 +190,9 @@ func TestEnforceConfigPolicy(t *testing.T) {
 		return out.CodeSigningConfig.CodeSigningConfigArn
 	}
 	approved, other := newCSC(), newCSC()
+	if _, err := ts.IAM.CreateRole(ctx, "r", "", "", lambdaTrust, 0); err != nil {
+		t.Fatal(err)
+	}
 	role := aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r")
 	if _, err := admin.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("g"), Runtime: ltypes.RuntimePython312,
 		Handler: aws.String("a.b"), Role: role, Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
