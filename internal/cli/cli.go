@@ -173,6 +173,9 @@ func hoistGlobalFlags(args []string) ([]string, error) {
 	return append(args, flags...), nil
 }
 
+// commandGroups are the commands whose first argument is a subcommand.
+var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true}
+
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -187,10 +190,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
 	// "signet help profile", "signet profile --help": the usage of one
 	// command (a leaf command's own --help also lists its flags).
-	if (cmd == "help" || isHelp(cmd)) && len(rest) > 0 {
-		return &helpError{name: strings.Join(rest, " ")}
+	if (cmd == "help" || isHelp(cmd)) && len(rest) > 0 && !isHelp(rest[0]) {
+		return run(ctx, append(rest, "--help"), stdout, stderr)
 	}
-	if len(rest) > 0 && isHelp(rest[0]) {
+	if len(rest) > 0 && isHelp(rest[0]) && commandGroups[cmd] {
 		return &helpError{name: cmd}
 	}
 	switch cmd {
@@ -241,17 +244,19 @@ func (e *helpError) Error() string { return "help requested" }
 
 func (e *helpError) text() string {
 	var b strings.Builder
+	b.WriteString("usage:\n")
 	words := strings.Fields(e.name)
-	for n := len(words); n > 0 && b.Len() == 0; n-- {
+	for n := len(words); n > 0 && b.Len() == len("usage:\n"); n-- {
 		prefix := "signet " + strings.Join(words[:n], " ")
-		for _, line := range strings.Split(usage, "\n") {
+		commands, _, _ := strings.Cut(usage, "\nClient commands take")
+		for _, line := range strings.Split(commands, "\n") {
 			l := strings.TrimSpace(line)
 			if l == prefix || strings.HasPrefix(l, prefix+" ") {
 				fmt.Fprintf(&b, "%s\n", line)
 			}
 		}
 	}
-	if b.Len() == 0 {
+	if b.Len() == len("usage:\n") {
 		return usage
 	}
 	b.WriteString("\n")

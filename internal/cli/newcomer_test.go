@@ -46,8 +46,10 @@ func TestNewcomerErrors(t *testing.T) {
 	}{
 		{"ok/help-leaf", []string{"profile", "create", "--help"}, nil, 0, []string{"signet profile create NAME --platform ID", "-platform", "-validity-type"}, nil, []string{"signet iam"}},
 		{"ok/help-group", []string{"profile", "--help"}, nil, 0, []string{"signet profile cancel NAME [--yes]", "signet profile list"}, nil, []string{"signet iam"}},
-		{"ok/help-word", []string{"help", "verify"}, nil, 0, []string{"signet verify FILE", "--crl-cache"}, nil, nil},
-		{"ok/help-short", []string{"verify", "-h"}, nil, 0, []string{"signet verify FILE", "-no-revocation"}, nil, nil},
+		{"ok/help-word", []string{"help", "verify"}, nil, 0, []string{"signet verify FILE", "Flags:", "-crl-cache string"}, nil, []string{"signet sign"}},
+		{"ok/help-short", []string{"verify", "-h"}, nil, 0, []string{"signet verify FILE", "Flags:", "-no-revocation"}, nil, []string{"SUBCOMMAND"}},
+		{"ok/help-words-leaf", []string{"help", "profile", "create"}, nil, 0, []string{"signet profile create NAME", "Flags:", "-platform string"}, nil, []string{"signet profile get"}},
+		{"ok/help-serve", []string{"serve", "--help"}, nil, 0, []string{"signet serve [--data-dir DIR]", "-listen string"}, nil, nil},
 		{"ok/help-audit", []string{"audit", "query", "--help"}, nil, 0, []string{"signet audit query [--data-dir DIR]", "-data-dir"}, nil, nil},
 		{"ok/help-lists-audit-data-dir", []string{"help"}, nil, 0, []string{"signet audit query [--data-dir DIR]"}, nil, nil},
 		{"ok/output-before", []string{"--output", "json", "profile", "get", "signing_profile_for_lambda"}, nil, 0, []string{`"profileName": "signing_profile_for_lambda"`}, nil, nil},
