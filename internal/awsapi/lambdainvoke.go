@@ -61,7 +61,9 @@ func invokeMapError(err error) *Error {
 	case errors.Is(err, invoke.ErrInvalidPayload):
 		return &Error{Code: "InvalidRequestContentException", Status: http.StatusBadRequest, Message: ie.Msg}
 	case errors.Is(err, invoke.ErrUnavailable):
-		return &Error{Code: "ServiceException", Status: http.StatusServiceUnavailable, Message: ie.Msg}
+		// 501, not Lambda's usual 500: the AWS CLI and the SDKs retry
+		// 500, 502, 503 and 504, and retrying cannot help here.
+		return &Error{Code: "ServiceException", Status: http.StatusNotImplemented, Message: ie.Msg}
 	}
 	return nil
 }

@@ -34,13 +34,12 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	decision := fs.String("decision", "", "query: Allow, Deny, Throttled, AllowWithWarning")
 	since := fs.Duration("since", 0, "query: only records newer than this, e.g. 24h")
 	breakGlass := fs.Bool("break-glass", false, "query: only calls made with the account root's credentials")
-	var cf clientFlags
-	fs.StringVar(&cf.output, "output", "table", "output format: table or json")
+	output := fs.String("output", "table", "output format: table or json")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	if err := cf.check(); err != nil {
+	if err := checkOutput(*output); err != nil {
 		return err
 	}
 	if len(pos) != 0 {
@@ -85,7 +84,7 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(all) > *n {
 		all = all[len(all)-*n:]
 	}
-	if cf.output == "json" {
+	if *output == "json" {
 		return writeJSON(stdout, all)
 	}
 	var rows [][]string
@@ -181,11 +180,20 @@ func globMatch(p, s string) bool {
 
 // openAuditDB opens the audit database of a data directory (audit.db;
 // installations whose server has not started since the log moved there
-// still have it in signet.db).
+// still have it in signet.db). A directory with neither is refused with
+// its absolute path and a hint, rather than given a new empty database.
 func openAuditDB(ctx context.Context, dir string) (*store.DB, error) {
 	path := filepath.Join(dir, "audit.db")
 	if _, err := os.Stat(path); err != nil {
 		path = filepath.Join(dir, "signet.db")
+	}
+	if _, err := os.Stat(path); err != nil {
+		abs, aerr := filepath.Abs(dir)
+		if aerr != nil {
+			abs = dir
+		}
+		return nil, &hintError{fmt.Errorf("no audit log in %s (neither audit.db nor signet.db is there)", abs),
+			[]string{"give the data directory 'signet serve' uses: --data-dir DIR (the default ./signet-data is relative to the current directory)"}}
 	}
 	return store.OpenSQLite(ctx, path)
 }

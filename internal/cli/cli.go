@@ -16,19 +16,26 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/smithy-go"
 )
@@ -46,16 +53,16 @@ Signing profiles and platforms:
   signet profile create NAME --platform ID [--validity 135 --validity-type MONTHS] [--tag KEY=VALUE]...
   signet profile get NAME
   signet profile list [--include-canceled] [--platform ID] [--status S]...
-  signet profile cancel NAME
+  signet profile cancel NAME [--yes]
   signet profile revoke NAME --version V [--effective-time T] --reason R
 
 Signing and verifying:
   signet sign FILE --profile NAME [-o OUT]       upload, sign, download in one step
   signet sign s3://BUCKET/KEY --profile NAME     sign an object already in a versioned bucket
-  signet verify FILE [--trust-store DIR] [--profile ARN]... [--crl-cache DIR | --no-revocation] [--export-sig DIR]
+  signet verify FILE [--trust-store DIR] [--profile NAME|ARN]... [--crl-cache DIR | --no-revocation] [--export-sig DIR]
 
 Functions and code signing configs:
-  signet csc create --publisher ARN... [--policy Warn|Enforce] [--description D]
+  signet csc create --publisher NAME|ARN... [--policy Warn|Enforce] [--description D]
   signet csc attach FUNCTION CSC_ARN | detach FUNCTION | get CSC_ARN | list | delete CSC_ARN
   signet function create NAME --zip FILE [--runtime R --handler H --role ARN --code-signing-config ARN]
   signet function update-code NAME --zip FILE | get NAME | list | delete NAME
@@ -73,10 +80,11 @@ Identity and access (IAM and STS; policies are JSON or file://PATH):
   signet iam delete-user-policy USER NAME | delete-role-policy ROLE NAME | detach-user-policy USER ARN | detach-role-policy ROLE ARN
   signet iam delete-user-permissions-boundary USER | delete-role-permissions-boundary ROLE
   signet iam whoami | assume-role ROLE_ARN SESSION
-Audit:
+
+Audit (reads DATA_DIR directly; default ./signet-data):
   signet audit verify [--data-dir DIR]
   signet audit tail [--data-dir DIR] [-n N]
-  signet audit query [--principal ARN] [--action A] [--decision D] [--since 24h] [--break-glass]
+  signet audit query [--data-dir DIR] [--principal ARN] [--action A] [--decision D] [--since 24h] [--break-glass] [-n N]
 
 Revocation:
   signet signature revoke JOB_ID --reason R
@@ -88,10 +96,12 @@ Other:
   signet version
 
 Client commands take --endpoint URL (or SIGNET_ENDPOINT; default
-http://127.0.0.1:9090) and --output table|json. Credentials come from the
-AWS chain; after 'signet serve' use:
+http://127.0.0.1:9090) and --output table|json, before or after the
+command; --output json prints the API's JSON response. 'signet COMMAND
+--help' prints the usage of one command. Credentials come from the AWS
+chain; after 'signet serve' (which prints the file's absolute path) use:
 
-  export AWS_SHARED_CREDENTIALS_FILE=./signet-data/credentials
+  export AWS_SHARED_CREDENTIALS_FILE=$PWD/signet-data/credentials
 
 Examples:
   signet serve
@@ -118,7 +128,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	var he *helpError
+	if errors.As(err, &he) {
+		fmt.Fprint(stdout, he.text())
 		return 0
 	}
 	code := 1
@@ -136,14 +148,56 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// globalFlags are the client flags that may come before the command
+// ("signet --endpoint URL profile list"); run moves them after it.
+var globalFlags = map[string]bool{"endpoint": true, "output": true}
+
+// hoistGlobalFlags moves leading global flags after the command and its
+// subcommand words, where every client command's flag set parses them.
+func hoistGlobalFlags(args []string) ([]string, error) {
+	var flags []string
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if !globalFlags[name] {
+			break
+		}
+		if hasValue {
+			flags, args = append(flags, args[0]), args[1:]
+			continue
+		}
+		if len(args) < 2 {
+			return nil, usageError("flag needs an argument: -%s", name)
+		}
+		flags, args = append(flags, args[0], args[1]), args[2:]
+	}
+	return append(args, flags...), nil
+}
+
+// commandGroups are the commands whose first argument is a subcommand.
+var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	args, err := hoistGlobalFlags(args)
+	if err != nil {
+		return err
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return &exitError{2, errors.New("no command given")}
 	}
 	cmd, rest := args[0], args[1:]
+	// "signet help profile", "signet profile --help": the usage of one
+	// command (a leaf command's own --help also lists its flags).
+	if (cmd == "help" || isHelp(cmd)) && len(rest) > 0 && !isHelp(rest[0]) {
+		return run(ctx, append(rest, "--help"), stdout, stderr)
+	}
+	if len(rest) > 0 && isHelp(rest[0]) && commandGroups[cmd] {
+		return &helpError{name: cmd}
+	}
 	switch cmd {
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "version":
@@ -154,7 +208,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "platforms":
 		return platforms(ctx, rest, stdout)
 	case "profile":
-		return profile(ctx, rest, stdout)
+		return profile(ctx, rest, stdout, stderr)
 	case "trust":
 		return trust(ctx, rest, stdout)
 	case "verify":
@@ -179,6 +233,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return usageError("unknown command %q", cmd)
 }
 
+// helpError asks Main to print the usage of one command: its lines of
+// the usage text and, for a leaf command, its flags.
+type helpError struct {
+	name string        // "profile", "profile create"
+	fs   *flag.FlagSet // nil for a command group
+}
+
+func (e *helpError) Error() string { return "help requested" }
+
+func (e *helpError) text() string {
+	var b strings.Builder
+	b.WriteString("usage:\n")
+	words := strings.Fields(e.name)
+	for n := len(words); n > 0 && b.Len() == len("usage:\n"); n-- {
+		prefix := "signet " + strings.Join(words[:n], " ")
+		commands, _, _ := strings.Cut(usage, "\nClient commands take")
+		for _, line := range strings.Split(commands, "\n") {
+			l := strings.TrimSpace(line)
+			if l == prefix || strings.HasPrefix(l, prefix+" ") {
+				fmt.Fprintf(&b, "%s\n", line)
+			}
+		}
+	}
+	if b.Len() == len("usage:\n") {
+		return usage
+	}
+	b.WriteString("\n")
+	if e.fs != nil {
+		b.WriteString("Flags:\n")
+		e.fs.SetOutput(&b)
+		e.fs.PrintDefaults()
+		e.fs.SetOutput(io.Discard)
+	} else {
+		b.WriteString("Run 'signet " + e.name + " SUBCOMMAND --help' for the flags of one subcommand.\n")
+	}
+	return b.String()
+}
+
 func version() string {
 	if Version != "" {
 		return Version
@@ -193,6 +285,7 @@ func version() string {
 type clientFlags struct {
 	endpoint string
 	output   string
+	bodies   *bodyRecorder // with --output json: the responses' bodies
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
@@ -205,21 +298,57 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 }
 
 func (c *clientFlags) check() error {
-	if c.output != "table" && c.output != "json" {
-		return usageError("--output must be table or json, not %q", c.output)
+	if err := checkOutput(c.output); err != nil {
+		return err
+	}
+	return checkEndpoint(c.endpoint)
+}
+
+func checkOutput(output string) error {
+	if output != "table" && output != "json" {
+		return usageError("--output must be table or json, not %q", output)
 	}
 	return nil
 }
 
-// awsConfig loads the AWS credential chain; the region defaults to
-// us-east-1 when none is configured.
+// checkEndpoint refuses an endpoint that is not an http(s) URL, such as
+// "127.0.0.1:9090" without its scheme.
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return nil
+	}
+	return &exitError{2, &hintError{fmt.Errorf("endpoint %q is not an http:// or https:// URL", endpoint),
+		[]string{fmt.Sprintf("give the scheme: --endpoint http://%s (or SIGNET_ENDPOINT)", strings.TrimPrefix(strings.TrimPrefix(endpoint, "//"), "/"))}}}
+}
+
+// awsConfig loads the AWS credential chain (without EC2 instance
+// metadata, which a Signet client never wants); the region defaults to
+// us-east-1 when none is configured. It also checks the flags, so that
+// every client command refuses a bad --endpoint or --output before it
+// calls anything. With --output json, every response body is kept so
+// that the command can print the API's JSON (see rawJSON).
 func (c *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err := c.check(); err != nil {
+		return aws.Config{}, err
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
 	if err != nil {
 		return cfg, fmt.Errorf("failed to load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	// Fail here, in words, rather than with the SDK's account of every
+	// provider of its chain it tried.
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return cfg, &hintError{errors.New("no AWS credentials found (in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials file, or the AWS_PROFILE named)"), credentialsHints()}
+	}
+	if c.output == "json" {
+		if c.bodies == nil {
+			c.bodies = &bodyRecorder{next: awshttp.NewBuildableClient()}
+		}
+		cfg.HTTPClient = c.bodies
 	}
 	return cfg, nil
 }
@@ -232,6 +361,86 @@ func (c *clientFlags) signer(ctx context.Context) (*signer.Client, error) {
 	return signer.NewFromConfig(cfg, func(o *signer.Options) { o.BaseEndpoint = aws.String(c.endpoint) }), nil
 }
 
+// bodyRecorder is an HTTP client that keeps the body of the last
+// response, so that --output json prints what the API answered rather
+// than the SDK's Go structures.
+type bodyRecorder struct {
+	next interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+	mu   sync.Mutex
+	last []byte
+}
+
+func (b *bodyRecorder) Do(req *http.Request) (*http.Response, error) {
+	resp, err := b.next.Do(req)
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.last = body
+	b.mu.Unlock()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// rawJSON returns the JSON body of the last response (nil when there is
+// none, or it is not JSON).
+func (c *clientFlags) rawJSON() json.RawMessage {
+	if c.bodies == nil {
+		return nil
+	}
+	c.bodies.mu.Lock()
+	defer c.bodies.mu.Unlock()
+	if !json.Valid(c.bodies.last) {
+		return nil
+	}
+	return bytes.Clone(c.bodies.last)
+}
+
+// printRaw prints the last response's JSON, indented.
+func (c *clientFlags) printRaw(w io.Writer) error {
+	raw := c.rawJSON()
+	if raw == nil {
+		return errors.New("the server's response is not JSON")
+	}
+	return writeJSON(w, raw)
+}
+
+// pageItems collects, across the pages of a paginated call, the elements
+// of the list named key in each response body.
+type pageItems struct {
+	key   string
+	items []json.RawMessage
+}
+
+func (p *pageItems) add(c *clientFlags) error {
+	var page map[string]json.RawMessage
+	if err := json.Unmarshal(c.rawJSON(), &page); err != nil {
+		return fmt.Errorf("the server's response is not a JSON object: %w", err)
+	}
+	var items []json.RawMessage
+	if len(page[p.key]) > 0 {
+		if err := json.Unmarshal(page[p.key], &items); err != nil {
+			return fmt.Errorf("%s in the server's response: %w", p.key, err)
+		}
+	}
+	p.items = append(p.items, items...)
+	return nil
+}
+
+func (p *pageItems) write(w io.Writer) error {
+	if p.items == nil {
+		p.items = []json.RawMessage{}
+	}
+	return writeJSON(w, map[string]any{p.key: p.items})
+}
+
 // parse parses flags that may appear before, between or after positional
 // arguments, and returns the positional arguments.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -240,7 +449,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, &helpError{name: fs.Name(), fs: fs}
 			}
 			return nil, usageError("%s: %v", fs.Name(), err)
 		}
@@ -253,6 +462,15 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func writeJSON(w io.Writer, v any) error {
+	if raw, ok := v.(json.RawMessage); ok {
+		var b bytes.Buffer
+		if err := json.Indent(&b, raw, "", "  "); err != nil {
+			return err
+		}
+		b.WriteByte('\n')
+		_, err := w.Write(b.Bytes())
+		return err
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
@@ -267,19 +485,49 @@ func table(w io.Writer, header []string, rows [][]string) error {
 	return tw.Flush()
 }
 
+// hintError is an error that carries its own hints, which replace the
+// generic ones hints would guess from the message.
+type hintError struct {
+	err   error
+	hints []string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
 // hints suggests fixes for common failures.
 func hints(err error) []string {
+	var he *hintError
+	if errors.As(err, &he) {
+		return he.hints
+	}
 	var api smithy.APIError
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
-		return []string{"no AWS credentials found; after 'signet serve' run: export AWS_SHARED_CREDENTIALS_FILE=./signet-data/credentials"}
+	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found") ||
+		strings.Contains(msg, "failed to refresh cached credentials"):
+		return credentialsHints()
 	case strings.Contains(msg, "connection refused"):
 		return []string{"is 'signet serve' running? set --endpoint or SIGNET_ENDPOINT to its address"}
 	case errors.As(err, &api) && api.ErrorCode() == "UnrecognizedClientException":
 		return []string{"the access key is not known to this server; check AWS_SHARED_CREDENTIALS_FILE and AWS_PROFILE"}
 	}
 	return nil
+}
+
+// credentialsHints points at the administrator credentials of
+// ./signet-data, where 'signet serve' keeps them by default, by absolute
+// path.
+func credentialsHints() []string {
+	abs, err := filepath.Abs(filepath.Join("signet-data", "credentials"))
+	if err != nil {
+		return []string{"after 'signet serve' run: export AWS_SHARED_CREDENTIALS_FILE=DATA_DIR/credentials (the path it printed at start)"}
+	}
+	h := []string{"after 'signet serve' run: export AWS_SHARED_CREDENTIALS_FILE=" + abs}
+	if _, err := os.Stat(abs); err != nil {
+		h = append(h, "that is where a 'signet serve' started in "+filepath.Dir(filepath.Dir(abs))+" keeps them; otherwise use the path it printed at start")
+	}
+	return h
 }
 
 // apiError renders an AWS API error as "Code: message".

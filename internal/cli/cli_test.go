@@ -47,9 +47,9 @@ func TestProfileCommands(t *testing.T) {
 		{"ok/create", []string{"profile", "create", "signing_profile_for_lambda", "--platform", "AWSLambda-SHA384-ECDSA", "--tag", "env=dev"}, 0, []string{"signing_profile_for_lambda", ":/signing-profiles/signing_profile_for_lambda/"}, nil},
 		{"ok/create-flags-first", []string{"profile", "create", "--platform", "Notation-OCI-SHA384-ECDSA", "--validity", "2", "--validity-type", "years", "images"}, 0, []string{"images"}, nil},
 		{"ok/get", []string{"profile", "get", "signing_profile_for_lambda"}, 0, []string{"Active", "135 MONTHS", "Tag env", "dev"}, nil},
-		{"ok/get-json", []string{"profile", "get", "images", "--output", "json"}, 0, []string{`"ProfileName": "images"`, `"Value": 2`}, nil},
+		{"ok/get-json", []string{"profile", "get", "images", "--output", "json"}, 0, []string{`"profileName": "images"`, `"value": 2`, `"platformDisplayName": "Notation for container registries"`}, nil},
 		{"ok/list", []string{"profile", "list"}, 0, []string{"NAME", "images", "signing_profile_for_lambda"}, nil},
-		{"ok/cancel", []string{"profile", "cancel", "images"}, 0, []string{"canceled signing profile images"}, nil},
+		{"ok/cancel", []string{"profile", "cancel", "images", "--yes"}, 0, []string{"canceled signing profile images"}, nil},
 		{"ok/list-canceled", []string{"profile", "list", "--status", "Canceled"}, 0, []string{"images"}, nil},
 		{"fail/reuse-canceled", []string{"profile", "create", "images", "--platform", "Notation-OCI-SHA384-ECDSA"}, 1, nil, []string{"signet: ValidationException:", "cannot be reused"}},
 		{"fail/hyphen", []string{"profile", "create", "my-profile", "--platform", "AWSLambda-SHA384-ECDSA"}, 1, nil, []string{"ValidationException", "hyphens are not allowed"}},
@@ -87,7 +87,7 @@ func TestNoCredentialsHint(t *testing.T) {
 	}
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	var out, errb bytes.Buffer
-	if code := cli.Main(context.Background(), []string{"platforms"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "hint: no AWS credentials found") {
+	if code := cli.Main(context.Background(), []string{"platforms"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "signet: no AWS credentials found") || !strings.Contains(errb.String(), "hint: after 'signet serve' run: export AWS_SHARED_CREDENTIALS_FILE=/") {
 		t.Errorf("without credentials: exit %d, stderr %s", code, errb.String())
 	}
 }

@@ -24,9 +24,9 @@ func (c *clientFlags) lambda(ctx context.Context) (*lambda.Client, error) {
 	return lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(c.endpoint) }), nil
 }
 
-func printFunction(w io.Writer, cf clientFlags, f *ltypes.FunctionConfiguration) error {
+func printFunction(w io.Writer, cf *clientFlags, f *ltypes.FunctionConfiguration) error {
 	if cf.output == "json" {
-		return writeJSON(w, f)
+		return cf.printRaw(w)
 	}
 	return table(w, []string{"FIELD", "VALUE"}, [][]string{
 		{"Name", aws.ToString(f.FunctionName)},
@@ -41,7 +41,7 @@ func printFunction(w io.Writer, cf clientFlags, f *ltypes.FunctionConfiguration)
 }
 
 // showFunction prints a function's configuration.
-func showFunction(ctx context.Context, c *lambda.Client, w io.Writer, cf clientFlags, name string) error {
+func showFunction(ctx context.Context, c *lambda.Client, w io.Writer, cf *clientFlags, name string) error {
 	out, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
 	if err != nil {
 		return apiError(err)
@@ -146,17 +146,18 @@ func function(ctx context.Context, args []string, stdout io.Writer) error {
 		if _, err := c.CreateFunction(ctx, in); err != nil {
 			return apiError(err)
 		}
-		return showFunction(ctx, c, stdout, cf, pos[0])
+		return showFunction(ctx, c, stdout, &cf, pos[0])
 	case "update-code":
 		if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(pos[0]), ZipFile: zip}); err != nil {
 			return apiError(err)
 		}
-		return showFunction(ctx, c, stdout, cf, pos[0])
+		return showFunction(ctx, c, stdout, &cf, pos[0])
 	case "get":
-		return showFunction(ctx, c, stdout, cf, pos[0])
+		return showFunction(ctx, c, stdout, &cf, pos[0])
 	case "list":
 		var rows [][]string
 		var all []ltypes.FunctionConfiguration
+		raw := pageItems{key: "Functions"}
 		p := lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
@@ -164,9 +165,14 @@ func function(ctx context.Context, args []string, stdout io.Writer) error {
 				return apiError(err)
 			}
 			all = append(all, page.Functions...)
+			if cf.output == "json" {
+				if err := raw.add(&cf); err != nil {
+					return err
+				}
+			}
 		}
 		if cf.output == "json" {
-			return writeJSON(stdout, map[string]any{"Functions": all})
+			return raw.write(stdout)
 		}
 		for _, f := range all {
 			rows = append(rows, []string{aws.ToString(f.FunctionName), string(f.Runtime), strconv.FormatInt(f.CodeSize, 10), aws.ToString(f.SigningProfileVersionArn)})
@@ -195,7 +201,7 @@ func cscCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	policy := fs.String("policy", "Enforce", "UntrustedArtifactOnDeployment: Warn or Enforce")
 	description := fs.String("description", "", "description")
 	if sub == "create" {
-		fs.Var(&publishers, "publisher", "allowed signing profile version ARN, or profile ARN for any version (repeatable)")
+		fs.Var(&publishers, "publisher", "allowed publisher: a signing profile name (its current version, looked up on the server), a profile version ARN, or a profile ARN for any version (repeatable)")
 	}
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -218,7 +224,7 @@ func cscCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	show := func(cfg *ltypes.CodeSigningConfig) error {
 		if cf.output == "json" {
-			return writeJSON(stdout, cfg)
+			return cf.printRaw(stdout)
 		}
 		return table(stdout, []string{"ARN", "POLICY", "PUBLISHERS"}, [][]string{{aws.ToString(cfg.CodeSigningConfigArn),
 			string(cfg.CodeSigningPolicies.UntrustedArtifactOnDeployment), fmt.Sprint(cfg.AllowedPublishers.SigningProfileVersionArns)}})
@@ -226,7 +232,10 @@ func cscCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	switch sub {
 	case "create":
 		if len(publishers) == 0 {
-			return usageError("csc create needs at least one --publisher ARN")
+			return usageError("csc create needs at least one --publisher NAME or ARN")
+		}
+		if publishers, err = resolveProfiles(ctx, &cf, "publisher", publishers, true); err != nil {
+			return err
 		}
 		out, err := c.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{Description: description,
 			AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: publishers},
@@ -247,7 +256,7 @@ func cscCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			return apiError(err)
 		}
 		if cf.output == "json" {
-			return writeJSON(stdout, out.CodeSigningConfigs)
+			return cf.printRaw(stdout)
 		}
 		var rows [][]string
 		for _, cfg := range out.CodeSigningConfigs {

@@ -194,7 +194,27 @@ func withoutMetadata(v any) any {
 		return v
 	}
 	delete(m, "ResultMetadata")
-	return m
+	return dropNulls(m)
+}
+
+// dropNulls removes the members the SDK's structures hold as nil, which
+// the API leaves out of its response.
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				delete(x, k)
+			} else {
+				x[k] = dropNulls(e)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = dropNulls(e)
+		}
+	}
+	return v
 }
 
 var iamSubcommands = []string{"create-user", "get-user", "list-users", "delete-user", "create-access-key", "delete-access-key",

@@ -141,15 +141,21 @@ func logsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 				return apiError(err)
 			}
 		}
-		for _, e := range out.Events {
+		var raw struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		if cf.output == "json" {
+			json.Unmarshal(cf.rawJSON(), &raw)
+		}
+		for i, e := range out.Events {
 			id := aws.ToString(e.EventId)
 			if _, ok := seen[id]; ok {
 				continue
 			}
 			seen[id] = aws.ToInt64(e.Timestamp)
 			newest = max(newest, aws.ToInt64(e.Timestamp))
-			if cf.output == "json" {
-				writeJSON(stdout, e)
+			if cf.output == "json" && i < len(raw.Events) {
+				writeJSON(stdout, raw.Events[i])
 				continue
 			}
 			fmt.Fprintf(stdout, "%s %s\n", time.UnixMilli(aws.ToInt64(e.Timestamp)).UTC().Format("2006-01-02T15:04:05.000Z"), aws.ToString(e.Message))

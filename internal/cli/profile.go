@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
+	"golang.org/x/sys/unix"
 )
 
 func platforms(ctx context.Context, args []string, stdout io.Writer) error {
@@ -32,6 +36,7 @@ func platforms(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	var all []types.SigningPlatform
+	raw := pageItems{key: "platforms"}
 	p := signer.NewListSigningPlatformsPaginator(c, &signer.ListSigningPlatformsInput{})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
@@ -39,9 +44,14 @@ func platforms(ctx context.Context, args []string, stdout io.Writer) error {
 			return apiError(err)
 		}
 		all = append(all, out.Platforms...)
+		if cf.output == "json" {
+			if err := raw.add(&cf); err != nil {
+				return err
+			}
+		}
 	}
 	if cf.output == "json" {
-		return writeJSON(stdout, map[string]any{"platforms": all})
+		return raw.write(stdout)
 	}
 	var rows [][]string
 	for _, pl := range all {
@@ -67,7 +77,7 @@ type listFlags []string
 func (l *listFlags) String() string     { return strings.Join(*l, ",") }
 func (l *listFlags) Set(v string) error { *l = append(*l, v); return nil }
 
-func profile(ctx context.Context, args []string, stdout io.Writer) error {
+func profile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError("profile needs a subcommand: create, get, list, cancel or revoke")
 	}
@@ -111,7 +121,7 @@ func profile(ctx context.Context, args []string, stdout io.Writer) error {
 			return apiError(err)
 		}
 		if cf.output == "json" {
-			return writeJSON(stdout, map[string]string{"arn": aws.ToString(out.Arn), "profileVersion": aws.ToString(out.ProfileVersion), "profileVersionArn": aws.ToString(out.ProfileVersionArn)})
+			return cf.printRaw(stdout)
 		}
 		return table(stdout, []string{"PROFILE", "VERSION", "VERSION ARN"}, [][]string{{pos[0], aws.ToString(out.ProfileVersion), aws.ToString(out.ProfileVersionArn)}})
 	case "get":
@@ -134,8 +144,7 @@ func profile(ctx context.Context, args []string, stdout io.Writer) error {
 			return apiError(err)
 		}
 		if cf.output == "json" {
-			out.ResultMetadata = noMetadata
-			return writeJSON(stdout, out)
+			return cf.printRaw(stdout)
 		}
 		validity := ""
 		if v := out.SignatureValidityPeriod; v != nil {
@@ -180,6 +189,7 @@ func profile(ctx context.Context, args []string, stdout io.Writer) error {
 			in.Statuses = append(in.Statuses, types.SigningProfileStatus(s))
 		}
 		var all []types.SigningProfile
+		raw := pageItems{key: "profiles"}
 		p := signer.NewListSigningProfilesPaginator(c, in)
 		for p.HasMorePages() {
 			out, err := p.NextPage(ctx)
@@ -187,9 +197,14 @@ func profile(ctx context.Context, args []string, stdout io.Writer) error {
 				return apiError(err)
 			}
 			all = append(all, out.Profiles...)
+			if cf.output == "json" {
+				if err := raw.add(&cf); err != nil {
+					return err
+				}
+			}
 		}
 		if cf.output == "json" {
-			return writeJSON(stdout, map[string]any{"profiles": all})
+			return raw.write(stdout)
 		}
 		var rows [][]string
 		for _, p := range all {
@@ -197,6 +212,7 @@ func profile(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return table(stdout, []string{"NAME", "STATUS", "PLATFORM", "VERSION"}, rows)
 	case "cancel":
+		yes := fs.Bool("yes", false, "do not ask for confirmation")
 		pos, err := parse(fs, args)
 		if err != nil {
 			return err
@@ -207,6 +223,15 @@ func profile(ctx context.Context, args []string, stdout io.Writer) error {
 		c, err := cf.signer(ctx)
 		if err != nil {
 			return err
+		}
+		if !*yes {
+			ok, err := confirm(stderr, fmt.Sprintf("cancel signing profile %s? It can no longer sign, and its name can never be used again. [y/N] ", pos[0]))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &exitError{1, errors.New("not canceled")}
+			}
 		}
 		if _, err := c.CancelSigningProfile(ctx, &signer.CancelSigningProfileInput{ProfileName: aws.String(pos[0])}); err != nil {
 			return apiError(err)
@@ -221,4 +246,29 @@ func profile(ctx context.Context, args []string, stdout io.Writer) error {
 		return revokeProfile(ctx, &cf, fs, args, stdout)
 	}
 	return usageError("unknown profile subcommand %q (create, get, list, cancel, revoke)", sub)
+}
+
+// Stdin and StdinIsTerminal are where confirm reads its answer; tests
+// replace them.
+var (
+	Stdin           io.Reader = os.Stdin
+	StdinIsTerminal           = func() bool {
+		_, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
+		return err == nil
+	}
+)
+
+// confirm asks a yes/no question when stdin is a terminal; without one
+// it refuses, since nobody can answer (scripts pass --yes instead).
+func confirm(stderr io.Writer, question string) (bool, error) {
+	if !StdinIsTerminal() {
+		return false, usageError("this cannot be undone and stdin is not a terminal to confirm it: pass --yes")
+	}
+	fmt.Fprint(stderr, question)
+	line, err := bufio.NewReader(Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
 }

@@ -59,6 +59,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Listen first: a taken port must fail before the data directory is
+	// created or opened.
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return &hintError{fmt.Errorf("failed to listen on %s: %w", cfg.Listen, err),
+			[]string{"is another 'signet serve' (or another program) using it? choose another address with --listen, e.g. --listen 127.0.0.1:9091, and pass it to clients as --endpoint"}}
+	}
+	defer l.Close()
 	srv, err := server.Open(ctx, cfg, log)
 	if err != nil {
 		if errors.Is(err, server.ErrDataDirInUse) {
@@ -67,13 +75,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	l, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("failed to listen: %w", err)
-	}
 	creds, _ := filepath.Abs(srv.CredentialsPath())
+	data, _ := filepath.Abs(cfg.DataDir)
 	fmt.Fprintf(stderr, "signet: serving http://%s (account %s, data in %s)\nsignet: administrator credentials: %s\nsignet: try: AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url http://%s signer list-signing-platforms\n",
-		l.Addr(), srv.AccountID(), cfg.DataDir, creds, creds, l.Addr())
+		l.Addr(), srv.AccountID(), data, creds, creds, l.Addr())
+	if srv.Invoke != nil && srv.Invoke.Pool == nil {
+		fmt.Fprintf(stderr, "signet: functions cannot run here (%v); everything else works, and Invoke answers ServiceException (HTTP 501)\n", srv.Invoke.Unavailable)
+	}
 	log.InfoContext(ctx, "serving", "addr", l.Addr().String(), "data_dir", cfg.DataDir)
 	return srv.Serve(ctx, l)
 }

@@ -117,12 +117,13 @@ func TestSignVerify(t *testing.T) {
 	if code, _, stderr := run(t, srv, "verify", signed, "--trust-store", trustDir, "--export-sig", exportDir); code != 0 {
 		t.Fatal(stderr)
 	}
-	orig, _ := os.ReadFile(filepath.Join(exportDir, "function-signed.zip"))
+	// Named as the original, not as the signed package.
+	orig, _ := os.ReadFile(filepath.Join(exportDir, "function.zip"))
 	want, _ := os.ReadFile(pkg)
 	if !bytes.Equal(orig, want) {
 		t.Fatal("the exported package is not the original")
 	}
-	sig, err := os.ReadFile(filepath.Join(exportDir, "function-signed.zip.jws.sig"))
+	sig, err := os.ReadFile(filepath.Join(exportDir, "function.zip.jws.sig"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,13 +16,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/signing"
 )
-
-var noMetadata = middleware.Metadata{}
 
 // TrustStoreName is the name of the Notation trust store trust export
 // writes, of type signingAuthority; TSAStoreName that of the
@@ -80,8 +77,8 @@ func trust(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
 	fmt.Fprintf(stdout, "trusted identity: %s\n", identity)
-	if filepath.Base(dir) == "notation" {
-		fmt.Fprintf(stdout, "use with: XDG_CONFIG_HOME=%s notation verify ...\n", filepath.Dir(dir))
+	if abs, err := filepath.Abs(dir); err == nil && filepath.Base(abs) == "notation" {
+		fmt.Fprintf(stdout, "use with: XDG_CONFIG_HOME=%s notation verify ...\n", filepath.Dir(abs))
 	}
 	return nil
 }

@@ -34,10 +34,10 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	cf.register(fs)
 	storeDir := fs.String("trust-store", "", "trusted roots: a directory written by 'signet trust export', or one of PEM certificates (default: the server's root, fetched once and cached)")
 	var publishers listFlags
-	fs.Var(&publishers, "profile", "allowed signing profile ARN or profile version ARN (repeatable)")
-	noRevocation := fs.Bool("no-revocation", false, "skip the revocation check (CRLs over http)")
+	fs.Var(&publishers, "profile", "allowed signing profile: a name (looked up on the server), a profile ARN (any version) or a profile version ARN (repeatable)")
+	noRevocation := fs.Bool("no-revocation", false, "skip the revocation check (which fetches CRLs over http from the URLs in the certificates)")
 	crlCache := fs.String("crl-cache", "", "cache CRLs in this directory and use them offline until they expire")
-	export := fs.String("export-sig", "", "after a successful verification, write the original package, the detached signature and a Notation blob trust policy to this directory")
+	export := fs.String("export-sig", "", "after a successful verification, write the original (unsigned) package, the detached signature and a Notation blob trust policy to this directory")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -46,6 +46,9 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError("verify needs exactly one FILE")
 	}
 	if err := cf.check(); err != nil {
+		return err
+	}
+	if publishers, err = resolveProfiles(ctx, &cf, "profile", publishers, false); err != nil {
 		return err
 	}
 	var roots []*x509.Certificate
@@ -87,10 +90,20 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if !rep.OK() {
-		return &exitError{verifyExit[rep.Failed], rep.Err()}
+		err := rep.Err()
+		if rep.Failed == verify.RuleRevocation && !*noRevocation && strings.Contains(err.Error(), "revocation status unknown") {
+			// The CRL URLs are in the certificates: --endpoint cannot
+			// change them, so the generic "is the server running" hint
+			// would mislead.
+			err = &hintError{err, []string{
+				"the CRL URLs are written in the certificates (the server's public_base_url, or its listen address, when the profile version was made); --endpoint does not change them",
+				"verify without the network with --crl-cache DIR (CRLs fetched once stay usable until they expire) or skip the check with --no-revocation",
+			}}
+		}
+		return &exitError{verifyExit[rep.Failed], err}
 	}
 	if *export != "" {
-		return exportSignature(*export, filepath.Base(pos[0]), rep, roots, stdout)
+		return exportSignature(*export, originalName(filepath.Base(pos[0])), rep, roots, stdout)
 	}
 	return nil
 }
@@ -211,6 +224,20 @@ func cachedRoot(ctx context.Context, endpoint string) ([]*x509.Certificate, erro
 	return []*x509.Certificate{root}, nil
 }
 
+// originalName names the original package exported from the signed
+// package name: function-signed.zip and signed-JOB.zip give function.zip
+// and JOB.zip; another name gets "-unsigned" (function.zip gives
+// function-unsigned.zip), so that it is never the signed package's name.
+func originalName(signed string) string {
+	ext := filepath.Ext(signed)
+	stem := strings.TrimSuffix(signed, ext)
+	orig := strings.TrimPrefix(strings.TrimSuffix(stem, "-signed"), "signed-")
+	if orig == stem || orig == "" {
+		orig = stem + "-unsigned"
+	}
+	return orig + ext
+}
+
 // exportSignature writes the original package, the detached envelope and
 // a Notation configuration (trust store + blob trust policy) that
 // `notation blob verify` accepts.
@@ -253,9 +280,22 @@ func exportSignature(dir, name string, rep *verify.Report, roots []*x509.Certifi
 	if err != nil {
 		return err
 	}
-	for _, p := range append([]string{orig, sig}, files...) {
+	fmt.Fprintf(stdout, "wrote %s (the original package, without the signature)\n", orig)
+	fmt.Fprintf(stdout, "wrote %s (its detached signature)\n", sig)
+	for _, p := range files {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
-	fmt.Fprintf(stdout, "verify with: XDG_CONFIG_HOME=... notation blob verify --signature %s --media-type %s %s\n(with %s as $XDG_CONFIG_HOME/notation)\n", sig, rep.Artifact.MediaType, orig, dir)
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	if filepath.Base(abs(dir)) == "notation" {
+		fmt.Fprintf(stdout, "verify with: XDG_CONFIG_HOME=%s notation blob verify --signature %s --media-type %s %s\n", filepath.Dir(abs(dir)), abs(sig), rep.Artifact.MediaType, abs(orig))
+	} else {
+		fmt.Fprintf(stdout, "verify with: notation blob verify --signature %s --media-type %s %s\n(notation reads its trust store and policy from $XDG_CONFIG_HOME/notation: export into a directory named notation, or copy %s there)\n",
+			abs(sig), rep.Artifact.MediaType, abs(orig), abs(dir))
+	}
 	return nil
 }

@@ -56,7 +56,9 @@ type Config struct {
 	ObjectStoreURL string `yaml:"object_store_url"`
 	// RequireEnforcedCodeSigning makes CreateFunction refuse a function
 	// without a code signing config whose UntrustedArtifactOnDeployment is
-	// Enforce (seed 000's closing advice). Default false, as in Lambda.
+	// Enforce, and refuses to detach such a config from a function, to
+	// attach one that is not Enforce, or to change one from Enforce to
+	// Warn. Default false, as in Lambda.
 	RequireEnforcedCodeSigning bool `yaml:"require_enforced_code_signing"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`

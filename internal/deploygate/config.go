@@ -63,6 +63,10 @@ type Service struct {
 	// Enforce; its error refuses the change (the functions using the
 	// config set something Enforce does not allow).
 	BeforeEnforce func(ctx context.Context, id string) error
+	// RequireEnforce refuses to change a config's policy from Enforce to
+	// Warn (the installation setting require_enforced_code_signing: the
+	// configs that functions rely on stay Enforce).
+	RequireEnforce bool
 }
 
 func (s *Service) now() time.Time {
@@ -186,6 +190,9 @@ func (s *Service) UpdateCSC(ctx context.Context, cscARN string, description *str
 			c.AllowedPublishers = publishers
 		}
 		if policy != nil {
+			if s.RequireEnforce && c.Policy == Enforce && *policy != Enforce {
+				return invalid("This installation requires code signing configs to stay UntrustedArtifactOnDeployment=Enforce: %s cannot be changed to %s", s.ARN(id), *policy)
+			}
 			c.Policy = *policy
 		}
 		if err := validate(*c); err != nil {

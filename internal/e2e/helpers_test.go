@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // requireTool returns the resolved path of an external program (an
@@ -220,4 +221,18 @@ func (s *cliServer) sandboxesAvailable(t *testing.T) bool {
 	}
 	t.Logf("functions cannot run here (%v); leaving out the invocations", s.srv.Invoke.Unavailable)
 	return false
+}
+
+// waitServing waits until signet serve's stderr holds its "serving" log
+// line, which it writes after its start banner: the output reaches the
+// buffer through a pipe, after /healthz already answers.
+func waitServing(t *testing.T, log *lockedBuffer) string {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(log.String(), `"msg":"serving"`); {
+		if time.Now().After(deadline) {
+			t.Fatalf("signet serve wrote no serving line in a minute:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return log.String()
 }

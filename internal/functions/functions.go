@@ -110,7 +110,8 @@ type Service struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	// RequireEnforce refuses new functions without an Enforce code
-	// signing config (an installation setting).
+	// signing config, and refuses to detach a function's config or to
+	// attach one that is not Enforce (an installation setting).
 	RequireEnforce bool
 	// OnWarning is called when Warn lets a failed check through (the
 	// SignatureValidationErrors metric and the audit event).
@@ -648,6 +649,9 @@ func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string,
 	if cscID == "" {
 		return "", invalid("1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null")
 	}
+	if s.RequireEnforce && cfg.Policy != deploygate.Enforce {
+		return "", invalid("This installation requires every function to have a code signing config with UntrustedArtifactOnDeployment=Enforce; %s is %s", cscARN, cfg.Policy)
+	}
 	if err := checkEnforcedEnvironment(f.Name, f.Environment, cfg); err != nil {
 		return "", err
 	}
@@ -672,11 +676,15 @@ func (s *Service) CSC(ctx context.Context, nameOrARN string) (string, string, er
 	return f.Name, s.CSCs.ARN(id), nil
 }
 
-// DeleteCSC detaches the function's code signing config (a no-op if none).
+// DeleteCSC detaches the function's code signing config (a no-op if
+// none); refused under RequireEnforce.
 func (s *Service) DeleteCSC(ctx context.Context, nameOrARN string) error {
 	f, err := s.Get(ctx, nameOrARN)
 	if err != nil {
 		return err
+	}
+	if s.RequireEnforce {
+		return invalid("This installation requires every function to have a code signing config with UntrustedArtifactOnDeployment=Enforce: the config of %s cannot be detached; attach another Enforce config instead (PutFunctionCodeSigningConfig)", f.Name)
 	}
 	return s.Store.SetFunctionCSC(ctx, f.Name, "")
 }

@@ -39,7 +39,7 @@ var newCRLChecker = revocation.NewCRLCheckerWithFetcher
 // runs without that check, so a checker that cannot be built stops the
 // server.
 func (s *Server) openFunctions(inst installation) (*awsapi.Lambda, error) {
-	csc := &deploygate.Service{Store: s.db, Account: inst.Account}
+	csc := &deploygate.Service{Store: s.db, Account: inst.Account, RequireEnforce: s.cfg.RequireEnforcedCodeSigning}
 	s.Audit = &audit.Log{Store: s.auditDB}
 	checker, err := newCRLChecker(localCRLs{s})
 	if err != nil {

@@ -314,3 +314,73 @@ func TestLayers(t *testing.T) {
 		t.Errorf("an unknown layer version = %v", err)
 	}
 }
+
+// TestRequireEnforceKeepsConfigs: under require_enforced_code_signing a
+// function's Enforce config can be neither detached, nor replaced by a
+// Warn config, nor switched to Warn, so that no function ends up
+// without one after it was created.
+func TestRequireEnforceKeepsConfigs(t *testing.T) {
+	ts := servertest.Start(t)
+	lc := lambdaClient(ts)
+	ctx := context.Background()
+	if _, err := ts.IAM.CreateRole(ctx, "r", "", "", lambdaTrust, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A function made before the setting was turned on.
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("a.b"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
+		t.Fatal(err)
+	}
+	versionARN := "arn:aws:signer:us-east-1:" + ts.AccountID() + ":/signing-profiles/p/ABCDEFGHIJ"
+	newCSC := func(p ltypes.CodeSigningPolicy) *string {
+		out, err := lc.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{AllowedPublishers: &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
+			CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.CodeSigningConfig.CodeSigningConfigArn
+	}
+	warn, enforce := newCSC(ltypes.CodeSigningPolicyWarn), newCSC(ltypes.CodeSigningPolicyEnforce)
+	ts.Functions.RequireEnforce, ts.Functions.CSCs.RequireEnforce = true, true
+	cases := []struct {
+		name string
+		call func() error
+		code string // "" for success
+	}{
+		{"fail/attach-warn", func() error {
+			_, err := lc.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("f"), CodeSigningConfigArn: warn})
+			return err
+		}, "InvalidParameterValueException"},
+		{"ok/attach-enforce", func() error {
+			_, err := lc.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("f"), CodeSigningConfigArn: enforce})
+			return err
+		}, ""},
+		{"fail/detach", func() error {
+			_, err := lc.DeleteFunctionCodeSigningConfig(ctx, &lambda.DeleteFunctionCodeSigningConfigInput{FunctionName: aws.String("f")})
+			return err
+		}, "InvalidParameterValueException"},
+		{"fail/switch-to-warn", func() error {
+			_, err := lc.UpdateCodeSigningConfig(ctx, &lambda.UpdateCodeSigningConfigInput{CodeSigningConfigArn: enforce,
+				CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyWarn}})
+			return err
+		}, "ValidationException"},
+		{"ok/describe", func() error {
+			_, err := lc.UpdateCodeSigningConfig(ctx, &lambda.UpdateCodeSigningConfigInput{CodeSigningConfigArn: enforce, Description: aws.String("payments")})
+			return err
+		}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.call(); apiCode(err) != c.code {
+				t.Errorf("error %v, want code %q", err, c.code)
+			}
+		})
+	}
+	got, err := lc.GetFunctionCodeSigningConfig(ctx, &lambda.GetFunctionCodeSigningConfigInput{FunctionName: aws.String("f")})
+	if err != nil || aws.ToString(got.CodeSigningConfigArn) != aws.ToString(enforce) {
+		t.Errorf("GetFunctionCodeSigningConfig = %+v, %v", got, err)
+	}
+}
+
+// lambdaTrust is the trust policy of a function's execution role.
+const lambdaTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`

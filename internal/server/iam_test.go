@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +175,126 @@ func TestFunctionPolicy(t *testing.T) {
 	}
 	if _, err := admin.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("shared")}); apiCode(err) != "ResourceNotFoundException" {
 		t.Errorf("GetPolicy without statements: %v", err)
+	}
+}
+
+// TestEnforceConfigPolicy runs the policy docs/iam.md gives for
+// "functions only under an Enforce config", read from that page, with
+// the lambda:CodeSigningConfigArn condition key.
+func TestEnforceConfigPolicy(t *testing.T) {
+	page, err := os.ReadFile("../../docs/iam.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(page), "## Functions only under an Enforce config")
+	_, block, ok2 := strings.Cut(sec, "```json\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/iam.md has no json block under ## Functions only under an Enforce config")
+	}
+	const docARN = "arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdefg"
+	if !strings.Contains(block, docARN) {
+		t.Fatalf("the policy does not name %s:\n%s", docARN, block)
+	}
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	admin := lambdaClient(ts)
+	versionARN := "arn:aws:signer:us-east-1:" + ts.AccountID() + ":/signing-profiles/p/ABCDEFGHIJ"
+	newCSC := func() *string {
+		out, err := admin.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{AllowedPublishers: &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
+			CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.CodeSigningConfig.CodeSigningConfigArn
+	}
+	approved, other := newCSC(), newCSC()
+	if _, err := ts.IAM.CreateRole(ctx, "r", "", "", lambdaTrust, 0); err != nil {
+		t.Fatal(err)
+	}
+	role := aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r")
+	if _, err := admin.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("g"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("a.b"), Role: role, Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
+		t.Fatal(err)
+	}
+	userClient(t, ts, "dev", strings.ReplaceAll(block, docARN, aws.ToString(approved)))
+	id, secret, err := ts.IAM.CreateAccessKey(ctx, "dev") // a second key, for a Lambda client
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	create := func(csc *string) error {
+		_, err := dev.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("f"), Runtime: ltypes.RuntimePython312,
+			Handler: aws.String("a.b"), Role: role, Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}, CodeSigningConfigArn: csc})
+		return err
+	}
+	cases := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"fail/create-without-config", func() error { return create(nil) }, "AccessDeniedException"},
+		{"fail/create-other-config", func() error { return create(other) }, "AccessDeniedException"},
+		// Authorized: the unsigned package then meets the deploy gate.
+		{"ok/create-approved-config", func() error { return create(approved) }, "CodeVerificationFailedException"},
+		{"fail/attach-other", func() error {
+			_, err := dev.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("g"), CodeSigningConfigArn: other})
+			return err
+		}, "AccessDeniedException"},
+		{"ok/attach-approved", func() error {
+			_, err := dev.PutFunctionCodeSigningConfig(ctx, &lambda.PutFunctionCodeSigningConfigInput{FunctionName: aws.String("g"), CodeSigningConfigArn: approved})
+			return err
+		}, ""},
+		{"fail/detach", func() error {
+			_, err := dev.DeleteFunctionCodeSigningConfig(ctx, &lambda.DeleteFunctionCodeSigningConfigInput{FunctionName: aws.String("g")})
+			return err
+		}, "AccessDeniedException"},
+		{"fail/switch-to-warn", func() error {
+			_, err := dev.UpdateCodeSigningConfig(ctx, &lambda.UpdateCodeSigningConfigInput{CodeSigningConfigArn: approved,
+				CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyWarn}})
+			return err
+		}, "AccessDeniedException"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.call(); apiCode(err) != c.code {
+				t.Errorf("error %v, want code %q", err, c.code)
+			}
+		})
+	}
+}
+
+// TestProfilePermissionsGrant: a signing profile's permissions
+// (AddProfilePermission) grant the principal they name the action on
+// that profile, and nothing else.
+func TestProfilePermissionsGrant(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	admin := ts.Signer()
+	for _, name := range []string{"shared", "private"} {
+		if _, err := admin.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String(name), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := userClient(t, ts, "reader", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"signer:ListSigningPlatforms","Resource":"*"}}`)
+	get := func(name string) error {
+		_, err := c.GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String(name)})
+		return err
+	}
+	if err := get("shared"); apiCode(err) != "AccessDeniedException" {
+		t.Fatalf("before AddProfilePermission: %v", err)
+	}
+	if _, err := admin.AddProfilePermission(ctx, &signer.AddProfilePermissionInput{ProfileName: aws.String("shared"), StatementId: aws.String("reader"),
+		Action: aws.String("signer:GetSigningProfile"), Principal: aws.String("arn:aws:iam::" + ts.AccountID() + ":user/reader")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := get("shared"); err != nil {
+		t.Errorf("the granted action: %v", err)
+	}
+	if err := get("private"); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("another profile: %v", err)
+	}
+	if _, err := c.CancelSigningProfile(ctx, &signer.CancelSigningProfileInput{ProfileName: aws.String("shared")}); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("another action: %v", err)
 	}
 }

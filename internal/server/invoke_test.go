@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/functions"
@@ -173,7 +175,8 @@ func TestAccountSettings(t *testing.T) {
 }
 
 // TestInvokeUnavailable: where sandboxes cannot run, Invoke says why
-// (ServiceException) and everything else keeps working.
+// (ServiceException) with a status the SDKs and the AWS CLI do not retry
+// (they retry 500, 502, 503, 504), and everything else keeps working.
 func TestInvokeUnavailable(t *testing.T) {
 	ts := servertest.Start(t)
 	ctx := context.Background()
@@ -186,9 +189,16 @@ func TestInvokeUnavailable(t *testing.T) {
 	pool := ts.Invoke.Pool
 	ts.Invoke.Pool, ts.Invoke.Unavailable = nil, errors.New("function sandboxes need Signet to run as root")
 	defer func() { ts.Invoke.Pool = pool }()
-	_, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("f"), Payload: []byte(`{}`)}, func(o *lambda.Options) { o.RetryMaxAttempts = 1 })
+	_, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("f"), Payload: []byte(`{}`)})
 	if apiCode(err) != "ServiceException" || !strings.Contains(err.Error(), "functions cannot run on this host: function sandboxes need Signet to run as root") {
 		t.Errorf("Invoke without sandboxes: %v", err)
+	}
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusNotImplemented {
+		t.Errorf("Invoke without sandboxes: %v, want HTTP 501", err)
+	}
+	if retry.NewStandard().IsErrorRetryable(err) {
+		t.Errorf("the SDK retries %v", err)
 	}
 	if _, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("f")}); err != nil {
 		t.Errorf("GetFunction: %v", err)
