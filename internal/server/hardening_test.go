@@ -115,7 +115,7 @@ func TestPackagesCheckedAtDeploy(t *testing.T) {
 	ts.Functions.MaxUnzippedSize = 1000
 	ctx := context.Background()
 	lc := lambdaClient(ts)
-	role := aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r")
+	role := aws.String(ts.LambdaRole(t))
 	create := func(name string, pkg []byte) error {
 		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312,
 			Handler: aws.String("lambda_function.lambda_handler"), Role: role, Code: &ltypes.FunctionCode{ZipFile: pkg}})
@@ -185,7 +185,7 @@ func TestEnvironmentsEndWithTheirCode(t *testing.T) {
 	lc := lambdaClient(ts)
 	code := zipOf(t, map[string]string{"app.py": "import subprocess\ndef handler(event, context):\n    subprocess.Popen(['sleep', event['marker']])\n    return 'started'\n"})
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("lingers"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("app.handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"), Code: &ltypes.FunctionCode{ZipFile: code}}); err != nil {
+		Handler: aws.String("app.handler"), Role: aws.String(ts.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: code}}); err != nil {
 		t.Fatal(err)
 	}
 	start := func(marker string) {
@@ -240,7 +240,7 @@ func TestEnforceRefusesCodeLoadingVariables(t *testing.T) {
 	enforce, warn := newCSC(ltypes.CodeSigningPolicyEnforce), newCSC(ltypes.CodeSigningPolicyWarn)
 	create := func(name string, env map[string]string, csc *string) error {
 		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312,
-			Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+			Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)),
 			Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}, Environment: &ltypes.Environment{Variables: env}, CodeSigningConfigArn: csc})
 		return err
 	}
@@ -291,7 +291,7 @@ func TestNoSecretsInTheDataDirectory(t *testing.T) {
 	lc := lambdaClient(ts)
 	const secret = "db-password-3f9a1c77e2"
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("withsecret"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String("arn:aws:iam::" + ts.AccountID() + ":role/r"),
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)),
 		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}, Environment: &ltypes.Environment{Variables: map[string]string{"DB_PASSWORD": secret}}}); err != nil {
 		t.Fatal(err)
 	}

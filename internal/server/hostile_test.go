@@ -211,8 +211,11 @@ func TestHostileBodiesStayBounded(t *testing.T) {
 	t.Logf("server RSS: %d MB before, peak %d MB while refusing %d bodies of %d MB", base>>10, peak>>10, len(reqs), big>>20)
 	// Chunked oversized Invokes may each be read up to Invoke's 6 MB
 	// limit before they are refused; everything else is refused unread.
-	if grown := (peak - base) >> 10; grown > 150 {
-		t.Errorf("the server's resident memory grew by %d MB (from %d MB to %d MB); want under 150 MB", grown, base>>10, peak>>10)
+	// The bodies add up to 1,380 MB, which a server that reads them
+	// first holds (it grew to 2.5 GB); the bound leaves room for the
+	// race detector's shadow memory, which multiplies the heap.
+	if grown := (peak - base) >> 10; grown > 400 {
+		t.Errorf("the server's resident memory grew by %d MB (from %d MB to %d MB); want under 400 MB", grown, base>>10, peak>>10)
 	}
 }
 
