@@ -2,30 +2,118 @@ package awsapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 
-	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/sigv4"
 )
 
-// codes maps domain sentinels to AWS error codes. It is the one place that
-// knows AWS's names for Signet's errors; per-operation exceptions (the
-// tagging operations' NotFoundException) are in each service's MapError.
-var codes = []struct {
-	kind   error
-	code   string
-	status int
-}{
-	{signing.ErrNotFound, "ResourceNotFoundException", http.StatusNotFound},
-	{signing.ErrInvalid, "ValidationException", http.StatusBadRequest},
-	{signing.ErrConflict, "ConflictException", http.StatusConflict},
-	{signing.ErrLimitExceeded, "ServiceLimitExceededException", http.StatusPaymentRequired},
-	{signing.ErrCanceled, "ValidationException", http.StatusBadRequest},
+// Error is an AWS error: its code (the X-Amzn-ErrorType / __type), HTTP
+// status and a message that says what to fix.
+type Error struct {
+	Code    string
+	Status  int
+	Message string
+	Reason  string // Lambda's TooManyRequestsException reason
 }
 
-// MapError turns any error into an AWS error. Unknown errors become
-// InternalServiceErrorException without detail (the detail is logged).
-func MapError(err error) *Error {
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// ErrorCode is one entry of a service's error registry: the AWS code and
+// HTTP status of a domain error. Domain packages return plain sentinel
+// errors (wrapped with a message for the caller); each service package
+// lists, in one table, what AWS calls them.
+type ErrorCode struct {
+	// Err is the domain sentinel the entry stands for (errors.Is).
+	Err error
+	// Match, instead of Err, recognises errors that have no sentinel
+	// (a network timeout).
+	Match func(error) bool
+	// From, instead of Err, renames an *Error the core produced with
+	// this code (Lambda's InvalidRequestContentException for a body
+	// that is not JSON).
+	From   string
+	Code   string
+	Status int // 0 keeps the renamed error's
+	// Message, when set, replaces the error's own (S3's fixed texts).
+	Message string
+	// Ops limits the entry to these operations (Signer's tagging
+	// operations answer NotFoundException, the others
+	// ResourceNotFoundException).
+	Ops []string
+}
+
+func (c ErrorCode) matches(op string, err error) bool {
+	if len(c.Ops) > 0 && !slices.Contains(c.Ops, op) {
+		return false
+	}
+	switch {
+	case c.Err != nil:
+		return errors.Is(err, c.Err)
+	case c.Match != nil:
+		return c.Match(err)
+	}
+	return false
+}
+
+// Throttled is the error of a request over its rate limit; each service
+// answers it with its own code (Service.Throttle).
+type Throttled struct{ Message string }
+
+func (e *Throttled) Error() string { return e.Message }
+
+// MapError turns err, returned by operation op, into the AWS error the
+// service answers with: the first entry of its registry that matches, an
+// *Error as it is (renamed by an entry From its code), or else the
+// service's Internal error, whose detail is only logged.
+func (s *Service) MapError(op string, err error) *Error {
+	var th *Throttled
+	if errors.As(err, &th) {
+		e := s.Throttle
+		e.Message = th.Message
+		return &e
+	}
+	var e *Error
+	isAWS := errors.As(err, &e)
+	for _, c := range s.Errors {
+		if isAWS {
+			if c.From == e.Code {
+				r := &Error{Code: c.Code, Status: c.Status, Message: e.Message, Reason: e.Reason}
+				if r.Status == 0 {
+					r.Status = e.Status
+				}
+				return r
+			}
+			continue
+		}
+		if c.matches(op, err) {
+			r := &Error{Code: c.Code, Status: c.Status, Message: c.Message, Reason: reason(err)}
+			if r.Message == "" {
+				r.Message = message(err, c.Err)
+			}
+			return r
+		}
+	}
+	if isAWS {
+		return e
+	}
+	var ae *sigv4.Error
+	if errors.As(err, &ae) {
+		return &Error{Code: ae.Code, Status: ae.Status, Message: ae.Message}
+	}
+	internal := s.Internal
+	if internal.Code == "" {
+		internal = Error{Code: "InternalServiceErrorException", Status: http.StatusInternalServerError}
+	}
+	if internal.Message == "" {
+		internal.Message = "an internal error occurred; retry, and report the request id if it persists"
+	}
+	return &internal
+}
+
+// mapAuth maps an error of authentication, found before dispatch.
+func (s *Service) mapAuth(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
@@ -34,20 +122,55 @@ func MapError(err error) *Error {
 	if errors.As(err, &ae) {
 		return &Error{Code: ae.Code, Status: ae.Status, Message: ae.Message}
 	}
-	for _, c := range codes {
-		if errors.Is(err, c.kind) {
-			return &Error{Code: c.code, Status: c.status, Message: safeMessage(err)}
-		}
-	}
 	return &Error{Code: "InternalServiceErrorException", Status: http.StatusInternalServerError,
 		Message: "an internal error occurred; retry, and report the request id if it persists"}
 }
 
-// safeMessage returns the caller-facing message of a domain error.
-func safeMessage(err error) string {
-	var se *signing.Error
-	if errors.As(err, &se) {
-		return se.Msg
+// message is the caller-facing message of a domain error: that of the
+// error in err's chain that wraps the sentinel directly (the domain's
+// error value, whose message is written for the caller), else err's.
+func message(err, sentinel error) string {
+	if sentinel != nil {
+		if m, ok := wrapperOf(err, sentinel); ok {
+			return m
+		}
 	}
 	return err.Error()
+}
+
+func wrapperOf(err, sentinel error) (string, bool) {
+	for err != nil {
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if u.Unwrap() == sentinel {
+				return err.Error(), true
+			}
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if m, ok := wrapperOf(e, sentinel); ok {
+					return m, true
+				}
+			}
+			return "", false
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// reason is the Reason of a domain error that gives one (Lambda's
+// throttling reasons).
+func reason(err error) string {
+	var r interface{ ErrorReason() string }
+	if errors.As(err, &r) {
+		return r.ErrorReason()
+	}
+	return ""
+}
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(code string, status int, format string, args ...any) *Error {
+	return &Error{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
 }

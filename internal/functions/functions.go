@@ -33,12 +33,15 @@ var (
 	ErrCSCNotFound     = errors.New("code signing config not found")
 	ErrCodeRefused     = errors.New("code refused by the deploy gate")
 	ErrCodeSignInvalid = errors.New("invalid code signature")
+	// ErrTooLarge: a package over the size a function may have.
+	ErrTooLarge = errors.New("package too large")
+	// ErrRevisionMismatch: the caller's revision id is not the latest.
+	ErrRevisionMismatch = errors.New("revision id mismatch")
 )
 
 // Error is a caller-facing error.
 type Error struct {
 	Kind error
-	Type string // Lambda's error type, when it is not the sentinel's default
 	Msg  string
 }
 
@@ -301,7 +304,7 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 		return Function{}, invalid("the deployment package is empty; pass a zip file")
 	}
 	if len(zip) > MaxZipSize {
-		return Function{}, &Error{Kind: ErrInvalid, Type: "RequestTooLargeException", Msg: fmt.Sprintf("Request must be smaller than %d bytes for the CreateFunction operation", MaxZipSize)}
+		return Function{}, &Error{Kind: ErrTooLarge, Msg: fmt.Sprintf("Request must be smaller than %d bytes for the CreateFunction operation", MaxZipSize)}
 	}
 	if len(zip) < 4 || !bytes.Equal(zip[:2], []byte("PK")) {
 		return Function{}, invalid(unzipMessage)
@@ -354,7 +357,7 @@ func (s *Service) refused(ctx context.Context, name string, cfg *deploygate.Conf
 	if s.OnRefused != nil {
 		s.OnRefused(ctx, name, d)
 	}
-	return &Error{Kind: kind, Type: d.ErrorType, Msg: d.Message}
+	return &Error{Kind: kind, Msg: d.Message}
 }
 
 // Create creates a function, checking its package against the code

@@ -42,7 +42,7 @@ func (s *Service) AddPermission(ctx context.Context, nameOrARN string, in Permis
 		return "", err
 	}
 	if in.RevisionID != "" && in.RevisionID != f.RevisionID {
-		return "", &Error{Kind: ErrInvalid, Type: "PreconditionFailedException", Msg: "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"}
+		return "", &Error{Kind: ErrRevisionMismatch, Msg: "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"}
 	}
 	if !sidRE.MatchString(in.StatementID) || len(in.StatementID) > 100 {
 		return "", invalid("1 validation error detected: Value '%s' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)", in.StatementID)

@@ -60,6 +60,12 @@ type ThrottleError struct{ Reason string }
 
 func (e *ThrottleError) Error() string { return "Rate Exceeded." }
 
+// Unwrap returns ErrThrottled.
+func (e *ThrottleError) Unwrap() error { return ErrThrottled }
+
+// ErrorReason says which limit was reached.
+func (e *ThrottleError) ErrorReason() string { return e.Reason }
+
 // Request is one invocation.
 type Request struct {
 	Function functions.Function

@@ -14,14 +14,16 @@ import (
 	"github.com/signet/signet/internal/functions"
 )
 
-// Errors of the Invoke operation; the API maps them to Lambda's codes.
+// Errors of the Invoke operation.
 var (
-	// ErrPayloadTooLarge: RequestTooLargeException.
+	// ErrPayloadTooLarge: the payload is over the invocation type's limit.
 	ErrPayloadTooLarge = errors.New("request payload too large")
-	// ErrInvalidPayload: InvalidRequestContentException.
+	// ErrInvalidPayload: the payload is not JSON.
 	ErrInvalidPayload = errors.New("request payload is not JSON")
 	// ErrUnavailable: functions cannot run on this host.
 	ErrUnavailable = errors.New("function runtime unavailable")
+	// ErrThrottled: a concurrency limit is reached (see ThrottleError).
+	ErrThrottled = errors.New("concurrency limit reached")
 )
 
 // Error carries the message of one of the errors above.
@@ -290,7 +292,7 @@ func (s *Service) PutConcurrency(ctx context.Context, nameOrARN string, n int) (
 		}
 		free := s.Pool.Unreserved() + max(cur, 0)
 		if free-n < minUnreserved {
-			return 0, &functions.Error{Kind: functions.ErrInvalid, Type: "InvalidParameterValueException",
+			return 0, &functions.Error{Kind: functions.ErrInvalid,
 				Msg: fmt.Sprintf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)}
 		}
 	}

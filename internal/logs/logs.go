@@ -96,8 +96,12 @@ func (w *Writer) Write(group, stream string, events []invoke.LogEvent) {
 	w.mu.Unlock()
 }
 
-// Flush writes buffered events now.
+// Flush writes buffered events now. A nil Writer (no functions run on
+// this host) has nothing to flush.
 func (w *Writer) Flush(ctx context.Context) error {
+	if w == nil {
+		return nil
+	}
 	w.mu.Lock()
 	batch := w.pending
 	w.pending = nil

@@ -19,13 +19,11 @@ import (
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
-	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/oidc"
 	"github.com/signet/signet/internal/policy"
 	"github.com/signet/signet/internal/ratelimit"
-	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/store"
 )
 
@@ -34,12 +32,10 @@ import (
 // evaluated by package policy. It records its decision for the audit
 // log.
 type authorizer struct {
-	bypass    bool // benchmarks only: allow everything, as before IAM
-	iam       *iam.Service
-	profiles  *signing.Service
-	functions *functions.Service
-	limiter   *ratelimit.Limiter
-	now       func() time.Time
+	bypass  bool // benchmarks only: allow everything, as before IAM
+	iam     *iam.Service
+	limiter *ratelimit.Limiter
+	now     func() time.Time
 }
 
 // auditInfo is what authorization learned about a request, for its
@@ -70,16 +66,6 @@ func (i *auditInfo) set(action, resource, decision string, breakGlass bool) {
 	}
 }
 
-// throttleErrors are the throttling error each API answers with.
-var throttleErrors = map[string]awsapi.Error{
-	"signer": {Code: "ThrottlingException", Status: http.StatusTooManyRequests},
-	"lambda": {Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Reason: "CallerRateLimitExceeded"},
-	"s3":     {Code: "SlowDown", Status: http.StatusServiceUnavailable},
-	"iam":    {Code: "ThrottlingException", Status: http.StatusBadRequest},
-	"sts":    {Code: "ThrottlingException", Status: http.StatusBadRequest},
-	"logs":   {Code: "ThrottlingException", Status: http.StatusBadRequest},
-}
-
 func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) error {
 	if a.bypass {
 		return nil
@@ -89,12 +75,9 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 		info.set(req.Action, req.Resource, "Allow", false)
 		return nil
 	}
-	service, _, _ := strings.Cut(req.Action, ":")
 	if a.limiter != nil && !req.Also && !a.limiter.Allow(req.Caller.AccessKeyID, req.Action) {
 		info.set(req.Action, req.Resource, "Throttled", false)
-		e := throttleErrors[service]
-		e.Message = fmt.Sprintf("Rate exceeded: access key %s is over its limit for %s; retry with backoff", req.Caller.AccessKeyID, req.Action)
-		return &e
+		return &awsapi.Throttled{Message: fmt.Sprintf("Rate exceeded: access key %s is over its limit for %s; retry with backoff", req.Caller.AccessKeyID, req.Action)}
 	}
 	who, err := a.iam.Resolve(ctx, req.Caller.PrincipalARN)
 	if err == nil && req.Caller.PrincipalID != "" && who.ID != req.Caller.PrincipalID {
@@ -156,8 +139,10 @@ func (a *authorizer) decide(ctx context.Context, req awsapi.AuthzRequest, who ia
 		// policies) only allow, so they can only change an implicit
 		// denial: they are read only then.
 		var err error
-		if p.Resource, err = a.resourcePolicies(ctx, req); err != nil {
-			return d, err
+		if req.Policies != nil {
+			if p.Resource, err = req.Policies(ctx, action, req.Resource); err != nil {
+				return d, err
+			}
 		}
 		if p.Resource != nil {
 			d = policy.Evaluate(p, preq)
@@ -221,48 +206,6 @@ func (a *authorizer) requestKeys(r *http.Request) map[string][]string {
 	c, _ := awsapi.CallerFrom(r.Context())
 	who, _ := a.iam.Resolve(r.Context(), c.PrincipalARN)
 	return a.contextKeys(awsapi.AuthzRequest{Caller: c}, who)
-}
-
-// resourcePolicies are the resource-based policies AWS has for the
-// resource: a signing profile's permissions (AddProfilePermission), a
-// function's policy (AddPermission) and a role's trust policy (for
-// sts:AssumeRole).
-func (a *authorizer) resourcePolicies(ctx context.Context, req awsapi.AuthzRequest) ([]*policy.Document, error) {
-	switch {
-	case req.Action == "sts:AssumeRole":
-		d, err := a.iam.TrustPolicy(ctx, req.Resource)
-		if err != nil {
-			return nil, nil // authorization refuses; AssumeRole explains
-		}
-		return []*policy.Document{d}, nil
-	case strings.HasPrefix(req.Action, "lambda:") && strings.Contains(req.Resource, ":function:") && a.functions != nil:
-		doc, _, err := a.functions.Policy(ctx, req.Resource)
-		if err != nil || doc == "" {
-			return nil, nil
-		}
-		d, err := policy.Parse([]byte(doc), policy.Resource)
-		if err != nil {
-			return nil, err
-		}
-		return []*policy.Document{d}, nil
-	case strings.HasPrefix(req.Action, "signer:") && strings.Contains(req.Resource, ":/signing-profiles/"):
-		name := req.Resource[strings.Index(req.Resource, ":/signing-profiles/")+len(":/signing-profiles/"):]
-		name, _, _ = strings.Cut(name, "/")
-		pol, err := a.profiles.Permissions(ctx, name)
-		if err != nil || len(pol.Permissions) == 0 {
-			return nil, nil
-		}
-		d := &policy.Document{Version: "2012-10-17"}
-		base := a.profiles.Account.ProfileARN(name)
-		for _, perm := range pol.Permissions {
-			principal := perm.Principal
-			d.Statements = append(d.Statements, policy.Statement{Sid: perm.StatementID, Allow: true,
-				Principal: policy.Principals{"AWS": {principal}}, Actions: []string{strings.ToLower(perm.Action)},
-				Resources: []string{base, base + "/*"}})
-		}
-		return []*policy.Document{d}, nil
-	}
-	return nil, nil
 }
 
 // readOnly reports whether an action changes nothing, so its audit

@@ -21,6 +21,7 @@ import (
 
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/awsapi/lambdaapi"
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
@@ -38,7 +39,7 @@ var newCRLChecker = revocation.NewCRLCheckerWithFetcher
 // checks revocation against this server's own CRLs, in process; it never
 // runs without that check, so a checker that cannot be built stops the
 // server.
-func (s *Server) openFunctions(inst installation) (*awsapi.Lambda, error) {
+func (s *Server) openFunctions(inst installation) (*lambdaapi.Lambda, error) {
 	csc := &deploygate.Service{Store: s.db, Account: inst.Account, RequireEnforce: s.cfg.RequireEnforcedCodeSigning}
 	s.Audit = &audit.Log{Store: s.auditDB}
 	checker, err := newCRLChecker(localCRLs{s})
@@ -58,11 +59,10 @@ func (s *Server) openFunctions(inst installation) (*awsapi.Lambda, error) {
 			return s.IAM.ServiceMayAssume(ctx, role, "lambda.amazonaws.com")
 		},
 	}
-	s.authz.functions = s.Functions
 	csc.BeforeEnforce = s.Functions.CheckEnforce
 	rand.Read(s.codeURLKey[:])
 	s.openInvoke(context.Background(), inst)
-	return &awsapi.Lambda{CSCs: csc, Functions: s.Functions, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,
+	return &lambdaapi.Lambda{CSCs: csc, Functions: s.Functions, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,
 		Authorizer: s.authz, Log: s.log}, nil
 }
 
@@ -104,7 +104,7 @@ func (s *Server) openInvoke(ctx context.Context, inst installation) {
 func (s *Server) readObject(ctx context.Context, bucket, key, version string, max int64) ([]byte, error) {
 	obj, err := s.Objects.OpenVersion(ctx, bucket, key, version)
 	if errors.Is(err, objects.ErrNoSuchBucket) || errors.Is(err, objects.ErrNoSuchKey) || errors.Is(err, objects.ErrNoSuchVersion) {
-		return nil, fmt.Errorf("%w: %w", awsapi.ErrObjectNotFound, err)
+		return nil, fmt.Errorf("%w: %w", lambdaapi.ErrObjectNotFound, err)
 	}
 	if err != nil {
 		return nil, err

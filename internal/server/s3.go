@@ -16,11 +16,9 @@ import (
 // objectsDir holds object data inside the data directory.
 const objectsDir = "objects"
 
-// s3Endpoint is the S3 API and the data store it owns.
+// s3Endpoint is the data store the S3 API owns.
 type s3Endpoint struct {
-	api     *awsapi.S3
-	handler http.Handler
-	data    *blobstore.Store
+	data *blobstore.Store
 }
 
 // openObjects opens the object store (data under DATA_DIR/objects,
@@ -37,11 +35,7 @@ func (s *Server) openObjects(ctx context.Context) error {
 		return fmt.Errorf("failed to open the object store: %w", err)
 	}
 	s.Objects = &objects.Service{Meta: s.db, Data: data, Log: s.log}
-	s.s3 = s3Endpoint{
-		api:  &awsapi.S3{Objects: s.Objects, Authorizer: s.authz, Log: s.log, Region: s.inst.Account.Region, OwnerID: s.inst.Account.ID},
-		data: data,
-	}
-	s.s3.handler = s.s3.api.Handler()
+	s.s3 = s3Endpoint{data: data}
 	return nil
 }
 
@@ -53,20 +47,16 @@ func (s *Server) closeObjects() error {
 	return s.s3.data.Close()
 }
 
-// serveS3 serves a request signed for service s3. Unlike the other APIs
-// its body is never read here: SigV4 is verified against the payload hash
-// the client declared, and the body is handed on wrapped so that the
-// handler, streaming it to storage, verifies it (hex SHA-256, aws-chunked
-// signatures and checksums) and gets the decoded bytes.
-func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, region string) {
-	if region != s.inst.Account.Region {
-		s.s3.api.WriteError(w, r, &awsapi.Error{Code: "AuthorizationHeaderMalformed", Status: http.StatusBadRequest,
-			Message: fmt.Sprintf("The authorization header is malformed; the region '%s' is wrong; expecting '%s'", region, s.inst.Account.Region)})
-		return
-	}
+// serveStreaming serves a request to a streaming service (S3). Unlike
+// the other APIs its body is never read here: SigV4 is verified against
+// the payload hash the client declared, and the body is handed on
+// wrapped so that the handler, streaming it to storage, verifies it (hex
+// SHA-256, aws-chunked signatures and checksums) and gets the decoded
+// bytes.
+func (s *Server) serveStreaming(w http.ResponseWriter, r *http.Request, h *awsapi.Endpoint, region string) {
 	res, check, err := s.verifier.VerifyStreaming(r)
 	if err != nil {
-		s.s3.api.WriteError(w, r, err)
+		h.WriteFailure(w, r, err)
 		return
 	}
 	r.Body = struct {
@@ -78,5 +68,5 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, region string) 
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, PrincipalID: res.Credential.PrincipalID, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
-	s.audited(w, r.WithContext(awsapi.WithCaller(r.Context(), caller)), caller, s.s3.handler.ServeHTTP)
+	s.audited(w, r.WithContext(awsapi.WithCaller(r.Context(), caller)), caller, h.ServeHTTP)
 }

@@ -28,6 +28,12 @@ import (
 
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/awsapi/iamapi"
+	"github.com/signet/signet/internal/awsapi/lambdaapi"
+	"github.com/signet/signet/internal/awsapi/logsapi"
+	"github.com/signet/signet/internal/awsapi/s3api"
+	"github.com/signet/signet/internal/awsapi/signerapi"
+	"github.com/signet/signet/internal/awsapi/stsapi"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/iam"
@@ -50,7 +56,7 @@ import (
 // Lambda request carrying a package (50 MB of zip in base64).
 const (
 	MaxAPIBody    = awsapi.DefaultMaxBody
-	MaxLambdaBody = awsapi.MaxCodeRequest
+	MaxLambdaBody = lambdaapi.MaxCodeRequest
 )
 
 // maxUnsignedBody bounds the body read from a request without a
@@ -69,6 +75,7 @@ type Server struct {
 	verifier *sigv4.Verifier
 	creds    *credentials
 	services map[string]*awsapi.Endpoint // by SigV4 signing name
+	served   string                      // their names, for messages
 	public   *http.ServeMux
 	limits   requestLimits
 	bodies   *bodyBudget
@@ -215,8 +222,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openAudit(ctx, ks); err != nil {
 		return err
 	}
-	s.authz = &authorizer{iam: s.IAM, profiles: s.Profiles, limiter: rateLimiter(s.cfg.RateLimits)}
-	signer := &awsapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log}
+	s.authz = &authorizer{iam: s.IAM, limiter: rateLimiter(s.cfg.RateLimits)}
 	if err := s.openObjects(ctx); err != nil {
 		return err
 	}
@@ -227,14 +233,15 @@ func (s *Server) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.services = map[string]*awsapi.Endpoint{
-		"signer": signer.Service().Handler(),
-		"lambda": lambda.Service().Handler(),
-		"logs":   (&awsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: s.authz, Log: s.log}).Service().Handler(),
-	}
-	iamAPI := &awsapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf}
-	s.services["iam"] = iamAPI.Service().Handler()
-	s.services["sts"] = iamAPI.STSService().Handler()
+	// The APIs, routed by the service their requests are signed for.
+	s.routeTo(
+		&signerapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log},
+		lambda,
+		&s3api.S3{Objects: s.Objects, Authorizer: s.authz, Log: s.log, Region: inst.Account.Region, OwnerID: inst.Account.ID},
+		&logsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: s.authz, Log: s.log, Pending: s.logWriter},
+		&iamapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log},
+		&stsapi.STS{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf},
+	)
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
 	s.public.HandleFunc("GET /metrics", s.metrics)
@@ -246,6 +253,18 @@ func (s *Server) open(ctx context.Context) error {
 	s.public.Handle("POST /timestamp", s.TSA.Handler())
 	s.public.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
 	return nil
+}
+
+// routeTo serves the APIs, each at the SigV4 signing name of its service.
+func (s *Server) routeTo(apis ...awsapi.API) {
+	s.services = map[string]*awsapi.Endpoint{}
+	var names []string
+	for _, api := range apis {
+		svc := api.Service()
+		s.services[svc.Name] = svc.Handler()
+		names = append(names, svc.Name)
+	}
+	s.served = strings.Join(names, ", ")
 }
 
 // ensureCredentialsFile writes DIR/credentials if it is missing, from the
@@ -334,28 +353,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveUnsigned(w, r)
 		return
 	}
-	if service == "s3" {
-		s.serveS3(w, r, region)
-		return
-	}
 	h, ok := s.services[service]
 	if !ok {
 		awsapi.WriteError(w, r, &awsapi.Error{Code: "UnknownOperationException", Status: http.StatusNotFound,
-			Message: fmt.Sprintf("this endpoint does not serve the %q API; it serves: signer, lambda, s3, logs, iam, sts", service)})
+			Message: fmt.Sprintf("this endpoint does not serve the %q API; it serves: %s", service, s.served)})
 		return
 	}
-	if region != s.inst.Account.Region && !(service == "iam" && region == "us-east-1") { // IAM is global: always signed for us-east-1
-		h.WriteError(w, r, &awsapi.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden,
-			Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This endpoint serves region %s: set --region %s or AWS_DEFAULT_REGION=%s", region, s.inst.Account.Region, s.inst.Account.Region, s.inst.Account.Region)})
+	svc := h.Service()
+	if want := s.inst.Account.Region; region != want && !(svc.Global && region == "us-east-1") { // global services are signed for us-east-1
+		e := &awsapi.Error{Code: "InvalidSignatureException", Status: http.StatusForbidden,
+			Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This endpoint serves region %s: set --region %s or AWS_DEFAULT_REGION=%s", region, want, want, want)}
+		if svc.WrongRegion != nil {
+			e = svc.WrongRegion(region, want)
+		}
+		h.WriteError(w, r, e)
+		return
+	}
+	if svc.Streaming {
+		s.serveStreaming(w, r, h, region)
 		return
 	}
 	pending, err := s.verifier.Authenticate(r)
 	if err != nil {
-		s.writeAuthError(w, r, h.WriteError, err)
+		h.WriteFailure(w, r, err)
 		return
 	}
 	limit, tooLarge := h.BodyLimit(r)
-	body, release, aerr := s.readBody(w, r, service, limit, tooLarge)
+	body, release, aerr := s.readBody(w, r, svc, limit, tooLarge)
 	if aerr != nil {
 		h.WriteError(w, r, aerr)
 		return
@@ -363,7 +387,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	res, err := pending.Verify(body)
 	if err != nil {
-		s.writeAuthError(w, r, h.WriteError, err)
+		h.WriteFailure(w, r, err)
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
@@ -405,11 +429,11 @@ func (s *Server) serveUnsigned(w http.ResponseWriter, r *http.Request) {
 	}
 	switch unsignedProtocol(r) {
 	case "query":
-		s.writeAuthError(w, r, s.services["sts"].WriteError, err)
+		s.services["sts"].WriteFailure(w, r, err)
 	case "s3":
-		s.s3.api.WriteError(w, r, err)
+		s.services["s3"].WriteFailure(w, r, err)
 	default:
-		s.writeAuthError(w, r, awsapi.WriteError, err)
+		s.services["signer"].WriteFailure(w, r, err)
 	}
 }
 
@@ -434,7 +458,7 @@ func unsignedProtocol(r *http.Request) string {
 // once the request is served. A body known (Content-Length) or found to
 // be larger than limit gets tooLarge; one known to be larger is not
 // read at all.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, service string, limit int64, tooLarge *awsapi.Error) (body []byte, release func(), _ *awsapi.Error) {
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, svc *awsapi.Service, limit int64, tooLarge *awsapi.Error) (body []byte, release func(), _ *awsapi.Error) {
 	if r.ContentLength > limit {
 		return nil, nil, tooLarge
 	}
@@ -444,7 +468,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, service string
 	}
 	release, err := s.bodies.acquire(r.Context(), n, s.limits.bodyWait)
 	if err != nil {
-		e := throttleErrors[service]
+		e := svc.Throttle
 		e.Message = "the server holds as many request bodies as it can at once; retry with backoff"
 		return nil, nil, &e
 	}
@@ -463,16 +487,6 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, service string
 		return nil, nil, &awsapi.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "failed to read the request body: " + err.Error()}
 	}
 	return buf.Bytes(), release, nil
-}
-
-func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, write func(http.ResponseWriter, *http.Request, *awsapi.Error), err error) {
-	e := awsapi.MapError(err)
-	if e.Status >= 500 {
-		s.log.ErrorContext(r.Context(), "authentication failed", "request_id", awsapi.RequestID(r.Context()), "err", err)
-	} else {
-		s.log.InfoContext(r.Context(), "request not authenticated", "request_id", awsapi.RequestID(r.Context()), "code", e.Code, "remote", r.RemoteAddr)
-	}
-	write(w, r, e)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

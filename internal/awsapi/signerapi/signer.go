@@ -1,28 +1,33 @@
-package awsapi
+// Package signerapi serves the AWS Signer API (REST-JSON, API version
+// 2017-08-25): signing platforms, profiles and their permissions, signing
+// jobs, SignPayload and revocation.
+package signerapi
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/policy"
 	"github.com/signet/signet/internal/signing"
 )
 
 // Signer serves the AWS Signer API (rest-json, API version 2017-08-25).
 type Signer struct {
 	Profiles   *signing.Service
-	Authorizer Authorizer
+	Authorizer awsapi.Authorizer
 	Log        *slog.Logger
 }
 
 // Service returns the operations of the Signer API.
-func (s *Signer) Service() *Service {
+func (s *Signer) Service() *awsapi.Service {
 	profileARN := func(r *http.Request) string { return s.Profiles.Account.ProfileARN(r.PathValue("profileName")) }
 	tagARN := func(r *http.Request) string { return r.PathValue("resourceArn") }
-	ops := []Operation{
+	ops := []awsapi.Operation{
 		{Name: "ListSigningPlatforms", Pattern: "GET /signing-platforms", Action: "signer:ListSigningPlatforms", Handle: s.listPlatforms},
 		{Name: "GetSigningPlatform", Pattern: "GET /signing-platforms/{platformId}", Action: "signer:GetSigningPlatform", Handle: s.getPlatform},
 		{Name: "PutSigningProfile", Pattern: "PUT /signing-profiles/{profileName}", Action: "signer:PutSigningProfile", Resource: profileARN, Handle: s.putProfile},
@@ -37,30 +42,27 @@ func (s *Signer) Service() *Service {
 		{Name: "RemoveProfilePermission", Pattern: "DELETE /signing-profiles/{profileName}/permissions/{statementId}", Action: "signer:RemoveProfilePermission", Resource: profileARN, Handle: s.removePermission},
 	}
 	ops = append(ops, s.jobOperations()...)
-	return &Service{Name: "signer", Operations: ops, Authorizer: s.Authorizer, Log: s.Log, MapError: signerMapError}
+	return &awsapi.Service{Name: "signer", Protocol: awsapi.RestJSON{}, Operations: ops, Errors: errorCodes,
+		Internal:   awsapi.Error{Code: "InternalServiceErrorException", Status: http.StatusInternalServerError},
+		Throttle:   awsapi.Error{Code: "ThrottlingException", Status: http.StatusTooManyRequests},
+		Authorizer: s.Authorizer, Log: s.Log, Policies: s}
 }
 
-// signerMapError applies the tagging operations' own codes: they answer
-// NotFoundException and BadRequestException, never ResourceNotFound or
-// Validation.
-func signerMapError(op string, err error) *Error {
-	switch op {
-	case "TagResource", "UntagResource", "ListTagsForResource":
-	default:
-		return nil
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return nil
-	}
-	switch {
-	case errors.Is(err, signing.ErrNotFound):
-		return &Error{Code: "NotFoundException", Status: http.StatusNotFound, Message: safeMessage(err)}
-	case errors.Is(err, signing.ErrInvalid), errors.Is(err, signing.ErrCanceled):
-		return &Error{Code: "BadRequestException", Status: http.StatusBadRequest, Message: safeMessage(err)}
-	}
-	return nil
+// errorCodes are the AWS codes of the signing service's errors. The
+// tagging operations answer NotFoundException and BadRequestException,
+// never ResourceNotFound or Validation.
+var errorCodes = []awsapi.ErrorCode{
+	{Err: signing.ErrNotFound, Code: "NotFoundException", Status: http.StatusNotFound, Ops: tagOps},
+	{Err: signing.ErrInvalid, Code: "BadRequestException", Status: http.StatusBadRequest, Ops: tagOps},
+	{Err: signing.ErrCanceled, Code: "BadRequestException", Status: http.StatusBadRequest, Ops: tagOps},
+	{Err: signing.ErrNotFound, Code: "ResourceNotFoundException", Status: http.StatusNotFound},
+	{Err: signing.ErrInvalid, Code: "ValidationException", Status: http.StatusBadRequest},
+	{Err: signing.ErrConflict, Code: "ConflictException", Status: http.StatusConflict},
+	{Err: signing.ErrLimitExceeded, Code: "ServiceLimitExceededException", Status: http.StatusPaymentRequired},
+	{Err: signing.ErrCanceled, Code: "ValidationException", Status: http.StatusBadRequest},
 }
+
+var tagOps = []string{"TagResource", "UntagResource", "ListTagsForResource"}
 
 // Wire shapes. Field names are AWS's.
 
@@ -172,7 +174,7 @@ func queryInt(r *http.Request, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, &Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an integer", v, name)}
+		return 0, &awsapi.Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an integer", v, name)}
 	}
 	return n, nil
 }
@@ -184,7 +186,7 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, &Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", v, name)}
+		return false, &awsapi.Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", v, name)}
 	}
 	return b, nil
 }
@@ -196,7 +198,7 @@ func (s *Signer) listPlatforms(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if max != 0 && (max < 1 || max > signing.MaxPageSize) {
-		return &Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must be between 1 and %d", max, signing.MaxPageSize)}
+		return &awsapi.Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must be between 1 and %d", max, signing.MaxPageSize)}
 	}
 	if max == 0 {
 		max = signing.MaxPageSize
@@ -205,7 +207,7 @@ func (s *Signer) listPlatforms(w http.ResponseWriter, r *http.Request) error {
 	if tok := q.Get("nextToken"); tok != "" {
 		start, err = strconv.Atoi(tok)
 		if err != nil || start < 0 {
-			return &Error{Code: "ValidationException", Status: 400, Message: "nextToken is not valid; pass the nextToken of the previous page unchanged"}
+			return &awsapi.Error{Code: "ValidationException", Status: 400, Message: "nextToken is not valid; pass the nextToken of the previous page unchanged"}
 		}
 	}
 	var matched []platformJSON
@@ -232,16 +234,16 @@ func (s *Signer) listPlatforms(w http.ResponseWriter, r *http.Request) error {
 			resp.NextToken = strconv.Itoa(end)
 		}
 	}
-	return WriteJSON(w, resp)
+	return awsapi.WriteJSON(w, resp)
 }
 
 func (s *Signer) getPlatform(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("platformId")
 	p, ok := signing.PlatformByID(id)
 	if !ok {
-		return &Error{Code: "ResourceNotFoundException", Status: 404, Message: fmt.Sprintf("signing platform %s does not exist; ListSigningPlatforms lists the platforms", id)}
+		return &awsapi.Error{Code: "ResourceNotFoundException", Status: 404, Message: fmt.Sprintf("signing platform %s does not exist; ListSigningPlatforms lists the platforms", id)}
 	}
-	return WriteJSON(w, platformToJSON(p))
+	return awsapi.WriteJSON(w, platformToJSON(p))
 }
 
 func (s *Signer) putProfile(w http.ResponseWriter, r *http.Request) error {
@@ -253,7 +255,7 @@ func (s *Signer) putProfile(w http.ResponseWriter, r *http.Request) error {
 		SigningParameters       map[string]string    `json:"signingParameters"`
 		Tags                    map[string]string    `json:"tags"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	in := signing.PutProfileInput{
@@ -281,7 +283,7 @@ func (s *Signer) putProfile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		Arn               string `json:"arn"`
 		ProfileVersion    string `json:"profileVersion"`
 		ProfileVersionArn string `json:"profileVersionArn"`
@@ -299,7 +301,7 @@ func (s *Signer) getProfile(w http.ResponseWriter, r *http.Request) error {
 	} else if revoked {
 		out.RevocationRecord = &profileRevocationJSON{RevocationEffectiveFrom: epoch(v.EffectiveFrom), RevokedAt: epoch(v.RevokedAt), RevokedBy: v.RevokedBy}
 	}
-	return WriteJSON(w, out)
+	return awsapi.WriteJSON(w, out)
 }
 
 func (s *Signer) listProfiles(w http.ResponseWriter, r *http.Request) error {
@@ -332,7 +334,7 @@ func (s *Signer) listProfiles(w http.ResponseWriter, r *http.Request) error {
 		pj.StatusReason, pj.Overrides = "", nil // not part of SigningProfile list items
 		resp.Profiles = append(resp.Profiles, pj)
 	}
-	return WriteJSON(w, resp)
+	return awsapi.WriteJSON(w, resp)
 }
 
 func (s *Signer) cancelProfile(w http.ResponseWriter, r *http.Request) error {
@@ -347,13 +349,13 @@ func (s *Signer) tagResource(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Tags map[string]string `json:"tags"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if err := s.Profiles.TagResource(r.Context(), r.PathValue("resourceArn"), req.Tags); err != nil {
 		return err
 	}
-	return WriteJSON(w, struct{}{})
+	return awsapi.WriteJSON(w, struct{}{})
 }
 
 func (s *Signer) untagResource(w http.ResponseWriter, r *http.Request) error {
@@ -364,7 +366,7 @@ func (s *Signer) untagResource(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Profiles.UntagResource(r.Context(), r.PathValue("resourceArn"), keys); err != nil {
 		return err
 	}
-	return WriteJSON(w, struct{}{})
+	return awsapi.WriteJSON(w, struct{}{})
 }
 
 func (s *Signer) listTags(w http.ResponseWriter, r *http.Request) error {
@@ -375,7 +377,7 @@ func (s *Signer) listTags(w http.ResponseWriter, r *http.Request) error {
 	if tags == nil {
 		tags = map[string]string{}
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		Tags map[string]string `json:"tags"`
 	}{tags})
 }
@@ -392,7 +394,7 @@ func (s *Signer) addPermission(w http.ResponseWriter, r *http.Request) error {
 		permissionJSON
 		RevisionID string `json:"revisionId"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	rev, err := s.Profiles.AddPermission(r.Context(), signing.AddPermissionInput{
@@ -402,7 +404,7 @@ func (s *Signer) addPermission(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		RevisionID string `json:"revisionId"`
 	}{rev})
 }
@@ -412,14 +414,14 @@ func (s *Signer) removePermission(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		RevisionID string `json:"revisionId"`
 	}{rev})
 }
 
 func (s *Signer) listPermissions(w http.ResponseWriter, r *http.Request) error {
 	if tok := r.URL.Query().Get("nextToken"); tok != "" {
-		return &Error{Code: "ValidationException", Status: 400, Message: "nextToken is not valid: the permissions of a profile fit in one page"}
+		return &awsapi.Error{Code: "ValidationException", Status: 400, Message: "nextToken is not valid: the permissions of a profile fit in one page"}
 	}
 	pol, err := s.Profiles.Permissions(r.Context(), r.PathValue("profileName"))
 	if err != nil {
@@ -433,5 +435,29 @@ func (s *Signer) listPermissions(w http.ResponseWriter, r *http.Request) error {
 	for _, p := range pol.Permissions {
 		resp.Permissions = append(resp.Permissions, permissionJSON{p.Action, p.Principal, p.StatementID, p.ProfileVersion})
 	}
-	return WriteJSON(w, resp)
+	return awsapi.WriteJSON(w, resp)
+}
+
+// ResourcePolicies returns a signing profile's permissions
+// (AddProfilePermission) as a resource policy on the profile and its
+// versions.
+func (s *Signer) ResourcePolicies(ctx context.Context, action, resource string) ([]*policy.Document, error) {
+	const marker = ":/signing-profiles/"
+	i := strings.Index(resource, marker)
+	if i < 0 {
+		return nil, nil
+	}
+	name, _, _ := strings.Cut(resource[i+len(marker):], "/")
+	pol, err := s.Profiles.Permissions(ctx, name)
+	if err != nil || len(pol.Permissions) == 0 {
+		return nil, nil
+	}
+	d := &policy.Document{Version: "2012-10-17"}
+	base := s.Profiles.Account.ProfileARN(name)
+	for _, perm := range pol.Permissions {
+		d.Statements = append(d.Statements, policy.Statement{Sid: perm.StatementID, Allow: true,
+			Principal: policy.Principals{"AWS": {perm.Principal}}, Actions: []string{strings.ToLower(perm.Action)},
+			Resources: []string{base, base + "/*"}})
+	}
+	return []*policy.Document{d}, nil
 }

@@ -1,4 +1,4 @@
-package awsapi
+package s3api
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/objects"
 )
 
@@ -27,12 +28,12 @@ func s3ETag(etag string) string { return `"` + etag + `"` }
 
 // errMalformedXML is S3's answer to a request document that does not parse
 // or validate.
-func errMalformedXML(detail string) *Error {
+func errMalformedXML(detail string) *awsapi.Error {
 	msg := "The XML you provided was not well-formed or did not validate against our published schema"
 	if detail != "" {
 		msg += ": " + detail
 	}
-	return &Error{Code: "MalformedXML", Status: 400, Message: msg}
+	return &awsapi.Error{Code: "MalformedXML", Status: 400, Message: msg}
 }
 
 // decodeXML decodes exactly one root element named root (in S3's
@@ -97,7 +98,7 @@ func parseVersioningConfiguration(body []byte) (string, error) {
 	switch vc.MfaDelete {
 	case "", "Disabled":
 	case "Enabled":
-		return "", &Error{Code: "NotImplemented", Status: 501, Message: "MFA delete is not implemented."}
+		return "", &awsapi.Error{Code: "NotImplemented", Status: 501, Message: "MFA delete is not implemented."}
 	default:
 		return "", errMalformedXML("MfaDelete must be Enabled or Disabled")
 	}
@@ -105,7 +106,7 @@ func parseVersioningConfiguration(body []byte) (string, error) {
 	case "", objects.VersioningEnabled, objects.VersioningSuspended:
 		return vc.Status, nil
 	}
-	return "", &Error{Code: "IllegalVersioningConfigurationException", Status: 400,
+	return "", &awsapi.Error{Code: "IllegalVersioningConfigurationException", Status: 400,
 		Message: fmt.Sprintf("The versioning status must be Enabled or Suspended, not %q.", vc.Status)}
 }
 
@@ -141,7 +142,7 @@ func parseCompleteMultipartUpload(body []byte) ([]objects.CompletedPart, error) 
 			return nil, errMalformedXML(fmt.Sprintf("part %d has no valid PartNumber", i+1))
 		}
 		if n < 1 || n > objects.MaxPartNumber {
-			return nil, &Error{Code: "InvalidArgument", Status: 400, Message: fmt.Sprintf("Part number must be an integer between 1 and %d, inclusive.", objects.MaxPartNumber)}
+			return nil, &awsapi.Error{Code: "InvalidArgument", Status: 400, Message: fmt.Sprintf("Part number must be an integer between 1 and %d, inclusive.", objects.MaxPartNumber)}
 		}
 		etag := strings.TrimSpace(p.ETag)
 		if etag == "" {
@@ -310,27 +311,6 @@ type s3DeleteError struct {
 	VersionID string `xml:"VersionId,omitempty"`
 	Code      string `xml:"Code"`
 	Message   string `xml:"Message"`
-}
-
-// s3ErrorDocument is S3's error response body.
-type s3ErrorDocument struct {
-	XMLName    xml.Name `xml:"Error"`
-	Code       string   `xml:"Code"`
-	Message    string   `xml:"Message"`
-	BucketName string   `xml:"BucketName,omitempty"`
-	Key        string   `xml:"Key,omitempty"`
-	VersionID  string   `xml:"VersionId,omitempty"`
-	UploadID   string   `xml:"UploadId,omitempty"`
-	RequestID  string   `xml:"RequestId"`
-}
-
-// marshalXML renders v after the XML declaration.
-func marshalXML(v any) ([]byte, error) {
-	b, err := xml.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("failed to encode response: %w", err)
-	}
-	return append([]byte(xml.Header), b...), nil
 }
 
 // errXMLBodyTooLarge reports a request document above its limit.

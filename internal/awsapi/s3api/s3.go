@@ -1,4 +1,4 @@
-package awsapi
+package s3api
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/objects"
-	"github.com/signet/signet/internal/sigv4"
 )
 
 // S3 serves the subset of the S3 REST-XML API that the AWS CLI's s3 and
@@ -28,7 +28,7 @@ import (
 // Length is the decoded length.
 type S3 struct {
 	Objects    *objects.Service
-	Authorizer Authorizer
+	Authorizer awsapi.Authorizer
 	Log        *slog.Logger
 	// Region is the one region the store lives in.
 	Region string
@@ -62,19 +62,81 @@ type s3Request struct {
 
 func (q s3Request) has(name string) bool { _, ok := q.query[name]; return ok }
 
-func (s *S3) bucketARN(req s3Request) string { return "arn:aws:s3:::" + req.bucket }
-func (s *S3) objectARN(req s3Request) string { return "arn:aws:s3:::" + req.bucket + "/" + req.key }
+func parseRequest(r *http.Request) s3Request {
+	bucket, key := awsapi.SplitPath(r.URL.Path)
+	return s3Request{bucket: bucket, key: key, query: r.URL.Query()}
+}
 
-// s3Operation is one routed S3 operation.
-type s3Operation struct {
-	Name     string
-	Action   string
-	Resource func(s3Request) string // nil means "*"
-	Handle   func(w http.ResponseWriter, r *http.Request, req s3Request) error
+func bucketARN(r *http.Request) string { return "arn:aws:s3:::" + parseRequest(r).bucket }
+
+func objectARN(r *http.Request) string {
+	req := parseRequest(r)
+	return "arn:aws:s3:::" + req.bucket + "/" + req.key
 }
 
 // Handler returns the S3 API handler.
-func (s *S3) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+func (s *S3) Handler() http.Handler { return s.Service().Handler() }
+
+// protocol is S3's REST-XML, with the headers of an error about a delete
+// marker.
+var protocol = awsapi.RestXML{ErrorHeaders: func(h http.Header, err error) {
+	var oe *objects.Error
+	if errors.As(err, &oe) && oe.DeleteMarker {
+		h.Set("X-Amz-Delete-Marker", "true")
+		h.Set("X-Amz-Version-Id", oe.VersionID)
+	}
+}}
+
+// Service returns the operations of the S3 API. A ServeMux cannot route
+// S3 (keys are arbitrary, uncleaned paths), so route picks the operation
+// by method, path shape and query parameters; an operation whose IAM
+// action depends on the request (a versionId) is listed once per action.
+func (s *S3) Service() *awsapi.Service {
+	op := func(target, name, action string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request, s3Request) error) awsapi.Operation {
+		return awsapi.Operation{Name: name, Target: target, Action: action, Resource: res, Handle: func(w http.ResponseWriter, r *http.Request) error {
+			return h(w, r, parseRequest(r))
+		}}
+	}
+	return &awsapi.Service{Name: "s3", Protocol: protocol, Errors: errorCodes, Internal: internalError,
+		Throttle:  awsapi.Error{Code: "SlowDown", Status: http.StatusServiceUnavailable},
+		Streaming: true, RequestIDHeader: "X-Amz-Request-Id", Authorizer: s.Authorizer, Log: s.Log,
+		WrongRegion: func(got, want string) *awsapi.Error {
+			return &awsapi.Error{Code: "AuthorizationHeaderMalformed", Status: http.StatusBadRequest,
+				Message: fmt.Sprintf("The authorization header is malformed; the region '%s' is wrong; expecting '%s'", got, want)}
+		},
+		Router: func(r *http.Request) (string, error) { return route(r) },
+		Operations: []awsapi.Operation{
+			op("ListBuckets", "ListBuckets", "s3:ListAllMyBuckets", nil, s.listBuckets),
+			op("PutBucketVersioning", "PutBucketVersioning", "s3:PutBucketVersioning", bucketARN, s.putBucketVersioning),
+			op("CreateBucket", "CreateBucket", "s3:CreateBucket", bucketARN, s.createBucket),
+			op("GetBucketVersioning", "GetBucketVersioning", "s3:GetBucketVersioning", bucketARN, s.getBucketVersioning),
+			op("GetBucketLocation", "GetBucketLocation", "s3:GetBucketLocation", bucketARN, s.getBucketLocation),
+			op("ListObjectVersions", "ListObjectVersions", "s3:ListBucketVersions", bucketARN, s.listObjectVersions),
+			op("ListObjectsV2", "ListObjectsV2", "s3:ListBucket", bucketARN, s.listObjectsV2),
+			op("ListObjects", "ListObjects", "s3:ListBucket", bucketARN, s.listObjects),
+			op("HeadBucket", "HeadBucket", "s3:ListBucket", bucketARN, s.headBucket),
+			op("DeleteBucket", "DeleteBucket", "s3:DeleteBucket", bucketARN, s.deleteBucket),
+			op("DeleteObjects", "DeleteObjects", "s3:DeleteObject", bucketARN, s.deleteObjects),
+			op("UploadPart", "UploadPart", "s3:PutObject", objectARN, s.uploadPart),
+			op("PutObject", "PutObject", "s3:PutObject", objectARN, s.putObject),
+			op("GetObject", "GetObject", "s3:GetObject", objectARN, s.readObject),
+			op("GetObjectVersion", "GetObject", "s3:GetObjectVersion", objectARN, s.readObject),
+			op("HeadObject", "HeadObject", "s3:GetObject", objectARN, s.readObject),
+			op("HeadObjectVersion", "HeadObject", "s3:GetObjectVersion", objectARN, s.readObject),
+			op("CreateMultipartUpload", "CreateMultipartUpload", "s3:PutObject", objectARN, s.createMultipartUpload),
+			op("CompleteMultipartUpload", "CompleteMultipartUpload", "s3:PutObject", objectARN, s.completeMultipartUpload),
+			op("AbortMultipartUpload", "AbortMultipartUpload", "s3:AbortMultipartUpload", objectARN, s.abortMultipartUpload),
+			op("DeleteObject", "DeleteObject", "s3:DeleteObject", objectARN, s.deleteObject),
+			op("DeleteObjectVersion", "DeleteObject", "s3:DeleteObjectVersion", objectARN, s.deleteObject),
+		},
+	}
+}
+
+// readObject serves GetObject and HeadObject, hiding which keys exist
+// from callers who may not list them.
+func (s *S3) readObject(w http.ResponseWriter, r *http.Request, req s3Request) error {
+	return s.hideMissing(r, req, s.getObject(w, r, req))
+}
 
 // log returns the logger; a nil Log discards.
 func (s *S3) log() *slog.Logger {
@@ -84,291 +146,154 @@ func (s *S3) log() *slog.Logger {
 	return s.Log
 }
 
-// splitPath splits a path-style request path into bucket and key.
-func splitPath(p string) (bucket, key string) {
-	p = strings.TrimPrefix(p, "/")
-	bucket, key, _ = strings.Cut(p, "/")
-	return bucket, key
-}
-
-func (s *S3) serve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Amz-Request-Id", RequestID(r.Context()))
-	bucket, key := splitPath(r.URL.Path)
-	req := s3Request{bucket: bucket, key: key, query: r.URL.Query()}
-	op, err := s.route(r, req)
-	if err != nil {
-		s.writeError(w, r, "", err)
-		return
-	}
-	caller, _ := CallerFrom(r.Context())
-	res := "*"
-	if op.Resource != nil {
-		res = op.Resource(req)
-	}
-	if err := s.Authorizer.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: op.Name, Action: op.Action, Resource: res}); err != nil {
-		s.writeError(w, r, op.Name, err)
-		return
-	}
-	if err := op.Handle(w, r, req); err != nil {
-		s.writeError(w, r, op.Name, s.hideMissing(r, op, req, err))
-		return
-	}
-	s.log().DebugContext(r.Context(), "request served", "op", op.Name, "request_id", RequestID(r.Context()), "principal", caller.PrincipalARN)
-}
-
 // hideMissing answers a key or version that does not exist as S3 does:
 // NoSuchKey (NoSuchVersion) only to a caller allowed s3:ListBucket on the
 // bucket, AccessDenied to any other, so that reading tells no one which
 // keys exist who may not list them.
-func (s *S3) hideMissing(r *http.Request, op s3Operation, req s3Request, err error) error {
-	if op.Name != "GetObject" && op.Name != "HeadObject" || !errors.Is(err, objects.ErrNoSuchKey) && !errors.Is(err, objects.ErrNoSuchVersion) {
+func (s *S3) hideMissing(r *http.Request, req s3Request, err error) error {
+	if !errors.Is(err, objects.ErrNoSuchKey) && !errors.Is(err, objects.ErrNoSuchVersion) {
 		return err
 	}
 	var oe *objects.Error
 	if errors.As(err, &oe) && oe.DeleteMarker {
 		return err
 	}
-	if AuthorizeAlso(s.Authorizer, r.WithContext(context.WithValue(r.Context(), actionKey{}, op.Action)), s.bucketARN(req), "s3:ListBucket") != nil {
-		return &Error{Code: "AccessDenied", Status: http.StatusForbidden, Message: "Access Denied"}
+	if awsapi.AuthorizeAlso(s.Authorizer, r, "arn:aws:s3:::"+req.bucket, "s3:ListBucket") != nil {
+		return &awsapi.Error{Code: "AccessDenied", Status: http.StatusForbidden, Message: "Access Denied"}
 	}
 	return err
 }
 
-func notImplemented(what string) *Error {
-	return &Error{Code: "NotImplemented", Status: http.StatusNotImplemented, Message: "A header or parameter you provided implies functionality that is not implemented: " + what}
+func notImplemented(what string) *awsapi.Error {
+	return &awsapi.Error{Code: "NotImplemented", Status: http.StatusNotImplemented, Message: "A header or parameter you provided implies functionality that is not implemented: " + what}
 }
 
-// route picks the operation by method, path shape and query parameters.
-func (s *S3) route(r *http.Request, req s3Request) (s3Operation, error) {
+// route picks the operation (its Target) by method, path shape and query
+// parameters.
+func route(r *http.Request) (string, error) {
+	req := parseRequest(r)
 	for _, sub := range s3Subresources {
 		if req.has(sub) {
-			return s3Operation{}, notImplemented("the ?" + sub + " sub-resource")
+			return "", notImplemented("the ?" + sub + " sub-resource")
 		}
 	}
 	m := r.Method
 	switch {
 	case req.bucket == "":
 		if m == http.MethodGet {
-			return s3Operation{Name: "ListBuckets", Action: "s3:ListAllMyBuckets", Handle: s.listBuckets}, nil
+			return "ListBuckets", nil
 		}
 	case req.key == "":
 		switch {
 		case m == http.MethodPut && req.has("versioning"):
-			return s3Operation{"PutBucketVersioning", "s3:PutBucketVersioning", s.bucketARN, s.putBucketVersioning}, nil
+			return "PutBucketVersioning", nil
 		case m == http.MethodPut:
-			return s3Operation{"CreateBucket", "s3:CreateBucket", s.bucketARN, s.createBucket}, nil
+			return "CreateBucket", nil
 		case m == http.MethodGet && req.has("versioning"):
-			return s3Operation{"GetBucketVersioning", "s3:GetBucketVersioning", s.bucketARN, s.getBucketVersioning}, nil
+			return "GetBucketVersioning", nil
 		case m == http.MethodGet && req.has("location"):
-			return s3Operation{"GetBucketLocation", "s3:GetBucketLocation", s.bucketARN, s.getBucketLocation}, nil
+			return "GetBucketLocation", nil
 		case m == http.MethodGet && req.has("versions"):
-			return s3Operation{"ListObjectVersions", "s3:ListBucketVersions", s.bucketARN, s.listObjectVersions}, nil
+			return "ListObjectVersions", nil
 		case m == http.MethodGet && req.has("uploads"):
-			return s3Operation{}, notImplemented("ListMultipartUploads")
+			return "", notImplemented("ListMultipartUploads")
 		case m == http.MethodGet && req.query.Get("list-type") == "2":
-			return s3Operation{"ListObjectsV2", "s3:ListBucket", s.bucketARN, s.listObjectsV2}, nil
+			return "ListObjectsV2", nil
 		case m == http.MethodGet:
-			return s3Operation{"ListObjects", "s3:ListBucket", s.bucketARN, s.listObjects}, nil
+			return "ListObjects", nil
 		case m == http.MethodHead:
-			return s3Operation{"HeadBucket", "s3:ListBucket", s.bucketARN, s.headBucket}, nil
+			return "HeadBucket", nil
 		case m == http.MethodDelete:
-			return s3Operation{"DeleteBucket", "s3:DeleteBucket", s.bucketARN, s.deleteBucket}, nil
+			return "DeleteBucket", nil
 		case m == http.MethodPost && req.has("delete"):
-			return s3Operation{"DeleteObjects", "s3:DeleteObject", s.bucketARN, s.deleteObjects}, nil
+			return "DeleteObjects", nil
 		}
 	default:
 		copySource := r.Header.Get("X-Amz-Copy-Source") != ""
+		versioned := req.query.Get("versionId") != ""
 		switch {
 		case m == http.MethodPut && copySource:
-			return s3Operation{}, notImplemented("CopyObject and UploadPartCopy (x-amz-copy-source)")
+			return "", notImplemented("CopyObject and UploadPartCopy (x-amz-copy-source)")
 		case m == http.MethodPut && req.has("uploadId"):
-			return s3Operation{"UploadPart", "s3:PutObject", s.objectARN, s.uploadPart}, nil
+			return "UploadPart", nil
 		case m == http.MethodPut:
-			return s3Operation{"PutObject", "s3:PutObject", s.objectARN, s.putObject}, nil
+			return "PutObject", nil
 		case m == http.MethodGet && req.has("uploadId"):
-			return s3Operation{}, notImplemented("ListParts")
+			return "", notImplemented("ListParts")
 		case (m == http.MethodGet || m == http.MethodHead) && req.has("partNumber"):
-			return s3Operation{}, notImplemented("reading one part (partNumber); use a Range instead")
+			return "", notImplemented("reading one part (partNumber); use a Range instead")
 		case m == http.MethodGet || m == http.MethodHead:
-			name, action := "GetObject", "s3:GetObject"
+			target := "GetObject"
 			if m == http.MethodHead {
-				name = "HeadObject"
+				target = "HeadObject"
 			}
-			if req.query.Get("versionId") != "" {
-				action = "s3:GetObjectVersion"
+			if versioned {
+				target += "Version"
 			}
-			return s3Operation{name, action, s.objectARN, s.getObject}, nil
+			return target, nil
 		case m == http.MethodPost && req.has("uploads"):
-			return s3Operation{"CreateMultipartUpload", "s3:PutObject", s.objectARN, s.createMultipartUpload}, nil
+			return "CreateMultipartUpload", nil
 		case m == http.MethodPost && req.has("uploadId"):
-			return s3Operation{"CompleteMultipartUpload", "s3:PutObject", s.objectARN, s.completeMultipartUpload}, nil
+			return "CompleteMultipartUpload", nil
 		case m == http.MethodDelete && req.has("uploadId"):
-			return s3Operation{"AbortMultipartUpload", "s3:AbortMultipartUpload", s.objectARN, s.abortMultipartUpload}, nil
+			return "AbortMultipartUpload", nil
+		case m == http.MethodDelete && versioned:
+			return "DeleteObjectVersion", nil
 		case m == http.MethodDelete:
-			action := "s3:DeleteObject"
-			if req.query.Get("versionId") != "" {
-				action = "s3:DeleteObjectVersion"
-			}
-			return s3Operation{"DeleteObject", action, s.objectARN, s.deleteObject}, nil
+			return "DeleteObject", nil
 		}
 	}
-	return s3Operation{}, &Error{Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed, Message: "The specified method is not allowed against this resource."}
+	return "", &awsapi.Error{Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed, Message: "The specified method is not allowed against this resource."}
 }
 
 // Errors.
 
-// s3AuthCodes renames the SigV4 verifier's error codes (AWS's JSON
-// services' names) to S3's.
-var s3AuthCodes = map[string]struct {
-	code    string
-	status  int
-	message string // "" keeps the verifier's
-}{
-	"MissingAuthenticationTokenException": {"AccessDenied", http.StatusForbidden, "Access Denied"},
-	"IncompleteSignatureException":        {"AuthorizationHeaderMalformed", http.StatusBadRequest, ""},
-	"InvalidSignatureException":           {"SignatureDoesNotMatch", http.StatusForbidden, ""},
-	"UnrecognizedClientException":         {"InvalidAccessKeyId", http.StatusForbidden, "The AWS Access Key Id you provided does not exist in our records."},
-	"ExpiredTokenException":               {"ExpiredToken", http.StatusBadRequest, "The provided token has expired."},
-	"AccessDeniedException":               {"AccessDenied", http.StatusForbidden, ""},
-	"InternalServiceErrorException":       {"InternalError", http.StatusInternalServerError, "We encountered an internal error. Please try again."},
+// errorCodes are S3's codes for the object store's errors and for the
+// failures of reading a request.
+var errorCodes = []awsapi.ErrorCode{
+	{Match: isDeleteMarkerVersion, Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed, Message: "The specified method is not allowed against this resource: the version is a delete marker."},
+	{Err: objects.ErrNoSuchBucket, Code: "NoSuchBucket", Status: http.StatusNotFound},
+	{Err: objects.ErrNoSuchKey, Code: "NoSuchKey", Status: http.StatusNotFound},
+	{Err: objects.ErrNoSuchVersion, Code: "NoSuchVersion", Status: http.StatusNotFound},
+	{Err: objects.ErrNoSuchUpload, Code: "NoSuchUpload", Status: http.StatusNotFound},
+	{Err: objects.ErrBucketExists, Code: "BucketAlreadyOwnedByYou", Status: http.StatusConflict},
+	{Err: objects.ErrBucketNotEmpty, Code: "BucketNotEmpty", Status: http.StatusConflict},
+	{Err: objects.ErrInvalidBucketName, Code: "InvalidBucketName", Status: http.StatusBadRequest},
+	{Err: objects.ErrKeyTooLong, Code: "KeyTooLongError", Status: http.StatusBadRequest},
+	{Err: objects.ErrInvalidKey, Code: "InvalidArgument", Status: http.StatusBadRequest},
+	{Err: objects.ErrInvalidPart, Code: "InvalidPart", Status: http.StatusBadRequest},
+	{Err: objects.ErrInvalidPartOrder, Code: "InvalidPartOrder", Status: http.StatusBadRequest},
+	{Err: objects.ErrEntityTooSmall, Code: "EntityTooSmall", Status: http.StatusBadRequest},
+	{Err: objects.ErrEntityTooLarge, Code: "EntityTooLarge", Status: http.StatusBadRequest},
+	{Err: objects.ErrBadDigest, Code: "BadDigest", Status: http.StatusBadRequest},
+	{Err: objects.ErrInvalidArgument, Code: "InvalidArgument", Status: http.StatusBadRequest},
+	{Err: io.ErrUnexpectedEOF, Code: "IncompleteBody", Status: http.StatusBadRequest, Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	{Err: errXMLBodyTooLarge, Code: "MaxMessageLengthExceeded", Status: http.StatusBadRequest, Message: "Your request was too big."},
+	{Match: isTimeout, Code: "RequestTimeout", Status: http.StatusBadRequest, Message: "Your socket connection to the server was not read from or written to within the timeout period."},
 }
 
-// s3Codes maps the object store's sentinels to S3's codes.
-var s3Codes = []struct {
-	kind   error
-	code   string
-	status int
-}{
-	{objects.ErrNoSuchBucket, "NoSuchBucket", http.StatusNotFound},
-	{objects.ErrNoSuchKey, "NoSuchKey", http.StatusNotFound},
-	{objects.ErrNoSuchVersion, "NoSuchVersion", http.StatusNotFound},
-	{objects.ErrNoSuchUpload, "NoSuchUpload", http.StatusNotFound},
-	{objects.ErrBucketExists, "BucketAlreadyOwnedByYou", http.StatusConflict},
-	{objects.ErrBucketNotEmpty, "BucketNotEmpty", http.StatusConflict},
-	{objects.ErrInvalidBucketName, "InvalidBucketName", http.StatusBadRequest},
-	{objects.ErrKeyTooLong, "KeyTooLongError", http.StatusBadRequest},
-	{objects.ErrInvalidKey, "InvalidArgument", http.StatusBadRequest},
-	{objects.ErrInvalidPart, "InvalidPart", http.StatusBadRequest},
-	{objects.ErrInvalidPartOrder, "InvalidPartOrder", http.StatusBadRequest},
-	{objects.ErrEntityTooSmall, "EntityTooSmall", http.StatusBadRequest},
-	{objects.ErrEntityTooLarge, "EntityTooLarge", http.StatusBadRequest},
-	{objects.ErrBadDigest, "BadDigest", http.StatusBadRequest},
-	{objects.ErrInvalidArgument, "InvalidArgument", http.StatusBadRequest},
-}
+var internalError = awsapi.Error{Code: "InternalError", Status: http.StatusInternalServerError, Message: "We encountered an internal error. Please try again."}
 
-// MapS3Error turns any error into an S3 error: the one place that knows
-// S3's names for the object store's errors and for SigV4 failures.
-// Unknown errors become InternalError without detail.
-func MapS3Error(err error) *Error {
-	var ae *sigv4.Error
-	if errors.As(err, &ae) {
-		if ae.Skewed {
-			return &Error{Code: "RequestTimeTooSkewed", Status: http.StatusForbidden, Message: "The difference between the request time and the current time is too large. " + ae.Message}
-		}
-		return renameAuth(&Error{Code: ae.Code, Status: ae.Status, Message: ae.Message})
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return renameAuth(e)
-	}
+// isDeleteMarkerVersion reports a version asked for that is a delete
+// marker.
+func isDeleteMarkerVersion(err error) bool {
 	var oe *objects.Error
-	if errors.As(err, &oe) {
-		if errors.Is(oe, objects.ErrNoSuchVersion) && oe.DeleteMarker {
-			return &Error{Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed, Message: "The specified method is not allowed against this resource: the version is a delete marker."}
-		}
-		for _, c := range s3Codes {
-			if errors.Is(err, c.kind) {
-				return &Error{Code: c.code, Status: c.status, Message: oe.Msg}
-			}
-		}
-	}
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &Error{Code: "IncompleteBody", Status: http.StatusBadRequest, Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}
-	case errors.Is(err, errXMLBodyTooLarge):
-		return &Error{Code: "MaxMessageLengthExceeded", Status: http.StatusBadRequest, Message: "Your request was too big."}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return &Error{Code: "RequestTimeout", Status: http.StatusBadRequest, Message: "Your socket connection to the server was not read from or written to within the timeout period."}
-	}
-	return &Error{Code: "InternalError", Status: http.StatusInternalServerError, Message: "We encountered an internal error. Please try again."}
+	return errors.As(err, &oe) && oe.DeleteMarker && errors.Is(oe, objects.ErrNoSuchVersion)
 }
 
-// isTimeout reports a read deadline passing: the body arrived too slowly.
+// isTimeout reports a request that was canceled or whose body stopped
+// arriving (a read deadline passed).
 func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-func renameAuth(e *Error) *Error {
-	if n, ok := s3AuthCodes[e.Code]; ok {
-		msg := e.Message
-		if n.message != "" {
-			msg = n.message
-		}
-		return &Error{Code: n.code, Status: n.status, Message: msg}
-	}
-	return e
-}
+// errorsOnly maps errors as the service does, for MapS3Error.
+var errorsOnly = &awsapi.Service{Name: "s3", Errors: errorCodes, Internal: internalError}
 
-// WriteError writes err as S3 does: an <Error> document (no body for
-// HEAD) with the bucket or key it concerns. It is also how the server
-// reports authentication failures of S3 requests.
-func (s *S3) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	s.writeError(w, r, "", err)
-}
-
-func (s *S3) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
-	e := MapS3Error(err)
-	log := s.log()
-	if e.Status >= 500 {
-		log.ErrorContext(r.Context(), "request failed", "op", op, "request_id", RequestID(r.Context()), "err", err)
-	} else {
-		log.InfoContext(r.Context(), "request refused", "op", op, "request_id", RequestID(r.Context()), "code", e.Code, "err", err)
-	}
-	bucket, key := splitPath(r.URL.Path)
-	doc := s3ErrorDocument{Code: e.Code, Message: e.Message, RequestID: RequestID(r.Context())}
-	switch e.Code {
-	case "NoSuchBucket", "BucketNotEmpty", "BucketAlreadyOwnedByYou", "InvalidBucketName":
-		doc.BucketName = bucket
-	case "NoSuchKey", "KeyTooLongError":
-		doc.Key = key
-	case "NoSuchVersion", "MethodNotAllowed":
-		doc.Key, doc.VersionID = key, r.URL.Query().Get("versionId")
-	case "NoSuchUpload":
-		doc.UploadID = r.URL.Query().Get("uploadId")
-	}
-	h := w.Header()
-	var oe *objects.Error
-	if errors.As(err, &oe) && oe.DeleteMarker {
-		h.Set("X-Amz-Delete-Marker", "true")
-		h.Set("X-Amz-Version-Id", oe.VersionID)
-	}
-	if r.Method == http.MethodHead {
-		w.WriteHeader(e.Status)
-		return
-	}
-	body, merr := marshalXML(doc)
-	if merr != nil {
-		w.WriteHeader(e.Status)
-		return
-	}
-	h.Set("Content-Type", "application/xml")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(e.Status)
-	w.Write(body)
-}
-
-// writeXML writes a 200 response with v as an XML document.
-func writeXML(w http.ResponseWriter, v any) error {
-	body, err := marshalXML(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(body)
-	return err
+// MapS3Error returns the S3 error err is answered with.
+func MapS3Error(err error) *awsapi.Error {
+	return protocol.Rename(errorsOnly.MapError("", err), err)
 }
 
 // readDocument reads a small request body (an XML document) of at most
@@ -387,7 +312,7 @@ func readDocument(r *http.Request, limit int64) ([]byte, error) {
 	}
 	if want != nil {
 		if sum := md5.Sum(body); string(sum[:]) != string(want) {
-			return nil, &Error{Code: "BadDigest", Status: 400, Message: "The Content-MD5 you specified did not match what we received."}
+			return nil, &awsapi.Error{Code: "BadDigest", Status: 400, Message: "The Content-MD5 you specified did not match what we received."}
 		}
 	}
 	return body, nil
@@ -401,7 +326,7 @@ func contentMD5(r *http.Request) ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(v)
 	if err != nil || len(b) != md5.Size {
-		return nil, &Error{Code: "InvalidDigest", Status: 400, Message: "The Content-MD5 you specified is not valid."}
+		return nil, &awsapi.Error{Code: "InvalidDigest", Status: 400, Message: "The Content-MD5 you specified is not valid."}
 	}
 	return b, nil
 }
@@ -410,10 +335,10 @@ func contentMD5(r *http.Request) ([]byte, error) {
 // reading them.
 func checkBodyLength(r *http.Request) error {
 	if r.ContentLength < 0 {
-		return &Error{Code: "MissingContentLength", Status: http.StatusLengthRequired, Message: "You must provide the Content-Length HTTP header."}
+		return &awsapi.Error{Code: "MissingContentLength", Status: http.StatusLengthRequired, Message: "You must provide the Content-Length HTTP header."}
 	}
 	if r.ContentLength > objects.MaxObjectSize {
-		return &Error{Code: "EntityTooLarge", Status: 400, Message: fmt.Sprintf("Your proposed upload exceeds the maximum allowed size of %d bytes.", int64(objects.MaxObjectSize))}
+		return &awsapi.Error{Code: "EntityTooLarge", Status: 400, Message: fmt.Sprintf("Your proposed upload exceeds the maximum allowed size of %d bytes.", int64(objects.MaxObjectSize))}
 	}
 	return nil
 }
@@ -463,7 +388,7 @@ func encodingType(q url.Values) (encoder, error) {
 	case "", "url":
 		return encoder{typ: v}, nil
 	default:
-		return encoder{}, &Error{Code: "InvalidArgument", Status: 400, Message: "Invalid Encoding Method specified in Request"}
+		return encoder{}, &awsapi.Error{Code: "InvalidArgument", Status: 400, Message: "Invalid Encoding Method specified in Request"}
 	}
 }
 
@@ -474,7 +399,7 @@ func maxKeys(q url.Values) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, &Error{Code: "InvalidArgument", Status: 400, Message: "Provided max-keys not an integer or within integer range"}
+		return 0, &awsapi.Error{Code: "InvalidArgument", Status: 400, Message: "Provided max-keys not an integer or within integer range"}
 	}
 	return min(n, objects.MaxListKeys), nil
 }
@@ -507,7 +432,7 @@ func (s *S3) listBuckets(w http.ResponseWriter, r *http.Request, _ s3Request) er
 			CreationDate string `xml:"CreationDate"`
 		}{b.Name, s3Time(b.CreatedAt)})
 	}
-	return writeXML(w, out)
+	return awsapi.WriteXML(w, out)
 }
 
 func (s *S3) createBucket(w http.ResponseWriter, r *http.Request, req s3Request) error {
@@ -524,7 +449,7 @@ func (s *S3) createBucket(w http.ResponseWriter, r *http.Request, req s3Request)
 			return err
 		}
 		if lc := cfg.LocationConstraint; lc != "" && lc != s.Region {
-			return &Error{Code: "InvalidLocationConstraint", Status: 400, Message: fmt.Sprintf("The specified location-constraint is not valid: this store serves region %s.", s.Region)}
+			return &awsapi.Error{Code: "InvalidLocationConstraint", Status: 400, Message: fmt.Sprintf("The specified location-constraint is not valid: this store serves region %s.", s.Region)}
 		}
 	}
 	if _, err := s.Objects.CreateBucket(r.Context(), req.bucket); err != nil {
@@ -561,7 +486,7 @@ func (s *S3) getBucketLocation(w http.ResponseWriter, r *http.Request, req s3Req
 	if region == "us-east-1" {
 		region = "" // S3's answer for us-east-1
 	}
-	return writeXML(w, locationConstraint{Region: region})
+	return awsapi.WriteXML(w, locationConstraint{Region: region})
 }
 
 func (s *S3) putBucketVersioning(w http.ResponseWriter, r *http.Request, req s3Request) error {
@@ -590,7 +515,7 @@ func (s *S3) getBucketVersioning(w http.ResponseWriter, r *http.Request, req s3R
 	if err != nil {
 		return err
 	}
-	return writeXML(w, versioningConfigurationResult{Status: status})
+	return awsapi.WriteXML(w, versioningConfigurationResult{Status: status})
 }
 
 // add lists res's objects and common prefixes, encoded by e.
@@ -624,7 +549,7 @@ func (s *S3) listObjectsV2(w http.ResponseWriter, r *http.Request, req s3Request
 		KeyCount: &n, ContinuationToken: in.ContinuationToken, NextContinuationToken: res.NextContinuationToken, StartAfter: e.enc(in.StartAfter),
 	}
 	out.add(res, e)
-	return writeXML(w, out)
+	return awsapi.WriteXML(w, out)
 }
 
 func (s *S3) listObjects(w http.ResponseWriter, r *http.Request, req s3Request) error {
@@ -645,7 +570,7 @@ func (s *S3) listObjects(w http.ResponseWriter, r *http.Request, req s3Request) 
 		out.NextMarker = e.enc(res.NextMarker)
 	}
 	out.add(res, e)
-	return writeXML(w, out)
+	return awsapi.WriteXML(w, out)
 }
 
 func (s *S3) listObjectVersions(w http.ResponseWriter, r *http.Request, req s3Request) error {
@@ -679,7 +604,7 @@ func (s *S3) listObjectVersions(w http.ResponseWriter, r *http.Request, req s3Re
 	for _, p := range res.CommonPrefixes {
 		out.CommonPrefixes = append(out.CommonPrefixes, s3CommonPrefix{e.enc(p)})
 	}
-	return writeXML(w, out)
+	return awsapi.WriteXML(w, out)
 }
 
 // deleteObjects deletes up to 1000 keys, authorizing each one.
@@ -695,7 +620,7 @@ func (s *S3) deleteObjects(w http.ResponseWriter, r *http.Request, req s3Request
 	if _, err := s.Objects.Bucket(r.Context(), req.bucket); err != nil {
 		return err
 	}
-	caller, _ := CallerFrom(r.Context())
+	caller, _ := awsapi.CallerFrom(r.Context())
 	quiet := strings.TrimSpace(d.Quiet) == "true"
 	var out deleteResult
 	for _, o := range d.Objects {
@@ -705,7 +630,7 @@ func (s *S3) deleteObjects(w http.ResponseWriter, r *http.Request, req s3Request
 		}
 		// Each key is a resource of its own, authorized for the caller
 		// (and not counted again against the rate limit).
-		err := s.Authorizer.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: "s3:DeleteObjects", Action: action, Resource: "arn:aws:s3:::" + req.bucket + "/" + o.Key, Also: true})
+		err := s.Authorizer.Authorize(r.Context(), awsapi.AuthzRequest{Caller: caller, Operation: "s3:DeleteObjects", Action: action, Resource: "arn:aws:s3:::" + req.bucket + "/" + o.Key, Also: true})
 		var res objects.DeleteResult
 		if err == nil {
 			res, err = s.Objects.Delete(r.Context(), req.bucket, o.Key, o.VersionID)
@@ -713,7 +638,7 @@ func (s *S3) deleteObjects(w http.ResponseWriter, r *http.Request, req s3Request
 		if err != nil {
 			e := MapS3Error(err)
 			if e.Status >= 500 {
-				s.log().ErrorContext(r.Context(), "delete failed", "request_id", RequestID(r.Context()), "key", o.Key, "err", err)
+				s.log().ErrorContext(r.Context(), "delete failed", "request_id", awsapi.RequestID(r.Context()), "key", o.Key, "err", err)
 			}
 			out.Errors = append(out.Errors, s3DeleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
 			continue
@@ -732,7 +657,7 @@ func (s *S3) deleteObjects(w http.ResponseWriter, r *http.Request, req s3Request
 		}
 		out.Deleted = append(out.Deleted, entry)
 	}
-	return writeXML(w, out)
+	return awsapi.WriteXML(w, out)
 }
 
 // Object operations.
@@ -761,13 +686,13 @@ func (s *S3) createMultipartUpload(w http.ResponseWriter, r *http.Request, req s
 	if err != nil {
 		return err
 	}
-	return writeXML(w, initiateMultipartUploadResult{Bucket: req.bucket, Key: req.key, UploadID: u.ID})
+	return awsapi.WriteXML(w, initiateMultipartUploadResult{Bucket: req.bucket, Key: req.key, UploadID: u.ID})
 }
 
 func (s *S3) uploadPart(w http.ResponseWriter, r *http.Request, req s3Request) error {
 	n, err := strconv.Atoi(req.query.Get("partNumber"))
 	if err != nil {
-		return &Error{Code: "InvalidArgument", Status: 400, Message: fmt.Sprintf("Part number must be an integer between 1 and %d, inclusive.", objects.MaxPartNumber)}
+		return &awsapi.Error{Code: "InvalidArgument", Status: 400, Message: fmt.Sprintf("Part number must be an integer between 1 and %d, inclusive.", objects.MaxPartNumber)}
 	}
 	if err := checkBodyLength(r); err != nil {
 		return err
@@ -805,7 +730,7 @@ func (s *S3) completeMultipartUpload(w http.ResponseWriter, r *http.Request, req
 	}
 	loc := (&url.URL{Scheme: scheme, Host: r.Host, Path: "/" + req.bucket + "/" + req.key}).String()
 	s.versionHeader(r.Context(), w, req.bucket, info.VersionID)
-	return writeXML(w, completeMultipartUploadResult{Location: loc, Bucket: req.bucket, Key: req.key, ETag: s3ETag(info.ETag)})
+	return awsapi.WriteXML(w, completeMultipartUploadResult{Location: loc, Bucket: req.bucket, Key: req.key, ETag: s3ETag(info.ETag)})
 }
 
 func (s *S3) abortMultipartUpload(w http.ResponseWriter, r *http.Request, req s3Request) error {
@@ -846,7 +771,7 @@ func parseRange(h string, size int64) (byteRange, bool, error) {
 	if !found {
 		return byteRange{}, false, nil
 	}
-	invalid := &Error{Code: "InvalidRange", Status: http.StatusRequestedRangeNotSatisfiable, Message: "The requested range is not satisfiable"}
+	invalid := &awsapi.Error{Code: "InvalidRange", Status: http.StatusRequestedRangeNotSatisfiable, Message: "The requested range is not satisfiable"}
 	if first == "" { // suffix: the last N bytes
 		n, err := strconv.ParseInt(last, 10, 64)
 		if err != nil || n < 0 {
@@ -888,7 +813,7 @@ func checkConditions(w http.ResponseWriter, r *http.Request, o *objects.Object) 
 		return false
 	}
 	modified := o.LastModified.Truncate(time.Second)
-	failed := &Error{Code: "PreconditionFailed", Status: http.StatusPreconditionFailed, Message: "At least one of the pre-conditions you specified did not hold"}
+	failed := &awsapi.Error{Code: "PreconditionFailed", Status: http.StatusPreconditionFailed, Message: "At least one of the pre-conditions you specified did not hold"}
 	if v := r.Header.Get("If-Match"); v != "" {
 		if !matches(v) {
 			return false, failed
@@ -974,7 +899,7 @@ func (s *S3) getObject(w http.ResponseWriter, r *http.Request, req s3Request) er
 	w.WriteHeader(status)
 	if _, err := io.Copy(w, body); err != nil {
 		// The status line is sent: the client sees a short body.
-		s.log().WarnContext(r.Context(), "object body not fully sent", "request_id", RequestID(r.Context()), "bucket", req.bucket, "key", req.key, "err", err)
+		s.log().WarnContext(r.Context(), "object body not fully sent", "request_id", awsapi.RequestID(r.Context()), "bucket", req.bucket, "key", req.key, "err", err)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
-package awsapi
+// Package logsapi serves the CloudWatch Logs subset that reads function
+// logs (JSON 1.1 protocol).
+package logsapi
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/logs"
 )
 
@@ -19,21 +23,35 @@ import (
 type Logs struct {
 	Store      logs.Store
 	Account    arn.Account
-	Authorizer Authorizer
+	Authorizer awsapi.Authorizer
 	Log        *slog.Logger
+	// Pending, when set, holds events written but not yet stored; every
+	// read flushes it first, so that the logs of an invocation that has
+	// returned are there to read (read-your-writes, where CloudWatch
+	// Logs is eventually consistent).
+	Pending interface{ Flush(context.Context) error }
 }
 
 // Service returns the operations of the CloudWatch Logs API.
-func (l *Logs) Service() *Service {
-	op := func(name string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request) error) Operation {
-		return Operation{Name: name, Pattern: "POST /", Target: "Logs_20140328." + name, Action: "logs:" + name, Resource: res, Handle: h}
+func (l *Logs) Service() *awsapi.Service {
+	op := func(name string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request) error) awsapi.Operation {
+		return awsapi.Operation{Name: name, Pattern: "POST /", Target: "Logs_20140328." + name, Action: "logs:" + name, Resource: res,
+			Handle: func(w http.ResponseWriter, r *http.Request) error {
+				if l.Pending != nil {
+					if err := l.Pending.Flush(r.Context()); err != nil {
+						return fmt.Errorf("storing pending log events: %w", err)
+					}
+				}
+				return h(w, r)
+			}}
 	}
-	return &Service{Name: "logs", Authorizer: l.Authorizer, Log: l.Log, Operations: []Operation{
-		op("FilterLogEvents", l.groupARN, l.filterLogEvents),
-		op("GetLogEvents", l.streamARN, l.getLogEvents),
-		op("DescribeLogGroups", l.allGroupsARN, l.describeLogGroups),
-		op("DescribeLogStreams", l.groupARN, l.describeLogStreams),
-	}}
+	return &awsapi.Service{Name: "logs", Protocol: awsapi.JSON{}, Authorizer: l.Authorizer, Log: l.Log,
+		Throttle: awsapi.Error{Code: "ThrottlingException", Status: http.StatusBadRequest}, Operations: []awsapi.Operation{
+			op("FilterLogEvents", l.groupARN, l.filterLogEvents),
+			op("GetLogEvents", l.streamARN, l.getLogEvents),
+			op("DescribeLogGroups", l.allGroupsARN, l.describeLogGroups),
+			op("DescribeLogStreams", l.groupARN, l.describeLogStreams),
+		}}
 }
 
 // allGroupsARN is DescribeLogGroups' resource: every log group of the
@@ -49,7 +67,7 @@ func (l *Logs) groupARN(r *http.Request) string {
 		LogGroupName       string `json:"logGroupName"`
 		LogGroupIdentifier string `json:"logGroupIdentifier"`
 	}
-	peekJSON(r, &req)
+	awsapi.PeekJSON(r, &req)
 	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
 	if err != nil {
 		return "*" // refused before the handler explains what is missing
@@ -64,7 +82,7 @@ func (l *Logs) streamARN(r *http.Request) string {
 	var req struct {
 		LogStreamName string `json:"logStreamName"`
 	}
-	peekJSON(r, &req)
+	awsapi.PeekJSON(r, &req)
 	g := l.groupARN(r)
 	if g == "*" {
 		return g
@@ -93,12 +111,12 @@ func groupName(name, identifier string) (string, error) {
 		}
 	}
 	if name == "" {
-		return "", &Error{Code: "InvalidParameterException", Status: 400, Message: "logGroupName or logGroupIdentifier is required"}
+		return "", &awsapi.Error{Code: "InvalidParameterException", Status: 400, Message: "logGroupName or logGroupIdentifier is required"}
 	}
 	return name, nil
 }
 
-var errNoGroup = &Error{Code: "ResourceNotFoundException", Status: 400, Message: "The specified log group does not exist."}
+var errNoGroup = &awsapi.Error{Code: "ResourceNotFoundException", Status: 400, Message: "The specified log group does not exist."}
 
 func (l *Logs) groupExists(r *http.Request, group string) error {
 	ok, err := l.Store.LogGroupExists(r.Context(), group)
@@ -110,7 +128,7 @@ func (l *Logs) groupExists(r *http.Request, group string) error {
 
 func checkLimit(limit, max int) (int, error) {
 	if limit < 0 || limit > max {
-		return 0, &Error{Code: "InvalidParameterException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and %d", limit, max)}
+		return 0, &awsapi.Error{Code: "InvalidParameterException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and %d", limit, max)}
 	}
 	if limit == 0 {
 		return max, nil
@@ -138,7 +156,7 @@ func parseEventToken(prefix, tok string) (int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(rest)
 	id, err2 := strconv.ParseInt(string(b), 10, 64)
 	if !ok || err != nil || err2 != nil || id < 0 {
-		return 0, &Error{Code: "InvalidParameterException", Status: 400, Message: "The specified nextToken is invalid; pass the token a previous response returned."}
+		return 0, &awsapi.Error{Code: "InvalidParameterException", Status: 400, Message: "The specified nextToken is invalid; pass the token a previous response returned."}
 	}
 	return id, nil
 }
@@ -156,7 +174,7 @@ func (l *Logs) filterLogEvents(w http.ResponseWriter, r *http.Request) error {
 		Limit               int      `json:"limit"`
 		Interleaved         bool     `json:"interleaved"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
@@ -164,7 +182,7 @@ func (l *Logs) filterLogEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(req.LogStreamNames) > 0 && req.LogStreamNamePrefix != "" {
-		return &Error{Code: "InvalidParameterException", Status: 400, Message: "logStreamNames and logStreamNamePrefix are mutually exclusive"}
+		return &awsapi.Error{Code: "InvalidParameterException", Status: 400, Message: "logStreamNames and logStreamNamePrefix are mutually exclusive"}
 	}
 	limit, err := checkLimit(req.Limit, 10000)
 	if err != nil {
@@ -209,7 +227,7 @@ func (l *Logs) filterLogEvents(w http.ResponseWriter, r *http.Request) error {
 	if q.AfterID >= 0 && len(out.Events) > 0 {
 		out.NextToken = eventToken("", q.AfterID)
 	}
-	return WriteJSON(w, out)
+	return awsapi.WriteJSON(w, out)
 }
 
 func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request) error {
@@ -223,7 +241,7 @@ func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request) error {
 		Limit              int    `json:"limit"`
 		StartFromHead      bool   `json:"startFromHead"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
@@ -231,7 +249,7 @@ func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.LogStreamName == "" {
-		return &Error{Code: "InvalidParameterException", Status: 400, Message: "logStreamName is required"}
+		return &awsapi.Error{Code: "InvalidParameterException", Status: 400, Message: "logStreamName is required"}
 	}
 	limit, err := checkLimit(req.Limit, 10000)
 	if err != nil {
@@ -259,7 +277,7 @@ func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request) error {
 		out.Events = append(out.Events, logEventJSON{Timestamp: e.Time.UnixMilli(), Message: e.Message, IngestionTime: e.Ingested.UnixMilli()})
 		out.NextForwardToken = eventToken("f/", e.ID)
 	}
-	return WriteJSON(w, out)
+	return awsapi.WriteJSON(w, out)
 }
 
 func (l *Logs) describeLogGroups(w http.ResponseWriter, r *http.Request) error {
@@ -267,7 +285,7 @@ func (l *Logs) describeLogGroups(w http.ResponseWriter, r *http.Request) error {
 		LogGroupNamePrefix string `json:"logGroupNamePrefix"`
 		Limit              int    `json:"limit"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	limit, err := checkLimit(req.Limit, 50)
@@ -288,7 +306,7 @@ func (l *Logs) describeLogGroups(w http.ResponseWriter, r *http.Request) error {
 	for _, g := range groups[:min(limit, len(groups))] {
 		out.LogGroups = append(out.LogGroups, groupJSON{LogGroupName: g, Arn: l.arn(g)})
 	}
-	return WriteJSON(w, out)
+	return awsapi.WriteJSON(w, out)
 }
 
 func (l *Logs) describeLogStreams(w http.ResponseWriter, r *http.Request) error {
@@ -298,7 +316,7 @@ func (l *Logs) describeLogStreams(w http.ResponseWriter, r *http.Request) error 
 		LogStreamNamePrefix string `json:"logStreamNamePrefix"`
 		Limit               int    `json:"limit"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
@@ -332,5 +350,5 @@ func (l *Logs) describeLogStreams(w http.ResponseWriter, r *http.Request) error 
 			LastEventTimestamp: s.LastEvent.UnixMilli(), LastIngestionTime: s.LastIngestion.UnixMilli(),
 			Arn: strings.TrimSuffix(l.arn(group), "*") + "log-stream:" + s.Name})
 	}
-	return WriteJSON(w, out)
+	return awsapi.WriteJSON(w, out)
 }

@@ -1,4 +1,4 @@
-package awsapi
+package lambdaapi
 
 import (
 	"errors"
@@ -7,11 +7,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/functions"
 )
 
 // functionOperations are the Lambda API's function operations.
-func (l *Lambda) functionOperations() []Operation {
+func (l *Lambda) functionOperations() []awsapi.Operation {
 	fnARN := func(r *http.Request) string {
 		if name, err := l.Functions.FunctionName(r.PathValue("name")); err == nil {
 			return l.Functions.ARN(name)
@@ -24,7 +25,7 @@ func (l *Lambda) functionOperations() []Operation {
 		var req struct {
 			CodeSigningConfigArn string `json:"CodeSigningConfigArn"`
 		}
-		peekJSON(r, &req)
+		awsapi.PeekJSON(r, &req)
 		if req.CodeSigningConfigArn == "" {
 			return nil
 		}
@@ -36,7 +37,7 @@ func (l *Lambda) functionOperations() []Operation {
 		var req struct {
 			FunctionName string `json:"FunctionName"`
 		}
-		peekJSON(r, &req)
+		awsapi.PeekJSON(r, &req)
 		if name, err := l.Functions.FunctionName(req.FunctionName); err == nil {
 			return l.Functions.ARN(name)
 		}
@@ -56,7 +57,7 @@ func (l *Lambda) functionOperations() []Operation {
 	}
 	layerVersionARN := func(r *http.Request) string { return layerARN(r) + ":" + r.PathValue("version") }
 	const base = "/2015-03-31/functions"
-	return []Operation{
+	return []awsapi.Operation{
 		{Name: "CreateFunction", Pattern: "POST " + base, Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
 		{Name: "CreateFunction", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
 		{Name: "ListFunctions", Pattern: "GET " + base, Action: "lambda:ListFunctions", Handle: l.listFunctions},
@@ -76,36 +77,6 @@ func (l *Lambda) functionOperations() []Operation {
 		{Name: "DeleteFunctionCodeSigningConfig", Pattern: "DELETE /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:DeleteFunctionCodeSigningConfig", Resource: fnARN, Handle: l.deleteFunctionCSC},
 		{Name: "ListFunctionsByCodeSigningConfig", Pattern: "GET /2020-04-22/code-signing-configs/{arn}/functions", Action: "lambda:ListFunctionsByCodeSigningConfig", Resource: cscARN, Handle: l.listFunctionsByCSC},
 	}
-}
-
-// functionsMapError maps the functions registry's errors to Lambda's.
-func functionsMapError(err error) *Error {
-	var fe *functions.Error
-	msg := err.Error()
-	if errors.As(err, &fe) {
-		msg = fe.Msg
-		switch fe.Type {
-		case "RequestTooLargeException":
-			return &Error{Code: fe.Type, Status: http.StatusRequestEntityTooLarge, Message: msg}
-		case "PreconditionFailedException":
-			return &Error{Code: fe.Type, Status: http.StatusPreconditionFailed, Message: msg}
-		}
-	}
-	switch {
-	case errors.Is(err, functions.ErrNotFound):
-		return &Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound, Message: msg}
-	case errors.Is(err, functions.ErrExists):
-		return &Error{Code: "ResourceConflictException", Status: http.StatusConflict, Message: msg}
-	case errors.Is(err, functions.ErrInvalid):
-		return &Error{Code: "InvalidParameterValueException", Status: http.StatusBadRequest, Message: msg}
-	case errors.Is(err, functions.ErrCSCNotFound):
-		return &Error{Code: "CodeSigningConfigNotFoundException", Status: http.StatusNotFound, Message: msg}
-	case errors.Is(err, functions.ErrCodeRefused):
-		return &Error{Code: "CodeVerificationFailedException", Status: http.StatusBadRequest, Message: msg}
-	case errors.Is(err, functions.ErrCodeSignInvalid):
-		return &Error{Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest, Message: msg}
-	}
-	return nil
 }
 
 type functionConfigJSON struct {
@@ -187,20 +158,20 @@ func (l *Lambda) zip(r *http.Request, c codeJSON) ([]byte, error) {
 		return c.ZipFile, nil
 	}
 	if c.S3Bucket == "" || c.S3Key == "" {
-		return nil, &Error{Code: "InvalidParameterValueException", Status: 400, Message: "Code must name a ZipFile, or an S3Bucket and S3Key"}
+		return nil, &awsapi.Error{Code: "InvalidParameterValueException", Status: 400, Message: "Code must name a ZipFile, or an S3Bucket and S3Key"}
 	}
 	if l.ReadObject == nil {
-		return nil, &Error{Code: "InvalidParameterValueException", Status: 400, Message: "this endpoint has no object store"}
+		return nil, &awsapi.Error{Code: "InvalidParameterValueException", Status: 400, Message: "this endpoint has no object store"}
 	}
 	action := "s3:GetObject"
 	if c.S3ObjectVersion != "" {
 		action = "s3:GetObjectVersion"
 	}
 	obj := "arn:aws:s3:::" + c.S3Bucket + "/" + c.S3Key
-	unreadable := &Error{Code: "InvalidParameterValueException", Status: 400, Message: fmt.Sprintf(
+	unreadable := &awsapi.Error{Code: "InvalidParameterValueException", Status: 400, Message: fmt.Sprintf(
 		"Error occurred while GetObject. S3 Error Code: AccessDenied. S3 Error Message: Access Denied (%s does not exist, or you are not allowed %s on it: check the bucket, key and version, and your policies)", obj, action)}
-	if err := AuthorizeAlso(l.Authorizer, r, obj, action); err != nil {
-		if e := (*Error)(nil); errors.As(err, &e) && e.Code == "AccessDeniedException" {
+	if err := awsapi.AuthorizeAlso(l.Authorizer, r, obj, action); err != nil {
+		if e := (*awsapi.Error)(nil); errors.As(err, &e) && e.Code == "AccessDeniedException" {
 			return nil, unreadable
 		}
 		return nil, err
@@ -210,7 +181,7 @@ func (l *Lambda) zip(r *http.Request, c codeJSON) ([]byte, error) {
 	case errors.Is(err, ErrObjectNotFound):
 		return nil, unreadable
 	case err != nil:
-		return nil, &Error{Code: "InvalidParameterValueException", Status: 400, Message: "Error occurred while GetObject. S3 Error Code: " + err.Error()}
+		return nil, &awsapi.Error{Code: "InvalidParameterValueException", Status: 400, Message: "Error occurred while GetObject. S3 Error Code: " + err.Error()}
 	}
 	return b, nil
 }
@@ -226,14 +197,14 @@ func (l *Lambda) authorizeRole(r *http.Request, role string) error {
 	if role == "" {
 		return nil
 	}
-	return AuthorizeAlso(l.Authorizer, r, role, "iam:PassRole")
+	return awsapi.AuthorizeAlso(l.Authorizer, r, role, "iam:PassRole")
 }
 
 // authorizeLayers requires lambda:GetLayerVersion on every layer version
 // a function is given.
 func (l *Lambda) authorizeLayers(r *http.Request, layers []string) error {
 	for _, a := range layers {
-		if err := AuthorizeAlso(l.Authorizer, r, a, "lambda:GetLayerVersion"); err != nil {
+		if err := awsapi.AuthorizeAlso(l.Authorizer, r, a, "lambda:GetLayerVersion"); err != nil {
 			return err
 		}
 	}
@@ -250,7 +221,7 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
 		Layers                                            []string
 		Tags                                              map[string]string
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if err := l.authorizeRole(r, req.Role); err != nil {
@@ -274,7 +245,7 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSONStatus(w, http.StatusCreated, l.functionJSON(f))
+	return awsapi.WriteJSONStatus(w, http.StatusCreated, l.functionJSON(f))
 }
 
 func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
@@ -290,7 +261,7 @@ func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
 	if l.CodeURL != nil {
 		loc.Location = l.CodeURL(f.Name, f.CodeSHA256)
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		Configuration functionConfigJSON `json:"Configuration"`
 		Code          codeLocation       `json:"Code"`
 		Tags          map[string]string  `json:"Tags,omitempty"`
@@ -302,24 +273,24 @@ func (l *Lambda) getFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, l.versionJSON(f, version))
+	return awsapi.WriteJSON(w, l.versionJSON(f, version))
 }
 
 func (l *Lambda) publishVersion(w http.ResponseWriter, r *http.Request) error {
 	var req struct{ Description string }
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	f, n, err := l.Functions.PublishVersion(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	return WriteJSONStatus(w, http.StatusCreated, l.versionJSON(f, strconv.Itoa(n)))
+	return awsapi.WriteJSONStatus(w, http.StatusCreated, l.versionJSON(f, strconv.Itoa(n)))
 }
 
 func (l *Lambda) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {
 	var req codeJSON
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	zip, err := l.zip(r, req)
@@ -330,7 +301,7 @@ func (l *Lambda) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, l.functionJSON(f))
+	return awsapi.WriteJSON(w, l.functionJSON(f))
 }
 
 func (l *Lambda) deleteFunction(w http.ResponseWriter, r *http.Request) error {
@@ -346,7 +317,7 @@ func (l *Lambda) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("MaxItems"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return &Error{Code: "InvalidParameterValueException", Status: 400, Message: "MaxItems must be an integer"}
+			return &awsapi.Error{Code: "InvalidParameterValueException", Status: 400, Message: "MaxItems must be an integer"}
 		}
 		max = n
 	}
@@ -361,7 +332,7 @@ func (l *Lambda) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	for _, f := range fs {
 		resp.Functions = append(resp.Functions, l.functionJSON(f))
 	}
-	return WriteJSON(w, resp)
+	return awsapi.WriteJSON(w, resp)
 }
 
 type functionCSCJSON struct {
@@ -371,14 +342,14 @@ type functionCSCJSON struct {
 
 func (l *Lambda) putFunctionCSC(w http.ResponseWriter, r *http.Request) error {
 	var req struct{ CodeSigningConfigArn string }
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	name, err := l.Functions.PutCSC(r.Context(), r.PathValue("name"), req.CodeSigningConfigArn)
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, functionCSCJSON{req.CodeSigningConfigArn, name})
+	return awsapi.WriteJSON(w, functionCSCJSON{req.CodeSigningConfigArn, name})
 }
 
 func (l *Lambda) getFunctionCSC(w http.ResponseWriter, r *http.Request) error {
@@ -387,9 +358,9 @@ func (l *Lambda) getFunctionCSC(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if arn == "" {
-		return WriteJSON(w, struct{}{}) // Lambda answers 200 with an empty body
+		return awsapi.WriteJSON(w, struct{}{}) // Lambda answers 200 with an empty body
 	}
-	return WriteJSON(w, functionCSCJSON{arn, name})
+	return awsapi.WriteJSON(w, functionCSCJSON{arn, name})
 }
 
 func (l *Lambda) deleteFunctionCSC(w http.ResponseWriter, r *http.Request) error {
@@ -415,7 +386,7 @@ func (l *Lambda) listFunctionsByCSC(w http.ResponseWriter, r *http.Request) erro
 	for _, n := range names {
 		resp.FunctionArns = append(resp.FunctionArns, l.Functions.ARN(n))
 	}
-	return WriteJSON(w, resp)
+	return awsapi.WriteJSON(w, resp)
 }
 
 func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
@@ -425,7 +396,7 @@ func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		Environment                         *struct{ Variables map[string]string }
 		Layers                              *[]string
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if req.Role != nil {
@@ -452,7 +423,7 @@ func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, l.functionJSON(f))
+	return awsapi.WriteJSON(w, l.functionJSON(f))
 }
 
 type layerVersionJSON struct {
@@ -483,7 +454,7 @@ func (l *Lambda) publishLayer(w http.ResponseWriter, r *http.Request) error {
 		Content            codeJSON
 		CompatibleRuntimes []string
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	zip, err := l.zip(r, req.Content)
@@ -494,7 +465,7 @@ func (l *Lambda) publishLayer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSONStatus(w, http.StatusCreated, l.layerJSON(v))
+	return awsapi.WriteJSONStatus(w, http.StatusCreated, l.layerJSON(v))
 }
 
 func (l *Lambda) getLayer(w http.ResponseWriter, r *http.Request) error {
@@ -502,5 +473,5 @@ func (l *Lambda) getLayer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, l.layerJSON(v))
+	return awsapi.WriteJSON(w, l.layerJSON(v))
 }

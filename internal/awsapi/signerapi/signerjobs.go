@@ -1,28 +1,28 @@
-package awsapi
+package signerapi
 
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/signing"
 )
 
 // jobOperations are the Signer API's signing-job operations.
-func (s *Signer) jobOperations() []Operation {
+func (s *Signer) jobOperations() []awsapi.Operation {
 	profileFromBody := func(r *http.Request) string {
 		// The profile is named in the body; the body was read into memory
 		// by the server, so peeking is cheap.
 		var req struct {
 			ProfileName string `json:"profileName"`
 		}
-		peekJSON(r, &req)
+		awsapi.PeekJSON(r, &req)
 		return s.Profiles.Account.ProfileARN(req.ProfileName)
 	}
-	return []Operation{
+	return []awsapi.Operation{
 		{Name: "StartSigningJob", Pattern: "POST /signing-jobs", Action: "signer:StartSigningJob", Resource: profileFromBody, Handle: s.startJob},
 		{Name: "SignPayload", Pattern: "POST /signing-jobs/with-payload", Action: "signer:SignPayload", Resource: profileFromBody, Handle: s.signPayload},
 		{Name: "DescribeSigningJob", Pattern: "GET /signing-jobs/{jobId}", Action: "signer:DescribeSigningJob",
@@ -123,7 +123,7 @@ func (s *Signer) startJob(w http.ResponseWriter, r *http.Request) error {
 		ProfileOwner       string `json:"profileOwner"`
 		ClientRequestToken string `json:"clientRequestToken"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	in := signing.StartJobInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, ClientRequestToken: req.ClientRequestToken}
@@ -133,23 +133,23 @@ func (s *Signer) startJob(w http.ResponseWriter, r *http.Request) error {
 	if req.Destination != nil && req.Destination.S3 != nil {
 		in.DestBucket, in.DestPrefix = req.Destination.S3.BucketName, req.Destination.S3.Prefix
 	}
-	if c, ok := CallerFrom(r.Context()); ok {
+	if c, ok := awsapi.CallerFrom(r.Context()); ok {
 		in.RequestedBy = c.PrincipalARN
 	}
 	// The job reads the source version and writes the signed object for
 	// the caller, who must be allowed both.
 	in.Check = func(ctx context.Context, j signing.Job) error {
 		src := "arn:aws:s3:::" + j.SourceBucket + "/" + j.SourceKey
-		if err := AuthorizeAlso(s.Authorizer, r, src, "s3:GetObjectVersion", "s3:GetObject"); err != nil {
+		if err := awsapi.AuthorizeAlso(s.Authorizer, r, src, "s3:GetObjectVersion", "s3:GetObject"); err != nil {
 			return err
 		}
-		return AuthorizeAlso(s.Authorizer, r, "arn:aws:s3:::"+j.DestBucket+"/"+signing.SignedKey(j), "s3:PutObject")
+		return awsapi.AuthorizeAlso(s.Authorizer, r, "arn:aws:s3:::"+j.DestBucket+"/"+signing.SignedKey(j), "s3:PutObject")
 	}
 	j, err := s.Profiles.StartJob(r.Context(), in)
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		JobID    string `json:"jobId"`
 		JobOwner string `json:"jobOwner"`
 	}{j.ID, j.Owner})
@@ -160,7 +160,7 @@ func (s *Signer) describeJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, jobToJSON(j))
+	return awsapi.WriteJSON(w, jobToJSON(j))
 }
 
 func queryTime(r *http.Request, name string) (time.Time, error) {
@@ -173,7 +173,7 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, &Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an ISO 8601 timestamp such as 2026-11-23T10:00:00Z", v, name)}
+	return time.Time{}, &awsapi.Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an ISO 8601 timestamp such as 2026-11-23T10:00:00Z", v, name)}
 }
 
 func (s *Signer) listJobs(w http.ResponseWriter, r *http.Request) error {
@@ -211,7 +211,7 @@ func (s *Signer) listJobs(w http.ResponseWriter, r *http.Request) error {
 		jj.IsRevoked = &revoked
 		resp.Jobs = append(resp.Jobs, jj)
 	}
-	return WriteJSON(w, resp)
+	return awsapi.WriteJSON(w, resp)
 }
 
 func (s *Signer) signPayload(w http.ResponseWriter, r *http.Request) error {
@@ -221,18 +221,18 @@ func (s *Signer) signPayload(w http.ResponseWriter, r *http.Request) error {
 		Payload       []byte `json:"payload"` // base64 in JSON
 		PayloadFormat string `json:"payloadFormat"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	in := signing.SignPayloadInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, Payload: req.Payload, PayloadFormat: req.PayloadFormat}
-	if c, ok := CallerFrom(r.Context()); ok {
+	if c, ok := awsapi.CallerFrom(r.Context()); ok {
 		in.RequestedBy = c.PrincipalARN
 	}
 	res, err := s.Profiles.SignPayload(r.Context(), in)
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		JobID     string            `json:"jobId"`
 		JobOwner  string            `json:"jobOwner"`
 		Metadata  map[string]string `json:"metadata"`
@@ -240,22 +240,8 @@ func (s *Signer) signPayload(w http.ResponseWriter, r *http.Request) error {
 	}{res.Job.ID, res.Job.Owner, res.Metadata, base64.StdEncoding.EncodeToString(res.Envelope)})
 }
 
-// peekJSON decodes the body into v without consuming it (the body is an
-// in-memory reader, see server.ServeHTTP).
-func peekJSON(r *http.Request, v any) {
-	if r.GetBody == nil {
-		return
-	}
-	body, err := r.GetBody()
-	if err != nil {
-		return
-	}
-	defer body.Close()
-	json.NewDecoder(body).Decode(v)
-}
-
 func caller(r *http.Request) string {
-	c, _ := CallerFrom(r.Context())
+	c, _ := awsapi.CallerFrom(r.Context())
 	return c.PrincipalARN
 }
 
@@ -264,7 +250,7 @@ func (s *Signer) revokeSignature(w http.ResponseWriter, r *http.Request) error {
 		Reason   string `json:"reason"`
 		JobOwner string `json:"jobOwner"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if err := s.Profiles.RevokeSignature(r.Context(), r.PathValue("jobId"), req.Reason, req.JobOwner, caller(r)); err != nil {
@@ -280,7 +266,7 @@ func (s *Signer) revokeProfile(w http.ResponseWriter, r *http.Request) error {
 		Reason         string   `json:"reason"`
 		EffectiveTime  *float64 `json:"effectiveTime"` // epoch seconds
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	in := signing.RevokeProfileInput{ProfileName: r.PathValue("profileName"), ProfileVersion: req.ProfileVersion, Reason: req.Reason, RevokedBy: caller(r)}
@@ -307,7 +293,7 @@ func (s *Signer) revocationStatus(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		RevokedEntities []string `json:"revokedEntities"`
 	}{revoked})
 }

@@ -1,9 +1,11 @@
-package awsapi
+package s3api
 
 import (
 	"errors"
 	"net/http"
 	"testing"
+
+	"github.com/signet/signet/internal/awsapi"
 )
 
 // FuzzParseRange checks that a Range header never panics the parser and
@@ -27,7 +29,7 @@ func FuzzParseRange(f *testing.F) {
 		}
 		r, ok, err := parseRange(h, size)
 		if err != nil {
-			var e *Error
+			var e *awsapi.Error
 			if ok || !errors.As(err, &e) || e.Code != "InvalidRange" || e.Status != http.StatusRequestedRangeNotSatisfiable {
 				t.Fatalf("parseRange(%q, %d) = %v, %v, %v", h, size, r, ok, err)
 			}
@@ -51,7 +53,7 @@ func FuzzParseDelete(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := parseDelete(body)
 		if err != nil {
-			var e *Error
+			var e *awsapi.Error
 			if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
 				t.Fatalf("error %v is not a 400 S3 error", err)
 			}

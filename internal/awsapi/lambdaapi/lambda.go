@@ -1,16 +1,21 @@
-package awsapi
+// Package lambdaapi serves the Lambda API (REST-JSON): code signing
+// configs, functions, versions, layers, permissions, concurrency and
+// Invoke.
+package lambdaapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
+	"github.com/signet/signet/internal/policy"
 )
 
 // Lambda serves the Lambda API (rest-json): code signing configs.
@@ -23,12 +28,12 @@ type Lambda struct {
 	ReadObject func(ctx context.Context, bucket, key, version string, max int64) ([]byte, error)
 	// CodeURL returns a short-lived download URL of a function's package.
 	CodeURL    func(name, codeSHA256 string) string
-	Authorizer Authorizer
+	Authorizer awsapi.Authorizer
 	Log        *slog.Logger
 }
 
 // Service returns the operations of the Lambda API.
-func (l *Lambda) Service() *Service {
+func (l *Lambda) Service() *awsapi.Service {
 	cscARN := func(r *http.Request) string {
 		if id, err := l.CSCs.ID(r.PathValue("arn")); err == nil {
 			return l.CSCs.ARN(id)
@@ -36,7 +41,7 @@ func (l *Lambda) Service() *Service {
 		return r.PathValue("arn")
 	}
 	const base = "/2020-04-22/code-signing-configs"
-	ops := []Operation{
+	ops := []awsapi.Operation{
 		{Name: "CreateCodeSigningConfig", Pattern: "POST " + base, Action: "lambda:CreateCodeSigningConfig", Handle: l.createCSC},
 		{Name: "CreateCodeSigningConfig", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateCodeSigningConfig", Handle: l.createCSC},
 		{Name: "ListCodeSigningConfigs", Pattern: "GET " + base, Action: "lambda:ListCodeSigningConfigs", Handle: l.listCSCs},
@@ -54,7 +59,10 @@ func (l *Lambda) Service() *Service {
 	for i := range ops {
 		ops[i].MaxBody, ops[i].TooLarge = lambdaBodyLimit(ops[i].Name)
 	}
-	return &Service{Name: "lambda", Operations: ops, Authorizer: l.Authorizer, Log: l.Log, MapError: lambdaMapError, WriteError: writeLambdaError}
+	return &awsapi.Service{Name: "lambda", Protocol: awsapi.RestJSON{ErrorBody: errorBody}, Operations: ops, Errors: errorCodes,
+		Internal:   awsapi.Error{Code: "ServiceException", Status: http.StatusInternalServerError},
+		Throttle:   awsapi.Error{Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Reason: "CallerRateLimitExceeded"},
+		Authorizer: l.Authorizer, Log: l.Log, Policies: l}
 }
 
 // Lambda's request limits: a package inline in a request (50 MB of zip in
@@ -66,67 +74,59 @@ const (
 
 // lambdaBodyLimit is the largest body operation op takes and the error a
 // larger one gets, in Lambda's words (0, nil: the default).
-func lambdaBodyLimit(op string) (int64, *Error) {
+func lambdaBodyLimit(op string) (int64, *awsapi.Error) {
 	switch op {
 	case "CreateFunction", "UpdateFunctionCode", "PublishLayerVersion":
-		return MaxCodeRequest, &Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
+		return MaxCodeRequest, &awsapi.Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", MaxCodeRequest, op)}
 	case "Invoke":
-		return MaxInvokeRequest, &Error{Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge,
+		return MaxInvokeRequest, &awsapi.Error{Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", MaxInvokeRequest)}
 	}
 	return 0, nil
 }
 
-// lambdaMapError maps the deploy gate's errors to Lambda's codes.
-func lambdaMapError(op string, err error) *Error {
-	if e := functionsMapError(err); e != nil {
-		return e
-	}
-	if e := invokeMapError(err); e != nil {
-		return e
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		if e.Code == "SerializationException" || e.Code == "RequestEntityTooLargeException" {
-			return &Error{Code: "InvalidRequestContentException", Status: 400, Message: e.Message}
-		}
-		return e
-	}
-	msg := err.Error()
-	var de *deploygate.Error
-	if errors.As(err, &de) {
-		msg = de.Msg
-	}
-	switch {
-	case errors.Is(err, deploygate.ErrNotFound):
-		return &Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound, Message: msg}
-	case errors.Is(err, deploygate.ErrInvalid):
-		return &Error{Code: "ValidationException", Status: http.StatusBadRequest, Message: msg}
-	case errors.Is(err, deploygate.ErrInUse):
-		return &Error{Code: "ResourceConflictException", Status: http.StatusConflict, Message: msg}
-	}
-	return &Error{Code: "ServiceException", Status: http.StatusInternalServerError, Message: "an internal error occurred; retry, and report the request id if it persists"}
+// errorCodes are the AWS codes of the Lambda API's errors: those of the
+// function registry, the runtime and the deploy gate, and Lambda's names
+// for a body that is not JSON.
+var errorCodes = []awsapi.ErrorCode{
+	{Err: functions.ErrTooLarge, Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge},
+	{Err: functions.ErrRevisionMismatch, Code: "PreconditionFailedException", Status: http.StatusPreconditionFailed},
+	{Err: functions.ErrNotFound, Code: "ResourceNotFoundException", Status: http.StatusNotFound},
+	{Err: functions.ErrExists, Code: "ResourceConflictException", Status: http.StatusConflict},
+	{Err: functions.ErrInvalid, Code: "InvalidParameterValueException", Status: http.StatusBadRequest},
+	{Err: functions.ErrCSCNotFound, Code: "CodeSigningConfigNotFoundException", Status: http.StatusNotFound},
+	{Err: functions.ErrCodeRefused, Code: "CodeVerificationFailedException", Status: http.StatusBadRequest},
+	{Err: functions.ErrCodeSignInvalid, Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest},
+	{Err: invoke.ErrThrottled, Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded."},
+	{Err: invoke.ErrCodeTooLarge, Code: "CodeStorageExceededException", Status: http.StatusBadRequest},
+	{Err: invoke.ErrPayloadTooLarge, Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge},
+	{Err: invoke.ErrInvalidPayload, Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
+	// 501, not Lambda's usual 500: the AWS CLI and the SDKs retry 500,
+	// 502, 503 and 504, and retrying cannot help here.
+	{Err: invoke.ErrUnavailable, Code: "ServiceException", Status: http.StatusNotImplemented},
+	{Err: deploygate.ErrNotFound, Code: "ResourceNotFoundException", Status: http.StatusNotFound},
+	{Err: deploygate.ErrInvalid, Code: "ValidationException", Status: http.StatusBadRequest},
+	{Err: deploygate.ErrInUse, Code: "ResourceConflictException", Status: http.StatusConflict},
+	{From: "SerializationException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
+	{From: "RequestEntityTooLargeException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
 }
 
-// writeLambdaError writes Lambda's error shape: {"Type":"User","message"}.
-func writeLambdaError(w http.ResponseWriter, r *http.Request, e *Error) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Amzn-ErrorType", e.Code)
+// errorBody is Lambda's error shape: {"Type":"User","message"}, with
+// Retry-After on throttling.
+func errorBody(h http.Header, e *awsapi.Error) any {
 	if e.Code == "TooManyRequestsException" {
 		h.Set("Retry-After", "1")
 	}
-	w.WriteHeader(e.Status)
 	typ := "User"
 	if e.Status >= 500 {
 		typ = "Service"
 	}
-	jsonEncode(w, struct {
+	return struct {
 		Type    string `json:"Type"`
 		Message string `json:"message"`
 		Reason  string `json:"Reason,omitempty"`
-	}{typ, e.Message, e.Reason})
+	}{typ, e.Message, e.Reason}
 }
 
 type cscJSON struct {
@@ -166,7 +166,7 @@ type cscRequest struct {
 
 func (l *Lambda) createCSC(w http.ResponseWriter, r *http.Request) error {
 	var req cscRequest
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	c := deploygate.CodeSigningConfig{}
@@ -183,7 +183,7 @@ func (l *Lambda) createCSC(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSONStatus(w, http.StatusCreated, struct {
+	return awsapi.WriteJSONStatus(w, http.StatusCreated, struct {
 		CodeSigningConfig cscJSON `json:"CodeSigningConfig"`
 	}{l.cscToJSON(created)})
 }
@@ -193,14 +193,14 @@ func (l *Lambda) getCSC(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		CodeSigningConfig cscJSON `json:"CodeSigningConfig"`
 	}{l.cscToJSON(c)})
 }
 
 func (l *Lambda) updateCSC(w http.ResponseWriter, r *http.Request) error {
 	var req cscRequest
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	var pubs []string
@@ -219,7 +219,7 @@ func (l *Lambda) updateCSC(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		CodeSigningConfig cscJSON `json:"CodeSigningConfig"`
 	}{l.cscToJSON(c)})
 }
@@ -237,7 +237,7 @@ func (l *Lambda) listCSCs(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("MaxItems"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return &Error{Code: "ValidationException", Status: 400, Message: "1 validation error detected: Value '" + v + "' at 'maxItems' failed to satisfy constraint: Member must be an integer"}
+			return &awsapi.Error{Code: "ValidationException", Status: 400, Message: "1 validation error detected: Value '" + v + "' at 'maxItems' failed to satisfy constraint: Member must be an integer"}
 		}
 		max = n
 	}
@@ -252,5 +252,21 @@ func (l *Lambda) listCSCs(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range cs {
 		resp.CodeSigningConfigs = append(resp.CodeSigningConfigs, l.cscToJSON(c))
 	}
-	return WriteJSON(w, resp)
+	return awsapi.WriteJSON(w, resp)
+}
+
+// ResourcePolicies returns a function's policy (AddPermission).
+func (l *Lambda) ResourcePolicies(ctx context.Context, action, resource string) ([]*policy.Document, error) {
+	if l.Functions == nil || !strings.Contains(resource, ":function:") {
+		return nil, nil
+	}
+	doc, _, err := l.Functions.Policy(ctx, resource)
+	if err != nil || doc == "" {
+		return nil, nil
+	}
+	d, err := policy.Parse([]byte(doc), policy.Resource)
+	if err != nil {
+		return nil, err
+	}
+	return []*policy.Document{d}, nil
 }

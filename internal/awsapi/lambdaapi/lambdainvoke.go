@@ -1,13 +1,13 @@
-package awsapi
+package lambdaapi
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
 )
@@ -16,7 +16,7 @@ import (
 const logTailBytes = 4096
 
 // invokeOperations are Invoke and the reserved-concurrency operations.
-func (l *Lambda) invokeOperations() []Operation {
+func (l *Lambda) invokeOperations() []awsapi.Operation {
 	// The function's ARN, with the qualifier given in the name or in
 	// ?Qualifier, parsed as the operation parses it.
 	fnARN := func(r *http.Request) string {
@@ -29,7 +29,7 @@ func (l *Lambda) invokeOperations() []Operation {
 		}
 		return l.Functions.ARN(name)
 	}
-	return []Operation{
+	return []awsapi.Operation{
 		{Name: "Invoke", Pattern: "POST /2015-03-31/functions/{name}/invocations", Action: "lambda:InvokeFunction", Resource: fnARN, Handle: l.invoke},
 		{Name: "PutFunctionConcurrency", Pattern: "PUT /2017-10-31/functions/{name}/concurrency", Action: "lambda:PutFunctionConcurrency", Resource: fnARN, Handle: l.putConcurrency},
 		{Name: "GetFunctionConcurrency", Pattern: "GET /2019-09-30/functions/{name}/concurrency", Action: "lambda:GetFunctionConcurrency", Resource: fnARN, Handle: l.getConcurrency},
@@ -42,32 +42,6 @@ func (l *Lambda) invokeOperations() []Operation {
 	}
 }
 
-// invokeMapError maps the runtime's errors to Lambda's.
-func invokeMapError(err error) *Error {
-	var te *invoke.ThrottleError
-	if errors.As(err, &te) {
-		return &Error{Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded.", Reason: te.Reason}
-	}
-	var ie *invoke.Error
-	if !errors.As(err, &ie) {
-		if errors.Is(err, invoke.ErrCodeTooLarge) {
-			return &Error{Code: "CodeStorageExceededException", Status: http.StatusBadRequest, Message: err.Error()}
-		}
-		return nil
-	}
-	switch {
-	case errors.Is(err, invoke.ErrPayloadTooLarge):
-		return &Error{Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge, Message: ie.Msg}
-	case errors.Is(err, invoke.ErrInvalidPayload):
-		return &Error{Code: "InvalidRequestContentException", Status: http.StatusBadRequest, Message: ie.Msg}
-	case errors.Is(err, invoke.ErrUnavailable):
-		// 501, not Lambda's usual 500: the AWS CLI and the SDKs retry
-		// 500, 502, 503 and 504, and retrying cannot help here.
-		return &Error{Code: "ServiceException", Status: http.StatusNotImplemented, Message: ie.Msg}
-	}
-	return nil
-}
-
 func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request) error {
 	payload, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -77,7 +51,7 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request) error {
 		ClientContext: r.Header.Get("X-Amz-Client-Context")}
 	logType := r.Header.Get("X-Amz-Log-Type")
 	if logType != "" && logType != "None" && logType != "Tail" {
-		return &Error{Code: "ValidationException", Status: http.StatusBadRequest,
+		return &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest,
 			Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]", logType)}
 	}
 	switch typ := r.Header.Get("X-Amz-Invocation-Type"); typ {
@@ -97,7 +71,7 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	default:
-		return &Error{Code: "ValidationException", Status: http.StatusBadRequest,
+		return &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest,
 			Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", typ)}
 	}
 	res, version, err := l.Invoke.Invoke(r.Context(), in)
@@ -125,17 +99,17 @@ type concurrencyJSON struct {
 
 func (l *Lambda) putConcurrency(w http.ResponseWriter, r *http.Request) error {
 	var req concurrencyJSON
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if req.ReservedConcurrentExecutions == nil {
-		return &Error{Code: "ValidationException", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null"}
+		return &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null"}
 	}
 	n, err := l.Invoke.PutConcurrency(r.Context(), r.PathValue("name"), *req.ReservedConcurrentExecutions)
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, concurrencyJSON{ReservedConcurrentExecutions: &n})
+	return awsapi.WriteJSON(w, concurrencyJSON{ReservedConcurrentExecutions: &n})
 }
 
 func (l *Lambda) getConcurrency(w http.ResponseWriter, r *http.Request) error {
@@ -147,7 +121,7 @@ func (l *Lambda) getConcurrency(w http.ResponseWriter, r *http.Request) error {
 	if n >= 0 {
 		out.ReservedConcurrentExecutions = &n
 	}
-	return WriteJSON(w, out)
+	return awsapi.WriteJSON(w, out)
 }
 
 func (l *Lambda) deleteConcurrency(w http.ResponseWriter, r *http.Request) error {
@@ -167,7 +141,7 @@ func (l *Lambda) addPermission(w http.ResponseWriter, r *http.Request) error {
 		SourceAccount string `json:"SourceAccount"`
 		RevisionID    string `json:"RevisionId"`
 	}
-	if err := DecodeJSON(r, &req); err != nil {
+	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	st, err := l.Functions.AddPermission(r.Context(), r.PathValue("name"), functions.PermissionInput{StatementID: req.StatementID, Action: req.Action,
@@ -175,7 +149,7 @@ func (l *Lambda) addPermission(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSONStatus(w, http.StatusCreated, map[string]string{"Statement": st})
+	return awsapi.WriteJSONStatus(w, http.StatusCreated, map[string]string{"Statement": st})
 }
 
 func (l *Lambda) removePermission(w http.ResponseWriter, r *http.Request) error {
@@ -192,9 +166,9 @@ func (l *Lambda) getPolicy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if doc == "" {
-		return &Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound, Message: "The resource you requested does not exist."}
+		return &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound, Message: "The resource you requested does not exist."}
 	}
-	return WriteJSON(w, map[string]string{"Policy": doc, "RevisionId": rev})
+	return awsapi.WriteJSON(w, map[string]string{"Policy": doc, "RevisionId": rev})
 }
 
 // getAccountSettings reports the installation's limits and usage as
@@ -227,7 +201,7 @@ func (l *Lambda) getAccountSettings(w http.ResponseWriter, r *http.Request) erro
 		ConcurrentExecutions           int
 		UnreservedConcurrentExecutions int
 	}
-	return WriteJSON(w, struct {
+	return awsapi.WriteJSON(w, struct {
 		AccountLimit limit
 		AccountUsage struct {
 			TotalCodeSize int64

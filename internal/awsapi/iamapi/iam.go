@@ -1,10 +1,10 @@
-package awsapi
+// Package iamapi serves the IAM Query-protocol subset that manages users,
+// roles, access keys and policies.
+package iamapi
 
 import (
 	"context"
 	"encoding/xml"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/iam"
 )
 
@@ -20,27 +21,15 @@ import (
 // temporary credentials.
 type IAM struct {
 	IAM        *iam.Service
-	Authorizer Authorizer
+	Authorizer awsapi.Authorizer
 	Log        *slog.Logger
-	// ContextKeys returns a request's condition keys (for trust policy
-	// conditions of AssumeRole).
-	ContextKeys func(r *http.Request) map[string][]string
-	// Issuer returns a web identity token's issuer (unverified).
-	Issuer func(token string) string
 }
 
-const (
-	iamNS = "https://iam.amazonaws.com/doc/2010-05-08/"
-	stsNS = "https://sts.amazonaws.com/doc/2011-06-15/"
-)
-
-func queryAction(r *http.Request) string {
-	r.ParseForm()
-	return r.Form.Get("Action")
-}
+// proto is IAM's Query protocol, in its namespace.
+var proto = awsapi.Query{Namespace: "https://iam.amazonaws.com/doc/2010-05-08/"}
 
 // Service returns the IAM operations.
-func (x *IAM) Service() *Service {
+func (x *IAM) Service() *awsapi.Service {
 	// The resources are the entities' real ARNs, path included (a Deny
 	// on user/admins/* covers user admins/boss whether or not the request
 	// spells the path), and an operation whose UserName defaults to the
@@ -68,12 +57,12 @@ func (x *IAM) Service() *Service {
 		}
 		return x.IAM.PolicyARN(iam.ManagedPolicy{Name: r.Form.Get("PolicyName"), Path: pathOr(r.Form.Get("Path"))})
 	}
-	op := func(name string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request) error) Operation {
-		return Operation{Name: name, Pattern: "POST /", Target: name, Action: "iam:" + name, Resource: res, Handle: h}
+	op := func(name string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request) error) awsapi.Operation {
+		return awsapi.Operation{Name: name, Pattern: "POST /", Target: name, Action: "iam:" + name, Resource: res, Handle: h}
 	}
-	svc := &Service{Name: "iam", Authorizer: x.Authorizer, Log: x.Log, Selector: queryAction, MapError: iamMapError,
-		WriteError: func(w http.ResponseWriter, r *http.Request, e *Error) { writeQueryError(w, r, iamNS, e) },
-		Operations: []Operation{
+	svc := &awsapi.Service{Name: "iam", Protocol: proto, Errors: ErrorCodes, Throttle: Throttle, Global: true,
+		Authorizer: x.Authorizer, Log: x.Log,
+		Operations: []awsapi.Operation{
 			op("CreateUser", user, x.createUser), op("GetUser", user, x.getUser), op("ListUsers", nil, x.listUsers), op("DeleteUser", user, x.deleteUser),
 			op("CreateAccessKey", user, x.createAccessKey), op("DeleteAccessKey", user, x.deleteAccessKey), op("ListAccessKeys", user, x.listAccessKeys),
 			op("CreateRole", role, x.createRole), op("GetRole", role, x.getRole), op("ListRoles", nil, x.listRoles), op("DeleteRole", role, x.deleteRole),
@@ -112,7 +101,6 @@ func (x *IAM) Service() *Service {
 			svc.Operations = append(svc.Operations, op(o.action, p.res, x.onPrincipal(k, o.action, o.fields, o.do)))
 		}
 	}
-	svc.AuthCodes = queryAuthCodes
 	return svc
 }
 
@@ -125,105 +113,31 @@ func (x *IAM) onPrincipal(kind iam.PrincipalKind, action string, fields []string
 		field = "RoleName"
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := required(r, append([]string{field}, fields...)...); err != nil {
+		if err := awsapi.Required(r, append([]string{field}, fields...)...); err != nil {
 			return err
 		}
 		if err := do(r.Context(), r.Form.Get(field), r.Form); err != nil {
 			return err
 		}
-		return writeQuery(w, r, iamNS, action, nil)
+		return proto.Write(w, r, action, nil)
 	}
 }
 
-// STSService returns the STS operations.
-func (x *IAM) STSService() *Service {
-	return &Service{Name: "sts", Authorizer: x.Authorizer, Log: x.Log, Selector: queryAction, MapError: iamMapError, AuthCodes: queryAuthCodes,
-		WriteError: func(w http.ResponseWriter, r *http.Request, e *Error) { writeQueryError(w, r, stsNS, e) },
-		Operations: []Operation{
-			{Name: "AssumeRole", Pattern: "POST /", Target: "AssumeRole", Action: "sts:AssumeRole",
-				Resource: func(r *http.Request) string { return r.Form.Get("RoleArn") }, Handle: x.assumeRole},
-			{Name: "GetCallerIdentity", Pattern: "POST /", Target: "GetCallerIdentity", Action: "sts:GetCallerIdentity", Handle: x.getCallerIdentity},
-			{Name: "AssumeRoleWithWebIdentity", Pattern: "POST /", Target: "AssumeRoleWithWebIdentity", Action: "sts:AssumeRoleWithWebIdentity", Public: true,
-				Resource: func(r *http.Request) string { return r.Form.Get("RoleArn") }, Handle: x.assumeRoleWithWebIdentity},
-		}}
+// ErrorCodes are the AWS codes of the IAM domain's errors, which IAM and
+// STS answer alike.
+var ErrorCodes = []awsapi.ErrorCode{
+	{Err: iam.ErrNotFound, Code: "NoSuchEntity", Status: http.StatusNotFound},
+	{Err: iam.ErrExists, Code: "EntityAlreadyExists", Status: http.StatusConflict},
+	{Err: iam.ErrMalformed, Code: "MalformedPolicyDocument", Status: http.StatusBadRequest},
+	{Err: iam.ErrConflict, Code: "DeleteConflict", Status: http.StatusConflict},
+	{Err: iam.ErrInvalid, Code: "ValidationError", Status: http.StatusBadRequest},
+	{Err: iam.ErrDenied, Code: "AccessDenied", Status: http.StatusForbidden},
+	{Err: iam.ErrInvalidIdentityToken, Code: "InvalidIdentityToken", Status: http.StatusBadRequest},
+	{Err: iam.ErrExpiredToken, Code: "ExpiredTokenException", Status: http.StatusBadRequest},
 }
 
-func iamMapError(op string, err error) *Error {
-	var ie *iam.Error
-	msg := err.Error()
-	if errors.As(err, &ie) {
-		msg = ie.Msg
-	}
-	switch {
-	case errors.Is(err, iam.ErrNotFound):
-		return &Error{Code: "NoSuchEntity", Status: http.StatusNotFound, Message: msg}
-	case errors.Is(err, iam.ErrExists):
-		return &Error{Code: "EntityAlreadyExists", Status: http.StatusConflict, Message: msg}
-	case errors.Is(err, iam.ErrMalformed):
-		return &Error{Code: "MalformedPolicyDocument", Status: http.StatusBadRequest, Message: msg}
-	case errors.Is(err, iam.ErrConflict):
-		return &Error{Code: "DeleteConflict", Status: http.StatusConflict, Message: msg}
-	case errors.Is(err, iam.ErrInvalid):
-		return &Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: msg}
-	case errors.Is(err, iam.ErrDenied):
-		return &Error{Code: "AccessDenied", Status: http.StatusForbidden, Message: msg}
-	case errors.Is(err, iam.ErrInvalidIdentityToken):
-		return &Error{Code: "InvalidIdentityToken", Status: http.StatusBadRequest, Message: msg}
-	case errors.Is(err, iam.ErrExpiredToken):
-		return &Error{Code: "ExpiredTokenException", Status: http.StatusBadRequest, Message: msg}
-	}
-	return nil
-}
-
-// queryAuthCodes renames the SigV4 verifier's codes (the JSON protocols'
-// names) to those IAM and STS answer an unauthenticated request with.
-var queryAuthCodes = map[string]string{
-	"UnrecognizedClientException":         "InvalidClientTokenId",
-	"InvalidSignatureException":           "SignatureDoesNotMatch",
-	"ExpiredTokenException":               "ExpiredToken",
-	"MissingAuthenticationTokenException": "MissingAuthenticationToken",
-	"IncompleteSignatureException":        "IncompleteSignature",
-	"InternalServiceErrorException":       "InternalFailure",
-	"RequestEntityTooLargeException":      "RequestEntityTooLarge",
-}
-
-// queryCodes renames the JSON protocols' codes for the Query protocol.
-var queryCodes = map[string]string{"AccessDeniedException": "AccessDenied", "ThrottlingException": "Throttling",
-	"SerializationException": "MalformedInput", "ValidationException": "ValidationError", "UnknownOperationException": "InvalidAction"}
-
-func writeQueryError(w http.ResponseWriter, r *http.Request, ns string, e *Error) {
-	code := e.Code
-	if c, ok := queryCodes[code]; ok {
-		code = c
-	}
-	typ := "Sender"
-	if e.Status >= 500 {
-		typ = "Receiver"
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(e.Status)
-	xml.NewEncoder(w).Encode(struct {
-		XMLName   xml.Name `xml:"ErrorResponse"`
-		Xmlns     string   `xml:"xmlns,attr"`
-		Type      string   `xml:"Error>Type"`
-		Code      string   `xml:"Error>Code"`
-		Message   string   `xml:"Error>Message"`
-		RequestID string   `xml:"RequestId"`
-	}{Xmlns: ns, Type: typ, Code: code, Message: e.Message, RequestID: RequestID(r.Context())})
-}
-
-// writeQuery writes ACTIONResponse { result, ResponseMetadata }.
-func writeQuery(w http.ResponseWriter, r *http.Request, ns, action string, result any) error {
-	w.Header().Set("Content-Type", "text/xml")
-	return xml.NewEncoder(w).Encode(struct {
-		XMLName   xml.Name
-		Xmlns     string `xml:"xmlns,attr"`
-		Result    any
-		RequestID string `xml:"ResponseMetadata>RequestId"`
-	}{XMLName: xml.Name{Local: action + "Response"}, Xmlns: ns, Result: result, RequestID: RequestID(r.Context())})
-}
-
-func iamTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+// Throttle is the error IAM and STS answer a throttled request with.
+var Throttle = awsapi.Error{Code: "ThrottlingException", Status: http.StatusBadRequest}
 
 type boundaryXML struct {
 	Type string `xml:"PermissionsBoundaryType"`
@@ -247,7 +161,7 @@ type userXML struct {
 }
 
 func (x *IAM) userXML(u iam.User) userXML {
-	return userXML{Path: u.Path, Name: u.Name, ID: u.ID, ARN: x.IAM.UserARN(u), Created: iamTime(u.Created), Boundary: boundaryOf(u.Boundary)}
+	return userXML{Path: u.Path, Name: u.Name, ID: u.ID, ARN: x.IAM.UserARN(u), Created: awsapi.QueryTime(u.Created), Boundary: boundaryOf(u.Boundary)}
 }
 
 type roleXML struct {
@@ -264,7 +178,7 @@ type roleXML struct {
 
 func (x *IAM) roleXML(r iam.Role) roleXML {
 	// IAM returns the trust policy URL-encoded; the CLI and SDKs decode it.
-	return roleXML{Path: r.Path, Name: r.Name, ID: r.ID, ARN: x.IAM.RoleARN(r), Created: iamTime(r.Created), Trust: url.QueryEscape(r.TrustPolicy),
+	return roleXML{Path: r.Path, Name: r.Name, ID: r.ID, ARN: x.IAM.RoleARN(r), Created: awsapi.QueryTime(r.Created), Trust: url.QueryEscape(r.TrustPolicy),
 		Description: r.Description, MaxSession: r.MaxSessionDuration, Boundary: boundaryOf(r.Boundary)}
 }
 
@@ -283,16 +197,7 @@ type policyXML struct {
 
 func (x *IAM) policyXML(p iam.ManagedPolicy) policyXML {
 	return policyXML{Name: p.Name, ID: p.ID, ARN: x.IAM.PolicyARN(p), Path: p.Path, Default: "v1", Attachments: p.Attachments, Attachable: true,
-		Description: p.Description, Created: iamTime(p.Created), Updated: iamTime(p.Created)}
-}
-
-func required(r *http.Request, names ...string) error {
-	for _, n := range names {
-		if r.Form.Get(n) == "" {
-			return &Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: fmt.Sprintf("1 validation error detected: Value null at '%s%s' failed to satisfy constraint: Member must not be null", strings.ToLower(n[:1]), n[1:])}
-		}
-	}
-	return nil
+		Description: p.Description, Created: awsapi.QueryTime(p.Created), Updated: awsapi.QueryTime(p.Created)}
 }
 
 // callerUser is the user name of the request: UserName, or for the
@@ -305,13 +210,13 @@ func (x *IAM) callerUser(r *http.Request) (string, error) {
 	switch r.Form.Get("Action") {
 	case "GetUser", "CreateAccessKey", "DeleteAccessKey", "ListAccessKeys":
 	default:
-		return "", &Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"}
+		return "", &awsapi.Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"}
 	}
-	c, _ := CallerFrom(r.Context())
+	c, _ := awsapi.CallerFrom(r.Context())
 	if strings.Contains(c.PrincipalARN, ":user/") {
 		return c.PrincipalARN[strings.LastIndex(c.PrincipalARN, "/")+1:], nil
 	}
-	return "", &Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: "Must specify userName when calling with non-User credentials"}
+	return "", &awsapi.Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: "Must specify userName when calling with non-User credentials"}
 }
 
 // pathOr is an IAM path as given, "/" if none.
@@ -323,14 +228,14 @@ func pathOr(p string) string {
 }
 
 func (x *IAM) createUser(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "UserName"); err != nil {
+	if err := awsapi.Required(r, "UserName"); err != nil {
 		return err
 	}
 	u, err := x.IAM.CreateUser(r.Context(), r.Form.Get("UserName"), r.Form.Get("Path"))
 	if err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "CreateUser", struct {
+	return proto.Write(w, r, "CreateUser", struct {
 		XMLName xml.Name `xml:"CreateUserResult"`
 		User    userXML  `xml:"User"`
 	}{User: x.userXML(u)})
@@ -345,7 +250,7 @@ func (x *IAM) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "GetUser", struct {
+	return proto.Write(w, r, "GetUser", struct {
 		XMLName xml.Name `xml:"GetUserResult"`
 		User    userXML  `xml:"User"`
 	}{User: x.userXML(u)})
@@ -364,17 +269,17 @@ func (x *IAM) listUsers(w http.ResponseWriter, r *http.Request) error {
 	for _, u := range users {
 		out.Users = append(out.Users, x.userXML(u))
 	}
-	return writeQuery(w, r, iamNS, "ListUsers", out)
+	return proto.Write(w, r, "ListUsers", out)
 }
 
 func (x *IAM) deleteUser(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "UserName"); err != nil {
+	if err := awsapi.Required(r, "UserName"); err != nil {
 		return err
 	}
 	if err := x.IAM.DeleteUser(r.Context(), r.Form.Get("UserName")); err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "DeleteUser", nil)
+	return proto.Write(w, r, "DeleteUser", nil)
 }
 
 func (x *IAM) createAccessKey(w http.ResponseWriter, r *http.Request) error {
@@ -386,18 +291,18 @@ func (x *IAM) createAccessKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "CreateAccessKey", struct {
+	return proto.Write(w, r, "CreateAccessKey", struct {
 		XMLName xml.Name `xml:"CreateAccessKeyResult"`
 		User    string   `xml:"AccessKey>UserName"`
 		ID      string   `xml:"AccessKey>AccessKeyId"`
 		Status  string   `xml:"AccessKey>Status"`
 		Secret  string   `xml:"AccessKey>SecretAccessKey"`
 		Created string   `xml:"AccessKey>CreateDate"`
-	}{User: name, ID: id, Status: "Active", Secret: secret, Created: iamTime(time.Now())})
+	}{User: name, ID: id, Status: "Active", Secret: secret, Created: awsapi.QueryTime(time.Now())})
 }
 
 func (x *IAM) deleteAccessKey(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "AccessKeyId"); err != nil {
+	if err := awsapi.Required(r, "AccessKeyId"); err != nil {
 		return err
 	}
 	name, err := x.callerUser(r)
@@ -407,7 +312,7 @@ func (x *IAM) deleteAccessKey(w http.ResponseWriter, r *http.Request) error {
 	if err := x.IAM.DeleteAccessKey(r.Context(), name, r.Form.Get("AccessKeyId")); err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "DeleteAccessKey", nil)
+	return proto.Write(w, r, "DeleteAccessKey", nil)
 }
 
 func (x *IAM) listAccessKeys(w http.ResponseWriter, r *http.Request) error {
@@ -431,13 +336,13 @@ func (x *IAM) listAccessKeys(w http.ResponseWriter, r *http.Request) error {
 		IsTruncated bool     `xml:"IsTruncated"`
 	}{}
 	for _, k := range keys {
-		out.Keys = append(out.Keys, keyXML{User: name, ID: k.ID, Status: "Active", Created: iamTime(k.Created)})
+		out.Keys = append(out.Keys, keyXML{User: name, ID: k.ID, Status: "Active", Created: awsapi.QueryTime(k.Created)})
 	}
-	return writeQuery(w, r, iamNS, "ListAccessKeys", out)
+	return proto.Write(w, r, "ListAccessKeys", out)
 }
 
 func (x *IAM) createRole(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "RoleName", "AssumeRolePolicyDocument"); err != nil {
+	if err := awsapi.Required(r, "RoleName", "AssumeRolePolicyDocument"); err != nil {
 		return err
 	}
 	maxSession, _ := strconv.Atoi(r.Form.Get("MaxSessionDuration"))
@@ -445,21 +350,21 @@ func (x *IAM) createRole(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "CreateRole", struct {
+	return proto.Write(w, r, "CreateRole", struct {
 		XMLName xml.Name `xml:"CreateRoleResult"`
 		Role    roleXML  `xml:"Role"`
 	}{Role: x.roleXML(role)})
 }
 
 func (x *IAM) getRole(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "RoleName"); err != nil {
+	if err := awsapi.Required(r, "RoleName"); err != nil {
 		return err
 	}
 	role, err := x.IAM.Role(r.Context(), r.Form.Get("RoleName"))
 	if err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "GetRole", struct {
+	return proto.Write(w, r, "GetRole", struct {
 		XMLName xml.Name `xml:"GetRoleResult"`
 		Role    roleXML  `xml:"Role"`
 	}{Role: x.roleXML(role)})
@@ -478,122 +383,53 @@ func (x *IAM) listRoles(w http.ResponseWriter, r *http.Request) error {
 	for _, role := range roles {
 		out.Roles = append(out.Roles, x.roleXML(role))
 	}
-	return writeQuery(w, r, iamNS, "ListRoles", out)
+	return proto.Write(w, r, "ListRoles", out)
 }
 
 func (x *IAM) deleteRole(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "RoleName"); err != nil {
+	if err := awsapi.Required(r, "RoleName"); err != nil {
 		return err
 	}
 	if err := x.IAM.DeleteRole(r.Context(), r.Form.Get("RoleName")); err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "DeleteRole", nil)
+	return proto.Write(w, r, "DeleteRole", nil)
 }
 
 func (x *IAM) createPolicy(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "PolicyName", "PolicyDocument"); err != nil {
+	if err := awsapi.Required(r, "PolicyName", "PolicyDocument"); err != nil {
 		return err
 	}
 	p, err := x.IAM.CreatePolicy(r.Context(), r.Form.Get("PolicyName"), r.Form.Get("Path"), r.Form.Get("Description"), r.Form.Get("PolicyDocument"))
 	if err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "CreatePolicy", struct {
+	return proto.Write(w, r, "CreatePolicy", struct {
 		XMLName xml.Name  `xml:"CreatePolicyResult"`
 		Policy  policyXML `xml:"Policy"`
 	}{Policy: x.policyXML(p)})
 }
 
 func (x *IAM) getPolicy(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "PolicyArn"); err != nil {
+	if err := awsapi.Required(r, "PolicyArn"); err != nil {
 		return err
 	}
 	p, err := x.IAM.Policy(r.Context(), r.Form.Get("PolicyArn"))
 	if err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "GetPolicy", struct {
+	return proto.Write(w, r, "GetPolicy", struct {
 		XMLName xml.Name  `xml:"GetPolicyResult"`
 		Policy  policyXML `xml:"Policy"`
 	}{Policy: x.policyXML(p)})
 }
 
 func (x *IAM) deletePolicy(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "PolicyArn"); err != nil {
+	if err := awsapi.Required(r, "PolicyArn"); err != nil {
 		return err
 	}
 	if err := x.IAM.DeletePolicy(r.Context(), r.Form.Get("PolicyArn")); err != nil {
 		return err
 	}
-	return writeQuery(w, r, iamNS, "DeletePolicy", nil)
-}
-
-func (x *IAM) assumeRole(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "RoleArn", "RoleSessionName"); err != nil {
-		return err
-	}
-	c, _ := CallerFrom(r.Context())
-	duration, _ := strconv.Atoi(r.Form.Get("DurationSeconds"))
-	var keys map[string][]string
-	if x.ContextKeys != nil {
-		keys = x.ContextKeys(r)
-	}
-	creds, err := x.IAM.AssumeRole(r.Context(), c.PrincipalARN, r.Form.Get("RoleArn"), r.Form.Get("RoleSessionName"), duration, keys)
-	if err != nil {
-		return err
-	}
-	return writeQuery(w, r, stsNS, "AssumeRole", struct {
-		XMLName    xml.Name `xml:"AssumeRoleResult"`
-		KeyID      string   `xml:"Credentials>AccessKeyId"`
-		Secret     string   `xml:"Credentials>SecretAccessKey"`
-		Token      string   `xml:"Credentials>SessionToken"`
-		Expiration string   `xml:"Credentials>Expiration"`
-		RoleID     string   `xml:"AssumedRoleUser>AssumedRoleId"`
-		RoleARN    string   `xml:"AssumedRoleUser>Arn"`
-	}{KeyID: creds.AccessKeyID, Secret: creds.SecretAccessKey, Token: creds.SessionToken, Expiration: iamTime(creds.Expiration),
-		RoleID: creds.AssumedRoleID, RoleARN: creds.AssumedRoleARN})
-}
-
-func (x *IAM) getCallerIdentity(w http.ResponseWriter, r *http.Request) error {
-	c, _ := CallerFrom(r.Context())
-	res, err := x.IAM.Resolve(r.Context(), c.PrincipalARN)
-	if err != nil {
-		return err
-	}
-	return writeQuery(w, r, stsNS, "GetCallerIdentity", struct {
-		XMLName xml.Name `xml:"GetCallerIdentityResult"`
-		UserID  string   `xml:"UserId"`
-		Account string   `xml:"Account"`
-		ARN     string   `xml:"Arn"`
-	}{UserID: res.UserID, Account: x.IAM.Account.ID, ARN: c.PrincipalARN})
-}
-
-func (x *IAM) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request) error {
-	if err := required(r, "RoleArn", "RoleSessionName", "WebIdentityToken"); err != nil {
-		return err
-	}
-	duration, _ := strconv.Atoi(r.Form.Get("DurationSeconds"))
-	token := r.Form.Get("WebIdentityToken")
-	creds, id, provider, err := x.IAM.AssumeRoleWithWebIdentity(r.Context(), x.Issuer(token), r.Form.Get("RoleArn"), r.Form.Get("RoleSessionName"), token, duration)
-	if err != nil {
-		return err
-	}
-	aud := ""
-	if len(id.Audience) > 0 {
-		aud = id.Audience[0]
-	}
-	return writeQuery(w, r, stsNS, "AssumeRoleWithWebIdentity", struct {
-		XMLName    xml.Name `xml:"AssumeRoleWithWebIdentityResult"`
-		KeyID      string   `xml:"Credentials>AccessKeyId"`
-		Secret     string   `xml:"Credentials>SecretAccessKey"`
-		Token      string   `xml:"Credentials>SessionToken"`
-		Expiration string   `xml:"Credentials>Expiration"`
-		Subject    string   `xml:"SubjectFromWebIdentityToken"`
-		RoleID     string   `xml:"AssumedRoleUser>AssumedRoleId"`
-		RoleARN    string   `xml:"AssumedRoleUser>Arn"`
-		Provider   string   `xml:"Provider"`
-		Audience   string   `xml:"Audience"`
-	}{KeyID: creds.AccessKeyID, Secret: creds.SecretAccessKey, Token: creds.SessionToken, Expiration: iamTime(creds.Expiration),
-		Subject: id.Subject, RoleID: creds.AssumedRoleID, RoleARN: creds.AssumedRoleARN, Provider: provider, Audience: aud})
+	return proto.Write(w, r, "DeletePolicy", nil)
 }

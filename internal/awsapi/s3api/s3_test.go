@@ -1,4 +1,4 @@
-package awsapi
+package s3api
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/objects/blobstore"
 	"github.com/signet/signet/internal/sigv4"
@@ -72,21 +73,25 @@ func TestS3Route(t *testing.T) {
 			for k, v := range c.header {
 				r.Header.Set(k, v)
 			}
-			bucket, key := splitPath(r.URL.Path)
-			req := s3Request{bucket: bucket, key: key, query: r.URL.Query()}
-			op, err := s.route(r, req)
+			target, err := route(r)
 			if c.wantOp == "" {
 				if e := MapS3Error(err); e.Code != c.wantCode {
-					t.Fatalf("route = %+v, %v; want %s", op.Name, err, c.wantCode)
+					t.Fatalf("route = %+v, %v; want %s", target, err, c.wantCode)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
+			var op awsapi.Operation
+			for _, o := range s.Service().Operations {
+				if o.Target == target {
+					op = o
+				}
+			}
 			res := "*"
 			if op.Resource != nil {
-				res = op.Resource(req)
+				res = op.Resource(r)
 			}
 			if op.Name != c.wantOp || op.Action != c.wantAction || res != c.wantResource {
 				t.Errorf("route = %s %s %s, want %s %s %s", op.Name, op.Action, res, c.wantOp, c.wantAction, c.wantResource)
@@ -124,7 +129,7 @@ func TestMapS3Error(t *testing.T) {
 		{"ok/malformed authorization", &sigv4.Error{Code: "IncompleteSignatureException", Status: 400, Message: "m"}, "AuthorizationHeaderMalformed", 400},
 		{"ok/expired token", &sigv4.Error{Code: "ExpiredTokenException", Status: 403, Message: "m"}, "ExpiredToken", 400},
 		{"ok/payload hash mismatch while storing", fmt.Errorf("failed to store: %w", &sigv4.Error{Code: "XAmzContentSHA256Mismatch", Status: 400, Message: "m"}), "XAmzContentSHA256Mismatch", 400},
-		{"ok/authorizer refusal", &Error{Code: "AccessDeniedException", Status: 403, Message: "m"}, "AccessDenied", 403},
+		{"ok/authorizer refusal", &awsapi.Error{Code: "AccessDeniedException", Status: 403, Message: "m"}, "AccessDenied", 403},
 		{"ok/short body", fmt.Errorf("copy: %w", io.ErrUnexpectedEOF), "IncompleteBody", 400},
 		{"ok/unknown", errors.New("disk on fire"), "InternalError", 500},
 	}
@@ -274,7 +279,7 @@ func FuzzParseCompleteMultipartUpload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		parts, err := parseCompleteMultipartUpload(body)
 		if err != nil {
-			var e *Error
+			var e *awsapi.Error
 			if !errors.As(err, &e) || e.Status != 400 {
 				t.Fatalf("error %v is not a 400 S3 error", err)
 			}
@@ -300,7 +305,7 @@ func FuzzParseVersioningConfiguration(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		status, err := parseVersioningConfiguration(body)
 		if err != nil {
-			var e *Error
+			var e *awsapi.Error
 			if !errors.As(err, &e) || (e.Status != 400 && e.Status != 501) {
 				t.Fatalf("error %v is not an S3 error", err)
 			}
@@ -326,14 +331,14 @@ func newS3(t *testing.T) (http.Handler, *objects.Service) {
 		t.Fatal(err)
 	}
 	svc := &objects.Service{Meta: db, Data: data, MinPartSize: 1}
-	api := &S3{Objects: svc, Authorizer: AllowAll{}, Log: slog.New(slog.DiscardHandler), Region: "us-east-1", OwnerID: "123456789012"}
+	api := &S3{Objects: svc, Authorizer: awsapi.AllowAll{}, Log: slog.New(slog.DiscardHandler), Region: "us-east-1", OwnerID: "123456789012"}
 	return api.Handler(), svc
 }
 
 func do(t *testing.T, h http.Handler, method, target, body string, header map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
-	r = r.WithContext(WithRequestID(r.Context(), "req-1"))
+	r = r.WithContext(awsapi.WithRequestID(r.Context(), "req-1"))
 	for k, v := range header {
 		r.Header.Set(k, v)
 	}
