@@ -328,3 +328,8 @@ func Names(svcs []*Service) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// AllResources is the resource of an operation that acts on no one
+// resource (a List, or the Create of a resource whose ARN is not known
+// yet): "*", as in AWS.
+func AllResources(*http.Request) string { return "*" }

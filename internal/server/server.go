@@ -75,6 +75,7 @@ type Server struct {
 	verifier *sigv4.Verifier
 	creds    *credentials
 	services map[string]*awsapi.Endpoint // by SigV4 signing name
+	apis     []*awsapi.Service           // in the order they were wired
 	served   string                      // their names, for messages
 	public   *http.ServeMux
 	limits   requestLimits
@@ -262,10 +263,14 @@ func (s *Server) routeTo(apis ...awsapi.API) {
 	for _, api := range apis {
 		svc := api.Service()
 		s.services[svc.Name] = svc.Handler()
+		s.apis = append(s.apis, svc)
 		names = append(names, svc.Name)
 	}
 	s.served = strings.Join(names, ", ")
 }
+
+// Services returns the AWS services the server serves.
+func (s *Server) Services() []*awsapi.Service { return s.apis }
 
 // ensureCredentialsFile writes DIR/credentials if it is missing, from the
 // bootstrap key sealed in the database.

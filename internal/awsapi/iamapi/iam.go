@@ -63,9 +63,9 @@ func (x *IAM) Service() *awsapi.Service {
 	svc := &awsapi.Service{Name: "iam", Protocol: proto, Errors: ErrorCodes, Throttle: Throttle, Global: true,
 		Authorizer: x.Authorizer, Log: x.Log,
 		Operations: []awsapi.Operation{
-			op("CreateUser", user, x.createUser), op("GetUser", user, x.getUser), op("ListUsers", nil, x.listUsers), op("DeleteUser", user, x.deleteUser),
+			op("CreateUser", user, x.createUser), op("GetUser", user, x.getUser), op("ListUsers", awsapi.AllResources, x.listUsers), op("DeleteUser", user, x.deleteUser),
 			op("CreateAccessKey", user, x.createAccessKey), op("DeleteAccessKey", user, x.deleteAccessKey), op("ListAccessKeys", user, x.listAccessKeys),
-			op("CreateRole", role, x.createRole), op("GetRole", role, x.getRole), op("ListRoles", nil, x.listRoles), op("DeleteRole", role, x.deleteRole),
+			op("CreateRole", role, x.createRole), op("GetRole", role, x.getRole), op("ListRoles", awsapi.AllResources, x.listRoles), op("DeleteRole", role, x.deleteRole),
 			op("CreatePolicy", pol, x.createPolicy), op("GetPolicy", pol, x.getPolicy), op("DeletePolicy", pol, x.deletePolicy),
 		}}
 	for _, p := range []struct {

@@ -42,10 +42,10 @@ func (l *Lambda) Service() *awsapi.Service {
 	}
 	const base = "/2020-04-22/code-signing-configs"
 	ops := []awsapi.Operation{
-		{Name: "CreateCodeSigningConfig", Pattern: "POST " + base, Action: "lambda:CreateCodeSigningConfig", Handle: l.createCSC},
-		{Name: "CreateCodeSigningConfig", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateCodeSigningConfig", Handle: l.createCSC},
-		{Name: "ListCodeSigningConfigs", Pattern: "GET " + base, Action: "lambda:ListCodeSigningConfigs", Handle: l.listCSCs},
-		{Name: "ListCodeSigningConfigs", Pattern: "GET " + base + "/{$}", Action: "lambda:ListCodeSigningConfigs", Handle: l.listCSCs},
+		{Name: "CreateCodeSigningConfig", Pattern: "POST " + base, Action: "lambda:CreateCodeSigningConfig", Resource: awsapi.AllResources, Handle: l.createCSC},
+		{Name: "CreateCodeSigningConfig", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateCodeSigningConfig", Resource: awsapi.AllResources, Handle: l.createCSC},
+		{Name: "ListCodeSigningConfigs", Pattern: "GET " + base, Action: "lambda:ListCodeSigningConfigs", Resource: awsapi.AllResources, Handle: l.listCSCs},
+		{Name: "ListCodeSigningConfigs", Pattern: "GET " + base + "/{$}", Action: "lambda:ListCodeSigningConfigs", Resource: awsapi.AllResources, Handle: l.listCSCs},
 		{Name: "GetCodeSigningConfig", Pattern: "GET " + base + "/{arn}", Action: "lambda:GetCodeSigningConfig", Resource: cscARN, Handle: l.getCSC},
 		{Name: "UpdateCodeSigningConfig", Pattern: "PUT " + base + "/{arn}", Action: "lambda:UpdateCodeSigningConfig", Resource: cscARN, Handle: l.updateCSC},
 		{Name: "DeleteCodeSigningConfig", Pattern: "DELETE " + base + "/{arn}", Action: "lambda:DeleteCodeSigningConfig", Resource: cscARN, Handle: l.deleteCSC},
@@ -100,6 +100,7 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: functions.ErrCodeSignInvalid, Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest},
 	{Err: invoke.ErrThrottled, Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded."},
 	{Err: invoke.ErrCodeTooLarge, Code: "CodeStorageExceededException", Status: http.StatusBadRequest},
+	{Err: invoke.ErrBadPackage, Code: "InvalidZipFileException", Status: http.StatusBadGateway},
 	{Err: invoke.ErrPayloadTooLarge, Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge},
 	{Err: invoke.ErrInvalidPayload, Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
 	// 501, not Lambda's usual 500: the AWS CLI and the SDKs retry 500,

@@ -60,8 +60,8 @@ func (l *Lambda) functionOperations() []awsapi.Operation {
 	return []awsapi.Operation{
 		{Name: "CreateFunction", Pattern: "POST " + base, Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
 		{Name: "CreateFunction", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
-		{Name: "ListFunctions", Pattern: "GET " + base, Action: "lambda:ListFunctions", Handle: l.listFunctions},
-		{Name: "ListFunctions", Pattern: "GET " + base + "/{$}", Action: "lambda:ListFunctions", Handle: l.listFunctions},
+		{Name: "ListFunctions", Pattern: "GET " + base, Action: "lambda:ListFunctions", Resource: awsapi.AllResources, Handle: l.listFunctions},
+		{Name: "ListFunctions", Pattern: "GET " + base + "/{$}", Action: "lambda:ListFunctions", Resource: awsapi.AllResources, Handle: l.listFunctions},
 		{Name: "GetFunction", Pattern: "GET " + base + "/{name}", Action: "lambda:GetFunction", Resource: fnARN, Handle: l.getFunction},
 		{Name: "GetFunctionConfiguration", Pattern: "GET " + base + "/{name}/configuration", Action: "lambda:GetFunctionConfiguration", Resource: fnARN, Handle: l.getFunctionConfiguration},
 		{Name: "PublishLayerVersion", Pattern: "POST /2018-10-31/layers/{layer}/versions", Action: "lambda:PublishLayerVersion",

@@ -37,8 +37,8 @@ func (l *Lambda) invokeOperations() []awsapi.Operation {
 		{Name: "AddPermission", Pattern: "POST /2015-03-31/functions/{name}/policy", Action: "lambda:AddPermission", Resource: fnARN, Handle: l.addPermission},
 		{Name: "RemovePermission", Pattern: "DELETE /2015-03-31/functions/{name}/policy/{sid}", Action: "lambda:RemovePermission", Resource: fnARN, Handle: l.removePermission},
 		{Name: "GetPolicy", Pattern: "GET /2015-03-31/functions/{name}/policy", Action: "lambda:GetPolicy", Resource: fnARN, Handle: l.getPolicy},
-		{Name: "GetAccountSettings", Pattern: "GET /2016-08-19/account-settings", Action: "lambda:GetAccountSettings", Handle: l.getAccountSettings},
-		{Name: "GetAccountSettings", Pattern: "GET /2016-08-19/account-settings/{$}", Action: "lambda:GetAccountSettings", Handle: l.getAccountSettings},
+		{Name: "GetAccountSettings", Pattern: "GET /2016-08-19/account-settings", Action: "lambda:GetAccountSettings", Resource: awsapi.AllResources, Handle: l.getAccountSettings},
+		{Name: "GetAccountSettings", Pattern: "GET /2016-08-19/account-settings/{$}", Action: "lambda:GetAccountSettings", Resource: awsapi.AllResources, Handle: l.getAccountSettings},
 	}
 }
 

@@ -106,7 +106,7 @@ func (s *S3) Service() *awsapi.Service {
 		},
 		Router: func(r *http.Request) (string, error) { return route(r) },
 		Operations: []awsapi.Operation{
-			op("ListBuckets", "ListBuckets", "s3:ListAllMyBuckets", nil, s.listBuckets),
+			op("ListBuckets", "ListBuckets", "s3:ListAllMyBuckets", awsapi.AllResources, s.listBuckets),
 			op("PutBucketVersioning", "PutBucketVersioning", "s3:PutBucketVersioning", bucketARN, s.putBucketVersioning),
 			op("CreateBucket", "CreateBucket", "s3:CreateBucket", bucketARN, s.createBucket),
 			op("GetBucketVersioning", "GetBucketVersioning", "s3:GetBucketVersioning", bucketARN, s.getBucketVersioning),

@@ -28,11 +28,11 @@ func (s *Signer) Service() *awsapi.Service {
 	profileARN := func(r *http.Request) string { return s.Profiles.Account.ProfileARN(r.PathValue("profileName")) }
 	tagARN := func(r *http.Request) string { return r.PathValue("resourceArn") }
 	ops := []awsapi.Operation{
-		{Name: "ListSigningPlatforms", Pattern: "GET /signing-platforms", Action: "signer:ListSigningPlatforms", Handle: s.listPlatforms},
-		{Name: "GetSigningPlatform", Pattern: "GET /signing-platforms/{platformId}", Action: "signer:GetSigningPlatform", Handle: s.getPlatform},
+		{Name: "ListSigningPlatforms", Pattern: "GET /signing-platforms", Action: "signer:ListSigningPlatforms", Resource: awsapi.AllResources, Handle: s.listPlatforms},
+		{Name: "GetSigningPlatform", Pattern: "GET /signing-platforms/{platformId}", Action: "signer:GetSigningPlatform", Resource: awsapi.AllResources, Handle: s.getPlatform},
 		{Name: "PutSigningProfile", Pattern: "PUT /signing-profiles/{profileName}", Action: "signer:PutSigningProfile", Resource: profileARN, Handle: s.putProfile},
 		{Name: "GetSigningProfile", Pattern: "GET /signing-profiles/{profileName}", Action: "signer:GetSigningProfile", Resource: profileARN, Handle: s.getProfile},
-		{Name: "ListSigningProfiles", Pattern: "GET /signing-profiles", Action: "signer:ListSigningProfiles", Handle: s.listProfiles},
+		{Name: "ListSigningProfiles", Pattern: "GET /signing-profiles", Action: "signer:ListSigningProfiles", Resource: awsapi.AllResources, Handle: s.listProfiles},
 		{Name: "CancelSigningProfile", Pattern: "DELETE /signing-profiles/{profileName}", Action: "signer:CancelSigningProfile", Resource: profileARN, Handle: s.cancelProfile},
 		{Name: "TagResource", Pattern: "POST /tags/{resourceArn...}", Action: "signer:TagResource", Resource: tagARN, Handle: s.tagResource},
 		{Name: "UntagResource", Pattern: "DELETE /tags/{resourceArn...}", Action: "signer:UntagResource", Resource: tagARN, Handle: s.untagResource},

@@ -27,12 +27,12 @@ func (s *Signer) jobOperations() []awsapi.Operation {
 		{Name: "SignPayload", Pattern: "POST /signing-jobs/with-payload", Action: "signer:SignPayload", Resource: profileFromBody, Handle: s.signPayload},
 		{Name: "DescribeSigningJob", Pattern: "GET /signing-jobs/{jobId}", Action: "signer:DescribeSigningJob",
 			Resource: func(r *http.Request) string { return s.Profiles.Account.JobARN(r.PathValue("jobId")) }, Handle: s.describeJob},
-		{Name: "ListSigningJobs", Pattern: "GET /signing-jobs", Action: "signer:ListSigningJobs", Handle: s.listJobs},
+		{Name: "ListSigningJobs", Pattern: "GET /signing-jobs", Action: "signer:ListSigningJobs", Resource: awsapi.AllResources, Handle: s.listJobs},
 		{Name: "RevokeSignature", Pattern: "PUT /signing-jobs/{jobId}/revoke", Action: "signer:RevokeSignature",
 			Resource: func(r *http.Request) string { return s.Profiles.Account.JobARN(r.PathValue("jobId")) }, Handle: s.revokeSignature},
 		{Name: "RevokeSigningProfile", Pattern: "PUT /signing-profiles/{profileName}/revoke", Action: "signer:RevokeSigningProfile",
 			Resource: func(r *http.Request) string { return s.Profiles.Account.ProfileARN(r.PathValue("profileName")) }, Handle: s.revokeProfile},
-		{Name: "GetRevocationStatus", Pattern: "GET /revocations", Action: "signer:GetRevocationStatus", Handle: s.revocationStatus},
+		{Name: "GetRevocationStatus", Pattern: "GET /revocations", Action: "signer:GetRevocationStatus", Resource: awsapi.AllResources, Handle: s.revocationStatus},
 	}
 }
 

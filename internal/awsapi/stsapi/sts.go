@@ -50,7 +50,7 @@ func (x *STS) Service() *awsapi.Service {
 		Operations: []awsapi.Operation{
 			{Name: "AssumeRole", Pattern: "POST /", Target: "AssumeRole", Action: "sts:AssumeRole",
 				Resource: func(r *http.Request) string { return r.Form.Get("RoleArn") }, Handle: x.assumeRole},
-			{Name: "GetCallerIdentity", Pattern: "POST /", Target: "GetCallerIdentity", Action: "sts:GetCallerIdentity", Handle: x.getCallerIdentity},
+			{Name: "GetCallerIdentity", Pattern: "POST /", Target: "GetCallerIdentity", Action: "sts:GetCallerIdentity", Resource: awsapi.AllResources, Handle: x.getCallerIdentity},
 			{Name: "AssumeRoleWithWebIdentity", Pattern: "POST /", Target: "AssumeRoleWithWebIdentity", Action: "sts:AssumeRoleWithWebIdentity", Public: true,
 				Resource: func(r *http.Request) string { return r.Form.Get("RoleArn") }, Handle: x.assumeRoleWithWebIdentity},
 		}}
