@@ -8,7 +8,7 @@ import (
 )
 
 // listBatch is how many rows a list call reads from the store at a time.
-const listBatch = 250
+var listBatch = 250
 
 // ListInput selects the objects of a bucket, as ListObjectsV2 does.
 type ListInput struct {
@@ -95,46 +95,73 @@ func (s *Service) List(ctx context.Context, bucket string, in ListInput) (ListRe
 		}
 		from = maxString(from, string(tok))
 	}
-	max := capKeys(in.MaxKeys)
 	var res ListResult
 	next := ""     // where the entry after the last one returned starts
 	lastItem := "" // the last key or common prefix returned
+	truncated, err := rollUp(in.Prefix, in.Delimiter, capKeys(in.MaxKeys),
+		func() ([]Version, error) { return s.Meta.ListLatest(ctx, bucket, from, listBatch) },
+		func(last Version, lastCP string) {
+			from = last.Key + "\x00"
+			if lastCP != "" && strings.HasPrefix(from, lastCP) {
+				from = successor(lastCP)
+			}
+		},
+		func(v Version, cp string) {
+			if cp != "" {
+				res.CommonPrefixes = append(res.CommonPrefixes, cp)
+				lastItem, next = cp, successor(cp)
+				return
+			}
+			res.Objects = append(res.Objects, v.ObjectInfo)
+			lastItem, next = v.Key, v.Key+"\x00"
+		})
+	if err != nil {
+		return ListResult{}, storeError(err, bucket, "", "")
+	}
+	if truncated {
+		res.IsTruncated = true
+		res.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(next))
+		res.NextMarker = lastItem
+	}
+	return res, nil
+}
+
+// rollUp walks a listing in batches: fetch reads the batch at the
+// cursor, advance moves the cursor past the batch's last row (or past
+// lastCP, the common prefix it is in). Keys sharing a prefix up to the
+// delimiter are rolled up: take gets each object with cp "" and each
+// common prefix once, with its first row. The walk ends when the keys
+// leave the prefix, the rows run out, or max entries have been taken with
+// more to come (truncated).
+func rollUp(prefix, delimiter string, max int, fetch func() ([]Version, error), advance func(last Version, lastCP string), take func(v Version, cp string)) (truncated bool, err error) {
 	lastCP := ""
 	count := 0
 	for {
-		rows, err := s.Meta.ListLatest(ctx, bucket, from, listBatch)
+		rows, err := fetch()
 		if err != nil {
-			return ListResult{}, storeError(err, bucket, "", "")
+			return false, err
 		}
 		for _, v := range rows {
-			if !strings.HasPrefix(v.Key, in.Prefix) {
-				return res, nil
+			if !strings.HasPrefix(v.Key, prefix) {
+				return false, nil
 			}
 			if lastCP != "" && strings.HasPrefix(v.Key, lastCP) {
 				continue
 			}
 			if count == max {
-				res.IsTruncated = true
-				res.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(next))
-				res.NextMarker = lastItem
-				return res, nil
+				return true, nil
 			}
 			count++
-			if cp := commonPrefix(v.Key, in.Prefix, in.Delimiter); cp != "" {
-				res.CommonPrefixes = append(res.CommonPrefixes, cp)
-				lastItem, lastCP, next = cp, cp, successor(cp)
-				continue
+			cp := commonPrefix(v.Key, prefix, delimiter)
+			if cp != "" {
+				lastCP = cp
 			}
-			res.Objects = append(res.Objects, v.ObjectInfo)
-			lastItem, next = v.Key, v.Key+"\x00"
+			take(v, cp)
 		}
 		if len(rows) < listBatch {
-			return res, nil
+			return false, nil
 		}
-		from = rows[len(rows)-1].Key + "\x00"
-		if lastCP != "" && strings.HasPrefix(from, lastCP) {
-			from = successor(lastCP)
-		}
+		advance(rows[len(rows)-1], lastCP)
 	}
 }
 
@@ -189,44 +216,31 @@ func (s *Service) ListVersions(ctx context.Context, bucket string, in ListVersio
 			cur = VersionCursor{Key: k}
 		}
 	}
-	max := capKeys(in.MaxKeys)
 	var res ListVersionsResult
 	var nextKey, nextVersion string
-	lastCP := ""
-	count := 0
-	for {
-		rows, err := s.Meta.ListVersions(ctx, bucket, cur, listBatch)
-		if err != nil {
-			return ListVersionsResult{}, storeError(err, bucket, "", "")
-		}
-		for _, v := range rows {
-			if !strings.HasPrefix(v.Key, in.Prefix) {
-				return res, nil
+	truncated, err := rollUp(in.Prefix, in.Delimiter, capKeys(in.MaxKeys),
+		func() ([]Version, error) { return s.Meta.ListVersions(ctx, bucket, cur, listBatch) },
+		func(last Version, lastCP string) {
+			cur = VersionCursor{Key: last.Key, BelowSeq: last.Seq}
+			if lastCP != "" && strings.HasPrefix(last.Key, lastCP) {
+				cur = VersionCursor{Key: successor(lastCP)}
 			}
-			if lastCP != "" && strings.HasPrefix(v.Key, lastCP) {
-				continue
-			}
-			if count == max {
-				res.IsTruncated = true
-				res.NextKeyMarker, res.NextVersionIDMarker = nextKey, nextVersion
-				return res, nil
-			}
-			count++
-			if cp := commonPrefix(v.Key, in.Prefix, in.Delimiter); cp != "" {
+		},
+		func(v Version, cp string) {
+			if cp != "" {
 				res.CommonPrefixes = append(res.CommonPrefixes, cp)
-				lastCP, nextKey, nextVersion = cp, cp, ""
-				continue
+				nextKey, nextVersion = cp, ""
+				return
 			}
 			res.Versions = append(res.Versions, v.ObjectInfo)
 			nextKey, nextVersion = v.Key, v.VersionID
-		}
-		if len(rows) < listBatch {
-			return res, nil
-		}
-		last := rows[len(rows)-1]
-		cur = VersionCursor{Key: last.Key, BelowSeq: last.Seq}
-		if lastCP != "" && strings.HasPrefix(last.Key, lastCP) {
-			cur = VersionCursor{Key: successor(lastCP)}
-		}
+		})
+	if err != nil {
+		return ListVersionsResult{}, storeError(err, bucket, "", "")
 	}
+	if truncated {
+		res.IsTruncated = true
+		res.NextKeyMarker, res.NextVersionIDMarker = nextKey, nextVersion
+	}
+	return res, nil
 }

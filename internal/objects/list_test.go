@@ -232,3 +232,17 @@ func TestListVersionsPagination(t *testing.T) {
 		}
 	})
 }
+
+// TestListAcrossBatches runs the listing tests again reading the store a
+// few rows at a time, so that every page and common prefix also
+// straddles the batches the listings read.
+func TestListAcrossBatches(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("batch=%d", n), func(t *testing.T) {
+			defer objects.SetListBatch(n)()
+			t.Run("latest", TestListPaginationMatchesReference)
+			t.Run("marker", TestListMarkerSkipsCommonPrefix)
+			t.Run("versions", TestListVersionsPagination)
+		})
+	}
+}
