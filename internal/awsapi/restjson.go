@@ -128,17 +128,3 @@ func jsonKind(goKind string) string {
 	}
 	return goKind
 }
-
-// PeekJSON decodes the body into v without consuming it (the server
-// hands operations their body in memory, see server.ServeHTTP).
-func PeekJSON(r *http.Request, v any) {
-	if r.GetBody == nil {
-		return
-	}
-	body, err := r.GetBody()
-	if err != nil {
-		return
-	}
-	defer body.Close()
-	json.NewDecoder(body).Decode(v)
-}

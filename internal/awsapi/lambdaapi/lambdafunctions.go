@@ -21,27 +21,23 @@ func (l *Lambda) functionOperations() []awsapi.Operation {
 	}
 	// lambda:CodeSigningConfigArn, the key Lambda sets on the operations
 	// that attach a code signing config.
-	cscKey := func(r *http.Request) map[string][]string {
-		var req struct {
-			CodeSigningConfigArn string `json:"CodeSigningConfigArn"`
-		}
-		awsapi.PeekJSON(r, &req)
-		if req.CodeSigningConfigArn == "" {
+	cscKey := func(arn string) map[string][]string {
+		if arn == "" {
 			return nil
 		}
-		return map[string][]string{"lambda:codesigningconfigarn": {req.CodeSigningConfigArn}}
+		return map[string][]string{"lambda:codesigningconfigarn": {arn}}
 	}
 	// Every operation authorizes the function's ARN however the request
 	// names it (a name, a partial ARN or a full ARN).
-	fnFromBody := func(r *http.Request) string {
-		var req struct {
-			FunctionName string `json:"FunctionName"`
-		}
-		awsapi.PeekJSON(r, &req)
-		if name, err := l.Functions.FunctionName(req.FunctionName); err == nil {
+	fnFromBody := func(_ *http.Request, in *createFunctionInput) string {
+		if name, err := l.Functions.FunctionName(in.FunctionName); err == nil {
 			return l.Functions.ARN(name)
 		}
-		return req.FunctionName
+		return in.FunctionName
+	}
+	createFunction := func(pattern string) awsapi.Operation {
+		return awsapi.Typed(awsapi.Operation{Name: "CreateFunction", Pattern: pattern, Action: "lambda:CreateFunction"}, awsapi.DecodeJSON,
+			fnFromBody, func(in *createFunctionInput) map[string][]string { return cscKey(in.CodeSigningConfigArn) }, l.createFunction)
 	}
 	cscARN := func(r *http.Request) string {
 		if id, err := l.CSCs.ID(r.PathValue("arn")); err == nil {
@@ -58,8 +54,8 @@ func (l *Lambda) functionOperations() []awsapi.Operation {
 	layerVersionARN := func(r *http.Request) string { return layerARN(r) + ":" + r.PathValue("version") }
 	const base = "/2015-03-31/functions"
 	return []awsapi.Operation{
-		{Name: "CreateFunction", Pattern: "POST " + base, Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
-		{Name: "CreateFunction", Pattern: "POST " + base + "/{$}", Action: "lambda:CreateFunction", Resource: fnFromBody, Conditions: cscKey, Handle: l.createFunction},
+		createFunction("POST " + base),
+		createFunction("POST " + base + "/{$}"),
 		{Name: "ListFunctions", Pattern: "GET " + base, Action: "lambda:ListFunctions", Resource: awsapi.AllResources, Handle: l.listFunctions},
 		{Name: "ListFunctions", Pattern: "GET " + base + "/{$}", Action: "lambda:ListFunctions", Resource: awsapi.AllResources, Handle: l.listFunctions},
 		{Name: "GetFunction", Pattern: "GET " + base + "/{name}", Action: "lambda:GetFunction", Resource: fnARN, Handle: l.getFunction},
@@ -72,7 +68,9 @@ func (l *Lambda) functionOperations() []awsapi.Operation {
 		{Name: "UpdateFunctionConfiguration", Pattern: "PUT " + base + "/{name}/configuration", Action: "lambda:UpdateFunctionConfiguration", Resource: fnARN, Handle: l.updateFunctionConfiguration},
 		{Name: "UpdateFunctionCode", Pattern: "PUT " + base + "/{name}/code", Action: "lambda:UpdateFunctionCode", Resource: fnARN, Handle: l.updateFunctionCode},
 		{Name: "DeleteFunction", Pattern: "DELETE " + base + "/{name}", Action: "lambda:DeleteFunction", Resource: fnARN, Handle: l.deleteFunction},
-		{Name: "PutFunctionCodeSigningConfig", Pattern: "PUT /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:PutFunctionCodeSigningConfig", Resource: fnARN, Conditions: cscKey, Handle: l.putFunctionCSC},
+		awsapi.Typed(awsapi.Operation{Name: "PutFunctionCodeSigningConfig", Pattern: "PUT /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:PutFunctionCodeSigningConfig"}, awsapi.DecodeJSON,
+			func(r *http.Request, _ *functionCSCInput) string { return fnARN(r) },
+			func(in *functionCSCInput) map[string][]string { return cscKey(in.CodeSigningConfigArn) }, l.putFunctionCSC),
 		{Name: "GetFunctionCodeSigningConfig", Pattern: "GET /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:GetFunctionCodeSigningConfig", Resource: fnARN, Handle: l.getFunctionCSC},
 		{Name: "DeleteFunctionCodeSigningConfig", Pattern: "DELETE /2020-06-30/functions/{name}/code-signing-config", Action: "lambda:DeleteFunctionCodeSigningConfig", Resource: fnARN, Handle: l.deleteFunctionCSC},
 		{Name: "ListFunctionsByCodeSigningConfig", Pattern: "GET /2020-04-22/code-signing-configs/{arn}/functions", Action: "lambda:ListFunctionsByCodeSigningConfig", Resource: cscARN, Handle: l.listFunctionsByCSC},
@@ -211,19 +209,18 @@ func (l *Lambda) authorizeLayers(r *http.Request, layers []string) error {
 	return nil
 }
 
-func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		FunctionName, Runtime, Role, Handler, Description string
-		Timeout, MemorySize                               int
-		Environment                                       *struct{ Variables map[string]string }
-		Code                                              codeJSON
-		CodeSigningConfigArn                              string
-		Layers                                            []string
-		Tags                                              map[string]string
-	}
-	if err := awsapi.DecodeJSON(r, &req); err != nil {
-		return err
-	}
+// createFunctionInput is CreateFunction's request.
+type createFunctionInput struct {
+	FunctionName, Runtime, Role, Handler, Description string
+	Timeout, MemorySize                               int
+	Environment                                       *struct{ Variables map[string]string }
+	Code                                              codeJSON
+	CodeSigningConfigArn                              string
+	Layers                                            []string
+	Tags                                              map[string]string
+}
+
+func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request, req *createFunctionInput) error {
 	if err := l.authorizeRole(r, req.Role); err != nil {
 		return err
 	}
@@ -340,11 +337,10 @@ type functionCSCJSON struct {
 	FunctionName         string `json:"FunctionName"`
 }
 
-func (l *Lambda) putFunctionCSC(w http.ResponseWriter, r *http.Request) error {
-	var req struct{ CodeSigningConfigArn string }
-	if err := awsapi.DecodeJSON(r, &req); err != nil {
-		return err
-	}
+// functionCSCInput is PutFunctionCodeSigningConfig's request.
+type functionCSCInput struct{ CodeSigningConfigArn string }
+
+func (l *Lambda) putFunctionCSC(w http.ResponseWriter, r *http.Request, req *functionCSCInput) error {
 	name, err := l.Functions.PutCSC(r.Context(), r.PathValue("name"), req.CodeSigningConfigArn)
 	if err != nil {
 		return err

@@ -34,41 +34,50 @@ type Logs struct {
 
 // Service returns the operations of the CloudWatch Logs API.
 func (l *Logs) Service() *awsapi.Service {
-	op := func(name string, res func(*http.Request) string, h func(http.ResponseWriter, *http.Request) error) awsapi.Operation {
-		return awsapi.Operation{Name: name, Pattern: "POST /", Target: "Logs_20140328." + name, Action: "logs:" + name, Resource: res,
-			Handle: func(w http.ResponseWriter, r *http.Request) error {
-				if l.Pending != nil {
-					if err := l.Pending.Flush(r.Context()); err != nil {
-						return fmt.Errorf("storing pending log events: %w", err)
-					}
-				}
-				return h(w, r)
-			}}
+	op := func(name string) awsapi.Operation {
+		return awsapi.Operation{Name: name, Pattern: "POST /", Target: "Logs_20140328." + name, Action: "logs:" + name}
 	}
 	return &awsapi.Service{Name: "logs", Protocol: awsapi.JSON{}, Authorizer: l.Authorizer, Log: l.Log,
 		Throttle: awsapi.Error{Code: "ThrottlingException", Status: http.StatusBadRequest}, Operations: []awsapi.Operation{
-			op("FilterLogEvents", l.groupARN, l.filterLogEvents),
-			op("GetLogEvents", l.streamARN, l.getLogEvents),
-			op("DescribeLogGroups", l.allGroupsARN, l.describeLogGroups),
-			op("DescribeLogStreams", l.groupARN, l.describeLogStreams),
+			l.flushed(awsapi.Typed(op("FilterLogEvents"), awsapi.DecodeJSON,
+				func(_ *http.Request, in *filterInput) string { return l.groupARN(in.groupRef) }, nil, l.filterLogEvents)),
+			l.flushed(awsapi.Typed(op("GetLogEvents"), awsapi.DecodeJSON, l.streamARN, nil, l.getLogEvents)),
+			l.flushed(awsapi.Typed(op("DescribeLogGroups"), awsapi.DecodeJSON, l.allGroupsARN, nil, l.describeLogGroups)),
+			l.flushed(awsapi.Typed(op("DescribeLogStreams"), awsapi.DecodeJSON,
+				func(_ *http.Request, in *describeStreamsInput) string { return l.groupARN(in.groupRef) }, nil, l.describeLogStreams)),
 		}}
+}
+
+// flushed makes op store pending events before it reads.
+func (l *Logs) flushed(op awsapi.Operation) awsapi.Operation {
+	h := op.Handle
+	op.Handle = func(w http.ResponseWriter, r *http.Request) error {
+		if l.Pending != nil {
+			if err := l.Pending.Flush(r.Context()); err != nil {
+				return fmt.Errorf("storing pending log events: %w", err)
+			}
+		}
+		return h(w, r)
+	}
+	return op
 }
 
 // allGroupsARN is DescribeLogGroups' resource: every log group of the
 // account, as in AWS.
-func (l *Logs) allGroupsARN(r *http.Request) string {
+func (l *Logs) allGroupsARN(*http.Request, *describeGroupsInput) string {
 	return fmt.Sprintf("arn:%s:logs:%s:%s:log-group:*", l.Account.Partition, l.Account.Region, l.Account.ID)
 }
 
-// groupARN is the resource of an operation on one log group named in the
-// body: arn:…:log-group:NAME:*.
-func (l *Logs) groupARN(r *http.Request) string {
-	var req struct {
-		LogGroupName       string `json:"logGroupName"`
-		LogGroupIdentifier string `json:"logGroupIdentifier"`
-	}
-	awsapi.PeekJSON(r, &req)
-	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
+// groupRef names a log group, by name or by identifier.
+type groupRef struct {
+	LogGroupName       string `json:"logGroupName"`
+	LogGroupIdentifier string `json:"logGroupIdentifier"`
+}
+
+// groupARN is the resource of an operation on one log group:
+// arn:…:log-group:NAME:*.
+func (l *Logs) groupARN(g groupRef) string {
+	group, err := groupName(g.LogGroupName, g.LogGroupIdentifier)
 	if err != nil {
 		return "*" // refused before the handler explains what is missing
 	}
@@ -78,16 +87,12 @@ func (l *Logs) groupARN(r *http.Request) string {
 // streamARN is GetLogEvents' resource, one stream of a group:
 // arn:…:log-group:NAME:log-stream:STREAM (a policy on log-group:NAME:*
 // covers it).
-func (l *Logs) streamARN(r *http.Request) string {
-	var req struct {
-		LogStreamName string `json:"logStreamName"`
-	}
-	awsapi.PeekJSON(r, &req)
-	g := l.groupARN(r)
+func (l *Logs) streamARN(_ *http.Request, in *getEventsInput) string {
+	g := l.groupARN(in.groupRef)
 	if g == "*" {
 		return g
 	}
-	return strings.TrimSuffix(g, "*") + "log-stream:" + req.LogStreamName
+	return strings.TrimSuffix(g, "*") + "log-stream:" + in.LogStreamName
 }
 
 func (l *Logs) arn(group string) string {
@@ -161,22 +166,20 @@ func parseEventToken(prefix, tok string) (int64, error) {
 	return id, nil
 }
 
-func (l *Logs) filterLogEvents(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		LogGroupName        string   `json:"logGroupName"`
-		LogGroupIdentifier  string   `json:"logGroupIdentifier"`
-		LogStreamNames      []string `json:"logStreamNames"`
-		LogStreamNamePrefix string   `json:"logStreamNamePrefix"`
-		StartTime           int64    `json:"startTime"`
-		EndTime             int64    `json:"endTime"`
-		FilterPattern       string   `json:"filterPattern"`
-		NextToken           string   `json:"nextToken"`
-		Limit               int      `json:"limit"`
-		Interleaved         bool     `json:"interleaved"`
-	}
-	if err := awsapi.DecodeJSON(r, &req); err != nil {
-		return err
-	}
+// filterInput is FilterLogEvents' request.
+type filterInput struct {
+	groupRef
+	LogStreamNames      []string `json:"logStreamNames"`
+	LogStreamNamePrefix string   `json:"logStreamNamePrefix"`
+	StartTime           int64    `json:"startTime"`
+	EndTime             int64    `json:"endTime"`
+	FilterPattern       string   `json:"filterPattern"`
+	NextToken           string   `json:"nextToken"`
+	Limit               int      `json:"limit"`
+	Interleaved         bool     `json:"interleaved"`
+}
+
+func (l *Logs) filterLogEvents(w http.ResponseWriter, r *http.Request, req *filterInput) error {
 	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
 	if err != nil {
 		return err
@@ -230,20 +233,18 @@ func (l *Logs) filterLogEvents(w http.ResponseWriter, r *http.Request) error {
 	return awsapi.WriteJSON(w, out)
 }
 
-func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		LogGroupName       string `json:"logGroupName"`
-		LogGroupIdentifier string `json:"logGroupIdentifier"`
-		LogStreamName      string `json:"logStreamName"`
-		StartTime          int64  `json:"startTime"`
-		EndTime            int64  `json:"endTime"`
-		NextToken          string `json:"nextToken"`
-		Limit              int    `json:"limit"`
-		StartFromHead      bool   `json:"startFromHead"`
-	}
-	if err := awsapi.DecodeJSON(r, &req); err != nil {
-		return err
-	}
+// getEventsInput is GetLogEvents' request.
+type getEventsInput struct {
+	groupRef
+	LogStreamName string `json:"logStreamName"`
+	StartTime     int64  `json:"startTime"`
+	EndTime       int64  `json:"endTime"`
+	NextToken     string `json:"nextToken"`
+	Limit         int    `json:"limit"`
+	StartFromHead bool   `json:"startFromHead"`
+}
+
+func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request, req *getEventsInput) error {
 	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
 	if err != nil {
 		return err
@@ -280,14 +281,13 @@ func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request) error {
 	return awsapi.WriteJSON(w, out)
 }
 
-func (l *Logs) describeLogGroups(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		LogGroupNamePrefix string `json:"logGroupNamePrefix"`
-		Limit              int    `json:"limit"`
-	}
-	if err := awsapi.DecodeJSON(r, &req); err != nil {
-		return err
-	}
+// describeGroupsInput is DescribeLogGroups' request.
+type describeGroupsInput struct {
+	LogGroupNamePrefix string `json:"logGroupNamePrefix"`
+	Limit              int    `json:"limit"`
+}
+
+func (l *Logs) describeLogGroups(w http.ResponseWriter, r *http.Request, req *describeGroupsInput) error {
 	limit, err := checkLimit(req.Limit, 50)
 	if err != nil {
 		return err
@@ -309,16 +309,14 @@ func (l *Logs) describeLogGroups(w http.ResponseWriter, r *http.Request) error {
 	return awsapi.WriteJSON(w, out)
 }
 
-func (l *Logs) describeLogStreams(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		LogGroupName        string `json:"logGroupName"`
-		LogGroupIdentifier  string `json:"logGroupIdentifier"`
-		LogStreamNamePrefix string `json:"logStreamNamePrefix"`
-		Limit               int    `json:"limit"`
-	}
-	if err := awsapi.DecodeJSON(r, &req); err != nil {
-		return err
-	}
+// describeStreamsInput is DescribeLogStreams' request.
+type describeStreamsInput struct {
+	groupRef
+	LogStreamNamePrefix string `json:"logStreamNamePrefix"`
+	Limit               int    `json:"limit"`
+}
+
+func (l *Logs) describeLogStreams(w http.ResponseWriter, r *http.Request, req *describeStreamsInput) error {
 	group, err := groupName(req.LogGroupName, req.LogGroupIdentifier)
 	if err != nil {
 		return err

@@ -13,18 +13,14 @@ import (
 
 // jobOperations are the Signer API's signing-job operations.
 func (s *Signer) jobOperations() []awsapi.Operation {
-	profileFromBody := func(r *http.Request) string {
-		// The profile is named in the body; the body was read into memory
-		// by the server, so peeking is cheap.
-		var req struct {
-			ProfileName string `json:"profileName"`
-		}
-		awsapi.PeekJSON(r, &req)
-		return s.Profiles.Account.ProfileARN(req.ProfileName)
-	}
 	return []awsapi.Operation{
-		{Name: "StartSigningJob", Pattern: "POST /signing-jobs", Action: "signer:StartSigningJob", Resource: profileFromBody, Handle: s.startJob},
-		{Name: "SignPayload", Pattern: "POST /signing-jobs/with-payload", Action: "signer:SignPayload", Resource: profileFromBody, Handle: s.signPayload},
+		// The profile is named in the body, decoded once.
+		awsapi.Typed(awsapi.Operation{Name: "StartSigningJob", Pattern: "POST /signing-jobs", Action: "signer:StartSigningJob"}, awsapi.DecodeJSON,
+			func(_ *http.Request, in *startJobInput) string { return s.Profiles.Account.ProfileARN(in.ProfileName) }, nil, s.startJob),
+		awsapi.Typed(awsapi.Operation{Name: "SignPayload", Pattern: "POST /signing-jobs/with-payload", Action: "signer:SignPayload"}, awsapi.DecodeJSON,
+			func(_ *http.Request, in *signPayloadInput) string {
+				return s.Profiles.Account.ProfileARN(in.ProfileName)
+			}, nil, s.signPayload),
 		{Name: "DescribeSigningJob", Pattern: "GET /signing-jobs/{jobId}", Action: "signer:DescribeSigningJob",
 			Resource: func(r *http.Request) string { return s.Profiles.Account.JobARN(r.PathValue("jobId")) }, Handle: s.describeJob},
 		{Name: "ListSigningJobs", Pattern: "GET /signing-jobs", Action: "signer:ListSigningJobs", Resource: awsapi.AllResources, Handle: s.listJobs},
@@ -108,24 +104,23 @@ func jobToJSON(j signing.Job) jobJSON {
 	return out
 }
 
-func (s *Signer) startJob(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Source *struct {
-			S3 *s3ObjectJSON `json:"s3"`
-		} `json:"source"`
-		Destination *struct {
-			S3 *struct {
-				BucketName string `json:"bucketName"`
-				Prefix     string `json:"prefix"`
-			} `json:"s3"`
-		} `json:"destination"`
-		ProfileName        string `json:"profileName"`
-		ProfileOwner       string `json:"profileOwner"`
-		ClientRequestToken string `json:"clientRequestToken"`
-	}
-	if err := awsapi.DecodeJSON(r, &req); err != nil {
-		return err
-	}
+// startJobInput is StartSigningJob's request.
+type startJobInput struct {
+	Source *struct {
+		S3 *s3ObjectJSON `json:"s3"`
+	} `json:"source"`
+	Destination *struct {
+		S3 *struct {
+			BucketName string `json:"bucketName"`
+			Prefix     string `json:"prefix"`
+		} `json:"s3"`
+	} `json:"destination"`
+	ProfileName        string `json:"profileName"`
+	ProfileOwner       string `json:"profileOwner"`
+	ClientRequestToken string `json:"clientRequestToken"`
+}
+
+func (s *Signer) startJob(w http.ResponseWriter, r *http.Request, req *startJobInput) error {
 	in := signing.StartJobInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, ClientRequestToken: req.ClientRequestToken}
 	if req.Source != nil && req.Source.S3 != nil {
 		in.SourceBucket, in.SourceKey, in.SourceVersion = req.Source.S3.BucketName, req.Source.S3.Key, req.Source.S3.Version
@@ -214,16 +209,15 @@ func (s *Signer) listJobs(w http.ResponseWriter, r *http.Request) error {
 	return awsapi.WriteJSON(w, resp)
 }
 
-func (s *Signer) signPayload(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		ProfileName   string `json:"profileName"`
-		ProfileOwner  string `json:"profileOwner"`
-		Payload       []byte `json:"payload"` // base64 in JSON
-		PayloadFormat string `json:"payloadFormat"`
-	}
-	if err := awsapi.DecodeJSON(r, &req); err != nil {
-		return err
-	}
+// signPayloadInput is SignPayload's request.
+type signPayloadInput struct {
+	ProfileName   string `json:"profileName"`
+	ProfileOwner  string `json:"profileOwner"`
+	Payload       []byte `json:"payload"` // base64 in JSON
+	PayloadFormat string `json:"payloadFormat"`
+}
+
+func (s *Signer) signPayload(w http.ResponseWriter, r *http.Request, req *signPayloadInput) error {
 	in := signing.SignPayloadInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, Payload: req.Payload, PayloadFormat: req.PayloadFormat}
 	if c, ok := awsapi.CallerFrom(r.Context()); ok {
 		in.RequestedBy = c.PrincipalARN
