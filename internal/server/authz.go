@@ -386,24 +386,6 @@ func rateLimiter(c config.RateLimits) *ratelimit.Limiter {
 	return l
 }
 
-// iamKeys stores IAM's access keys with their secrets sealed.
-type iamKeys struct{ s *Server }
-
-func (k iamKeys) CreateKey(ctx context.Context, key iam.Key) error {
-	return k.s.db.CreateAccessKey(ctx, store.AccessKey{ID: key.ID, SealedSecret: k.s.box.Seal([]byte(key.Secret), secretAD(key.ID)), SessionTokenHash: sessionTokenHash(key.Token),
-		Expires: key.Expires, PrincipalARN: key.PrincipalARN, PrincipalID: key.PrincipalID, CreatedAt: time.Now()})
-}
-
-func (k iamKeys) DeleteKey(ctx context.Context, id, principalARN string) error {
-	err := k.s.db.DeleteAccessKey(ctx, id, principalARN)
-	k.s.creds.forget(id)
-	return err
-}
-
-func (k iamKeys) KeysOf(ctx context.Context, principalARN string) ([]iam.KeyInfo, error) {
-	return k.s.db.AccessKeysOf(ctx, principalARN)
-}
-
 // webIdentity adapts an oidc.Provider to iam.WebIdentityProvider.
 type webIdentity struct{ p *oidc.Provider }
 

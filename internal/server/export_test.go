@@ -6,6 +6,7 @@ import (
 
 	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
 
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/store"
 )
@@ -21,7 +22,7 @@ func BreakCRLChecker(err error) (restore func()) {
 // AddTemporaryKey stores temporary credentials, as STS will issue them.
 func (s *Server) AddTemporaryKey(ctx context.Context, id, secret, token string, expires time.Time) error {
 	return s.db.CreateAccessKey(ctx, store.AccessKey{
-		ID: id, SealedSecret: s.box.Seal([]byte(secret), secretAD(id)), SessionTokenHash: store.HashSessionToken(token),
+		ID: id, SealedSecret: s.box.Seal([]byte(secret), iam.SecretAD(id)), SessionTokenHash: store.HashSessionToken(token),
 		Expires: expires, PrincipalARN: s.inst.Account.RootARN(), CreatedAt: time.Now(),
 	})
 }

@@ -14,10 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
-
-	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
 
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/awsapi"
@@ -42,7 +39,7 @@ var newCRLChecker = revocation.NewCRLCheckerWithFetcher
 func (s *Server) openFunctions(inst installation) (*lambdaapi.Lambda, error) {
 	csc := &deploygate.Service{Store: s.db, Account: inst.Account, RequireEnforce: s.cfg.RequireEnforcedCodeSigning}
 	s.Audit = &audit.Log{Store: s.auditDB}
-	checker, err := newCRLChecker(localCRLs{s})
+	checker, err := newCRLChecker(s.Profiles.CRLs())
 	if err != nil {
 		return nil, fmt.Errorf("the deploy gate cannot check revocation, so Signet does not start: building the CRL checker failed: %w", err)
 	}
@@ -114,37 +111,6 @@ func (s *Server) readObject(ctx context.Context, bucket, key, version string, ma
 		return nil, fmt.Errorf("EntityTooLarge: the object is %d bytes, over %d", obj.Size(), max)
 	}
 	return io.ReadAll(io.NewSectionReader(obj, 0, obj.Size()))
-}
-
-// localCRLs fetches this server's own CRLs without the network.
-type localCRLs struct{ s *Server }
-
-func (l localCRLs) Fetch(ctx context.Context, crlURL string) (*corecrl.Bundle, error) {
-	u, err := url.Parse(crlURL)
-	if err != nil {
-		return nil, err
-	}
-	var der []byte
-	switch p := u.Path; {
-	case p == "/crl/root.crl":
-		der, err = l.s.Profiles.RootCRL(ctx)
-	case strings.HasPrefix(p, "/crl/signing-profiles/"):
-		parts := strings.Split(strings.TrimPrefix(p, "/crl/signing-profiles/"), "/")
-		if len(parts) != 2 {
-			return nil, fmt.Errorf("unknown CRL %s", crlURL)
-		}
-		der, err = l.s.Profiles.ProfileCRL(ctx, parts[0], strings.TrimSuffix(parts[1], ".crl"))
-	default:
-		return nil, errors.New("not a CRL of this installation: " + crlURL)
-	}
-	if err != nil {
-		return nil, err
-	}
-	crl, err := x509.ParseRevocationList(der)
-	if err != nil {
-		return nil, err
-	}
-	return &corecrl.Bundle{BaseCRL: crl}, nil
 }
 
 // codeURLValidity is how long a GetFunction Code.Location URL works.

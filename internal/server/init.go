@@ -16,6 +16,7 @@ import (
 
 	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/seal"
 	"github.com/signet/signet/internal/signing"
@@ -55,7 +56,7 @@ func initialize(ctx context.Context, cfg *config.Config, db *store.DB, ks keys.K
 		}
 		acct := arn.Account{Partition: "aws", Region: cfg.Region, ID: account}
 		akid, secret := newAccessKey()
-		key := store.AccessKey{ID: akid, SealedSecret: box.Seal([]byte(secret), secretAD(akid)), PrincipalARN: acct.RootARN(), CreatedAt: now}
+		key := store.AccessKey{ID: akid, SealedSecret: box.Seal([]byte(secret), iam.SecretAD(akid)), PrincipalARN: acct.RootARN(), CreatedAt: now}
 		_, err = db.Initialize(ctx, map[string]string{
 			settingInitialized:  now.Format(time.RFC3339),
 			settingAccountID:    account,
@@ -115,9 +116,6 @@ func loadInstallation(ctx context.Context, cfg *config.Config, db *store.DB) (in
 	}
 	return inst, nil
 }
-
-// secretAD binds a sealed secret access key to its access key id.
-func secretAD(akid string) []byte { return []byte("signet-secret-v1:" + akid) }
 
 func newAccountID() string {
 	// 12 digits, not starting with 0, as AWS account ids look.

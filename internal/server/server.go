@@ -8,8 +8,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -20,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,7 +70,7 @@ type Server struct {
 	box      *seal.Box
 	inst     installation
 	verifier *sigv4.Verifier
-	creds    *credentials
+	keyring  *iam.KeyRing
 	services map[string]*awsapi.Endpoint // by SigV4 signing name
 	apis     []*awsapi.Service           // in the order they were wired
 	served   string                      // their names, for messages
@@ -186,6 +183,7 @@ func (s *Server) open(ctx context.Context) error {
 	} else if n > 0 {
 		s.log.InfoContext(ctx, "replaced session tokens stored in clear with their hashes", "count", n)
 	}
+	s.keyring = &iam.KeyRing{Store: s.db, Box: s.box}
 	ks, err := keys.NewSoftware(master, s.db)
 	if err != nil {
 		return err
@@ -217,9 +215,8 @@ func (s *Server) open(ctx context.Context) error {
 	// The in-process TSA's tokens are not re-verified on every signature
 	// (three P-384 verifications); the tests verify them with tspclient-go.
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA}
-	s.creds = &credentials{db: s.db, box: s.box}
-	s.verifier = &sigv4.Verifier{Credentials: s.creds}
-	s.IAM = &iam.Service{Store: s.db, Keys: iamKeys{s}, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
+	s.verifier = &sigv4.Verifier{Credentials: verifierKeys{s.keyring}}
+	s.IAM = &iam.Service{Store: s.db, Keys: s.keyring, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
 	if err := s.openAudit(ctx, ks); err != nil {
 		return err
 	}
@@ -282,15 +279,11 @@ func (s *Server) ensureCredentialsFile(ctx context.Context) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	k, err := s.db.AccessKey(ctx, s.inst.BootstrapKeyID)
+	secret, err := s.keyring.Secret(ctx, s.inst.BootstrapKeyID)
 	if err != nil {
 		return fmt.Errorf("failed to read bootstrap access key: %w", err)
 	}
-	secret, err := s.box.Open(k.SealedSecret, secretAD(k.ID))
-	if err != nil {
-		return fmt.Errorf("bootstrap access key: %w", err)
-	}
-	if err := writeCredentials(path, s.inst.Account.Region, k.ID, string(secret)); err != nil {
+	if err := writeCredentials(path, s.inst.Account.Region, s.inst.BootstrapKeyID, secret); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "wrote bootstrap administrator credentials", "path", path)
@@ -591,68 +584,17 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// credentials adapts the access-key table to sigv4.CredentialStore.
-type credentials struct {
-	db  *store.DB
-	box *seal.Box
+// verifierKeys hands the key ring's keys to the SigV4 verifier.
+type verifierKeys struct{ ring *iam.KeyRing }
 
-	// Unsealed keys are cached: a key changes only by deletion, which
-	// goes through forget (this process is the only one using the data
-	// directory). Unknown ids are not cached.
-	mu    sync.Mutex
-	cache map[string]sigv4.Credential
-}
-
-// maxCachedKeys bounds the cache; past it the cache starts over.
-const maxCachedKeys = 10000
-
-func (c *credentials) LookupAccessKey(ctx context.Context, id string) (sigv4.Credential, error) {
-	c.mu.Lock()
-	cred, ok := c.cache[id]
-	c.mu.Unlock()
-	if ok {
-		return cred, nil
-	}
-	k, err := c.db.AccessKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+func (v verifierKeys) LookupAccessKey(ctx context.Context, id string) (sigv4.Credential, error) {
+	c, err := v.ring.Lookup(ctx, id)
+	if errors.Is(err, iam.ErrNotFound) {
 		return sigv4.Credential{}, sigv4.ErrUnknownAccessKey
 	}
 	if err != nil {
 		return sigv4.Credential{}, err
 	}
-	secret, err := c.box.Open(k.SealedSecret, secretAD(k.ID))
-	if err != nil {
-		return sigv4.Credential{}, fmt.Errorf("access key %s: %w", id, err)
-	}
-	cred = sigv4.Credential{AccessKeyID: k.ID, SecretAccessKey: string(secret), Expires: k.Expires, PrincipalARN: k.PrincipalARN, PrincipalID: k.PrincipalID}
-	if k.SessionTokenHash != "" {
-		h, err := hex.DecodeString(strings.TrimPrefix(k.SessionTokenHash, "sha256:"))
-		if err != nil || len(h) != sha256.Size {
-			return sigv4.Credential{}, fmt.Errorf("access key %s: the stored session token hash is malformed", id)
-		}
-		cred.SessionTokenSHA256 = [sha256.Size]byte(h)
-	}
-	c.mu.Lock()
-	if c.cache == nil || len(c.cache) >= maxCachedKeys {
-		c.cache = map[string]sigv4.Credential{}
-	}
-	c.cache[id] = cred
-	c.mu.Unlock()
-	return cred, nil
-}
-
-// forget drops a deleted key from the cache.
-func (c *credentials) forget(id string) {
-	c.mu.Lock()
-	delete(c.cache, id)
-	c.mu.Unlock()
-}
-
-// sessionTokenHash is what is stored of a session token ("" for
-// long-term keys, which have none).
-func sessionTokenHash(token string) string {
-	if token == "" {
-		return ""
-	}
-	return store.HashSessionToken(token)
+	return sigv4.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionTokenSHA256: c.SessionTokenSHA256,
+		Expires: c.Expires, PrincipalARN: c.PrincipalARN, PrincipalID: c.PrincipalID}, nil
 }

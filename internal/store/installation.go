@@ -2,12 +2,11 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/signet/signet/internal/iam"
 )
 
 // Setting returns an installation setting, or ErrNotFound.
@@ -23,29 +22,16 @@ func (s *DB) Setting(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-// AccessKey is a stored access key. Secret is sealed by the caller.
-type AccessKey struct {
-	ID           string
-	SealedSecret []byte
-	// SessionTokenHash is HashSessionToken of the session token of
-	// temporary credentials ("" for long-term keys): the token itself is
-	// never stored.
-	SessionTokenHash string
-	Expires          time.Time // zero: never
-	PrincipalARN     string
-	PrincipalID      string // unique id of the user or role; "" for the bootstrap key and older keys
-	CreatedAt        time.Time
-}
+// AccessKey is a stored access key (see iam.KeyRing, which seals its
+// secret).
+type AccessKey = iam.StoredKey
 
 // sessionTokenPrefix marks a hashed session token.
 const sessionTokenPrefix = "sha256:"
 
-// HashSessionToken is what is stored of a session token: "sha256:" and
-// the hex SHA-256 of the token.
-func HashSessionToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return sessionTokenPrefix + hex.EncodeToString(sum[:])
-}
+// HashSessionToken is what is stored of a session token (see
+// iam.HashSessionToken).
+func HashSessionToken(token string) string { return iam.HashSessionToken(token) }
 
 // HashClearSessionTokens replaces session tokens that an earlier version
 // stored in clear with their hashes, and reports how many it replaced.
@@ -100,7 +86,7 @@ func (s *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 	err := s.queryRow(ctx, `SELECT secret, session_token, expires_at, principal_arn, principal_id, created_at FROM access_keys WHERE access_key_id = ?`, id).
 		Scan(&k.SealedSecret, &k.SessionTokenHash, &exp, &k.PrincipalARN, &k.PrincipalID, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return AccessKey{}, ErrNotFound
+		return AccessKey{}, fmt.Errorf("%w: access key %s (%w)", ErrNotFound, id, iam.ErrNotFound)
 	}
 	if err != nil {
 		return AccessKey{}, fmt.Errorf("failed to read access key: %w", err)

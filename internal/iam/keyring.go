@@ -1,0 +1,146 @@
+package iam
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/signet/signet/internal/seal"
+)
+
+// StoredKey is an access key as it is stored: its secret sealed under the
+// master key (bound to the key id), its session token only as a hash.
+type StoredKey struct {
+	ID           string
+	SealedSecret []byte
+	// SessionTokenHash is HashSessionToken of the session token of
+	// temporary credentials ("" for long-term keys): the token itself is
+	// never stored.
+	SessionTokenHash string
+	Expires          time.Time // zero: never
+	PrincipalARN     string
+	PrincipalID      string // unique id of the user or role; "" for the bootstrap key and older keys
+	CreatedAt        time.Time
+}
+
+// KeyStore persists access keys.
+type KeyStore interface {
+	CreateAccessKey(ctx context.Context, k StoredKey) error
+	AccessKey(ctx context.Context, id string) (StoredKey, error) // ErrNotFound
+	DeleteAccessKey(ctx context.Context, id, principalARN string) error
+	AccessKeysOf(ctx context.Context, principalARN string) ([]KeyInfo, error)
+}
+
+// HashSessionToken is what is stored of a session token: "sha256:" and
+// its hex SHA-256.
+func HashSessionToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// SecretAD binds a sealed secret access key to its access key id.
+func SecretAD(id string) []byte { return []byte("signet-secret-v1:" + id) }
+
+// Credential is an access key with its secret, as a request's signature
+// is checked against it.
+type Credential struct {
+	AccessKeyID, SecretAccessKey string
+	// SessionTokenSHA256 is the hash of the session token of temporary
+	// credentials; zero for long-term keys.
+	SessionTokenSHA256        [sha256.Size]byte
+	Expires                   time.Time // zero: never
+	PrincipalARN, PrincipalID string
+}
+
+// maxCachedKeys bounds the KeyRing's cache; past it the cache starts
+// over.
+const maxCachedKeys = 10000
+
+// KeyRing keeps access keys with their secrets sealed (it is the Keys of
+// a Service) and hands them, unsealed, to whoever checks signatures,
+// caching what it unsealed. A key changes only by deletion, which goes
+// through DeleteKey, and one process uses the data directory, so the
+// cache is never stale; unknown ids are not cached.
+type KeyRing struct {
+	Store KeyStore
+	Box   *seal.Box
+	Now   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]Credential
+}
+
+func (k *KeyRing) now() time.Time {
+	if k.Now != nil {
+		return k.Now()
+	}
+	return time.Now()
+}
+
+// CreateKey stores a new key, its secret sealed.
+func (k *KeyRing) CreateKey(ctx context.Context, key Key) error {
+	hash := ""
+	if key.Token != "" {
+		hash = HashSessionToken(key.Token)
+	}
+	return k.Store.CreateAccessKey(ctx, StoredKey{ID: key.ID, SealedSecret: k.Box.Seal([]byte(key.Secret), SecretAD(key.ID)), SessionTokenHash: hash,
+		Expires: key.Expires, PrincipalARN: key.PrincipalARN, PrincipalID: key.PrincipalID, CreatedAt: k.now()})
+}
+
+// DeleteKey deletes a principal's key and forgets it.
+func (k *KeyRing) DeleteKey(ctx context.Context, id, principalARN string) error {
+	err := k.Store.DeleteAccessKey(ctx, id, principalARN)
+	k.mu.Lock()
+	delete(k.cache, id)
+	k.mu.Unlock()
+	return err
+}
+
+// KeysOf lists a principal's keys.
+func (k *KeyRing) KeysOf(ctx context.Context, principalARN string) ([]KeyInfo, error) {
+	return k.Store.AccessKeysOf(ctx, principalARN)
+}
+
+// Secret returns a stored key's secret.
+func (k *KeyRing) Secret(ctx context.Context, id string) (string, error) {
+	c, err := k.Lookup(ctx, id)
+	return c.SecretAccessKey, err
+}
+
+// Lookup returns a key with its secret; ErrNotFound when there is none.
+func (k *KeyRing) Lookup(ctx context.Context, id string) (Credential, error) {
+	k.mu.Lock()
+	c, ok := k.cache[id]
+	k.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	s, err := k.Store.AccessKey(ctx, id)
+	if err != nil {
+		return Credential{}, err
+	}
+	secret, err := k.Box.Open(s.SealedSecret, SecretAD(s.ID))
+	if err != nil {
+		return Credential{}, fmt.Errorf("access key %s: %w", id, err)
+	}
+	c = Credential{AccessKeyID: s.ID, SecretAccessKey: string(secret), Expires: s.Expires, PrincipalARN: s.PrincipalARN, PrincipalID: s.PrincipalID}
+	if s.SessionTokenHash != "" {
+		h, err := hex.DecodeString(strings.TrimPrefix(s.SessionTokenHash, "sha256:"))
+		if err != nil || len(h) != sha256.Size {
+			return Credential{}, errors.New("access key " + id + ": the stored session token hash is malformed")
+		}
+		c.SessionTokenSHA256 = [sha256.Size]byte(h)
+	}
+	k.mu.Lock()
+	if k.cache == nil || len(k.cache) >= maxCachedKeys {
+		k.cache = map[string]Credential{}
+	}
+	k.cache[id] = c
+	k.mu.Unlock()
+	return c, nil
+}
