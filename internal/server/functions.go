@@ -32,20 +32,32 @@ import (
 // tests).
 var newCRLChecker = revocation.NewCRLCheckerWithFetcher
 
-// openFunctions wires the function registry and its deploy gate. The gate
-// checks revocation against this server's own CRLs, in process; it never
-// runs without that check, so a checker that cannot be built stops the
-// server.
-func (s *Server) openFunctions(inst installation) (*lambdaapi.Lambda, error) {
-	csc := &deploygate.Service{Store: s.db, Account: inst.Account, RequireEnforce: s.cfg.RequireEnforcedCodeSigning}
+// openFunctions wires the function registry, its deploy gate and the
+// function runtime, each built whole and once. The gate checks
+// revocation against this server's own CRLs, in process; it never runs
+// without that check, so a checker that cannot be built stops the server.
+// The registry and the runtime refer to each other (the runtime reads
+// layers from the registry, the registry stops environments in the
+// runtime), as do the registry and the code signing configs: those
+// references go through fns, declared first.
+func (s *Server) openFunctions(ctx context.Context, inst installation) (*lambdaapi.Lambda, error) {
 	s.Audit = &audit.Log{Store: s.auditDB}
 	checker, err := newCRLChecker(s.Profiles.CRLs())
 	if err != nil {
 		return nil, fmt.Errorf("the deploy gate cannot check revocation, so Signet does not start: building the CRL checker failed: %w", err)
 	}
-	gate := &deploygate.Gate{Roots: []*x509.Certificate{inst.RootCert}, Revocation: checker}
-	s.Functions = &functions.Service{
-		Store: s.db, Layers: s.db, Permissions: s.db, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Gate: gate, Account: inst.Account, Log: s.log,
+	var fns *functions.Service
+	csc := &deploygate.Service{Store: s.db, Account: inst.Account, RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
+		BeforeEnforce: func(ctx context.Context, id string) error { return fns.CheckEnforce(ctx, id) }}
+	pool, unavailable := s.openRuntime(ctx, inst, func(ctx context.Context, arn string) (functions.LayerVersion, error) { return fns.LayerCode(ctx, arn) })
+	var runner functions.Runner
+	if pool != nil {
+		runner = pool
+	}
+	fns = &functions.Service{
+		Store: s.db, Layers: s.db, Permissions: s.db, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Account: inst.Account, Log: s.log,
+		Gate:           &deploygate.Gate{Roots: []*x509.Certificate{inst.RootCert}, Revocation: checker},
+		Runner:         runner,
 		RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
 		OnWarning: func(ctx context.Context, fn string, d deploygate.Decision) {
 			s.SignatureValidationErrors.Add(1)
@@ -56,35 +68,33 @@ func (s *Server) openFunctions(inst installation) (*lambdaapi.Lambda, error) {
 			return s.IAM.ServiceMayAssume(ctx, role, "lambda.amazonaws.com")
 		},
 	}
-	csc.BeforeEnforce = s.Functions.CheckEnforce
+	s.Functions = fns
+	s.Invoke = &invoke.Service{Functions: fns, Queue: s.db, Concurrency: s.db, Log: s.log, Pool: pool, Unavailable: unavailable}
 	rand.Read(s.codeURLKey[:])
-	s.openInvoke(context.Background(), inst)
-	return &lambdaapi.Lambda{CSCs: csc, Functions: s.Functions, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,
+	return &lambdaapi.Lambda{CSCs: csc, Functions: fns, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,
 		Authorizer: s.authz, Log: s.log}, nil
 }
 
-// openInvoke sets up the function runtime. When sandboxes cannot run on
-// this host (no root, no usable cgroups) Signet still serves everything
-// else, and Invoke answers with the reason.
-func (s *Server) openInvoke(ctx context.Context, inst installation) {
-	s.Invoke = &invoke.Service{Functions: s.Functions, Queue: s.db, Concurrency: s.db, Log: s.log}
+// openRuntime sets up the function runtime: the sandboxes, the pool of
+// execution environments and the log writer. When sandboxes cannot run
+// on this host (no root, no usable cgroups) it returns why, Signet still
+// serves everything else, and Invoke answers with the reason.
+func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(context.Context, string) (functions.LayerVersion, error)) (*invoke.Pool, error) {
 	host, err := sandbox.NewHost()
 	if err != nil {
-		s.Invoke.Unavailable = err
 		s.log.Warn("functions cannot be invoked on this host", "err", err)
-		return
+		return nil, err
 	}
 	s.sandboxes = host
 	fc := s.cfg.Functions
 	s.logWriter = logs.NewWriter(s.db, s.log, 200*time.Millisecond, time.Duration(fc.LogRetentionDays)*24*time.Hour)
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")
-	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: s.Functions.LayerCode}
+	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: layer}
 	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
 		Region: inst.Account.Region}, host, code, dir, s.logWriter, s.log)
 	if err != nil {
-		s.Invoke.Unavailable = err
 		s.log.Warn("functions cannot be invoked on this host", "err", err)
-		return
+		return nil, err
 	}
 	reserved, err := s.db.AllFunctionConcurrency(ctx)
 	if err != nil {
@@ -93,8 +103,7 @@ func (s *Server) openInvoke(ctx context.Context, inst installation) {
 	for fn, n := range reserved {
 		pool.SetReserved(fn, n)
 	}
-	s.Invoke.Pool = pool
-	s.Functions.Runner = pool
+	return pool, nil
 }
 
 // readObject reads a whole object version (at most max bytes).

@@ -55,18 +55,3 @@ func (a signingObjects) DeleteAll(ctx context.Context, bucket, key string) error
 	}
 	return err
 }
-
-// openJobs wires signing jobs: the database is their queue, objs holds
-// the packages, and the runner works them while the server serves.
-func (s *Server) openJobs(ctx context.Context, objs *objects.Service) error {
-	s.Profiles.Jobs = s.db
-	s.Profiles.Objects = signingObjects{objs}
-	// The data directory lock makes this the only node on this database:
-	// leases held by an earlier process are void.
-	if err := s.db.ReleaseLeases(ctx); err != nil {
-		return err
-	}
-	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log}
-	s.Profiles.Wake = s.runner.Wake
-	return nil
-}

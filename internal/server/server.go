@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,22 +213,29 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openTSA(ctx, ks); err != nil {
 		return err
 	}
+	if err := s.openObjects(ctx); err != nil {
+		return err
+	}
 	// The in-process TSA's tokens are not re-verified on every signature
 	// (three P-384 verifications); the tests verify them with tspclient-go.
-	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA}
+	// The database is the jobs' queue and the object store holds their
+	// packages; the runner works them while the server serves.
+	wakeup := signing.NewWakeup()
+	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA,
+		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify}
+	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log, Wakeup: wakeup}
+	// The data directory lock makes this the only node on this database:
+	// leases held by an earlier process are void.
+	if err := s.db.ReleaseLeases(ctx); err != nil {
+		return err
+	}
 	s.verifier = &sigv4.Verifier{Credentials: verifierKeys{s.keyring}}
 	s.IAM = &iam.Service{Store: s.db, Keys: s.keyring, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
 	if err := s.openAudit(ctx, ks); err != nil {
 		return err
 	}
 	s.authz = &authorizer{iam: s.IAM, limiter: rateLimiter(s.cfg.RateLimits)}
-	if err := s.openObjects(ctx); err != nil {
-		return err
-	}
-	if err := s.openJobs(ctx, s.Objects); err != nil {
-		return err
-	}
-	lambda, err := s.openFunctions(inst)
+	lambda, err := s.openFunctions(ctx, inst)
 	if err != nil {
 		return err
 	}
@@ -597,4 +605,14 @@ func (v verifierKeys) LookupAccessKey(ctx context.Context, id string) (sigv4.Cre
 	}
 	return sigv4.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionTokenSHA256: c.SessionTokenSHA256,
 		Expires: c.Expires, PrincipalARN: c.PrincipalARN, PrincipalID: c.PrincipalID}, nil
+}
+
+// unsignedSTS reports whether an unsigned request is an STS call that
+// needs no credentials (AssumeRoleWithWebIdentity), reading its form.
+func unsignedSTS(r *http.Request, body []byte) bool {
+	if r.Method != http.MethodPost || r.URL.Path != "/" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return false
+	}
+	q, err := url.ParseQuery(string(body))
+	return err == nil && q.Get("Action") == "AssumeRoleWithWebIdentity"
 }

@@ -63,14 +63,36 @@ type Runner struct {
 	Poll        time.Duration // default 1s
 	MaxSize     int64         // default MaxObjectSize
 	Log         *slog.Logger
+	// Wakeup, when set, is how the Service tells the runner that a job
+	// was queued (its Wake is the Wakeup's Notify); nil: Runner.Wake.
+	Wakeup Wakeup
 
 	once sync.Once
 	wake chan struct{}
 }
 
+// Wakeup carries "a job was queued" from a Service to its Runner, so that
+// each can be built whole knowing the other's end: hand NewWakeup's
+// Notify to the Service as Wake, and the Wakeup to the Runner.
+type Wakeup chan struct{}
+
+// NewWakeup returns a Wakeup.
+func NewWakeup() Wakeup { return make(Wakeup, 1) }
+
+// Notify wakes the runner, or does nothing if a wake-up is pending.
+func (w Wakeup) Notify() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
+}
+
 func (r *Runner) init() {
 	r.once.Do(func() {
-		r.wake = make(chan struct{}, 1)
+		r.wake = r.Wakeup
+		if r.wake == nil {
+			r.wake = make(chan struct{}, 1)
+		}
 		if r.Workers <= 0 {
 			r.Workers = 2
 		}
