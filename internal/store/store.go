@@ -1,12 +1,17 @@
 // Package store is the database/sql implementation of every domain Store:
-// signing profiles, sealed keys, access keys and installation settings.
+// installation settings and sealed keys, access keys (iam.KeyStore), IAM
+// identities and policies, signing profiles, jobs and revocations, code
+// signing configs, functions, versions, layers and their policies, the
+// Event queue and reserved concurrency, function logs, the object store's
+// metadata, and the audit log (kept in a database of its own).
 //
-// # Engines
+// # Engine
 //
-// SQLite (modernc.org/sqlite, pure Go) is the embedded default. The SQL is
-// written once with "?" placeholders; a small dialect rewrites it for
-// PostgreSQL, which has its own migration set. The conformance suite in
-// storetest runs unchanged against any engine.
+// SQLite (modernc.org/sqlite, pure Go) is the one engine today, embedded.
+// The SQL is written once with "?" placeholders behind a small dialect,
+// and the conformance suite in storetest takes any *DB, so that another
+// engine (PostgreSQL) needs a dialect and its migrations, not new
+// queries.
 //
 // # Durability
 //
