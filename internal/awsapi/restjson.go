@@ -128,3 +128,13 @@ func jsonKind(goKind string) string {
 	}
 	return goKind
 }
+
+// Empty answers an operation that returns no body: status, unless err,
+// which is returned to be written as the operation's error.
+func Empty(w http.ResponseWriter, status int, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(status)
+	return nil
+}

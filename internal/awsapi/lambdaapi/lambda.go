@@ -226,11 +226,7 @@ func (l *Lambda) updateCSC(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (l *Lambda) deleteCSC(w http.ResponseWriter, r *http.Request) error {
-	if err := l.CSCs.DeleteCSC(r.Context(), r.PathValue("arn")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return awsapi.Empty(w, http.StatusNoContent, l.CSCs.DeleteCSC(r.Context(), r.PathValue("arn")))
 }
 
 func (l *Lambda) listCSCs(w http.ResponseWriter, r *http.Request) error {

@@ -302,11 +302,7 @@ func (l *Lambda) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (l *Lambda) deleteFunction(w http.ResponseWriter, r *http.Request) error {
-	if err := l.Functions.Delete(r.Context(), r.PathValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return awsapi.Empty(w, http.StatusNoContent, l.Functions.Delete(r.Context(), r.PathValue("name")))
 }
 
 func (l *Lambda) listFunctions(w http.ResponseWriter, r *http.Request) error {
@@ -360,11 +356,7 @@ func (l *Lambda) getFunctionCSC(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (l *Lambda) deleteFunctionCSC(w http.ResponseWriter, r *http.Request) error {
-	if err := l.Functions.DeleteCSC(r.Context(), r.PathValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return awsapi.Empty(w, http.StatusNoContent, l.Functions.DeleteCSC(r.Context(), r.PathValue("name")))
 }
 
 func (l *Lambda) listFunctionsByCSC(w http.ResponseWriter, r *http.Request) error {

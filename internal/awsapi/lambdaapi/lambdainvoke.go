@@ -125,11 +125,7 @@ func (l *Lambda) getConcurrency(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (l *Lambda) deleteConcurrency(w http.ResponseWriter, r *http.Request) error {
-	if err := l.Invoke.DeleteConcurrency(r.Context(), r.PathValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return awsapi.Empty(w, http.StatusNoContent, l.Invoke.DeleteConcurrency(r.Context(), r.PathValue("name")))
 }
 
 func (l *Lambda) addPermission(w http.ResponseWriter, r *http.Request) error {
@@ -153,11 +149,7 @@ func (l *Lambda) addPermission(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (l *Lambda) removePermission(w http.ResponseWriter, r *http.Request) error {
-	if err := l.Functions.RemovePermission(r.Context(), r.PathValue("name"), r.PathValue("sid")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return awsapi.Empty(w, http.StatusNoContent, l.Functions.RemovePermission(r.Context(), r.PathValue("name"), r.PathValue("sid")))
 }
 
 func (l *Lambda) getPolicy(w http.ResponseWriter, r *http.Request) error {

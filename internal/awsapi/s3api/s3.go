@@ -471,11 +471,7 @@ func (s *S3) headBucket(w http.ResponseWriter, r *http.Request, req s3Request) e
 }
 
 func (s *S3) deleteBucket(w http.ResponseWriter, r *http.Request, req s3Request) error {
-	if err := s.Objects.DeleteBucket(r.Context(), req.bucket); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return awsapi.Empty(w, http.StatusNoContent, s.Objects.DeleteBucket(r.Context(), req.bucket))
 }
 
 func (s *S3) getBucketLocation(w http.ResponseWriter, r *http.Request, req s3Request) error {
@@ -734,11 +730,7 @@ func (s *S3) completeMultipartUpload(w http.ResponseWriter, r *http.Request, req
 }
 
 func (s *S3) abortMultipartUpload(w http.ResponseWriter, r *http.Request, req s3Request) error {
-	if err := s.Objects.AbortUpload(r.Context(), req.bucket, req.key, req.query.Get("uploadId")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return awsapi.Empty(w, http.StatusNoContent, s.Objects.AbortUpload(r.Context(), req.bucket, req.key, req.query.Get("uploadId")))
 }
 
 func (s *S3) deleteObject(w http.ResponseWriter, r *http.Request, req s3Request) error {

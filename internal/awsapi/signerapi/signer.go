@@ -338,11 +338,7 @@ func (s *Signer) listProfiles(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Signer) cancelProfile(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Profiles.CancelProfile(r.Context(), r.PathValue("profileName")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return awsapi.Empty(w, http.StatusOK, s.Profiles.CancelProfile(r.Context(), r.PathValue("profileName")))
 }
 
 func (s *Signer) tagResource(w http.ResponseWriter, r *http.Request) error {

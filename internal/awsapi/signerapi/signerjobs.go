@@ -247,11 +247,7 @@ func (s *Signer) revokeSignature(w http.ResponseWriter, r *http.Request) error {
 	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	if err := s.Profiles.RevokeSignature(r.Context(), r.PathValue("jobId"), req.Reason, req.JobOwner, caller(r)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return awsapi.Empty(w, http.StatusOK, s.Profiles.RevokeSignature(r.Context(), r.PathValue("jobId"), req.Reason, req.JobOwner, caller(r)))
 }
 
 func (s *Signer) revokeProfile(w http.ResponseWriter, r *http.Request) error {
@@ -267,11 +263,7 @@ func (s *Signer) revokeProfile(w http.ResponseWriter, r *http.Request) error {
 	if req.EffectiveTime != nil {
 		in.EffectiveTime = time.UnixMilli(int64(*req.EffectiveTime * 1000)).UTC()
 	}
-	if err := s.Profiles.RevokeProfile(r.Context(), in); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return awsapi.Empty(w, http.StatusOK, s.Profiles.RevokeProfile(r.Context(), in))
 }
 
 func (s *Signer) revocationStatus(w http.ResponseWriter, r *http.Request) error {
