@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/sigv4"
 )
 
@@ -128,36 +129,66 @@ func (s *Service) mapAuth(err error) *Error {
 
 // message is the caller-facing message of a domain error: that of the
 // error in err's chain that wraps the sentinel directly (the domain's
-// error value, whose message is written for the caller), else err's.
+// error value, whose message is written for the caller), else err's. A
+// FieldError is written in AWS's words (see ValidationMessage).
 func message(err, sentinel error) string {
 	if sentinel != nil {
-		if m, ok := wrapperOf(err, sentinel); ok {
-			return m
+		if w := wrapperOf(err, sentinel); w != nil {
+			return text(w)
 		}
+	}
+	return text(err)
+}
+
+func text(err error) string {
+	if fe, ok := err.(*errs.FieldError); ok {
+		return ValidationMessage(fe)
 	}
 	return err.Error()
 }
 
-func wrapperOf(err, sentinel error) (string, bool) {
+func wrapperOf(err, sentinel error) error {
 	for err != nil {
 		switch u := err.(type) {
 		case interface{ Unwrap() error }:
 			if u.Unwrap() == sentinel {
-				return err.Error(), true
+				return err
 			}
 			err = u.Unwrap()
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if m, ok := wrapperOf(e, sentinel); ok {
-					return m, true
+				if w := wrapperOf(e, sentinel); w != nil {
+					return w
 				}
 			}
-			return "", false
+			return nil
 		default:
-			return "", false
+			return nil
 		}
 	}
-	return "", false
+	return nil
+}
+
+// ValidationMessage is AWS's text for a field that breaks a constraint:
+// "1 validation error detected: Value 'x' at 'field' failed to satisfy
+// constraint: Member must …", with "Value null at" for a missing field
+// and "Value at" for one whose value is not repeated.
+func ValidationMessage(fe *errs.FieldError) string {
+	const prefix = "1 validation error detected: "
+	switch {
+	case fe.Null:
+		return prefix + "Value null at '" + fe.Field + "' failed to satisfy constraint: Member " + fe.Must()
+	case fe.OmitValue:
+		return prefix + "Value at '" + fe.Field + "' failed to satisfy constraint: Member " + fe.Must()
+	}
+	return prefix + "Value '" + fe.Value + "' at '" + fe.Field + "' failed to satisfy constraint: Member " + fe.Must()
+}
+
+// Validation returns the *Error, of code and status, of a field that
+// breaks a constraint, for errors an API layer finds itself (a query
+// parameter that is not a number).
+func Validation(code string, status int, fe *errs.FieldError) *Error {
+	return &Error{Code: code, Status: status, Message: ValidationMessage(fe)}
 }
 
 // reason is the Reason of a domain error that gives one (Lambda's
