@@ -13,6 +13,7 @@ import (
 
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/deploygate"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/policy"
@@ -237,7 +238,7 @@ func (l *Lambda) listCSCs(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("MaxItems"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return &awsapi.Error{Code: "ValidationException", Status: 400, Message: "1 validation error detected: Value '" + v + "' at 'maxItems' failed to satisfy constraint: Member must be an integer"}
+			return awsapi.Validation("ValidationException", http.StatusBadRequest, errs.Value(nil, "maxItems", v, "must be an integer"))
 		}
 		max = n
 	}
