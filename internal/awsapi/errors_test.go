@@ -8,6 +8,7 @@ import (
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/awsapi/lambdaapi"
 	"github.com/signet/signet/internal/awsapi/signerapi"
+	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/signing"
@@ -78,6 +79,35 @@ func TestValidationMessage(t *testing.T) {
 			e := awsapi.Validation("ValidationError", 400, c.err)
 			if e.Code != "ValidationError" || e.Status != 400 || e.Message != c.want {
 				t.Errorf("Validation = %+v", e)
+			}
+		})
+	}
+}
+
+// TestRefusal checks that the deploy gate's refusals, domain sentinels,
+// get Lambda's codes on the wire and in the audit log (ErrorCode).
+func TestRefusal(t *testing.T) {
+	lambda := (&lambdaapi.Lambda{}).Service()
+	cases := []struct {
+		name    string
+		refusal error
+		code    string
+	}{
+		{"ok/integrity", deploygate.ErrSignatureInvalid, "InvalidCodeSignatureException"},
+		{"ok/enforce", deploygate.ErrVerificationFailed, "CodeVerificationFailedException"},
+		{"ok/allowed", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := lambdaapi.ErrorCode(c.refusal); got != c.code {
+				t.Errorf("ErrorCode = %q, want %q", got, c.code)
+			}
+			if c.refusal == nil {
+				return
+			}
+			e := lambda.MapError("UpdateFunctionCode", &errs.Error{Kind: c.refusal, Msg: "Lambda cannot deploy the function."})
+			if e.Code != c.code || e.Status != 400 || e.Message != "Lambda cannot deploy the function." {
+				t.Errorf("MapError = %d %s %q", e.Status, e.Code, e.Message)
 			}
 		})
 	}

@@ -27,14 +27,14 @@ import (
 )
 
 // Sentinels; caller mistakes are *errs.Error or *errs.FieldError values
-// wrapping one.
+// wrapping one. A package the deploy gate refuses is an *errs.Error
+// wrapping the Decision's Refusal (deploygate.ErrSignatureInvalid or
+// deploygate.ErrVerificationFailed).
 var (
-	ErrNotFound        = errors.New("not found")
-	ErrExists          = errors.New("already exists")
-	ErrInvalid         = errors.New("invalid request")
-	ErrCSCNotFound     = errors.New("code signing config not found")
-	ErrCodeRefused     = errors.New("code refused by the deploy gate")
-	ErrCodeSignInvalid = errors.New("invalid code signature")
+	ErrNotFound    = errors.New("not found")
+	ErrExists      = errors.New("already exists")
+	ErrInvalid     = errors.New("invalid request")
+	ErrCSCNotFound = errors.New("code signing config not found")
 	// ErrTooLarge: a package over the size a function may have.
 	ErrTooLarge = errors.New("package too large")
 	// ErrRevisionMismatch: the caller's revision id is not the latest.
@@ -340,15 +340,11 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 
 // refused is the error for a package the gate refused.
 func (s *Service) refused(ctx context.Context, name string, cfg *deploygate.Config, d deploygate.Decision) error {
-	kind := ErrCodeRefused
-	if d.ErrorType == deploygate.ErrorInvalidCodeSignature {
-		kind = ErrCodeSignInvalid
-	}
 	s.Log.WarnContext(ctx, "deployment refused by the code signing config", "function", name, "check", d.Failed, "detail", d.Detail, "config", cfg.ARN)
 	if s.OnRefused != nil {
 		s.OnRefused(ctx, name, d)
 	}
-	return &errs.Error{Kind: kind, Msg: d.Message}
+	return &errs.Error{Kind: d.Refusal, Msg: d.Message}
 }
 
 // Create creates a function, checking its package against the code

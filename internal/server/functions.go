@@ -204,7 +204,7 @@ func (s *Server) auditDeploy(ctx context.Context, fn, decision string, d deployg
 	caller, _ := awsapi.CallerFrom(ctx)
 	err := s.auditWriter.Append(ctx, audit.Event{
 		Time: time.Now(), Principal: caller.PrincipalARN, Action: awsapi.ActionFrom(ctx), Resource: s.Functions.ARN(fn),
-		Decision: decision, RequestID: awsapi.RequestID(ctx), SourceIP: caller.SourceIP, Outcome: d.ErrorType,
+		Decision: decision, RequestID: awsapi.RequestID(ctx), SourceIP: caller.SourceIP, Outcome: lambdaapi.ErrorCode(d.Refusal),
 		Detail: fmt.Sprintf("code signing check %s failed: %s", d.Failed, d.Detail),
 	}, true)
 	if err != nil {

@@ -5,6 +5,7 @@ package lambdaapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -97,8 +98,8 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: functions.ErrExists, Code: "ResourceConflictException", Status: http.StatusConflict},
 	{Err: functions.ErrInvalid, Code: "InvalidParameterValueException", Status: http.StatusBadRequest},
 	{Err: functions.ErrCSCNotFound, Code: "CodeSigningConfigNotFoundException", Status: http.StatusNotFound},
-	{Err: functions.ErrCodeRefused, Code: "CodeVerificationFailedException", Status: http.StatusBadRequest},
-	{Err: functions.ErrCodeSignInvalid, Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest},
+	{Err: deploygate.ErrVerificationFailed, Code: "CodeVerificationFailedException", Status: http.StatusBadRequest},
+	{Err: deploygate.ErrSignatureInvalid, Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest},
 	{Err: invoke.ErrThrottled, Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded."},
 	{Err: invoke.ErrCodeTooLarge, Code: "CodeStorageExceededException", Status: http.StatusBadRequest},
 	{Err: invoke.ErrPayloadTooLarge, Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge},
@@ -111,6 +112,18 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: deploygate.ErrInUse, Code: "ResourceConflictException", Status: http.StatusConflict},
 	{From: "SerializationException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
 	{From: "RequestEntityTooLargeException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
+}
+
+// ErrorCode returns the code Lambda answers err with, "" for nil or an
+// error the table does not name. The audit log records a refused
+// deployment (a deploygate.Decision's Refusal) by it.
+func ErrorCode(err error) string {
+	for _, c := range errorCodes {
+		if err != nil && c.Err != nil && errors.Is(err, c.Err) {
+			return c.Code
+		}
+	}
+	return ""
 }
 
 // errorBody is Lambda's error shape: {"Type":"User","message"}, with
