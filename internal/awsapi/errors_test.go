@@ -11,6 +11,7 @@ import (
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -108,6 +109,27 @@ func TestRefusal(t *testing.T) {
 			e := lambda.MapError("UpdateFunctionCode", &errs.Error{Kind: c.refusal, Msg: "Lambda cannot deploy the function."})
 			if e.Code != c.code || e.Status != 400 || e.Message != "Lambda cannot deploy the function." {
 				t.Errorf("MapError = %d %s %q", e.Status, e.Code, e.Message)
+			}
+		})
+	}
+}
+
+// TestStartErrorType checks Lambda's names for a function that cannot
+// start, which the invoke package leaves to the API layer.
+func TestStartErrorType(t *testing.T) {
+	cases := []struct {
+		name string
+		kind error
+		want string
+	}{
+		{"ok/runtime", invoke.ErrUnsupportedRuntime, "InvalidRuntimeException"},
+		{"ok/package", invoke.ErrBadPackage, "InvalidZipFileException"},
+		{"ok/wrapped", fmt.Errorf("unpack: %w", invoke.ErrBadPackage), "InvalidZipFileException"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := lambdaapi.StartErrorType(c.kind); got != c.want {
+				t.Errorf("StartErrorType = %q, want %q", got, c.want)
 			}
 		})
 	}

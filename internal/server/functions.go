@@ -83,7 +83,7 @@ func (s *Server) openInvoke(ctx context.Context, inst installation) {
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")
 	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: s.Functions.LayerCode}
 	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
-		Region: inst.Account.Region}, host, code, dir, s.logWriter, s.log)
+		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType}, host, code, dir, s.logWriter, s.log)
 	if err != nil {
 		s.Invoke.Unavailable = err
 		s.log.Warn("functions cannot be invoked on this host", "err", err)

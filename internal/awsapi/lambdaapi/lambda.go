@@ -114,6 +114,27 @@ var errorCodes = []awsapi.ErrorCode{
 	{From: "RequestEntityTooLargeException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
 }
 
+// startErrorTypes are Lambda's errorType, in a function error's payload
+// and the log, for a function that cannot start.
+var startErrorTypes = []struct {
+	kind error
+	typ  string
+}{
+	{invoke.ErrUnsupportedRuntime, "InvalidRuntimeException"},
+	{invoke.ErrBadPackage, "InvalidZipFileException"},
+}
+
+// StartErrorType is Lambda's name for why a function could not start
+// (invoke.Config.StartErrorType).
+func StartErrorType(kind error) string {
+	for _, t := range startErrorTypes {
+		if errors.Is(kind, t.kind) {
+			return t.typ
+		}
+	}
+	return kind.Error()
+}
+
 // ErrorCode returns the code Lambda answers err with, "" for nil or an
 // error the table does not name. The audit log records a refused
 // deployment (a deploygate.Decision's Refusal) by it.
