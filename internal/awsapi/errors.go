@@ -39,6 +39,9 @@ type ErrorCode struct {
 	Status int // 0 keeps the renamed error's
 	// Message, when set, replaces the error's own (S3's fixed texts).
 	Message string
+	// Reason, when set, gives the error's Reason (Lambda's throttling
+	// reasons).
+	Reason func(error) string
 	// Ops limits the entry to these operations (Signer's tagging
 	// operations answer NotFoundException, the others
 	// ResourceNotFoundException).
@@ -89,7 +92,10 @@ func (s *Service) MapError(op string, err error) *Error {
 			continue
 		}
 		if c.matches(op, err) {
-			r := &Error{Code: c.Code, Status: c.Status, Message: c.Message, Reason: reason(err)}
+			r := &Error{Code: c.Code, Status: c.Status, Message: c.Message}
+			if c.Reason != nil {
+				r.Reason = c.Reason(err)
+			}
 			if r.Message == "" {
 				r.Message = message(err, c.Err)
 			}
@@ -189,16 +195,6 @@ func ValidationMessage(fe *errs.FieldError) string {
 // parameter that is not a number).
 func Validation(code string, status int, fe *errs.FieldError) *Error {
 	return &Error{Code: code, Status: status, Message: ValidationMessage(fe)}
-}
-
-// reason is the Reason of a domain error that gives one (Lambda's
-// throttling reasons).
-func reason(err error) string {
-	var r interface{ ErrorReason() string }
-	if errors.As(err, &r) {
-		return r.ErrorReason()
-	}
-	return ""
 }
 
 // Errorf returns an *Error with a formatted message.

@@ -134,3 +134,25 @@ func TestStartErrorType(t *testing.T) {
 		})
 	}
 }
+
+// TestThrottleReason checks that the limit an invocation is over reaches
+// the wire as Lambda's Reason.
+func TestThrottleReason(t *testing.T) {
+	lambda := (&lambdaapi.Lambda{}).Service()
+	cases := []struct {
+		name   string
+		limit  invoke.Limit
+		reason string
+	}{
+		{"ok/reserved", invoke.LimitReserved, "ReservedFunctionConcurrentInvocationLimitExceeded"},
+		{"ok/unreserved", invoke.LimitUnreserved, "ConcurrentInvocationLimitExceeded"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := lambda.MapError("Invoke", fmt.Errorf("invoke: %w", &invoke.ThrottleError{Limit: c.limit}))
+			if e.Code != "TooManyRequestsException" || e.Status != 429 || e.Message != "Rate Exceeded." || e.Reason != c.reason {
+				t.Errorf("MapError = %d %s %q reason %q, want reason %q", e.Status, e.Code, e.Message, e.Reason, c.reason)
+			}
+		})
+	}
+}

@@ -59,17 +59,31 @@ type Config struct {
 	StartErrorType func(kind error) string
 }
 
+// Limit names a concurrency limit.
+type Limit int
+
+// The limits an invocation may be over.
+const (
+	// LimitReserved is the function's reserved concurrency.
+	LimitReserved Limit = iota + 1
+	// LimitUnreserved is the concurrency left to the functions that
+	// reserve none.
+	LimitUnreserved
+)
+
 // ThrottleError is the error of an invocation over a concurrency limit
 // (ErrThrottled).
-type ThrottleError struct{ Reason string }
+type ThrottleError struct{ Limit Limit }
 
-func (e *ThrottleError) Error() string { return "Rate Exceeded." }
+func (e *ThrottleError) Error() string {
+	if e.Limit == LimitReserved {
+		return "the function's reserved concurrency is in use"
+	}
+	return "the unreserved concurrency is in use"
+}
 
 // Unwrap returns ErrThrottled.
 func (e *ThrottleError) Unwrap() error { return ErrThrottled }
-
-// ErrorReason says which limit was reached.
-func (e *ThrottleError) ErrorReason() string { return e.Reason }
 
 // Request is one invocation.
 type Request struct {
@@ -199,11 +213,11 @@ func (p *Pool) acquire(key, revision, name string) (*instance, uint64, error) {
 	}
 	if r, ok := p.reserved[name]; ok {
 		if p.busy[name] >= r {
-			return nil, 0, &ThrottleError{Reason: "ReservedFunctionConcurrentInvocationLimitExceeded"}
+			return nil, 0, &ThrottleError{Limit: LimitReserved}
 		}
 	} else {
 		if p.unreserve >= p.unreservedLocked() {
-			return nil, 0, &ThrottleError{Reason: "ConcurrentInvocationLimitExceeded"}
+			return nil, 0, &ThrottleError{Limit: LimitUnreserved}
 		}
 		p.unreserve++
 	}

@@ -100,7 +100,7 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: functions.ErrCSCNotFound, Code: "CodeSigningConfigNotFoundException", Status: http.StatusNotFound},
 	{Err: deploygate.ErrVerificationFailed, Code: "CodeVerificationFailedException", Status: http.StatusBadRequest},
 	{Err: deploygate.ErrSignatureInvalid, Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest},
-	{Err: invoke.ErrThrottled, Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded."},
+	{Err: invoke.ErrThrottled, Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded.", Reason: throttleReason},
 	{Err: invoke.ErrCodeTooLarge, Code: "CodeStorageExceededException", Status: http.StatusBadRequest},
 	{Err: invoke.ErrPayloadTooLarge, Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge},
 	{Err: invoke.ErrInvalidPayload, Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
@@ -112,6 +112,22 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: deploygate.ErrInUse, Code: "ResourceConflictException", Status: http.StatusConflict},
 	{From: "SerializationException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
 	{From: "RequestEntityTooLargeException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
+}
+
+// throttleReason is the Reason of a TooManyRequestsException: the limit
+// reached.
+func throttleReason(err error) string {
+	var te *invoke.ThrottleError
+	if !errors.As(err, &te) {
+		return ""
+	}
+	switch te.Limit {
+	case invoke.LimitReserved:
+		return "ReservedFunctionConcurrentInvocationLimitExceeded"
+	case invoke.LimitUnreserved:
+		return "ConcurrentInvocationLimitExceeded"
+	}
+	return ""
 }
 
 // startErrorTypes are Lambda's errorType, in a function error's payload
