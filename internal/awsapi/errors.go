@@ -23,8 +23,10 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // ErrorCode is one entry of a service's error registry: the AWS code and
 // HTTP status of a domain error. Domain packages return plain sentinel
-// errors (wrapped with a message for the caller); each service package
-// lists, in one table, what AWS calls them.
+// errors, wrapped for the caller in an *errs.Error (a message) or an
+// *errs.FieldError (a field and the constraint it breaks, which MapError
+// writes in AWS's words); each service package lists, in one table, what
+// AWS calls them.
 type ErrorCode struct {
 	// Err is the domain sentinel the entry stands for (errors.Is).
 	Err error
