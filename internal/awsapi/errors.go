@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/sigv4"
 )
 
@@ -22,8 +23,10 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // ErrorCode is one entry of a service's error registry: the AWS code and
 // HTTP status of a domain error. Domain packages return plain sentinel
-// errors (wrapped with a message for the caller); each service package
-// lists, in one table, what AWS calls them.
+// errors, wrapped for the caller in an *errs.Error (a message) or an
+// *errs.FieldError (a field and the constraint it breaks, which MapError
+// writes in AWS's words); each service package lists, in one table, what
+// AWS calls them.
 type ErrorCode struct {
 	// Err is the domain sentinel the entry stands for (errors.Is).
 	Err error
@@ -38,6 +41,9 @@ type ErrorCode struct {
 	Status int // 0 keeps the renamed error's
 	// Message, when set, replaces the error's own (S3's fixed texts).
 	Message string
+	// Reason, when set, gives the error's Reason (Lambda's throttling
+	// reasons).
+	Reason func(error) string
 	// Ops limits the entry to these operations (Signer's tagging
 	// operations answer NotFoundException, the others
 	// ResourceNotFoundException).
@@ -88,7 +94,10 @@ func (s *Service) MapError(op string, err error) *Error {
 			continue
 		}
 		if c.matches(op, err) {
-			r := &Error{Code: c.Code, Status: c.Status, Message: c.Message, Reason: reason(err)}
+			r := &Error{Code: c.Code, Status: c.Status, Message: c.Message}
+			if c.Reason != nil {
+				r.Reason = c.Reason(err)
+			}
 			if r.Message == "" {
 				r.Message = message(err, c.Err)
 			}
@@ -128,46 +137,66 @@ func (s *Service) mapAuth(err error) *Error {
 
 // message is the caller-facing message of a domain error: that of the
 // error in err's chain that wraps the sentinel directly (the domain's
-// error value, whose message is written for the caller), else err's.
+// error value, whose message is written for the caller), else err's. A
+// FieldError is written in AWS's words (see ValidationMessage).
 func message(err, sentinel error) string {
 	if sentinel != nil {
-		if m, ok := wrapperOf(err, sentinel); ok {
-			return m
+		if w := wrapperOf(err, sentinel); w != nil {
+			return text(w)
 		}
+	}
+	return text(err)
+}
+
+func text(err error) string {
+	if fe, ok := err.(*errs.FieldError); ok {
+		return ValidationMessage(fe)
 	}
 	return err.Error()
 }
 
-func wrapperOf(err, sentinel error) (string, bool) {
+func wrapperOf(err, sentinel error) error {
 	for err != nil {
 		switch u := err.(type) {
 		case interface{ Unwrap() error }:
 			if u.Unwrap() == sentinel {
-				return err.Error(), true
+				return err
 			}
 			err = u.Unwrap()
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if m, ok := wrapperOf(e, sentinel); ok {
-					return m, true
+				if w := wrapperOf(e, sentinel); w != nil {
+					return w
 				}
 			}
-			return "", false
+			return nil
 		default:
-			return "", false
+			return nil
 		}
 	}
-	return "", false
+	return nil
 }
 
-// reason is the Reason of a domain error that gives one (Lambda's
-// throttling reasons).
-func reason(err error) string {
-	var r interface{ ErrorReason() string }
-	if errors.As(err, &r) {
-		return r.ErrorReason()
+// ValidationMessage is AWS's text for a field that breaks a constraint:
+// "1 validation error detected: Value 'x' at 'field' failed to satisfy
+// constraint: Member must …", with "Value null at" for a missing field
+// and "Value at" for one whose value is not repeated.
+func ValidationMessage(fe *errs.FieldError) string {
+	const prefix = "1 validation error detected: "
+	switch {
+	case fe.Null:
+		return prefix + "Value null at '" + fe.Field + "' failed to satisfy constraint: Member " + fe.Must()
+	case fe.OmitValue:
+		return prefix + "Value at '" + fe.Field + "' failed to satisfy constraint: Member " + fe.Must()
 	}
-	return ""
+	return prefix + "Value '" + fe.Value + "' at '" + fe.Field + "' failed to satisfy constraint: Member " + fe.Must()
+}
+
+// Validation returns the *Error, of code and status, of a field that
+// breaks a constraint, for errors an API layer finds itself (a query
+// parameter that is not a number).
+func Validation(code string, status int, fe *errs.FieldError) *Error {
+	return &Error{Code: code, Status: status, Message: ValidationMessage(fe)}
 }
 
 // Errorf returns an *Error with a formatted message.

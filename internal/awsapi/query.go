@@ -2,10 +2,11 @@ package awsapi
 
 import (
 	"encoding/xml"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/signet/signet/internal/errs"
 )
 
 // Query is the AWS Query protocol (IAM, STS): form-encoded requests whose
@@ -91,7 +92,7 @@ func writeQuery(w http.ResponseWriter, r *http.Request, ns, action string, resul
 func Required(r *http.Request, names ...string) error {
 	for _, n := range names {
 		if r.Form.Get(n) == "" {
-			return &Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: fmt.Sprintf("1 validation error detected: Value null at '%s%s' failed to satisfy constraint: Member must not be null", strings.ToLower(n[:1]), n[1:])}
+			return Validation("ValidationError", http.StatusBadRequest, errs.Null(nil, strings.ToLower(n[:1])+n[1:]))
 		}
 	}
 	return nil

@@ -6,29 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/errs"
 )
 
-// Sentinel errors; caller mistakes are *Error values wrapping one.
+// Sentinel errors; caller mistakes are *errs.Error or *errs.FieldError
+// values wrapping one.
 var (
 	ErrNotFound = errors.New("not found")
 	ErrInvalid  = errors.New("invalid request")
 	ErrInUse    = errors.New("in use")
 )
-
-// Error is a caller-facing error with the sentinel it wraps.
-type Error struct {
-	Kind error
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap returns the sentinel.
-func (e *Error) Unwrap() error { return e.Kind }
 
 // CodeSigningConfig is a Lambda code signing config.
 type CodeSigningConfig struct {
@@ -90,24 +82,24 @@ var (
 const MaxPublishers = 20
 
 func invalid(format string, args ...any) error {
-	return &Error{Kind: ErrInvalid, Msg: fmt.Sprintf(format, args...)}
+	return errs.Errorf(ErrInvalid, format, args...)
 }
 
 func validate(c CodeSigningConfig) error {
 	n := len(c.AllowedPublishers)
 	if n < 1 || n > MaxPublishers {
-		return invalid("1 validation error detected: Value at 'allowedPublishers.signingProfileVersionArns' failed to satisfy constraint: Member must have length between 1 and %d, got %d", MaxPublishers, n)
+		return errs.Field(ErrInvalid, "allowedPublishers.signingProfileVersionArns", "must have length between 1 and %d, got %d", MaxPublishers, n)
 	}
 	for _, p := range c.AllowedPublishers {
 		if !publisherRE.MatchString(p) || len(p) > 1024 {
-			return invalid("1 validation error detected: Value '%s' at 'allowedPublishers.signingProfileVersionArns' failed to satisfy constraint: Member must be a signing profile version ARN such as arn:aws:signer:us-east-1:123456789012:/signing-profiles/NAME/VERSION", p)
+			return errs.Value(ErrInvalid, "allowedPublishers.signingProfileVersionArns", p, "must be a signing profile version ARN such as arn:aws:signer:us-east-1:123456789012:/signing-profiles/NAME/VERSION")
 		}
 	}
 	if c.Policy != Warn && c.Policy != Enforce {
-		return invalid("1 validation error detected: Value '%s' at 'codeSigningPolicies.untrustedArtifactOnDeployment' failed to satisfy constraint: Member must satisfy enum value set: [Warn, Enforce] (case-sensitive)", c.Policy)
+		return errs.Value(ErrInvalid, "codeSigningPolicies.untrustedArtifactOnDeployment", string(c.Policy), "must satisfy enum value set: [Warn, Enforce] (case-sensitive)")
 	}
 	if len(c.Description) > 256 {
-		return invalid("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+		return errs.Field(ErrInvalid, "description", "must have length less than or equal to 256")
 	}
 	return nil
 }
@@ -144,17 +136,17 @@ func (s *Service) ID(cscARN string) (string, error) {
 		var ok bool
 		prefix := fmt.Sprintf("arn:%s:lambda:%s:%s:code-signing-config:", s.Account.Partition, s.Account.Region, s.Account.ID)
 		if id, ok = strings.CutPrefix(cscARN, prefix); !ok {
-			return "", &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("The Lambda code signing configuration %s can not be found.", cscARN)}
+			return "", &errs.Error{Kind: ErrNotFound, Msg: fmt.Sprintf("The Lambda code signing configuration %s can not be found.", cscARN)}
 		}
 	}
 	if !cscIDRE.MatchString(id) {
-		return "", invalid("1 validation error detected: Value '%s' at 'codeSigningConfigArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17}", cscARN)
+		return "", errs.Value(ErrInvalid, "codeSigningConfigArn", cscARN, "must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17}")
 	}
 	return id, nil
 }
 
 func (s *Service) notFound(id string) error {
-	return &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("The Lambda code signing configuration %s can not be found.", s.ARN(id))}
+	return &errs.Error{Kind: ErrNotFound, Msg: fmt.Sprintf("The Lambda code signing configuration %s can not be found.", s.ARN(id))}
 }
 
 // CSC returns a config by ARN.
@@ -202,7 +194,7 @@ func (s *Service) UpdateCSC(ctx context.Context, cscARN string, description *str
 		out = *c
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) && !errors.As(err, new(*Error)) {
+	if errors.Is(err, ErrNotFound) && !errors.As(err, new(*errs.Error)) {
 		return out, s.notFound(id)
 	}
 	return out, err
@@ -218,7 +210,7 @@ func (s *Service) DeleteCSC(ctx context.Context, cscARN string) error {
 	case errors.Is(err, ErrNotFound):
 		return s.notFound(id)
 	case errors.Is(err, ErrInUse):
-		return &Error{Kind: ErrInUse, Msg: fmt.Sprintf("The code signing configuration %s cannot be deleted because it is used by one or more functions; detach it first (DeleteFunctionCodeSigningConfig).", s.ARN(id))}
+		return &errs.Error{Kind: ErrInUse, Msg: fmt.Sprintf("The code signing configuration %s cannot be deleted because it is used by one or more functions; detach it first (DeleteFunctionCodeSigningConfig).", s.ARN(id))}
 	default:
 		return err
 	}
@@ -230,7 +222,7 @@ func (s *Service) ListCSCs(ctx context.Context, marker string, maxItems int) ([]
 		maxItems = 50
 	}
 	if maxItems < 1 || maxItems > 10000 {
-		return nil, "", invalid("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must be between 1 and 10000", maxItems)
+		return nil, "", errs.Value(ErrInvalid, "maxItems", strconv.Itoa(maxItems), "must be between 1 and 10000")
 	}
 	cs, err := s.Store.ListCSCs(ctx, marker, maxItems+1)
 	if err != nil {

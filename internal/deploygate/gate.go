@@ -44,10 +44,15 @@ const (
 	CheckRevocation Check = "revocation"
 )
 
-// Lambda's error types for refused deployments.
-const (
-	ErrorInvalidCodeSignature   = "InvalidCodeSignatureException"
-	ErrorCodeVerificationFailed = "CodeVerificationFailedException"
+// Why the gate refuses a package (Decision.Refusal).
+var (
+	// ErrSignatureInvalid: the signature fails the integrity check (or
+	// cannot be read); refused under every policy.
+	ErrSignatureInvalid = errors.New("code signature failed the integrity check")
+	// ErrVerificationFailed: the package is unsigned, or its signature
+	// is expired, not from an allowed publisher or revoked, under
+	// Enforce.
+	ErrVerificationFailed = errors.New("code signature verification failed")
 )
 
 // Config is what the gate needs of a code signing config.
@@ -65,10 +70,11 @@ type Decision struct {
 	// Warned is true when Warn let a failed check through: the caller
 	// counts SignatureValidationErrors and records an audit event.
 	Warned bool
-	// ErrorType and Message are Lambda's answer when not Allowed.
-	ErrorType string
-	Message   string
-	Detail    string // what the failed check found
+	// Refusal is why the package is not Allowed (ErrSignatureInvalid or
+	// ErrVerificationFailed), nil when it is; Message tells the caller.
+	Refusal error
+	Message string
+	Detail  string // what the failed check found
 	// From a verified signature: what GetFunction reports.
 	ProfileVersionARN string
 	JobARN            string
@@ -133,7 +139,7 @@ func (g *Gate) Check(ctx context.Context, r io.ReaderAt, size int64, cfg *Config
 	}
 	d.Detail = detail
 	if d.Failed == CheckIntegrity {
-		d.Allowed, d.ErrorType = false, ErrorInvalidCodeSignature
+		d.Allowed, d.Refusal = false, ErrSignatureInvalid
 		d.Message = fmt.Sprintf("The code signature failed the integrity check (%s). Lambda always blocks deployment if the integrity check fails, even if code signing policy is set to WARN.", detail)
 		return d, nil
 	}
@@ -141,7 +147,7 @@ func (g *Gate) Check(ctx context.Context, r io.ReaderAt, size int64, cfg *Config
 		d.Warned = true
 		return d, nil
 	}
-	d.Allowed, d.ErrorType = false, ErrorCodeVerificationFailed
+	d.Allowed, d.Refusal = false, ErrVerificationFailed
 	what := map[Check]string{
 		CheckUnsigned:   "the package is not signed",
 		CheckExpiry:     "the signature has expired",

@@ -134,26 +134,26 @@ func TestGate(t *testing.T) {
 	g := &Gate{Roots: []*x509.Certificate{p.root.Cert}, Revocation: checker}
 	type cell struct {
 		allowed bool
-		errType string
+		refusal error
 		failed  Check
 		metric  int
 	}
-	ok := cell{true, "", "", 0}
+	ok := cell{true, nil, "", 0}
 	cases := []struct {
 		name    string
 		pkg     []byte
 		warn    cell
 		enforce cell
 	}{
-		{"unsigned", u, cell{true, "", CheckUnsigned, 1}, cell{false, ErrorCodeVerificationFailed, CheckUnsigned, 0}},
+		{"unsigned", u, cell{true, nil, CheckUnsigned, 1}, cell{false, ErrVerificationFailed, CheckUnsigned, 0}},
 		{"signed", signed, ok, ok},
-		{"tampered", tampered, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
-		{"expired", expired, cell{true, "", CheckExpiry, 1}, cell{false, ErrorCodeVerificationFailed, CheckExpiry, 0}},
-		{"revoked", revoked, cell{true, "", CheckRevocation, 1}, cell{false, ErrorCodeVerificationFailed, CheckRevocation, 0}},
-		{"unreadable-truncated", truncated, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
-		{"unreadable-version", futureVersion, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
-		{"unreadable-type", unknownType, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}, cell{false, ErrorInvalidCodeSignature, CheckIntegrity, 0}},
-		{"other-profile", other, cell{true, "", CheckMismatch, 1}, cell{false, ErrorCodeVerificationFailed, CheckMismatch, 0}},
+		{"tampered", tampered, cell{false, ErrSignatureInvalid, CheckIntegrity, 0}, cell{false, ErrSignatureInvalid, CheckIntegrity, 0}},
+		{"expired", expired, cell{true, nil, CheckExpiry, 1}, cell{false, ErrVerificationFailed, CheckExpiry, 0}},
+		{"revoked", revoked, cell{true, nil, CheckRevocation, 1}, cell{false, ErrVerificationFailed, CheckRevocation, 0}},
+		{"unreadable-truncated", truncated, cell{false, ErrSignatureInvalid, CheckIntegrity, 0}, cell{false, ErrSignatureInvalid, CheckIntegrity, 0}},
+		{"unreadable-version", futureVersion, cell{false, ErrSignatureInvalid, CheckIntegrity, 0}, cell{false, ErrSignatureInvalid, CheckIntegrity, 0}},
+		{"unreadable-type", unknownType, cell{false, ErrSignatureInvalid, CheckIntegrity, 0}, cell{false, ErrSignatureInvalid, CheckIntegrity, 0}},
+		{"other-profile", other, cell{true, nil, CheckMismatch, 1}, cell{false, ErrVerificationFailed, CheckMismatch, 0}},
 	}
 	for _, c := range cases {
 		for policy, want := range map[Policy]cell{Warn: c.warn, Enforce: c.enforce} {
@@ -166,8 +166,8 @@ func TestGate(t *testing.T) {
 				if d.Warned {
 					metric = 1
 				}
-				if d.Allowed != want.allowed || d.ErrorType != want.errType || d.Failed != want.failed || metric != want.metric {
-					t.Errorf("got allowed=%v type=%q failed=%q metric=%d (%s), want %+v", d.Allowed, d.ErrorType, d.Failed, metric, d.Detail, want)
+				if d.Allowed != want.allowed || d.Refusal != want.refusal || d.Failed != want.failed || metric != want.metric {
+					t.Errorf("got allowed=%v refusal=%v failed=%q metric=%d (%s), want %+v", d.Allowed, d.Refusal, d.Failed, metric, d.Detail, want)
 				}
 				if !d.Allowed && d.Message == "" {
 					t.Error("a refusal without a message")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/signet/signet/internal/deploygate"
+	"github.com/signet/signet/internal/errs"
 )
 
 // CodeLoadingVariables are environment variables that make a runtime
@@ -94,7 +95,7 @@ func checkEnforcedEnvironment(function string, env map[string]string, cfg *deplo
 	sort.Strings(names)
 	for _, k := range names {
 		if why := codeLoadingVariable(k); why != "" {
-			return &Error{Kind: ErrInvalid, Msg: fmt.Sprintf(
+			return &errs.Error{Kind: ErrInvalid, Msg: fmt.Sprintf(
 				"The environment variable %s of function %s is not allowed under code signing config %s, whose policy is Enforce: %s, so code from outside the signed package would run. Remove %s from Environment.Variables (Signet is stricter than Lambda here).",
 				k, function, cfg.ARN, why, k)}
 		}

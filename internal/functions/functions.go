@@ -23,32 +23,23 @@ import (
 
 	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/deploygate"
+	"github.com/signet/signet/internal/errs"
 )
 
-// Sentinels; caller mistakes are *Error values wrapping one.
+// Sentinels; caller mistakes are *errs.Error or *errs.FieldError values
+// wrapping one. A package the deploy gate refuses is an *errs.Error
+// wrapping the Decision's Refusal (deploygate.ErrSignatureInvalid or
+// deploygate.ErrVerificationFailed).
 var (
-	ErrNotFound        = errors.New("not found")
-	ErrExists          = errors.New("already exists")
-	ErrInvalid         = errors.New("invalid request")
-	ErrCSCNotFound     = errors.New("code signing config not found")
-	ErrCodeRefused     = errors.New("code refused by the deploy gate")
-	ErrCodeSignInvalid = errors.New("invalid code signature")
+	ErrNotFound    = errors.New("not found")
+	ErrExists      = errors.New("already exists")
+	ErrInvalid     = errors.New("invalid request")
+	ErrCSCNotFound = errors.New("code signing config not found")
 	// ErrTooLarge: a package over the size a function may have.
 	ErrTooLarge = errors.New("package too large")
 	// ErrRevisionMismatch: the caller's revision id is not the latest.
 	ErrRevisionMismatch = errors.New("revision id mismatch")
 )
-
-// Error is a caller-facing error.
-type Error struct {
-	Kind error
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap returns the sentinel.
-func (e *Error) Unwrap() error { return e.Kind }
 
 // Function is a function's $LATEST configuration and code.
 type Function struct {
@@ -194,7 +185,7 @@ type CreateInput struct {
 }
 
 func invalid(format string, args ...any) error {
-	return &Error{Kind: ErrInvalid, Msg: fmt.Sprintf(format, args...)}
+	return errs.Errorf(ErrInvalid, format, args...)
 }
 
 // FunctionName extracts a function name from a name, a partial ARN
@@ -203,19 +194,19 @@ func (s *Service) FunctionName(nameOrARN string) (string, error) {
 	name := nameOrARN
 	if acct, rest, ok := strings.Cut(nameOrARN, ":function:"); ok && !strings.Contains(acct, ":") {
 		if acct != s.Account.ID {
-			return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+			return "", &errs.Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
 		}
 		name = rest
 	} else if p, err := arn.Parse(nameOrARN); err == nil {
 		if p.Service != "lambda" || p.Account != s.Account.ID {
-			return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+			return "", &errs.Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
 		}
 		if n, ok := cutPrefix(p.Resource, "function:"); ok {
 			name = n
 		}
 	}
 	if !nameRE.MatchString(name) {
-		return "", invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)", nameOrARN)
+		return "", errs.Value(ErrInvalid, "functionName", nameOrARN, "must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)")
 	}
 	return name, nil
 }
@@ -230,19 +221,19 @@ func (s *Service) SplitQualifier(nameOrARN, qualifier string) (string, string, e
 	rest := nameOrARN
 	if acct, r, ok := strings.Cut(nameOrARN, ":function:"); ok && !strings.Contains(acct, ":") {
 		if acct != s.Account.ID {
-			return "", "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+			return "", "", &errs.Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
 		}
 		rest = r
 	} else if p, err := arn.Parse(nameOrARN); err == nil {
 		r, ok := cutPrefix(p.Resource, "function:")
 		if p.Service != "lambda" || p.Account != s.Account.ID || !ok {
-			return "", "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
+			return "", "", &errs.Error{Kind: ErrNotFound, Msg: "Function not found: " + nameOrARN}
 		}
 		rest = r
 	}
 	name, q, _ := strings.Cut(rest, ":")
 	if !nameRE.MatchString(name) {
-		return "", "", invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)", nameOrARN)
+		return "", "", errs.Value(ErrInvalid, "functionName", nameOrARN, "must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)")
 	}
 	if q != "" && qualifier != "" && q != qualifier {
 		return "", "", invalid("The derived qualifier from the function name does not match the specified qualifier: %s vs %s.", q, qualifier)
@@ -267,7 +258,7 @@ func (s *Service) config(ctx context.Context, cscARN string) (*deploygate.Config
 	}
 	c, err := s.CSCs.CSC(ctx, cscARN)
 	if errors.Is(err, deploygate.ErrNotFound) {
-		return nil, "", &Error{Kind: ErrCSCNotFound, Msg: fmt.Sprintf("The code signing configuration cannot be found. Check that the provided configuration is not deleted: %s.", cscARN)}
+		return nil, "", &errs.Error{Kind: ErrCSCNotFound, Msg: fmt.Sprintf("The code signing configuration cannot be found. Check that the provided configuration is not deleted: %s.", cscARN)}
 	}
 	if err != nil {
 		return nil, "", err
@@ -289,10 +280,10 @@ func (s *Service) functionConfig(ctx context.Context, name string) (*deploygate.
 // checkLimits validates the timeout (1–900 s) and memory (128–10240 MB).
 func checkLimits(timeout, memory int) error {
 	if timeout < 1 || timeout > 900 {
-		return invalid("1 validation error detected: Value '%d' at 'timeout' failed to satisfy constraint: Member must be between 1 and 900", timeout)
+		return errs.Value(ErrInvalid, "timeout", strconv.Itoa(timeout), "must be between 1 and 900")
 	}
 	if memory < 128 || memory > 10240 {
-		return invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must be between 128 and 10240", memory)
+		return errs.Value(ErrInvalid, "memorySize", strconv.Itoa(memory), "must be between 128 and 10240")
 	}
 	return nil
 }
@@ -304,7 +295,7 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 		return Function{}, invalid("the deployment package is empty; pass a zip file")
 	}
 	if len(zip) > MaxZipSize {
-		return Function{}, &Error{Kind: ErrTooLarge, Msg: fmt.Sprintf("Request must be smaller than %d bytes for the CreateFunction operation", MaxZipSize)}
+		return Function{}, &errs.Error{Kind: ErrTooLarge, Msg: fmt.Sprintf("Request must be smaller than %d bytes for the CreateFunction operation", MaxZipSize)}
 	}
 	if len(zip) < 4 || !bytes.Equal(zip[:2], []byte("PK")) {
 		return Function{}, invalid(unzipMessage)
@@ -349,15 +340,11 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 
 // refused is the error for a package the gate refused.
 func (s *Service) refused(ctx context.Context, name string, cfg *deploygate.Config, d deploygate.Decision) error {
-	kind := ErrCodeRefused
-	if d.ErrorType == deploygate.ErrorInvalidCodeSignature {
-		kind = ErrCodeSignInvalid
-	}
 	s.Log.WarnContext(ctx, "deployment refused by the code signing config", "function", name, "check", d.Failed, "detail", d.Detail, "config", cfg.ARN)
 	if s.OnRefused != nil {
 		s.OnRefused(ctx, name, d)
 	}
-	return &Error{Kind: kind, Msg: d.Message}
+	return &errs.Error{Kind: d.Refusal, Msg: d.Message}
 }
 
 // Create creates a function, checking its package against the code
@@ -379,7 +366,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 		}
 	}
 	if in.Role == "" {
-		return Function{}, invalid("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null")
+		return Function{}, errs.Null(ErrInvalid, "role")
 	}
 	if err := s.checkRole(ctx, in.Role); err != nil {
 		return Function{}, err
@@ -394,7 +381,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 		return Function{}, err
 	}
 	if _, err := s.Store.Function(ctx, name); err == nil {
-		return Function{}, &Error{Kind: ErrExists, Msg: "Function already exist: " + name}
+		return Function{}, &errs.Error{Kind: ErrExists, Msg: "Function already exist: " + name}
 	}
 	cfg, cscID, err := s.config(ctx, in.CodeSigningConfigARN)
 	if err != nil {
@@ -423,7 +410,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if err := s.Store.CreateFunction(ctx, f, cscID); err != nil {
 		s.Code.Delete(ctx, code.CodePath)
 		if errors.Is(err, ErrExists) {
-			return Function{}, &Error{Kind: ErrExists, Msg: "Function already exist: " + name}
+			return Function{}, &errs.Error{Kind: ErrExists, Msg: "Function already exist: " + name}
 		}
 		return Function{}, err
 	}
@@ -517,7 +504,7 @@ func (s *Service) Get(ctx context.Context, nameOrARN string) (Function, error) {
 	}
 	f, err := s.Store.Function(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		return f, &Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(name)}
+		return f, &errs.Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(name)}
 	}
 	return f, err
 }
@@ -589,11 +576,11 @@ func (s *Service) GetVersion(ctx context.Context, nameOrARN, qualifier string) (
 	}
 	n, err := strconv.Atoi(qualifier)
 	if err != nil || n < 1 {
-		return Function{}, "", invalid("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must be $LATEST or a version number", qualifier)
+		return Function{}, "", errs.Value(ErrInvalid, "qualifier", qualifier, "must be $LATEST or a version number")
 	}
 	v, err := s.Store.FunctionVersion(ctx, f.Name, n)
 	if errors.Is(err, ErrNotFound) {
-		return Function{}, "", &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("Function not found: %s:%d", s.ARN(f.Name), n)}
+		return Function{}, "", &errs.Error{Kind: ErrNotFound, Msg: fmt.Sprintf("Function not found: %s:%d", s.ARN(f.Name), n)}
 	}
 	return v, qualifier, err
 }
@@ -624,7 +611,7 @@ func (s *Service) List(ctx context.Context, marker string, maxItems int) ([]Func
 		maxItems = 50
 	}
 	if maxItems < 1 || maxItems > 10000 {
-		return nil, "", invalid("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must be between 1 and 10000", maxItems)
+		return nil, "", errs.Value(ErrInvalid, "maxItems", strconv.Itoa(maxItems), "must be between 1 and 10000")
 	}
 	fs, err := s.Store.ListFunctions(ctx, marker, maxItems+1)
 	if err != nil {
@@ -650,7 +637,7 @@ func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string,
 		return "", err
 	}
 	if cscID == "" {
-		return "", invalid("1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null")
+		return "", errs.Null(ErrInvalid, "codeSigningConfigArn")
 	}
 	if s.RequireEnforce && cfg.Policy != deploygate.Enforce {
 		return "", invalid("This installation requires every function to have a code signing config with UntrustedArtifactOnDeployment=Enforce; %s is %s", cscARN, cfg.Policy)
@@ -659,7 +646,7 @@ func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string,
 		return "", err
 	}
 	if err := s.Store.SetFunctionCSC(ctx, f.Name, cscID); errors.Is(err, ErrNotFound) { // deleted meanwhile
-		return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(f.Name)}
+		return "", &errs.Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(f.Name)}
 	} else if err != nil {
 		return "", err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signet/signet/internal/deploygate"
+	"github.com/signet/signet/internal/errs"
 )
 
 // LayerVersion is a published layer version.
@@ -54,7 +55,7 @@ func (s *Service) LayerARN(name string, version int) string {
 // function's code signing config when the function uses them.
 func (s *Service) PublishLayer(ctx context.Context, name, description string, runtimes []string, zip []byte) (LayerVersion, error) {
 	if !layerNameRE.MatchString(name) {
-		return LayerVersion{}, invalid("1 validation error detected: Value '%s' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+", name)
+		return LayerVersion{}, errs.Value(ErrInvalid, "layerName", name, "must satisfy regular expression pattern: [a-zA-Z0-9-_]+")
 	}
 	if len(zip) == 0 || len(zip) > MaxZipSize || !bytes.HasPrefix(zip, []byte("PK")) {
 		return LayerVersion{}, invalid("the layer content must be a zip file of at most %d bytes", MaxZipSize)
@@ -79,11 +80,11 @@ func (s *Service) PublishLayer(ctx context.Context, name, description string, ru
 func (s *Service) Layer(ctx context.Context, name, version string) (LayerVersion, error) {
 	n, err := strconv.Atoi(version)
 	if err != nil || n < 1 {
-		return LayerVersion{}, invalid("1 validation error detected: Value '%s' at 'versionNumber' failed to satisfy constraint: Member must be a positive number", version)
+		return LayerVersion{}, errs.Value(ErrInvalid, "versionNumber", version, "must be a positive number")
 	}
 	l, err := s.Layers.Layer(ctx, name, n)
 	if errors.Is(err, ErrNotFound) {
-		return l, &Error{Kind: ErrNotFound, Msg: "The resource you requested does not exist."}
+		return l, &errs.Error{Kind: ErrNotFound, Msg: "The resource you requested does not exist."}
 	}
 	return l, err
 }

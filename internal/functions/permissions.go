@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/signet/signet/internal/errs"
 )
 
 // PermissionStore keeps functions' resource-based policies (AddPermission).
@@ -42,13 +44,13 @@ func (s *Service) AddPermission(ctx context.Context, nameOrARN string, in Permis
 		return "", err
 	}
 	if in.RevisionID != "" && in.RevisionID != f.RevisionID {
-		return "", &Error{Kind: ErrRevisionMismatch, Msg: "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"}
+		return "", &errs.Error{Kind: ErrRevisionMismatch, Msg: "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"}
 	}
 	if !sidRE.MatchString(in.StatementID) || len(in.StatementID) > 100 {
-		return "", invalid("1 validation error detected: Value '%s' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)", in.StatementID)
+		return "", errs.Value(ErrInvalid, "statementId", in.StatementID, "must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)")
 	}
 	if !actionRE.MatchString(in.Action) {
-		return "", invalid("1 validation error detected: Value '%s' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])", in.Action)
+		return "", errs.Value(ErrInvalid, "action", in.Action, "must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])")
 	}
 	var principal any
 	switch p := in.Principal; {
@@ -77,10 +79,10 @@ func (s *Service) AddPermission(ctx context.Context, nameOrARN string, in Permis
 	b, _ := json.Marshal(st)
 	if err := s.Permissions.AddFunctionStatement(ctx, f.Name, in.StatementID, string(b)); err != nil {
 		if errors.Is(err, ErrExists) {
-			return "", &Error{Kind: ErrExists, Msg: fmt.Sprintf("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", in.StatementID)}
+			return "", &errs.Error{Kind: ErrExists, Msg: fmt.Sprintf("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", in.StatementID)}
 		}
 		if errors.Is(err, ErrNotFound) { // deleted meanwhile
-			return "", &Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(f.Name)}
+			return "", &errs.Error{Kind: ErrNotFound, Msg: "Function not found: " + s.ARN(f.Name)}
 		}
 		return "", err
 	}
@@ -94,7 +96,7 @@ func (s *Service) RemovePermission(ctx context.Context, nameOrARN, sid string) e
 		return err
 	}
 	if err := s.Permissions.RemoveFunctionStatement(ctx, f.Name, sid); errors.Is(err, ErrNotFound) {
-		return &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("Statement %s is not found in resource policy.", sid)}
+		return &errs.Error{Kind: ErrNotFound, Msg: fmt.Sprintf("Statement %s is not found in resource policy.", sid)}
 	} else if err != nil {
 		return err
 	}

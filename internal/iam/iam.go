@@ -12,15 +12,18 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/policy"
 )
 
-// Sentinels; *Error values wrap one with IAM's error code and a message.
+// Sentinels; caller mistakes are *errs.Error or *errs.FieldError values
+// wrapping one, with a message for the caller.
 var (
 	ErrNotFound  = errors.New("no such entity")
 	ErrExists    = errors.New("entity already exists")
@@ -30,19 +33,8 @@ var (
 	ErrDenied    = errors.New("access denied")
 )
 
-// Error is a caller-facing IAM/STS error.
-type Error struct {
-	Kind error
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap returns the sentinel.
-func (e *Error) Unwrap() error { return e.Kind }
-
 func errorf(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+	return errs.Errorf(kind, format, args...)
 }
 
 // User is an IAM user.
@@ -165,7 +157,7 @@ var nameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 
 func checkName(field, name string) error {
 	if !nameRE.MatchString(name) {
-		return errorf(ErrInvalid, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+ (1 to 64 characters)", name, field)
+		return errs.Value(ErrInvalid, field, name, "must satisfy regular expression pattern: [\\w+=,.@-]+ (1 to 64 characters)")
 	}
 	return nil
 }
@@ -354,7 +346,7 @@ func (s *Service) CreateRole(ctx context.Context, name, path, description, trust
 		maxSession = 3600
 	}
 	if maxSession < 3600 || maxSession > 43200 {
-		return Role{}, errorf(ErrInvalid, "1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200", maxSession)
+		return Role{}, errs.Value(ErrInvalid, "maxSessionDuration", strconv.Itoa(maxSession), "must have value between 3600 and 43200")
 	}
 	r := Role{Name: name, ID: newID("AROA"), Path: path, Description: description, TrustPolicy: trust, MaxSessionDuration: maxSession, Created: s.now()}
 	if err := s.Store.CreateRole(ctx, r); err != nil {

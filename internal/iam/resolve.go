@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/policy"
 )
 
@@ -190,7 +191,7 @@ var sessionRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 // the resource policy). ctxKeys are the request's condition keys.
 func (s *Service) AssumeRole(ctx context.Context, caller, roleARN, session string, duration int, ctxKeys map[string][]string) (Credentials, error) {
 	if !sessionRE.MatchString(session) {
-		return Credentials{}, errorf(ErrInvalid, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* (2 to 64 characters)", session)
+		return Credentials{}, errs.Value(ErrInvalid, "roleSessionName", session, "must satisfy regular expression pattern: [\\w+=,.@-]* (2 to 64 characters)")
 	}
 	role, err := s.roleByARN(ctx, roleARN)
 	if err != nil {
@@ -260,7 +261,7 @@ func (s *Service) ProviderARN(host string) string {
 // HOST:sub and HOST:aud).
 func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, issuer string, roleARN, session, token string, duration int) (Credentials, WebIdentity, string, error) {
 	if !sessionRE.MatchString(session) {
-		return Credentials{}, WebIdentity{}, "", errorf(ErrInvalid, "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* (2 to 64 characters)", session)
+		return Credentials{}, WebIdentity{}, "", errs.Value(ErrInvalid, "roleSessionName", session, "must satisfy regular expression pattern: [\\w+=,.@-]* (2 to 64 characters)")
 	}
 	var prov WebIdentityProvider
 	for _, p := range s.WebIdentity {

@@ -408,7 +408,7 @@ func TestInstanceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = fx.pool.Invoke(context.Background(), Request{Function: f, Version: "$LATEST", Payload: []byte(`{}`)})
-	if te, ok := err.(*ThrottleError); !ok || te.Reason != "ReservedFunctionConcurrentInvocationLimitExceeded" {
+	if te, ok := err.(*ThrottleError); !ok || te.Limit != LimitReserved {
 		t.Errorf("second concurrent invocation: %v, want a throttle", err)
 	}
 	fx.pool.release("life", held, false)

@@ -53,18 +53,37 @@ type Config struct {
 	Pids int64
 	// Region is AWS_REGION in every sandbox.
 	Region string
+	// StartErrorType names, in the function error's payload and in the
+	// log, why a function could not start: ErrBadPackage or
+	// ErrUnsupportedRuntime. nil: the sentinel's text.
+	StartErrorType func(kind error) string
 }
 
-// ThrottleError is Lambda's TooManyRequestsException.
-type ThrottleError struct{ Reason string }
+// Limit names a concurrency limit.
+type Limit int
 
-func (e *ThrottleError) Error() string { return "Rate Exceeded." }
+// The limits an invocation may be over.
+const (
+	// LimitReserved is the function's reserved concurrency.
+	LimitReserved Limit = iota + 1
+	// LimitUnreserved is the concurrency left to the functions that
+	// reserve none.
+	LimitUnreserved
+)
+
+// ThrottleError is the error of an invocation over a concurrency limit
+// (ErrThrottled).
+type ThrottleError struct{ Limit Limit }
+
+func (e *ThrottleError) Error() string {
+	if e.Limit == LimitReserved {
+		return "the function's reserved concurrency is in use"
+	}
+	return "the unreserved concurrency is in use"
+}
 
 // Unwrap returns ErrThrottled.
 func (e *ThrottleError) Unwrap() error { return ErrThrottled }
-
-// ErrorReason says which limit was reached.
-func (e *ThrottleError) ErrorReason() string { return e.Reason }
 
 // Request is one invocation.
 type Request struct {
@@ -194,11 +213,11 @@ func (p *Pool) acquire(key, revision, name string) (*instance, uint64, error) {
 	}
 	if r, ok := p.reserved[name]; ok {
 		if p.busy[name] >= r {
-			return nil, 0, &ThrottleError{Reason: "ReservedFunctionConcurrentInvocationLimitExceeded"}
+			return nil, 0, &ThrottleError{Limit: LimitReserved}
 		}
 	} else {
 		if p.unreserve >= p.unreservedLocked() {
-			return nil, 0, &ThrottleError{Reason: "ConcurrentInvocationLimitExceeded"}
+			return nil, 0, &ThrottleError{Limit: LimitUnreserved}
 		}
 		p.unreserve++
 	}
@@ -433,8 +452,8 @@ func (p *Pool) Invoke(ctx context.Context, req Request) (Result, error) {
 			lines.addf("START RequestId: %s Version: %s", res.RequestID, req.Version)
 			lines.addf("END RequestId: %s", res.RequestID)
 			lines.addf("REPORT RequestId: %s\tDuration: 0.00 ms\tBilled Duration: 0 ms\tMemory Size: %d MB\tMax Memory Used: 0 MB\tStatus: error\tError Type: %s",
-				res.RequestID, f.MemorySize, fe.typ)
-			res.Payload, res.FunctionError, res.Log = lambdaError(fe.typ, fe.msg), "Unhandled", lines.text()
+				res.RequestID, f.MemorySize, p.startErrorType(fe.kind))
+			res.Payload, res.FunctionError, res.Log = lambdaError(p.startErrorType(fe.kind), fe.msg), "Unhandled", lines.text()
 			stream := fmt.Sprintf("%s/[%s]%s", time.Now().UTC().Format("2006/01/02"), req.Version, randHex(16))
 			p.finish(f.Name, stream, lines, res, 0)
 			return res, nil
@@ -511,11 +530,11 @@ func (p *Pool) finish(fn, stream string, lines logLines, res Result, d time.Dura
 func (p *Pool) start(ctx context.Context, f functions.Function, version, key, revision string) (*instance, outcome, error) {
 	args, err := runtimeCommand(f.Runtime)
 	if err != nil {
-		return nil, outcome{}, &startError{typ: "InvalidRuntimeException", msg: err.Error()}
+		return nil, outcome{}, &startError{kind: ErrUnsupportedRuntime, msg: err.Error()}
 	}
 	task, opt, err := p.code.Unpack(ctx, f)
 	if errors.Is(err, ErrBadPackage) || errors.Is(err, ErrCodeTooLarge) {
-		return nil, outcome{}, &startError{typ: "InvalidZipFileException", msg: "Lambda could not unzip the deployment package: " + err.Error()}
+		return nil, outcome{}, &startError{kind: ErrBadPackage, msg: "Lambda could not unzip the deployment package: " + err.Error()}
 	}
 	if err != nil {
 		return nil, outcome{}, err
@@ -554,11 +573,29 @@ func (p *Pool) start(ctx context.Context, f functions.Function, version, key, re
 }
 
 // startError is a function that cannot start because of its package or
-// runtime; the invocation fails as a function error of type typ (Lambda's
-// error code for the case).
-type startError struct{ typ, msg string }
+// runtime (kind: ErrBadPackage or ErrUnsupportedRuntime); the invocation
+// fails as a function error of the type Config.StartErrorType names.
+type startError struct {
+	kind error
+	msg  string
+}
 
 func (e *startError) Error() string { return e.msg }
+
+// Unwrap returns the kind.
+func (e *startError) Unwrap() error { return e.kind }
+
+// ErrUnsupportedRuntime reports a function whose runtime Signet does not
+// run; like ErrBadPackage, it is the function's error, not Signet's.
+var ErrUnsupportedRuntime = errors.New("unsupported runtime")
+
+// startErrorType names a start failure of kind.
+func (p *Pool) startErrorType(kind error) string {
+	if p.cfg.StartErrorType == nil {
+		return kind.Error()
+	}
+	return p.cfg.StartErrorType(kind)
+}
 
 // environment is the runtime's environment: the function's variables,
 // then Lambda's reserved ones, which the function cannot override.

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/functions"
 )
 
@@ -25,17 +27,6 @@ var (
 	// ErrThrottled: a concurrency limit is reached (see ThrottleError).
 	ErrThrottled = errors.New("concurrency limit reached")
 )
-
-// Error carries the message of one of the errors above.
-type Error struct {
-	Kind error
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap returns the sentinel.
-func (e *Error) Unwrap() error { return e.Kind }
 
 // AsyncInvocation is a queued Event invocation.
 type AsyncInvocation struct {
@@ -104,12 +95,12 @@ func (s *Service) resolve(ctx context.Context, in Input) (functions.Function, st
 
 func checkPayload(p []byte, limit int, op string) error {
 	if len(p) > limit {
-		return &Error{Kind: ErrPayloadTooLarge, Msg: fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", limit, op)}
+		return &errs.Error{Kind: ErrPayloadTooLarge, Msg: fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", limit, op)}
 	}
 	if len(p) > 0 && !json.Valid(p) {
 		var v any
 		err := json.Unmarshal(p, &v)
-		return &Error{Kind: ErrInvalidPayload, Msg: fmt.Sprintf("Could not parse request body into json: %v", err)}
+		return &errs.Error{Kind: ErrInvalidPayload, Msg: fmt.Sprintf("Could not parse request body into json: %v", err)}
 	}
 	return nil
 }
@@ -120,7 +111,7 @@ func (s *Service) pool() (*Pool, error) {
 		if s.Unavailable != nil {
 			msg += ": " + s.Unavailable.Error()
 		}
-		return nil, &Error{Kind: ErrUnavailable, Msg: msg}
+		return nil, &errs.Error{Kind: ErrUnavailable, Msg: msg}
 	}
 	return s.Pool, nil
 }
@@ -283,7 +274,7 @@ func (s *Service) PutConcurrency(ctx context.Context, nameOrARN string, n int) (
 		return 0, err
 	}
 	if n < 0 {
-		return 0, &functions.Error{Kind: functions.ErrInvalid, Msg: fmt.Sprintf("1 validation error detected: Value '%d' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0", n)}
+		return 0, errs.Value(functions.ErrInvalid, "reservedConcurrentExecutions", strconv.Itoa(n), "must have value greater than or equal to 0")
 	}
 	if s.Pool != nil {
 		cur, err := s.Concurrency.FunctionConcurrency(ctx, f.Name)
@@ -292,12 +283,12 @@ func (s *Service) PutConcurrency(ctx context.Context, nameOrARN string, n int) (
 		}
 		free := s.Pool.Unreserved() + max(cur, 0)
 		if free-n < minUnreserved {
-			return 0, &functions.Error{Kind: functions.ErrInvalid,
+			return 0, &errs.Error{Kind: functions.ErrInvalid,
 				Msg: fmt.Sprintf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)}
 		}
 	}
 	if err := s.Concurrency.SetFunctionConcurrency(ctx, f.Name, n); errors.Is(err, functions.ErrNotFound) { // deleted meanwhile
-		return 0, &functions.Error{Kind: functions.ErrNotFound, Msg: "Function not found: " + s.Functions.ARN(f.Name)}
+		return 0, &errs.Error{Kind: functions.ErrNotFound, Msg: "Function not found: " + s.Functions.ARN(f.Name)}
 	} else if err != nil {
 		return 0, err
 	}

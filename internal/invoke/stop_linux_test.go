@@ -76,15 +76,24 @@ func TestStopFunction(t *testing.T) {
 // a runtime that cannot run fails the invocation as the function's
 // error, not Signet's.
 func TestStartErrorsAreFunctionErrors(t *testing.T) {
-	fx := newFixture(t, Config{})
+	name := func(kind error) string {
+		switch kind {
+		case ErrBadPackage:
+			return "BadPackage"
+		case ErrUnsupportedRuntime:
+			return "UnsupportedRuntime"
+		}
+		return "other"
+	}
+	fx := newFixture(t, Config{StartErrorType: name})
 	bad := fx.function(t, "badzip", "python3.11", "app.handler", []byte("PK\x03\x04 not a zip"))
 	res, err := fx.pool.Invoke(context.Background(), Request{Function: bad, Version: "$LATEST"})
-	if err != nil || res.FunctionError != "Unhandled" || errorTypeOf(res.Payload) != "InvalidZipFileException" {
+	if err != nil || res.FunctionError != "Unhandled" || errorTypeOf(res.Payload) != "BadPackage" {
 		t.Errorf("package that is not a zip: %v %q %s", err, res.FunctionError, res.Payload)
 	}
 	rt := fx.function(t, "badruntime", "java21", "x", zipFiles(t, map[string]string{"a": "b"}))
 	res, err = fx.pool.Invoke(context.Background(), Request{Function: rt, Version: "$LATEST"})
-	if err != nil || res.FunctionError != "Unhandled" || errorTypeOf(res.Payload) != "InvalidRuntimeException" {
+	if err != nil || res.FunctionError != "Unhandled" || errorTypeOf(res.Payload) != "UnsupportedRuntime" {
 		t.Errorf("runtime that cannot run: %v %q %s", err, res.FunctionError, res.Payload)
 	}
 }

@@ -1,10 +1,15 @@
 package objects
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/signet/signet/internal/errs"
+)
 
 // Sentinel errors. Every error the Service returns for a caller mistake is
-// an *Error wrapping one of these, with a message that says what is wrong;
-// the S3 layer maps each sentinel to S3's error code.
+// an *errs.Error (or a *DeleteMarkerError) wrapping one of these, with a
+// message that says what is wrong; the API layer maps each sentinel to a
+// wire code.
 var (
 	// ErrNoSuchBucket: the bucket does not exist.
 	ErrNoSuchBucket = errors.New("no such bucket")
@@ -43,21 +48,24 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 )
 
-// Error is a caller-facing error: Msg is safe to send to the client and
-// Unwrap gives the sentinel the API layer maps to a wire code.
-type Error struct {
-	Kind error
-	Msg  string
-	// DeleteMarker is set when the error is about a delete marker: the
-	// latest version of a key (ErrNoSuchKey) or the version asked for
-	// (ErrNoSuchVersion). VersionID is then the marker's version id.
-	DeleteMarker bool
-	VersionID    string
+// DeleteMarkerError is the error of a delete marker: the latest version
+// of a key or the version asked for. It wraps the caller-facing
+// *errs.Error (ErrNoSuchKey or ErrNoSuchVersion) and adds the marker's
+// version id.
+type DeleteMarkerError struct {
+	Err       *errs.Error
+	VersionID string
 }
 
-func (e *Error) Error() string { return e.Msg }
+func (e *DeleteMarkerError) Error() string { return e.Err.Error() }
 
-// Unwrap returns the sentinel kind.
-func (e *Error) Unwrap() error { return e.Kind }
+// Unwrap returns the caller-facing error.
+func (e *DeleteMarkerError) Unwrap() error { return e.Err }
 
-func newError(kind error, msg string) error { return &Error{Kind: kind, Msg: msg} }
+func newError(kind error, msg string) error { return &errs.Error{Kind: kind, Msg: msg} }
+
+// isCallerError reports an error that is already caller-facing.
+func isCallerError(err error) bool {
+	var e *errs.Error
+	return errors.As(err, &e)
+}

@@ -37,6 +37,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/signet/signet/internal/errs"
 )
 
 // Versioning statuses of a bucket. The zero value "" means never enabled.
@@ -341,11 +343,10 @@ func noSuchBucket(bucket string) error {
 // storeError turns the store's wrapped sentinels into caller-facing
 // errors with S3's wording; other errors are wrapped as they are.
 func storeError(err error, bucket, key, versionID string) error {
-	var e *Error
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &e):
+	case isCallerError(err):
 		return err
 	case errors.Is(err, ErrNoSuchBucket):
 		return noSuchBucket(bucket)
@@ -494,9 +495,8 @@ const DefaultContentType = "binary/octet-stream"
 
 // bodyError wraps a failure to store a body.
 func bodyError(err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
+	if isCallerError(err) {
+		return err
 	}
 	return fmt.Errorf("failed to store the body: %w", err)
 }
@@ -551,7 +551,7 @@ func (s *Service) deleteVersionsData(ctx context.Context, vs []Version) {
 }
 
 // Stat returns one version of an object: the latest when versionID is
-// "". A delete marker is an *Error with DeleteMarker set: ErrNoSuchKey
+// "". A delete marker is a *DeleteMarkerError: ErrNoSuchKey
 // when it is the latest version, ErrNoSuchVersion when it was asked for
 // by id. ErrNoSuchBucket, ErrNoSuchKey, ErrNoSuchVersion.
 func (s *Service) Stat(ctx context.Context, bucket, key, versionID string) (ObjectInfo, error) {
@@ -577,16 +577,16 @@ func (s *Service) version(ctx context.Context, bucket, key, versionID string) (V
 	}
 	if v.DeleteMarker {
 		if versionID == "" {
-			return v, &Error{Kind: ErrNoSuchKey, Msg: "The specified key does not exist.", DeleteMarker: true, VersionID: v.VersionID}
+			return v, &DeleteMarkerError{Err: &errs.Error{Kind: ErrNoSuchKey, Msg: "The specified key does not exist."}, VersionID: v.VersionID}
 		}
-		return v, &Error{Kind: ErrNoSuchVersion, Msg: fmt.Sprintf("The specified version is a delete marker: %s", versionID), DeleteMarker: true, VersionID: v.VersionID}
+		return v, &DeleteMarkerError{Err: &errs.Error{Kind: ErrNoSuchVersion, Msg: fmt.Sprintf("The specified version is a delete marker: %s", versionID)}, VersionID: v.VersionID}
 	}
 	return v, nil
 }
 
 // Open opens one version of an object (the latest when versionID is "")
-// for reading, with Stat's errors: a delete marker is an *Error with
-// DeleteMarker set.
+// for reading, with Stat's errors: a delete marker is a
+// *DeleteMarkerError.
 func (s *Service) Open(ctx context.Context, bucket, key, versionID string) (*Object, error) {
 	v, err := s.version(ctx, bucket, key, versionID)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/objects/blobstore"
 	"github.com/signet/signet/internal/store"
@@ -173,9 +174,9 @@ func TestBuckets(t *testing.T) {
 			if c.wantErr == nil && err != nil || !errors.Is(err, c.wantErr) {
 				t.Fatalf("err = %v, want %v", err, c.wantErr)
 			}
-			var oe *objects.Error
+			var oe *errs.Error
 			if err != nil && !errors.As(err, &oe) {
-				t.Errorf("err %v is not an *objects.Error", err)
+				t.Errorf("err %v is not an *errs.Error", err)
 			}
 		})
 	}
@@ -253,8 +254,8 @@ func TestVersionedLifecycle(t *testing.T) {
 				if !errors.Is(serr, c.wantErr) {
 					t.Errorf("Stat = %v, want %v", serr, c.wantErr)
 				}
-				var oe *objects.Error
-				if !errors.As(serr, &oe) || oe.DeleteMarker != c.wantMarker {
+				var dm *objects.DeleteMarkerError
+				if errors.As(serr, &dm) != c.wantMarker {
 					t.Errorf("Stat error %#v: want DeleteMarker %v", serr, c.wantMarker)
 				}
 				if !errors.Is(err, objects.ErrNoSuchVersion) && !errors.Is(err, objects.ErrNoSuchKey) {

@@ -25,10 +25,10 @@ import (
 )
 
 // ErrInvalidToken reports a token that is malformed, badly signed or not
-// for this issuer or audience (STS's InvalidIdentityToken).
+// for this issuer or audience.
 var ErrInvalidToken = errors.New("invalid identity token")
 
-// ErrExpired reports an expired token (STS's ExpiredTokenException).
+// ErrExpired reports a token past its expiry.
 var ErrExpired = errors.New("identity token expired")
 
 // Provider is one trusted issuer.

@@ -14,8 +14,8 @@ import (
 	"strings"
 )
 
-// ErrMalformed reports a policy document that is not valid (IAM's
-// MalformedPolicyDocument).
+// ErrMalformed reports a policy document that is not valid: not JSON, or
+// a statement the grammar does not allow.
 var ErrMalformed = errors.New("malformed policy document")
 
 // Document is a parsed policy.

@@ -91,7 +91,7 @@ func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")
 	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: layer}
 	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
-		Region: inst.Account.Region}, host, code, dir, s.logWriter, s.log)
+		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType}, host, code, dir, s.logWriter, s.log)
 	if err != nil {
 		s.log.Warn("functions cannot be invoked on this host", "err", err)
 		return nil, err
@@ -179,7 +179,7 @@ func (s *Server) auditDeploy(ctx context.Context, fn, decision string, d deployg
 	caller, _ := awsapi.CallerFrom(ctx)
 	err := s.auditWriter.Append(ctx, audit.Event{
 		Time: time.Now(), Principal: caller.PrincipalARN, Action: awsapi.ActionFrom(ctx), Resource: s.Functions.ARN(fn),
-		Decision: decision, RequestID: awsapi.RequestID(ctx), SourceIP: caller.SourceIP, Outcome: d.ErrorType,
+		Decision: decision, RequestID: awsapi.RequestID(ctx), SourceIP: caller.SourceIP, Outcome: lambdaapi.ErrorCode(d.Refusal),
 		Detail: fmt.Sprintf("code signing check %s failed: %s", d.Failed, d.Detail),
 	}, true)
 	if err != nil {

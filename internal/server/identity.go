@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/oidc"
 )
@@ -19,11 +20,11 @@ func (w webIdentity) Verify(ctx context.Context, token string, now time.Time) (i
 	c, err := w.p.Verify(ctx, token, now)
 	switch {
 	case errors.Is(err, oidc.ErrExpired):
-		return iam.WebIdentity{}, &iam.Error{Kind: iam.ErrExpiredToken, Msg: "Token expired: " + err.Error()}
+		return iam.WebIdentity{}, &errs.Error{Kind: iam.ErrExpiredToken, Msg: "Token expired: " + err.Error()}
 	case errors.Is(err, oidc.ErrInvalidToken):
-		return iam.WebIdentity{}, &iam.Error{Kind: iam.ErrInvalidIdentityToken, Msg: err.Error()}
+		return iam.WebIdentity{}, &errs.Error{Kind: iam.ErrInvalidIdentityToken, Msg: err.Error()}
 	case err != nil:
-		return iam.WebIdentity{}, &iam.Error{Kind: iam.ErrInvalidIdentityToken, Msg: "Couldn't retrieve verification key from your identity provider: " + err.Error()}
+		return iam.WebIdentity{}, &errs.Error{Kind: iam.ErrInvalidIdentityToken, Msg: "Couldn't retrieve verification key from your identity provider: " + err.Error()}
 	}
 	return iam.WebIdentity{Subject: c.Subject, Audience: c.Audience}, nil
 }

@@ -14,8 +14,9 @@
 //
 // # Errors
 //
-// Caller mistakes are [*Error] values wrapping one of the sentinels
+// Caller mistakes are [*errs.Error] values wrapping one of the sentinels
 // ([ErrNotFound], [ErrInvalid], [ErrConflict], [ErrLimitExceeded],
-// [ErrCanceled]); their messages say what to fix and are safe to send.
-// The API layer maps the sentinels to AWS error codes.
+// [ErrCanceled]); their messages say what to fix and are safe to send. A
+// field that breaks a constraint is an [*errs.FieldError] wrapping
+// ErrInvalid. The API layer maps the sentinels to wire codes.
 package signing

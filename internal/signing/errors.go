@@ -1,9 +1,14 @@
 package signing
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/signet/signet/internal/errs"
+)
 
 // Sentinel errors. Every error the Service returns for a caller mistake is
-// an *Error wrapping one of these, with a message that says what to fix.
+// an *errs.Error or, for a field that breaks a constraint, an
+// *errs.FieldError wrapping one of these.
 var (
 	// ErrNotFound: the named profile, version or resource does not exist.
 	ErrNotFound = errors.New("not found")
@@ -17,16 +22,5 @@ var (
 	ErrCanceled = errors.New("profile canceled")
 )
 
-// Error is a caller-facing error: Msg is safe to send to the client and
-// Unwrap gives the sentinel the API layer maps to a wire code.
-type Error struct {
-	Kind error
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap returns the sentinel kind.
-func (e *Error) Unwrap() error { return e.Kind }
-
-func newError(kind error, msg string) error { return &Error{Kind: kind, Msg: msg} }
+// newError returns the caller-facing error of kind: msg says what to fix.
+func newError(kind error, msg string) error { return &errs.Error{Kind: kind, Msg: msg} }

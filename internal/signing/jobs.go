@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/signet/signet/internal/errs"
 )
 
 // JobStatus is a signing job's status.
@@ -126,7 +128,7 @@ type StartJobInput struct {
 
 func required(field, v string) error {
 	if v == "" {
-		return newError(ErrInvalid, fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field))
+		return errs.Null(ErrInvalid, field)
 	}
 	return nil
 }
@@ -143,7 +145,7 @@ func (s *Service) StartJob(ctx context.Context, in StartJobInput) (Job, error) {
 		}
 	}
 	if len(in.ClientRequestToken) > 64 {
-		return Job{}, validationError("clientRequestToken", in.ClientRequestToken[:16]+"...", "Member must have length less than or equal to 64")
+		return Job{}, validationError("clientRequestToken", in.ClientRequestToken[:16]+"...", "must have length less than or equal to 64")
 	}
 	if in.ProfileOwner != "" && in.ProfileOwner != s.Account.ID {
 		return Job{}, newError(ErrNotFound, fmt.Sprintf("signing profile %s of account %s does not exist on this service (its account is %s)", in.ProfileName, in.ProfileOwner, s.Account.ID))
@@ -246,7 +248,7 @@ func (s *Service) ListJobs(ctx context.Context, in ListJobsInput) ([]Job, string
 	switch JobStatus(in.Status) {
 	case "", JobInProgress, JobFailed, JobSucceeded:
 	default:
-		return nil, "", validationError("status", in.Status, "Member must satisfy enum value set: [InProgress, Failed, Succeeded]")
+		return nil, "", validationError("status", in.Status, "must satisfy enum value set: [InProgress, Failed, Succeeded]")
 	}
 	q := JobQuery{Status: JobStatus(in.Status), PlatformID: in.PlatformID, RequestedBy: in.RequestedBy, Invoker: in.Invoker,
 		ExpiresBefore: in.ExpiresBefore, ExpiresAfter: in.ExpiresAfter, Limit: limit + 1}

@@ -13,7 +13,7 @@ func pageSize(n int) (int, error) {
 	case n == 0:
 		return MaxPageSize, nil
 	case n < 1 || n > MaxPageSize:
-		return 0, validationError("maxResults", fmt.Sprint(n), fmt.Sprintf("Member must be between 1 and %d", MaxPageSize))
+		return 0, validationError("maxResults", fmt.Sprint(n), fmt.Sprintf("must be between 1 and %d", MaxPageSize))
 	}
 	return n, nil
 }

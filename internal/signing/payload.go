@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/notary"
 )
 
@@ -36,10 +37,10 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 		return SignPayloadResult{}, err
 	}
 	if len(in.Payload) == 0 || len(in.Payload) > MaxPayloadSize {
-		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("1 validation error detected: Value at 'payload' failed to satisfy constraint: Member must have length between 1 and %d bytes, got %d", MaxPayloadSize, len(in.Payload)))
+		return SignPayloadResult{}, errs.Field(ErrInvalid, "payload", "must have length between 1 and %d bytes, got %d", MaxPayloadSize, len(in.Payload))
 	}
 	if in.PayloadFormat != notary.PayloadType {
-		return SignPayloadResult{}, validationError("payloadFormat", in.PayloadFormat, "Member must be "+notary.PayloadType)
+		return SignPayloadResult{}, validationError("payloadFormat", in.PayloadFormat, "must be "+notary.PayloadType)
 	}
 	if _, err := notary.ParsePayload(in.Payload); err != nil {
 		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("payload is not a valid Notary payload: %v", err))

@@ -8,6 +8,8 @@ import (
 	"regexp"
 
 	"github.com/google/uuid"
+
+	"github.com/signet/signet/internal/errs"
 )
 
 // Permission is one statement of a profile's cross-account permissions.
@@ -59,13 +61,13 @@ func (s *Service) AddPermission(ctx context.Context, in AddPermissionInput) (str
 	}
 	only, ok := permissionActions[in.Action]
 	if !ok {
-		return "", validationError("action", in.Action, "Member must be one of: signer:StartSigningJob, signer:SignPayload, signer:GetSigningProfile, signer:RevokeSignature")
+		return "", validationError("action", in.Action, "must be one of: signer:StartSigningJob, signer:SignPayload, signer:GetSigningProfile, signer:RevokeSignature")
 	}
 	if !statementIDRE.MatchString(in.StatementID) {
-		return "", validationError("statementId", in.StatementID, "Member must be 1 to 100 letters, digits, hyphens or underscores")
+		return "", validationError("statementId", in.StatementID, "must be 1 to 100 letters, digits, hyphens or underscores")
 	}
 	if in.Principal == "" || len(in.Principal) > 2048 {
-		return "", validationError("principal", in.Principal, "Member must be an AWS account id or principal ARN of 1 to 2048 characters")
+		return "", validationError("principal", in.Principal, "must be an AWS account id or principal ARN of 1 to 2048 characters")
 	}
 	if in.ProfileVersion != "" {
 		if err := ValidateVersion(in.ProfileVersion); err != nil {
@@ -116,7 +118,7 @@ func (s *Service) RemovePermission(ctx context.Context, name, statementID, revis
 		return "", err
 	}
 	if revisionID == "" {
-		return "", newError(ErrInvalid, "1 validation error detected: Value null at 'revisionId' failed to satisfy constraint: Member must not be null (pass the revisionId from ListProfilePermissions)")
+		return "", &errs.FieldError{Kind: ErrInvalid, Field: "revisionId", Null: true, Constraint: "must not be null (pass the revisionId from ListProfilePermissions)"}
 	}
 	var rev string
 	err := s.Store.UpdatePolicy(ctx, name, func(pol *Policy) error {
@@ -152,6 +154,6 @@ func (s *Service) Permissions(ctx context.Context, name string) (Policy, error) 
 }
 
 func isSigningError(err error) bool {
-	var e *Error
+	var e *errs.Error
 	return errors.As(err, &e)
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/signet/signet/internal/errs"
 )
 
 // Status is a signing profile's status.
@@ -119,14 +121,14 @@ var (
 )
 
 func validationError(field, value, constraint string) error {
-	return newError(ErrInvalid, fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, field, constraint))
+	return &errs.FieldError{Kind: ErrInvalid, Field: field, Value: value, Constraint: constraint}
 }
 
 // ValidateProfileName checks a profile name against AWS's constraint.
 func ValidateProfileName(name string) error {
 	if !profileNameRE.MatchString(name) {
 		return validationError("profileName", name,
-			"Member must satisfy regular expression pattern: ^[a-zA-Z0-9_]{2,64}$ (2 to 64 letters, digits or underscores; hyphens are not allowed)")
+			"must satisfy regular expression pattern: ^[a-zA-Z0-9_]{2,64}$ (2 to 64 letters, digits or underscores; hyphens are not allowed)")
 	}
 	return nil
 }
@@ -134,14 +136,14 @@ func ValidateProfileName(name string) error {
 // ValidateVersion checks a profile version's shape.
 func ValidateVersion(v string) error {
 	if !versionRE.MatchString(v) {
-		return validationError("profileVersion", v, "Member must satisfy regular expression pattern: ^[a-zA-Z0-9]{10}$")
+		return validationError("profileVersion", v, "must satisfy regular expression pattern: ^[a-zA-Z0-9]{10}$")
 	}
 	return nil
 }
 
 func validateValidity(v Validity) error {
 	if v.Value < 1 {
-		return validationError("signatureValidityPeriod.value", fmt.Sprint(v.Value), "Member must be greater than or equal to 1")
+		return validationError("signatureValidityPeriod.value", fmt.Sprint(v.Value), "must be greater than or equal to 1")
 	}
 	var months int
 	switch v.Type {
@@ -153,7 +155,7 @@ func validateValidity(v Validity) error {
 		now := time.Now().UTC()
 		if now.AddDate(0, 0, v.Value).After(now.AddDate(0, MaxValidityMonths, 0)) {
 			return validationError("signatureValidityPeriod", fmt.Sprintf("%d DAYS", v.Value),
-				fmt.Sprintf("Member must not exceed the maximum validity of %d months", MaxValidityMonths))
+				fmt.Sprintf("must not exceed the maximum validity of %d months", MaxValidityMonths))
 		}
 		return nil
 	case Months:
@@ -161,11 +163,11 @@ func validateValidity(v Validity) error {
 	case Years:
 		months = v.Value * 12
 	default:
-		return validationError("signatureValidityPeriod.type", string(v.Type), "Member must satisfy enum value set: [DAYS, MONTHS, YEARS]")
+		return validationError("signatureValidityPeriod.type", string(v.Type), "must satisfy enum value set: [DAYS, MONTHS, YEARS]")
 	}
 	if months > MaxValidityMonths {
 		return validationError("signatureValidityPeriod", fmt.Sprintf("%d %s", v.Value, v.Type),
-			fmt.Sprintf("Member must not exceed the maximum validity of %d months", MaxValidityMonths))
+			fmt.Sprintf("must not exceed the maximum validity of %d months", MaxValidityMonths))
 	}
 	return nil
 }
@@ -173,7 +175,7 @@ func validateValidity(v Validity) error {
 func validateOverrides(p Platform, o Overrides) error {
 	check := func(field, v string, allowed []string) error {
 		if v != "" && !slices.Contains(allowed, v) {
-			return validationError(field, v, fmt.Sprintf("Member must be one of the values platform %s supports: [%s]", p.ID, strings.Join(allowed, ", ")))
+			return validationError(field, v, fmt.Sprintf("must be one of the values platform %s supports: [%s]", p.ID, strings.Join(allowed, ", ")))
 		}
 		return nil
 	}
@@ -194,15 +196,15 @@ const MaxTags = 50
 // member in the error ("tags" or "tagKeys").
 func ValidateTagKey(field, k string) error {
 	if len(k) < 1 || len(k) > 128 {
-		return validationError(field, k, "Member must have length between 1 and 128")
+		return validationError(field, k, "must have length between 1 and 128")
 	}
 	if strings.HasPrefix(strings.ToLower(k), "aws:") {
-		return validationError(field, k, "Member must not start with 'aws:', which is reserved")
+		return validationError(field, k, "must not start with 'aws:', which is reserved")
 	}
 	for _, c := range k {
 		ok := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '+' && c <= '=') || c == '.' || c == '_' || c == ':' || c == '/'
 		if !ok {
-			return validationError(field, k, "Member must satisfy regular expression pattern: ^(?!aws:)[a-zA-Z+-=._:/]+$")
+			return validationError(field, k, "must satisfy regular expression pattern: ^(?!aws:)[a-zA-Z+-=._:/]+$")
 		}
 	}
 	return nil
@@ -211,14 +213,14 @@ func ValidateTagKey(field, k string) error {
 // ValidateTags checks a set of tags to add.
 func ValidateTags(tags map[string]string) error {
 	if len(tags) > MaxTags {
-		return newError(ErrInvalid, fmt.Sprintf("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have at most %d entries, got %d", MaxTags, len(tags)))
+		return errs.Field(ErrInvalid, "tags", "must have at most %d entries, got %d", MaxTags, len(tags))
 	}
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		if err := ValidateTagKey("tags", k); err != nil {
 			return err
 		}
 		if len(tags[k]) > 256 {
-			return validationError("tags."+k, tags[k][:32]+"...", "Member must have length less than or equal to 256")
+			return validationError("tags."+k, tags[k][:32]+"...", "must have length less than or equal to 256")
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/errs"
 )
 
 // MaxRevocationReason bounds a revocation reason, as in AWS.
@@ -16,7 +17,7 @@ const MaxRevocationReason = 500
 
 func checkReason(reason string) error {
 	if n := len([]rune(reason)); n < 1 || n > MaxRevocationReason {
-		return validationError("reason", truncate(reason, 32), fmt.Sprintf("Member must have length between 1 and %d, got %d", MaxRevocationReason, n))
+		return validationError("reason", truncate(reason, 32), fmt.Sprintf("must have length between 1 and %d, got %d", MaxRevocationReason, n))
 	}
 	return nil
 }
@@ -76,7 +77,7 @@ func (s *Service) RevokeProfile(ctx context.Context, in RevokeProfileInput) erro
 	}
 	now := s.now()
 	if in.EffectiveTime.IsZero() {
-		return newError(ErrInvalid, "1 validation error detected: Value null at 'effectiveTime' failed to satisfy constraint: Member must not be null")
+		return errs.Null(ErrInvalid, "effectiveTime")
 	}
 	if in.EffectiveTime.After(now) {
 		return newError(ErrInvalid, fmt.Sprintf("effectiveTime %s is in the future; it must be in the past (signatures made from then on stop being trusted)", in.EffectiveTime.UTC().Format(time.RFC3339)))

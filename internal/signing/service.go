@@ -12,6 +12,7 @@ import (
 	"github.com/notaryproject/tspclient-go"
 
 	"github.com/signet/signet/internal/arn"
+	"github.com/signet/signet/internal/errs"
 )
 
 // Store persists signing profiles. The database implements it; every
@@ -107,7 +108,7 @@ func (s *Service) PutProfile(ctx context.Context, in PutProfileInput) (PutProfil
 		return PutProfileResult{}, err
 	}
 	if in.PlatformID == "" {
-		return PutProfileResult{}, newError(ErrInvalid, "1 validation error detected: Value null at 'platformId' failed to satisfy constraint: Member must not be null (use one of: "+strings.Join(platformIDs(), ", ")+")")
+		return PutProfileResult{}, &errs.FieldError{Kind: ErrInvalid, Field: "platformId", Null: true, Constraint: "must not be null (use one of: " + strings.Join(platformIDs(), ", ") + ")"}
 	}
 	plat, ok := PlatformByID(in.PlatformID)
 	if !ok {
@@ -127,7 +128,7 @@ func (s *Service) PutProfile(ctx context.Context, in PutProfileInput) (PutProfil
 		return PutProfileResult{}, err
 	}
 	if f, ok := in.SigningParameters[SignatureFormatParameter]; ok && !strings.EqualFold(f, "jws") && !strings.EqualFold(f, "cose") {
-		return PutProfileResult{}, validationError("signingParameters."+SignatureFormatParameter, f, "Member must be jws or cose")
+		return PutProfileResult{}, validationError("signingParameters."+SignatureFormatParameter, f, "must be jws or cose")
 	}
 	if len(in.SigningParameters) > 20 {
 		return PutProfileResult{}, newError(ErrInvalid, "signingParameters may hold at most 20 entries")
@@ -278,7 +279,7 @@ func (s *Service) ListProfiles(ctx context.Context, in ListProfilesInput) ([]Pro
 	statuses := in.Statuses
 	for _, st := range statuses {
 		if st != StatusActive && st != StatusCanceled && st != StatusRevoked {
-			return nil, "", validationError("statuses", string(st), "Member must satisfy enum value set: [Active, Canceled, Revoked]")
+			return nil, "", validationError("statuses", string(st), "must satisfy enum value set: [Active, Canceled, Revoked]")
 		}
 	}
 	if len(statuses) == 0 {

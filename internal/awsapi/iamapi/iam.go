@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/iam"
 )
 
@@ -210,7 +211,7 @@ func (x *IAM) callerUser(r *http.Request) (string, error) {
 	switch r.Form.Get("Action") {
 	case "GetUser", "CreateAccessKey", "DeleteAccessKey", "ListAccessKeys":
 	default:
-		return "", &awsapi.Error{Code: "ValidationError", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"}
+		return "", awsapi.Validation("ValidationError", http.StatusBadRequest, errs.Null(nil, "userName"))
 	}
 	c, _ := awsapi.CallerFrom(r.Context())
 	if strings.Contains(c.PrincipalARN, ":user/") {

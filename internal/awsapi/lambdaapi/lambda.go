@@ -5,6 +5,7 @@ package lambdaapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/deploygate"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/policy"
@@ -96,11 +98,12 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: functions.ErrExists, Code: "ResourceConflictException", Status: http.StatusConflict},
 	{Err: functions.ErrInvalid, Code: "InvalidParameterValueException", Status: http.StatusBadRequest},
 	{Err: functions.ErrCSCNotFound, Code: "CodeSigningConfigNotFoundException", Status: http.StatusNotFound},
-	{Err: functions.ErrCodeRefused, Code: "CodeVerificationFailedException", Status: http.StatusBadRequest},
-	{Err: functions.ErrCodeSignInvalid, Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest},
-	{Err: invoke.ErrThrottled, Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded."},
+	{Err: deploygate.ErrVerificationFailed, Code: "CodeVerificationFailedException", Status: http.StatusBadRequest},
+	{Err: deploygate.ErrSignatureInvalid, Code: "InvalidCodeSignatureException", Status: http.StatusBadRequest},
+	{Err: invoke.ErrThrottled, Code: "TooManyRequestsException", Status: http.StatusTooManyRequests, Message: "Rate Exceeded.", Reason: throttleReason},
 	{Err: invoke.ErrCodeTooLarge, Code: "CodeStorageExceededException", Status: http.StatusBadRequest},
 	{Err: invoke.ErrBadPackage, Code: "InvalidZipFileException", Status: http.StatusBadGateway},
+	{Err: invoke.ErrUnsupportedRuntime, Code: "InvalidRuntimeException", Status: http.StatusBadGateway},
 	{Err: invoke.ErrPayloadTooLarge, Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge},
 	{Err: invoke.ErrInvalidPayload, Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
 	// 501, not Lambda's usual 500: the AWS CLI and the SDKs retry 500,
@@ -111,6 +114,44 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: deploygate.ErrInUse, Code: "ResourceConflictException", Status: http.StatusConflict},
 	{From: "SerializationException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
 	{From: "RequestEntityTooLargeException", Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
+}
+
+// throttleReason is the Reason of a TooManyRequestsException: the limit
+// reached.
+func throttleReason(err error) string {
+	var te *invoke.ThrottleError
+	if !errors.As(err, &te) {
+		return ""
+	}
+	switch te.Limit {
+	case invoke.LimitReserved:
+		return "ReservedFunctionConcurrentInvocationLimitExceeded"
+	case invoke.LimitUnreserved:
+		return "ConcurrentInvocationLimitExceeded"
+	}
+	return ""
+}
+
+// StartErrorType is Lambda's errorType, in a function error's payload
+// and the log, for why a function could not start
+// (invoke.Config.StartErrorType): its code in the error table.
+func StartErrorType(kind error) string {
+	if c := ErrorCode(kind); c != "" {
+		return c
+	}
+	return kind.Error()
+}
+
+// ErrorCode returns the code Lambda answers err with, "" for nil or an
+// error the table does not name. The audit log records a refused
+// deployment (a deploygate.Decision's Refusal) by it.
+func ErrorCode(err error) string {
+	for _, c := range errorCodes {
+		if err != nil && c.Err != nil && errors.Is(err, c.Err) {
+			return c.Code
+		}
+	}
+	return ""
 }
 
 // errorBody is Lambda's error shape: {"Type":"User","message"}, with
@@ -234,7 +275,7 @@ func (l *Lambda) listCSCs(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("MaxItems"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return &awsapi.Error{Code: "ValidationException", Status: 400, Message: "1 validation error detected: Value '" + v + "' at 'maxItems' failed to satisfy constraint: Member must be an integer"}
+			return awsapi.Validation("ValidationException", http.StatusBadRequest, errs.Value(nil, "maxItems", v, "must be an integer"))
 		}
 		max = n
 	}

@@ -2,12 +2,12 @@ package lambdaapi
 
 import (
 	"encoding/base64"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
 )
@@ -51,8 +51,8 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request) error {
 		ClientContext: r.Header.Get("X-Amz-Client-Context")}
 	logType := r.Header.Get("X-Amz-Log-Type")
 	if logType != "" && logType != "None" && logType != "Tail" {
-		return &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest,
-			Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]", logType)}
+		return awsapi.Validation("ValidationException", http.StatusBadRequest,
+			errs.Value(nil, "logType", logType, "must satisfy enum value set: [Tail, None]"))
 	}
 	switch typ := r.Header.Get("X-Amz-Invocation-Type"); typ {
 	case "", "RequestResponse":
@@ -71,8 +71,8 @@ func (l *Lambda) invoke(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	default:
-		return &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest,
-			Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", typ)}
+		return awsapi.Validation("ValidationException", http.StatusBadRequest,
+			errs.Value(nil, "invocationType", typ, "must satisfy enum value set: [Event, RequestResponse, DryRun]"))
 	}
 	res, version, err := l.Invoke.Invoke(r.Context(), in)
 	if err != nil {
@@ -103,7 +103,7 @@ func (l *Lambda) putConcurrency(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.ReservedConcurrentExecutions == nil {
-		return &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null"}
+		return awsapi.Validation("ValidationException", http.StatusBadRequest, errs.Null(nil, "reservedConcurrentExecutions"))
 	}
 	n, err := l.Invoke.PutConcurrency(r.Context(), r.PathValue("name"), *req.ReservedConcurrentExecutions)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/logs"
 )
 
@@ -133,7 +134,7 @@ func (l *Logs) groupExists(r *http.Request, group string) error {
 
 func checkLimit(limit, max int) (int, error) {
 	if limit < 0 || limit > max {
-		return 0, &awsapi.Error{Code: "InvalidParameterException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and %d", limit, max)}
+		return 0, awsapi.Validation("InvalidParameterException", 400, errs.Value(nil, "limit", strconv.Itoa(limit), "must have value between 1 and %d", max))
 	}
 	if limit == 0 {
 		return max, nil

@@ -80,10 +80,10 @@ func (s *S3) Handler() http.Handler { return s.Service().Handler() }
 // protocol is S3's REST-XML, with the headers of an error about a delete
 // marker.
 var protocol = awsapi.RestXML{ErrorHeaders: func(h http.Header, err error) {
-	var oe *objects.Error
-	if errors.As(err, &oe) && oe.DeleteMarker {
+	var dm *objects.DeleteMarkerError
+	if errors.As(err, &dm) {
 		h.Set("X-Amz-Delete-Marker", "true")
-		h.Set("X-Amz-Version-Id", oe.VersionID)
+		h.Set("X-Amz-Version-Id", dm.VersionID)
 	}
 }}
 
@@ -154,8 +154,8 @@ func (s *S3) hideMissing(r *http.Request, req s3Request, err error) error {
 	if !errors.Is(err, objects.ErrNoSuchKey) && !errors.Is(err, objects.ErrNoSuchVersion) {
 		return err
 	}
-	var oe *objects.Error
-	if errors.As(err, &oe) && oe.DeleteMarker {
+	var dm *objects.DeleteMarkerError
+	if errors.As(err, &dm) {
 		return err
 	}
 	if awsapi.AuthorizeAlso(s.Authorizer, r, "arn:aws:s3:::"+req.bucket, "s3:ListBucket") != nil {
@@ -277,8 +277,8 @@ var internalError = awsapi.Error{Code: "InternalError", Status: http.StatusInter
 // isDeleteMarkerVersion reports a version asked for that is a delete
 // marker.
 func isDeleteMarkerVersion(err error) bool {
-	var oe *objects.Error
-	return errors.As(err, &oe) && oe.DeleteMarker && errors.Is(oe, objects.ErrNoSuchVersion)
+	var dm *objects.DeleteMarkerError
+	return errors.As(err, &dm) && errors.Is(dm, objects.ErrNoSuchVersion)
 }
 
 // isTimeout reports a request that was canceled or whose body stopped

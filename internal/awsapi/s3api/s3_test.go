@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/objects/blobstore"
 	"github.com/signet/signet/internal/sigv4"
@@ -107,21 +108,21 @@ func TestMapS3Error(t *testing.T) {
 		wantCode   string
 		wantStatus int
 	}{
-		{"ok/no such bucket", &objects.Error{Kind: objects.ErrNoSuchBucket, Msg: "x"}, "NoSuchBucket", 404},
-		{"ok/no such key", &objects.Error{Kind: objects.ErrNoSuchKey, Msg: "x"}, "NoSuchKey", 404},
-		{"ok/no such version", &objects.Error{Kind: objects.ErrNoSuchVersion, Msg: "x"}, "NoSuchVersion", 404},
-		{"ok/delete marker by version", &objects.Error{Kind: objects.ErrNoSuchVersion, Msg: "x", DeleteMarker: true}, "MethodNotAllowed", 405},
-		{"ok/no such upload", &objects.Error{Kind: objects.ErrNoSuchUpload, Msg: "x"}, "NoSuchUpload", 404},
-		{"ok/bucket exists", &objects.Error{Kind: objects.ErrBucketExists, Msg: "x"}, "BucketAlreadyOwnedByYou", 409},
-		{"ok/bucket not empty", &objects.Error{Kind: objects.ErrBucketNotEmpty, Msg: "x"}, "BucketNotEmpty", 409},
-		{"ok/invalid bucket name", &objects.Error{Kind: objects.ErrInvalidBucketName, Msg: "x"}, "InvalidBucketName", 400},
-		{"ok/key too long", &objects.Error{Kind: objects.ErrKeyTooLong, Msg: "x"}, "KeyTooLongError", 400},
-		{"ok/invalid part", &objects.Error{Kind: objects.ErrInvalidPart, Msg: "x"}, "InvalidPart", 400},
-		{"ok/invalid part order", &objects.Error{Kind: objects.ErrInvalidPartOrder, Msg: "x"}, "InvalidPartOrder", 400},
-		{"ok/entity too small", &objects.Error{Kind: objects.ErrEntityTooSmall, Msg: "x"}, "EntityTooSmall", 400},
-		{"ok/entity too large", &objects.Error{Kind: objects.ErrEntityTooLarge, Msg: "x"}, "EntityTooLarge", 400},
-		{"ok/bad digest", fmt.Errorf("wrapped: %w", &objects.Error{Kind: objects.ErrBadDigest, Msg: "x"}), "BadDigest", 400},
-		{"ok/invalid argument", &objects.Error{Kind: objects.ErrInvalidArgument, Msg: "x"}, "InvalidArgument", 400},
+		{"ok/no such bucket", &errs.Error{Kind: objects.ErrNoSuchBucket, Msg: "x"}, "NoSuchBucket", 404},
+		{"ok/no such key", &errs.Error{Kind: objects.ErrNoSuchKey, Msg: "x"}, "NoSuchKey", 404},
+		{"ok/no such version", &errs.Error{Kind: objects.ErrNoSuchVersion, Msg: "x"}, "NoSuchVersion", 404},
+		{"ok/delete marker by version", &objects.DeleteMarkerError{Err: &errs.Error{Kind: objects.ErrNoSuchVersion, Msg: "x"}}, "MethodNotAllowed", 405},
+		{"ok/no such upload", &errs.Error{Kind: objects.ErrNoSuchUpload, Msg: "x"}, "NoSuchUpload", 404},
+		{"ok/bucket exists", &errs.Error{Kind: objects.ErrBucketExists, Msg: "x"}, "BucketAlreadyOwnedByYou", 409},
+		{"ok/bucket not empty", &errs.Error{Kind: objects.ErrBucketNotEmpty, Msg: "x"}, "BucketNotEmpty", 409},
+		{"ok/invalid bucket name", &errs.Error{Kind: objects.ErrInvalidBucketName, Msg: "x"}, "InvalidBucketName", 400},
+		{"ok/key too long", &errs.Error{Kind: objects.ErrKeyTooLong, Msg: "x"}, "KeyTooLongError", 400},
+		{"ok/invalid part", &errs.Error{Kind: objects.ErrInvalidPart, Msg: "x"}, "InvalidPart", 400},
+		{"ok/invalid part order", &errs.Error{Kind: objects.ErrInvalidPartOrder, Msg: "x"}, "InvalidPartOrder", 400},
+		{"ok/entity too small", &errs.Error{Kind: objects.ErrEntityTooSmall, Msg: "x"}, "EntityTooSmall", 400},
+		{"ok/entity too large", &errs.Error{Kind: objects.ErrEntityTooLarge, Msg: "x"}, "EntityTooLarge", 400},
+		{"ok/bad digest", fmt.Errorf("wrapped: %w", &errs.Error{Kind: objects.ErrBadDigest, Msg: "x"}), "BadDigest", 400},
+		{"ok/invalid argument", &errs.Error{Kind: objects.ErrInvalidArgument, Msg: "x"}, "InvalidArgument", 400},
 		{"ok/signature mismatch", &sigv4.Error{Code: "InvalidSignatureException", Status: 403, Message: "m"}, "SignatureDoesNotMatch", 403},
 		{"ok/clock skew", &sigv4.Error{Code: "InvalidSignatureException", Status: 403, Message: "m", Skewed: true}, "RequestTimeTooSkewed", 403},
 		{"ok/unknown access key", &sigv4.Error{Code: "UnrecognizedClientException", Status: 403, Message: "m"}, "InvalidAccessKeyId", 403},

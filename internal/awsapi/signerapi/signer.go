@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/policy"
 	"github.com/signet/signet/internal/signing"
 )
@@ -174,7 +175,7 @@ func queryInt(r *http.Request, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, &awsapi.Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an integer", v, name)}
+		return 0, awsapi.Validation("ValidationException", 400, errs.Value(nil, name, v, "must be an integer"))
 	}
 	return n, nil
 }
@@ -186,7 +187,7 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, &awsapi.Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", v, name)}
+		return false, awsapi.Validation("ValidationException", 400, errs.Value(nil, name, v, "must be true or false"))
 	}
 	return b, nil
 }
@@ -198,7 +199,7 @@ func (s *Signer) listPlatforms(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if max != 0 && (max < 1 || max > signing.MaxPageSize) {
-		return &awsapi.Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must be between 1 and %d", max, signing.MaxPageSize)}
+		return awsapi.Validation("ValidationException", 400, errs.Value(nil, "maxResults", strconv.Itoa(max), "must be between 1 and %d", signing.MaxPageSize))
 	}
 	if max == 0 {
 		max = signing.MaxPageSize

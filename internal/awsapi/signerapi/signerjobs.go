@@ -3,11 +3,11 @@ package signerapi
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -168,7 +168,7 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, &awsapi.Error{Code: "ValidationException", Status: 400, Message: fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an ISO 8601 timestamp such as 2026-11-23T10:00:00Z", v, name)}
+	return time.Time{}, awsapi.Validation("ValidationException", 400, errs.Value(nil, name, v, "must be an ISO 8601 timestamp such as 2026-11-23T10:00:00Z"))
 }
 
 func (s *Signer) listJobs(w http.ResponseWriter, r *http.Request) error {
