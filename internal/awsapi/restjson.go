@@ -50,15 +50,28 @@ func (JSON) Select(r *http.Request) string { return r.Header.Get("X-Amz-Target")
 // AuthError keeps e.
 func (JSON) AuthError(e *Error) *Error { return e }
 
+// jsonContentType is the JSON 1.1 protocol's media type.
+const jsonContentType = "application/x-amz-json-1.1"
+
 // WriteError writes e as {"__type","code","message"}.
 func (JSON) WriteError(w http.ResponseWriter, r *http.Request, e *Error, _ error) {
-	WriteError(w, r, e)
+	w.Header().Set("Content-Type", jsonContentType)
+	writeError(w, e)
+}
+
+// Write writes a 200 response with v as a JSON 1.1 document.
+func (JSON) Write(w http.ResponseWriter, v any) error {
+	return writeJSON(w, http.StatusOK, jsonContentType, v)
 }
 
 // WriteError writes e as a REST-JSON / JSON 1.1 AWS error response.
 func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
+	w.Header().Set("Content-Type", "application/json")
+	writeError(w, e)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("X-Amzn-ErrorType", e.Code)
 	w.WriteHeader(e.Status)
 	json.NewEncoder(w).Encode(struct {
@@ -75,11 +88,15 @@ func WriteJSON(w http.ResponseWriter, v any) error {
 
 // WriteJSONStatus writes v as JSON with the given status.
 func WriteJSONStatus(w http.ResponseWriter, status int, v any) error {
+	return writeJSON(w, status, "application/json", v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, contentType string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("failed to encode response: %w", err)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_, err = w.Write(b)
 	return err

@@ -142,12 +142,14 @@ func (e *Endpoint) BodyLimit(r *http.Request) (int64, *Error) {
 // (authentication, body size, throttling of bodies), in the service's
 // protocol.
 func (e *Endpoint) WriteError(w http.ResponseWriter, r *http.Request, ae *Error) {
+	e.svc.setRequestID(w, r)
 	e.svc.Protocol.WriteError(w, r, e.svc.Protocol.AuthError(ae), nil)
 }
 
 // WriteFailure writes err, a failure of authentication found before
 // dispatch, in the service's protocol, logging it.
 func (e *Endpoint) WriteFailure(w http.ResponseWriter, r *http.Request, err error) {
+	e.svc.setRequestID(w, r)
 	ae := e.svc.mapAuth(err)
 	if ae.Status >= 500 {
 		e.svc.log().ErrorContext(r.Context(), "authentication failed", "request_id", RequestID(r.Context()), "err", err)
@@ -210,9 +212,17 @@ func (s *Service) withRequestID(h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(s.RequestIDHeader, RequestID(r.Context()))
+		s.setRequestID(w, r)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// setRequestID repeats the request id in the service's own header, on
+// every response, errors found before dispatch included.
+func (s *Service) setRequestID(w http.ResponseWriter, r *http.Request) {
+	if s.RequestIDHeader != "" {
+		w.Header().Set(s.RequestIDHeader, RequestID(r.Context()))
+	}
 }
 
 func (s *Service) mux() http.Handler {

@@ -416,6 +416,7 @@ func (s *Server) serveUnsigned(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var form []byte // the body, when it was read
 	if r.Header.Get("Authorization") == "" && r.Method == http.MethodPost && r.URL.Path == "/" && r.ContentLength <= maxUnsignedBody {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUnsignedBody))
 		if err == nil && unsignedSTS(r, body) {
@@ -427,6 +428,9 @@ func (s *Server) serveUnsigned(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err == nil {
+			form = body
+		}
 	}
 	// Let the verifier say what is missing or malformed.
 	_, err := s.verifier.Authenticate(r)
@@ -435,12 +439,29 @@ func (s *Server) serveUnsigned(w http.ResponseWriter, r *http.Request) {
 	}
 	switch unsignedProtocol(r) {
 	case "query":
-		s.services["sts"].WriteFailure(w, r, err)
+		s.queryEndpoint(r, form).WriteFailure(w, r, err)
 	case "s3":
 		s.services["s3"].WriteFailure(w, r, err)
 	default:
 		s.services["signer"].WriteFailure(w, r, err)
 	}
+}
+
+// queryEndpoint is the Query service an unsigned request's Action
+// belongs to: IAM's, unless it is one of STS's. The Action is read from
+// the URL or from form, the body if it was small enough to be read.
+func (s *Server) queryEndpoint(r *http.Request, form []byte) *awsapi.Endpoint {
+	sts := s.services["sts"]
+	action := r.URL.Query().Get("Action")
+	if q, err := url.ParseQuery(string(form)); action == "" && err == nil {
+		action = q.Get("Action")
+	}
+	for _, op := range sts.Service().Operations {
+		if op.Target == action {
+			return sts
+		}
+	}
+	return s.services["iam"]
 }
 
 // unsignedProtocol guesses the protocol of a request that names no

@@ -231,7 +231,7 @@ func (l *Logs) filterLogEvents(w http.ResponseWriter, r *http.Request, req *filt
 	if q.AfterID >= 0 && len(out.Events) > 0 {
 		out.NextToken = eventToken("", q.AfterID)
 	}
-	return awsapi.WriteJSON(w, out)
+	return awsapi.JSON{}.Write(w, out)
 }
 
 // getEventsInput is GetLogEvents' request.
@@ -279,7 +279,7 @@ func (l *Logs) getLogEvents(w http.ResponseWriter, r *http.Request, req *getEven
 		out.Events = append(out.Events, logEventJSON{Timestamp: e.Time.UnixMilli(), Message: e.Message, IngestionTime: e.Ingested.UnixMilli()})
 		out.NextForwardToken = eventToken("f/", e.ID)
 	}
-	return awsapi.WriteJSON(w, out)
+	return awsapi.JSON{}.Write(w, out)
 }
 
 // describeGroupsInput is DescribeLogGroups' request.
@@ -307,7 +307,7 @@ func (l *Logs) describeLogGroups(w http.ResponseWriter, r *http.Request, req *de
 	for _, g := range groups[:min(limit, len(groups))] {
 		out.LogGroups = append(out.LogGroups, groupJSON{LogGroupName: g, Arn: l.arn(g)})
 	}
-	return awsapi.WriteJSON(w, out)
+	return awsapi.JSON{}.Write(w, out)
 }
 
 // describeStreamsInput is DescribeLogStreams' request.
@@ -349,5 +349,5 @@ func (l *Logs) describeLogStreams(w http.ResponseWriter, r *http.Request, req *d
 			LastEventTimestamp: s.LastEvent.UnixMilli(), LastIngestionTime: s.LastIngestion.UnixMilli(),
 			Arn: strings.TrimSuffix(l.arn(group), "*") + "log-stream:" + s.Name})
 	}
-	return awsapi.WriteJSON(w, out)
+	return awsapi.JSON{}.Write(w, out)
 }

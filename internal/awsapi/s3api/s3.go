@@ -299,6 +299,9 @@ func MapS3Error(err error) *awsapi.Error {
 // readDocument reads a small request body (an XML document) of at most
 // limit bytes, checking its Content-MD5 when present.
 func readDocument(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%d bytes declared, more than %d: %w", r.ContentLength, limit, errXMLBodyTooLarge)
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, err
