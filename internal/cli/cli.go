@@ -414,6 +414,30 @@ func (c *clientFlags) printRaw(w io.Writer) error {
 
 // pageItems collects, across the pages of a paginated call, the elements
 // of the list named key in each response body.
+// listAll reads every page of a listing (an SDK paginator's
+// HasMorePages and NextPage) and returns its items; with --output json it
+// writes the raw items under key itself, and reports that it did.
+func listAll[Out, Opt, T any](ctx context.Context, more func() bool, next func(context.Context, ...Opt) (Out, error), items func(Out) []T,
+	cf *clientFlags, key string, w io.Writer) (all []T, written bool, err error) {
+	raw := pageItems{key: key}
+	for more() {
+		out, err := next(ctx)
+		if err != nil {
+			return nil, false, apiError(err)
+		}
+		all = append(all, items(out)...)
+		if cf.output == "json" {
+			if err := raw.add(cf); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	if cf.output == "json" {
+		return nil, true, raw.write(w)
+	}
+	return all, false, nil
+}
+
 type pageItems struct {
 	key   string
 	items []json.RawMessage

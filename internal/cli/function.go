@@ -156,23 +156,11 @@ func function(ctx context.Context, args []string, stdout io.Writer) error {
 		return showFunction(ctx, c, stdout, &cf, pos[0])
 	case "list":
 		var rows [][]string
-		var all []ltypes.FunctionConfiguration
-		raw := pageItems{key: "Functions"}
-		p := lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return apiError(err)
-			}
-			all = append(all, page.Functions...)
-			if cf.output == "json" {
-				if err := raw.add(&cf); err != nil {
-					return err
-				}
-			}
-		}
-		if cf.output == "json" {
-			return raw.write(stdout)
+		pages := lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{})
+		all, written, err := listAll(ctx, pages.HasMorePages, pages.NextPage,
+			func(o *lambda.ListFunctionsOutput) []ltypes.FunctionConfiguration { return o.Functions }, &cf, "Functions", stdout)
+		if err != nil || written {
+			return err
 		}
 		for _, f := range all {
 			rows = append(rows, []string{aws.ToString(f.FunctionName), string(f.Runtime), strconv.FormatInt(f.CodeSize, 10), aws.ToString(f.SigningProfileVersionArn)})

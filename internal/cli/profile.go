@@ -35,23 +35,11 @@ func platforms(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var all []types.SigningPlatform
-	raw := pageItems{key: "platforms"}
-	p := signer.NewListSigningPlatformsPaginator(c, &signer.ListSigningPlatformsInput{})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return apiError(err)
-		}
-		all = append(all, out.Platforms...)
-		if cf.output == "json" {
-			if err := raw.add(&cf); err != nil {
-				return err
-			}
-		}
-	}
-	if cf.output == "json" {
-		return raw.write(stdout)
+	pages := signer.NewListSigningPlatformsPaginator(c, &signer.ListSigningPlatformsInput{})
+	all, written, err := listAll(ctx, pages.HasMorePages, pages.NextPage,
+		func(o *signer.ListSigningPlatformsOutput) []types.SigningPlatform { return o.Platforms }, &cf, "platforms", stdout)
+	if err != nil || written {
+		return err
 	}
 	var rows [][]string
 	for _, pl := range all {
@@ -188,23 +176,11 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		for _, s := range statuses {
 			in.Statuses = append(in.Statuses, types.SigningProfileStatus(s))
 		}
-		var all []types.SigningProfile
-		raw := pageItems{key: "profiles"}
-		p := signer.NewListSigningProfilesPaginator(c, in)
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return apiError(err)
-			}
-			all = append(all, out.Profiles...)
-			if cf.output == "json" {
-				if err := raw.add(&cf); err != nil {
-					return err
-				}
-			}
-		}
-		if cf.output == "json" {
-			return raw.write(stdout)
+		pages := signer.NewListSigningProfilesPaginator(c, in)
+		all, written, err := listAll(ctx, pages.HasMorePages, pages.NextPage,
+			func(o *signer.ListSigningProfilesOutput) []types.SigningProfile { return o.Profiles }, &cf, "profiles", stdout)
+		if err != nil || written {
+			return err
 		}
 		var rows [][]string
 		for _, p := range all {
