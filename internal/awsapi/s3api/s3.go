@@ -1,3 +1,6 @@
+// Package s3api serves the S3 subset (REST-XML, path-style addressing):
+// buckets, versioned objects, multipart uploads and listings, over the
+// object store.
 package s3api
 
 import (
