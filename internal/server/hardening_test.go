@@ -194,8 +194,12 @@ func TestEnvironmentsEndWithTheirCode(t *testing.T) {
 		if err != nil || string(out.Payload) != `"started"` {
 			t.Fatalf("Invoke: %v %s", err, out.Payload)
 		}
-		if !sandboxProcess("sleep", marker) {
-			t.Fatalf("the function's background process sleep %s is not running", marker)
+		// Popen returns once the child exists; poll for it to show under
+		// its command line rather than assume it already does.
+		for deadline := time.Now().Add(20 * time.Second); !sandboxProcess("sleep", marker); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the function's background process sleep %s is not running", marker)
+			}
 		}
 	}
 	marker := fmt.Sprintf("%d", 40000+time.Now().UnixNano()%10000)
