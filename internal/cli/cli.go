@@ -90,7 +90,7 @@ Revocation:
   signet signature revoke JOB_ID --reason R
 
 Trust:
-  signet trust export --profile NAME DIR
+  signet trust export --profile NAME [--store-name STORE] DIR
 
 Other:
   signet version
