@@ -128,6 +128,32 @@ func TestImageSignNotationVerify(t *testing.T) {
 	}
 }
 
+// TestImageSignJSON: --output json gives what the table gives.
+func TestImageSignJSON(t *testing.T) {
+	srv := servertest.Start(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if code, _, stderr := run(t, srv, "profile", "create", "images", "--platform", "Notation-OCI-SHA384-ECDSA"); code != 0 {
+		t.Fatal(stderr)
+	}
+	desc := reg.PushArtifact(t, "demo/app", "v1", []byte("app"))
+	code, stdout, stderr := run(t, srv, "image", "sign", reg.Host+"/demo/app:v1", "--profile", "images", "--insecure-registry", "--signature-format", "cose", "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Reference, ArtifactDigest, SignatureManifestDigest, SignatureMediaType, JobID, JobArn string
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if got.Reference != reg.Host+"/demo/app@"+desc.Digest.String() || got.ArtifactDigest != desc.Digest.String() ||
+		!strings.HasPrefix(got.SignatureManifestDigest, "sha256:") || got.SignatureMediaType != "application/cose" ||
+		got.JobID == "" || !strings.HasSuffix(got.JobArn, "/signing-jobs/"+got.JobID) {
+		t.Errorf("json output: %s", stdout)
+	}
+}
+
 // TestImageSignErrors: each way signet image sign can be refused has its
 // exit status and says what to fix.
 func TestImageSignErrors(t *testing.T) {
