@@ -12,7 +12,8 @@
 // Exit status: 0 success, 1 failure, 2 usage error; signet verify exits 3
 // (not signed), 4 (integrity), 5 (authenticity), 6 (expired), 7
 // (publisher not allowed) or 8 (revoked, or revocation status unknown) for
-// a refused package.
+// a refused package; signet image sign exits 10 (no such image), 11
+// (registry unreachable) or 12 (not authorized by the registry).
 package cli
 
 import (
@@ -61,6 +62,9 @@ Signing and verifying:
   signet sign s3://BUCKET/KEY --profile NAME     sign an object already in a versioned bucket
   signet verify FILE [--trust-store DIR] [--profile NAME|ARN]... [--crl-cache DIR | --no-revocation] [--export-sig DIR]
 
+Container images (a Notation signature pushed beside the image):
+  signet image sign HOST/REPO:TAG|@DIGEST --profile NAME [--signature-format jws|cose] [--insecure-registry]
+
 Functions and code signing configs:
   signet csc create --publisher NAME|ARN... [--policy Warn|Enforce] [--description D]
   signet csc attach FUNCTION CSC_ARN | detach FUNCTION | get CSC_ARN | list | delete CSC_ARN
@@ -90,7 +94,7 @@ Revocation:
   signet signature revoke JOB_ID --reason R
 
 Trust:
-  signet trust export --profile NAME DIR
+  signet trust export --profile NAME [--store-name STORE] DIR
 
 Other:
   signet version
@@ -174,7 +178,7 @@ func hoistGlobalFlags(args []string) ([]string, error) {
 }
 
 // commandGroups are the commands whose first argument is a subcommand.
-var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true}
+var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
@@ -217,6 +221,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return signCmd(ctx, rest, stdout, stderr)
 	case "signature":
 		return signature(ctx, rest, stdout)
+	case "image":
+		return imageCmd(ctx, rest, stdout)
 	case "function":
 		return function(ctx, rest, stdout)
 	case "csc":

@@ -114,6 +114,10 @@ func TestTrustExport(t *testing.T) {
 		t.Fatal("the trust store does not hold the installation root")
 	}
 	want := signing.SignerIdentity(srv.Authority.Root.Cert, srv.AccountID(), "signing_profile_for_lambda").IdentityString()
+	legacy, _ := os.ReadFile(filepath.Join(cfgDir, "trustpolicy.json"))
+	if oci, _ := os.ReadFile(filepath.Join(cfgDir, "trustpolicy.oci.json")); len(legacy) == 0 || !bytes.Equal(legacy, oci) {
+		t.Errorf("trustpolicy.json (read by notation 1.x) is not trustpolicy.oci.json:\n%s\n%s", legacy, oci)
+	}
 	for _, file := range []string{"trustpolicy.oci.json", "trustpolicy.blob.json"} {
 		b, err := os.ReadFile(filepath.Join(cfgDir, file))
 		if err != nil {

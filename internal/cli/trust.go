@@ -21,9 +21,10 @@ import (
 	"github.com/signet/signet/internal/signing"
 )
 
-// TrustStoreName is the name of the Notation trust store trust export
-// writes, of type signingAuthority; TSAStoreName that of the
-// time-stamping root, of type tsa.
+// TrustStoreName is the default name of the Notation trust store trust
+// export writes, of type signingAuthority (--store-name changes it, for
+// example to aws-signer-ts, the name AWS's guides use); TSAStoreName that
+// of the time-stamping root, of type tsa.
 const (
 	TrustStoreName = "signet"
 	TSAStoreName   = "signet-tsa"
@@ -37,12 +38,16 @@ func trust(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("trust export", flag.ContinueOnError)
 	cf.register(fs)
 	name := fs.String("profile", "", "signing profile whose signatures the policy trusts")
+	storeName := fs.String("store-name", TrustStoreName, "name of the signingAuthority trust store holding the root (e.g. aws-signer-ts)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || *name == "" {
 		return usageError("trust export needs --profile NAME and one DIR (a Notation configuration directory)")
+	}
+	if !validStoreName(*storeName) {
+		return usageError("--store-name %q: a Notation trust store name has only letters, digits, '.', '_' and '-'", *storeName)
 	}
 	dir := pos[0]
 	c, err := cf.signer(ctx)
@@ -66,12 +71,12 @@ func trust(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	files, err := writeTrust(dir, rootPEM, tsaPEM, *name, identity)
+	files, err := writeTrust(dir, *storeName, rootPEM, tsaPEM, *name, identity)
 	if err != nil {
 		return err
 	}
 	if cf.output == "json" {
-		return writeJSON(stdout, map[string]any{"trustStore": "signingAuthority:" + TrustStoreName, "trustedIdentity": identity, "files": files})
+		return writeJSON(stdout, map[string]any{"trustStore": "signingAuthority:" + *storeName, "trustedIdentity": identity, "files": files})
 	}
 	for _, f := range files {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
@@ -125,17 +130,38 @@ type trustPolicy struct {
 	GlobalPolicy          bool              `json:"globalPolicy,omitempty"`
 }
 
+// validStoreName reports whether s is a trust store name Notation
+// accepts (notation-go's truststore: letters, digits, '.', '_', '-').
+func validStoreName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ociPolicyFiles are the names under which Notation releases read the
+// OCI trust policy: 1.x reads only trustpolicy.json; 2.x reads
+// trustpolicy.oci.json and falls back to trustpolicy.json. Both are
+// written, with the same content.
+var ociPolicyFiles = []string{"trustpolicy.json", "trustpolicy.oci.json"}
+
 // writeTrust writes a Notation configuration directory: the root as a
-// signingAuthority trust store, an OCI trust policy and a blob trust
-// policy, each trusting exactly the profile's identity.
-func writeTrust(dir string, rootPEM, tsaPEM []byte, profile, identity string) ([]string, error) {
+// signingAuthority trust store named store, the OCI trust policy (under
+// each name in ociPolicyFiles) and the blob trust policy, each trusting
+// exactly the profile's identity.
+func writeTrust(dir, store string, rootPEM, tsaPEM []byte, profile, identity string) ([]string, error) {
 	var files []string
-	stores := []string{"signingAuthority:" + TrustStoreName}
+	stores := []string{"signingAuthority:" + store}
 	for _, st := range []struct {
 		typ, name, file string
 		pem             []byte
 	}{
-		{"signingAuthority", TrustStoreName, "signet-root.pem", rootPEM},
+		{"signingAuthority", store, "signet-root.pem", rootPEM},
 		{"tsa", TSAStoreName, "signet-tsa-root.pem", tsaPEM},
 	} {
 		if st.pem == nil {
@@ -164,8 +190,13 @@ func writeTrust(dir string, rootPEM, tsaPEM []byte, profile, identity string) ([
 	oci.RegistryScopes = []string{"*"}
 	blob := pol
 	blob.GlobalPolicy = true
-	for file, p := range map[string]trustPolicy{"trustpolicy.oci.json": oci, "trustpolicy.blob.json": blob} {
-		b, err := json.MarshalIndent(map[string]any{"version": "1.0", "trustPolicies": []trustPolicy{p}}, "", "  ")
+	docs := []struct {
+		file string
+		p    trustPolicy
+	}{{ociPolicyFiles[0], oci}, {ociPolicyFiles[1], oci}, {"trustpolicy.blob.json", blob}}
+	for _, d := range docs {
+		file := d.file
+		b, err := json.MarshalIndent(map[string]any{"version": "1.0", "trustPolicies": []trustPolicy{d.p}}, "", "  ")
 		if err != nil {
 			return nil, err
 		}

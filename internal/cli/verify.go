@@ -276,7 +276,7 @@ func exportSignature(dir, name string, rep *verify.Report, roots []*x509.Certifi
 		return errors.New("the signing root is not among the trusted roots")
 	}
 	identity := signing.BaseSubjectIdentity(rep.Chain[0])
-	files, err := writeTrust(dir, rootPEM, nil, "signet", identity)
+	files, err := writeTrust(dir, TrustStoreName, rootPEM, nil, "signet", identity)
 	if err != nil {
 		return err
 	}

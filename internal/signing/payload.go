@@ -18,11 +18,15 @@ type SignPayloadInput struct {
 	ProfileName, ProfileOwner string
 	Payload                   []byte
 	PayloadFormat             string
-	RequestedBy               string
+	// SignatureFormat is "jws" (or empty: AWS's SignPayload always
+	// answers JWS) or "cose".
+	SignatureFormat string
+	RequestedBy     string
 }
 
-// SignPayloadResult is SignPayload's answer: a JWS envelope and the
-// metadata Notation keeps as signature annotations.
+// SignPayloadResult is SignPayload's answer: an envelope (JWS unless
+// COSE was asked for) and the metadata Notation keeps as signature
+// annotations.
 type SignPayloadResult struct {
 	Job      Job
 	Envelope []byte
@@ -41,6 +45,10 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 	}
 	if in.PayloadFormat != notary.PayloadType {
 		return SignPayloadResult{}, validationError("payloadFormat", in.PayloadFormat, "must be "+notary.PayloadType)
+	}
+	mediaType, ok := map[string]string{"": notary.MediaTypeJWS, "jws": notary.MediaTypeJWS, "cose": notary.MediaTypeCOSE}[in.SignatureFormat]
+	if !ok {
+		return SignPayloadResult{}, validationError("signatureFormat", in.SignatureFormat, "must be jws or cose")
 	}
 	if _, err := notary.ParsePayload(in.Payload); err != nil {
 		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("payload is not a valid Notary payload: %v", err))
@@ -71,7 +79,7 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 		CreatedAt: now, CompletedAt: now, SignatureExpiresAt: expiry,
 		RequestedBy: in.RequestedBy, Owner: s.Account.ID, Invoker: s.Account.ID,
 	}
-	env, leaf, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), notary.MediaTypeJWS)
+	env, leaf, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), mediaType)
 	if err != nil {
 		return SignPayloadResult{}, err
 	}

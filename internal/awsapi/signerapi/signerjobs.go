@@ -215,10 +215,13 @@ type signPayloadInput struct {
 	ProfileOwner  string `json:"profileOwner"`
 	Payload       []byte `json:"payload"` // base64 in JSON
 	PayloadFormat string `json:"payloadFormat"`
+	// SignatureFormat is Signet's extension: "cose" asks for a COSE
+	// envelope; absent or "jws" gives JWS, as AWS does.
+	SignatureFormat string `json:"signatureFormat"`
 }
 
 func (s *Signer) signPayload(w http.ResponseWriter, r *http.Request, req *signPayloadInput) error {
-	in := signing.SignPayloadInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, Payload: req.Payload, PayloadFormat: req.PayloadFormat}
+	in := signing.SignPayloadInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, Payload: req.Payload, PayloadFormat: req.PayloadFormat, SignatureFormat: req.SignatureFormat}
 	if c, ok := awsapi.CallerFrom(r.Context()); ok {
 		in.RequestedBy = c.PrincipalARN
 	}
