@@ -54,7 +54,7 @@ type ocspSig struct {
 }
 
 // newOCSPEnv signs hello.zip once per entry of at, at t0 + that offset.
-func newOCSPEnv(t *testing.T, at map[string]time.Duration) *ocspEnv {
+func newOCSPEnv(t testing.TB, at map[string]time.Duration) *ocspEnv {
 	t.Helper()
 	clk := &clock{}
 	t0 := time.Now().UTC().Truncate(time.Second)
@@ -110,7 +110,7 @@ var oidNonce = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
 
 // ocspRequest is an OCSP request for cert (SHA-1 CertID, as notation
 // sends), with a nonce when nonce is not nil.
-func ocspRequest(t *testing.T, cert, issuer *x509.Certificate, nonce []byte) []byte {
+func ocspRequest(t testing.TB, cert, issuer *x509.Certificate, nonce []byte) []byte {
 	t.Helper()
 	der, err := ocsp.CreateRequest(cert, issuer, &ocsp.RequestOptions{Hash: crypto.SHA1})
 	if err != nil {
