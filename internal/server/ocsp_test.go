@@ -28,6 +28,7 @@ import (
 	notationcrl "github.com/notaryproject/notation-go/verifier/crl"
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/pki"
 	"github.com/signet/signet/internal/revocation"
@@ -497,5 +498,63 @@ func TestRevocationAgreement(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestOCSPResponderReused: an issuer's delegated responder is created on
+// first need, then reused, also after a restart, until half its validity
+// has passed.
+func TestOCSPResponderReused(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{}
+	t0 := time.Now().UTC().Truncate(time.Second)
+	clk.Set(t0)
+	start := func() *servertest.Server {
+		return servertest.StartWithConfigAndClock(t, func(c *config.Config) { c.DataDir = dir }, clk.Now)
+	}
+	ts := start()
+	ctx := context.Background()
+	put, err := ts.Signer().PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("reuse"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ts.Profiles.Store.ProfileVersion(ctx, "reuse", aws.ToString(put.ProfileVersion))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, _ := x509.ParseCertificate(v.Certificate)
+	root := ts.Authority.Root.Cert
+	path := "root/reuse/" + aws.ToString(put.ProfileVersion)
+	responder := func(ts *servertest.Server, nonce string) *x509.Certificate {
+		t.Helper()
+		body, err := ts.Profiles.OCSP(ctx, path, ocspRequest(t, inter, root, []byte(nonce)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ocsp.ParseResponseForCert(body, inter, root)
+		if err != nil || r.Status != ocsp.Good {
+			t.Fatalf("response: %+v, %v", r, err)
+		}
+		if r.NextUpdate.After(r.Certificate.NotAfter) {
+			t.Errorf("response valid until %s, after its responder (%s)", r.NextUpdate, r.Certificate.NotAfter)
+		}
+		return r.Certificate
+	}
+	first := responder(ts, "1")
+	if again := responder(ts, "2"); !bytes.Equal(again.Raw, first.Raw) {
+		t.Error("a second response has a new responder certificate")
+	}
+	ts.Close()
+	ts = start()
+	if restarted := responder(ts, "3"); !bytes.Equal(restarted.Raw, first.Raw) {
+		t.Error("after a restart the responder certificate is new")
+	}
+	clk.Set(t0.Add(signing.ResponderValidity/2 + time.Minute))
+	renewed := responder(ts, "4")
+	if bytes.Equal(renewed.Raw, first.Raw) || !renewed.NotAfter.After(first.NotAfter) {
+		t.Errorf("past half its validity the responder was not replaced: %s to %s", renewed.NotBefore, renewed.NotAfter)
+	}
+	if kept := responder(ts, "5"); !bytes.Equal(kept.Raw, renewed.Raw) {
+		t.Error("the replacement responder is not reused")
 	}
 }
