@@ -98,11 +98,9 @@ func (h ocspHandler) answer(w http.ResponseWriter, r *http.Request, resp []byte,
 		resp = oe.Response()
 	}
 	w.Header().Set("Content-Type", "application/ocsp-response")
-	if err == nil && r.Method == http.MethodGet {
-		w.Header().Set("Cache-Control", "max-age=60")
-	} else {
-		w.Header().Set("Cache-Control", "no-store")
-	}
+	// No http cache may answer for the responder: a revocation must be
+	// seen on the next request. The server's own cache is cleared by it.
+	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(resp)
 }
 
