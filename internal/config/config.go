@@ -39,7 +39,8 @@ type Config struct {
 	// first start when empty; fixed when the data directory is initialised.
 	AccountID string `yaml:"account_id"`
 	// PublicBaseURL is the http:// URL clients and verifiers reach this
-	// server at; certificates carry CRL distribution points under it.
+	// server at; certificates carry CRL distribution points and OCSP
+	// responder URLs under it.
 	// Default http://LISTEN.
 	PublicBaseURL string `yaml:"public_base_url"`
 	// Subject holds the C, ST, L and O of every certificate. Fixed when
@@ -74,6 +75,21 @@ type Config struct {
 	WebIdentity []WebIdentityProvider `yaml:"web_identity"`
 	// Metrics configures GET /metrics, which takes no credentials.
 	Metrics Metrics `yaml:"metrics"`
+	// CRLValidity is how long each CRL and OCSP response Signet issues is
+	// valid (its nextUpdate), a Go duration such as 1h or 30m, from 1m
+	// to 168h. Offline verifiers, and verifiers that cache CRLs (notation
+	// keeps them until nextUpdate), learn of a revocation at the latest
+	// this long after it; online OCSP at once. Default 1h.
+	CRLValidity string `yaml:"crl_validity"`
+}
+
+// MaxCRLValidity bounds crl_validity.
+const MaxCRLValidity = 7 * 24 * time.Hour
+
+// CRLValidityDuration is CRLValidity parsed (Validate checks it).
+func (c *Config) CRLValidityDuration() time.Duration {
+	d, _ := time.ParseDuration(c.CRLValidity)
+	return d
 }
 
 // Metrics configures what the unauthenticated GET /metrics shows.
@@ -156,13 +172,14 @@ func (s Subject) Name() pki.Name {
 // Defaults returns the embedded defaults.
 func Defaults() Config {
 	return Config{
-		Version:   Version,
-		DataDir:   "./signet-data",
-		Listen:    "127.0.0.1:9090",
-		Region:    "us-east-1",
-		LogLevel:  "info",
-		Subject:   Subject{Country: "US", State: "Washington", Locality: "Seattle", Organization: "Signet"},
-		Functions: Functions{Concurrency: 16, IdleTimeout: "5m", TmpSizeMB: 512, AsyncWorkers: 2, LogRetentionDays: 30},
+		Version:     Version,
+		DataDir:     "./signet-data",
+		Listen:      "127.0.0.1:9090",
+		Region:      "us-east-1",
+		LogLevel:    "info",
+		Subject:     Subject{Country: "US", State: "Washington", Locality: "Seattle", Organization: "Signet"},
+		Functions:   Functions{Concurrency: 16, IdleTimeout: "5m", TmpSizeMB: 512, AsyncWorkers: 2, LogRetentionDays: 30},
+		CRLValidity: "1h",
 	}
 }
 
@@ -241,6 +258,9 @@ func (c *Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.Functions.IdleTimeout); err != nil || d <= 0 {
 		errs = append(errs, fmt.Errorf("functions.idle_timeout: %q must be a positive duration such as 5m", c.Functions.IdleTimeout))
+	}
+	if d, err := time.ParseDuration(c.CRLValidity); err != nil || d < time.Minute || d > MaxCRLValidity {
+		errs = append(errs, fmt.Errorf("crl_validity: %q must be a duration from 1m to 168h, such as 1h", c.CRLValidity))
 	}
 	if c.RateLimits.Rate < 0 || c.RateLimits.Burst < 0 {
 		errs = append(errs, errors.New("rate_limits: rate and burst must not be negative"))

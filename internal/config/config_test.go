@@ -55,15 +55,20 @@ func TestValidate(t *testing.T) {
 		edit func(*Config)
 		err  string
 	}{
-		"ok/defaults":          {func(*Config) {}, ""},
-		"fail/listen":          {func(c *Config) { c.Listen = "9090" }, "listen:"},
-		"fail/account":         {func(c *Config) { c.AccountID = "12345" }, "account_id:"},
-		"fail/region":          {func(c *Config) { c.Region = "US East" }, "region:"},
-		"fail/https-base":      {func(c *Config) { c.PublicBaseURL = "https://x" }, "public_base_url:"},
-		"fail/subject":         {func(c *Config) { c.Subject.Country = "USA" }, "subject:"},
-		"fail/log-level":       {func(c *Config) { c.LogLevel = "loud" }, "log_level:"},
-		"fail/version":         {func(c *Config) { c.Version = 2 }, "version:"},
-		"fail/several-at-once": {func(c *Config) { c.Region = "x"; c.LogLevel = "y" }, "log_level:"},
+		"ok/defaults":              {func(*Config) {}, ""},
+		"fail/listen":              {func(c *Config) { c.Listen = "9090" }, "listen:"},
+		"fail/account":             {func(c *Config) { c.AccountID = "12345" }, "account_id:"},
+		"fail/region":              {func(c *Config) { c.Region = "US East" }, "region:"},
+		"fail/https-base":          {func(c *Config) { c.PublicBaseURL = "https://x" }, "public_base_url:"},
+		"fail/subject":             {func(c *Config) { c.Subject.Country = "USA" }, "subject:"},
+		"fail/log-level":           {func(c *Config) { c.LogLevel = "loud" }, "log_level:"},
+		"fail/version":             {func(c *Config) { c.Version = 2 }, "version:"},
+		"ok/crl-validity":          {func(c *Config) { c.CRLValidity = "30m" }, ""},
+		"fail/crl-validity-zero":   {func(c *Config) { c.CRLValidity = "0s" }, "crl_validity:"},
+		"fail/crl-validity-neg":    {func(c *Config) { c.CRLValidity = "-1h" }, "crl_validity:"},
+		"fail/crl-validity-long":   {func(c *Config) { c.CRLValidity = "169h" }, "crl_validity:"},
+		"fail/crl-validity-syntax": {func(c *Config) { c.CRLValidity = "an hour" }, "crl_validity:"},
+		"fail/several-at-once":     {func(c *Config) { c.Region = "x"; c.LogLevel = "y" }, "log_level:"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -7,7 +7,9 @@
 //   - one root CA per installation, self-signed ([NewRoot]);
 //   - one intermediate CA per signing-profile version ([CA.IssueIntermediate]);
 //   - one leaf certificate per signature, for a fresh key that is discarded
-//     after signing ([CA.IssueLeaf], [GenerateKey]).
+//     after signing ([CA.IssueLeaf], [GenerateKey]);
+//   - per issuing CA, a delegated OCSP responder certificate
+//     ([CA.IssueOCSPResponder]).
 //
 // Signet's own keys are ECDSA P-384 and its certificates are signed with
 // ECDSA-SHA384. Certified public keys may also be ECDSA P-256 or RSA with
@@ -28,6 +30,7 @@
 //	subjectKeyId        yes                   yes                      yes
 //	authorityKeyId      -                     yes                      yes
 //	CRL distribution    -                     http:// URL              http:// URL
+//	AIA OCSP            -                     http:// URL              http:// URL
 //	serial              random, positive, up to 127 bits
 //
 // Every subject carries C, ST and O. Issued certificates nest within their
@@ -95,6 +98,10 @@ type Template struct {
 	// CRLURL is the CRL distribution point, an http:// URL (verifiers
 	// fetch only http:// CRLs).
 	CRLURL string
+	// OCSPURL, if set, is the OCSP responder named in the Authority
+	// Information Access extension, an http:// URL (verifiers query only
+	// http:// responders).
+	OCSPURL string
 }
 
 // NewRoot returns a self-signed root CA certificate for key: basic
@@ -203,6 +210,32 @@ func (ca CA) IssueTimestamping(t Template) (*x509.Certificate, error) {
 	return create(tmpl, ca.Cert, t.PublicKey, ca.Signer)
 }
 
+// OIDOCSPNoCheck is id-pkix-ocsp-nocheck (RFC 6960 section 4.2.2.2.1):
+// a verifier need not check the revocation of the responder certificate
+// that carries it.
+var OIDOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
+
+// IssueOCSPResponder issues a delegated OCSP responder certificate for
+// t.PublicKey (RFC 6960 section 4.2.2.2): not a CA, key usage
+// digitalSignature, extended key usage OCSPSigning only, and the
+// id-pkix-ocsp-nocheck extension. Its responses speak for ca's
+// certificates only. t.OCSPURL is ignored; t.CRLURL is kept.
+func (ca CA) IssueOCSPResponder(t Template) (*x509.Certificate, error) {
+	if err := ca.check(); err != nil {
+		return nil, err
+	}
+	t.OCSPURL = ""
+	tmpl, err := ca.template(t)
+	if err != nil {
+		return nil, fmt.Errorf("OCSP responder: %w", err)
+	}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}
+	tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: OIDOCSPNoCheck, Value: asn1.NullBytes})
+	tmpl.IsCA = false
+	return create(tmpl, ca.Cert, t.PublicKey, ca.Signer)
+}
+
 // check reports whether ca can sign certificates.
 func (ca CA) check() error {
 	if ca.Cert == nil || ca.Signer == nil {
@@ -236,6 +269,11 @@ func (ca CA) template(t Template) (*x509.Certificate, error) {
 	if err := checkCRLURL(t.CRLURL); err != nil {
 		return nil, err
 	}
+	if t.OCSPURL != "" {
+		if err := checkCRLURL(t.OCSPURL); err != nil {
+			return nil, fmt.Errorf("OCSP URL: %w", err)
+		}
+	}
 	notBefore, notAfter := t.NotBefore.Truncate(time.Second), t.NotAfter.Truncate(time.Second)
 	if notAfter.After(ca.Cert.NotAfter) {
 		return nil, fmt.Errorf("NotAfter %s is after issuer %q NotAfter %s: %w",
@@ -264,6 +302,9 @@ func (ca CA) template(t Template) (*x509.Certificate, error) {
 		SubjectKeyId:          skid,
 		CRLDistributionPoints: []string{t.CRLURL},
 		SignatureAlgorithm:    signatureAlgorithm(ca.Cert.PublicKey),
+	}
+	if t.OCSPURL != "" {
+		tmpl.OCSPServer = []string{t.OCSPURL}
 	}
 	if len(ca.Cert.SubjectKeyId) == 0 {
 		// crypto/x509 copies the issuer's SubjectKeyId into AuthorityKeyId;

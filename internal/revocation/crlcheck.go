@@ -1,6 +1,7 @@
 // Package revocation checks certificate chains against their issuers'
-// CRLs exactly as Notary Project verifiers do, for signet verify and the
-// deploy gate.
+// OCSP responders and CRLs exactly as Notary Project verifiers do, for
+// signet verify and the deploy gate, and serves Signet's OCSP responders
+// over http ([OCSPHandler]).
 package revocation
 
 import (
@@ -21,10 +22,10 @@ import (
 )
 
 // CRLChecker checks revocation exactly as Notary Project verifiers do: it
-// is notation-core-go's validator (CRLs over http, invalidity dates
-// compared with the authentic signing time), with notation-go's file
-// cache of CRLs when a cache directory is given, so that a warm cache
-// needs no network.
+// is notation-core-go's validator (OCSP first, CRLs when OCSP is absent or
+// gives no answer, invalidity dates compared with the authentic signing
+// time), with notation-go's file cache of CRLs when a cache directory is
+// given, so that a warm cache needs no network.
 type CRLChecker struct {
 	v corerevocation.Validator
 }
@@ -45,17 +46,18 @@ func NewCRLChecker(cacheDir string) (CRLChecker, error) {
 		}
 		fetcher.Cache = cache
 	}
-	v, err := corerevocation.NewWithOptions(corerevocation.Options{CRLFetcher: fetcher, CertChainPurpose: purpose.CodeSigning})
+	v, err := corerevocation.NewWithOptions(corerevocation.Options{CRLFetcher: fetcher, OCSPHTTPClient: &http.Client{Timeout: ocspTimeout}, CertChainPurpose: purpose.CodeSigning})
 	if err != nil {
 		return CRLChecker{}, err
 	}
 	return CRLChecker{v}, nil
 }
 
-// NewCRLCheckerWithFetcher returns a checker that gets CRLs from f (for
-// example a server's own CRLs, without the network).
-func NewCRLCheckerWithFetcher(f corecrl.Fetcher) (CRLChecker, error) {
-	v, err := corerevocation.NewWithOptions(corerevocation.Options{CRLFetcher: f, CertChainPurpose: purpose.CodeSigning})
+// NewCRLCheckerWithFetcher returns a checker that gets CRLs from f and
+// sends OCSP requests through ocsp (for example a server's own CRLs and
+// responders, without the network: signing.Service.CRLs and LocalOCSP).
+func NewCRLCheckerWithFetcher(f corecrl.Fetcher, ocsp http.RoundTripper) (CRLChecker, error) {
+	v, err := corerevocation.NewWithOptions(corerevocation.Options{CRLFetcher: f, OCSPHTTPClient: &http.Client{Transport: ocsp, Timeout: ocspTimeout}, CertChainPurpose: purpose.CodeSigning})
 	if err != nil {
 		return CRLChecker{}, err
 	}
@@ -90,5 +92,5 @@ func (c CRLChecker) Check(ctx context.Context, chain []*x509.Certificate, signin
 	if len(unknown) > 0 {
 		return false, "", fmt.Errorf("%s", strings.Join(unknown, "; "))
 	}
-	return false, "not revoked (CRLs checked for every certificate of the chain)", nil
+	return false, "not revoked (OCSP or CRLs checked for every certificate of the chain)", nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
@@ -15,7 +16,9 @@ import (
 // err until restore is called.
 func BreakCRLChecker(err error) (restore func()) {
 	old := newCRLChecker
-	newCRLChecker = func(corecrl.Fetcher) (revocation.CRLChecker, error) { return revocation.CRLChecker{}, err }
+	newCRLChecker = func(corecrl.Fetcher, http.RoundTripper) (revocation.CRLChecker, error) {
+		return revocation.CRLChecker{}, err
+	}
 	return func() { newCRLChecker = old }
 }
 

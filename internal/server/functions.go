@@ -42,7 +42,7 @@ var newCRLChecker = revocation.NewCRLCheckerWithFetcher
 // references go through fns, declared first.
 func (s *Server) openFunctions(ctx context.Context, inst installation) (*lambdaapi.Lambda, error) {
 	s.Audit = &audit.Log{Store: s.auditDB}
-	checker, err := newCRLChecker(s.Profiles.CRLs())
+	checker, err := newCRLChecker(s.Profiles.CRLs(), revocation.LocalOCSP{Handler: s.ocsp})
 	if err != nil {
 		return nil, fmt.Errorf("the deploy gate cannot check revocation, so Signet does not start: building the CRL checker failed: %w", err)
 	}

@@ -41,6 +41,7 @@ import (
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/oidc"
 	"github.com/signet/signet/internal/pki"
+	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/sandbox"
 	"github.com/signet/signet/internal/seal"
 	"github.com/signet/signet/internal/signing"
@@ -76,6 +77,7 @@ type Server struct {
 	apis     []*awsapi.Service           // in the order they were wired
 	served   string                      // their names, for messages
 	public   *http.ServeMux
+	ocsp     http.Handler // the OCSP responders, also in s.public
 	limits   requestLimits
 	bodies   *bodyBudget
 
@@ -222,7 +224,8 @@ func (s *Server) open(ctx context.Context) error {
 	// packages; the runner works them while the server serves.
 	wakeup := signing.NewWakeup()
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA,
-		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify}
+		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration()}
+	s.ocsp = revocation.OCSPHandler(s.Profiles, s.log)
 	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log, Wakeup: wakeup}
 	// The data directory lock makes this the only node on this database:
 	// leases held by an earlier process are void.
@@ -258,6 +261,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.public.HandleFunc("GET /pki/tsa-root.pem", s.tsaRootPEM)
 	s.public.Handle("POST /timestamp", s.TSA.Handler())
 	s.public.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
+	s.public.Handle("/ocsp/", s.ocsp)
 	return nil
 }
 

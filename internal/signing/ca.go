@@ -33,7 +33,7 @@ type Authority struct {
 	Keys    keys.KeyStore
 	Root    pki.CA
 	Account arn.Account
-	BaseURL string // public base URL of the CRL endpoints, http://
+	BaseURL string // public base URL of the CRL and OCSP endpoints, http://
 }
 
 var _ Issuer = (*Authority)(nil)
@@ -103,6 +103,7 @@ func (a *Authority) IssueProfileCA(ctx context.Context, name, version string, at
 		NotBefore: at.Add(-clockSkew),
 		NotAfter:  a.Root.Cert.NotAfter,
 		CRLURL:    a.RootCRLURL(),
+		OCSPURL:   a.RootOCSPURL(name, version),
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("failed to issue profile certificate: %w", err)
@@ -136,6 +137,7 @@ func (a *Authority) IssueLeaf(ctx context.Context, req LeafRequest) ([]*x509.Cer
 		NotBefore: req.NotBefore.Add(-clockSkew),
 		NotAfter:  req.NotAfter,
 		CRLURL:    a.ProfileCRLURL(req.Version.ProfileName, req.Version.Version),
+		OCSPURL:   a.ProfileOCSPURL(req.Version.ProfileName, req.Version.Version),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to issue leaf certificate: %w", err)

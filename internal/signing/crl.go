@@ -14,53 +14,87 @@ import (
 	"github.com/signet/signet/internal/pki"
 )
 
-// CRLValidity is how long a CRL is valid (its nextUpdate).
-const CRLValidity = 24 * time.Hour
+// DefaultCRLValidity is how long a CRL or an OCSP response is valid (its
+// nextUpdate) when Service.CRLValidity is zero.
+const DefaultCRLValidity = time.Hour
 
-// crlRefresh is how long an issued CRL is served before a new one is made
-// (a revocation replaces it at once).
-const crlRefresh = time.Hour
+// MaxCRLValidity bounds Service.CRLValidity: an offline verifier keeps a
+// CRL until its nextUpdate, so a revocation may take that long to reach it.
+const MaxCRLValidity = 7 * 24 * time.Hour
+
+// crlValidity is the nextUpdate of CRLs and OCSP responses, after their
+// thisUpdate.
+func (s *Service) crlValidity() time.Duration {
+	if s.CRLValidity > 0 {
+		return s.CRLValidity
+	}
+	return DefaultCRLValidity
+}
+
+// refreshAfter is how long an issued CRL or OCSP response is served
+// before a new one is made: half its validity, so that a verifier never
+// receives one close to its nextUpdate. A revocation replaces them at once.
+func (s *Service) refreshAfter() time.Duration { return s.crlValidity() / 2 }
 
 var oidInvalidityDate = asn1.ObjectIdentifier{2, 5, 29, 24}
 
-// crlCache holds the CRLs last issued, by issuer.
-type crlCache struct {
+// Reason codes (RFC 5280 section 5.3.1) of Signet's revocations, the same
+// in CRLs and OCSP responses.
+const (
+	// reasonSignature: one signature withdrawn; its leaf, used for that
+	// signature only, is out of use.
+	reasonSignature = 5 // cessationOfOperation
+	// reasonProfile: a profile version revoked from an effective time
+	// (the invalidity date), as for a compromised key.
+	reasonProfile = 1 // keyCompromise
+)
+
+// maxCached bounds the number of CRLs and OCSP responses kept.
+const maxCached = 100_000
+
+// respCache holds the CRLs and OCSP responses last issued, by key
+// ("crl:ISSUER", "ocsp:ISSUER:SERIAL"). A revocation clears it.
+type respCache struct {
 	mu  sync.Mutex
-	crl map[string]cachedCRL
-	gen uint64 // bumped by clear; a CRL made during a change is not kept
+	m   map[string]cachedResp
+	gen uint64 // bumped by clear; a response made during a change is not kept
 }
 
-type cachedCRL struct {
+type cachedResp struct {
 	der    []byte
 	issued time.Time
 }
 
-func (c *crlCache) get(issuer string, now time.Time) ([]byte, uint64, bool) {
+// get returns the response under key if it was issued less than maxAge
+// before now, and the generation to pass to put.
+func (c *respCache) get(key string, now time.Time, maxAge time.Duration) ([]byte, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.crl[issuer]
-	if !ok || now.Sub(e.issued) > crlRefresh {
+	e, ok := c.m[key]
+	if !ok || now.Sub(e.issued) > maxAge || now.Before(e.issued) {
 		return nil, c.gen, false
 	}
 	return e.der, c.gen, true
 }
 
-func (c *crlCache) put(issuer string, der []byte, now time.Time, gen uint64) {
+// put keeps der under key unless the cache was cleared since gen was read.
+func (c *respCache) put(key string, der []byte, now time.Time, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
 		return
 	}
-	if c.crl == nil {
-		c.crl = map[string]cachedCRL{}
+	if c.m == nil || len(c.m) >= maxCached {
+		c.m = map[string]cachedResp{}
 	}
-	c.crl[issuer] = cachedCRL{der, now}
+	c.m[key] = cachedResp{der, now}
 }
 
-func (c *crlCache) clear() {
+// clear drops every response; call it after a revocation is committed.
+func (c *respCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.crl = nil
+	c.m = nil
 	c.gen++
 }
 
@@ -69,7 +103,7 @@ func (c *crlCache) clear() {
 // so that verifiers keep trusting signatures made before it.
 func (s *Service) RootCRL(ctx context.Context) ([]byte, error) {
 	now := s.now()
-	der, gen, ok := s.crls.get("root", now)
+	der, gen, ok := s.crls.get("crl:root", now, s.refreshAfter())
 	if ok {
 		return der, nil
 	}
@@ -87,7 +121,7 @@ func (s *Service) RootCRL(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: inter.SerialNumber, RevocationTime: v.RevokedAt, ExtraExtensions: []pkix.Extension{ext}})
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: inter.SerialNumber, RevocationTime: v.RevokedAt, ReasonCode: reasonProfile, ExtraExtensions: []pkix.Extension{ext}})
 	}
 	a := s.Issuer.(*Authority)
 	return s.issueCRL(ctx, "root", a.Root, entries, now, gen)
@@ -99,7 +133,7 @@ func (s *Service) RootCRL(ctx context.Context) ([]byte, error) {
 func (s *Service) ProfileCRL(ctx context.Context, name, version string) ([]byte, error) {
 	now := s.now()
 	issuer := name + "/" + version
-	der, gen, ok := s.crls.get(issuer, now)
+	der, gen, ok := s.crls.get("crl:"+issuer, now, s.refreshAfter())
 	if ok {
 		return der, nil
 	}
@@ -117,7 +151,7 @@ func (s *Service) ProfileCRL(ctx context.Context, name, version string) ([]byte,
 		if !ok {
 			continue // a job without a recorded leaf (made before revocation existed)
 		}
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: l.RevokedAt})
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: l.RevokedAt, ReasonCode: reasonSignature})
 	}
 	a := s.Issuer.(*Authority)
 	inter, err := x509.ParseCertificate(v.Certificate)
@@ -139,13 +173,13 @@ func (s *Service) issueCRL(ctx context.Context, issuer string, ca pki.CA, entrie
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:                    big.NewInt(n),
 		ThisUpdate:                now.Add(-clockSkew),
-		NextUpdate:                now.Add(CRLValidity),
+		NextUpdate:                now.Add(s.crlValidity()),
 		RevokedCertificateEntries: entries,
 	}, ca.Cert, ca.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("failed to issue CRL: %w", err)
 	}
-	s.crls.put(issuer, der, now, gen)
+	s.crls.put("crl:"+issuer, der, now, gen)
 	return der, nil
 }
 
@@ -161,7 +195,7 @@ func invalidityDate(t time.Time) (pkix.Extension, error) {
 // time-stamping root), under the issuer name given.
 func (s *Service) CAcrl(ctx context.Context, issuer string, ca pki.CA) ([]byte, error) {
 	now := s.now()
-	der, gen, ok := s.crls.get(issuer, now)
+	der, gen, ok := s.crls.get("crl:"+issuer, now, s.refreshAfter())
 	if ok {
 		return der, nil
 	}

@@ -12,6 +12,13 @@
 // override or signing parameter creates a new version. Canceling a profile
 // keeps it listable and retires its name for good.
 //
+// # Revocation
+//
+// RevokeSignature and RevokeSigningProfile reach verifiers through each
+// issuing CA's CRL ([Service.RootCRL], [Service.ProfileCRL]) and OCSP
+// responder ([Service.OCSP]), which say the same thing, are valid for
+// [Service.CRLValidity] and are cached until a revocation clears them.
+//
 // # Errors
 //
 // Caller mistakes are [*errs.Error] values wrapping one of the sentinels

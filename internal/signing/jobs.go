@@ -100,6 +100,10 @@ type JobStore interface {
 	// RevokedLeaves returns the leaf certificates of a profile version's
 	// revoked signatures.
 	RevokedLeaves(ctx context.Context, profileName, version string) ([]RevokedLeaf, error)
+	// LeafJob returns the job whose signature's leaf certificate has the
+	// serial (hex, lowercase, as in Job.LeafSerial) and was issued by the
+	// profile version's CA, or ErrNotFound.
+	LeafJob(ctx context.Context, profileName, version, serial string) (Job, error)
 }
 
 // RevokedLeaf is a revoked signature's leaf certificate.

@@ -82,7 +82,12 @@ type Service struct {
 	Timestamper tspclient.Timestamper
 	TSARoots    *x509.CertPool
 
-	crls crlCache
+	// CRLValidity is how long CRLs and OCSP responses are valid (their
+	// nextUpdate); zero means DefaultCRLValidity.
+	CRLValidity time.Duration
+
+	crls       respCache // CRLs and OCSP responses
+	responders responders
 }
 
 func (s *Service) now() time.Time {

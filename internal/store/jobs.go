@@ -198,3 +198,12 @@ func (s *DB) RevokedLeaves(ctx context.Context, profileName, version string) ([]
 	}
 	return out, rows.Err()
 }
+
+// LeafJob implements signing.JobStore.
+func (s *DB) LeafJob(ctx context.Context, profileName, version, serial string) (signing.Job, error) {
+	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobColumns+` FROM signing_jobs WHERE profile_name = ? AND profile_version = ? AND leaf_serial = ?`, profileName, version, serial))
+	if errors.Is(err, sql.ErrNoRows) {
+		return signing.Job{}, signing.ErrNotFound
+	}
+	return j, err
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -287,4 +288,37 @@ func (s *DB) UpdatePolicy(ctx context.Context, name string, fn func(*signing.Pol
 		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profiles SET policy = ?, policy_revision = ? WHERE name = ?`), string(doc), pol.RevisionID, name)
 		return err
 	})
+}
+
+var _ signing.ResponderStore = (*DB)(nil)
+
+// ocspResponderSetting names the installation setting holding an
+// issuer's OCSP responder: "KEYID BASE64-DER".
+func ocspResponderSetting(issuer string) string { return "ocsp_responder/" + issuer }
+
+// OCSPResponder implements signing.ResponderStore.
+func (s *DB) OCSPResponder(ctx context.Context, issuer string) (string, []byte, error) {
+	v, err := s.Setting(ctx, ocspResponderSetting(issuer))
+	if errors.Is(err, ErrNotFound) {
+		return "", nil, signing.ErrNotFound
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	keyID, b64, ok := strings.Cut(v, " ")
+	der, derr := base64.StdEncoding.DecodeString(b64)
+	if !ok || derr != nil {
+		return "", nil, fmt.Errorf("OCSP responder of %s: malformed setting", issuer)
+	}
+	return keyID, der, nil
+}
+
+// PutOCSPResponder implements signing.ResponderStore.
+func (s *DB) PutOCSPResponder(ctx context.Context, issuer, keyID string, cert []byte) error {
+	_, err := s.exec(ctx, `INSERT INTO installation (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+		ocspResponderSetting(issuer), keyID+" "+base64.StdEncoding.EncodeToString(cert))
+	if err != nil {
+		return fmt.Errorf("failed to store OCSP responder of %s: %w", issuer, err)
+	}
+	return nil
 }

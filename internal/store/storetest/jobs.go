@@ -107,4 +107,18 @@ func testJobRevocation(t *testing.T, open Opener) {
 	if err := db.UpdateJob(ctx, "missing", func(*signing.Job) error { return nil }); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("UpdateJob(missing) = %v", err)
 	}
+	for name, c := range map[string]struct {
+		profile, version, serial string
+		want                     error
+	}{
+		"ok":                 {"alpha", "v000000001", "0badc0de", nil},
+		"fail/other-serial":  {"alpha", "v000000001", "0badc0df", signing.ErrNotFound},
+		"fail/other-version": {"alpha", "v000000002", "0badc0de", signing.ErrNotFound},
+		"fail/other-profile": {"beta", "v000000001", "0badc0de", signing.ErrNotFound},
+	} {
+		got, err := db.LeafJob(ctx, c.profile, c.version, c.serial)
+		if !errors.Is(err, c.want) || (c.want == nil && (got.ID != "r" || !got.RevokedAt.Equal(t0.Add(time.Hour)))) {
+			t.Errorf("%s: LeafJob = %+v, %v; want job r or %v", name, got.ID, err, c.want)
+		}
+	}
 }
