@@ -46,6 +46,10 @@ const (
 const (
 	AttrProfileVersion = "com.amazonaws.signer.signingProfileVersion"
 	AttrJob            = "com.amazonaws.signer.signingJob"
+	// AttrVerificationPlugin names the Notation plugin a verifier must
+	// run (its verify-signature command) to accept the signature; Signet
+	// adds it only when asked (SignRequest.VerificationPlugin).
+	AttrVerificationPlugin = "io.cncf.notary.verificationPlugin"
 )
 
 // Descriptor is the artifact a Notary payload describes.
@@ -90,6 +94,11 @@ type SignRequest struct {
 	ProfileVersionARN string
 	JobARN            string
 	SigningAgent      string
+	// VerificationPlugin, if set, is added as the critical signed
+	// attribute io.cncf.notary.verificationPlugin: Notation verifiers
+	// then refuse the signature unless that plugin is installed, and let
+	// it check the trusted identity and revocation.
+	VerificationPlugin string
 	// Timestamper, if set, countersigns the signature with an RFC 3161
 	// timestamp, verified against TSARoots.
 	Timestamper tspclient.Timestamper
@@ -110,19 +119,23 @@ func Sign(req SignRequest) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to create signer: %w", err)
 	}
+	attrs := []signature.Attribute{
+		{Key: AttrProfileVersion, Value: req.ProfileVersionARN, Critical: true},
+		{Key: AttrJob, Value: req.JobARN, Critical: true},
+	}
+	if req.VerificationPlugin != "" {
+		attrs = append(attrs, signature.Attribute{Key: AttrVerificationPlugin, Value: req.VerificationPlugin, Critical: true})
+	}
 	out, err := env.Sign(&signature.SignRequest{
-		Payload:       signature.Payload{ContentType: PayloadType, Content: req.Payload},
-		Signer:        signer,
-		SigningTime:   req.SigningTime.Truncate(time.Second),
-		Expiry:        req.Expiry.Truncate(time.Second),
-		SigningAgent:  req.SigningAgent,
-		SigningScheme: signature.SigningSchemeX509SigningAuthority,
-		Timestamper:   req.Timestamper,
-		TSARootCAs:    req.TSARoots,
-		ExtendedSignedAttributes: []signature.Attribute{
-			{Key: AttrProfileVersion, Value: req.ProfileVersionARN, Critical: true},
-			{Key: AttrJob, Value: req.JobARN, Critical: true},
-		},
+		Payload:                  signature.Payload{ContentType: PayloadType, Content: req.Payload},
+		Signer:                   signer,
+		SigningTime:              req.SigningTime.Truncate(time.Second),
+		Expiry:                   req.Expiry.Truncate(time.Second),
+		SigningAgent:             req.SigningAgent,
+		SigningScheme:            signature.SigningSchemeX509SigningAuthority,
+		Timestamper:              req.Timestamper,
+		TSARootCAs:               req.TSARoots,
+		ExtendedSignedAttributes: attrs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to sign envelope: %w", err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notaryproject/notation-core-go/signature"
 	"github.com/notaryproject/notation-go"
 	"github.com/notaryproject/notation-go/dir"
 	"github.com/notaryproject/notation-go/verifier"
@@ -189,4 +190,41 @@ func BenchmarkSignatureCrypto(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSignVerificationPlugin: the verification plugin attribute is in the
+// envelope, signed and critical, only when asked for.
+func TestSignVerificationPlugin(t *testing.T) {
+	ca := pkitest.New(t)
+	_, d := blob()
+	payload, err := Payload(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, mt := range []string{MediaTypeJWS, MediaTypeCOSE} {
+		for _, plugin := range []string{"", "signet"} {
+			leaf, key := ca.IssueLeaf(t, pkitest.Subject("p"))
+			env, err := Sign(SignRequest{Payload: payload, MediaType: mt, Key: key, Chain: ca.Chain(leaf),
+				SigningTime: now, Expiry: now.Add(time.Hour), ProfileVersionARN: versionARN, JobARN: jobARN, VerificationPlugin: plugin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := signature.ParseEnvelope(mt, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			content, err := e.Verify()
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := content.SignerInfo.ExtendedAttribute(AttrVerificationPlugin)
+			switch {
+			case plugin == "" && err == nil:
+				t.Errorf("%s: envelope names verification plugin %v, none was asked for", mt, a.Value)
+			case plugin != "" && (err != nil || a.Value != plugin || !a.Critical):
+				t.Errorf("%s: verification plugin attribute = %+v, %v; want %q, critical", mt, a, err, plugin)
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package signing
 import (
 	"context"
 	"fmt"
+	"regexp"
 
 	"github.com/google/uuid"
 
@@ -21,8 +22,18 @@ type SignPayloadInput struct {
 	// SignatureFormat is "jws" (or empty: AWS's SignPayload always
 	// answers JWS) or "cose".
 	SignatureFormat string
-	RequestedBy     string
+	// VerificationPlugin, when set, is a Signet extension too: the name
+	// of the Notation plugin written into the envelope as the critical
+	// attribute io.cncf.notary.verificationPlugin, so that Notation
+	// verifiers run that plugin (notation-signet: "signet") to check the
+	// trusted identity and revocation. Empty: no such attribute.
+	VerificationPlugin string
+	RequestedBy        string
 }
+
+// validPluginName is what a Notation plugin name may be: the suffix of
+// its executable's name notation-NAME.
+var validPluginName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // SignPayloadResult is SignPayload's answer: an envelope (JWS unless
 // COSE was asked for) and the metadata Notation keeps as signature
@@ -49,6 +60,9 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 	mediaType, ok := map[string]string{"": notary.MediaTypeJWS, "jws": notary.MediaTypeJWS, "cose": notary.MediaTypeCOSE}[in.SignatureFormat]
 	if !ok {
 		return SignPayloadResult{}, validationError("signatureFormat", in.SignatureFormat, "must be jws or cose")
+	}
+	if in.VerificationPlugin != "" && !validPluginName.MatchString(in.VerificationPlugin) {
+		return SignPayloadResult{}, validationError("verificationPlugin", in.VerificationPlugin, "must be a Notation plugin name: letters, digits, '.', '_' and '-', at most 128")
 	}
 	if _, err := notary.ParsePayload(in.Payload); err != nil {
 		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("payload is not a valid Notary payload: %v", err))
@@ -79,7 +93,7 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 		CreatedAt: now, CompletedAt: now, SignatureExpiresAt: expiry,
 		RequestedBy: in.RequestedBy, Owner: s.Account.ID, Invoker: s.Account.ID,
 	}
-	env, leaf, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), mediaType)
+	env, leaf, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), mediaType, in.VerificationPlugin)
 	if err != nil {
 		return SignPayloadResult{}, err
 	}

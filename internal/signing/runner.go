@@ -334,7 +334,7 @@ func (r *Runner) envelope(ctx context.Context, v Version, d notary.Descriptor, n
 	if err != nil {
 		return nil, leafInfo{}, err
 	}
-	return r.Service.signPayload(ctx, v, payload, now, expiry, jobARN, mediaType)
+	return r.Service.signPayload(ctx, v, payload, now, expiry, jobARN, mediaType, "")
 }
 
 // leafInfo identifies a signature's leaf certificate for revocation.
@@ -345,7 +345,7 @@ type leafInfo struct {
 
 // signPayload signs a Notary payload with a fresh key whose leaf
 // certificate the profile version's CA issues for this one signature.
-func (s *Service) signPayload(ctx context.Context, v Version, payload []byte, now, expiry time.Time, jobARN, mediaType string) ([]byte, leafInfo, error) {
+func (s *Service) signPayload(ctx context.Context, v Version, payload []byte, now, expiry time.Time, jobARN, mediaType, verificationPlugin string) ([]byte, leafInfo, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		return nil, leafInfo{}, err
@@ -357,7 +357,8 @@ func (s *Service) signPayload(ctx context.Context, v Version, payload []byte, no
 	env, err := notary.Sign(notary.SignRequest{
 		Payload: payload, MediaType: mediaType, Key: key, Chain: chain,
 		SigningTime: now, Expiry: expiry, ProfileVersionARN: s.Account.ProfileVersionARN(v.ProfileName, v.Version), JobARN: jobARN, SigningAgent: SigningAgent,
-		Timestamper: s.Timestamper, TSARoots: s.TSARoots,
+		VerificationPlugin: verificationPlugin,
+		Timestamper:        s.Timestamper, TSARoots: s.TSARoots,
 	})
 	return env, leafInfo{Serial: chain[0].SerialNumber.Text(16), Hash: TBSHash(chain[0])}, err
 }

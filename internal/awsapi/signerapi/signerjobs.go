@@ -218,10 +218,13 @@ type signPayloadInput struct {
 	// SignatureFormat is Signet's extension: "cose" asks for a COSE
 	// envelope; absent or "jws" gives JWS, as AWS does.
 	SignatureFormat string `json:"signatureFormat"`
+	// VerificationPlugin is Signet's extension too: a Notation plugin
+	// name written into the envelope as io.cncf.notary.verificationPlugin.
+	VerificationPlugin string `json:"verificationPlugin"`
 }
 
 func (s *Signer) signPayload(w http.ResponseWriter, r *http.Request, req *signPayloadInput) error {
-	in := signing.SignPayloadInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, Payload: req.Payload, PayloadFormat: req.PayloadFormat, SignatureFormat: req.SignatureFormat}
+	in := signing.SignPayloadInput{ProfileName: req.ProfileName, ProfileOwner: req.ProfileOwner, Payload: req.Payload, PayloadFormat: req.PayloadFormat, SignatureFormat: req.SignatureFormat, VerificationPlugin: req.VerificationPlugin}
 	if c, ok := awsapi.CallerFrom(r.Context()); ok {
 		in.RequestedBy = c.PrincipalARN
 	}
