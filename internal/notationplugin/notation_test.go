@@ -244,3 +244,110 @@ func TestNotationSignPluginErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestNotationVerifyWithPlugin: a signature made with
+// verificationPlugin=true names notation-signet as its verifier; notation
+// v1.3.2 then has the plugin check the trusted identity (AWS-style trust
+// policy: signing profile ARNs) and revocation (GetRevocationStatus), and
+// refuses the signature once RevokeSignature revoked it. Without the
+// plugin installed notation refuses the signature.
+func TestNotationVerifyWithPlugin(t *testing.T) {
+	notationBin := registrytest.Notation(t)
+	pluginBin := buildPlugin(t)
+	srv := servertest.Start(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	ctx := context.Background()
+	profileARN := createProfile(t, srv, "plugin_verified", "Notation-OCI-SHA384-ECDSA")
+	otherARN := createProfile(t, srv, "other_images", "Notation-OCI-SHA384-ECDSA")
+	p, err := srv.Signer().GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String("plugin_verified")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	versionARN := aws.ToString(p.ProfileVersionArn)
+	signXDG := install(t, notationBin, pluginBin, srv, "plugin_verified")
+	desc := reg.PushArtifact(t, "demo/verified", "v1", []byte("image verified by the plugin"))
+	ref := reg.Host + "/demo/verified@" + desc.Digest.String()
+	creds := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": srv.CredentialsPath()}
+	out, err := notation(t, notationBin, env{xdg: signXDG, extra: creds}, "sign", "--insecure-registry", "--plugin", "signet", "--id", profileARN,
+		"--plugin-config", "endpoint="+srv.URL, "--plugin-config", "verificationPlugin=true", ref)
+	if err != nil {
+		t.Fatalf("notation sign: %v\n%s", err, out)
+	}
+	withEnv := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": srv.CredentialsPath(), "SIGNET_ENDPOINT": srv.URL}
+	verifier := func(t *testing.T, plugin bool, ids ...string) string {
+		xdg := t.TempDir()
+		signet(t, srv, "trust", "export", "--profile", "plugin_verified", filepath.Join(xdg, "notation"))
+		if plugin {
+			if out, err := notation(t, notationBin, env{xdg: xdg}, "plugin", "install", "--file", pluginBin); err != nil {
+				t.Fatalf("notation plugin install: %v\n%s", err, out)
+			}
+		}
+		if len(ids) > 0 {
+			setTrustedIdentities(t, xdg, ids...)
+		}
+		return xdg
+	}
+	// --debug makes notation log the plugin's answers, so that the tests
+	// see which check decided.
+	used := `Executing verification plugin "signet" with capabilities [SIGNATURE_VERIFIER.TRUSTED_IDENTITY SIGNATURE_VERIFIER.REVOCATION_CHECK]`
+	cases := []struct {
+		name   string
+		plugin bool
+		ids    []string
+		args   []string
+		extra  map[string]string
+		ok     bool
+		want   []string // in notation's output
+	}{
+		{"profile-arn", true, []string{profileARN}, nil, withEnv, true, []string{used, "not revoked in Signet"}},
+		{"version-arn", true, []string{versionARN}, nil, withEnv, true, []string{used, "trusted as " + versionARN}},
+		{"endpoint-from-plugin-config", true, []string{otherARN, profileARN}, []string{"--plugin-config", "endpoint=" + srv.URL}, creds, true, []string{used}},
+		{"other-profile", true, []string{otherARN}, nil, withEnv, false, []string{"which the trust policy's trustedIdentities"}},
+		{"plugin-not-installed", false, []string{profileARN}, nil, withEnv, false, []string{`verification plugin "signet", make sure the plugin is installed`}},
+		{"unreachable-endpoint", true, []string{profileARN}, []string{"--plugin-config", "endpoint=http://" + unusedAddr(t)}, creds, false, []string{"cannot reach Signet at"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			xdg := verifier(t, c.plugin, c.ids...)
+			args := append(append([]string{"verify", "--debug", "--insecure-registry"}, c.args...), ref)
+			out, err := notation(t, notationBin, env{xdg: xdg, extra: c.extra}, args...)
+			if ok := err == nil && strings.Contains(out, "Successfully verified signature for "+ref); ok != c.ok {
+				t.Fatalf("notation verify: ok = %v, want %v: %v\n%s", ok, c.ok, err, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	// Revoke the signature: the plugin's revocation check refuses it.
+	jobs, err := srv.Signer().ListSigningJobs(ctx, &signer.ListSigningJobsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobID string
+	for _, j := range jobs.Jobs {
+		if aws.ToString(j.ProfileName) == "plugin_verified" {
+			jobID = aws.ToString(j.JobId)
+		}
+	}
+	if jobID == "" {
+		t.Fatal("no signing job of profile plugin_verified")
+	}
+	if _, err := srv.Signer().RevokeSignature(ctx, &signer.RevokeSignatureInput{JobId: aws.String(jobID), Reason: aws.String("test")}); err != nil {
+		t.Fatal(err)
+	}
+	xdg := verifier(t, true, profileARN)
+	out, err = notation(t, notationBin, env{xdg: xdg, extra: withEnv}, "verify", "--debug", "--insecure-registry", ref)
+	if err == nil || strings.Contains(out, "Successfully verified") || !strings.Contains(out, "revoked in Signet: "+jobARNPrefix(profileARN)) {
+		t.Fatalf("notation verify of a revoked signature: want the plugin to refuse it as revoked:\n%s", out)
+	}
+}
+
+// jobARNPrefix is the start of the ARNs of the signing jobs of the
+// account of a profile ARN.
+func jobARNPrefix(profileARN string) string {
+	i := strings.Index(profileARN, ":/signing-profiles/")
+	return profileARN[:i] + ":/signing-jobs/"
+}
