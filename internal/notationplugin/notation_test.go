@@ -301,6 +301,7 @@ func TestNotationVerifyWithPlugin(t *testing.T) {
 	}{
 		{"profile-arn", true, []string{profileARN}, nil, withEnv, true, []string{used, "not revoked in Signet"}},
 		{"version-arn", true, []string{versionARN}, nil, withEnv, true, []string{used, "trusted as " + versionARN}},
+		{"x509-subject-from-trust-export", true, nil, nil, withEnv, true, []string{used, "trusted as x509.subject: "}},
 		{"endpoint-from-plugin-config", true, []string{otherARN, profileARN}, []string{"--plugin-config", "endpoint=" + srv.URL}, creds, true, []string{used}},
 		{"other-profile", true, []string{otherARN}, nil, withEnv, false, []string{"which the trust policy's trustedIdentities"}},
 		{"plugin-not-installed", false, []string{profileARN}, nil, withEnv, false, []string{`verification plugin "signet", make sure the plugin is installed`}},

@@ -13,7 +13,8 @@
 // io.cncf.notary.verificationPlugin (SignPayload's verificationPlugin
 // field; plugin configuration verificationPlugin=true). The trusted
 // identities are signing profile ARNs or profile version ARNs, as with
-// AWS Signer; revocation is Signet's GetRevocationStatus.
+// AWS Signer, or x509.subject names as signet trust export writes them;
+// revocation is Signet's GetRevocationStatus.
 //
 // The Signet endpoint comes from the plugin configuration (endpoint) or
 // SIGNET_ENDPOINT, the credentials from the AWS default chain.
@@ -22,6 +23,7 @@ package notationplugin
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,6 +31,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
+	"github.com/go-ldap/ldap/v3"
 	"github.com/notaryproject/notation-core-go/signature"
 	_ "github.com/notaryproject/notation-core-go/signature/cose" // registers the COSE envelope
 	_ "github.com/notaryproject/notation-core-go/signature/jws"  // registers the JWS envelope
@@ -238,7 +241,8 @@ func (*Plugin) VerifySignature(ctx context.Context, req *plugin.VerifySignatureR
 // attribute, which must agree with the leaf certificate's subject:
 // OU = account, CN = profile name) against the trusted identities: a
 // profile ARN trusts every version of the profile, a profile version ARN
-// that version, "*" any.
+// that version, an x509.subject name the certificates whose subject has
+// its attributes, "*" any.
 func trustedIdentity(versionARN string, chain []*x509.Certificate, trusted []string) *plugin.VerificationResult {
 	a, err := arn.Parse(versionARN)
 	rest, ok := strings.CutPrefix(a.Resource, "/signing-profiles/")
@@ -252,11 +256,60 @@ func trustedIdentity(versionARN string, chain []*x509.Certificate, trusted []str
 	}
 	profileARN := strings.TrimSuffix(versionARN, "/"+version)
 	for _, t := range trusted {
-		if t == "*" || t == profileARN || t == versionARN {
+		if t == "*" || t == profileARN || t == versionARN || subjectMatches(t, leaf) {
 			return &plugin.VerificationResult{Success: true, Reason: "signed by " + versionARN + ", trusted as " + t}
 		}
 	}
 	return &plugin.VerificationResult{Reason: fmt.Sprintf("signed by profile version %s, which the trust policy's trustedIdentities %q do not list (list %s or the version ARN)", versionARN, trusted, profileARN)}
+}
+
+// subjectMatches applies notation's rule for an x509.subject identity
+// (the policy signet trust export writes): every attribute of the
+// identity's distinguished name is in the leaf's subject with the same
+// value. Because the plugin takes over the trusted identity check,
+// notation does not apply it itself.
+func subjectMatches(identity string, leaf pkix.Name) bool {
+	value, ok := strings.CutPrefix(identity, "x509.subject:")
+	if !ok {
+		return false
+	}
+	want, err := parseDN(strings.TrimSpace(value))
+	if err != nil || len(want) == 0 {
+		return false
+	}
+	have, err := parseDN(leaf.String())
+	if err != nil {
+		return false
+	}
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDN reads a distinguished name (RFC 4514) as attribute type →
+// value, with S an alias of ST, as notation does.
+func parseDN(s string) (map[string]string, error) {
+	dn, err := ldap.ParseDN(s)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, rdn := range dn.RDNs {
+		for _, a := range rdn.Attributes {
+			t := a.Type
+			if t == "S" {
+				t = "ST"
+			}
+			if _, dup := m[t]; dup || len(rdn.Attributes) > 1 {
+				return nil, fmt.Errorf("distinguished name %q has a repeated or multi-valued attribute", s)
+			}
+			m[t] = a.Value
+		}
+	}
+	return m, nil
 }
 
 // revocation asks Signet's GetRevocationStatus whether the signing job,

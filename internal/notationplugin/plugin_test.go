@@ -2,6 +2,7 @@ package notationplugin_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
@@ -287,6 +288,12 @@ func TestVerifySignature(t *testing.T) {
 	swapped.Signature.CertificateChain = verifyRequest(t, otherEnv, identity).Signature.CertificateChain
 	noAttrs := verifyRequest(t, env, identity, profileARN)
 	noAttrs.Signature.CriticalAttributes.ExtendedAttributes = nil
+	leaf, err := x509.ParseCertificate(swapped.Signature.CertificateChain[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSubject := "x509.subject: " + leaf.Subject.String() // the other profile's leaf
+	thisSubject := strings.Replace(otherSubject, "CN=other_images", "CN=images", 1)
 	noTime := verifyRequest(t, env, []plugin.Capability{plugin.CapabilityRevocationCheckVerifier})
 	noTime.Signature.CriticalAttributes.AuthenticSigningTime = nil
 	cases := []struct {
@@ -299,8 +306,10 @@ func TestVerifySignature(t *testing.T) {
 		{"ok/profile-arn", verifyRequest(t, env, both, profileARN), "", map[plugin.Capability]bool{both[0]: true, both[1]: true}, ""},
 		{"ok/version-arn", verifyRequest(t, env, identity, otherARN, versionARN), "", map[plugin.Capability]bool{both[0]: true}, ""},
 		{"ok/wildcard", verifyRequest(t, env, identity, "*"), "", map[plugin.Capability]bool{both[0]: true}, ""},
+		{"ok/x509-subject", verifyRequest(t, env, identity, otherSubject, thisSubject), "", map[plugin.Capability]bool{both[0]: true}, ""},
 		{"ok/revocation-only", verifyRequest(t, env, both[1:]), "", map[plugin.Capability]bool{both[1]: true}, ""},
 		{"fail/other-profile", verifyRequest(t, env, both, otherARN), "", map[plugin.Capability]bool{both[0]: false, both[1]: true}, "do not list"},
+		{"fail/other-x509-subject", verifyRequest(t, env, identity, otherSubject), "", map[plugin.Capability]bool{both[0]: false}, "do not list"},
 		{"fail/other-version", verifyRequest(t, env, identity, profileARN+"/ABCDEFGHIJ"), "", map[plugin.Capability]bool{both[0]: false}, "do not list"},
 		{"fail/certificate-of-another-profile", swapped, "", map[plugin.Capability]bool{both[0]: false}, "does not belong"},
 		{"fail/no-signing-time", noTime, "", map[plugin.Capability]bool{both[1]: false}, "authentic signing time"},
