@@ -57,6 +57,10 @@ type VerifyOptions struct {
 	// Revocation checks code signing chains and TimestampRevocation
 	// time-stamping chains; nil uses NewRevocationValidator with no cache.
 	Revocation, TimestampRevocation corerevocation.Validator
+	// Now, when set, is the time the expiry rule compares the
+	// signature's expiry with, instead of the wall clock notation-go
+	// reads (the other rules keep notation-go's own clock).
+	Now func() time.Time
 	// MaxSignatures caps the signatures tried (notation's default, 100,
 	// when 0).
 	MaxSignatures int
@@ -182,7 +186,7 @@ func Verify(ctx context.Context, ref string, opts VerifyOptions) (*Verification,
 			}
 			vopts.SignatureMediaType = blobDesc.MediaType
 			outcome, verr := v.Verify(ctx, desc, blob, vopts)
-			res := signatureResult(sd.Digest.String(), blobDesc.MediaType, outcome, verr)
+			res := signatureResult(sd.Digest.String(), blobDesc.MediaType, outcome, verr, opts.Now)
 			out.Signatures = append(out.Signatures, res)
 			if res.Verified {
 				out.Verified = true
@@ -227,7 +231,7 @@ func newVerifier(opts VerifyOptions) (notation.Verifier, error) {
 
 // signatureResult turns notation-go's outcome into a report of the five
 // rules.
-func signatureResult(digest, mediaType string, o *notation.VerificationOutcome, verr error) SignatureResult {
+func signatureResult(digest, mediaType string, o *notation.VerificationOutcome, verr error, now func() time.Time) SignatureResult {
 	res := SignatureResult{Digest: digest, MediaType: mediaType, Verified: verr == nil}
 	if verr != nil {
 		res.Error = verr.Error()
@@ -248,6 +252,19 @@ func signatureResult(digest, mediaType string, o *notation.VerificationOutcome, 
 	got := map[trustpolicy.ValidationType]*notation.ValidationResult{}
 	for _, vr := range o.VerificationResults {
 		got[vr.Type] = vr
+	}
+	if now != nil && o.EnvelopeContent != nil && got[trustpolicy.TypeExpiry] != nil && got[trustpolicy.TypeExpiry].Error == nil {
+		// Judge expiry at the given time, as notation-go would at it.
+		if exp := o.EnvelopeContent.SignerInfo.SignedAttributes.Expiry; !exp.IsZero() && !now().Before(exp) {
+			vr := *got[trustpolicy.TypeExpiry]
+			vr.Error = fmt.Errorf("digital signature has expired on %q", exp.Format(time.RFC1123Z))
+			got[trustpolicy.TypeExpiry] = &vr
+			if vr.Action == trustpolicy.ActionEnforce {
+				res.Verified = false
+				res.Error = vr.Error.Error()
+				verr = vr.Error
+			}
+		}
 	}
 	for _, t := range ruleOrder {
 		c := Check{Rule: string(t), Action: string(o.VerificationLevel.Enforcement[t])}
