@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/signet/signet/internal/images/registrytest"
