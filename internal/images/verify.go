@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	corerevocation "github.com/notaryproject/notation-core-go/revocation"
@@ -19,6 +20,8 @@ import (
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 	"github.com/notaryproject/notation-go/verifier/truststore"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
 )
 
 // Verification failures a caller may want to tell apart.
@@ -61,6 +64,10 @@ type VerifyOptions struct {
 	// signature's expiry with, instead of the wall clock notation-go
 	// reads (the other rules keep notation-go's own clock).
 	Now func() time.Time
+	// ResultTTL, when set, lets a Verifier answer a signature's
+	// successful result again for this long without checking it anew
+	// (nor its revocation status). Zero checks every time.
+	ResultTTL time.Duration
 	// MaxSignatures caps the signatures tried (notation's default, 100,
 	// when 0).
 	MaxSignatures int
@@ -132,16 +139,88 @@ func NewRevocationValidator(p purpose.Purpose, crlCacheDir string, ocsp http.Rou
 // an image without signatures gives ErrNoSignature, a reference no
 // policy statement covers ErrNoScope.
 func Verify(ctx context.Context, ref string, opts VerifyOptions) (*Verification, error) {
+	v, err := NewVerifier(opts)
+	if err != nil {
+		return nil, err
+	}
+	return v.Verify(ctx, ref)
+}
+
+// Verifier verifies images with one trust policy and trust store, for
+// repeated verifications in one process (an admission check, a
+// benchmark): it keeps each repository's registry client (and so what it
+// learnt of the registry's referrers support), the signature envelopes
+// (content-addressed, so never stale) and, when VerifyOptions.ResultTTL
+// is set, each signature's successful result.
+type Verifier struct {
+	opts VerifyOptions
+	v    notation.Verifier
+
+	mu      sync.Mutex
+	repos   map[string]*remote.Repository
+	blobs   map[string]sigBlob
+	results map[string]cachedResult
+}
+
+type sigBlob struct {
+	blob      []byte
+	mediaType string
+}
+
+type cachedResult struct {
+	res     SignatureResult
+	expires time.Time
+}
+
+// maxCached bounds each cache; a full cache is emptied.
+const maxCached = 4096
+
+// NewVerifier returns a Verifier; the policy must be valid.
+func NewVerifier(opts VerifyOptions) (*Verifier, error) {
+	if opts.Policy == nil {
+		return nil, errors.New("no trust policy")
+	}
+	v, err := newVerifier(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{opts: opts, v: v, repos: map[string]*remote.Repository{}, blobs: map[string]sigBlob{}, results: map[string]cachedResult{}}, nil
+}
+
+func (vf *Verifier) now() time.Time {
+	if vf.opts.Now != nil {
+		return vf.opts.Now()
+	}
+	return time.Now()
+}
+
+func (vf *Verifier) repository(r registry.Reference) (*remote.Repository, error) {
+	name := r.Registry + "/" + r.Repository
+	vf.mu.Lock()
+	defer vf.mu.Unlock()
+	if repo, ok := vf.repos[name]; ok {
+		return repo, nil
+	}
+	repo, err := Repository(r, vf.opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if len(vf.repos) >= maxCached {
+		clear(vf.repos)
+	}
+	vf.repos[name] = repo
+	return repo, nil
+}
+
+// Verify verifies the image ref names (see the package function Verify).
+func (vf *Verifier) Verify(ctx context.Context, ref string) (*Verification, error) {
 	r, err := ParseReference(ref)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Policy == nil {
-		return nil, errors.New("no trust policy")
-	}
 	// The scope is the repository; notation-go wants a reference by
 	// digest, which it cuts at the "@".
-	pol, err := opts.Policy.GetApplicableTrustPolicy(r.Registry + "/" + r.Repository + "@")
+	pol, err := vf.opts.Policy.GetApplicableTrustPolicy(r.Registry + "/" + r.Repository + "@")
 	if err != nil {
 		return nil, fmt.Errorf("%w to %s: %v", ErrNoScope, r.Registry+"/"+r.Repository, err)
 	}
@@ -150,11 +229,7 @@ func Verify(ctx context.Context, ref string, opts VerifyOptions) (*Verification,
 		return nil, &PolicyError{Where: fmt.Sprintf("trust policy %q", pol.Name), Err: err}
 	}
 	out := &Verification{Policy: pol.Name, Level: level.Name}
-	v, err := newVerifier(opts)
-	if err != nil {
-		return nil, err
-	}
-	repo, err := Repository(r, opts.Registry)
+	repo, err := vf.repository(r)
 	if err != nil {
 		return nil, err
 	}
@@ -168,25 +243,21 @@ func Verify(ctx context.Context, ref string, opts VerifyOptions) (*Verification,
 		out.Skipped, out.Verified = true, true
 		return out, nil
 	}
-	max := opts.MaxSignatures
+	max := vf.opts.MaxSignatures
 	if max <= 0 {
 		max = 100
 	}
 	nrepo := notationregistry.NewRepository(repo)
-	vopts := notation.VerifierVerifyOptions{ArtifactReference: out.Reference}
 	errDone := errors.New("enough signatures")
 	err = nrepo.ListSignatures(ctx, desc, func(sigs []ocispec.Descriptor) error {
 		for _, sd := range sigs {
 			if len(out.Signatures) >= max {
 				return errDone
 			}
-			blob, blobDesc, err := nrepo.FetchSignatureBlob(ctx, sd)
+			res, err := vf.verifySignature(ctx, nrepo, ref, out.Reference, pol.Name, desc, sd)
 			if err != nil {
-				return classify("read the signature "+sd.Digest.String()+" of", ref, err)
+				return err
 			}
-			vopts.SignatureMediaType = blobDesc.MediaType
-			outcome, verr := v.Verify(ctx, desc, blob, vopts)
-			res := signatureResult(sd.Digest.String(), blobDesc.MediaType, outcome, verr, opts.Now)
 			out.Signatures = append(out.Signatures, res)
 			if res.Verified {
 				out.Verified = true
@@ -205,6 +276,54 @@ func Verify(ctx context.Context, ref string, opts VerifyOptions) (*Verification,
 		return out, fmt.Errorf("%w for %s", ErrNoSignature, out.Reference)
 	}
 	return out, nil
+}
+
+// verifySignature verifies one signature manifest sd of the artifact
+// desc, or answers its cached successful result.
+func (vf *Verifier) verifySignature(ctx context.Context, nrepo notationregistry.Repository, ref, digestRef, policy string, desc, sd ocispec.Descriptor) (SignatureResult, error) {
+	key := digestRef + " " + sd.Digest.String() + " " + policy
+	now := vf.now()
+	vf.mu.Lock()
+	c, ok := vf.results[key]
+	b, haveBlob := vf.blobs[sd.Digest.String()]
+	vf.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.res, nil
+	}
+	if !haveBlob {
+		blob, blobDesc, err := nrepo.FetchSignatureBlob(ctx, sd)
+		if err != nil {
+			return SignatureResult{}, classify("read the signature "+sd.Digest.String()+" of", ref, err)
+		}
+		b = sigBlob{blob, blobDesc.MediaType}
+		vf.mu.Lock()
+		if len(vf.blobs) >= maxCached {
+			clear(vf.blobs)
+		}
+		vf.blobs[sd.Digest.String()] = b
+		vf.mu.Unlock()
+	}
+	outcome, verr := vf.v.Verify(ctx, desc, b.blob, notation.VerifierVerifyOptions{ArtifactReference: digestRef, SignatureMediaType: b.mediaType})
+	res := signatureResult(sd.Digest.String(), b.mediaType, outcome, verr, vf.opts.Now)
+	if res.Verified && vf.opts.ResultTTL > 0 && outcome != nil && outcome.EnvelopeContent != nil {
+		// A result stands until the TTL ends, the signature expires or
+		// its certificate does, whichever is first.
+		expires := now.Add(vf.opts.ResultTTL)
+		si := outcome.EnvelopeContent.SignerInfo
+		if e := si.SignedAttributes.Expiry; !e.IsZero() && e.Before(expires) {
+			expires = e
+		}
+		if len(si.CertificateChain) > 0 && si.CertificateChain[0].NotAfter.Before(expires) {
+			expires = si.CertificateChain[0].NotAfter
+		}
+		vf.mu.Lock()
+		if len(vf.results) >= maxCached {
+			clear(vf.results)
+		}
+		vf.results[key] = cachedResult{res, expires}
+		vf.mu.Unlock()
+	}
+	return res, nil
 }
 
 func newVerifier(opts VerifyOptions) (notation.Verifier, error) {

@@ -97,6 +97,50 @@ func TestVerifyExpiry(t *testing.T) {
 	}
 }
 
+// TestVerifierResultTTL: a Verifier's kept result does not outlive the
+// signature's expiry.
+func TestVerifierResultTTL(t *testing.T) {
+	srv := servertest.Start(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	ctx := context.Background()
+	sc := srv.Signer()
+	if _, err := sc.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("daily"), PlatformId: aws.String("Notation-OCI-SHA384-ECDSA"),
+		SignatureValidityPeriod: &types.SignatureValidityPeriod{Value: 1, Type: types.ValidityTypeDays}}); err != nil {
+		t.Fatal(err)
+	}
+	desc := reg.PushArtifact(t, "demo/app", "v1", []byte("app"))
+	ref := reg.Host + "/demo/app@" + desc.Digest.String()
+	if _, err := images.Sign(ctx, ref, func(ctx context.Context, payload []byte) ([]byte, error) {
+		out, err := sc.SignPayload(ctx, &signer.SignPayloadInput{ProfileName: aws.String("daily"), Payload: payload, PayloadFormat: aws.String(notary.PayloadType)})
+		if err != nil {
+			return nil, err
+		}
+		return out.Signature, nil
+	}, images.Options{PlainHTTP: true}); err != nil {
+		t.Fatal(err)
+	}
+	dir, policyFile := trustDir(t, srv, "strict")
+	doc, err := images.LoadPolicy(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	v, err := images.NewVerifier(images.VerifyOptions{Registry: images.Options{PlainHTTP: true}, Policy: doc, TrustStoreDir: dir,
+		Now: func() time.Time { return now }, ResultTTL: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, true} {
+		if res, err := v.Verify(ctx, ref); err != nil || res.Verified != want {
+			t.Fatalf("verification %d: %v %+v", i, err, res)
+		}
+	}
+	now = now.Add(48 * time.Hour)
+	if res, err := v.Verify(ctx, ref); err != nil || res.Verified || res.Failed() != images.RuleExpiry {
+		t.Errorf("two days later: %v %+v", err, res)
+	}
+}
+
 // TestParsePolicy: a trust policy notation would refuse is refused with
 // the file, the line or field, and what to fix.
 func TestParsePolicy(t *testing.T) {
