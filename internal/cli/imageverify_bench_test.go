@@ -85,6 +85,11 @@ func BenchmarkImageVerify(b *testing.B) {
 	// Every rule checked on every verification, with the OCSP answers,
 	// CRLs, signature envelopes and registry clients cached.
 	bench("signet-library-warm", opts)
+	// Revocation results kept as long as the OCSP answers they rest on.
+	memoOpts := opts
+	memoOpts.Revocation = &images.RevocationMemo{Inner: rv}
+	memoOpts.TimestampRevocation = &images.RevocationMemo{Inner: tv}
+	bench("signet-library-revocation-memo", memoOpts)
 	// A signature's successful result kept for a minute (as admission
 	// controllers keep verdicts).
 	opts.ResultTTL = time.Minute

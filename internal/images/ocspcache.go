@@ -2,11 +2,16 @@ package images
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"sync"
 	"time"
 
+	corerevocation "github.com/notaryproject/notation-core-go/revocation"
+	"github.com/notaryproject/notation-core-go/revocation/result"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -56,7 +61,9 @@ func (c *OCSPCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		ok = false
 	}
 	c.mu.Unlock()
+	use, _ := req.Context().Value(ocspUseKey{}).(*ocspUse)
 	if ok {
+		use.record(e.expires, true)
 		return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: e.header.Clone(), Body: io.NopCloser(bytes.NewReader(e.body)),
 			ContentLength: int64(len(e.body)), Request: req, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}, nil
 	}
@@ -66,6 +73,7 @@ func (c *OCSPCache) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := next.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
+		use.record(time.Time{}, false)
 		return resp, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -81,6 +89,106 @@ func (c *OCSPCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		c.entries[key] = ocspEntry{body: body, header: resp.Header.Clone(), expires: r.NextUpdate}
 		c.mu.Unlock()
+		use.record(r.NextUpdate, true)
+	} else {
+		use.record(time.Time{}, false)
 	}
 	return resp, nil
+}
+
+// ocspUse records, for one revocation check, the OCSP answers an
+// OCSPCache served: whether all could be kept, and the earliest
+// nextUpdate among them.
+type ocspUse struct {
+	mu       sync.Mutex
+	n        int
+	keepable bool
+	expires  time.Time
+}
+
+type ocspUseKey struct{}
+
+func (u *ocspUse) record(expires time.Time, keepable bool) {
+	if u == nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n == 0 {
+		u.keepable = true
+	}
+	u.n++
+	u.keepable = u.keepable && keepable
+	if keepable && (u.expires.IsZero() || expires.Before(u.expires)) {
+		u.expires = expires
+	}
+}
+
+// RevocationMemo is a revocation validator that keeps the results of a
+// chain (and signing time) for as long as the OCSP answers they rest on
+// stay fresh: until the earliest nextUpdate among them. It is the same
+// answer the inner validator would give again from an OCSPCache's kept
+// answers, without checking their signatures anew. The inner validator's
+// OCSP requests must go through an OCSPCache; results that rest on CRLs,
+// on an answer that could not be kept, or that are unknown, are not kept.
+type RevocationMemo struct {
+	Inner corerevocation.Validator
+	Now   func() time.Time // nil: time.Now
+
+	mu sync.Mutex
+	m  map[[32]byte]memoEntry
+}
+
+type memoEntry struct {
+	results []*result.CertRevocationResult
+	expires time.Time
+}
+
+// ValidateContext implements revocation.Validator.
+func (m *RevocationMemo) ValidateContext(ctx context.Context, opts corerevocation.ValidateContextOptions) ([]*result.CertRevocationResult, error) {
+	now := time.Now
+	if m.Now != nil {
+		now = m.Now
+	}
+	h := sha256.New()
+	for _, c := range opts.CertChain {
+		sum := sha256.Sum256(c.Raw)
+		h.Write(sum[:])
+	}
+	binary.Write(h, binary.BigEndian, opts.AuthenticSigningTime.UnixNano())
+	var key [32]byte
+	h.Sum(key[:0])
+	m.mu.Lock()
+	e, ok := m.m[key]
+	m.mu.Unlock()
+	if ok && now().Before(e.expires) {
+		return e.results, nil
+	}
+	use := &ocspUse{}
+	results, err := m.Inner.ValidateContext(context.WithValue(ctx, ocspUseKey{}, use), opts)
+	if err != nil || use.n == 0 || !use.keepable || !now().Before(use.expires) {
+		return results, err
+	}
+	for i, r := range results {
+		last := i == len(results)-1
+		switch {
+		case r.RevocationMethod == result.RevocationMethodOCSP && (r.Result == result.ResultOK || r.Result == result.ResultRevoked):
+		case last && r.Result == result.ResultNonRevokable:
+		default:
+			return results, err
+		}
+	}
+	expires := use.expires
+	for _, c := range opts.CertChain {
+		if c.NotAfter.Before(expires) {
+			expires = c.NotAfter
+		}
+	}
+	m.mu.Lock()
+	if m.m == nil || len(m.m) >= maxCached {
+		m.m = map[[32]byte]memoEntry{}
+	}
+	m.m[key] = memoEntry{results, expires}
+	m.mu.Unlock()
+	return results, nil
 }
