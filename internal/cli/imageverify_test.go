@@ -135,6 +135,14 @@ func TestImageVerify(t *testing.T) {
 		p["signatureVerification"] = map[string]any{"level": "skip"}
 		p["trustStores"], p["trustedIdentities"] = []string{}, []string{}
 	})
+	// A trust store whose tsa store holds another installation's
+	// time-stamping root: Signet signs with the signingAuthority scheme,
+	// whose authentic signing time is a signed attribute, so notation-go
+	// (and notation verify v1.3.2 alike) does not verify the timestamp.
+	otherTSA := t.TempDir()
+	copyTree(t, filepath.Join(f.store(f.xdg), "truststore"), filepath.Join(otherTSA, "truststore"))
+	copyTree(t, filepath.Join(f.store(f.otherXDG), "truststore", "x509", "tsa", "signet-tsa"), filepath.Join(otherTSA, "truststore", "x509", "tsa", "other-tsa"))
+	wrongTSA := policyVariant(t, f.xdg, func(p map[string]any) { p["trustStores"] = []string{"signingAuthority:signet", "tsa:other-tsa"} })
 	cases := []struct {
 		name   string
 		args   []string
@@ -142,6 +150,8 @@ func TestImageVerify(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
+		{"other-tsa-store", []string{f.refs["jws"], "--trust-store", otherTSA, "--policy", wrongTSA}, 0,
+			[]string{"authenticTimestamp  ok", "\nverified\n"}, nil},
 		{"jws", []string{f.refs["jws"], "--trust-store", f.store(f.xdg)}, 0,
 			[]string{f.refs["jws"], "trust policy: images (level strict)", "application/jose+json", "integrity", "authenticTimestamp", "revocation", "signed at:", "\nverified\n"}, nil},
 		{"cose", []string{f.refs["cose"], "--trust-store", f.store(f.xdg)}, 0, []string{"application/cose", "\nverified\n"}, nil},
@@ -204,6 +214,66 @@ func TestImageVerify(t *testing.T) {
 	}
 	if code, out := verifyRevoked(); code != 8 || !strings.Contains(out, "revocation") {
 		t.Errorf("after revocation: exit %d, want 8\n%s", code, out)
+	}
+}
+
+// copyTree copies the regular files under src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImageVerifyRegistryCredentials: signet image verify reads a
+// registry's credentials from Docker's config.json, as image sign does.
+func TestImageVerifyRegistryCredentials(t *testing.T) {
+	srv := servertest.Start(t)
+	reg := registrytest.Start(t, registrytest.Options{User: "ci", Password: "pushing-images"})
+	creds := reg.DockerConfig(t, t.TempDir())
+	t.Setenv("DOCKER_CONFIG", creds)
+	xdg := t.TempDir()
+	for _, args := range [][]string{
+		{"profile", "create", "images", "--platform", "Notation-OCI-SHA384-ECDSA"},
+		{"trust", "export", "--profile", "images", filepath.Join(xdg, "notation")},
+	} {
+		if code, _, stderr := run(t, srv, args...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	desc := reg.PushArtifact(t, "demo/app", "v1", []byte("app"))
+	ref := reg.Host + "/demo/app@" + desc.Digest.String()
+	if code, _, stderr := run(t, srv, "image", "sign", ref, "--profile", "images", "--insecure-registry"); code != 0 {
+		t.Fatal(stderr)
+	}
+	cases := []struct {
+		name, dockerConfig string
+		code               int
+	}{
+		{"credentials", creds, 0},
+		{"none", t.TempDir(), 12},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("DOCKER_CONFIG", c.dockerConfig)
+			if code, stdout, stderr := run(t, srv, "image", "verify", ref, "--insecure-registry", "--trust-store", filepath.Join(xdg, "notation")); code != c.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, c.code, stdout, stderr)
+			}
+		})
 	}
 }
 
