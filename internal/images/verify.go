@@ -228,7 +228,7 @@ func (vf *Verifier) Verify(ctx context.Context, ref string) (*Verification, erro
 	if err != nil {
 		return nil, &PolicyError{Where: fmt.Sprintf("trust policy %q", pol.Name), Err: err}
 	}
-	out := &Verification{Policy: pol.Name, Level: level.Name}
+	out := &Verification{Policy: pol.Name, Level: level.Name, Signatures: []SignatureResult{}}
 	repo, err := vf.repository(r)
 	if err != nil {
 		return nil, err
