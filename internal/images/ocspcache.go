@@ -51,7 +51,10 @@ func (c *OCSPCache) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		reqBody = b
+		// A RoundTripper must not change the caller's request.
+		req = req.Clone(req.Context())
 		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	}
 	key := req.Method + " " + req.URL.String() + "\x00" + string(reqBody)
 	c.mu.Lock()
