@@ -13,7 +13,10 @@
 // (not signed), 4 (integrity), 5 (authenticity), 6 (expired), 7
 // (publisher not allowed) or 8 (revoked, or revocation status unknown) for
 // a refused package; signet image sign exits 10 (no such image), 11
-// (registry unreachable) or 12 (not authorized by the registry).
+// (registry unreachable) or 12 (not authorized by the registry); signet
+// image verify exits as signet verify for the same rules (3 no signature,
+// 4, 5, 6, 7 trusted identity, 8), 9 (authentic timestamp), 10–12 as
+// image sign, 13 (malformed trust policy) or 14 (no policy scope matches).
 package cli
 
 import (
@@ -64,6 +67,7 @@ Signing and verifying:
 
 Container images (a Notation signature pushed beside the image):
   signet image sign HOST/REPO:TAG|@DIGEST --profile NAME [--signature-format jws|cose] [--insecure-registry]
+  signet image verify HOST/REPO:TAG|@DIGEST [--policy FILE] [--trust-store DIR] [--insecure-registry] [--crl-cache DIR]
 
 Functions and code signing configs:
   signet csc create --publisher NAME|ARN... [--policy Warn|Enforce] [--description D]

@@ -27,8 +27,11 @@ const (
 )
 
 func imageCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return imageVerify(ctx, args[1:], stdout)
+	}
 	if len(args) == 0 || args[0] != "sign" {
-		return usageError("image needs a subcommand: sign")
+		return usageError("image needs a subcommand: sign or verify")
 	}
 	return imageSign(ctx, args[1:], stdout)
 }

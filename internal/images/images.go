@@ -9,6 +9,13 @@
 // registry has one, and otherwise updates the referrers tag
 // (sha256-<digest>) as the distribution specification's fallback says.
 //
+// It also verifies images as notation verify does ([Verify],
+// [Verifier]): every signature listed through the referrers API or the
+// tag fallback is checked by notation-go against an OCI trust policy
+// ([LoadPolicy]) and a Notation trust store directory, with revocation
+// checked over OCSP then CRLs ([NewRevocationValidator], [OCSPCache],
+// [RevocationMemo]).
+//
 // Registry credentials come from Docker's config.json and its credential
 // helpers (DOCKER_CONFIG, else ~/.docker), as notation reads them.
 // Registry I/O lives here and in the CLI, not in the signing domain.
