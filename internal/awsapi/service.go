@@ -35,7 +35,11 @@ type Operation struct {
 	// TooLarge is the error a larger body gets; nil means
 	// RequestEntityTooLargeException.
 	TooLarge *Error
-	Handle   func(w http.ResponseWriter, r *http.Request) error
+	// Smaller, when set, may lower the limit for a request by what its
+	// headers say (an Event invocation takes less than a synchronous
+	// one): it returns the limit and its error, or 0 to keep MaxBody.
+	Smaller func(r *http.Request) (int64, *Error)
+	Handle  func(w http.ResponseWriter, r *http.Request) error
 }
 
 // DefaultMaxBody bounds the request body of an operation that sets no
@@ -129,6 +133,11 @@ func (e *Endpoint) BodyLimit(r *http.Request) (int64, *Error) {
 		if h, pattern := e.limits.Handler(r); pattern != "" {
 			l := h.(bodyLimit)
 			limit, tooLarge = l.max, l.tooLarge
+			if l.smaller != nil {
+				if n, e := l.smaller(r); n > 0 && n < limit {
+					limit, tooLarge = n, e
+				}
+			}
 		}
 	}
 	if tooLarge == nil {
@@ -177,6 +186,7 @@ func (s *Service) log() *slog.Logger {
 type bodyLimit struct {
 	max      int64
 	tooLarge *Error
+	smaller  func(r *http.Request) (int64, *Error)
 }
 
 func (bodyLimit) ServeHTTP(http.ResponseWriter, *http.Request) {}
@@ -191,7 +201,7 @@ func (s *Service) Handler() *Endpoint {
 	}
 	limits := map[string]bodyLimit{}
 	for _, op := range s.Operations {
-		l := bodyLimit{max: op.MaxBody, tooLarge: op.TooLarge}
+		l := bodyLimit{max: op.MaxBody, tooLarge: op.TooLarge, smaller: op.Smaller}
 		if l.max == 0 {
 			l.max = s.maxBody()
 		}

@@ -60,6 +60,9 @@ func (l *Lambda) Service() *awsapi.Service {
 	}
 	for i := range ops {
 		ops[i].MaxBody, ops[i].TooLarge = lambdaBodyLimit(ops[i].Name)
+		if ops[i].Name == "Invoke" {
+			ops[i].Smaller = eventBodyLimit
+		}
 	}
 	return &awsapi.Service{Name: "lambda", Protocol: awsapi.RestJSON{ErrorBody: errorBody}, Operations: ops, Errors: errorCodes,
 		Internal:   awsapi.Error{Code: "ServiceException", Status: http.StatusInternalServerError},
@@ -86,6 +89,17 @@ func lambdaBodyLimit(op string) (int64, *awsapi.Error) {
 			Message: fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", MaxInvokeRequest)}
 	}
 	return 0, nil
+}
+
+// eventBodyLimit is the smaller limit of an Event invocation's payload,
+// so that the server refuses a larger one before reading it; the error is
+// the one the runtime gives a larger Event payload.
+func eventBodyLimit(r *http.Request) (int64, *awsapi.Error) {
+	if r.Header.Get("X-Amz-Invocation-Type") != "Event" {
+		return 0, nil
+	}
+	return invoke.MaxAsyncPayload, &awsapi.Error{Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge,
+		Message: fmt.Sprintf("Request must be smaller than %d bytes for the Invoke operation", invoke.MaxAsyncPayload)}
 }
 
 // errorCodes are the AWS codes of the Lambda API's errors: those of the
