@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,8 +40,18 @@ func (f *imageVerifyFixture) store(xdg string) string { return filepath.Join(xdg
 // and pushes unsigned, never signed.
 func newImageVerifyFixture(t *testing.T) *imageVerifyFixture {
 	t.Helper()
+	// The signing service's clock: the real one, except while early and
+	// late are signed, at two fixed times in the past either side of the
+	// revocation's effective time (whole seconds, as signing times are).
+	var fixed atomic.Int64
+	now := func() time.Time {
+		if ns := fixed.Load(); ns != 0 {
+			return time.Unix(0, ns).UTC()
+		}
+		return time.Now().UTC()
+	}
 	f := &imageVerifyFixture{
-		srv:   servertest.Start(t),
+		srv:   servertest.StartWithClock(t, now),
 		other: servertest.Start(t),
 		reg:   registrytest.Start(t, registrytest.Options{}),
 		refs:  map[string]string{},
@@ -71,12 +82,13 @@ func newImageVerifyFixture(t *testing.T) *imageVerifyFixture {
 		}
 		return f.reg.Host + "/" + repo + "@" + desc.Digest.String(), out.JobID
 	}
+	early := time.Now().Add(-2 * time.Minute).Truncate(time.Second) // within the 5 minutes certificates are backdated
+	effective := early.Add(time.Second)
+	fixed.Store(early.UnixNano())
 	f.refs["early"], _ = sign(f.srv, "rotating", "early", "jws")
-	// The effective time is a whole second (RFC 3339) after the first
-	// signature; the second is made once the clock has passed it.
-	effective := time.Now().Truncate(time.Second).Add(time.Second)
-	time.Sleep(time.Until(effective))
+	fixed.Store(early.Add(2 * time.Second).UnixNano())
 	f.refs["late"], _ = sign(f.srv, "rotating", "late", "cose")
+	fixed.Store(0)
 	f.refs["jws"], _ = sign(f.srv, "images", "jws", "jws")
 	f.refs["cose"], _ = sign(f.srv, "images", "cose", "cose")
 	f.refs["revoked"], f.revokeJob = sign(f.srv, "images", "revoked", "jws")
