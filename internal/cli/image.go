@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,11 +9,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/signet/signet/internal/images"
 	"github.com/signet/signet/internal/notary"
+	"github.com/signet/signet/internal/signerclient"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -128,39 +125,11 @@ func imageError(err error) error {
 }
 
 // withSignatureFormat adds Signet's signatureFormat field to a
-// SignPayload request body when the format is not AWS's JWS. AWS's
-// SignPayload has no such field (it always answers JWS), so the SDK
-// cannot send it; the field is added after the SDK serialises the body
-// and before it computes the length and the SigV4 signature.
+// SignPayload request body when the format is not AWS's JWS (AWS's
+// SignPayload has no such field and always answers JWS).
 func withSignatureFormat(format string) func(*signer.Options) {
-	return func(o *signer.Options) {
-		if format == "jws" {
-			return
-		}
-		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Serialize.Add(middleware.SerializeMiddlewareFunc("SignetSignatureFormat",
-				func(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
-					req, ok := in.Request.(*smithyhttp.Request)
-					if !ok || req.GetStream() == nil {
-						return next.HandleSerialize(ctx, in)
-					}
-					body, err := io.ReadAll(req.GetStream())
-					if err != nil {
-						return middleware.SerializeOutput{}, middleware.Metadata{}, err
-					}
-					var doc map[string]any
-					if err := json.Unmarshal(body, &doc); err != nil {
-						return middleware.SerializeOutput{}, middleware.Metadata{}, err
-					}
-					doc["signatureFormat"] = format
-					if body, err = json.Marshal(doc); err != nil {
-						return middleware.SerializeOutput{}, middleware.Metadata{}, err
-					}
-					if in.Request, err = req.SetStream(bytes.NewReader(body)); err != nil {
-						return middleware.SerializeOutput{}, middleware.Metadata{}, err
-					}
-					return next.HandleSerialize(ctx, in)
-				}), middleware.After)
-		})
+	if format == "jws" {
+		return func(*signer.Options) {}
 	}
+	return signerclient.BodyFields(map[string]string{"signatureFormat": format})
 }

@@ -39,6 +39,7 @@ import (
 
 	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/notary"
+	"github.com/signet/signet/internal/signerclient"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -164,7 +165,7 @@ func (*Plugin) GenerateEnvelope(ctx context.Context, req *plugin.GenerateEnvelop
 	if ref.Owner != "" {
 		in.ProfileOwner = aws.String(ref.Owner)
 	}
-	out, err := c.api.SignPayload(ctx, in, withBodyFields(fields))
+	out, err := c.api.SignPayload(ctx, in, signerclient.BodyFields(fields))
 	if err != nil {
 		return nil, c.apiError("SignPayload", err)
 	}
