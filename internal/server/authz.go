@@ -170,7 +170,7 @@ func (a *authorizer) requestKeys(r *http.Request) map[string][]string {
 }
 
 // rateLimiter builds the limiter of the configuration (nil: no limits).
-func rateLimiter(c config.RateLimits) *ratelimit.Limiter {
+func rateLimiter(c config.RateLimits, now func() time.Time) *ratelimit.Limiter {
 	if c.Rate == 0 && len(c.Actions) == 0 {
 		return nil
 	}
@@ -180,7 +180,7 @@ func rateLimiter(c config.RateLimits) *ratelimit.Limiter {
 		}
 		return b
 	}
-	l := &ratelimit.Limiter{Default: ratelimit.Limit{Rate: c.Rate, Burst: burst(c.Rate, c.Burst)}, ByAction: map[string]ratelimit.Limit{}}
+	l := &ratelimit.Limiter{Default: ratelimit.Limit{Rate: c.Rate, Burst: burst(c.Rate, c.Burst)}, ByAction: map[string]ratelimit.Limit{}, Now: now}
 	for a, al := range c.Actions {
 		l.ByAction[a] = ratelimit.Limit{Rate: al.Rate, Burst: burst(al.Rate, al.Burst)}
 	}

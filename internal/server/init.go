@@ -43,13 +43,12 @@ type installation struct {
 
 // initialize creates the installation on first start (account id, root
 // CA, bootstrap access key, all in one transaction) or loads it.
-func initialize(ctx context.Context, cfg *config.Config, db *store.DB, ks keys.KeyStore, box *seal.Box) (installation, bool, error) {
+func initialize(ctx context.Context, cfg *config.Config, db *store.DB, ks keys.KeyStore, box *seal.Box, now time.Time) (installation, bool, error) {
 	if _, err := db.Setting(ctx, settingInitialized); errors.Is(err, store.ErrNotFound) {
 		account := cfg.AccountID
 		if account == "" {
 			account = newAccountID()
 		}
-		now := time.Now().UTC()
 		rootKeyID, root, err := signing.NewRoot(ctx, ks, cfg.Subject.Name(), now)
 		if err != nil {
 			return installation{}, false, err

@@ -113,6 +113,21 @@ type Server struct {
 	// TSA is the time-stamping authority that timestamps every signature.
 	TSA     *tsa.Authority
 	tsaRoot pki.CA
+
+	// now is the signing clock (see WithClock).
+	now func() time.Time
+}
+
+// An Option changes how Open builds a server.
+type Option func(*Server)
+
+// WithClock makes now the server's signing clock: the time a new
+// installation's root and time-stamping certificates start at, profiles
+// sign and revoke at, and rate limits count by. Requests are still
+// authenticated by the system clock. Tests use it to make an
+// installation that lives in the past.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) { s.now = now }
 }
 
 // Paths inside the data directory.
@@ -125,7 +140,7 @@ const (
 // Open opens (initialising on first start) the data directory of cfg and
 // returns a server ready to serve. It fails with ErrDataDirInUse if
 // another server holds the directory.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -136,7 +151,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, lock: lock, limits: defaultLimits}
+	s := &Server{cfg: cfg, log: log, lock: lock, limits: defaultLimits, now: func() time.Time { return time.Now().UTC() }}
+	for _, o := range opts {
+		o(s)
+	}
 	s.bodies = newBodyBudget(s.limits.bufferedBodies)
 	if err := s.tighten(ctx); err != nil {
 		s.Close()
@@ -191,7 +209,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	inst, created, err := initialize(ctx, &s.cfg, s.db, ks, s.box)
+	inst, created, err := initialize(ctx, &s.cfg, s.db, ks, s.box, s.now())
 	if err != nil {
 		return err
 	}
@@ -224,7 +242,7 @@ func (s *Server) open(ctx context.Context) error {
 	// packages; the runner works them while the server serves.
 	wakeup := signing.NewWakeup()
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA,
-		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration()}
+		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration(), Now: s.now}
 	s.ocsp = revocation.OCSPHandler(s.Profiles, s.log)
 	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log, Wakeup: wakeup}
 	// The data directory lock makes this the only node on this database:
@@ -237,7 +255,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openAudit(ctx, ks); err != nil {
 		return err
 	}
-	s.authz = &authorizer{iam: s.IAM, limiter: rateLimiter(s.cfg.RateLimits)}
+	s.authz = &authorizer{iam: s.IAM, limiter: rateLimiter(s.cfg.RateLimits, s.now)}
 	lambda, err := s.openFunctions(ctx, inst)
 	if err != nil {
 		return err
@@ -310,14 +328,6 @@ func (s *Server) Config() config.Config { return s.cfg }
 
 // AccountID is the installation's account id.
 func (s *Server) AccountID() string { return s.inst.Account.ID }
-
-// SetRateLimitClock makes the rate limits read the time from now instead
-// of the system clock (for tests); call it before Serve.
-func (s *Server) SetRateLimitClock(now func() time.Time) {
-	if s.authz.limiter != nil {
-		s.authz.limiter.Now = now
-	}
-}
 
 // Close releases the database and the data directory lock.
 func (s *Server) Close() error {

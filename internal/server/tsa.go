@@ -74,12 +74,12 @@ func (s *Server) openTSA(ctx context.Context, ks keys.KeyStore) error {
 		return fmt.Errorf("failed to load the TSA root key: %w", err)
 	}
 	s.tsaRoot = pki.CA{Cert: root, Signer: rootSigner}
-	s.TSA = &tsa.Authority{Cert: cert, Chain: []*x509.Certificate{cert, root}, Signer: signer}
+	s.TSA = &tsa.Authority{Cert: cert, Chain: []*x509.Certificate{cert, root}, Signer: signer, Now: s.now}
 	return nil
 }
 
 func (s *Server) createTSA(ctx context.Context, ks keys.KeyStore) error {
-	now := time.Now().UTC()
+	now := s.now()
 	subject := s.cfg.Subject.Name()
 	rootKeyID, rootPub, err := ks.Create(ctx, keys.KeySpecEC384)
 	if err != nil {

@@ -4,12 +4,13 @@ package servertest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,14 +72,21 @@ func start(tb testing.TB, edit func(*config.Config), now func() time.Time) *Serv
 	cfg.DataDir = tb.TempDir()
 	cfg.Listen = l.Addr().String()
 	edit(&cfg)
-	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var opts []server.Option
+	if now != nil {
+		opts = append(opts, server.WithClock(now))
+	}
+	// The server's log is shown when the test fails.
+	log := &logBuffer{}
+	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(log, nil)), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if now != nil {
-		srv.Profiles.Now = now
-		srv.SetRateLimitClock(now)
-	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("the log of the signet server at %s:\n%s", cfg.Listen, log.String())
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, l); close(done) }()
@@ -162,3 +170,21 @@ func LambdaRole(tb testing.TB, srv *server.Server) string {
 // RequireAll reports whether SIGNET_REQUIRE_ALL=1 asks that tests fail
 // rather than skip when something they need is missing.
 func RequireAll() bool { return os.Getenv("SIGNET_REQUIRE_ALL") == "1" }
+
+// logBuffer is a server log kept in memory, safe for concurrent writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
