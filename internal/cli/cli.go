@@ -529,11 +529,20 @@ type hintError struct {
 func (e *hintError) Error() string { return e.err.Error() }
 func (e *hintError) Unwrap() error { return e.err }
 
-// hints suggests fixes for common failures.
+// hints suggests fixes for common failures: those of every hintError
+// in err's chain, outermost first, or else those known for its message.
 func hints(err error) []string {
-	var he *hintError
-	if errors.As(err, &he) {
-		return he.hints
+	var all []string
+	for e := err; ; {
+		var he *hintError
+		if !errors.As(e, &he) {
+			break
+		}
+		all = append(all, he.hints...)
+		e = he.err
+	}
+	if all != nil {
+		return all
 	}
 	var api smithy.APIError
 	msg := err.Error()

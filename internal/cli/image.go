@@ -86,6 +86,11 @@ func imageSign(ctx context.Context, args []string, stdout io.Writer) error {
 		return out.Signature, nil
 	}
 	res, err := images.Sign(ctx, ref, sign, images.Options{PlainHTTP: *insecure, SignatureMediaType: mediaType})
+	if ie := (*images.Error)(nil); errors.As(err, &ie) && ie.Op == images.OpPush && out != nil {
+		// The signing job exists; say so, so that nobody looks for a
+		// signature that never reached the registry.
+		err = &hintError{err, []string{fmt.Sprintf("the signature was made (signing job %s) but is not in the registry; sign again once the push is allowed", out.Metadata[notary.AttrJob])}}
+	}
 	if err != nil {
 		return imageError(err)
 	}

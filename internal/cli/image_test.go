@@ -160,6 +160,9 @@ func TestImageSignErrors(t *testing.T) {
 	srv := servertest.Start(t)
 	open := registrytest.Start(t, registrytest.Options{})
 	private := registrytest.Start(t, registrytest.Options{User: "ci", Password: "pushing-images"})
+	// Anyone may read, only its owner push: as a CD principal's view of
+	// a production registry.
+	readOnly := registrytest.Start(t, registrytest.Options{User: "owner", Password: "owns-the-registry", Tokens: true})
 	for _, p := range [][]string{{"images", "Notation-OCI-SHA384-ECDSA"}, {"lambda_zips", "AWSLambda-SHA384-ECDSA"}} {
 		if code, _, stderr := run(t, srv, "profile", "create", p[0], "--platform", p[1]); code != 0 {
 			t.Fatal(stderr)
@@ -167,6 +170,7 @@ func TestImageSignErrors(t *testing.T) {
 	}
 	open.PushArtifact(t, "demo/app", "v1", []byte("app"))
 	private.PushArtifact(t, "demo/app", "v1", []byte("app"))
+	readOnly.PushArtifact(t, "demo/app", "v1", []byte("app"))
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	wrongCreds := (&registrytest.Registry{Host: private.Host, User: "ci", Password: "wrong"}).DockerConfig(t, t.TempDir())
 	cases := []struct {
@@ -190,6 +194,9 @@ func TestImageSignErrors(t *testing.T) {
 			[]string{"not authorized to read " + private.Host + "/demo/app:v1", "hint: log in to the registry"}},
 		{"wrong-credentials", []string{private.Host + "/demo/app:v1", "--profile", "images"}, wrongCreds, 12,
 			[]string{"not authorized to read ", "401"}},
+		{"push-refused", []string{readOnly.Host + "/demo/app:v1", "--profile", "images"}, "", 12,
+			[]string{"not authorized to push the signature of " + readOnly.Host + "/demo/app:v1", "401", "hint: log in to the registry", "pushing to its repository",
+				"hint: the signature was made (signing job arn:aws:signer:", "but is not in the registry"}},
 		{"no-tag", []string{open.Host + "/demo/app", "--profile", "images"}, "", 2,
 			[]string{"names no tag or digest"}},
 		{"bad-format", []string{open.Host + "/demo/app:v1", "--profile", "images", "--signature-format", "pem"}, "", 2,

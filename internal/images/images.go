@@ -67,10 +67,14 @@ var (
 	ErrUnauthorized = errors.New("not authorized")
 )
 
+// OpPush is the Op of an Error pushing a signature: the signature was
+// made but is not in the registry.
+const OpPush = "push the signature of"
+
 // Error is a failure of one registry operation on an image.
 type Error struct {
 	Kind error  // one of the Err values above, or nil
-	Op   string // what was being done: "read", "push"
+	Op   string // what was being done: "read", OpPush, …
 	Ref  string // the image reference
 	Err  error
 }
@@ -200,7 +204,7 @@ func Sign(ctx context.Context, ref string, sign SignFunc, opts Options) (Result,
 	if err != nil {
 		var re *remote.ReferrersError
 		if !errors.As(err, &re) || !re.IsReferrersIndexDelete() {
-			return Result{}, classify("push the signature of", ref, err)
+			return Result{}, classify(OpPush, ref, err)
 		}
 		// The signature is pushed; only removing the previous referrers
 		// index failed, which leaves a stale index and no harm.

@@ -33,17 +33,28 @@ import (
 // the test is skipped, or fails under SIGNET_REQUIRE_ALL=1.
 func Tool(tb testing.TB, name, env string) string {
 	tb.Helper()
+	p, err := Find(name, env)
+	if err != nil {
+		missing(tb, err.Error())
+	}
+	return p
+}
+
+// Find returns the path of an external program as Tool does, or an
+// error that says how to provide it; for tests that leave out only a part
+// when it is missing.
+func Find(name, env string) (string, error) {
 	if p := os.Getenv(env); p != "" {
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
+			return p, nil
 		}
-		missing(tb, fmt.Sprintf("%s: %s=%s does not exist", name, env, p))
+		return "", fmt.Errorf("%s: %s=%s does not exist", name, env, p)
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		missing(tb, fmt.Sprintf("%s not found: set %s or put it on PATH (./scripts/test builds it)", name, env))
+		return "", fmt.Errorf("%s not found: set %s or put it on PATH (./scripts/test builds it)", name, env)
 	}
-	return p
+	return p, nil
 }
 
 func missing(tb testing.TB, msg string) {
@@ -62,6 +73,11 @@ type Options struct {
 	// User and Password, when set, make the registry require HTTP basic
 	// authentication (an htpasswd file with this one user).
 	User, Password string
+	// Tokens makes the registry authenticate with bearer tokens from a
+	// token server in the test process instead, as Docker Hub, GHCR and
+	// ECR do: User (with Password) may pull and push, anyone else, with
+	// or without credentials, only pull.
+	Tokens bool
 }
 
 // Registry is a running distribution registry.
@@ -85,7 +101,13 @@ func Start(tb testing.TB, opts Options) *Registry {
 	bin := Tool(tb, "registry", "SIGNET_REGISTRY")
 	dir := tb.TempDir()
 	var authCfg string
-	if opts.User != "" {
+	switch {
+	case opts.Tokens:
+		if opts.User == "" {
+			tb.Fatal("registrytest: Options.Tokens needs a User who may push")
+		}
+		authCfg = startTokenServer(tb, dir, opts.User, opts.Password)
+	case opts.User != "":
 		hash, err := bcrypt.GenerateFromPassword([]byte(opts.Password), bcrypt.MinCost)
 		if err != nil {
 			tb.Fatal(err)
