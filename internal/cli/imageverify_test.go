@@ -19,6 +19,10 @@ import (
 type imageVerifyFixture struct {
 	srv, other *servertest.Server
 	reg        *registrytest.Registry
+	// expXDG trusts profile shortlived of an installation whose clock
+	// runs three days behind, which signed refs["expired"] with a
+	// signature valid for one day.
+	expXDG string
 	// Notation configuration directories (XDG_CONFIG_HOME; the files
 	// are in DIR/notation): trusting profile images, profile rotating,
 	// and the other installation's profile images.
@@ -36,6 +40,7 @@ func (f *imageVerifyFixture) store(xdg string) string { return filepath.Join(xdg
 //   - other: by profile images of another installation;
 //   - moved: its tag then moved to an unsigned manifest;
 //   - revoked: by profile images (revoked by the test);
+//   - expired: by an installation three days in the past, valid one day;
 //
 // and pushes unsigned, never signed.
 func newImageVerifyFixture(t *testing.T) *imageVerifyFixture {
@@ -93,6 +98,13 @@ func newImageVerifyFixture(t *testing.T) *imageVerifyFixture {
 	f.refs["cose"], _ = sign(f.srv, "images", "cose", "cose")
 	f.refs["revoked"], f.revokeJob = sign(f.srv, "images", "revoked", "jws")
 	f.refs["other"], _ = sign(f.other, "images", "other", "jws")
+	// Expiry: signed three days ago (by the clock of a whole installation,
+	// so that its root and intermediates were valid then) for one day.
+	past := servertest.StartWithClock(t, func() time.Time { return time.Now().Add(-72 * time.Hour).UTC() })
+	must(past, "profile", "create", "shortlived", "--platform", "Notation-OCI-SHA384-ECDSA", "--validity", "1", "--validity-type", "DAYS")
+	f.expXDG = t.TempDir()
+	must(past, "trust", "export", "--profile", "shortlived", f.store(f.expXDG))
+	f.refs["expired"], _ = sign(past, "shortlived", "expired", "jws")
 	sign(f.srv, "images", "moved", "jws")
 	f.reg.PushArtifact(t, "demo/moved", "v1", []byte("changed after signing"))
 	f.refs["moved"] = f.reg.Host + "/demo/moved:v1"
@@ -178,6 +190,8 @@ func TestImageVerify(t *testing.T) {
 			[]string{`"verified": false`, `"failedCheck": "authenticity"`, `"result": "not checked"`}, nil},
 		{"json-unsigned", []string{f.refs["unsigned"], "--trust-store", f.store(f.xdg), "--output", "json"}, 3,
 			[]string{`"verified": false`, `"signatures": []`}, []string{"no signature found"}},
+		{"expired", []string{f.refs["expired"], "--trust-store", f.store(f.expXDG)}, 6,
+			[]string{"expiry", "not verified: the expiry check failed"}, []string{"expired"}},
 		{"trusted-identity", []string{f.refs["jws"], "--trust-store", f.store(f.rotXDG)}, 7,
 			[]string{"not verified: the trustedIdentity check failed"}, []string{"trusted identit"}},
 		{"profile-revoked-after-signing", []string{f.refs["early"], "--trust-store", f.store(f.rotXDG)}, 0, []string{"\nverified\n"}, nil},
@@ -303,16 +317,18 @@ func TestImageVerifyAgreesWithNotation(t *testing.T) {
 	cases := []struct {
 		name, ref, xdg string
 		ok             bool
+		notationSays   string // in notation's output when it refuses
 	}{
-		{"jws", f.refs["jws"], f.xdg, true},
-		{"cose", f.refs["cose"], f.xdg, true},
-		{"moved-tag", f.refs["moved"], f.xdg, false},
-		{"unsigned", f.refs["unsigned"], f.xdg, false},
-		{"other-installation", f.refs["other"], f.xdg, false},
-		{"other-installation-trusted", f.refs["other"], f.otherXDG, true},
-		{"trusted-identity", f.refs["jws"], f.rotXDG, false},
-		{"profile-revoked-after-signing", f.refs["early"], f.rotXDG, true},
-		{"profile-revoked-before-signing", f.refs["late"], f.rotXDG, false},
+		{"jws", f.refs["jws"], f.xdg, true, ""},
+		{"cose", f.refs["cose"], f.xdg, true, ""},
+		{"moved-tag", f.refs["moved"], f.xdg, false, ""},
+		{"unsigned", f.refs["unsigned"], f.xdg, false, ""},
+		{"other-installation", f.refs["other"], f.xdg, false, ""},
+		{"other-installation-trusted", f.refs["other"], f.otherXDG, true, ""},
+		{"trusted-identity", f.refs["jws"], f.rotXDG, false, ""},
+		{"expired", f.refs["expired"], f.expXDG, false, "expired"},
+		{"profile-revoked-after-signing", f.refs["early"], f.rotXDG, true, ""},
+		{"profile-revoked-before-signing", f.refs["late"], f.rotXDG, false, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -320,6 +336,9 @@ func TestImageVerifyAgreesWithNotation(t *testing.T) {
 			out, err := notationVerify(t, notation, c.xdg, dockerConfig, c.ref)
 			if (code == 0) != c.ok || (err == nil) != c.ok {
 				t.Errorf("want ok=%v: signet exit %d, notation %v\nsignet:\n%s%s\nnotation:\n%s", c.ok, code, err, stdout, stderr, out)
+			}
+			if !strings.Contains(out, c.notationSays) {
+				t.Errorf("notation's output lacks %q:\n%s", c.notationSays, out)
 			}
 		})
 	}
