@@ -14,26 +14,32 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/images/registrytest"
 )
 
 // The README's shell blocks each follow a marker line:
 //
 //	<!-- walkthrough -->              run by TestREADMEWalkthrough, in order
 //	<!-- walkthrough: functions -->   the same, when functions can run here
+//	<!-- walkthrough: images -->      the same, with a registry and the notation CLI
 //	<!-- not run: REASON -->          shown only (building, serving, the test suite)
 const (
 	markWalkthrough = "<!-- walkthrough -->"
 	markFunctions   = "<!-- walkthrough: functions -->"
+	markImages      = "<!-- walkthrough: images -->"
 	markNotRun      = "<!-- not run: "
 	// readmeAddr is the address the README's commands use, which the
 	// test replaces by its own server's.
 	readmeAddr = "127.0.0.1:9090"
+	// readmeRegistry is the registry the README's image commands use,
+	// replaced by the test's own.
+	readmeRegistry = "registry.example:5000"
 )
 
 type readmeBlock struct {
-	line      int // of the opening fence
-	functions bool
-	text      string
+	line  int    // of the opening fence
+	needs string // markFunctions, markImages, or "" for every machine
+	text  string
 }
 
 // readmeBlocks returns the walkthrough blocks of a README in order, and
@@ -46,7 +52,7 @@ func readmeBlocks(t *testing.T, readme string) (blocks []readmeBlock, yaml strin
 	for i := 0; i < len(lines); i++ {
 		l := strings.TrimSpace(lines[i])
 		switch {
-		case l == markWalkthrough || l == markFunctions || strings.HasPrefix(l, markNotRun):
+		case l == markWalkthrough || l == markFunctions || l == markImages || strings.HasPrefix(l, markNotRun):
 			marker = l
 			continue
 		case strings.HasPrefix(l, "```"):
@@ -63,9 +69,13 @@ func readmeBlocks(t *testing.T, readme string) (blocks []readmeBlock, yaml strin
 			case lang == "yaml" && yaml == "":
 				yaml = strings.Join(body, "\n") + "\n"
 			case lang == "sh" && marker == "":
-				t.Fatalf("README.md:%d: a sh block without a marker: precede it with %s, %s or %sREASON -->", start+1, markWalkthrough, markFunctions, markNotRun)
+				t.Fatalf("README.md:%d: a sh block without a marker: precede it with %s, %s, %s or %sREASON -->", start+1, markWalkthrough, markFunctions, markImages, markNotRun)
 			case lang == "sh" && !strings.HasPrefix(marker, markNotRun):
-				blocks = append(blocks, readmeBlock{line: start + 1, functions: marker == markFunctions, text: strings.Join(body, "\n") + "\n"})
+				b := readmeBlock{line: start + 1, text: strings.Join(body, "\n") + "\n"}
+				if marker != markWalkthrough {
+					b.needs = marker
+				}
+				blocks = append(blocks, b)
 			case lang != "sh" && marker != "":
 				t.Fatalf("README.md:%d: the marker %s is on a %q block, not a sh block", start+1, marker, lang)
 			}
@@ -188,11 +198,19 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 		t.Logf("functions cannot run here; leaving out the blocks marked %s:\n%s", markFunctions, banner)
 	}
+	// The image blocks need a registry holding the README's image and
+	// the notation CLI as notation.
+	images := imageWalkthrough(t, binDir)
+	if images != "" {
+		local = func(s string) string {
+			return strings.ReplaceAll(strings.ReplaceAll(s, readmeAddr, addr), readmeRegistry, images)
+		}
+	}
 
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\n")
 	for _, b := range blocks {
-		if b.functions && !functions {
+		if b.needs == markFunctions && !functions || b.needs == markImages && images == "" {
 			continue
 		}
 		fmt.Fprintf(&script, "echo '>>> README.md:%d' >&2\n%s", b.line, local(b.text))
@@ -216,6 +234,13 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	if functions {
 		want = append(want, `"hello, world!"`, "value1 = hello, world!")
+	}
+	if images != "" {
+		want = append(want,
+			"signed "+images+"/team/app@sha256:",                              // by the CI role
+			"Successfully verified signature for "+images+"/team/app@sha256:", // notation verify in CD
+			"the CD user cannot sign",
+		)
 	}
 	for _, w := range want {
 		if !strings.Contains(string(out), w) {
@@ -271,4 +296,29 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// imageWalkthrough makes what the README's image blocks need: a running
+// registry holding the image team/app:v1, and the notation CLI as
+// binDir/notation. It returns the registry's host:port, or "" when
+// either program is missing (a failure under SIGNET_REQUIRE_ALL=1).
+func imageWalkthrough(t *testing.T, binDir string) string {
+	t.Helper()
+	notation, err := registrytest.Find("notation", "SIGNET_NOTATION")
+	if err == nil {
+		_, err = registrytest.Find("registry", "SIGNET_REGISTRY")
+	}
+	if err != nil {
+		if os.Getenv("SIGNET_REQUIRE_ALL") == "1" {
+			t.Fatalf("%v; SIGNET_REQUIRE_ALL=1 makes it mandatory", err)
+		}
+		t.Logf("%v; leaving out the blocks marked %s", err, markImages)
+		return ""
+	}
+	if err := os.Symlink(notation, filepath.Join(binDir, "notation")); err != nil {
+		t.Fatal(err)
+	}
+	reg := registrytest.Start(t, registrytest.Options{})
+	reg.PushArtifact(t, "team/app", "v1", []byte("the application"))
+	return reg.Host
 }
