@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
 	"golang.org/x/sys/unix"
+
+	"github.com/signet/signet/internal/signing"
 )
 
 func platforms(ctx context.Context, args []string, stdout io.Writer) error {
@@ -48,15 +50,22 @@ func platforms(ctx context.Context, args []string, stdout io.Writer) error {
 	return table(stdout, []string{"PLATFORM", "NAME", "MAX MB", "REVOCATION"}, rows)
 }
 
-type tagFlags map[string]string
+// kvFlags is a repeatable KEY=VALUE flag (tags, signing parameters).
+type kvFlags struct {
+	what string
+	m    map[string]string
+}
 
-func (t tagFlags) String() string { return "" }
-func (t tagFlags) Set(v string) error {
+func (f *kvFlags) String() string { return "" }
+func (f *kvFlags) Set(v string) error {
 	k, val, ok := strings.Cut(v, "=")
 	if !ok || k == "" {
-		return fmt.Errorf("tag %q must be KEY=VALUE", v)
+		return fmt.Errorf("%s %q must be KEY=VALUE", f.what, v)
 	}
-	t[k] = val
+	if f.m == nil {
+		f.m = map[string]string{}
+	}
+	f.m[k] = val
 	return nil
 }
 
@@ -78,8 +87,9 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		platform := fs.String("platform", "", "signing platform id (see 'signet platforms')")
 		value := fs.Int("validity", 0, "signature validity (default 135 months, the maximum)")
 		unit := fs.String("validity-type", "MONTHS", "unit of --validity: DAYS, MONTHS or YEARS")
-		tags := tagFlags{}
+		tags, params := &kvFlags{what: "tag"}, &kvFlags{what: "signing parameter"}
 		fs.Var(tags, "tag", "tag KEY=VALUE (repeatable)")
+		fs.Var(params, "signing-parameter", "signing parameter KEY=VALUE (repeatable): signatureFormat=jws|cose, or on Notation profiles verificationPlugin=PLUGIN such as "+signing.AWSPluginName)
 		pos, err := parse(fs, args)
 		if err != nil {
 			return err
@@ -101,9 +111,7 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *value != 0 {
 			in.SignatureValidityPeriod = &types.SignatureValidityPeriod{Value: int32(*value), Type: types.ValidityType(strings.ToUpper(*unit))}
 		}
-		if len(tags) > 0 {
-			in.Tags = tags
-		}
+		in.Tags, in.SigningParameters = tags.m, params.m
 		out, err := c.PutSigningProfile(ctx, in)
 		if err != nil {
 			return apiError(err)

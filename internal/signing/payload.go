@@ -26,7 +26,8 @@ type SignPayloadInput struct {
 	// of the Notation plugin written into the envelope as the critical
 	// attribute io.cncf.notary.verificationPlugin, so that Notation
 	// verifiers run that plugin (notation-signet: "signet") to check the
-	// trusted identity and revocation. Empty: no such attribute.
+	// trusted identity and revocation. Empty: the profile's signing
+	// parameter verificationPlugin, if any, else no such attribute.
 	VerificationPlugin string
 	RequestedBy        string
 }
@@ -93,7 +94,11 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 		CreatedAt: now, CompletedAt: now, SignatureExpiresAt: expiry,
 		RequestedBy: in.RequestedBy, Owner: s.Account.ID, Invoker: s.Account.ID,
 	}
-	env, leaf, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), mediaType, in.VerificationPlugin)
+	plugin := in.VerificationPlugin
+	if plugin == "" {
+		plugin = p.SigningParameters[VerificationPluginParameter]
+	}
+	env, leaf, err := s.signPayload(ctx, v, in.Payload, now, expiry, s.Account.JobARN(j.ID), mediaType, plugin)
 	if err != nil {
 		return SignPayloadResult{}, err
 	}

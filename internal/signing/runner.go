@@ -205,6 +205,18 @@ func (r *Runner) maxSize() int64 {
 // envelope of signed packages: "jws" (default) or "cose".
 const SignatureFormatParameter = "signatureFormat"
 
+// VerificationPluginParameter is the signing parameter of a Notation
+// profile that names the Notation plugin every SignPayload envelope of
+// the profile names as its verifier (the critical signed attribute
+// io.cncf.notary.verificationPlugin), as AWS Signer's envelopes name
+// AWSPluginName: so that signatures made by clients that know nothing of
+// Signet, such as AWS's own plugin, verify the AWS way. Absent: no such
+// attribute, and plain notation verifies the signatures.
+const VerificationPluginParameter = "verificationPlugin"
+
+// AWSPluginName is the name of AWS Signer's Notation plugin.
+const AWSPluginName = "com.amazonaws.signer.notation.plugin"
+
 // EnvelopeFormat is the envelope type a profile's signed packages use.
 func EnvelopeFormat(p Profile) signedzip.EnvelopeType {
 	if strings.EqualFold(p.SigningParameters[SignatureFormatParameter], "cose") {

@@ -135,6 +135,14 @@ func (s *Service) PutProfile(ctx context.Context, in PutProfileInput) (PutProfil
 	if f, ok := in.SigningParameters[SignatureFormatParameter]; ok && !strings.EqualFold(f, "jws") && !strings.EqualFold(f, "cose") {
 		return PutProfileResult{}, validationError("signingParameters."+SignatureFormatParameter, f, "must be jws or cose")
 	}
+	if name, ok := in.SigningParameters[VerificationPluginParameter]; ok {
+		switch {
+		case plat.ID != PlatformNotation:
+			return PutProfileResult{}, newError(ErrInvalid, fmt.Sprintf("signingParameters.%s applies to %s profiles (their SignPayload envelopes), not to %s; remove it", VerificationPluginParameter, PlatformNotation, plat.ID))
+		case !validPluginName.MatchString(name):
+			return PutProfileResult{}, validationError("signingParameters."+VerificationPluginParameter, name, "must be a Notation plugin name such as "+AWSPluginName+": letters, digits, '.', '_' and '-', at most 128")
+		}
+	}
 	if len(in.SigningParameters) > 20 {
 		return PutProfileResult{}, newError(ErrInvalid, "signingParameters may hold at most 20 entries")
 	}
