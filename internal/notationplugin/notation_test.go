@@ -132,8 +132,9 @@ func unusedAddr(t *testing.T) string {
 // TestNotationSignWithPlugin: notation v1.3.2 with notation-signet
 // installed signs an image through Signet (JWS and COSE), by profile ARN
 // or name, with the endpoint from the plugin configuration or
-// SIGNET_ENDPOINT; notation verify accepts the signature with the files
-// signet trust export wrote and refuses a changed manifest.
+// SIGNET_ENDPOINT; notation verify and signet image verify accept the
+// signature with the files signet trust export wrote and refuse a
+// changed manifest.
 func TestNotationSignWithPlugin(t *testing.T) {
 	notationBin := registrytest.Notation(t)
 	pluginBin := buildPlugin(t)
@@ -176,12 +177,27 @@ func TestNotationSignWithPlugin(t *testing.T) {
 			if err != nil || !strings.Contains(out, want) {
 				t.Errorf("notation inspect: no %s signature: %v\n%s", want, err, out)
 			}
+			// signet image verify accepts it too, with the same files.
+			if code, stdout, stderr := signetImageVerify(xdg, digestRef); code != 0 || !strings.Contains(stdout, "\nverified\n") {
+				t.Errorf("signet image verify: exit %d\n%s%s", code, stdout, stderr)
+			}
 			reg.PushArtifact(t, repo, "v1", []byte("changed "+c.name))
 			if out, err := notation(t, notationBin, env{xdg: xdg, extra: creds}, "verify", "--insecure-registry", tagRef); err == nil || strings.Contains(out, "Successfully verified") {
 				t.Errorf("notation verify of the changed image passed:\n%s", out)
 			}
+			if code, stdout, stderr := signetImageVerify(xdg, tagRef); code != 3 {
+				t.Errorf("signet image verify of the changed image: exit %d, want 3 (no signature)\n%s%s", code, stdout, stderr)
+			}
 		})
 	}
+}
+
+// signetImageVerify runs signet image verify on ref with the trust
+// store and policy in xdg/notation.
+func signetImageVerify(xdg, ref string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(context.Background(), []string{"image", "verify", "--insecure-registry", ref, "--trust-store", filepath.Join(xdg, "notation")}, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
 }
 
 // TestNotationSignPluginErrors: what goes wrong reaches the user as the
