@@ -69,6 +69,9 @@ Container images (a Notation signature pushed beside the image):
   signet image sign HOST/REPO:TAG|@DIGEST --profile NAME [--signature-format jws|cose] [--insecure-registry]
   signet image verify HOST/REPO:TAG|@DIGEST [--policy FILE] [--trust-store DIR] [--insecure-registry] [--crl-cache DIR]
 
+Kubernetes admission (the webhooks of admission.listen in the configuration):
+  signet admission config --url https://HOST:PORT | --service NS/NAME[:PORT] [--mutating] [--ca-file FILE] [--timeout 10] [--exclude-namespace NS]...
+
 Functions and code signing configs:
   signet csc create --publisher NAME|ARN... [--policy Warn|Enforce] [--description D]
   signet csc attach FUNCTION CSC_ARN | detach FUNCTION | get CSC_ARN | list | delete CSC_ARN
@@ -182,7 +185,7 @@ func hoistGlobalFlags(args []string) ([]string, error) {
 }
 
 // commandGroups are the commands whose first argument is a subcommand.
-var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true}
+var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
@@ -239,6 +242,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return logsCmd(ctx, rest, stdout)
 	case "iam":
 		return iamCmd(ctx, rest, stdout)
+	case "admission":
+		return admissionCmd(ctx, rest, stdout)
 	}
 	return usageError("unknown command %q", cmd)
 }

@@ -81,6 +81,8 @@ type Config struct {
 	// keeps them until nextUpdate), learn of a revocation at the latest
 	// this long after it; online OCSP at once. Default 1h.
 	CRLValidity string `yaml:"crl_validity"`
+	// Admission configures the Kubernetes admission webhooks.
+	Admission Admission `yaml:"admission"`
 }
 
 // MaxCRLValidity bounds crl_validity.
@@ -275,6 +277,9 @@ func (c *Config) Validate() error {
 		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost"))) {
 			errs = append(errs, fmt.Errorf("web_identity: issuer %q must be an https:// URL", p.Issuer))
 		}
+	}
+	if err := c.Admission.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +107,9 @@ type Options struct {
 	// PlainHTTP talks to the registry over http (notation's
 	// --insecure-registry).
 	PlainHTTP bool
+	// PlainHTTPHosts are registries (HOST:PORT) talked to over http
+	// when PlainHTTP is false.
+	PlainHTTPHosts []string
 	// Credentials looks up registry credentials; nil reads Docker's
 	// config.json and credential helpers.
 	Credentials credentials.Store
@@ -150,7 +154,7 @@ func Repository(ref registry.Reference, opts Options) (*remote.Repository, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrReference, err)
 	}
-	repo.PlainHTTP = opts.PlainHTTP
+	repo.PlainHTTP = opts.PlainHTTP || slices.Contains(opts.PlainHTTPHosts, ref.Registry)
 	store := opts.Credentials
 	if store == nil {
 		if store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{}); err != nil {

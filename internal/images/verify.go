@@ -22,6 +22,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/signet/signet/internal/notary"
 )
 
 // Verification failures a caller may want to tell apart.
@@ -91,6 +93,15 @@ type SignatureResult struct {
 	Checks    []Check `json:"checks"`
 	Signer    string  `json:"signer,omitempty"` // the signing certificate's subject
 	SignedAt  string  `json:"signingTime,omitempty"`
+	// JobARN and ProfileVersionARN are the signature's signed
+	// attributes com.amazonaws.signer.signingJob and
+	// …signingProfileVersion, when it has them (Signet's and AWS
+	// Signer's signatures do): what a revocation of it names.
+	JobARN            string `json:"signingJob,omitempty"`
+	ProfileVersionARN string `json:"signingProfileVersion,omitempty"`
+	// Expires is when the result stops holding by itself: the
+	// signature's expiry or its certificate's, whichever is first.
+	Expires time.Time `json:"-"`
 }
 
 // Verification is what Verify found.
@@ -210,6 +221,27 @@ func (vf *Verifier) repository(r registry.Reference) (*remote.Repository, error)
 	}
 	vf.repos[name] = repo
 	return repo, nil
+}
+
+// Resolve returns ref as host/repository@digest, asking the registry
+// when ref names a tag.
+func (vf *Verifier) Resolve(ctx context.Context, ref string) (string, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	if err := r.ValidateReferenceAsDigest(); err == nil {
+		return r.Registry + "/" + r.Repository + "@" + r.Reference, nil
+	}
+	repo, err := vf.repository(r)
+	if err != nil {
+		return "", err
+	}
+	desc, err := repo.Resolve(ctx, r.Reference)
+	if err != nil {
+		return "", classify("read", ref, err)
+	}
+	return r.Registry + "/" + r.Repository + "@" + desc.Digest.String(), nil
 }
 
 // Verify verifies the image ref names (see the package function Verify).
@@ -366,6 +398,19 @@ func signatureResult(digest, mediaType string, o *notation.VerificationOutcome, 
 		}
 		if !si.SignedAttributes.SigningTime.IsZero() {
 			res.SignedAt = si.SignedAttributes.SigningTime.UTC().Format(time.RFC3339)
+		}
+		for _, a := range si.SignedAttributes.ExtendedAttributes {
+			v, _ := a.Value.(string)
+			switch a.Key {
+			case notary.AttrJob:
+				res.JobARN = v
+			case notary.AttrProfileVersion:
+				res.ProfileVersionARN = v
+			}
+		}
+		res.Expires = si.SignedAttributes.Expiry
+		if len(si.CertificateChain) > 0 && (res.Expires.IsZero() || si.CertificateChain[0].NotAfter.Before(res.Expires)) {
+			res.Expires = si.CertificateChain[0].NotAfter
 		}
 	}
 	got := map[trustpolicy.ValidationType]*notation.ValidationResult{}

@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/url"
 	"time"
 )
@@ -179,6 +180,27 @@ func (ca CA) IssueLeaf(t Template) (*x509.Certificate, error) {
 	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}
+	tmpl.IsCA = false
+	return create(tmpl, ca.Cert, t.PublicKey, ca.Signer)
+}
+
+// IssueServer issues a TLS server certificate for t.PublicKey naming
+// dnsNames and ips: not a CA, key usage digitalSignature, extended key
+// usage serverAuth only.
+func (ca CA) IssueServer(t Template, dnsNames []string, ips []net.IP) (*x509.Certificate, error) {
+	if err := ca.check(); err != nil {
+		return nil, err
+	}
+	if len(dnsNames) == 0 && len(ips) == 0 {
+		return nil, errors.New("server: a TLS server certificate needs at least one DNS name or IP address")
+	}
+	tmpl, err := ca.template(t)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	tmpl.DNSNames, tmpl.IPAddresses = dnsNames, ips
 	tmpl.IsCA = false
 	return create(tmpl, ca.Cert, t.PublicKey, ca.Signer)
 }

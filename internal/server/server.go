@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signet/signet/internal/admission"
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/awsapi/iamapi"
@@ -116,6 +118,10 @@ type Server struct {
 
 	// now is the signing clock (see WithClock).
 	now func() time.Time
+
+	// admission decides Kubernetes admissions (nil: no webhook).
+	admission     *admission.Controller
+	admissionCert *tls.Certificate
 }
 
 // An Option changes how Open builds a server.
@@ -242,7 +248,8 @@ func (s *Server) open(ctx context.Context) error {
 	// packages; the runner works them while the server serves.
 	wakeup := signing.NewWakeup()
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA,
-		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration(), Now: s.now}
+		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration(), Now: s.now,
+		OnRevocation: s.onRevocation, OnPayloadSigned: s.onPayloadSigned}
 	s.ocsp = revocation.OCSPHandler(s.Profiles, s.log)
 	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log, Wakeup: wakeup}
 	// The data directory lock makes this the only node on this database:
@@ -280,7 +287,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.public.Handle("POST /timestamp", s.TSA.Handler())
 	s.public.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
 	s.public.Handle("/ocsp/", s.ocsp)
-	return nil
+	return s.openAdmission(ctx)
 }
 
 // routeTo serves the APIs, each at the SigV4 signing name of its service.

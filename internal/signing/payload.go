@@ -65,7 +65,8 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 	if in.VerificationPlugin != "" && !validPluginName.MatchString(in.VerificationPlugin) {
 		return SignPayloadResult{}, validationError("verificationPlugin", in.VerificationPlugin, "must be a Notation plugin name: letters, digits, '.', '_' and '-', at most 128")
 	}
-	if _, err := notary.ParsePayload(in.Payload); err != nil {
+	desc, err := notary.ParsePayload(in.Payload)
+	if err != nil {
 		return SignPayloadResult{}, newError(ErrInvalid, fmt.Sprintf("payload is not a valid Notary payload: %v", err))
 	}
 	if in.ProfileOwner != "" && in.ProfileOwner != s.Account.ID {
@@ -105,6 +106,9 @@ func (s *Service) SignPayload(ctx context.Context, in SignPayloadInput) (SignPay
 	j.LeafSerial, j.LeafHash = leaf.Serial, leaf.Hash
 	if _, _, err := s.Jobs.CreateJob(ctx, j); err != nil {
 		return SignPayloadResult{}, fmt.Errorf("failed to record the signing job: %w", err)
+	}
+	if s.OnPayloadSigned != nil {
+		s.OnPayloadSigned(ctx, desc.Digest)
 	}
 	return SignPayloadResult{
 		Job:      j,

@@ -46,8 +46,35 @@ func (s *Service) RevokeSignature(ctx context.Context, jobID, reason, jobOwner, 
 	})
 	if err == nil {
 		s.crls.clear() // after the commit, so no stale CRL can be cached
+		s.revoked(ctx, Revocation{JobARN: s.Account.JobARN(jobID)})
 	}
 	return err
+}
+
+// Revocation is a revocation just committed: of one signature (JobARN),
+// or of a profile version from EffectiveFrom on (ProfileVersionARN).
+type Revocation struct {
+	JobARN            string
+	ProfileVersionARN string
+	EffectiveFrom     time.Time
+}
+
+// Deps returns what the revocation affects, as the ARNs a verdict
+// records it rests on.
+func (r Revocation) Deps() []string {
+	var d []string
+	for _, a := range []string{r.JobARN, r.ProfileVersionARN} {
+		if a != "" {
+			d = append(d, a)
+		}
+	}
+	return d
+}
+
+func (s *Service) revoked(ctx context.Context, r Revocation) {
+	if s.OnRevocation != nil {
+		s.OnRevocation(ctx, r)
+	}
 }
 
 // RevokeProfileInput is RevokeSigningProfile's request.
@@ -97,6 +124,7 @@ func (s *Service) RevokeProfile(ctx context.Context, in RevokeProfileInput) erro
 	})
 	if err == nil {
 		s.crls.clear()
+		s.revoked(ctx, Revocation{ProfileVersionARN: s.Account.ProfileVersionARN(in.ProfileName, in.ProfileVersion), EffectiveFrom: in.EffectiveTime.UTC()})
 	}
 	if errors.Is(err, ErrNotFound) && !isSigningError(err) {
 		return newError(ErrNotFound, fmt.Sprintf("signing profile %s has no version %s", in.ProfileName, in.ProfileVersion))

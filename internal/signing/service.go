@@ -86,6 +86,15 @@ type Service struct {
 	// nextUpdate); zero means DefaultCRLValidity.
 	CRLValidity time.Duration
 
+	// OnRevocation, if set, is called after each revocation is
+	// committed, so that caches of verdicts (admission) and running
+	// workloads learn of it at once.
+	OnRevocation func(ctx context.Context, r Revocation)
+	// OnPayloadSigned, if set, is called after SignPayload signed an
+	// artifact, with its digest (sha256:…): a refusal cached for it
+	// ("unsigned") may no longer hold.
+	OnPayloadSigned func(ctx context.Context, digest string)
+
 	crls       respCache // CRLs and OCSP responses
 	responders responders
 }

@@ -1,0 +1,373 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/notaryproject/notation-core-go/revocation/purpose"
+	"github.com/notaryproject/notation-go/verifier/trustpolicy"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/signet/signet/internal/admission"
+	"github.com/signet/signet/internal/audit"
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/images"
+	"github.com/signet/signet/internal/pki"
+	"github.com/signet/signet/internal/signing"
+)
+
+// Trust store names of the admission trust store Signet writes.
+const (
+	admissionStoreDir = "admission/notation"
+	tsaStoreName      = "signet-tsa"
+)
+
+// admissionStores are the signingAuthority store names under which the
+// default admission trust store holds Signet's root.
+var admissionStores = []string{"signet", "aws-signer-ts"}
+
+// MaxAdmissionReview bounds an AdmissionReview body: kube-apiserver
+// sends objects up to etcd's 1.5 MiB, twice for an UPDATE.
+const MaxAdmissionReview = 4 << 20
+
+// openAdmission builds the admission controller from the configuration
+// (nothing when no webhook listens).
+func (s *Server) openAdmission(ctx context.Context) error {
+	ac := s.cfg.Admission
+	if ac.Listen == "" {
+		return nil
+	}
+	storeDir := filepath.Join(s.cfg.DataDir, admissionStoreDir)
+	if err := s.writeAdmissionStore(storeDir); err != nil {
+		return fmt.Errorf("admission: failed to write the trust store: %w", err)
+	}
+	ocspRT := inProcessOCSP{base: s.cfg.BaseURL(), h: s.ocsp}
+	rv, err := images.NewRevocationValidator(purpose.CodeSigning, "", ocspRT)
+	if err != nil {
+		return err
+	}
+	tv, err := images.NewRevocationValidator(purpose.Timestamping, "", ocspRT)
+	if err != nil {
+		return err
+	}
+	ctl := &admission.Controller{
+		Cache: &admission.Cache{NegativeTTL: ac.NegativeCacheTTLDuration()},
+		Log:   s.log,
+		Audit: func(ctx context.Context, e audit.Event) {
+			if err := s.auditWriter.Append(context.WithoutCancel(ctx), e, false); err != nil {
+				s.log.ErrorContext(ctx, "failed to write an audit event", "err", err)
+			}
+		},
+	}
+	for _, pc := range ac.Policies {
+		doc, dir, err := s.admissionTrust(pc, storeDir)
+		if err != nil {
+			return fmt.Errorf("admission policy %s: %w", pc.Name, err)
+		}
+		version, err := trustVersion(doc, dir)
+		if err != nil {
+			return fmt.Errorf("admission policy %s: %w", pc.Name, err)
+		}
+		vf, err := images.NewVerifier(images.VerifyOptions{
+			Registry:      images.Options{PlainHTTPHosts: ac.InsecureRegistries, HTTPClient: &http.Client{Timeout: ac.Timeout()}},
+			Policy:        doc,
+			TrustStoreDir: dir,
+			Revocation:    rv, TimestampRevocation: tv,
+		})
+		if err != nil {
+			return fmt.Errorf("admission policy %s: %w", pc.Name, err)
+		}
+		p := &admission.Policy{Name: pc.Name, Namespaces: pc.Namespaces, Images: pc.Images,
+			Mode: admission.Mode(pc.Mode), FailureMode: admission.FailureMode(pc.FailureMode), Action: pc.Action,
+			Version: version, Verifier: vf}
+		if p.Mode == "" {
+			p.Mode = admission.ModeEnforce
+		}
+		if p.FailureMode == "" {
+			p.FailureMode = admission.FailClosed
+		}
+		if p.Action == "" {
+			p.Action = "report"
+		}
+		ctl.Policies = append(ctl.Policies, p)
+	}
+	cert, err := s.admissionCertificate(ac)
+	if err != nil {
+		return fmt.Errorf("admission: %w", err)
+	}
+	s.admission, s.admissionCert = ctl, cert
+	return nil
+}
+
+// writeAdmissionStore writes Signet's root and TSA root as a Notation
+// trust store directory.
+func (s *Server) writeAdmissionStore(dir string) error {
+	root := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Authority.Root.Cert.Raw})
+	files := map[string][]byte{}
+	for _, name := range admissionStores {
+		files[filepath.Join("truststore", "x509", "signingAuthority", name, "signet-root.pem")] = root
+	}
+	if s.tsaRoot.Cert != nil {
+		files[filepath.Join("truststore", "x509", "tsa", tsaStoreName, "signet-tsa-root.pem")] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.tsaRoot.Cert.Raw})
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// admissionTrust returns a policy's trust policy document and trust
+// store directory.
+func (s *Server) admissionTrust(pc config.AdmissionPolicy, storeDir string) (*trustpolicy.OCIDocument, string, error) {
+	if pc.TrustPolicy != "" {
+		doc, err := images.LoadPolicy(pc.TrustPolicy)
+		if err != nil {
+			return nil, "", err
+		}
+		dir := pc.TrustStore
+		if dir == "" {
+			dir = storeDir
+		}
+		return doc, dir, nil
+	}
+	var ids []string
+	for _, name := range pc.Profiles {
+		if err := signing.ValidateProfileName(name); err != nil {
+			return nil, "", fmt.Errorf("profiles: %w", err)
+		}
+		ids = append(ids, signing.SignerIdentity(s.Authority.Root.Cert, s.inst.Account.ID, name).IdentityString())
+	}
+	stores := []string{"signingAuthority:" + admissionStores[0]}
+	if s.tsaRoot.Cert != nil {
+		stores = append(stores, "tsa:"+tsaStoreName)
+	}
+	doc := &trustpolicy.OCIDocument{Version: "1.0", TrustPolicies: []trustpolicy.OCITrustPolicy{{
+		Name: pc.Name, RegistryScopes: []string{"*"},
+		SignatureVerification: trustpolicy.SignatureVerification{VerificationLevel: trustpolicy.LevelStrict.Name},
+		TrustStores:           stores, TrustedIdentities: ids,
+	}}}
+	if err := doc.Validate(); err != nil {
+		return nil, "", err
+	}
+	return doc, storeDir, nil
+}
+
+// trustVersion identifies a trust policy and the trust store files it
+// reads: verdicts are cached under it.
+func trustVersion(doc *trustpolicy.OCIDocument, dir string) (string, error) {
+	h := sha256.New()
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	h.Write(b)
+	err = filepath.WalkDir(filepath.Join(dir, "truststore"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// admissionCertificate loads the configured certificate, or issues one
+// from the root for the configured names (a fresh key at each start).
+func (s *Server) admissionCertificate(ac config.Admission) (*tls.Certificate, error) {
+	if ac.TLSCertFile != "" {
+		c, err := tls.LoadX509KeyPair(ac.TLSCertFile, ac.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("failed to load tls_cert_file/tls_key_file: %w", err)
+		}
+		return &c, nil
+	}
+	names := ac.DNSNames
+	var ips []net.IP
+	if len(names) == 0 {
+		host, _, _ := net.SplitHostPort(ac.Listen)
+		switch ip := net.ParseIP(host); {
+		case host == "" || ip != nil && ip.IsUnspecified():
+			names = []string{"localhost"}
+			ips = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		case ip != nil:
+			ips = []net.IP{ip}
+		default:
+			names = []string{host}
+		}
+	}
+	key, err := pki.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	subject := s.cfg.Subject.Name()
+	subject.CommonName = "Signet admission webhook"
+	if len(names) > 0 {
+		subject.CommonName = names[0]
+	}
+	cert, err := s.Authority.Root.IssueServer(pki.Template{Subject: subject, PublicKey: key.Public(),
+		NotBefore: now.Add(-5 * time.Minute), NotAfter: now.Add(365 * 24 * time.Hour), CRLURL: s.Authority.RootCRLURL()}, names, ips)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}, nil
+}
+
+// AdmissionCertificate is the webhooks' serving certificate, nil when
+// no webhook is configured.
+func (s *Server) AdmissionCertificate() *x509.Certificate {
+	if s.admissionCert == nil {
+		return nil
+	}
+	if s.admissionCert.Leaf != nil {
+		return s.admissionCert.Leaf
+	}
+	c, _ := x509.ParseCertificate(s.admissionCert.Certificate[0])
+	return c
+}
+
+// Admission is the admission controller, nil when no webhook is
+// configured.
+func (s *Server) Admission() *admission.Controller { return s.admission }
+
+// ServeAdmission serves the admission webhooks over TLS on l until ctx
+// ends.
+func (s *Server) ServeAdmission(ctx context.Context, l net.Listener) error {
+	if s.admission == nil {
+		return errors.New("admission: no webhook is configured (admission.listen)")
+	}
+	hs := &http.Server{
+		Handler:           s.AdmissionHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      40 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*s.admissionCert}},
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(l, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}
+
+// AdmissionHandler serves POST /validate and POST /mutate
+// (AdmissionReview v1) and GET /healthz.
+func (s *Server) AdmissionHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /validate", func(w http.ResponseWriter, r *http.Request) { s.serveReview(w, r, s.admission.Validate) })
+	mux.HandleFunc("POST /mutate", func(w http.ResponseWriter, r *http.Request) { s.serveReview(w, r, s.admission.Mutate) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	return mux
+}
+
+// serveReview decodes an AdmissionReview, decides within the timeout
+// kube-apiserver gives (its ?timeout= parameter, else the configured
+// one) and answers an AdmissionReview of the same version.
+func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, decide func(context.Context, *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		http.Error(w, "signet: an AdmissionReview must be sent as application/json", http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAdmissionReview))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("signet: failed to read the AdmissionReview (at most %d bytes): %v", MaxAdmissionReview, err), http.StatusRequestEntityTooLarge)
+		return
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil {
+		http.Error(w, "signet: the body is not an AdmissionReview: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if review.APIVersion != admissionv1.SchemeGroupVersion.String() || review.Kind != "AdmissionReview" {
+		http.Error(w, fmt.Sprintf("signet: expected apiVersion %s, kind AdmissionReview; got apiVersion %q, kind %q (set admissionReviewVersions: [v1])",
+			admissionv1.SchemeGroupVersion, review.APIVersion, review.Kind), http.StatusBadRequest)
+		return
+	}
+	if review.Request == nil || review.Request.UID == "" {
+		http.Error(w, "signet: the AdmissionReview has no request, or its request no uid", http.StatusBadRequest)
+		return
+	}
+	timeout := s.cfg.Admission.Timeout()
+	if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 && t < timeout {
+		timeout = t
+	}
+	// Answer with time to spare for the reply.
+	ctx, cancel := context.WithTimeout(r.Context(), timeout*9/10)
+	defer cancel()
+	resp := decide(ctx, review.Request)
+	out := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: review.APIVersion, Kind: review.Kind}, Response: resp}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+// inProcessOCSP answers OCSP requests to Signet's own responders in
+// process (no network), and sends others over http.
+type inProcessOCSP struct {
+	base string
+	h    http.Handler
+}
+
+func (t inProcessOCSP) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.h == nil || !strings.HasPrefix(r.URL.String(), t.base+"/ocsp/") {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	rec := httptest.NewRecorder()
+	r2 := r.Clone(r.Context())
+	r2.RequestURI = r.URL.RequestURI()
+	t.h.ServeHTTP(rec, r2)
+	return rec.Result(), nil
+}
+
+// onRevocation drops the admission verdicts a revocation affects.
+func (s *Server) onRevocation(ctx context.Context, r signing.Revocation) {
+	if s.admission != nil && s.admission.Cache != nil {
+		s.admission.Cache.Evict(r.Deps()...)
+	}
+}
+
+// onPayloadSigned drops the refusals of a digest just signed.
+func (s *Server) onPayloadSigned(ctx context.Context, digest string) {
+	if s.admission != nil && s.admission.Cache != nil {
+		s.admission.Cache.EvictDigest(digest)
+	}
+}
