@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -67,6 +68,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			[]string{"is another 'signet serve' (or another program) using it? choose another address with --listen, e.g. --listen 127.0.0.1:9091, and pass it to clients as --endpoint"}}
 	}
 	defer l.Close()
+	var al net.Listener
+	if cfg.Admission.Listen != "" {
+		if al, err = net.Listen("tcp", cfg.Admission.Listen); err != nil {
+			return &hintError{fmt.Errorf("failed to listen on %s (admission.listen): %w", cfg.Admission.Listen, err),
+				[]string{"choose another admission.listen address in the configuration"}}
+		}
+		defer al.Close()
+	}
 	srv, err := server.Open(ctx, cfg, log)
 	if err != nil {
 		if errors.Is(err, server.ErrDataDirInUse) {
@@ -83,5 +92,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "signet: functions cannot run here (%v); everything else works, and Invoke answers ServiceException (HTTP 501)\n", srv.Invoke.Unavailable)
 	}
 	log.InfoContext(ctx, "serving", "addr", l.Addr().String(), "data_dir", cfg.DataDir)
-	return srv.Serve(ctx, l)
+	if al == nil {
+		return srv.Serve(ctx, l)
+	}
+	fmt.Fprintf(stderr, "signet: admission webhooks on https://%s (POST /validate, /mutate; %d policies); print their configuration with: signet admission config --url https://HOST:PORT\n",
+		al.Addr(), len(cfg.Admission.Policies))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	admErr := make(chan error, 1)
+	go func() {
+		err := srv.ServeAdmission(ctx, al)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cancel() // a server without its webhooks stops, rather than fail open unseen
+		}
+		admErr <- err
+	}()
+	err = srv.Serve(ctx, l)
+	cancel()
+	if aerr := <-admErr; err == nil && aerr != nil && !errors.Is(aerr, http.ErrServerClosed) {
+		err = aerr
+	}
+	return err
 }

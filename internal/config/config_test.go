@@ -69,6 +69,27 @@ func TestValidate(t *testing.T) {
 		"fail/crl-validity-long":   {func(c *Config) { c.CRLValidity = "169h" }, "crl_validity:"},
 		"fail/crl-validity-syntax": {func(c *Config) { c.CRLValidity = "an hour" }, "crl_validity:"},
 		"fail/several-at-once":     {func(c *Config) { c.Region = "x"; c.LogLevel = "y" }, "log_level:"},
+		"ok/admission": {func(c *Config) {
+			c.Admission = Admission{Listen: "0.0.0.0:8443", Policies: []AdmissionPolicy{{Name: "prod", Namespaces: []string{"prod-*"}, Profiles: []string{"images"}, Mode: "Warn", FailureMode: "Ignore", Action: "evict"}}}
+		}, ""},
+		"fail/admission-no-listen": {func(c *Config) { c.Admission.Policies = []AdmissionPolicy{{Name: "p", Profiles: []string{"x"}}} }, "admission.listen: policies are set"},
+		"fail/admission-listen":    {func(c *Config) { c.Admission.Listen = "8443" }, "admission.listen:"},
+		"fail/admission-cert":      {func(c *Config) { c.Admission = Admission{Listen: ":8443", TLSCertFile: "c.pem"} }, "tls_cert_file and tls_key_file go together"},
+		"fail/admission-timeout":   {func(c *Config) { c.Admission = Admission{Listen: ":8443", TimeoutSeconds: 31} }, "timeout_seconds"},
+		"fail/admission-ttl":       {func(c *Config) { c.Admission = Admission{Listen: ":8443", NegativeCacheTTL: "soon"} }, "negative_cache_ttl"},
+		"fail/admission-mode": {func(c *Config) {
+			c.Admission = Admission{Listen: ":8443", Policies: []AdmissionPolicy{{Name: "p", Profiles: []string{"x"}, Mode: "enforce"}}}
+		}, "admission.policies[0].mode: \"enforce\" must be Enforce, Warn or DryRun"},
+		"fail/admission-trust": {func(c *Config) { c.Admission = Admission{Listen: ":8443", Policies: []AdmissionPolicy{{Name: "p"}}} }, "set profiles"},
+		"fail/admission-both": {func(c *Config) {
+			c.Admission = Admission{Listen: ":8443", Policies: []AdmissionPolicy{{Name: "p", Profiles: []string{"x"}, TrustPolicy: "tp.json"}}}
+		}, "not both"},
+		"fail/admission-glob": {func(c *Config) {
+			c.Admission = Admission{Listen: ":8443", Policies: []AdmissionPolicy{{Name: "p", Profiles: []string{"x"}, Images: []string{"reg/[a"}}}}
+		}, "not a valid glob"},
+		"fail/admission-dup": {func(c *Config) {
+			c.Admission = Admission{Listen: ":8443", Policies: []AdmissionPolicy{{Name: "p", Profiles: []string{"x"}}, {Name: "p", Profiles: []string{"y"}}}}
+		}, "used twice"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

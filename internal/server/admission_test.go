@@ -203,7 +203,7 @@ func signImage(t *testing.T, srv *servertest.Server, reg *registrytest.Registry,
 	return ref, job
 }
 
-func newAdmissionEnv(t *testing.T, extra ...config.AdmissionPolicy) *admissionEnv {
+func newAdmissionEnv(t *testing.T, edits ...func(reg *registrytest.Registry, a *config.Admission)) *admissionEnv {
 	t.Helper()
 	reg := registrytest.Start(t, registrytest.Options{})
 	// The installation starts three days in the past, when one image is
@@ -223,7 +223,10 @@ func newAdmissionEnv(t *testing.T, extra ...config.AdmissionPolicy) *admissionEn
 		{Name: "dryrun", Namespaces: []string{"dryrun"}, Images: []string{reg.Host + "/*"}, Mode: "DryRun", Profiles: trusted},
 	}
 	srv := servertest.StartWithConfigAndClock(t, func(c *config.Config) {
-		c.Admission = config.Admission{Listen: "127.0.0.1:0", InsecureRegistries: []string{reg.Host}, Policies: append(policies, extra...)}
+		c.Admission = config.Admission{Listen: "127.0.0.1:0", InsecureRegistries: []string{reg.Host}, Policies: policies}
+		for _, edit := range edits {
+			edit(reg, &c.Admission)
+		}
 	}, now)
 	ctx := context.Background()
 	e := &admissionEnv{srv: srv, reg: reg, refs: map[string]string{}, jobs: map[string]string{}}
@@ -277,13 +280,18 @@ func newAdmissionEnv(t *testing.T, extra ...config.AdmissionPolicy) *admissionEn
 // to path (/validate or /mutate) and returns the response.
 func (e *admissionEnv) review(t *testing.T, path, golden, namespace, image string) (*admissionv1.AdmissionResponse, string) {
 	t.Helper()
+	return e.reviewWithin(t, path, golden, namespace, image, 10*time.Second)
+}
+
+func (e *admissionEnv) reviewWithin(t *testing.T, path, golden, namespace, image string, timeout time.Duration) (*admissionv1.AdmissionResponse, string) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "admission", golden+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	uid := uuid.NewString()
 	body := strings.NewReplacer(phImage, image, phSigned, e.refs["signed"], phNamespace, namespace, phUID, uid).Replace(string(b))
-	resp, err := e.client.Post(e.url+path+"?timeout=10s", "application/json", strings.NewReader(body))
+	resp, err := e.client.Post(e.url+path+"?timeout="+timeout.String(), "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,5 +481,100 @@ func TestAdmissionBadRequests(t *testing.T) {
 				t.Errorf("%s %s; want %d saying %q", resp.Status, b, c.status, c.says)
 			}
 		})
+	}
+}
+
+// flakyProxy forwards TCP connections to a registry, or refuses them
+// (down), or holds them without an answer (hang).
+type flakyProxy struct {
+	host       string
+	down, hang atomic.Bool
+}
+
+func startFlakyProxy(t *testing.T, target string) *flakyProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flakyProxy{host: l.Addr().String()}
+	var held sync.WaitGroup
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop); l.Close(); held.Wait() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			switch {
+			case p.down.Load():
+				c.Close()
+			case p.hang.Load():
+				held.Add(1)
+				go func() { defer held.Done(); <-stop; c.Close() }()
+			default:
+				go func() {
+					defer c.Close()
+					u, err := net.Dial("tcp", target)
+					if err != nil {
+						return
+					}
+					defer u.Close()
+					go io.Copy(u, c)
+					io.Copy(c, u)
+				}()
+			}
+		}
+	}()
+	return p
+}
+
+// TestAdmissionRegistryDown: when the registry cannot be asked, the
+// policy's failure mode decides, nothing is cached, and the first
+// review after it is back verifies afresh; a registry that does not
+// answer is given up within the review's timeout.
+func TestAdmissionRegistryDown(t *testing.T) {
+	registrytest.Tool(t, "registry", "SIGNET_REGISTRY")
+	var proxy *flakyProxy
+	e := newAdmissionEnv(t, func(reg *registrytest.Registry, a *config.Admission) {
+		proxy = startFlakyProxy(t, reg.Host)
+		a.InsecureRegistries = append(a.InsecureRegistries, proxy.host)
+		trusted := []string{"images"}
+		a.Policies = append(a.Policies,
+			config.AdmissionPolicy{Name: "proxied", Namespaces: []string{"enforce"}, Images: []string{proxy.host + "/*"}, Profiles: trusted},
+			config.AdmissionPolicy{Name: "proxied-open", Namespaces: []string{"failopen"}, Images: []string{proxy.host + "/*"}, FailureMode: "Ignore", Profiles: trusted})
+	})
+	image := proxy.host + "/demo/signed:v1"
+	cached := e.srv.Admission().Cache.Len()
+
+	proxy.down.Store(true)
+	resp, _ := e.review(t, "/validate", "pod", "enforce", image)
+	if resp.Allowed || resp.Result == nil || !strings.Contains(resp.Result.Message, "image "+image+" could not be verified (policy proxied, failure mode Fail): ") {
+		t.Errorf("registry down, failure mode Fail: allowed %v, %+v", resp.Allowed, resp.Result)
+	}
+	resp, _ = e.review(t, "/validate", "pod", "failopen", image)
+	if !resp.Allowed || len(resp.Warnings) != 1 || !strings.HasPrefix(resp.Warnings[0], "image "+image+" admitted unverified (policy proxied-open, failure mode Ignore): ") {
+		t.Errorf("registry down, failure mode Ignore: allowed %v, warnings %q", resp.Allowed, resp.Warnings)
+	}
+	proxy.down.Store(false)
+	proxy.hang.Store(true)
+	// The review's own timeout (2 s) ends the wait: the answer comes,
+	// and it is a denial, not a cached verdict.
+	resp, _ = e.reviewWithin(t, "/validate", "pod", "enforce", image, 2*time.Second)
+	if resp.Allowed || resp.Result == nil || !strings.Contains(resp.Result.Message, "could not be verified") || !strings.Contains(resp.Result.Message, "context deadline exceeded") {
+		t.Errorf("registry hanging: allowed %v, %+v", resp.Allowed, resp.Result)
+	}
+	if n := e.srv.Admission().Cache.Len(); n != cached {
+		t.Errorf("the cache went from %d to %d entries while the registry was down", cached, n)
+	}
+
+	proxy.hang.Store(false)
+	resp, _ = e.review(t, "/validate", "pod", "enforce", image)
+	if !resp.Allowed {
+		t.Fatalf("after recovery: %+v", resp.Result)
+	}
+	if v := e.srv.Admission().Check(context.Background(), "enforce", image); !v.Allowed || !v.Cached {
+		t.Errorf("after recovery the verdict is not cached: %+v", v)
 	}
 }
