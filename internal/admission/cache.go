@@ -165,6 +165,15 @@ func (c *Cache) EvictDigest(digest string) {
 	}
 }
 
+// Purge drops every verdict.
+func (c *Cache) Purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	clear(c.byDep)
+	clear(c.byDigest)
+}
+
 // Len is the number of entries (expired ones included until dropped).
 func (c *Cache) Len() int {
 	c.mu.Lock()

@@ -20,6 +20,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 	"github.com/notaryproject/notation-go/verifier/truststore"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/singleflight"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
@@ -167,6 +168,8 @@ type Verifier struct {
 	opts VerifyOptions
 	v    notation.Verifier
 
+	resolving singleflight.Group
+
 	mu      sync.Mutex
 	repos   map[string]*remote.Repository
 	blobs   map[string]sigBlob
@@ -223,6 +226,9 @@ func (vf *Verifier) repository(r registry.Reference) (*remote.Repository, error)
 	return repo, nil
 }
 
+// Policy is the trust policy the Verifier verifies by.
+func (vf *Verifier) Policy() *trustpolicy.OCIDocument { return vf.opts.Policy }
+
 // Resolve returns ref as host/repository@digest, asking the registry
 // when ref names a tag.
 func (vf *Verifier) Resolve(ctx context.Context, ref string) (string, error) {
@@ -237,11 +243,19 @@ func (vf *Verifier) Resolve(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	desc, err := repo.Resolve(ctx, r.Reference)
+	// Concurrent resolutions of one tag share one registry request: they
+	// would all get the same answer.
+	v, err, _ := vf.resolving.Do(ref, func() (any, error) {
+		desc, err := repo.Resolve(ctx, r.Reference)
+		if err != nil {
+			return "", classify("read", ref, err)
+		}
+		return r.Registry + "/" + r.Repository + "@" + desc.Digest.String(), nil
+	})
 	if err != nil {
-		return "", classify("read", ref, err)
+		return "", err
 	}
-	return r.Registry + "/" + r.Repository + "@" + desc.Digest.String(), nil
+	return v.(string), nil
 }
 
 // Verify verifies the image ref names (see the package function Verify).

@@ -32,6 +32,7 @@ import (
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/images"
 	"github.com/signet/signet/internal/pki"
+	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -61,10 +62,14 @@ func (s *Server) openAdmission(ctx context.Context) error {
 		return fmt.Errorf("admission: failed to write the trust store: %w", err)
 	}
 	ocspRT := inProcessOCSP{base: s.cfg.BaseURL(), h: s.ocsp}
-	rv, err := images.NewRevocationValidator(purpose.CodeSigning, "", ocspRT)
+	network, err := images.NewRevocationValidator(purpose.CodeSigning, "", ocspRT)
 	if err != nil {
 		return err
 	}
+	// Signet's own chains are judged from its records (as its OCSP
+	// responders would judge them, without signing a response per
+	// leaf); others over OCSP and CRLs.
+	rv := &revocation.Local{Service: s.Profiles, Root: s.Authority.Root.Cert, Fallback: network}
 	tv, err := images.NewRevocationValidator(purpose.Timestamping, "", ocspRT)
 	if err != nil {
 		return err
@@ -78,6 +83,12 @@ func (s *Server) openAdmission(ctx context.Context) error {
 			}
 		},
 	}
+	// One pool of registry connections for every policy, large enough
+	// for a burst of reviews.
+	registryClient := &http.Client{Timeout: ac.Timeout(), Transport: &http.Transport{
+		Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, MaxIdleConns: 256, MaxIdleConnsPerHost: 64,
+		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second, ExpectContinueTimeout: time.Second,
+	}}
 	for _, pc := range ac.Policies {
 		doc, dir, err := s.admissionTrust(pc, storeDir)
 		if err != nil {
@@ -88,7 +99,7 @@ func (s *Server) openAdmission(ctx context.Context) error {
 			return fmt.Errorf("admission policy %s: %w", pc.Name, err)
 		}
 		vf, err := images.NewVerifier(images.VerifyOptions{
-			Registry:      images.Options{PlainHTTPHosts: ac.InsecureRegistries, HTTPClient: &http.Client{Timeout: ac.Timeout()}},
+			Registry:      images.Options{PlainHTTPHosts: ac.InsecureRegistries, HTTPClient: registryClient},
 			Policy:        doc,
 			TrustStoreDir: dir,
 			Revocation:    rv, TimestampRevocation: tv,

@@ -51,7 +51,7 @@ const (
 	phUID       = "__UID__"
 )
 
-func raw(t *testing.T, o any) runtime.RawExtension {
+func raw(t testing.TB, o any) runtime.RawExtension {
 	t.Helper()
 	b, err := json.Marshal(o)
 	if err != nil {
@@ -63,7 +63,7 @@ func raw(t *testing.T, o any) runtime.RawExtension {
 // goldenReviews builds the AdmissionReview requests kube-apiserver sends
 // for each kind the webhook judges, from the Kubernetes API types, with
 // and without the break-glass annotation.
-func goldenReviews(t *testing.T) map[string]admissionv1.AdmissionReview {
+func goldenReviews(t testing.TB) map[string]admissionv1.AdmissionReview {
 	t.Helper()
 	meta := func(name string, bg bool) metav1.ObjectMeta {
 		m := metav1.ObjectMeta{Name: name, Namespace: phNamespace, Labels: map[string]string{"app": name}}
@@ -184,7 +184,7 @@ func (e *admissionEnv) audited(uid string) (audit.Event, bool) {
 
 // signImage pushes an artifact and signs it with a profile through
 // SignPayload; it returns the tag reference and the signing job.
-func signImage(t *testing.T, srv *servertest.Server, reg *registrytest.Registry, profile, repo string) (string, string) {
+func signImage(t testing.TB, srv *servertest.Server, reg *registrytest.Registry, profile, repo string) (string, string) {
 	t.Helper()
 	reg.PushArtifact(t, repo, "v1", []byte("image "+repo))
 	ref := reg.Host + "/" + repo + ":v1"
@@ -203,7 +203,7 @@ func signImage(t *testing.T, srv *servertest.Server, reg *registrytest.Registry,
 	return ref, job
 }
 
-func newAdmissionEnv(t *testing.T, edits ...func(reg *registrytest.Registry, a *config.Admission)) *admissionEnv {
+func newAdmissionEnv(t testing.TB, edits ...func(reg *registrytest.Registry, a *config.Admission)) *admissionEnv {
 	t.Helper()
 	reg := registrytest.Start(t, registrytest.Options{})
 	// The installation starts three days in the past, when one image is
@@ -272,18 +272,20 @@ func newAdmissionEnv(t *testing.T, edits ...func(reg *registrytest.Registry, a *
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Authority.Root.Cert)
 	e.url = "https://" + l.Addr().String()
-	e.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	// As kube-apiserver calls webhooks: HTTP/2 over one TLS connection.
+	e.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2: true, MaxIdleConnsPerHost: admissionBurst}}
 	return e
 }
 
 // review sends a golden AdmissionReview with its placeholders replaced
 // to path (/validate or /mutate) and returns the response.
-func (e *admissionEnv) review(t *testing.T, path, golden, namespace, image string) (*admissionv1.AdmissionResponse, string) {
+func (e *admissionEnv) review(t testing.TB, path, golden, namespace, image string) (*admissionv1.AdmissionResponse, string) {
 	t.Helper()
 	return e.reviewWithin(t, path, golden, namespace, image, 10*time.Second)
 }
 
-func (e *admissionEnv) reviewWithin(t *testing.T, path, golden, namespace, image string, timeout time.Duration) (*admissionv1.AdmissionResponse, string) {
+func (e *admissionEnv) reviewWithin(t testing.TB, path, golden, namespace, image string, timeout time.Duration) (*admissionv1.AdmissionResponse, string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "admission", golden+".json"))
 	if err != nil {
@@ -491,7 +493,7 @@ type flakyProxy struct {
 	down, hang atomic.Bool
 }
 
-func startFlakyProxy(t *testing.T, target string) *flakyProxy {
+func startFlakyProxy(t testing.TB, target string) *flakyProxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

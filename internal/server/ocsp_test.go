@@ -448,11 +448,15 @@ func TestRevocationAgreement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The admission webhook's check: Signet's records, no OCSP at all
+	// (its fallback fails, so a fallback would show).
+	local := &revocation.Local{Service: env.ts.Profiles, Root: env.root, Fallback: byNothing{}}
 	decide := func(s ocspSig) map[string]bool {
 		t.Helper()
 		out := map[string]bool{}
 		out["crl"], _ = validatorRevoked(t, byCRL, s.chain, s.at)
 		out["ocsp"], _ = validatorRevoked(t, byOCSP, s.chain, s.at)
+		out["admission (records)"], _ = validatorRevoked(t, local, s.chain, s.at)
 		q := url.Values{}
 		q.Set("signatureTimestamp", s.at.Format(time.RFC3339))
 		q.Set("platformId", "AWSLambda-SHA384-ECDSA")
@@ -557,4 +561,11 @@ func TestOCSPResponderReused(t *testing.T) {
 	if kept := responder(ts, "5"); !bytes.Equal(kept.Raw, renewed.Raw) {
 		t.Error("the replacement responder is not reused")
 	}
+}
+
+// byNothing is a revocation check that always fails.
+type byNothing struct{}
+
+func (byNothing) ValidateContext(context.Context, corerevocation.ValidateContextOptions) ([]*result.CertRevocationResult, error) {
+	return nil, errors.New("the fallback revocation check was used")
 }

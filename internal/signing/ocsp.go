@@ -486,3 +486,48 @@ func (r responder) sign(req ocspRequest, st certStatus, now time.Time, validity 
 	}
 	return asn1.Marshal(ocspResponse{Status: asn1.Enumerated(ocsp.Success), Response: ocspResponseBytes{ResponseType: oidOCSPBasic, Response: basic}})
 }
+
+// CertificateState is what Signet's OCSP responder says of a certificate.
+type CertificateState struct {
+	Revoked bool
+	// RevokedAt is when it was revoked; InvalidFrom, when set, is the
+	// time from which signatures are invalid (a profile version's
+	// effective time): a signature made before it stays valid.
+	RevokedAt, InvalidFrom time.Time
+	// Responder is the OCSP URL Signet answers it at.
+	Responder string
+}
+
+// CertificateStatus answers, from the records and without signing an
+// OCSP response, what Signet's OCSP responder would for cert issued by
+// issuer. ok is false when Signet's responders do not answer for it
+// (another issuer, another base URL, an unknown serial).
+func (s *Service) CertificateStatus(ctx context.Context, cert, issuer *x509.Certificate) (st CertificateState, ok bool, err error) {
+	a, isAuthority := s.Issuer.(*Authority)
+	if !isAuthority {
+		return st, false, nil
+	}
+	prefix := strings.TrimSuffix(a.BaseURL, "/") + "/ocsp/"
+	for _, u := range cert.OCSPServer {
+		path, found := strings.CutPrefix(u, prefix)
+		if !found {
+			continue
+		}
+		iss, err := s.ocspIssuer(ctx, path)
+		if errors.Is(err, ErrNotFound) {
+			return st, false, nil
+		}
+		if err != nil {
+			return st, false, err
+		}
+		if !iss.cert.Equal(issuer) {
+			return st, false, nil
+		}
+		cs, err := iss.status(ctx, cert.SerialNumber)
+		if err != nil || cs.status == ocsp.Unknown {
+			return st, false, err
+		}
+		return CertificateState{Revoked: cs.status == ocsp.Revoked, RevokedAt: cs.revokedAt, InvalidFrom: cs.invalidFrom, Responder: u}, true, nil
+	}
+	return st, false, nil
+}
