@@ -98,16 +98,15 @@ func (a *Admission) Timeout() time.Duration {
 
 var policyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
-func (a *Admission) validate() error {
+func (a *Admission) validate(workloads bool) error {
 	var errs []error
-	if a.Listen == "" {
-		if len(a.Policies) > 0 {
-			errs = append(errs, errors.New("admission.listen: policies are set but no listen address, so no webhook would apply them; set listen such as 0.0.0.0:8443"))
-		}
-		return errors.Join(errs...)
+	if a.Listen == "" && len(a.Policies) > 0 && !workloads {
+		errs = append(errs, errors.New("admission.listen: policies are set but neither a webhook (listen, such as 0.0.0.0:8443) nor workloads would apply them"))
 	}
-	if _, _, err := net.SplitHostPort(a.Listen); err != nil {
-		errs = append(errs, fmt.Errorf("admission.listen: %q is not HOST:PORT: %v", a.Listen, err))
+	if a.Listen != "" {
+		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("admission.listen: %q is not HOST:PORT: %v", a.Listen, err))
+		}
 	}
 	if (a.TLSCertFile == "") != (a.TLSKeyFile == "") {
 		errs = append(errs, errors.New("admission: tls_cert_file and tls_key_file go together"))

@@ -81,8 +81,12 @@ type Config struct {
 	// keeps them until nextUpdate), learn of a revocation at the latest
 	// this long after it; online OCSP at once. Default 1h.
 	CRLValidity string `yaml:"crl_validity"`
-	// Admission configures the Kubernetes admission webhooks.
+	// Admission configures the Kubernetes admission webhooks and the
+	// image policies.
 	Admission Admission `yaml:"admission"`
+	// Workloads configures continuous validation of running workloads
+	// by the admission policies.
+	Workloads Workloads `yaml:"workloads"`
 }
 
 // MaxCRLValidity bounds crl_validity.
@@ -278,7 +282,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("web_identity: issuer %q must be an https:// URL", p.Issuer))
 		}
 	}
-	if err := c.Admission.validate(); err != nil {
+	if err := c.Admission.validate(c.Workloads.Enabled()); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Workloads.validate(&c.Admission); err != nil {
 		errs = append(errs, err)
 	}
 	switch c.LogLevel {

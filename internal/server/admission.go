@@ -54,7 +54,7 @@ const MaxAdmissionReview = 4 << 20
 // (nothing when no webhook listens).
 func (s *Server) openAdmission(ctx context.Context) error {
 	ac := s.cfg.Admission
-	if ac.Listen == "" {
+	if ac.Listen == "" && len(ac.Policies) == 0 {
 		return nil
 	}
 	storeDir := filepath.Join(s.cfg.DataDir, admissionStoreDir)
@@ -121,11 +121,15 @@ func (s *Server) openAdmission(ctx context.Context) error {
 		}
 		ctl.Policies = append(ctl.Policies, p)
 	}
+	s.admission = ctl
+	if ac.Listen == "" {
+		return nil // the policies serve continuous validation only
+	}
 	cert, err := s.admissionCertificate(ac)
 	if err != nil {
 		return fmt.Errorf("admission: %w", err)
 	}
-	s.admission, s.admissionCert = ctl, cert
+	s.admissionCert = cert
 	return nil
 }
 
@@ -277,7 +281,7 @@ func (s *Server) Admission() *admission.Controller { return s.admission }
 // ServeAdmission serves the admission webhooks over TLS on l until ctx
 // ends.
 func (s *Server) ServeAdmission(ctx context.Context, l net.Listener) error {
-	if s.admission == nil {
+	if s.admissionCert == nil {
 		return errors.New("admission: no webhook is configured (admission.listen)")
 	}
 	hs := &http.Server{
