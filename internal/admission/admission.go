@@ -92,13 +92,14 @@ type Policy struct {
 }
 
 // Covers reports whether the policy applies to an image (normalized)
-// of a namespace ("" matches any namespace glob: ECS tasks).
+// of a namespace. Workloads without a namespace (ECS tasks, namespace
+// "") fall under policies that name no namespaces.
 func (p *Policy) Covers(namespace, image string) bool {
-	return matchAny(p.Namespaces, namespace, true) && matchAny(p.Images, repository(image), false)
+	return matchAny(p.Namespaces, namespace) && matchAny(p.Images, repository(image))
 }
 
-func matchAny(globs []string, s string, emptyMatches bool) bool {
-	if len(globs) == 0 || s == "" && emptyMatches {
+func matchAny(globs []string, s string) bool {
+	if len(globs) == 0 {
 		return true
 	}
 	for _, g := range globs {

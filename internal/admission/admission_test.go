@@ -60,7 +60,7 @@ func TestPolicyCovers(t *testing.T) {
 		{"payments", "docker.io/library/nginx:1.27", true},
 		{"payments", "docker.io/library/redis:7", false},
 		{"dev", "registry.example:5000/team/app:v1", false},
-		{"", "registry.example:5000/team/app@sha256:00", true}, // ECS: no namespace
+		{"", "registry.example:5000/team/app@sha256:00", false}, // ECS tasks: only policies without namespaces
 		{"prod-eu", "registry.example:5000/other/app:v1", false},
 	}
 	for _, c := range cases {

@@ -53,7 +53,7 @@ func (c *Controller) Validate(ctx context.Context, req *admissionv1.AdmissionReq
 		if v.Allowed {
 			continue
 		}
-		p := c.policyNamed(v.Policy)
+		p := c.PolicyNamed(v.Policy)
 		mode, failure := ModeEnforce, FailClosed
 		if p != nil {
 			mode, failure = p.Mode, p.FailureMode
@@ -112,7 +112,8 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func (c *Controller) policyNamed(name string) *Policy {
+// PolicyNamed returns the policy of that name, or nil.
+func (c *Controller) PolicyNamed(name string) *Policy {
 	for _, p := range c.Policies {
 		if p.Name == name {
 			return p

@@ -71,6 +71,7 @@ Container images (a Notation signature pushed beside the image):
 
 Kubernetes admission (the webhooks of admission.listen in the configuration):
   signet admission config --url https://HOST:PORT | --service NS/NAME[:PORT] [--mutating] [--ca-file FILE] [--timeout 10] [--exclude-namespace NS]...
+  signet workloads list | violations        running workloads and their verdicts (workloads in the configuration)
 
 Functions and code signing configs:
   signet csc create --publisher NAME|ARN... [--policy Warn|Enforce] [--description D]
@@ -185,7 +186,7 @@ func hoistGlobalFlags(args []string) ([]string, error) {
 }
 
 // commandGroups are the commands whose first argument is a subcommand.
-var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true}
+var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true, "workloads": true}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
@@ -244,6 +245,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return iamCmd(ctx, rest, stdout)
 	case "admission":
 		return admissionCmd(ctx, rest, stdout)
+	case "workloads":
+		return workloadsCmd(ctx, rest, stdout)
 	}
 	return usageError("unknown command %q", cmd)
 }

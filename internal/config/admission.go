@@ -51,7 +51,7 @@ type AdmissionPolicy struct {
 	// Name identifies the policy in messages and audit records.
 	Name string `yaml:"name"`
 	// Namespaces are globs of the Kubernetes namespaces it covers
-	// (prod-*); none: all.
+	// (prod-*); none: all, and ECS tasks (which have no namespace).
 	Namespaces []string `yaml:"namespaces"`
 	// Images are globs of the repositories it covers, as HOST/REPOSITORY
 	// (registry.example:5000/team/*, docker.io/library/*); none: all.

@@ -373,10 +373,15 @@ func (t inProcessOCSP) RoundTrip(r *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
-// onRevocation drops the admission verdicts a revocation affects.
+// onRevocation drops the admission verdicts a revocation affects, then
+// has the running workloads resting on it checked again at once (in the
+// background: the revocation's answer does not wait for evictions).
 func (s *Server) onRevocation(ctx context.Context, r signing.Revocation) {
 	if s.admission != nil && s.admission.Cache != nil {
 		s.admission.Cache.Evict(r.Deps()...)
+	}
+	if s.workloads != nil {
+		go s.workloads.monitor.Revoked(context.WithoutCancel(ctx), r.Deps())
 	}
 }
 

@@ -203,7 +203,10 @@ func signImage(t testing.TB, srv *servertest.Server, reg *registrytest.Registry,
 	return ref, job
 }
 
-func newAdmissionEnv(t testing.TB, edits ...func(reg *registrytest.Registry, a *config.Admission)) *admissionEnv {
+// envOption changes the configuration of an admissionEnv's server.
+type envOption func(reg *registrytest.Registry, c *config.Config)
+
+func newAdmissionEnv(t testing.TB, edits ...envOption) *admissionEnv {
 	t.Helper()
 	reg := registrytest.Start(t, registrytest.Options{})
 	// The installation starts three days in the past, when one image is
@@ -225,7 +228,7 @@ func newAdmissionEnv(t testing.TB, edits ...func(reg *registrytest.Registry, a *
 	srv := servertest.StartWithConfigAndClock(t, func(c *config.Config) {
 		c.Admission = config.Admission{Listen: "127.0.0.1:0", InsecureRegistries: []string{reg.Host}, Policies: policies}
 		for _, edit := range edits {
-			edit(reg, &c.Admission)
+			edit(reg, c)
 		}
 	}, now)
 	ctx := context.Background()
@@ -539,7 +542,8 @@ func startFlakyProxy(t testing.TB, target string) *flakyProxy {
 func TestAdmissionRegistryDown(t *testing.T) {
 	registrytest.Tool(t, "registry", "SIGNET_REGISTRY")
 	var proxy *flakyProxy
-	e := newAdmissionEnv(t, func(reg *registrytest.Registry, a *config.Admission) {
+	e := newAdmissionEnv(t, func(reg *registrytest.Registry, c *config.Config) {
+		a := &c.Admission
 		proxy = startFlakyProxy(t, reg.Host)
 		a.InsecureRegistries = append(a.InsecureRegistries, proxy.host)
 		trusted := []string{"images"}

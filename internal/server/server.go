@@ -34,6 +34,7 @@ import (
 	"github.com/signet/signet/internal/awsapi/s3api"
 	"github.com/signet/signet/internal/awsapi/signerapi"
 	"github.com/signet/signet/internal/awsapi/stsapi"
+	"github.com/signet/signet/internal/awsapi/workloadsapi"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/iam"
@@ -119,9 +120,11 @@ type Server struct {
 	// now is the signing clock (see WithClock).
 	now func() time.Time
 
-	// admission decides Kubernetes admissions (nil: no webhook).
+	// admission decides Kubernetes admissions (nil: no policies).
 	admission     *admission.Controller
-	admissionCert *tls.Certificate
+	admissionCert *tls.Certificate // nil: no webhook listener
+	// workloads is continuous validation (nil: not configured).
+	workloads *workloads
 }
 
 // An Option changes how Open builds a server.
@@ -267,6 +270,12 @@ func (s *Server) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.openAdmission(ctx); err != nil {
+		return err
+	}
+	if err := s.openWorkloads(ctx); err != nil {
+		return err
+	}
 	// The APIs, routed by the service their requests are signed for.
 	s.routeTo(
 		&signerapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log},
@@ -275,6 +284,7 @@ func (s *Server) open(ctx context.Context) error {
 		&logsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: s.authz, Log: s.log, Pending: s.logWriter},
 		&iamapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log},
 		&stsapi.STS{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf},
+		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
 	)
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
@@ -287,7 +297,19 @@ func (s *Server) open(ctx context.Context) error {
 	s.public.Handle("POST /timestamp", s.TSA.Handler())
 	s.public.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
 	s.public.Handle("/ocsp/", s.ocsp)
-	return s.openAdmission(ctx)
+	if s.workloads != nil && s.cfg.Workloads.ECSEventsSecret != "" {
+		s.public.HandleFunc("POST /ecs/events", s.ecsEvents)
+	}
+	return nil
+}
+
+// inventory is the workloads API's view of the inventory: a nil
+// interface when continuous validation is not configured.
+func (s *Server) inventory() workloadsapi.Inventory {
+	if s.workloads == nil {
+		return nil
+	}
+	return s.workloads.monitor
 }
 
 // routeTo serves the APIs, each at the SigV4 signing name of its service.
@@ -557,6 +579,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	if s.Invoke.Pool != nil {
 		s.Invoke.Pool.Metrics.WritePrometheus(w, s.cfg.Metrics.PerFunction) // function names only if configured: /metrics is public
 	}
+	s.writeWorkloadMetrics(w)
 }
 
 func (s *Server) rootPEM(w http.ResponseWriter, r *http.Request) {
@@ -612,6 +635,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			s.runner.Run(jobsCtx)
 		}
 	}()
+	workloadsDone := make(chan struct{})
+	go func() { defer close(workloadsDone); s.runWorkloads(jobsCtx) }()
+	defer func() { stopJobs(); <-workloadsDone }()
 	asyncDone := make(chan struct{})
 	go func() {
 		defer close(asyncDone)

@@ -1,0 +1,251 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/images/registrytest"
+	"github.com/signet/signet/internal/inventory"
+)
+
+// fakeAPIServer is the part of a Kubernetes API server continuous
+// validation uses: the list of pods and the eviction subresource, which
+// it records.
+type fakeAPIServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	pods    []corev1.Pod
+	evicted []string
+}
+
+func startFakeAPIServer(t testing.TB) *fakeAPIServer {
+	t.Helper()
+	f := &fakeAPIServer{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/pods", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		list := corev1.PodList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}, ListMeta: metav1.ListMeta{ResourceVersion: "100"}, Items: f.pods}
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(list)
+	})
+	mux.HandleFunc("POST /api/v1/namespaces/{ns}/pods/{name}/eviction", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.evicted = append(f.evicted, r.PathValue("ns")+"/"+r.PathValue("name"))
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusSuccess, Code: 201})
+	})
+	f.Server = httptest.NewServer(mux)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeAPIServer) kubeconfig(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: %s
+contexts:
+- name: test
+  context:
+    cluster: test
+    user: signet
+current-context: test
+users:
+- name: signet
+  user:
+    token: test-token
+`, f.URL)
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fakeAPIServer) evictions() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.evicted...)
+}
+
+// runningPod is a pod the kubelet reports running image ref (by tag) as
+// digest.
+func runningPod(ns, name, ref, digest string) corev1.Pod {
+	return corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: "uid-" + name},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: ref}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "app", Image: ref, ImageID: strings.SplitN(ref, ":v1", 2)[0] + "@" + digest, Ready: true,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}},
+		}}},
+	}
+}
+
+// waitFor polls cond until it holds or a deadline far beyond any real
+// wait passes (the suite must pass on a loaded machine; the time it
+// takes is measured by BenchmarkWorkloadRevocation, not asserted here).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWorkloadsRevocationEvicts: a pod already running a signed image
+// is compliant; once the signature is revoked it is a violation at once
+// (no check round needed), evicted through the Eviction API, audited,
+// listed by the API.
+func TestWorkloadsRevocationEvicts(t *testing.T) {
+	registrytest.Tool(t, "registry", "SIGNET_REGISTRY")
+	api := startFakeAPIServer(t)
+	e := newAdmissionEnv(t, func(reg *registrytest.Registry, c *config.Config) {
+		c.Admission.Policies = append([]config.AdmissionPolicy{{Name: "running", Namespaces: []string{"shop"}, Images: []string{reg.Host + "/*"}, Profiles: []string{"images"}, Action: "evict"}}, c.Admission.Policies...)
+		c.Workloads.Kubernetes.Kubeconfig = api.kubeconfig(t)
+		c.Workloads.Kubernetes.ListInterval = "1s"
+		c.Workloads.CheckInterval = "1h" // only lists and revocations trigger checks here
+	})
+	ref, job := signImage(t, e.srv, e.reg, "images", "demo/running")
+	digest, err := e.srv.Admission().Policies[0].Verifier.Resolve(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, d, _ := strings.Cut(digest, "@")
+	api.mu.Lock()
+	api.pods = []corev1.Pod{runningPod("shop", "web-1", ref, d)}
+	api.mu.Unlock()
+	mon := e.srv.Workloads()
+	// The list on start, or the next one, brings the pod in and checks it.
+	waitFor(t, "the running pod to be listed and found compliant", func() bool {
+		for _, s := range mon.Workloads() {
+			if s.Workload.ID == "kubernetes/shop/web-1" && len(s.Images) == 1 && s.Images[0].Checked && s.Images[0].Result.Compliant {
+				return true
+			}
+		}
+		return false
+	})
+	if v := mon.Violations(); len(v) != 0 {
+		t.Fatalf("violations before revocation: %+v", v)
+	}
+	if _, err := e.srv.Signer().RevokeSignature(context.Background(), &signer.RevokeSignatureInput{JobId: aws.String(job), Reason: aws.String("leaked build")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the eviction of shop/web-1", func() bool { return len(api.evictions()) > 0 })
+	if got := api.evictions(); len(got) != 1 || got[0] != "shop/web-1" {
+		t.Errorf("evictions %v", got)
+	}
+	v := mon.Violations()
+	if len(v) != 1 || v[0].Rule != "revocation" || v[0].Outcome != inventory.OutcomeEvicted || v[0].Workload.ID != "kubernetes/shop/web-1" {
+		t.Fatalf("violations %+v", v)
+	}
+}
+
+// ecsEvent is an EventBridge "ECS Task State Change" event.
+func ecsEvent(task, status string, version int, image, digest string) string {
+	return fmt.Sprintf(`{"version":"0","id":"%d","detail-type":"ECS Task State Change","source":"aws.ecs","account":"111122223333","time":"2026-12-04T10:00:00Z","region":"us-east-1",
+"resources":["%s"],"detail":{"clusterArn":"arn:aws:ecs:us-east-1:111122223333:cluster/shop","taskArn":"%s","lastStatus":"%s","desiredStatus":"%s","version":%d,"startedBy":"ecs-svc/1234",
+"containers":[{"name":"app","image":"%s","imageDigest":"%s","lastStatus":"%s"}]}}`, version, task, task, status, status, version, image, digest, status)
+}
+
+// TestWorkloadsECSEvents: a task reported running with an unsigned image
+// through an ECS event is a violation at once and the stop hook gets its
+// ARN; the same event again, or an older one, changes nothing; events
+// need the secret.
+func TestWorkloadsECSEvents(t *testing.T) {
+	registrytest.Tool(t, "registry", "SIGNET_REGISTRY")
+	var mu sync.Mutex
+	var stops []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Cluster, Task, Reason string }
+		json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		stops = append(stops, req.Task+" "+r.Header.Get("X-Amz-Target"))
+		mu.Unlock()
+		w.Write([]byte(`{"task":{}}`))
+	}))
+	defer hook.Close()
+	const secret = "a-long-enough-shared-secret"
+	e := newAdmissionEnv(t, func(reg *registrytest.Registry, c *config.Config) {
+		c.Admission.Policies = append(c.Admission.Policies, config.AdmissionPolicy{Name: "ecs", Images: []string{reg.Host + "/*"}, Profiles: []string{"images"}, Action: "evict"}) // no namespaces: ECS tasks fall under it
+		c.Workloads.ECSEventsSecret = secret
+		c.Workloads.ECSStopHook.URL = hook.URL
+	})
+	digest, err := e.srv.Admission().Policies[0].Verifier.Resolve(context.Background(), e.refs["unsigned"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, d, _ := strings.Cut(digest, "@")
+	task := "arn:aws:ecs:us-east-1:111122223333:task/shop/0123456789abcdef"
+	post := func(body, auth string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/ecs/events", strings.NewReader(body))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var out map[string]any
+		json.Unmarshal(b, &out)
+		return resp.StatusCode, out
+	}
+	if code, _ := post(ecsEvent(task, "RUNNING", 3, e.refs["unsigned"], d), "Bearer wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong secret: %d", code)
+	}
+	if code, out := post(ecsEvent(task, "RUNNING", 3, e.refs["unsigned"], d), "Bearer "+secret); code != 200 || out["changed"] != true {
+		t.Fatalf("running event: %d %v", code, out)
+	}
+	mon := e.srv.Workloads()
+	waitFor(t, "the stop hook", func() bool { mu.Lock(); defer mu.Unlock(); return len(stops) > 0 })
+	v := mon.Violations()
+	if len(v) != 1 || v[0].Rule != "unsigned" || v[0].Workload.ID != task || v[0].Outcome != inventory.OutcomeStopped {
+		t.Fatalf("violations %+v", v)
+	}
+	for name, body := range map[string]string{
+		"duplicate":    ecsEvent(task, "RUNNING", 3, e.refs["unsigned"], d),
+		"out-of-order": ecsEvent(task, "PENDING", 2, e.refs["unsigned"], d),
+	} {
+		if code, out := post(body, "Bearer "+secret); code != 200 || out["changed"] != false {
+			t.Errorf("%s: %d %v", name, code, out)
+		}
+	}
+	mu.Lock()
+	if len(stops) != 1 || !strings.HasPrefix(stops[0], task+" AmazonEC2ContainerServiceV20141113.StopTask") {
+		t.Errorf("stop hook calls %v", stops)
+	}
+	mu.Unlock()
+	if code, _ := post(`{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2"}`, "Bearer "+secret); code != http.StatusBadRequest {
+		t.Errorf("another event type: %d", code)
+	}
+	if code, out := post(ecsEvent(task, "STOPPED", 4, e.refs["unsigned"], d), "Bearer "+secret); code != 200 || out["changed"] != true || len(mon.Violations()) != 0 {
+		t.Errorf("stopped: %d %v, violations %v", code, out, mon.Violations())
+	}
+}
