@@ -67,7 +67,17 @@ type Monitor struct {
 
 type entry struct {
 	w      Workload
-	images map[string]*ImageStatus
+	images []*imageState // in the order of w.Images
+}
+
+// imageState is the state of one image of one entry. A check holds
+// pointers to the states it applies to, so that applying a verdict needs
+// no lookup; current is false once the state is no longer the entry's.
+type imageState struct {
+	ImageStatus
+	e         *entry
+	current   bool
+	violating bool // m.violations holds its violation
 }
 
 type tombstone struct {
@@ -99,12 +109,12 @@ type Round struct {
 	Duration time.Duration
 }
 
-// check is one call of the Checker whose verdict applies to the image of
-// every workload in ids.
+// check is one call of the Checker whose verdict applies to every
+// target.
 type check struct {
-	w     Workload // the workload the Checker is shown
-	image string
-	ids   []string
+	w       Workload // the workload the Checker is shown
+	image   string
+	targets []*imageState
 }
 
 // action is a violation to act on, outside the lock.
@@ -189,30 +199,32 @@ func (m *Monitor) putLocked(w Workload) ([]check, bool) {
 	if e == nil || e.w.UID != w.UID || e.w.Source != w.Source {
 		// A new workload, or a new pod under an old name: start afresh.
 		m.removeLocked(w.ID)
-		e = &entry{images: make(map[string]*ImageStatus, len(w.Images))}
+		e = &entry{}
 		m.entries[w.ID] = e
 	}
 	e.w = w
-	keep := make(map[string]*ImageStatus, len(w.Images))
+	old := e.images
+	e.images = make([]*imageState, 0, len(w.Images))
+	checks := make([]check, 0, len(w.Images))
 	for _, img := range w.Images {
-		st := e.images[img]
-		if st == nil {
-			st = &ImageStatus{Image: img}
+		i := slices.IndexFunc(old, func(st *imageState) bool { return st != nil && st.Image == img })
+		var st *imageState
+		if i >= 0 {
+			st, old[i] = old[i], nil
+		} else {
+			st = &imageState{ImageStatus: ImageStatus{Image: img}, e: e, current: true}
 		}
-		keep[img] = st
+		e.images = append(e.images, st)
 		if rec := m.violations[violationKey{w.ID, img}]; rec != nil {
 			rec.v.Workload = w
 		}
+		checks = append(checks, check{w: w, image: img, targets: []*imageState{st}})
 	}
-	for img := range e.images {
-		if keep[img] == nil {
-			delete(m.violations, violationKey{w.ID, img})
+	for _, st := range old {
+		if st != nil {
+			st.current = false
+			delete(m.violations, violationKey{w.ID, st.Image})
 		}
-	}
-	e.images = keep
-	checks := make([]check, 0, len(w.Images))
-	for _, img := range w.Images {
-		checks = append(checks, check{w: w, image: img, ids: []string{w.ID}})
 	}
 	return checks, true
 }
@@ -223,8 +235,9 @@ func (m *Monitor) removeLocked(id string) bool {
 	if e == nil {
 		return false
 	}
-	for img := range e.images {
-		delete(m.violations, violationKey{id, img})
+	for _, st := range e.images {
+		st.current = false
+		delete(m.violations, violationKey{id, st.Image})
 	}
 	delete(m.entries, id)
 	return true
@@ -300,11 +313,11 @@ func group(checks []check) []check {
 	for _, c := range checks {
 		k := key{c.w.Source, c.w.scope(), c.image}
 		if i, ok := idx[k]; ok {
-			out[i].ids = append(out[i].ids, c.ids...)
+			out[i].targets = append(out[i].targets, c.targets...)
 			continue
 		}
 		idx[k] = len(out)
-		out = append(out, check{w: c.w, image: c.image, ids: slices.Clone(c.ids)})
+		out = append(out, check{w: c.w, image: c.image, targets: slices.Clone(c.targets)})
 	}
 	return out
 }
@@ -329,15 +342,16 @@ func (m *Monitor) CheckAll(ctx context.Context) (Round, error) {
 	type key struct{ source, scope, image string }
 	idx := make(map[key]int)
 	var checks []check
-	for id, e := range m.entries {
-		for _, img := range e.w.Images {
-			k := key{e.w.Source, e.w.scope(), img}
+	for _, e := range m.entries {
+		scope := e.w.scope()
+		for _, st := range e.images {
+			k := key{e.w.Source, scope, st.Image}
 			if i, ok := idx[k]; ok {
-				checks[i].ids = append(checks[i].ids, id)
+				checks[i].targets = append(checks[i].targets, st)
 				continue
 			}
 			idx[k] = len(checks)
-			checks = append(checks, check{w: e.w, image: img, ids: []string{id}})
+			checks = append(checks, check{w: e.w, image: st.Image, targets: []*imageState{st}})
 		}
 	}
 	r := Round{Workloads: len(m.entries)}
@@ -366,14 +380,13 @@ func (m *Monitor) Revoked(ctx context.Context, deps []string) int {
 	m.init()
 	var checks []check
 	n := 0
-	for id, e := range m.entries {
+	for _, e := range m.entries {
 		hit := false
-		for _, img := range e.w.Images {
-			st := e.images[img]
-			if st == nil || !st.Checked || !slices.ContainsFunc(st.Result.Deps, func(d string) bool { return set[d] }) {
+		for _, st := range e.images {
+			if !st.Checked || !slices.ContainsFunc(st.Result.Deps, func(d string) bool { return set[d] }) {
 				continue
 			}
-			checks = append(checks, check{w: e.w, image: img, ids: []string{id}})
+			checks = append(checks, check{w: e.w, image: st.Image, targets: []*imageState{st}})
 			hit = true
 		}
 		if hit {
@@ -447,23 +460,22 @@ func (m *Monitor) run(ctx context.Context, checks []check) stats {
 			s.failures++
 			m.log().WarnContext(ctx, "image check made no verdict; will retry", "image", c.image, "workload", c.w.ID, "err", vd.err)
 		}
-		for _, id := range c.ids {
-			e := m.entries[id]
-			if e == nil {
-				continue // gone while it was checked
+		for _, st := range c.targets {
+			if !st.current {
+				continue // gone, or no longer runs the image
 			}
-			st := e.images[c.image]
-			if st == nil {
-				continue // no longer runs this image
-			}
+			e := st.e
 			if vd.err != nil {
 				st.Error = vd.err.Error()
 				continue
 			}
 			st.Checked, st.Result, st.CheckedAt, st.Error = true, vd.res, now, ""
-			k := violationKey{id, c.image}
+			k := violationKey{e.w.ID, c.image}
 			if vd.res.Compliant {
-				delete(m.violations, k)
+				if st.violating {
+					delete(m.violations, k)
+					st.violating = false
+				}
 				continue
 			}
 			s.violations++
@@ -481,6 +493,7 @@ func (m *Monitor) run(ctx context.Context, checks []check) stats {
 				Action: cmp.Or(vd.res.Action, ActionReport), DetectedAt: now,
 			}}
 			m.violations[k] = rec
+			st.violating = true
 			acts = append(acts, action{key: k, rec: rec, v: rec.v})
 		}
 	}
@@ -577,12 +590,10 @@ func (m *Monitor) Workloads() []Status {
 	out := make([]Status, 0, len(m.entries))
 	for _, e := range m.entries {
 		s := Status{Workload: e.w, Images: make([]ImageStatus, 0, len(e.w.Images))}
-		for _, img := range e.w.Images {
-			if st := e.images[img]; st != nil {
-				c := *st
-				c.Result.Deps = slices.Clone(c.Result.Deps)
-				s.Images = append(s.Images, c)
-			}
+		for _, st := range e.images {
+			c := st.ImageStatus
+			c.Result.Deps = slices.Clone(c.Result.Deps)
+			s.Images = append(s.Images, c)
 		}
 		out = append(out, s)
 	}
