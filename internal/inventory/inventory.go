@@ -64,7 +64,8 @@ type Workload struct {
 	// (host/repo@sha256:…, see [ImageRef]), else as given.
 	Images []string
 	// Principal is who started it: the Kubernetes user of the admission
-	// request, or the ECS startedBy.
+	// request, or the ECS startedBy. A later report without one (the API
+	// server's list of pods) keeps the one known; so does one without UID.
 	Principal string
 	// Version orders the reports of one workload (the ECS detail.version);
 	// 0 means unknown, and such a report is always accepted.

@@ -179,6 +179,12 @@ func (m *Monitor) putLocked(w Workload) ([]check, bool) {
 	}
 	w.Images = dedup(w.Images)
 	e := m.entries[w.ID]
+	if e != nil && e.w.Source == w.Source && (w.UID == "" || e.w.UID == "" || w.UID == e.w.UID) {
+		// The API server's list knows no principal, and an admission
+		// request may come before the pod has a UID: keep what is known.
+		w.Principal = cmp.Or(w.Principal, e.w.Principal)
+		w.UID = cmp.Or(w.UID, e.w.UID)
+	}
 	if e != nil {
 		if w.Version > 0 && e.w.Version > 0 && w.Version <= e.w.Version {
 			return nil, false

@@ -440,6 +440,26 @@ func TestMonitorReplace(t *testing.T) {
 	}
 }
 
+func TestMonitorKeepsAdmissionPrincipal(t *testing.T) {
+	c := newChecker()
+	c.set("reg.example/a:1", Result{Compliant: true})
+	c.set("reg.example/a@sha256:01", Result{Compliant: true})
+	m := &Monitor{Checker: c}
+	admitted := pod("prod", "a", "reg.example/a:1")
+	admitted.UID, admitted.Principal = "", "alice@example.com"
+	m.Observe(t.Context(), admitted)
+	listed := pod("prod", "a", "reg.example/a@sha256:01")
+	listed.Principal = ""
+	m.Replace(t.Context(), SourceKubernetes, []Workload{listed})
+	ws := m.Workloads()
+	if len(ws) != 1 || ws[0].Workload.Principal != "alice@example.com" || ws[0].Workload.UID != "uid-a" {
+		t.Fatalf("workloads = %+v, want the listed pod with the admitted principal", ws)
+	}
+	if ws[0].Images[0].Image != "reg.example/a@sha256:01" || !ws[0].Images[0].Checked {
+		t.Errorf("image status = %+v, want the digest checked", ws[0].Images[0])
+	}
+}
+
 func TestCheckAllChecksEachImageOnce(t *testing.T) {
 	c := newChecker()
 	images := []string{"reg.example/a@sha256:01", "reg.example/b@sha256:02", "reg.example/c@sha256:03"}
