@@ -149,10 +149,11 @@ func (m *Monitor) init() {
 }
 
 // Observe adds or updates a workload. A report whose Version is not newer
-// than the one held (when both are set), or that is older than the
-// workload's stop, or that changes nothing but Version and SeenAt, changes
-// nothing and Observe returns false. A new or changed workload is checked
-// before Observe returns true.
+// than the one held (when both are set), or not newer than the workload's
+// stop, is ignored and Observe returns false; so does a report whose
+// content is the same, whose newer Version and SeenAt are kept, without a
+// check. A new or changed workload is checked before Observe returns
+// true.
 func (m *Monitor) Observe(ctx context.Context, w Workload) bool {
 	m.mu.Lock()
 	m.init()
