@@ -298,6 +298,8 @@ func (s *Server) open(ctx context.Context) error {
 	s.public.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
 	s.public.Handle("/ocsp/", s.ocsp)
 	if s.workloads != nil && s.cfg.Workloads.ECSEventsSecret != "" {
+		// Also without a bearer token, so that it answers 401 and says
+		// what to send.
 		s.public.HandleFunc("POST /ecs/events", s.ecsEvents)
 	}
 	return nil
@@ -397,6 +399,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = s.limits.deadlines(w, r.Body)
 	defer s.limits.finish(w)
 
+	if s.ecsEventRequest(r) {
+		s.ecsEvents(w, r) // its own authentication: a shared secret
+		return
+	}
 	service, region, signed := sigv4.Scope(r)
 	if !signed {
 		s.serveUnsigned(w, r)

@@ -178,6 +178,14 @@ func (s *Server) Workloads() *inventory.Monitor {
 	return s.workloads.monitor
 }
 
+// ecsEventRequest reports whether r is for POST /ecs/events with a
+// bearer token, which is not SigV4 (an S3 POST to a bucket "ecs" would
+// be signed).
+func (s *Server) ecsEventRequest(r *http.Request) bool {
+	return s.workloads != nil && s.cfg.Workloads.ECSEventsSecret != "" && r.Method == http.MethodPost && r.URL.Path == "/ecs/events" &&
+		strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
 // ecsEvents takes an EventBridge "ECS Task State Change" event: a running
 // task enters the inventory (and is checked at once), a stopped one
 // leaves it. The caller proves itself with the configured secret before

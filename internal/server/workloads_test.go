@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +21,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/signet/signet/internal/cli"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/images/registrytest"
 	"github.com/signet/signet/internal/inventory"
@@ -53,7 +58,8 @@ func startFakeAPIServer(t testing.TB) *fakeAPIServer {
 		w.WriteHeader(http.StatusCreated)
 		json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusSuccess, Code: 201})
 	})
-	f.Server = httptest.NewServer(mux)
+	// TLS: client-go sends its bearer token only over https.
+	f.Server = httptest.NewTLSServer(mux)
 	t.Cleanup(f.Close)
 	return f
 }
@@ -67,6 +73,7 @@ clusters:
 - name: test
   cluster:
     server: %s
+    certificate-authority-data: %s
 contexts:
 - name: test
   context:
@@ -77,7 +84,7 @@ users:
 - name: signet
   user:
     token: test-token
-`, f.URL)
+`, f.URL, base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Certificate().Raw})))
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +102,7 @@ func (f *fakeAPIServer) evictions() []string {
 func runningPod(ns, name, ref, digest string) corev1.Pod {
 	return corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: "uid-" + name},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: types.UID("uid-" + name)},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: ref}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
 			Name: "app", Image: ref, ImageID: strings.SplitN(ref, ":v1", 2)[0] + "@" + digest, Ready: true,
@@ -156,7 +163,10 @@ func TestWorkloadsRevocationEvicts(t *testing.T) {
 	if _, err := e.srv.Signer().RevokeSignature(context.Background(), &signer.RevokeSignatureInput{JobId: aws.String(job), Reason: aws.String("leaked build")}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the eviction of shop/web-1", func() bool { return len(api.evictions()) > 0 })
+	waitFor(t, "the eviction of shop/web-1 to be recorded", func() bool {
+		v := mon.Violations()
+		return len(v) == 1 && v[0].Outcome != ""
+	})
 	if got := api.evictions(); len(got) != 1 || got[0] != "shop/web-1" {
 		t.Errorf("evictions %v", got)
 	}
@@ -164,6 +174,39 @@ func TestWorkloadsRevocationEvicts(t *testing.T) {
 	if len(v) != 1 || v[0].Rule != "revocation" || v[0].Outcome != inventory.OutcomeEvicted || v[0].Workload.ID != "kubernetes/shop/web-1" {
 		t.Fatalf("violations %+v", v)
 	}
+	// The API (through the CLI), the metrics and the audit log say so.
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", e.srv.CredentialsPath())
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	signet := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := cli.Main(context.Background(), append(args, "--endpoint", e.srv.URL), &out, &errb); code != 0 {
+			t.Fatalf("signet %v: exit %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	if out := signet("workloads", "violations"); !strings.Contains(out, "kubernetes/shop/web-1") || !strings.Contains(out, "revocation") || !strings.Contains(out, "evicted") {
+		t.Errorf("signet workloads violations:\n%s", out)
+	}
+	if out := signet("workloads", "list", "--output", "json"); !strings.Contains(out, `"id": "kubernetes/shop/web-1"`) && !strings.Contains(out, `"id":"kubernetes/shop/web-1"`) {
+		t.Errorf("signet workloads list --output json:\n%s", out)
+	}
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"signet_workloads 1\n", "signet_workload_violations 1\n", `signet_workload_violations_total{rule="revocation"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+	waitFor(t, "the violation's audit record", func() bool {
+		var out, errb bytes.Buffer
+		cli.Main(context.Background(), []string{"audit", "query", "--data-dir", e.srv.Config().DataDir, "--action", "workloads:Violation"}, &out, &errb)
+		return strings.Contains(out.String(), "kubernetes/shop/web-1") && strings.Contains(out.String(), "revocation")
+	})
 }
 
 // ecsEvent is an EventBridge "ECS Task State Change" event.
@@ -224,7 +267,10 @@ func TestWorkloadsECSEvents(t *testing.T) {
 		t.Fatalf("running event: %d %v", code, out)
 	}
 	mon := e.srv.Workloads()
-	waitFor(t, "the stop hook", func() bool { mu.Lock(); defer mu.Unlock(); return len(stops) > 0 })
+	waitFor(t, "the stop to be recorded", func() bool {
+		v := mon.Violations()
+		return len(v) == 1 && v[0].Outcome != ""
+	})
 	v := mon.Violations()
 	if len(v) != 1 || v[0].Rule != "unsigned" || v[0].Workload.ID != task || v[0].Outcome != inventory.OutcomeStopped {
 		t.Fatalf("violations %+v", v)
