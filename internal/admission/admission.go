@@ -16,6 +16,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/signet/signet/internal/audit"
@@ -86,10 +87,25 @@ type Policy struct {
 	Action string
 	// Version identifies what verdicts under the policy depend on (its
 	// trust policy and trust store): verdicts are cached under it, so a
-	// change of either makes new ones.
+	// change of either makes new ones (see SetVersion).
 	Version  string
 	Verifier ImageVerifier
+
+	current atomic.Pointer[string]
 }
+
+// CurrentVersion is the version verdicts are cached under: Version, or
+// the last SetVersion.
+func (p *Policy) CurrentVersion() string {
+	if v := p.current.Load(); v != nil {
+		return *v
+	}
+	return p.Version
+}
+
+// SetVersion changes the version (the trust store changed): verdicts
+// cached under the old one are no longer found.
+func (p *Policy) SetVersion(v string) { p.current.Store(&v) }
 
 // Covers reports whether the policy applies to an image (normalized)
 // of a namespace. Workloads without a namespace (ECS tasks, namespace
@@ -191,7 +207,7 @@ func (c *Controller) Check(ctx context.Context, namespace, image string) Verdict
 	}
 	v.Ref = digestRef
 	if c.Cache != nil {
-		if cv, ok := c.Cache.Get(p.Version, digestRef); ok {
+		if cv, ok := c.Cache.Get(p.CurrentVersion(), digestRef); ok {
 			cv.Image, cv.Cached = image, true
 			return cv
 		}
@@ -230,7 +246,7 @@ func (c *Controller) Check(ctx context.Context, namespace, image string) Verdict
 		}
 	}
 	if c.Cache != nil {
-		c.Cache.Put(p.Version, digestRef, v)
+		c.Cache.Put(p.CurrentVersion(), digestRef, v)
 	}
 	return v
 }

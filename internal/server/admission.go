@@ -120,6 +120,7 @@ func (s *Server) openAdmission(ctx context.Context) error {
 			p.Action = "report"
 		}
 		ctl.Policies = append(ctl.Policies, p)
+		s.trusts = append(s.trusts, policyTrust{policy: p, doc: doc, dir: dir})
 	}
 	s.admission = ctl
 	if ac.Listen == "" {
@@ -389,5 +390,54 @@ func (s *Server) onRevocation(ctx context.Context, r signing.Revocation) {
 func (s *Server) onPayloadSigned(ctx context.Context, digest string) {
 	if s.admission != nil && s.admission.Cache != nil {
 		s.admission.Cache.EvictDigest(digest)
+	}
+}
+
+// policyTrust is what a policy's verdicts depend on, watched for changes.
+type policyTrust struct {
+	policy *admission.Policy
+	doc    *trustpolicy.OCIDocument
+	dir    string
+}
+
+// trustRefreshInterval is how often the trust stores are read for
+// changes.
+const trustRefreshInterval = 10 * time.Second
+
+// RefreshAdmissionTrust reads each policy's trust store again: a policy
+// whose store changed gets a new version, so that its cached verdicts
+// are not used any more (notation-go reads the store at each
+// verification). It reports how many policies changed.
+func (s *Server) RefreshAdmissionTrust(ctx context.Context) int {
+	changed := 0
+	for _, t := range s.trusts {
+		v, err := trustVersion(t.doc, t.dir)
+		if err != nil {
+			s.log.WarnContext(ctx, "failed to read an admission trust store", "policy", t.policy.Name, "dir", t.dir, "err", err)
+			continue
+		}
+		if v != t.policy.CurrentVersion() {
+			t.policy.SetVersion(v)
+			changed++
+			s.log.InfoContext(ctx, "admission trust store changed: the policy's images are verified anew", "policy", t.policy.Name, "dir", t.dir)
+		}
+	}
+	return changed
+}
+
+// watchAdmissionTrust refreshes the trust stores until ctx ends.
+func (s *Server) watchAdmissionTrust(ctx context.Context) {
+	if len(s.trusts) == 0 {
+		return
+	}
+	t := time.NewTicker(trustRefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.RefreshAdmissionTrust(ctx)
+		}
 	}
 }

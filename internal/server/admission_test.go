@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -582,5 +583,56 @@ func TestAdmissionRegistryDown(t *testing.T) {
 	}
 	if v := e.srv.Admission().Check(context.Background(), "enforce", image); !v.Allowed || !v.Cached {
 		t.Errorf("after recovery the verdict is not cached: %+v", v)
+	}
+}
+
+// TestAdmissionTrustStoreChange: a policy reading a trust store directory
+// stops using its cached verdicts once the store changes: an image
+// allowed while its root was trusted is denied after the root is
+// replaced.
+func TestAdmissionTrustStoreChange(t *testing.T) {
+	registrytest.Tool(t, "registry", "SIGNET_REGISTRY")
+	storeDir := t.TempDir()
+	policyFile := filepath.Join(t.TempDir(), "trustpolicy.json")
+	e := newAdmissionEnv(t, func(reg *registrytest.Registry, c *config.Config) {
+		c.Admission.Policies = append([]config.AdmissionPolicy{{Name: "files", Namespaces: []string{"files"}, TrustPolicy: policyFile, TrustStore: storeDir}}, c.Admission.Policies...)
+		doc := `{"version":"1.0","trustPolicies":[{"name":"files","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["signingAuthority:mine"],"trustedIdentities":["*"]}]}`
+		if err := os.WriteFile(policyFile, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The store is filled below, once the server's root exists; an
+		// empty store is a valid one.
+		if err := os.MkdirAll(filepath.Join(storeDir, "truststore", "x509", "signingAuthority", "mine"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rootFile := filepath.Join(storeDir, "truststore", "x509", "signingAuthority", "mine", "root.pem")
+	root := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.srv.Authority.Root.Cert.Raw})
+	if err := os.WriteFile(rootFile, root, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.RefreshAdmissionTrust(context.Background()); n != 1 {
+		t.Fatalf("adding the root changed %d policies, want 1", n)
+	}
+	if resp, _ := e.review(t, "/validate", "pod", "files", e.refs["signed"]); !resp.Allowed {
+		t.Fatalf("with Signet's root in the store: %+v", resp.Result)
+	}
+	if v := e.srv.Admission().Check(context.Background(), "files", e.refs["signed"]); !v.Cached {
+		t.Fatalf("the verdict is not cached: %+v", v)
+	}
+	// Another root replaces Signet's.
+	other := servertest.Start(t)
+	if err := os.WriteFile(rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.Authority.Root.Cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.RefreshAdmissionTrust(context.Background()); n != 1 {
+		t.Fatalf("replacing the root changed %d policies, want 1", n)
+	}
+	resp, _ := e.review(t, "/validate", "pod", "files", e.refs["signed"])
+	if resp.Allowed || resp.Result == nil || !strings.Contains(resp.Result.Message, ": authenticity: ") {
+		t.Fatalf("after the store changed: allowed %v, %+v", resp.Allowed, resp.Result)
+	}
+	if n := e.srv.RefreshAdmissionTrust(context.Background()); n != 0 {
+		t.Errorf("an unchanged store changed %d policies", n)
 	}
 }

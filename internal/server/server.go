@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +124,7 @@ type Server struct {
 	// admission decides Kubernetes admissions (nil: no policies).
 	admission     *admission.Controller
 	admissionCert *tls.Certificate // nil: no webhook listener
+	trusts        []policyTrust    // the admission policies' trust, watched
 	// workloads is continuous validation (nil: not configured).
 	workloads *workloads
 }
@@ -642,7 +644,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		}
 	}()
 	workloadsDone := make(chan struct{})
-	go func() { defer close(workloadsDone); s.runWorkloads(jobsCtx) }()
+	go func() {
+		defer close(workloadsDone)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); s.watchAdmissionTrust(jobsCtx) }()
+		s.runWorkloads(jobsCtx)
+		wg.Wait()
+	}()
 	defer func() { stopJobs(); <-workloadsDone }()
 	asyncDone := make(chan struct{})
 	go func() {
