@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 	maps.Copy(tests, jobTests)
 	maps.Copy(tests, functionTests)
 	maps.Copy(tests, identityTests)
+	maps.Copy(tests, kmsTests)
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
 	}

@@ -1,0 +1,31 @@
+-- KMS keys, their material (sealed under the master key) and aliases.
+CREATE TABLE kms_keys (
+    id TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    usage TEXT NOT NULL,
+    state TEXT NOT NULL,
+    manager TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    deletion_date INTEGER NOT NULL,
+    material INTEGER NOT NULL,
+    rotation_enabled INTEGER NOT NULL,
+    rotation_days INTEGER NOT NULL,
+    next_rotation INTEGER NOT NULL,
+    tags TEXT NOT NULL
+);
+CREATE TABLE kms_key_material (
+    key_id TEXT NOT NULL REFERENCES kms_keys (id),
+    version INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (key_id, version)
+);
+CREATE TABLE kms_aliases (
+    name TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES kms_keys (id),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX kms_aliases_key ON kms_aliases (key_id);

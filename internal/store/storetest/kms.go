@@ -1,0 +1,103 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/signet/signet/internal/kms"
+)
+
+var kmsTests = map[string]func(*testing.T, Opener){
+	"kms/keys":    testKMSKeys,
+	"kms/aliases": testKMSAliases,
+}
+
+func kmsKey(id string) (kms.Key, kms.Material) {
+	k := kms.Key{ID: id, Description: "d", Spec: kms.SpecSymmetric, Usage: kms.UsageEncrypt, State: kms.StateEnabled, Manager: kms.ManagerCustom,
+		Policy: `{"Version":"2012-10-17"}`, CreatedAt: t0, Material: 1, RotationDays: 365, Tags: map[string]string{"team": "a"}}
+	return k, kms.Material{KeyID: id, Version: 1, Sealed: []byte("sealed-1"), CreatedAt: t0}
+}
+
+func testKMSKeys(t *testing.T, open Opener) {
+	db, reopen := open(t)
+	ctx := context.Background()
+	for _, id := range []string{"22222222-2222-4222-8222-222222222222", "11111111-1111-4111-8111-111111111111"} {
+		k, m := kmsKey(id)
+		if err := db.CreateKey(ctx, k, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := "11111111-1111-4111-8111-111111111111"
+	// A failing update changes nothing, material included.
+	boom := errors.New("boom")
+	err := db.UpdateKey(ctx, id, func(k *kms.Key) (*kms.Material, error) {
+		k.State = kms.StateDisabled
+		return nil, boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("UpdateKey = %v", err)
+	}
+	if err := db.UpdateKey(ctx, id, func(k *kms.Key) (*kms.Material, error) {
+		k.Material, k.RotationEnabled = 2, true
+		return &kms.Material{KeyID: id, Version: 2, Sealed: []byte("sealed-2"), CreatedAt: t0}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db = reopen()
+	k, err := db.Key(ctx, id)
+	if err != nil || k.State != kms.StateEnabled || k.Material != 2 || !k.RotationEnabled || k.Tags["team"] != "a" || !k.CreatedAt.Equal(t0) {
+		t.Fatalf("Key = %+v, %v", k, err)
+	}
+	for v, want := range map[uint32]string{1: "sealed-1", 2: "sealed-2"} {
+		m, err := db.KeyMaterial(ctx, id, v)
+		if err != nil || !bytes.Equal(m.Sealed, []byte(want)) {
+			t.Errorf("KeyMaterial(%d) = %q, %v", v, m.Sealed, err)
+		}
+	}
+	if _, err := db.KeyMaterial(ctx, id, 3); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("KeyMaterial(3) = %v", err)
+	}
+	if _, err := db.Key(ctx, "33333333-3333-4333-8333-333333333333"); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("Key(unknown) = %v", err)
+	}
+	keys, err := db.ListKeys(ctx, "", 1)
+	if err != nil || len(keys) != 1 || keys[0].ID != id {
+		t.Fatalf("ListKeys page 1 = %v, %v", keys, err)
+	}
+	if keys, err = db.ListKeys(ctx, keys[0].ID, 10); err != nil || len(keys) != 1 || keys[0].ID != "22222222-2222-4222-8222-222222222222" {
+		t.Fatalf("ListKeys page 2 = %v, %v", keys, err)
+	}
+}
+
+func testKMSAliases(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	k, m := kmsKey("11111111-1111-4111-8111-111111111111")
+	if err := db.CreateKey(ctx, k, m); err != nil {
+		t.Fatal(err)
+	}
+	a := kms.Alias{Name: "alias/app", KeyID: k.ID, CreatedAt: t0, UpdatedAt: t0}
+	if err := db.PutAlias(ctx, a, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutAlias(ctx, a, false); !errors.Is(err, kms.ErrAlreadyExists) {
+		t.Errorf("PutAlias twice = %v", err)
+	}
+	if err := db.PutAlias(ctx, kms.Alias{Name: "alias/none", KeyID: k.ID}, true); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("replace a missing alias = %v", err)
+	}
+	if got, err := db.Alias(ctx, "alias/app"); err != nil || got.KeyID != k.ID {
+		t.Errorf("Alias = %+v, %v", got, err)
+	}
+	if list, err := db.ListAliases(ctx, k.ID); err != nil || len(list) != 1 {
+		t.Errorf("ListAliases = %v, %v", list, err)
+	}
+	if err := db.DeleteAlias(ctx, "alias/app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteAlias(ctx, "alias/app"); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("DeleteAlias twice = %v", err)
+	}
+}
