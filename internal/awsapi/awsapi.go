@@ -17,6 +17,7 @@ package awsapi
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/signet/signet/internal/policy"
 )
@@ -85,6 +86,9 @@ type AuthzRequest struct {
 	// Policies returns the resource's own policies, when its service has
 	// them (nil otherwise).
 	Policies func(ctx context.Context, action, resource string) ([]*policy.Document, error)
+	// Gated: the resource's policies gate all access to it (KMS key
+	// policies; see policy.EvaluateGated), when the resource exists.
+	Gated bool
 }
 
 // Authorizer decides whether a caller may perform an action on a resource.
@@ -101,10 +105,18 @@ type Authorizer interface {
 // principal allowed only the operation could reach any resource through
 // it. The caller needs action (or one of orActions) on resource; the
 // refusal is AccessDeniedException naming both.
+//
+// A resource of the operation's own service is judged with that
+// service's resource policies too (another KMS key's key policy).
 func AuthorizeAlso(a Authorizer, r *http.Request, resource, action string, orActions ...string) error {
 	caller, _ := CallerFrom(r.Context())
-	return a.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource,
-		Also: true, OrActions: orActions})
+	req := AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource,
+		Also: true, OrActions: orActions}
+	if op, ok := r.Context().Value(opKey{}).(opInfo); ok && op.svc != nil && op.svc.Policies != nil &&
+		strings.HasPrefix(resource, "arn:") && strings.SplitN(resource, ":", 4)[2] == op.svc.Name {
+		req.Policies, req.Gated, req.Service = op.svc.Policies.ResourcePolicies, op.svc.Gated, op.svc.Name
+	}
+	return a.Authorize(r.Context(), req)
 }
 
 // AllowAll is an Authorizer for tests of one API's wire format: every

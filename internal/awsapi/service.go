@@ -98,6 +98,10 @@ type Service struct {
 	// Policies returns the resource-based policies of a resource, for
 	// the services that have them (see ResourcePolicies).
 	Policies ResourcePolicies
+	// Gated services' resource policies gate all access (KMS keys): a
+	// request needs an Allow in the resource's policy that names the
+	// caller, or one that names its account and an IAM Allow.
+	Gated bool
 }
 
 // API is what a service package provides: its Service.
@@ -302,7 +306,7 @@ func (s *Service) wrap(op Operation) http.Handler {
 			req.Keys = op.Conditions(r)
 		}
 		if s.Policies != nil {
-			req.Policies = s.Policies.ResourcePolicies
+			req.Policies, req.Gated = s.Policies.ResourcePolicies, s.Gated
 		}
 		r = r.WithContext(context.WithValue(r.Context(), opKey{}, opInfo{name: op.Name, action: op.Action, svc: s}))
 		if err := s.Authorizer.Authorize(r.Context(), req); err != nil {

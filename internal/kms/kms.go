@@ -543,6 +543,25 @@ func (s *Service) SetRotation(ctx context.Context, keyRef string, enabled bool, 
 	})
 }
 
+// SetPolicy replaces a key's policy (JSON, already validated by the
+// caller against the policy grammar).
+func (s *Service) SetPolicy(ctx context.Context, keyRef, doc string) error {
+	if len(doc) > 32768 {
+		return errs.Field(ErrInvalid, "policy", "must have length less than or equal to 32768")
+	}
+	k, err := s.Resolve(ctx, keyRef)
+	if err != nil {
+		return err
+	}
+	return s.Store.UpdateKey(ctx, k.ID, func(k *Key) (*Material, error) {
+		if k.State == StatePendingDeletion {
+			return nil, errs.Errorf(ErrInvalidState, "%s is pending deletion.", s.ARN(k.ID))
+		}
+		k.Policy = doc
+		return nil, nil
+	})
+}
+
 // aliasName checks an alias name: alias/ and 1–250 letters, digits, /_-,
 // not in the reserved alias/aws/ space unless aws is set.
 func aliasName(name string, aws bool) error {

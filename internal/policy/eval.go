@@ -94,6 +94,59 @@ func Evaluate(p Policies, r Request) Decision {
 	return Decision{Effect: ImplicitDeny, Reason: fmt.Sprintf("no identity-based policy allows the %s action", r.Action)}
 }
 
+// EvaluateGated decides a request on a resource whose own policy gates
+// all access to it, as a KMS key policy does:
+//
+//  1. an explicit Deny in any applicable policy denies;
+//  2. an Allow in the resource policy that names the caller (its ARN,
+//     its role, or "*") allows;
+//  3. an Allow that names the caller's account delegates to IAM: an
+//     identity-based Allow (and the boundary's) is then needed;
+//  4. otherwise nothing allows, whatever the identity policies say.
+func EvaluateGated(p Policies, r Request) Decision {
+	for _, s := range []struct {
+		docs []*Document
+		name string
+	}{{p.Identity, "an identity-based policy"}, {boundaryDocs(p), "a permissions boundary"}, {p.Resource, "a resource-based policy"}} {
+		if sid, ok := find(s.docs, r, p.RoleARN, false); ok {
+			return Decision{Effect: ExplicitDeny, Reason: "with an explicit deny in " + s.name, Statement: sid}
+		}
+	}
+	for _, d := range p.Resource {
+		for i, st := range d.Statements {
+			if st.Allow && st.applies(r, p.RoleARN) && namesCaller(st.Principal, r, p.RoleARN) {
+				return Decision{Effect: Allow, Statement: sidOf(st, i)}
+			}
+		}
+	}
+	if _, delegated := find(p.Resource, r, p.RoleARN, true); !delegated {
+		return Decision{Effect: ImplicitDeny, Reason: fmt.Sprintf("no resource-based policy allows the %s action", r.Action)}
+	}
+	p.Resource = nil
+	return Evaluate(p, r)
+}
+
+func boundaryDocs(p Policies) []*Document {
+	if p.Boundary == nil {
+		return nil
+	}
+	return []*Document{p.Boundary}
+}
+
+// namesCaller reports whether a Principal names the caller itself (its
+// ARN, its role, or everyone), not only its account.
+func namesCaller(p Principals, r Request, roleARN string) bool {
+	if _, ok := p["*"]; ok {
+		return true
+	}
+	for _, v := range p["AWS"] {
+		if v == "*" || v == r.Principal || roleARN != "" && v == roleARN {
+			return true
+		}
+	}
+	return false
+}
+
 // find returns the first statement with the given effect that applies.
 func find(docs []*Document, r Request, roleARN string, allow bool) (string, bool) {
 	for _, d := range docs {

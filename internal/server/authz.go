@@ -94,6 +94,19 @@ func (a *authorizer) decide(ctx context.Context, req awsapi.AuthzRequest, who ia
 	p := who.Policies
 	req.Action = action
 	preq := policy.Request{Principal: who.Principal, Account: a.iam.Account.ID, Action: action, Resource: req.Resource, Context: a.contextKeys(req, who)}
+	if req.Gated && req.Policies != nil {
+		// The resource's policy gates access (a KMS key policy), when
+		// the resource exists; a missing one is judged by IAM alone, so
+		// that a caller IAM allows learns that it does not exist.
+		docs, err := req.Policies(ctx, action, req.Resource)
+		if err != nil {
+			return policy.Decision{}, err
+		}
+		if docs != nil {
+			p.Resource = docs
+			return policy.EvaluateGated(p, preq), nil
+		}
+	}
 	d := policy.Evaluate(p, preq)
 	if !d.Allowed() && d.Effect != policy.ExplicitDeny {
 		// The resource policies Signet has (profile permissions, trust

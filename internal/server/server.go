@@ -34,6 +34,7 @@ import (
 	"github.com/signet/signet/internal/awsapi/logsapi"
 	"github.com/signet/signet/internal/awsapi/s3api"
 	"github.com/signet/signet/internal/awsapi/signerapi"
+	"github.com/signet/signet/internal/awsapi/kmsapi"
 	"github.com/signet/signet/internal/awsapi/stsapi"
 	"github.com/signet/signet/internal/awsapi/workloadsapi"
 	"github.com/signet/signet/internal/config"
@@ -41,6 +42,7 @@ import (
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/kms"
 	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/oidc"
@@ -127,6 +129,8 @@ type Server struct {
 	trusts        []policyTrust    // the admission policies' trust, watched
 	// workloads is continuous validation (nil: not configured).
 	workloads *workloads
+	// KMS is the key management service.
+	KMS *kms.Service
 }
 
 // An Option changes how Open builds a server.
@@ -278,6 +282,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openWorkloads(ctx); err != nil {
 		return err
 	}
+	s.KMS = &kms.Service{Store: s.db, Box: s.box, Account: inst.Account, Now: s.now}
 	// The APIs, routed by the service their requests are signed for.
 	s.routeTo(
 		&signerapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log},
@@ -287,6 +292,7 @@ func (s *Server) open(ctx context.Context) error {
 		&iamapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log},
 		&stsapi.STS{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf},
 		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
+		&kmsapi.KMS{Keys: s.KMS, Authorizer: s.authz, Log: s.log},
 	)
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)

@@ -1,0 +1,508 @@
+// Package kmsapi serves the AWS KMS API (JSON 1.1, X-Amz-Target
+// TrentService.*) over internal/kms: keys, aliases, encryption with
+// encryption contexts, data keys, rotation, key states and key policies.
+// Access to a key is decided by its key policy and IAM together, as AWS
+// decides it (awsapi.Service.Gated): the default key policy delegates to
+// IAM; a key policy that names no principal of the caller's, nor the
+// account, refuses whatever IAM allows.
+package kmsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/signet/signet/internal/awsapi"
+	"github.com/signet/signet/internal/kms"
+	"github.com/signet/signet/internal/policy"
+)
+
+// KMS serves the API.
+type KMS struct {
+	Keys       *kms.Service
+	Authorizer awsapi.Authorizer
+	Log        *slog.Logger
+}
+
+var errorCodes = []awsapi.ErrorCode{
+	{Err: kms.ErrNotFound, Code: "NotFoundException", Status: http.StatusBadRequest},
+	{Err: kms.ErrInvalid, Code: "ValidationException", Status: http.StatusBadRequest},
+	{Err: kms.ErrAlreadyExists, Code: "AlreadyExistsException", Status: http.StatusBadRequest},
+	{Err: kms.ErrDisabled, Code: "DisabledException", Status: http.StatusBadRequest},
+	{Err: kms.ErrInvalidState, Code: "KMSInvalidStateException", Status: http.StatusBadRequest},
+	{Err: kms.ErrInvalidCiphertext, Code: "InvalidCiphertextException", Status: http.StatusBadRequest},
+	{Err: kms.ErrIncorrectKey, Code: "IncorrectKeyException", Status: http.StatusBadRequest},
+	{Err: kms.ErrInvalidKeyUsage, Code: "InvalidKeyUsageException", Status: http.StatusBadRequest},
+	{Err: kms.ErrInvalidAlias, Code: "InvalidAliasNameException", Status: http.StatusBadRequest},
+	{Err: policy.ErrMalformed, Code: "MalformedPolicyDocumentException", Status: http.StatusBadRequest},
+}
+
+// Service returns the operations.
+func (x *KMS) Service() *awsapi.Service {
+	op := func(name string) awsapi.Operation {
+		return awsapi.Operation{Name: name, Pattern: "POST /", Target: "TrentService." + name, Action: "kms:" + name}
+	}
+	key := func(r *http.Request, in *keyRef) string { return x.keyARN(r.Context(), in.KeyID) }
+	ctxKeys := func(in *cryptoInput) map[string][]string { return x.conditions(in.EncryptionContext) }
+	return &awsapi.Service{Name: "kms", Protocol: awsapi.JSON{}, Errors: errorCodes,
+		Internal:   awsapi.Error{Code: "KMSInternalException", Status: http.StatusInternalServerError},
+		Throttle:   awsapi.Error{Code: "ThrottlingException", Status: http.StatusBadRequest},
+		Authorizer: x.Authorizer, Log: x.Log, Policies: x, Gated: true,
+		Operations: []awsapi.Operation{
+			awsapi.Typed(op("CreateKey"), awsapi.DecodeJSON, nil, nil, x.createKey),
+			awsapi.Typed(op("DescribeKey"), awsapi.DecodeJSON, key, nil, x.describeKey),
+			awsapi.Typed(op("ListKeys"), awsapi.DecodeJSON, nil, nil, x.listKeys),
+			awsapi.Typed(op("CreateAlias"), awsapi.DecodeJSON, func(r *http.Request, in *aliasInput) string { return x.keyARN(r.Context(), in.TargetKeyID) }, nil, x.createAlias),
+			awsapi.Typed(op("UpdateAlias"), awsapi.DecodeJSON, func(r *http.Request, in *aliasInput) string { return x.keyARN(r.Context(), in.TargetKeyID) }, nil, x.updateAlias),
+			awsapi.Typed(op("DeleteAlias"), awsapi.DecodeJSON, func(r *http.Request, in *aliasInput) string { return x.keyARN(r.Context(), in.AliasName) }, nil, x.deleteAlias),
+			awsapi.Typed(op("ListAliases"), awsapi.DecodeJSON, nil, nil, x.listAliases),
+			awsapi.Typed(op("Encrypt"), awsapi.DecodeJSON, func(r *http.Request, in *cryptoInput) string { return x.keyARN(r.Context(), in.KeyID) }, ctxKeys, x.encrypt),
+			awsapi.Typed(op("Decrypt"), awsapi.DecodeJSON, x.ciphertextKey, ctxKeys, x.decrypt),
+			awsapi.Typed(op("GenerateDataKey"), awsapi.DecodeJSON, func(r *http.Request, in *cryptoInput) string { return x.keyARN(r.Context(), in.KeyID) }, ctxKeys, x.generateDataKey(true)),
+			awsapi.Typed(op("GenerateDataKeyWithoutPlaintext"), awsapi.DecodeJSON, func(r *http.Request, in *cryptoInput) string { return x.keyARN(r.Context(), in.KeyID) }, ctxKeys, x.generateDataKey(false)),
+			awsapi.Typed(reEncryptFrom(op("ReEncrypt")), awsapi.DecodeJSON, x.reEncryptSource, func(in *reEncryptInput) map[string][]string { return x.conditions(in.SourceEncryptionContext) }, x.reEncrypt),
+			awsapi.Typed(op("GenerateRandom"), awsapi.DecodeJSON, nil, nil, x.generateRandom),
+			awsapi.Typed(op("EnableKey"), awsapi.DecodeJSON, key, nil, x.setEnabled(true)),
+			awsapi.Typed(op("DisableKey"), awsapi.DecodeJSON, key, nil, x.setEnabled(false)),
+			awsapi.Typed(op("EnableKeyRotation"), awsapi.DecodeJSON, key, nil, x.setRotation(true)),
+			awsapi.Typed(op("DisableKeyRotation"), awsapi.DecodeJSON, key, nil, x.setRotation(false)),
+			awsapi.Typed(op("GetKeyRotationStatus"), awsapi.DecodeJSON, key, nil, x.rotationStatus),
+			awsapi.Typed(op("RotateKeyOnDemand"), awsapi.DecodeJSON, key, nil, x.rotate),
+			awsapi.Typed(op("ScheduleKeyDeletion"), awsapi.DecodeJSON, key, nil, x.scheduleDeletion),
+			awsapi.Typed(op("CancelKeyDeletion"), awsapi.DecodeJSON, key, nil, x.cancelDeletion),
+			awsapi.Typed(op("GetKeyPolicy"), awsapi.DecodeJSON, key, nil, x.getKeyPolicy),
+			awsapi.Typed(op("PutKeyPolicy"), awsapi.DecodeJSON, key, nil, x.putKeyPolicy),
+		}}
+}
+
+// ResourcePolicies returns a key's policy; nil for a key that does not
+// exist (IAM alone then decides whether the caller may learn that).
+func (x *KMS) ResourcePolicies(ctx context.Context, action, resource string) ([]*policy.Document, error) {
+	id, ok := strings.CutPrefix(resource, x.Keys.ARN(""))
+	if !ok || id == "" {
+		return nil, nil
+	}
+	k, err := x.Keys.Store.Key(ctx, id)
+	if errors.Is(err, kms.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := policy.Parse([]byte(k.Policy), policy.Resource)
+	if err != nil {
+		return nil, fmt.Errorf("key %s has an unreadable policy: %w", id, err)
+	}
+	return []*policy.Document{d}, nil
+}
+
+// keyARN is the ARN of the key a reference names (an alias resolved to
+// its key), or the reference's own ARN when it names nothing.
+func (x *KMS) keyARN(ctx context.Context, ref string) string {
+	if ref == "" {
+		return "*"
+	}
+	if k, err := x.Keys.Resolve(ctx, ref); err == nil {
+		return x.Keys.ARN(k.ID)
+	}
+	if strings.HasPrefix(ref, "arn:") {
+		return ref
+	}
+	if strings.HasPrefix(ref, "alias/") {
+		return x.Keys.AliasARN(ref)
+	}
+	return x.Keys.ARN(strings.TrimPrefix(ref, "key/"))
+}
+
+func (x *KMS) ciphertextKey(_ *http.Request, in *cryptoInput) string {
+	a, err := x.Keys.KeyOfCiphertext(in.CiphertextBlob)
+	if err != nil {
+		return "*"
+	}
+	return a
+}
+
+func (x *KMS) reEncryptSource(_ *http.Request, in *reEncryptInput) string {
+	a, err := x.Keys.KeyOfCiphertext(in.CiphertextBlob)
+	if err != nil {
+		return "*"
+	}
+	return a
+}
+
+// conditions are KMS's condition keys of a request with an encryption
+// context.
+func (x *KMS) conditions(encCtx map[string]string) map[string][]string {
+	keys := map[string][]string{"kms:calleraccount": {x.Keys.Account.ID}}
+	names := make([]string, 0, len(encCtx))
+	for k, v := range encCtx {
+		keys["kms:encryptioncontext:"+strings.ToLower(k)] = []string{v}
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) > 0 {
+		keys["kms:encryptioncontextkeys"] = names
+	}
+	return keys
+}
+
+// Wire shapes.
+
+type keyRef struct {
+	KeyID                string `json:"KeyId"`
+	PendingWindowInDays  int    `json:"PendingWindowInDays"`
+	RotationPeriodInDays int    `json:"RotationPeriodInDays"`
+	PolicyName           string `json:"PolicyName"`
+	Policy               string `json:"Policy"`
+}
+
+type tag struct {
+	TagKey   string `json:"TagKey"`
+	TagValue string `json:"TagValue"`
+}
+
+type createKeyInput struct {
+	Description string `json:"Description"`
+	KeySpec     string `json:"KeySpec"`
+	KeyUsage    string `json:"KeyUsage"`
+	Policy      string `json:"Policy"`
+	Tags        []tag  `json:"Tags"`
+	Origin      string `json:"Origin"`
+	MultiRegion bool   `json:"MultiRegion"`
+}
+
+type aliasInput struct {
+	AliasName   string `json:"AliasName"`
+	TargetKeyID string `json:"TargetKeyId"`
+	KeyID       string `json:"KeyId"`
+	Limit       int    `json:"Limit"`
+	Marker      string `json:"Marker"`
+}
+
+type cryptoInput struct {
+	KeyID               string            `json:"KeyId"`
+	Plaintext           []byte            `json:"Plaintext"`
+	CiphertextBlob      []byte            `json:"CiphertextBlob"`
+	EncryptionContext   map[string]string `json:"EncryptionContext"`
+	EncryptionAlgorithm string            `json:"EncryptionAlgorithm"`
+	NumberOfBytes       int               `json:"NumberOfBytes"`
+	KeySpec             string            `json:"KeySpec"`
+	Limit               int               `json:"Limit"`
+	Marker              string            `json:"Marker"`
+}
+
+type reEncryptInput struct {
+	CiphertextBlob               []byte            `json:"CiphertextBlob"`
+	SourceEncryptionContext      map[string]string `json:"SourceEncryptionContext"`
+	SourceKeyID                  string            `json:"SourceKeyId"`
+	DestinationKeyID             string            `json:"DestinationKeyId"`
+	DestinationEncryptionContext map[string]string `json:"DestinationEncryptionContext"`
+}
+
+type keyMetadata struct {
+	AWSAccountID          string   `json:"AWSAccountId"`
+	KeyID                 string   `json:"KeyId"`
+	Arn                   string   `json:"Arn"`
+	CreationDate          float64  `json:"CreationDate"`
+	Enabled               bool     `json:"Enabled"`
+	Description           string   `json:"Description"`
+	KeyUsage              string   `json:"KeyUsage"`
+	KeyState              string   `json:"KeyState"`
+	DeletionDate          *float64 `json:"DeletionDate,omitempty"`
+	Origin                string   `json:"Origin"`
+	KeyManager            string   `json:"KeyManager"`
+	CustomerMasterKeySpec string   `json:"CustomerMasterKeySpec"`
+	KeySpec               string   `json:"KeySpec"`
+	EncryptionAlgorithms  []string `json:"EncryptionAlgorithms"`
+	MultiRegion           bool     `json:"MultiRegion"`
+}
+
+func (x *KMS) metadata(k kms.Key) keyMetadata {
+	m := keyMetadata{AWSAccountID: x.Keys.Account.ID, KeyID: k.ID, Arn: x.Keys.ARN(k.ID), CreationDate: float64(k.CreatedAt.UnixMilli()) / 1000,
+		Enabled: k.State == kms.StateEnabled, Description: k.Description, KeyUsage: k.Usage, KeyState: k.State, Origin: "AWS_KMS",
+		KeyManager: k.Manager, CustomerMasterKeySpec: k.Spec, KeySpec: k.Spec, EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"}}
+	if !k.DeletionDate.IsZero() {
+		d := float64(k.DeletionDate.UnixMilli()) / 1000
+		m.DeletionDate = &d
+	}
+	return m
+}
+
+func algorithm(a string) error {
+	if a != "" && a != "SYMMETRIC_DEFAULT" {
+		return &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'encryptionAlgorithm' failed to satisfy constraint: a symmetric key encrypts with SYMMETRIC_DEFAULT only", a)}
+	}
+	return nil
+}
+
+func (x *KMS) createKey(w http.ResponseWriter, r *http.Request, in *createKeyInput) error {
+	if in.Origin != "" && in.Origin != "AWS_KMS" {
+		return &awsapi.Error{Code: "UnsupportedOperationException", Status: http.StatusBadRequest, Message: fmt.Sprintf("Origin %s is not supported: Signet creates the key material (AWS_KMS)", in.Origin)}
+	}
+	if in.MultiRegion {
+		return &awsapi.Error{Code: "UnsupportedOperationException", Status: http.StatusBadRequest, Message: "multi-Region keys are not supported: Signet serves one region"}
+	}
+	if in.Policy != "" {
+		if _, err := policy.Parse([]byte(in.Policy), policy.Resource); err != nil {
+			return err
+		}
+	}
+	tags := map[string]string{}
+	for _, t := range in.Tags {
+		tags[t.TagKey] = t.TagValue
+	}
+	k, err := x.Keys.CreateKey(r.Context(), kms.CreateKeyInput{Description: in.Description, Spec: in.KeySpec, Usage: in.KeyUsage, Policy: in.Policy, Tags: tags})
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"KeyMetadata": x.metadata(k)})
+}
+
+func (x *KMS) describeKey(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+	k, err := x.Keys.Resolve(r.Context(), in.KeyID)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"KeyMetadata": x.metadata(k)})
+}
+
+func limit(l int) (int, error) {
+	if l == 0 {
+		return 100, nil
+	}
+	if l < 1 || l > 1000 {
+		return 0, &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest, Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 1000", l)}
+	}
+	return l, nil
+}
+
+func (x *KMS) listKeys(w http.ResponseWriter, r *http.Request, in *cryptoInput) error {
+	n, err := limit(in.Limit)
+	if err != nil {
+		return err
+	}
+	keys, err := x.Keys.Store.ListKeys(r.Context(), in.Marker, n+1)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"Truncated": len(keys) > n}
+	if len(keys) > n {
+		keys = keys[:n]
+		out["NextMarker"] = keys[n-1].ID
+	}
+	list := []map[string]string{}
+	for _, k := range keys {
+		list = append(list, map[string]string{"KeyId": k.ID, "KeyArn": x.Keys.ARN(k.ID)})
+	}
+	out["Keys"] = list
+	return awsapi.JSON{}.Write(w, out)
+}
+
+func (x *KMS) createAlias(w http.ResponseWriter, r *http.Request, in *aliasInput) error {
+	if err := x.Keys.CreateAlias(r.Context(), in.AliasName, in.TargetKeyID); err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, struct{}{})
+}
+
+func (x *KMS) updateAlias(w http.ResponseWriter, r *http.Request, in *aliasInput) error {
+	if err := x.Keys.UpdateAlias(r.Context(), in.AliasName, in.TargetKeyID); err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, struct{}{})
+}
+
+func (x *KMS) deleteAlias(w http.ResponseWriter, r *http.Request, in *aliasInput) error {
+	if err := x.Keys.DeleteAlias(r.Context(), in.AliasName); err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, struct{}{})
+}
+
+func (x *KMS) listAliases(w http.ResponseWriter, r *http.Request, in *aliasInput) error {
+	keyID := ""
+	if in.KeyID != "" {
+		k, err := x.Keys.Resolve(r.Context(), in.KeyID)
+		if err != nil {
+			return err
+		}
+		keyID = k.ID
+	}
+	aliases, err := x.Keys.Store.ListAliases(r.Context(), keyID)
+	if err != nil {
+		return err
+	}
+	list := []map[string]any{}
+	for _, a := range aliases {
+		list = append(list, map[string]any{"AliasName": a.Name, "AliasArn": x.Keys.AliasARN(a.Name), "TargetKeyId": a.KeyID,
+			"CreationDate": float64(a.CreatedAt.UnixMilli()) / 1000, "LastUpdatedDate": float64(a.UpdatedAt.UnixMilli()) / 1000})
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"Aliases": list, "Truncated": false})
+}
+
+func (x *KMS) encrypt(w http.ResponseWriter, r *http.Request, in *cryptoInput) error {
+	if err := algorithm(in.EncryptionAlgorithm); err != nil {
+		return err
+	}
+	blob, k, err := x.Keys.Encrypt(r.Context(), in.KeyID, in.Plaintext, in.EncryptionContext)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"CiphertextBlob": blob, "KeyId": x.Keys.ARN(k.ID), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"})
+}
+
+func (x *KMS) decrypt(w http.ResponseWriter, r *http.Request, in *cryptoInput) error {
+	if err := algorithm(in.EncryptionAlgorithm); err != nil {
+		return err
+	}
+	pt, k, err := x.Keys.Decrypt(r.Context(), in.CiphertextBlob, in.EncryptionContext, in.KeyID)
+	if err != nil {
+		return err
+	}
+	defer clear(pt)
+	return awsapi.JSON{}.Write(w, map[string]any{"Plaintext": pt, "KeyId": x.Keys.ARN(k.ID), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"})
+}
+
+func (x *KMS) generateDataKey(withPlaintext bool) func(http.ResponseWriter, *http.Request, *cryptoInput) error {
+	return func(w http.ResponseWriter, r *http.Request, in *cryptoInput) error {
+		pt, blob, k, err := x.Keys.GenerateDataKey(r.Context(), in.KeyID, in.NumberOfBytes, in.KeySpec, in.EncryptionContext)
+		if err != nil {
+			return err
+		}
+		defer clear(pt)
+		out := map[string]any{"CiphertextBlob": blob, "KeyId": x.Keys.ARN(k.ID)}
+		if withPlaintext {
+			out["Plaintext"] = pt
+		}
+		return awsapi.JSON{}.Write(w, out)
+	}
+}
+
+func (x *KMS) reEncrypt(w http.ResponseWriter, r *http.Request, in *reEncryptInput) error {
+	if in.DestinationKeyID == "" {
+		return &awsapi.Error{Code: "ValidationException", Status: http.StatusBadRequest, Message: "1 validation error detected: Value null at 'destinationKeyId' failed to satisfy constraint: Member must not be null"}
+	}
+	// The destination key is used too: its policy must allow
+	// kms:ReEncryptTo, as the source's allows kms:ReEncryptFrom (the
+	// operation's own action).
+	if err := awsapi.AuthorizeAlso(x.Authorizer, r, x.keyARN(r.Context(), in.DestinationKeyID), "kms:ReEncryptTo"); err != nil {
+		return err
+	}
+	blob, src, dest, err := x.Keys.ReEncrypt(r.Context(), in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyID, in.DestinationKeyID, in.DestinationEncryptionContext)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"CiphertextBlob": blob, "SourceKeyId": x.Keys.ARN(src.ID), "KeyId": x.Keys.ARN(dest.ID),
+		"SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"})
+}
+
+func (x *KMS) generateRandom(w http.ResponseWriter, r *http.Request, in *cryptoInput) error {
+	b, err := kms.GenerateRandom(in.NumberOfBytes)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"Plaintext": b})
+}
+
+func (x *KMS) setEnabled(enabled bool) func(http.ResponseWriter, *http.Request, *keyRef) error {
+	return func(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+		if err := x.Keys.SetEnabled(r.Context(), in.KeyID, enabled); err != nil {
+			return err
+		}
+		return awsapi.JSON{}.Write(w, struct{}{})
+	}
+}
+
+func (x *KMS) setRotation(enabled bool) func(http.ResponseWriter, *http.Request, *keyRef) error {
+	return func(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+		if err := x.Keys.SetRotation(r.Context(), in.KeyID, enabled, in.RotationPeriodInDays); err != nil {
+			return err
+		}
+		return awsapi.JSON{}.Write(w, struct{}{})
+	}
+}
+
+func (x *KMS) rotationStatus(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+	k, err := x.Keys.Resolve(r.Context(), in.KeyID)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"KeyRotationEnabled": k.RotationEnabled, "KeyId": x.Keys.ARN(k.ID)}
+	if k.RotationEnabled {
+		out["RotationPeriodInDays"] = k.RotationDays
+		out["NextRotationDate"] = float64(k.NextRotation.UnixMilli()) / 1000
+	}
+	return awsapi.JSON{}.Write(w, out)
+}
+
+func (x *KMS) rotate(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+	k, err := x.Keys.Rotate(r.Context(), in.KeyID)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"KeyId": x.Keys.ARN(k.ID)})
+}
+
+func (x *KMS) scheduleDeletion(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+	k, err := x.Keys.ScheduleDeletion(r.Context(), in.KeyID, in.PendingWindowInDays)
+	if err != nil {
+		return err
+	}
+	days := in.PendingWindowInDays
+	if days == 0 {
+		days = 30
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"KeyId": x.Keys.ARN(k.ID), "DeletionDate": float64(k.DeletionDate.UnixMilli()) / 1000,
+		"KeyState": k.State, "PendingWindowInDays": days})
+}
+
+func (x *KMS) cancelDeletion(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+	k, err := x.Keys.CancelDeletion(r.Context(), in.KeyID)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"KeyId": x.Keys.ARN(k.ID)})
+}
+
+func policyName(n string) error {
+	if n != "" && n != "default" {
+		return &awsapi.Error{Code: "NotFoundException", Status: http.StatusBadRequest, Message: fmt.Sprintf("No such policy exists: %s (a key has one policy, named default)", n)}
+	}
+	return nil
+}
+
+func (x *KMS) getKeyPolicy(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+	if err := policyName(in.PolicyName); err != nil {
+		return err
+	}
+	k, err := x.Keys.Resolve(r.Context(), in.KeyID)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"Policy": k.Policy, "PolicyName": "default"})
+}
+
+func (x *KMS) putKeyPolicy(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+	if err := policyName(in.PolicyName); err != nil {
+		return err
+	}
+	if _, err := policy.Parse([]byte(in.Policy), policy.Resource); err != nil {
+		return err
+	}
+	if err := x.Keys.SetPolicy(r.Context(), in.KeyID, in.Policy); err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, struct{}{})
+}
+
+// reEncryptFrom makes ReEncrypt's own action kms:ReEncryptFrom, on the
+// source key, as in AWS (there is no kms:ReEncrypt action).
+func reEncryptFrom(op awsapi.Operation) awsapi.Operation {
+	op.Action = "kms:ReEncryptFrom"
+	return op
+}
