@@ -90,13 +90,19 @@ func TestKMSRoundTrip(t *testing.T) {
 		err  error
 		code string
 	}{
-		{"disabled", func() error { _, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")}); return err }(), "DisabledException"},
+		{"disabled", func() error {
+			_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")})
+			return err
+		}(), "DisabledException"},
 		{"wrong context", func() error {
 			c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: md.KeyId})
 			_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"purpose": "other"}})
 			return err
 		}(), "InvalidCiphertextException"},
-		{"garbage", func() error { _, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: []byte("garbage")}); return err }(), "InvalidCiphertextException"},
+		{"garbage", func() error {
+			_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: []byte("garbage")})
+			return err
+		}(), "InvalidCiphertextException"},
 		{"4097 bytes", func() error {
 			_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: make([]byte, 4097)})
 			return err
@@ -157,7 +163,7 @@ func TestKMSAuthorization(t *testing.T) {
 		"admin":   kmsUser(t, ts, "admin", everyKMS),
 		"named":   kmsUser(t, ts, "named", ""),
 		"nothing": kmsUser(t, ts, "nothing", ""),
-		"onekey": kmsUser(t, ts, "onekey", fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"%s"}]}`, delegating)),
+		"onekey":  kmsUser(t, ts, "onekey", fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"%s"}]}`, delegating)),
 		"ctx": kmsUser(t, ts, "ctx", fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"%s",
 			"Condition":{"StringEquals":{"kms:EncryptionContext:PARAMETER_ARN":"arn:aws:ssm:us-east-1:%s:parameter/db"}}}]}`, delegating, acct)),
 		"denied": kmsUser(t, ts, "denied", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}`),
