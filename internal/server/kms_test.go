@@ -239,3 +239,95 @@ func TestKMSAuthorization(t *testing.T) {
 		})
 	}
 }
+
+// TestKMSGrants: a grant lets its grantee use a key its policy does not
+// open to it, for the grant's operations and encryption context only,
+// until the grant is revoked or retired; tags round trip.
+func TestKMSGrants(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	root := kmsClient(ts, credentials.NewStaticCredentialsProvider(ts.Creds.AccessKeyID, ts.Creds.SecretAccessKey, ""))
+	grantee := kmsUser(t, ts, "grantee", "")
+	granteeARN := "arn:aws:iam::" + ts.AccountID() + ":user/grantee"
+	k, err := root.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := k.KeyMetadata.Arn
+	encrypt := func(c *kms.Client, encCtx map[string]string) error {
+		_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: key, Plaintext: []byte("v"), EncryptionContext: encCtx})
+		return err
+	}
+	if err := encrypt(grantee, map[string]string{"app": "x"}); apiCode(err) != "AccessDeniedException" {
+		t.Fatalf("before the grant: %v", err)
+	}
+	subset, err := root.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: key, GranteePrincipal: aws.String(granteeARN),
+		Operations:  []types.GrantOperation{types.GrantOperationEncrypt, types.GrantOperationDecrypt},
+		Constraints: &types.GrantConstraints{EncryptionContextSubset: map[string]string{"app": "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		encCtx  map[string]string
+		allowed bool
+	}{
+		{"the granted context", map[string]string{"app": "x"}, true},
+		{"a superset of it", map[string]string{"app": "x", "env": "prod"}, true},
+		{"another value", map[string]string{"app": "y"}, false},
+		{"no context", nil, false},
+	} {
+		if err := encrypt(grantee, c.encCtx); (err == nil) != c.allowed {
+			t.Errorf("subset grant, %s: %v, want allowed=%v", c.name, err, c.allowed)
+		}
+	}
+	if _, err := grantee.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: key}); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("an operation the grant does not give: %v", err)
+	}
+	list, err := root.ListGrants(ctx, &kms.ListGrantsInput{KeyId: key})
+	if err != nil || len(list.Grants) != 1 || aws.ToString(list.Grants[0].GranteePrincipal) != granteeARN {
+		t.Fatalf("ListGrants = %+v, %v", list, err)
+	}
+	if _, err := root.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: key, GrantId: subset.GrantId}); err != nil {
+		t.Fatal(err)
+	}
+	if err := encrypt(grantee, map[string]string{"app": "x"}); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("after RevokeGrant: %v", err)
+	}
+	// EncryptionContextEquals: exactly that context.
+	equals, err := root.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: key, GranteePrincipal: aws.String(granteeARN),
+		Operations:  []types.GrantOperation{types.GrantOperationEncrypt},
+		Constraints: &types.GrantConstraints{EncryptionContextEquals: map[string]string{"app": "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := encrypt(grantee, map[string]string{"app": "x"}); err != nil {
+		t.Errorf("equals grant, the context: %v", err)
+	}
+	if err := encrypt(grantee, map[string]string{"app": "x", "env": "prod"}); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("equals grant, a superset: %v", err)
+	}
+	if _, err := root.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: equals.GrantToken}); err != nil {
+		t.Fatal(err)
+	}
+	if err := encrypt(grantee, map[string]string{"app": "x"}); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("after RetireGrant: %v", err)
+	}
+	if _, err := root.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: key, GranteePrincipal: aws.String(granteeARN), Operations: []types.GrantOperation{"Sign"}}); apiCode(err) != "ValidationException" {
+		t.Errorf("a grant of an operation a symmetric key lacks: %v", err)
+	}
+	// Tags.
+	if _, err := root.TagResource(ctx, &kms.TagResourceInput{KeyId: key, Tags: []types.Tag{{TagKey: aws.String("team"), TagValue: aws.String("payments")}}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := root.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: key})
+	if err != nil || len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].TagValue) != "payments" {
+		t.Fatalf("ListResourceTags = %+v, %v", tags, err)
+	}
+	if _, err := root.UntagResource(ctx, &kms.UntagResourceInput{KeyId: key, TagKeys: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, _ := root.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: key}); len(tags.Tags) != 0 {
+		t.Errorf("after UntagResource: %+v", tags.Tags)
+	}
+}

@@ -292,7 +292,7 @@ func (s *Server) open(ctx context.Context) error {
 		&iamapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log},
 		&stsapi.STS{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf},
 		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
-		&kmsapi.KMS{Keys: s.KMS, Authorizer: s.authz, Log: s.log},
+		&kmsapi.KMS{Keys: s.KMS, Grants: s.db, Authorizer: s.authz, Log: s.log},
 	)
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)

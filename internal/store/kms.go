@@ -162,3 +162,54 @@ func (s *DB) ListAliases(ctx context.Context, keyID string) ([]kms.Alias, error)
 	}
 	return queryAll(ctx, s, scanAlias, `SELECT name, key_id, created_at, updated_at FROM kms_aliases ORDER BY name`)
 }
+
+var _ kms.GrantStore = (*DB)(nil)
+
+// PutGrant implements kms.GrantStore.
+func (s *DB) PutGrant(ctx context.Context, g kms.Grant) error {
+	ops, err := json.Marshal(g.Operations)
+	if err != nil {
+		return err
+	}
+	cons, err := json.Marshal(map[string]map[string]string{"subset": g.ContextSubset, "equals": g.ContextEquals})
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, `INSERT INTO kms_grants (id, key_id, name, grantee, retiring, operations, constraints, issuer, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.KeyID, g.Name, g.Grantee, g.Retiring, string(ops), string(cons), g.Issuer, unixNano(g.CreatedAt))
+	return err
+}
+
+// Grants implements kms.GrantStore.
+func (s *DB) Grants(ctx context.Context, keyID string) ([]kms.Grant, error) {
+	return queryAll(ctx, s, func(row scanner) (kms.Grant, error) {
+		var g kms.Grant
+		var ops, cons string
+		var created int64
+		if err := row.Scan(&g.ID, &g.KeyID, &g.Name, &g.Grantee, &g.Retiring, &ops, &cons, &g.Issuer, &created); err != nil {
+			return g, err
+		}
+		g.CreatedAt = fromUnixNano(created)
+		var c map[string]map[string]string
+		if err := json.Unmarshal([]byte(cons), &c); err != nil {
+			return g, err
+		}
+		g.ContextSubset, g.ContextEquals = c["subset"], c["equals"]
+		return g, json.Unmarshal([]byte(ops), &g.Operations)
+	}, `SELECT id, key_id, name, grantee, retiring, operations, constraints, issuer, created_at FROM kms_grants WHERE key_id = ? ORDER BY created_at, id`, keyID)
+}
+
+// DeleteGrant implements kms.GrantStore.
+func (s *DB) DeleteGrant(ctx context.Context, keyID, id string) error {
+	return s.execOne(ctx, kms.ErrNotFound, `DELETE FROM kms_grants WHERE key_id = ? AND id = ?`, keyID, id)
+}
+
+// GrantKey implements kms.GrantStore.
+func (s *DB) GrantKey(ctx context.Context, id string) (string, error) {
+	var key string
+	err := s.queryRow(ctx, `SELECT key_id FROM kms_grants WHERE id = ?`, id).Scan(&key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", kms.ErrNotFound
+	}
+	return key, err
+}

@@ -24,6 +24,7 @@ import (
 // KMS serves the API.
 type KMS struct {
 	Keys       *kms.Service
+	Grants     kms.GrantStore
 	Authorizer awsapi.Authorizer
 	Log        *slog.Logger
 }
@@ -76,6 +77,13 @@ func (x *KMS) Service() *awsapi.Service {
 			awsapi.Typed(op("CancelKeyDeletion"), awsapi.DecodeJSON, key, nil, x.cancelDeletion),
 			awsapi.Typed(op("GetKeyPolicy"), awsapi.DecodeJSON, key, nil, x.getKeyPolicy),
 			awsapi.Typed(op("PutKeyPolicy"), awsapi.DecodeJSON, key, nil, x.putKeyPolicy),
+			awsapi.Typed(op("CreateGrant"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.createGrant),
+			awsapi.Typed(op("ListGrants"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.listGrants),
+			awsapi.Typed(op("RevokeGrant"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.revokeGrant),
+			awsapi.Typed(op("RetireGrant"), awsapi.DecodeJSON, x.retireGrantKey, nil, x.retireGrant),
+			awsapi.Typed(op("TagResource"), awsapi.DecodeJSON, func(r *http.Request, in *tagInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.tagResource),
+			awsapi.Typed(op("UntagResource"), awsapi.DecodeJSON, func(r *http.Request, in *tagInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.untagResource),
+			awsapi.Typed(op("ListResourceTags"), awsapi.DecodeJSON, func(r *http.Request, in *tagInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.listResourceTags),
 		}}
 }
 
@@ -97,7 +105,26 @@ func (x *KMS) ResourcePolicies(ctx context.Context, action, resource string) ([]
 	if err != nil {
 		return nil, fmt.Errorf("key %s has an unreadable policy: %w", id, err)
 	}
-	return []*policy.Document{d}, nil
+	docs := []*policy.Document{d}
+	// The key's grants allow what they grant, as statements of their own.
+	if x.Grants != nil {
+		grants, err := x.Grants.Grants(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		gp, err := kms.GrantPolicy(grants)
+		if err != nil {
+			return nil, err
+		}
+		if gp != nil {
+			g, err := policy.Parse(gp, policy.Resource)
+			if err != nil {
+				return nil, fmt.Errorf("key %s: its grants: %w", id, err)
+			}
+			docs = append(docs, g)
+		}
+	}
+	return docs, nil
 }
 
 // keyARN is the ARN of the key a reference names (an alias resolved to
@@ -505,4 +532,142 @@ func (x *KMS) putKeyPolicy(w http.ResponseWriter, r *http.Request, in *keyRef) e
 func reEncryptFrom(op awsapi.Operation) awsapi.Operation {
 	op.Action = "kms:ReEncryptFrom"
 	return op
+}
+
+type grantInput struct {
+	KeyID             string   `json:"KeyId"`
+	GranteePrincipal  string   `json:"GranteePrincipal"`
+	RetiringPrincipal string   `json:"RetiringPrincipal"`
+	Operations        []string `json:"Operations"`
+	Name              string   `json:"Name"`
+	GrantID           string   `json:"GrantId"`
+	GrantToken        string   `json:"GrantToken"`
+	Constraints       *struct {
+		EncryptionContextSubset map[string]string `json:"EncryptionContextSubset"`
+		EncryptionContextEquals map[string]string `json:"EncryptionContextEquals"`
+	} `json:"Constraints"`
+}
+
+func (x *KMS) createGrant(w http.ResponseWriter, r *http.Request, in *grantInput) error {
+	caller, _ := awsapi.CallerFrom(r.Context())
+	gi := kms.CreateGrantInput{KeyRef: in.KeyID, Name: in.Name, Grantee: in.GranteePrincipal, Retiring: in.RetiringPrincipal, Issuer: caller.PrincipalARN, Operations: in.Operations}
+	if in.Constraints != nil {
+		gi.ContextSubset, gi.ContextEquals = in.Constraints.EncryptionContextSubset, in.Constraints.EncryptionContextEquals
+	}
+	g, err := x.Keys.CreateGrant(r.Context(), x.Grants, gi)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"GrantId": g.ID, "GrantToken": g.ID})
+}
+
+func (x *KMS) listGrants(w http.ResponseWriter, r *http.Request, in *grantInput) error {
+	k, err := x.Keys.Resolve(r.Context(), in.KeyID)
+	if err != nil {
+		return err
+	}
+	grants, err := x.Grants.Grants(r.Context(), k.ID)
+	if err != nil {
+		return err
+	}
+	list := []map[string]any{}
+	for _, g := range grants {
+		e := map[string]any{"KeyId": x.Keys.ARN(k.ID), "GrantId": g.ID, "Name": g.Name, "CreationDate": float64(g.CreatedAt.UnixMilli()) / 1000,
+			"GranteePrincipal": g.Grantee, "IssuingAccount": "arn:aws:iam::" + x.Keys.Account.ID + ":root", "Operations": g.Operations}
+		if g.Retiring != "" {
+			e["RetiringPrincipal"] = g.Retiring
+		}
+		if g.ContextSubset != nil || g.ContextEquals != nil {
+			c := map[string]any{}
+			if g.ContextSubset != nil {
+				c["EncryptionContextSubset"] = g.ContextSubset
+			}
+			if g.ContextEquals != nil {
+				c["EncryptionContextEquals"] = g.ContextEquals
+			}
+			e["Constraints"] = c
+		}
+		list = append(list, e)
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"Grants": list, "Truncated": false})
+}
+
+func (x *KMS) revokeGrant(w http.ResponseWriter, r *http.Request, in *grantInput) error {
+	if err := x.Keys.RetireGrant(r.Context(), x.Grants, in.KeyID, in.GrantID, ""); err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, struct{}{})
+}
+
+// retireGrantKey is the key of a RetireGrant request: KeyId, or the key
+// of the grant its token names.
+func (x *KMS) retireGrantKey(r *http.Request, in *grantInput) string {
+	if in.KeyID != "" {
+		return x.keyARN(r.Context(), in.KeyID)
+	}
+	if k, err := x.Grants.GrantKey(r.Context(), in.GrantToken); err == nil {
+		return x.Keys.ARN(k)
+	}
+	return "*"
+}
+
+func (x *KMS) retireGrant(w http.ResponseWriter, r *http.Request, in *grantInput) error {
+	id := in.GrantID
+	if id == "" {
+		id = in.GrantToken
+	}
+	keyRef := in.KeyID
+	if keyRef == "" {
+		k, err := x.Grants.GrantKey(r.Context(), id)
+		if err != nil {
+			return &awsapi.Error{Code: "InvalidGrantTokenException", Status: http.StatusBadRequest, Message: "The grant token is not valid: no grant has it"}
+		}
+		keyRef = k
+	}
+	caller, _ := awsapi.CallerFrom(r.Context())
+	if err := x.Keys.RetireGrant(r.Context(), x.Grants, keyRef, id, caller.PrincipalARN); err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, struct{}{})
+}
+
+type tagInput struct {
+	KeyID   string   `json:"KeyId"`
+	Tags    []tag    `json:"Tags"`
+	TagKeys []string `json:"TagKeys"`
+}
+
+func (x *KMS) tagResource(w http.ResponseWriter, r *http.Request, in *tagInput) error {
+	tags := map[string]string{}
+	for _, t := range in.Tags {
+		tags[t.TagKey] = t.TagValue
+	}
+	if err := x.Keys.Tag(r.Context(), in.KeyID, tags); err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, struct{}{})
+}
+
+func (x *KMS) untagResource(w http.ResponseWriter, r *http.Request, in *tagInput) error {
+	if err := x.Keys.Untag(r.Context(), in.KeyID, in.TagKeys); err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, struct{}{})
+}
+
+func (x *KMS) listResourceTags(w http.ResponseWriter, r *http.Request, in *tagInput) error {
+	k, err := x.Keys.Resolve(r.Context(), in.KeyID)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(k.Tags))
+	for t := range k.Tags {
+		keys = append(keys, t)
+	}
+	sort.Strings(keys)
+	list := []tag{}
+	for _, t := range keys {
+		list = append(list, tag{t, k.Tags[t]})
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"Tags": list, "Truncated": false})
 }

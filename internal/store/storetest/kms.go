@@ -12,6 +12,38 @@ import (
 var kmsTests = map[string]func(*testing.T, Opener){
 	"kms/keys":    testKMSKeys,
 	"kms/aliases": testKMSAliases,
+	"kms/grants":  testKMSGrants,
+}
+
+func testKMSGrants(t *testing.T, open Opener) {
+	db, reopen := open(t)
+	ctx := context.Background()
+	k, m := kmsKey("11111111-1111-4111-8111-111111111111")
+	if err := db.CreateKey(ctx, k, m); err != nil {
+		t.Fatal(err)
+	}
+	g := kms.Grant{ID: "g1", KeyID: k.ID, Grantee: "arn:aws:iam::123456789012:user/a", Operations: []string{"Decrypt"},
+		ContextSubset: map[string]string{"app": "x"}, CreatedAt: t0}
+	if err := db.PutGrant(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	db = reopen()
+	got, err := db.Grants(ctx, k.ID)
+	if err != nil || len(got) != 1 || got[0].Grantee != g.Grantee || got[0].ContextSubset["app"] != "x" || got[0].ContextEquals != nil || got[0].Operations[0] != "Decrypt" {
+		t.Fatalf("Grants = %+v, %v", got, err)
+	}
+	if key, err := db.GrantKey(ctx, "g1"); err != nil || key != k.ID {
+		t.Errorf("GrantKey = %q, %v", key, err)
+	}
+	if err := db.DeleteGrant(ctx, k.ID, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteGrant(ctx, k.ID, "g1"); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("DeleteGrant twice = %v", err)
+	}
+	if _, err := db.GrantKey(ctx, "g1"); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("GrantKey of a deleted grant = %v", err)
+	}
 }
 
 func kmsKey(id string) (kms.Key, kms.Material) {

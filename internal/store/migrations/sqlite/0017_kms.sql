@@ -29,3 +29,15 @@ CREATE TABLE kms_aliases (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX kms_aliases_key ON kms_aliases (key_id);
+CREATE TABLE kms_grants (
+    id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES kms_keys (id),
+    name TEXT NOT NULL,
+    grantee TEXT NOT NULL,
+    retiring TEXT NOT NULL,
+    operations TEXT NOT NULL,
+    constraints TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX kms_grants_key ON kms_grants (key_id);

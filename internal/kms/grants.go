@@ -1,0 +1,192 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/signet/signet/internal/errs"
+)
+
+// Grant lets a principal use a key for some operations, beside its key
+// policy, optionally only with a given encryption context.
+type Grant struct {
+	ID, KeyID, Name   string
+	Grantee, Retiring string // principal ARNs
+	Operations        []string
+	ContextSubset     map[string]string
+	ContextEquals     map[string]string
+	Issuer            string
+	CreatedAt         time.Time
+}
+
+// GrantStore persists grants.
+type GrantStore interface {
+	PutGrant(ctx context.Context, g Grant) error
+	Grants(ctx context.Context, keyID string) ([]Grant, error)
+	// GrantKey returns the key of a grant, or ErrNotFound.
+	GrantKey(ctx context.Context, id string) (string, error)
+	DeleteGrant(ctx context.Context, keyID, id string) error
+}
+
+// grantOperations are the operations a grant may allow.
+var grantOperations = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+	"CreateGrant", "RetireGrant", "DescribeKey"}
+
+// CreateGrantInput is CreateGrant's request.
+type CreateGrantInput struct {
+	KeyRef, Name, Grantee, Retiring, Issuer string
+	Operations                              []string
+	ContextSubset, ContextEquals            map[string]string
+}
+
+// CreateGrant records a grant and returns it; its id is also its token.
+func (s *Service) CreateGrant(ctx context.Context, gs GrantStore, in CreateGrantInput) (Grant, error) {
+	switch {
+	case in.Grantee == "":
+		return Grant{}, errs.Null(ErrInvalid, "granteePrincipal")
+	case !strings.HasPrefix(in.Grantee, "arn:"):
+		return Grant{}, errs.Value(ErrInvalid, "granteePrincipal", in.Grantee, "must be a principal ARN")
+	case len(in.Operations) == 0:
+		return Grant{}, errs.Null(ErrInvalid, "operations")
+	case in.ContextSubset != nil && in.ContextEquals != nil:
+		return Grant{}, errs.Errorf(ErrInvalid, "Constraints may have EncryptionContextSubset or EncryptionContextEquals, not both")
+	}
+	for _, op := range in.Operations {
+		if !slices.Contains(grantOperations, op) {
+			return Grant{}, errs.Value(ErrInvalid, "operations", op, "must be one of "+strings.Join(grantOperations, ", "))
+		}
+	}
+	k, err := s.Resolve(ctx, in.KeyRef)
+	if err != nil {
+		return Grant{}, err
+	}
+	if k.State == StatePendingDeletion {
+		return Grant{}, errs.Errorf(ErrInvalidState, "%s is pending deletion.", s.ARN(k.ID))
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return Grant{}, err
+	}
+	g := Grant{ID: hex.EncodeToString(b), KeyID: k.ID, Name: in.Name, Grantee: in.Grantee, Retiring: in.Retiring,
+		Operations: in.Operations, ContextSubset: in.ContextSubset, ContextEquals: in.ContextEquals, Issuer: in.Issuer, CreatedAt: s.now()}
+	return g, gs.PutGrant(ctx, g)
+}
+
+// Statement is a grant as a key policy statement that allows exactly
+// what the grant does: its grantee, its operations, its constraints.
+func (g Grant) Statement() (json.RawMessage, error) {
+	actions := make([]string, len(g.Operations))
+	for i, op := range g.Operations {
+		actions[i] = "kms:" + op
+	}
+	st := map[string]any{"Sid": "grant-" + g.ID[:12], "Effect": "Allow", "Principal": map[string]string{"AWS": g.Grantee}, "Action": actions, "Resource": "*"}
+	cond := map[string]map[string]any{}
+	add := func(op, key string, v any) {
+		if cond[op] == nil {
+			cond[op] = map[string]any{}
+		}
+		cond[op][key] = v
+	}
+	for k, v := range g.ContextSubset {
+		add("StringEquals", "kms:EncryptionContext:"+k, v)
+	}
+	if g.ContextEquals != nil {
+		keys := make([]string, 0, len(g.ContextEquals))
+		for k, v := range g.ContextEquals {
+			add("StringEquals", "kms:EncryptionContext:"+k, v)
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		// Exactly these keys: none other, and all of them.
+		add("ForAllValues:StringEquals", "kms:EncryptionContextKeys", keys)
+		add("Null", "kms:EncryptionContextKeys", "false")
+	}
+	if len(cond) > 0 {
+		st["Condition"] = cond
+	}
+	return json.Marshal(st)
+}
+
+// GrantPolicy is a key's grants as one policy document (nil when none).
+func GrantPolicy(grants []Grant) ([]byte, error) {
+	if len(grants) == 0 {
+		return nil, nil
+	}
+	var sts []json.RawMessage
+	for _, g := range grants {
+		st, err := g.Statement()
+		if err != nil {
+			return nil, err
+		}
+		sts = append(sts, st)
+	}
+	return json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": sts})
+}
+
+// RetireGrant removes a grant by its token, for its retiring principal,
+// its grantee (when it may retire), or the account.
+func (s *Service) RetireGrant(ctx context.Context, gs GrantStore, keyRef, grantID, caller string) error {
+	if grantID == "" {
+		return errs.Null(ErrInvalid, "grantId")
+	}
+	k, err := s.Resolve(ctx, keyRef)
+	if err != nil {
+		return err
+	}
+	grants, err := gs.Grants(ctx, k.ID)
+	if err != nil {
+		return err
+	}
+	for _, g := range grants {
+		if g.ID != grantID {
+			continue
+		}
+		if caller != "" && caller != g.Retiring && caller != g.Grantee && !strings.HasSuffix(caller, ":root") {
+			return errs.Errorf(ErrInvalid, "%s may not retire grant %s: only its retiring principal, its grantee or the account may", caller, grantID)
+		}
+		return gs.DeleteGrant(ctx, k.ID, g.ID)
+	}
+	return errs.Errorf(ErrNotFound, "Grant %s of key %s does not exist", grantID, s.ARN(k.ID))
+}
+
+// Tag adds or replaces tags of a key (at most 50 in all).
+func (s *Service) Tag(ctx context.Context, keyRef string, tags map[string]string) error {
+	k, err := s.Resolve(ctx, keyRef)
+	if err != nil {
+		return err
+	}
+	return s.Store.UpdateKey(ctx, k.ID, func(k *Key) (*Material, error) {
+		for t, v := range tags {
+			if t == "" || len(t) > 128 || len(v) > 256 {
+				return nil, errs.Errorf(ErrInvalid, "tag key %q: keys are 1–128 characters, values at most 256", t)
+			}
+			k.Tags[t] = v
+		}
+		if len(k.Tags) > 50 {
+			return nil, errs.Errorf(ErrInvalid, "a key has at most 50 tags; this would give it %d", len(k.Tags))
+		}
+		return nil, nil
+	})
+}
+
+// Untag removes tags of a key.
+func (s *Service) Untag(ctx context.Context, keyRef string, keys []string) error {
+	k, err := s.Resolve(ctx, keyRef)
+	if err != nil {
+		return err
+	}
+	return s.Store.UpdateKey(ctx, k.ID, func(k *Key) (*Material, error) {
+		for _, t := range keys {
+			delete(k.Tags, t)
+		}
+		return nil, nil
+	})
+}
+
+func (g Grant) String() string { return fmt.Sprintf("grant %s on %s for %s", g.ID, g.KeyID, g.Grantee) }
