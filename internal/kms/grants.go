@@ -59,7 +59,7 @@ func (s *Service) CreateGrant(ctx context.Context, gs GrantStore, in CreateGrant
 	}
 	for _, op := range in.Operations {
 		if !slices.Contains(grantOperations, op) {
-			return Grant{}, errs.Value(ErrInvalid, "operations", op, "must be one of "+strings.Join(grantOperations, ", "))
+			return Grant{}, errs.Value(ErrInvalid, "operations", op, "must be one of %s", strings.Join(grantOperations, ", "))
 		}
 	}
 	k, err := s.Resolve(ctx, in.KeyRef)

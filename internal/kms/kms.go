@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -123,7 +124,15 @@ type Service struct {
 	Box     *seal.Box // seals key material under the master key
 	Account arn.Account
 	Now     func() time.Time
+
+	// aeads keeps opened material versions: a version's material never
+	// changes, so it is unsealed once per process.
+	mu    sync.Mutex
+	aeads map[string]cipher.AEAD
 }
+
+// maxOpenMaterial bounds the opened material versions kept.
+const maxOpenMaterial = 4096
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {
@@ -263,6 +272,27 @@ func (s *Service) usable(k Key) error {
 
 // gcm opens a material version as an AEAD.
 func (s *Service) gcm(ctx context.Context, k Key, version uint32) (cipher.AEAD, error) {
+	name := fmt.Sprintf("%s/%d", k.ID, version)
+	s.mu.Lock()
+	a, ok := s.aeads[name]
+	s.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	a, err := s.openMaterial(ctx, k, version)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.aeads == nil || len(s.aeads) >= maxOpenMaterial {
+		s.aeads = map[string]cipher.AEAD{}
+	}
+	s.aeads[name] = a
+	s.mu.Unlock()
+	return a, nil
+}
+
+func (s *Service) openMaterial(ctx context.Context, k Key, version uint32) (cipher.AEAD, error) {
 	m, err := s.Store.KeyMaterial(ctx, k.ID, version)
 	if errors.Is(err, ErrNotFound) {
 		return nil, errs.Errorf(ErrInvalidCiphertext, "the ciphertext names material version %d, which key %s does not have", version, s.ARN(k.ID))

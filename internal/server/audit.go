@@ -58,7 +58,15 @@ func readOnly(action string) bool {
 			return true
 		}
 	}
-	return action == "lambda:InvokeFunction"
+	switch action {
+	case "lambda:InvokeFunction",
+		// KMS operations that change nothing and release no plaintext;
+		// Decrypt, GenerateDataKey and ReEncrypt wait for their record,
+		// so that no plaintext leaves without a durable audit record.
+		"kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateRandom":
+		return true
+	}
+	return false
 }
 
 // auditWriter holds back the response of an allowed state-changing call

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/kms"
 	"github.com/signet/signet/internal/policy"
@@ -132,6 +134,13 @@ func (x *KMS) ResourcePolicies(ctx context.Context, action, resource string) ([]
 func (x *KMS) keyARN(ctx context.Context, ref string) string {
 	if ref == "" {
 		return "*"
+	}
+	// A key id or key ARN names its key without a look-up.
+	if id, ok := strings.CutPrefix(ref, x.Keys.ARN("")); ok && uuid.Validate(id) == nil {
+		return ref
+	}
+	if uuid.Validate(ref) == nil {
+		return x.Keys.ARN(ref)
 	}
 	if k, err := x.Keys.Resolve(ctx, ref); err == nil {
 		return x.Keys.ARN(k.ID)
