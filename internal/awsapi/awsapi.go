@@ -17,7 +17,6 @@ package awsapi
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/signet/signet/internal/policy"
 )
@@ -106,17 +105,12 @@ type Authorizer interface {
 // it. The caller needs action (or one of orActions) on resource; the
 // refusal is AccessDeniedException naming both.
 //
-// A resource of the operation's own service is judged with that
-// service's resource policies too (another KMS key's key policy).
+// The authorizer judges the resource with the resource policies of the
+// service it belongs to (a KMS key's key policy for an SSM SecureString).
 func AuthorizeAlso(a Authorizer, r *http.Request, resource, action string, orActions ...string) error {
 	caller, _ := CallerFrom(r.Context())
-	req := AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource,
-		Also: true, OrActions: orActions}
-	if op, ok := r.Context().Value(opKey{}).(opInfo); ok && op.svc != nil && op.svc.Policies != nil &&
-		strings.HasPrefix(resource, "arn:") && strings.SplitN(resource, ":", 4)[2] == op.svc.Name {
-		req.Policies, req.Gated, req.Service = op.svc.Policies.ResourcePolicies, op.svc.Gated, op.svc.Name
-	}
-	return a.Authorize(r.Context(), req)
+	return a.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource,
+		Also: true, OrActions: orActions})
 }
 
 // AllowAll is an Authorizer for tests of one API's wire format: every

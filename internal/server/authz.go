@@ -25,6 +25,10 @@ type authorizer struct {
 	iam     *iam.Service
 	limiter *ratelimit.Limiter
 	now     func() time.Time
+	// services returns the service a resource ARN belongs to (nil when
+	// Signet serves none), whose resource policies judge a second
+	// resource an operation acts on (AuthorizeAlso).
+	services func(service string) *awsapi.Service
 }
 
 func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) error {
@@ -93,6 +97,13 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 func (a *authorizer) decide(ctx context.Context, req awsapi.AuthzRequest, who iam.Resolved, action string) (policy.Decision, error) {
 	p := who.Policies
 	req.Action = action
+	if req.Also && req.Policies == nil && a.services != nil && strings.HasPrefix(req.Resource, "arn:") {
+		if parts := strings.SplitN(req.Resource, ":", 4); len(parts) == 4 {
+			if svc := a.services(parts[2]); svc != nil && svc.Policies != nil {
+				req.Policies, req.Gated = svc.Policies.ResourcePolicies, svc.Gated
+			}
+		}
+	}
 	preq := policy.Request{Principal: who.Principal, Account: a.iam.Account.ID, Action: action, Resource: req.Resource, Context: a.contextKeys(req, who)}
 	if req.Gated && req.Policies != nil {
 		// The resource's policy gates access (a KMS key policy), when

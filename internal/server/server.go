@@ -294,6 +294,12 @@ func (s *Server) open(ctx context.Context) error {
 		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
 		&kmsapi.KMS{Keys: s.KMS, Grants: s.db, Authorizer: s.authz, Log: s.log},
 	)
+	s.authz.services = func(name string) *awsapi.Service {
+		if h, ok := s.services[name]; ok {
+			return h.Service()
+		}
+		return nil
+	}
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
 	s.public.HandleFunc("GET /metrics", s.metrics)
