@@ -109,8 +109,12 @@ type Authorizer interface {
 // service it belongs to (a KMS key's key policy for an SSM SecureString).
 func AuthorizeAlso(a Authorizer, r *http.Request, resource, action string, orActions ...string) error {
 	caller, _ := CallerFrom(r.Context())
-	return a.Authorize(r.Context(), AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource,
-		Also: true, OrActions: orActions})
+	req := AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource,
+		Also: true, OrActions: orActions}
+	if op, ok := r.Context().Value(opKey{}).(opInfo); ok && op.svc != nil {
+		req.Service = op.svc.Name // the service acting for the caller (kms:ViaService)
+	}
+	return a.Authorize(r.Context(), req)
 }
 
 // AllowAll is an Authorizer for tests of one API's wire format: every

@@ -158,6 +158,18 @@ func (s *Service) DefaultPolicy() string {
 		s.Account.Partition, s.Account.ID)
 }
 
+// managedPolicy is the key policy of an AWS managed key: every principal
+// of the account may use it through the service (kms:ViaService), and
+// read it.
+func (s *Service) managedPolicy(service string) string {
+	return fmt.Sprintf(`{"Version":"2012-10-17","Id":"auto-%[1]s","Statement":[`+
+		`{"Sid":"Allow access through %[1]s for all principals in the account that are authorized to use %[1]s","Effect":"Allow","Principal":{"AWS":"*"},`+
+		`"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"*",`+
+		`"Condition":{"StringEquals":{"kms:ViaService":"%[1]s.%[2]s.amazonaws.com","kms:CallerAccount":"%[3]s"}}},`+
+		`{"Sid":"Allow direct access to key metadata to the account","Effect":"Allow","Principal":{"AWS":"arn:%[4]s:iam::%[3]s:root"},`+
+		`"Action":["kms:Describe*","kms:Get*","kms:List*"],"Resource":"*"}]}`, service, s.Account.Region, s.Account.ID, s.Account.Partition)
+}
+
 // materialAD is the additional data a material version is sealed with.
 func materialAD(id string, version uint32) []byte {
 	return fmt.Appendf(nil, "signet-kms-material-v1:%s:%d", id, version)
@@ -668,7 +680,8 @@ func (s *Service) ServiceKey(ctx context.Context, alias, description string) (Ke
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return k, err
 	}
-	k, err = s.CreateKey(ctx, CreateKeyInput{Description: description, Manager: ManagerAWS})
+	service := strings.TrimPrefix(alias, "alias/aws/")
+	k, err = s.CreateKey(ctx, CreateKeyInput{Description: description, Manager: ManagerAWS, Policy: s.managedPolicy(service)})
 	if err != nil {
 		return Key{}, err
 	}

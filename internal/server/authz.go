@@ -182,6 +182,14 @@ func (a *authorizer) contextKeys(req awsapi.AuthzRequest, who iam.Resolved) map[
 	for key, v := range req.Keys {
 		k[key] = v
 	}
+	if strings.HasPrefix(req.Resource, "arn:aws:kms:") || strings.HasPrefix(req.Resource, "arn:"+a.iam.Account.Partition+":kms:") {
+		k["kms:calleraccount"] = []string{a.iam.Account.ID}
+		// A key used by another service for the caller: the service it
+		// came through, as AWS names it.
+		if req.Also && req.Service != "" && req.Service != "kms" {
+			k["kms:viaservice"] = []string{req.Service + "." + a.iam.Account.Region + ".amazonaws.com"}
+		}
+	}
 	return k
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/signet/signet/internal/awsapi/logsapi"
 	"github.com/signet/signet/internal/awsapi/s3api"
 	"github.com/signet/signet/internal/awsapi/signerapi"
+	"github.com/signet/signet/internal/awsapi/ssmapi"
 	"github.com/signet/signet/internal/awsapi/stsapi"
 	"github.com/signet/signet/internal/awsapi/workloadsapi"
 	"github.com/signet/signet/internal/config"
@@ -52,6 +53,7 @@ import (
 	"github.com/signet/signet/internal/seal"
 	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/sigv4"
+	"github.com/signet/signet/internal/ssm"
 	"github.com/signet/signet/internal/store"
 	"github.com/signet/signet/internal/tsa"
 )
@@ -131,6 +133,8 @@ type Server struct {
 	workloads *workloads
 	// KMS is the key management service.
 	KMS *kms.Service
+	// SSM is the Parameter Store.
+	SSM *ssm.Service
 }
 
 // An Option changes how Open builds a server.
@@ -283,6 +287,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.KMS = &kms.Service{Store: s.db, Box: s.box, Account: inst.Account, Now: s.now}
+	s.SSM = &ssm.Service{Store: s.db, Keys: s.KMS, Account: inst.Account, Now: s.now}
 	// The APIs, routed by the service their requests are signed for.
 	s.routeTo(
 		&signerapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log},
@@ -293,6 +298,7 @@ func (s *Server) open(ctx context.Context) error {
 		&stsapi.STS{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf},
 		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
 		&kmsapi.KMS{Keys: s.KMS, Grants: s.db, Authorizer: s.authz, Log: s.log},
+		&ssmapi.SSM{Params: s.SSM, Authorizer: s.authz, Log: s.log},
 	)
 	s.authz.services = func(name string) *awsapi.Service {
 		if h, ok := s.services[name]; ok {

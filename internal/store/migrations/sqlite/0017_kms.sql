@@ -41,3 +41,20 @@ CREATE TABLE kms_grants (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX kms_grants_key ON kms_grants (key_id);
+-- SSM parameters: one row per version; a SecureString's value is its
+-- envelope (a KMS-encrypted data key and the AES-256-GCM ciphertext).
+CREATE TABLE ssm_parameters (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    value BLOB NOT NULL,
+    description TEXT NOT NULL,
+    allowed_pattern TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    data_type TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    modified_at INTEGER NOT NULL,
+    modified_by TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
