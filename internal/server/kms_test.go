@@ -20,8 +20,9 @@ func kmsClient(ts *servertest.Server, creds aws.CredentialsProvider) *kms.Client
 	return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Credentials: creds, Retryer: aws.NopRetryer{}})
 }
 
-// kmsUser creates a user with an inline policy and returns its KMS client.
-func kmsUser(t *testing.T, ts *servertest.Server, name, doc string) *kms.Client {
+// userCredentials creates a user with an inline policy (none when doc
+// is empty) and an access key, and returns its credentials.
+func userCredentials(t *testing.T, ts *servertest.Server, name, doc string) aws.CredentialsProvider {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := ts.IAM.CreateUser(ctx, name, ""); err != nil {
@@ -36,7 +37,13 @@ func kmsUser(t *testing.T, ts *servertest.Server, name, doc string) *kms.Client 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kmsClient(ts, credentials.NewStaticCredentialsProvider(id, secret, ""))
+	return credentials.NewStaticCredentialsProvider(id, secret, "")
+}
+
+// kmsUser creates a user with an inline policy and returns its KMS client.
+func kmsUser(t *testing.T, ts *servertest.Server, name, doc string) *kms.Client {
+	t.Helper()
+	return kmsClient(ts, userCredentials(t, ts, name, doc))
 }
 
 // TestKMSRoundTrip: the SDK's encrypt/decrypt with an encryption

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/server/servertest"
 )
 
@@ -25,20 +24,7 @@ func ssmClient(ts *servertest.Server, creds aws.CredentialsProvider) *ssm.Client
 
 func ssmUser(t *testing.T, ts *servertest.Server, name, doc string) *ssm.Client {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := ts.IAM.CreateUser(ctx, name, ""); err != nil {
-		t.Fatal(err)
-	}
-	if doc != "" {
-		if err := ts.IAM.PutInlinePolicy(ctx, iam.KindUser, name, "p", doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	id, secret, err := ts.IAM.CreateAccessKey(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ssmClient(ts, credentials.NewStaticCredentialsProvider(id, secret, ""))
+	return ssmClient(ts, userCredentials(t, ts, name, doc))
 }
 
 // TestSSMParameters: String, StringList and SecureString parameters

@@ -237,13 +237,9 @@ func (x *SSM) byPath(w http.ResponseWriter, r *http.Request, in *paramInput) err
 	if err != nil {
 		return err
 	}
-	after := ""
-	if in.NextToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
-		if err != nil {
-			return errs.Errorf(ssm.ErrInvalid, "The nextToken is not valid: it is not one this service gave.")
-		}
-		after = string(b)
+	after, err := decodeToken(in.NextToken)
+	if err != nil {
+		return err
 	}
 	ps, next, err := x.Params.ByPath(r.Context(), in.Path, in.Recursive, after, n)
 	if err != nil {
@@ -346,13 +342,9 @@ func (x *SSM) describe(w http.ResponseWriter, r *http.Request, in *paramInput) e
 	if err != nil {
 		return err
 	}
-	after := ""
-	if in.NextToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
-		if err != nil {
-			return errs.Errorf(ssm.ErrInvalid, "The nextToken is not valid: it is not one this service gave.")
-		}
-		after = string(b)
+	after, err := decodeToken(in.NextToken)
+	if err != nil {
+		return err
 	}
 	ps, err := x.Params.Store.LatestParameters(r.Context(), "", after, n)
 	if err != nil {
@@ -373,4 +365,14 @@ func (x *SSM) describe(w http.ResponseWriter, r *http.Request, in *paramInput) e
 		resp["NextToken"] = base64.RawURLEncoding.EncodeToString([]byte(ps[n-1].Name))
 	}
 	return awsapi.JSON{}.Write(w, resp)
+}
+
+// decodeToken reads a NextToken this service gave (the last name of the
+// previous page); "" is the first page.
+func decodeToken(t string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil {
+		return "", errs.Errorf(ssm.ErrInvalid, "The nextToken is not valid: it is not one this service gave.")
+	}
+	return string(b), nil
 }
