@@ -72,6 +72,12 @@ type cgroup struct {
 	dirs    []string // v1: memory, pids, cpu; v2: one
 }
 
+// initTasks is the room pids.max leaves above Limits.Pids for the init
+// process's own threads: the programs it starts are held to Limits.Pids
+// by RLIMIT_NPROC (see Enter), so exhausting their budget never keeps the
+// init process from starting the thread it needs to report the failure.
+const initTasks = 64
+
 // cpuPeriod is the CFS period the CPU quota is expressed in.
 const cpuPeriod = 100000
 
@@ -129,7 +135,7 @@ func limitFiles(v CgroupVersion, dirs []string, l Limits) []struct{ path, value 
 			fv{filepath.Join(mem, "memory.swappiness"), "0"},
 			// Optional: exists only when swap accounting is on.
 			fv{filepath.Join(mem, "memory.memsw.limit_in_bytes"), strconv.FormatInt(l.MemoryBytes, 10)},
-			fv{filepath.Join(pids, "pids.max"), strconv.FormatInt(l.Pids, 10)},
+			fv{filepath.Join(pids, "pids.max"), strconv.FormatInt(l.Pids+initTasks, 10)},
 			fv{filepath.Join(cpu, "cpu.cfs_period_us"), strconv.Itoa(cpuPeriod)},
 			fv{filepath.Join(cpu, "cpu.cfs_quota_us"), strconv.FormatInt(quota, 10)},
 			fv{filepath.Join(cpu, "cpu.shares"), strconv.FormatInt(max(shares, 2), 10)},
@@ -139,7 +145,7 @@ func limitFiles(v CgroupVersion, dirs []string, l Limits) []struct{ path, value 
 		out = append(out,
 			fv{filepath.Join(d, "memory.max"), strconv.FormatInt(l.MemoryBytes, 10)},
 			fv{filepath.Join(d, "memory.swap.max"), "0"},
-			fv{filepath.Join(d, "pids.max"), strconv.FormatInt(l.Pids, 10)},
+			fv{filepath.Join(d, "pids.max"), strconv.FormatInt(l.Pids+initTasks, 10)},
 			fv{filepath.Join(d, "cpu.max"), fmt.Sprintf("%d %d", quota, cpuPeriod)},
 			fv{filepath.Join(d, "cpu.weight"), strconv.FormatInt(min(max(shares*100/1024, 1), 10000), 10)},
 		)

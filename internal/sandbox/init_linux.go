@@ -66,6 +66,17 @@ func Enter() (*Inside, error) {
 	in := &Inside{Payload: sp.Payload, Control: os.NewFile(4, "control")}
 	if sp.DropUser {
 		in.RunAs = &syscall.Credential{Uid: UserID, Gid: UserID, NoSetGroups: true}
+		// The programs' process budget is their user's: RLIMIT_NPROC
+		// counts the tasks of one user in this user namespace, so a fork
+		// bomb run as UserID cannot take the threads the init process
+		// (root here) still needs; the cgroup's pids.max leaves room for
+		// those (initTasks).
+		if sp.Procs > 0 {
+			lim := &unix.Rlimit{Cur: uint64(sp.Procs), Max: uint64(sp.Procs)}
+			if err := unix.Setrlimit(unix.RLIMIT_NPROC, lim); err != nil {
+				return nil, fmt.Errorf("limiting the sandbox user's processes: %w", err)
+			}
+		}
 	}
 	return in, nil
 }

@@ -48,7 +48,7 @@ type Bind struct {
 // Limits bounds a sandbox's resources.
 type Limits struct {
 	MemoryBytes int64   // memory of all its processes, page cache and /tmp included
-	Pids        int64   // processes and threads
+	Pids        int64   // processes and threads of the programs the init process starts
 	CPUs        float64 // CPU time per wall-clock time
 	TmpBytes    int64   // size of /tmp
 }
@@ -140,7 +140,8 @@ func (h *Host) Close() error {
 type spec struct {
 	Binds    []string // targets; the sources are fds 5, 6, ...
 	TmpBytes int64
-	DropUser bool // run programs as UserID
+	DropUser bool  // run programs as UserID
+	Procs    int64 // RLIMIT_NPROC: processes and threads of UserID
 	Payload  []byte
 }
 
@@ -194,6 +195,7 @@ func (h *Host) Start(cfg Config) (sb *Sandbox, err error) {
 		sp.Binds = append(sp.Binds, b.Target)
 	}
 	sp.DropUser = true
+	sp.Procs = cfg.Limits.Pids
 	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: h.UIDBase, Size: 1}, {ContainerID: UserID, HostID: h.UIDBase + UserID, Size: 1}}
 	// The init process runs as an unprivileged host user that may not be
 	// able to reach the executable's directory, so it is executed through

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,14 +38,35 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(in.Control, "confine:", err)
 			os.Exit(1)
 		}
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(in.Control, "exit:", err)
+		runErr := cmd.Run()
+		// Whatever the program did to its process budget, the init
+		// process can still start threads (the Go runtime starts them
+		// when it needs them): each locked goroutine holds one.
+		var started, release sync.WaitGroup
+		release.Add(1)
+		for range initThreads {
+			started.Add(1)
+			go func() {
+				runtime.LockOSThread()
+				started.Done()
+				release.Wait()
+			}()
+		}
+		started.Wait()
+		release.Done()
+		fmt.Fprintf(in.Control, "init started %d threads\n", initThreads)
+		if runErr != nil {
+			fmt.Fprintln(in.Control, "exit:", runErr)
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
+
+// initThreads is how many threads the test init starts after its
+// program ended.
+const initThreads = 16
 
 func host(t *testing.T) *Host {
 	t.Helper()
@@ -169,7 +191,12 @@ func TestSandboxLimits(t *testing.T) {
 		// so the limit is reached however slowly the machine forks.
 		out, ok := run(t, h, Config{Limits: lim}, "for i in $(seq 100); do sleep 600 & done; echo started all")
 		if ok || !strings.Contains(out, "fork") || strings.Contains(out, "started all") {
-			t.Errorf("100 processes under pids.max 32: ok=%v %q", ok, out)
+			t.Errorf("100 processes under a limit of 32: ok=%v %q", ok, out)
+		}
+		// The sleeps still hold the whole budget; the init process is
+		// not held to it.
+		if !strings.Contains(out, fmt.Sprintf("init started %d threads", initThreads)) {
+			t.Errorf("after the program exhausted its processes, the init process could not start threads: %q", out)
 		}
 	})
 	t.Run("tmp size", func(t *testing.T) {
@@ -183,8 +210,8 @@ func TestSandboxLimits(t *testing.T) {
 func TestLimitFiles(t *testing.T) {
 	l := Limits{MemoryBytes: 128 << 20, Pids: 1024, CPUs: 0.5}
 	want := map[CgroupVersion]map[string]string{
-		CgroupV1: {"m/memory.limit_in_bytes": "134217728", "p/pids.max": "1024", "c/cpu.cfs_quota_us": "50000", "c/cpu.shares": "512"},
-		CgroupV2: {"g/memory.max": "134217728", "g/pids.max": "1024", "g/cpu.max": "50000 100000", "g/cpu.weight": "50", "g/memory.swap.max": "0"},
+		CgroupV1: {"m/memory.limit_in_bytes": "134217728", "p/pids.max": "1088", "c/cpu.cfs_quota_us": "50000", "c/cpu.shares": "512"},
+		CgroupV2: {"g/memory.max": "134217728", "g/pids.max": "1088", "g/cpu.max": "50000 100000", "g/cpu.weight": "50", "g/memory.swap.max": "0"},
 	}
 	dirs := map[CgroupVersion][]string{CgroupV1: {"m", "p", "c"}, CgroupV2: {"g"}}
 	for v, w := range want {
