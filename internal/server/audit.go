@@ -29,6 +29,9 @@ type auditInfo struct {
 	resource   string
 	decision   string
 	breakGlass bool
+	// plaintext: an allowed authorization of the request (its own or a
+	// second resource's) lets it release a secret in clear.
+	plaintext bool
 }
 
 type auditInfoKey struct{}
@@ -44,6 +47,9 @@ func auditInfoFrom(ctx context.Context) *auditInfo {
 func (i *auditInfo) set(action, resource, decision string, breakGlass bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if decision == "Allow" && releasesPlaintext(action) {
+		i.plaintext = true
+	}
 	if i.action == "" || decision != "Allow" {
 		i.action, i.resource, i.decision, i.breakGlass = action, resource, decision, breakGlass
 	}
@@ -69,6 +75,19 @@ func readOnly(action string) bool {
 	return false
 }
 
+// releasesPlaintext reports whether an action lets a response carry a
+// secret in clear: such a response waits for its durable audit record
+// like a change does, whichever operation asked (GetParameter
+// WithDecryption is authorized for kms:Decrypt on its key).
+func releasesPlaintext(action string) bool {
+	switch action {
+	case "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair",
+		"secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue":
+		return true
+	}
+	return false
+}
+
 // auditWriter holds back the response of an allowed state-changing call
 // until its audit record is durable, so that no change is acknowledged
 // without its record. Reads and refusals pass straight through.
@@ -87,7 +106,7 @@ func (w *auditWriter) decide() {
 	}
 	w.decided = true
 	w.info.mu.Lock()
-	w.hold = w.info.decision == "Allow" && !readOnly(w.info.action)
+	w.hold = w.info.decision == "Allow" && (!readOnly(w.info.action) || w.info.plaintext)
 	w.info.mu.Unlock()
 }
 
