@@ -12,7 +12,7 @@ import (
 
 // domain are the packages that hold Signet's rules; they know neither
 // HTTP nor the database nor the AWS wire protocols.
-var domain = []string{"admission", "arn", "audit", "deploygate", "functions", "iam", "inventory", "invoke", "kms", "ssm", "logs", "objects", "policy", "signing"}
+var domain = []string{"admission", "arn", "audit", "deploygate", "functions", "iam", "inventory", "invoke", "kms", "ssm", "secrets", "logs", "objects", "policy", "signing"}
 
 // domainExceptions are files of domain packages allowed one of those
 // imports, and why.

@@ -34,6 +34,7 @@ import (
 	"github.com/signet/signet/internal/awsapi/lambdaapi"
 	"github.com/signet/signet/internal/awsapi/logsapi"
 	"github.com/signet/signet/internal/awsapi/s3api"
+	"github.com/signet/signet/internal/awsapi/secretsapi"
 	"github.com/signet/signet/internal/awsapi/signerapi"
 	"github.com/signet/signet/internal/awsapi/ssmapi"
 	"github.com/signet/signet/internal/awsapi/stsapi"
@@ -51,6 +52,7 @@ import (
 	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/sandbox"
 	"github.com/signet/signet/internal/seal"
+	"github.com/signet/signet/internal/secrets"
 	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/sigv4"
 	"github.com/signet/signet/internal/ssm"
@@ -135,6 +137,10 @@ type Server struct {
 	KMS *kms.Service
 	// SSM is the Parameter Store.
 	SSM *ssm.Service
+	// Secrets is the Secrets Manager.
+	Secrets     *secrets.Service
+	secretsWork *secrets.Worker
+	secretsWake chan struct{}
 }
 
 // An Option changes how Open builds a server.
@@ -288,6 +294,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.KMS = &kms.Service{Store: s.db, Box: s.box, Account: inst.Account, Now: s.now}
 	s.SSM = &ssm.Service{Store: s.db, Keys: s.KMS, Account: inst.Account, Now: s.now}
+	s.openSecrets()
 	// The APIs, routed by the service their requests are signed for.
 	s.routeTo(
 		&signerapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log},
@@ -299,6 +306,7 @@ func (s *Server) open(ctx context.Context) error {
 		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
 		&kmsapi.KMS{Keys: s.KMS, Grants: s.db, Authorizer: s.authz, Log: s.log},
 		&ssmapi.SSM{Params: s.SSM, Authorizer: s.authz, Log: s.log},
+		&secretsapi.Secrets{Secrets: s.Secrets, Authorizer: s.authz, Log: s.log, Function: s.rotationFunction, Started: s.wakeSecrets},
 	)
 	s.authz.services = func(name string) *awsapi.Service {
 		if h, ok := s.services[name]; ok {
@@ -667,6 +675,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() { defer wg.Done(); s.watchAdmissionTrust(jobsCtx) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.runSecrets(jobsCtx) }()
 		s.runWorkloads(jobsCtx)
 		wg.Wait()
 	}()
