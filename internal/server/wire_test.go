@@ -112,6 +112,7 @@ var wireRules = []wireRule{
 	{re: regexp.MustCompile(`(?:"profileVersion":"|/signing-profiles/[A-Za-z0-9_]{2,64}/)([A-Za-z0-9]{10})\b`), name: "PROFILE-VERSION", numbered: true},
 	{re: regexp.MustCompile(`\b[0-9A-V]{32}\b`), name: "S3-VERSION", numbered: true},
 	{re: regexp.MustCompile(`\b(csc-[a-z0-9]{17})\b`), name: "CSC-ID", numbered: true},
+	{re: regexp.MustCompile(`:secret:[A-Za-z0-9/_+=.@-]+?-([A-Za-z0-9]{6})\b`), name: "SECRET-SUFFIX", numbered: true},
 	{re: regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), name: "UUID", numbered: true},
 	{re: regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`), name: "SECRET", numbered: true},
 	{re: regexp.MustCompile(`<SessionToken>([^<]+)</SessionToken>`), name: "SESSION-TOKEN", numbered: true},
