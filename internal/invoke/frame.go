@@ -12,18 +12,21 @@ import (
 // a type byte, the lengths of a JSON header and of a body (4 bytes each,
 // big endian), the header and the body.
 //
-// Signet to init:  frameInvoke.
+// Signet to init:  frameInvoke, frameAPIResponse.
 // Init to Signet:  frameReady (the runtime asked for its first event),
 // frameLog (output of the function), frameResponse, frameError,
-// frameInitError, frameExit (the runtime process ended).
+// frameInitError, frameExit (the runtime process ended), frameAPIRequest
+// (an AWS API request the function made to APIAddr, relayed).
 const (
-	frameInvoke    = 'I'
-	frameReady     = 'N'
-	frameLog       = 'L'
-	frameResponse  = 'R'
-	frameError     = 'E'
-	frameInitError = 'X'
-	frameExit      = 'Q'
+	frameInvoke      = 'I'
+	frameReady       = 'N'
+	frameLog         = 'L'
+	frameResponse    = 'R'
+	frameError       = 'E'
+	frameInitError   = 'X'
+	frameExit        = 'Q'
+	frameAPIRequest  = 'A'
+	frameAPIResponse = 'a'
 )
 
 // Frame size limits. The body of a response is at most MaxResponse; the

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -27,6 +28,7 @@ type initPayload struct {
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
 	Dir  string   `json:"dir"`
+	API  string   `json:"api,omitempty"` // APIAddr, when requests are relayed
 }
 
 // A sandbox's init process is this same executable started again (see
@@ -55,7 +57,7 @@ func RunInit() {
 		fmt.Fprintln(os.Stderr, "sandbox init: bad payload:", err)
 		os.Exit(100)
 	}
-	rt := &rapid{ctrl: in.Control, invocations: make(chan frame, 1)}
+	rt := &rapid{ctrl: in.Control, invocations: make(chan frame, 1), pending: map[uint64]chan frame{}}
 	exit := func(status string) {
 		rt.mu.Lock()
 		rt.drainLogs()
@@ -103,6 +105,11 @@ func RunInit() {
 	go rt.pumpLogs()
 	go rt.readControl()
 	go http.Serve(ln, rt)
+	if p.API != "" {
+		if api, err := net.Listen("tcp", p.API); err == nil {
+			go (&http.Server{Handler: http.HandlerFunc(rt.relayAPI), ReadHeaderTimeout: 30 * time.Second}).Serve(api)
+		}
+	}
 
 	// Reap every process; the runtime's end ends the sandbox.
 	for {
@@ -136,6 +143,57 @@ type rapid struct {
 	mu      sync.Mutex // serialises frames to Signet and log draining
 	ready   bool
 	current string // request id of the invocation being handled
+
+	// Relayed API requests waiting for their responses.
+	pmu     sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan frame
+}
+
+// relayAPI relays an AWS API request the function made to Signet and
+// its response back.
+func (rt *rapid) relayAPI(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRelayBody+1))
+	if err != nil {
+		http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(body) > maxRelayBody {
+		http.Error(w, fmt.Sprintf("Signet relays requests of at most %d bytes from a function", maxRelayBody), http.StatusRequestEntityTooLarge)
+		return
+	}
+	ch := make(chan frame, 1)
+	rt.pmu.Lock()
+	rt.nextID++
+	id := rt.nextID
+	rt.pending[id] = ch
+	rt.pmu.Unlock()
+	defer func() {
+		rt.pmu.Lock()
+		delete(rt.pending, id)
+		rt.pmu.Unlock()
+	}()
+	rt.mu.Lock()
+	err = writeFrame(rt.ctrl, frameAPIRequest, apiRequestHeader{ID: id, Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header}, body)
+	rt.mu.Unlock()
+	if err != nil {
+		http.Error(w, "relaying the request: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	var f frame
+	select {
+	case f = <-ch:
+	case <-r.Context().Done():
+		return
+	}
+	var h apiResponseHeader
+	json.Unmarshal(f.hdr, &h)
+	for k, v := range h.Header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(f.body)))
+	w.WriteHeader(h.Status)
+	w.Write(f.body)
 }
 
 // readControl delivers invocations from Signet; Signet closing the
@@ -146,8 +204,18 @@ func (rt *rapid) readControl() {
 		if err != nil {
 			os.Exit(0)
 		}
-		if f.typ == frameInvoke {
+		switch f.typ {
+		case frameInvoke:
 			rt.invocations <- f
+		case frameAPIResponse:
+			var h apiResponseHeader
+			json.Unmarshal(f.hdr, &h)
+			rt.pmu.Lock()
+			ch := rt.pending[h.ID]
+			rt.pmu.Unlock()
+			if ch != nil {
+				ch <- f
+			}
 		}
 	}
 }

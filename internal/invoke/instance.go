@@ -2,8 +2,10 @@ package invoke
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -27,6 +29,15 @@ type instance struct {
 
 	mu  sync.Mutex
 	out bytes.Buffer // output not yet attributed to an invocation
+
+	wmu sync.Mutex // serialises frames to the sandbox
+	// api serves the AWS API requests the function makes (nil: none);
+	// relayed limits how many run at once.
+	api     http.Handler
+	relayed chan struct{}
+	// credsExpire is when the execution role's credentials in its
+	// environment expire (zero: it has none).
+	credsExpire time.Time
 }
 
 // read relays frames from the sandbox: output is collected, the rest
@@ -46,8 +57,31 @@ func (in *instance) read() {
 			in.mu.Unlock()
 			continue
 		}
+		if f.typ == frameAPIRequest {
+			in.relay(f)
+			continue
+		}
 		in.frames <- f
 	}
+}
+
+// relay serves a relayed API request in the background, at most
+// maxRelayed at once; the request's context ends with the sandbox.
+func (in *instance) relay(f frame) {
+	in.relayed <- struct{}{}
+	go func() {
+		defer func() { <-in.relayed }()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-in.sb.Done():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		in.serveAPI(ctx, in.api, f)
+	}()
 }
 
 // alive reports whether an idle instance can take an invocation: its
@@ -110,7 +144,10 @@ func (in *instance) awaitReady(timeout time.Duration) outcome {
 
 // invoke sends one invocation and waits for its result until deadline.
 func (in *instance) invoke(h invokeHeader, payload []byte, timeout time.Duration) outcome {
-	if err := writeFrame(in.sb.Control, frameInvoke, h, payload); err != nil {
+	in.wmu.Lock()
+	err := writeFrame(in.sb.Control, frameInvoke, h, payload)
+	in.wmu.Unlock()
+	if err != nil {
 		return in.ended(h.RequestID)
 	}
 	t := time.NewTimer(timeout)

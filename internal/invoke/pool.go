@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,7 +58,20 @@ type Config struct {
 	// log, why a function could not start: ErrBadPackage or
 	// ErrUnsupportedRuntime. nil: the sentinel's text.
 	StartErrorType func(kind error) string
+	// API, when set, serves the AWS API requests functions make to
+	// APIAddr inside their sandboxes (relayed over the control socket);
+	// AWS_ENDPOINT_URL points the SDKs there.
+	API http.Handler
+	// Credentials, when set, issues the execution role's temporary
+	// credentials for a new environment of a function: they are in its
+	// environment as Lambda puts them, and the environment is not
+	// reused once they are within credsMargin of expiring.
+	Credentials func(ctx context.Context, f functions.Function) (Credentials, error)
 }
+
+// credsMargin is how long before its credentials expire an environment
+// stops taking invocations (a new one gets fresh credentials).
+const credsMargin = 15 * time.Minute
 
 // Limit names a concurrency limit.
 type Limit int
@@ -237,7 +251,7 @@ func (p *Pool) acquire(key, revision, name string) (*instance, uint64, error) {
 	for n := len(fi.idle); n > 0; n = len(fi.idle) {
 		in := fi.idle[n-1]
 		fi.idle = fi.idle[:n-1]
-		if in.alive() {
+		if in.alive() && (in.credsExpire.IsZero() || time.Now().Before(in.credsExpire.Add(-credsMargin))) {
 			p.trackLocked(name, in)
 			return in, p.genLocked(name, key), nil
 		}
@@ -544,7 +558,21 @@ func (p *Pool) start(ctx context.Context, f functions.Function, version, key, re
 	in := &instance{id: id, key: key, revision: revision, started: time.Now(), frames: make(chan frame, 4),
 		stream: fmt.Sprintf("%s/[%s]%s", now.Format("2006/01/02"), version, id)}
 	env := p.environment(f, version, in.stream)
-	payload, _ := json.Marshal(initPayload{Args: args, Env: env, Dir: "/var/task"})
+	if p.cfg.Credentials != nil {
+		c, err := p.cfg.Credentials(ctx, f)
+		if err != nil {
+			return nil, outcome{}, &startError{kind: ErrExecutionRole, msg: err.Error()}
+		}
+		env = append(env, "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey, "AWS_SESSION_TOKEN="+c.SessionToken)
+		in.credsExpire = c.Expiration
+	}
+	api := ""
+	if p.cfg.API != nil {
+		api = APIAddr
+		in.api, in.relayed = p.cfg.API, make(chan struct{}, maxRelayed)
+		env = append(env, "AWS_ENDPOINT_URL=http://"+APIAddr)
+	}
+	payload, _ := json.Marshal(initPayload{Args: args, Env: env, Dir: "/var/task", API: api})
 	binds := []sandbox.Bind{{Source: task, Target: "/var/task"}, {Source: p.runtimeDir, Target: "/var/runtime"}}
 	if opt != "" {
 		binds = append(binds, sandbox.Bind{Source: opt, Target: "/opt"})
@@ -588,6 +616,10 @@ func (e *startError) Unwrap() error { return e.kind }
 // ErrUnsupportedRuntime reports a function whose runtime Signet does not
 // run; like ErrBadPackage, it is the function's error, not Signet's.
 var ErrUnsupportedRuntime = errors.New("unsupported runtime")
+
+// ErrExecutionRole reports a function whose execution role cannot be
+// assumed: the function's error (of this type), not Signet's.
+var ErrExecutionRole = errors.New("Lambda.AssumeRoleFailed")
 
 // startErrorType names a start failure of kind.
 func (p *Pool) startErrorType(kind error) string {

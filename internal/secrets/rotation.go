@@ -167,12 +167,22 @@ func (s *Service) Rotate(ctx context.Context, in RotateInput) (Secret, string, e
 			if x.Version(token, "") != nil {
 				return errs.Errorf(ErrExists, "You can't use ClientRequestToken %s because that value is already in use for a version of secret %s.", token, x.ARN)
 			}
+			startVersion(x, token, now)
 			r.Token, r.Step, r.Attempts, r.NextAttempt = token, Steps[0], 0, now
 		}
 		x.Rotation = r
 		return nil
 	})
 	return sec, token, err
+}
+
+// startVersion adds the version a rotation makes: labeled AWSPENDING,
+// without a value until the function's createSecret step puts one (so
+// the template's check that the token is a version with AWSPENDING holds
+// from the first step on, as on AWS).
+func startVersion(x *Secret, token string, now time.Time) {
+	x.Versions = append(x.Versions, Version{ID: token, CreatedAt: now})
+	moveStage(x, StagePending, token)
 }
 
 // CancelRotation turns rotation off and abandons a rotation in progress;
@@ -301,11 +311,15 @@ func (w *Worker) runOne(ctx context.Context, secretARN string) error {
 				x.Rotation.Next = now.Add(every)
 				return nil
 			}
-			token := uuid.NewString()
+			token := ""
 			for _, v := range x.Versions {
 				if slices.Contains(v.Stages, StagePending) && !slices.Contains(v.Stages, StageCurrent) {
 					token = v.ID
 				}
+			}
+			if token == "" {
+				token = uuid.NewString()
+				startVersion(x, token, now)
 			}
 			x.Rotation.Token, x.Rotation.Step, x.Rotation.Attempts = token, Steps[0], 0
 		}

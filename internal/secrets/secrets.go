@@ -66,7 +66,9 @@ const (
 type Version struct {
 	ID     string
 	Stages []string
-	// Value is the envelope of the value (see seal).
+	// Value is the envelope of the value (see seal); nil for the version
+	// a rotation starts (AWSPENDING), which its function's createSecret
+	// step fills with PutSecretValue, as on AWS.
 	Value     []byte
 	Binary    bool
 	CreatedAt time.Time
@@ -446,7 +448,7 @@ func (s *Service) Select(sec Secret, versionID, stage string) (Version, error) {
 	}
 	if versionID != "" {
 		v := sec.Version(versionID, "")
-		if v == nil {
+		if v == nil || v.Value == nil {
 			return Version{}, errs.Errorf(ErrNotFound, "Secrets Manager can't find the specified secret value for VersionId: %s", versionID)
 		}
 		if stage != "" && !slices.Contains(v.Stages, stage) {
@@ -458,7 +460,7 @@ func (s *Service) Select(sec Secret, versionID, stage string) (Version, error) {
 		stage = StageCurrent
 	}
 	v := sec.Version("", stage)
-	if v == nil {
+	if v == nil || v.Value == nil {
 		return Version{}, errs.Errorf(ErrNotFound, "Secrets Manager can't find the specified secret value for staging label: %s", stage)
 	}
 	return *v, nil
@@ -508,7 +510,7 @@ func (s *Service) Put(ctx context.Context, in PutInput) (Secret, Version, error)
 		return Secret{}, Version{}, markedDeleted("PutSecretValue")
 	}
 	if in.Token != "" {
-		if v := sec.Version(in.Token, ""); v != nil {
+		if v := sec.Version(in.Token, ""); v != nil && v.Value != nil {
 			return s.samePut(ctx, sec, *v, in)
 		}
 	}
@@ -518,10 +520,15 @@ func (s *Service) Put(ctx context.Context, in PutInput) (Secret, Version, error)
 	}
 	var out Version
 	sec, err = s.Store.UpdateSecret(ctx, sec.ARN, func(x *Secret) error {
-		if x.Version(nv.ID, "") != nil {
+		switch v := x.Version(nv.ID, ""); {
+		case v == nil:
+			x.Versions = append(x.Versions, nv)
+		case v.Value == nil:
+			// The version a rotation started gets its value.
+			v.Value, v.Binary, v.CreatedAt = nv.Value, nv.Binary, nv.CreatedAt
+		default:
 			return errs.Errorf(ErrExists, "You can't use ClientRequestToken %s because that value is already in use for a version of secret %s.", nv.ID, x.ARN)
 		}
-		x.Versions = append(x.Versions, nv)
 		for _, st := range in.Stages {
 			moveStage(x, st, nv.ID)
 		}

@@ -274,7 +274,12 @@ func (f *templateFunction) InvokeRotation(ctx context.Context, fn string, payloa
 	}
 	switch p.Step {
 	case "createSecret":
-		if v := sec.Version(p.ClientRequestToken, ""); v != nil && slices.Contains(v.Stages, secrets.StagePending) {
+		// As the template: the token is a version labeled AWSPENDING
+		// from the start; it gets a value unless it has one.
+		if v := sec.Version(p.ClientRequestToken, ""); v == nil || !slices.Contains(v.Stages, secrets.StagePending) {
+			return fmt.Errorf("version %s is not AWSPENDING", p.ClientRequestToken)
+		}
+		if _, err := f.s.Select(sec, p.ClientRequestToken, secrets.StagePending); err == nil {
 			return nil
 		}
 		_, _, err := f.s.Put(ctx, secrets.PutInput{SecretID: p.SecretID, Token: p.ClientRequestToken,

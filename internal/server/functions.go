@@ -91,7 +91,7 @@ func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")
 	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: layer}
 	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
-		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType}, host, code, dir, s.logWriter, s.log)
+		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType, API: s, Credentials: s.executionRole}, host, code, dir, s.logWriter, s.log)
 	if err != nil {
 		s.log.Warn("functions cannot be invoked on this host", "err", err)
 		return nil, err
@@ -104,6 +104,24 @@ func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(
 		pool.SetReserved(fn, n)
 	}
 	return pool, nil
+}
+
+// executionRole issues a new execution environment of f the credentials
+// of its role, as Lambda does: a session named after the function,
+// assumed by lambda.amazonaws.com, so the role's trust policy decides.
+// What the function does with them is authorized and audited as
+// assumed-role/ROLE/FUNCTION.
+func (s *Server) executionRole(ctx context.Context, f functions.Function) (invoke.Credentials, error) {
+	session := f.Name
+	if len(session) < 2 {
+		session += "-fn"
+	}
+	c, err := s.IAM.AssumeRole(ctx, "lambda.amazonaws.com", f.Role, session, 0,
+		map[string][]string{"aws:principalservicename": {"lambda.amazonaws.com"}, "aws:sourcearn": {s.Functions.ARN(f.Name)}})
+	if err != nil {
+		return invoke.Credentials{}, fmt.Errorf("Lambda cannot assume the function's execution role %s: %w", f.Role, err)
+	}
+	return invoke.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Expiration: c.Expiration}, nil
 }
 
 // readObject reads a whole object version (at most max bytes).

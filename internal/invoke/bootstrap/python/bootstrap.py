@@ -409,6 +409,61 @@ def _setup_sys_path(task_root):
     sys.path[0:0] = entries
 
 
+class _EndpointFromEnvironment:
+    """Makes botocore clients honour AWS_ENDPOINT_URL (and the per-service
+    AWS_ENDPOINT_URL_<SERVICE>) when the botocore installed is older than
+    1.31, which reads them itself: Signet's sandboxes reach its APIs only
+    through that endpoint. It patches botocore.session when the function
+    first imports it, so functions that do not use the SDK pay nothing."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "botocore.session":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+            _patch_create_client(module)
+
+        loader.exec_module = patched
+        return spec
+
+
+def _patch_create_client(module):
+    try:
+        import botocore
+        version = tuple(int(p) for p in botocore.__version__.split(".")[:2])
+    except Exception:
+        return
+    if version >= (1, 31):
+        return  # it reads the variables itself
+    original = module.Session.create_client
+
+    def create_client(self, service_name, *args, **kwargs):
+        if kwargs.get("endpoint_url") is None and (len(args) < 5 or args[4] is None):
+            env = "AWS_ENDPOINT_URL_" + service_name.upper().replace("-", "_")
+            url = os.environ.get(env) or os.environ.get("AWS_ENDPOINT_URL")
+            if url:
+                kwargs["endpoint_url"] = url
+        return original(self, service_name, *args, **kwargs)
+
+    module.Session.create_client = create_client
+
+
+def _setup_endpoint():
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        import importlib.util  # noqa: F401 (used by the finder)
+        sys.meta_path.insert(0, _EndpointFromEnvironment())
+
+
 def _load_handler(handler_name):
     """Imports the module of handler_name and returns the handler; raises
     FaultError for the failures AWS reports with a Runtime.* type."""
@@ -491,6 +546,7 @@ def _init(client):
     init error and exits with status 1."""
     _setup_logging()
     _setup_sys_path(os.environ.get("LAMBDA_TASK_ROOT") or "/var/task")
+    _setup_endpoint()
     try:
         return _load_handler(os.environ.get("_HANDLER", ""))
     except FaultError as fault:
