@@ -36,7 +36,7 @@ type GrantStore interface {
 
 // grantOperations are the operations a grant may allow.
 var grantOperations = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
-	"CreateGrant", "RetireGrant", "DescribeKey"}
+	"CreateGrant", "RetireGrant", "DescribeKey", "Sign", "Verify", "GetPublicKey"}
 
 // CreateGrantInput is CreateGrant's request.
 type CreateGrantInput struct {
