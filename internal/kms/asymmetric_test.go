@@ -99,6 +99,10 @@ func TestAsymmetricErrors(t *testing.T) {
 		_, err := s.CreateKey(ctx, kms.CreateKeyInput{Spec: spec, Usage: usage})
 		return err
 	}
+	grant := func(key string, ops ...string) error {
+		_, err := s.CreateGrant(ctx, s.Store.(kms.GrantStore), kms.CreateGrantInput{KeyRef: key, Grantee: "arn:aws:iam::123456789012:user/a", Operations: ops})
+		return err
+	}
 	msg := []byte("m")
 	cases := []struct {
 		name string
@@ -134,6 +138,9 @@ func TestAsymmetricErrors(t *testing.T) {
 		{"public key of a symmetric key", func() error { _, _, err := s.PublicKey(ctx, sym.ID); return err }(), kms.ErrUnsupported},
 		{"rotate a signing key", func() error { _, err := s.Rotate(ctx, p256.ID); return err }(), kms.ErrUnsupported},
 		{"rotation of a signing key", s.SetRotation(ctx, p256.ID, true, 0), kms.ErrUnsupported},
+		{"a Decrypt grant on a signing key", grant(p256.ID, "Decrypt"), kms.ErrInvalid},
+		{"a Sign grant on a symmetric key", grant(sym.ID, "Sign"), kms.ErrInvalid},
+		{"a Sign grant on a signing key", grant(p256.ID, "Sign", "DescribeKey"), nil},
 	}
 	for _, c := range cases {
 		if !errors.Is(c.err, c.want) {
