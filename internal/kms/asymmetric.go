@@ -226,6 +226,16 @@ func (s *Service) PublicKey(ctx context.Context, keyRef string) ([]byte, Key, er
 	return der, k, err
 }
 
+// RotationStatus returns the key whose rotation status is asked for; an
+// asymmetric key has none (UnsupportedOperationException, as in AWS).
+func (s *Service) RotationStatus(ctx context.Context, keyRef string) (Key, error) {
+	k, err := s.Resolve(ctx, keyRef)
+	if err == nil && k.Asymmetric() {
+		err = s.errNotRotatable(k)
+	}
+	return k, err
+}
+
 // errNotRotatable refuses rotation of an asymmetric key, as AWS does.
 func (s *Service) errNotRotatable(k Key) error {
 	return errs.Errorf(ErrUnsupported, "%s is an asymmetric key (%s): only symmetric encryption keys can be rotated.", s.ARN(k.ID), k.Spec)

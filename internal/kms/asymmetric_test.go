@@ -138,6 +138,8 @@ func TestAsymmetricErrors(t *testing.T) {
 		{"public key of a symmetric key", func() error { _, _, err := s.PublicKey(ctx, sym.ID); return err }(), kms.ErrUnsupported},
 		{"rotate a signing key", func() error { _, err := s.Rotate(ctx, p256.ID); return err }(), kms.ErrUnsupported},
 		{"rotation of a signing key", s.SetRotation(ctx, p256.ID, true, 0), kms.ErrUnsupported},
+		{"rotation status of a signing key", func() error { _, err := s.RotationStatus(ctx, p256.ID); return err }(), kms.ErrUnsupported},
+		{"rotation status of a symmetric key", func() error { _, err := s.RotationStatus(ctx, sym.ID); return err }(), nil},
 		{"a Decrypt grant on a signing key", grant(p256.ID, "Decrypt"), kms.ErrInvalid},
 		{"a Sign grant on a symmetric key", grant(sym.ID, "Sign"), kms.ErrInvalid},
 		{"a Sign grant on a signing key", grant(p256.ID, "Sign", "DescribeKey"), nil},

@@ -115,6 +115,10 @@ func TestKMSSignVerify(t *testing.T) {
 			_, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: id})
 			return err
 		}(), "UnsupportedOperationException"},
+		{"rotation status of a signing key", func() error {
+			_, err := c.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: id})
+			return err
+		}(), "UnsupportedOperationException"},
 		{"rotate a signing key", func() error {
 			_, err := c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: id})
 			return err

@@ -518,7 +518,7 @@ func (x *KMS) setRotation(enabled bool) func(http.ResponseWriter, *http.Request,
 }
 
 func (x *KMS) rotationStatus(w http.ResponseWriter, r *http.Request, in *keyRef) error {
-	k, err := x.Keys.Resolve(r.Context(), in.KeyID)
+	k, err := x.Keys.RotationStatus(r.Context(), in.KeyID)
 	if err != nil {
 		return err
 	}
