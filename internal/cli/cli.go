@@ -93,6 +93,21 @@ Identity and access (IAM and STS; policies are JSON or file://PATH):
   signet iam delete-user-permissions-boundary USER | delete-role-permissions-boundary ROLE
   signet iam whoami | assume-role ROLE_ARN SESSION
 
+Keys (KMS; KEY is a key id, key ARN, alias/NAME or alias ARN):
+  signet kms create-key [--description D] [--key-spec SYMMETRIC_DEFAULT|ECC_NIST_P256|ECC_NIST_P384] [--key-usage ENCRYPT_DECRYPT|SIGN_VERIFY]
+  signet kms list | describe KEY
+  signet kms alias create NAME KEY | alias delete NAME | alias list [--key-id KEY]
+  signet kms encrypt --key-id KEY --plaintext-file FILE [--context KEY=VALUE]... [--out FILE] [--binary]
+  signet kms decrypt --ciphertext-file FILE [--key-id KEY] [--context KEY=VALUE]... [--out FILE]
+  signet kms enable KEY | disable KEY | rotate KEY | schedule-deletion KEY [--days 7-30] | cancel-deletion KEY
+
+Parameters (SSM Parameter Store; SecureString values shown as **** unless --show):
+  signet param put NAME VALUE [--type String|StringList|SecureString] [--key-id KEY] [--overwrite] [--description D]
+  signet param get NAME[:VERSION|:LABEL] [--show]
+  signet param list [--path P] [--recursive]
+  signet param history NAME [--show]
+  signet param delete NAME
+
 Audit (reads DATA_DIR directly; default ./signet-data):
   signet audit verify [--data-dir DIR]
   signet audit tail [--data-dir DIR] [-n N]
@@ -186,7 +201,7 @@ func hoistGlobalFlags(args []string) ([]string, error) {
 }
 
 // commandGroups are the commands whose first argument is a subcommand.
-var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true, "workloads": true}
+var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true, "workloads": true, "kms": true, "param": true}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
@@ -247,6 +262,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return admissionCmd(ctx, rest, stdout)
 	case "workloads":
 		return workloadsCmd(ctx, rest, stdout)
+	case "kms":
+		return kmsCmd(ctx, rest, stdout)
+	case "param":
+		return paramCmd(ctx, rest, stdout)
 	}
 	return usageError("unknown command %q", cmd)
 }

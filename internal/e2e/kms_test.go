@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -77,5 +81,80 @@ func TestAWSCLIKMS(t *testing.T) {
 	run("disable-key", "--key-id", keyARN)
 	if r := s.runAWS(t, "kms", "encrypt", "--key-id", keyARN, "--plaintext", "fileb://"+plain); !strings.Contains(r.stderr, "(DisabledException)") {
 		t.Errorf("a disabled key: %s", r.stderr)
+	}
+}
+
+// TestAWSCLIKMSSign: the real AWS CLI creates an ECC_NIST_P256 signing
+// key, signs a message with it and verifies the signature, and the
+// public key get-public-key returns verifies the signature too, outside
+// Signet.
+func TestAWSCLIKMSSign(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t)
+	run := func(args ...string) map[string]any {
+		t.Helper()
+		r := s.runAWS(t, append([]string{"kms"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("aws kms %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
+		var out map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatalf("aws kms %s: %v\n%s", args[0], err, r.stdout)
+		}
+		return out
+	}
+	key := run("create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--description", "release signing")["KeyMetadata"].(map[string]any)
+	keyID := key["KeyId"].(string)
+	if key["KeySpec"] != "ECC_NIST_P256" || key["KeyUsage"] != "SIGN_VERIFY" || compact(key["SigningAlgorithms"]) != `["ECDSA_SHA_256"]` {
+		t.Errorf("create-key: %v", key)
+	}
+	msg := []byte("release v1.2.3 sha256:0123456789abcdef")
+	msgFile := filepath.Join(s.home, "message.txt")
+	if err := os.WriteFile(msgFile, msg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signed := run("sign", "--key-id", keyID, "--message", "fileb://"+msgFile, "--message-type", "RAW", "--signing-algorithm", "ECDSA_SHA_256")
+	sig, err := base64.StdEncoding.DecodeString(signed["Signature"].(string))
+	if err != nil || signed["KeyId"] != key["Arn"] {
+		t.Fatalf("sign: %v %v", signed, err)
+	}
+	sigFile := filepath.Join(s.home, "signature.der")
+	if err := os.WriteFile(sigFile, sig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v := run("verify", "--key-id", keyID, "--message", "fileb://"+msgFile, "--signature", "fileb://"+sigFile, "--signing-algorithm", "ECDSA_SHA_256"); v["SignatureValid"] != true {
+		t.Errorf("verify: %v", v)
+	}
+	pk := run("get-public-key", "--key-id", keyID)
+	der, err := base64.StdEncoding.DecodeString(pk["PublicKey"].(string))
+	if err != nil || pk["KeySpec"] != "ECC_NIST_P256" || pk["KeyUsage"] != "SIGN_VERIFY" {
+		t.Fatalf("get-public-key: %v %v", pk, err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, ok := pub.(*ecdsa.PublicKey)
+	digest := sha256.Sum256(msg)
+	if !ok || ec.Curve != elliptic.P256() || !ecdsa.VerifyASN1(ec, digest[:], sig) {
+		t.Errorf("the public key (%T) does not verify the signature", pub)
+	}
+	other := filepath.Join(s.home, "other.txt")
+	if err := os.WriteFile(other, []byte("release v6.6.6"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, code string
+		args       []string
+	}{
+		{"another message", "KMSInvalidSignatureException", []string{"verify", "--key-id", keyID, "--message", "fileb://" + other, "--signature", "fileb://" + sigFile, "--signing-algorithm", "ECDSA_SHA_256"}},
+		{"encrypt with a signing key", "InvalidKeyUsageException", []string{"encrypt", "--key-id", keyID, "--plaintext", "fileb://" + msgFile}},
+		{"another curve's algorithm", "InvalidKeyUsageException", []string{"sign", "--key-id", keyID, "--message", "fileb://" + msgFile, "--signing-algorithm", "ECDSA_SHA_384"}},
+		{"rotation", "UnsupportedOperationException", []string{"enable-key-rotation", "--key-id", keyID}},
+	} {
+		r := s.runAWS(t, append([]string{"kms"}, c.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "("+c.code+")") {
+			t.Errorf("%s: exit %d, %s; want (%s)", c.name, r.code, r.stderr, c.code)
+		}
 	}
 }

@@ -36,7 +36,13 @@ type GrantStore interface {
 
 // grantOperations are the operations a grant may allow.
 var grantOperations = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
-	"CreateGrant", "RetireGrant", "DescribeKey"}
+	"CreateGrant", "RetireGrant", "DescribeKey", "Sign", "Verify", "GetPublicKey"}
+
+// The grant operations of each key usage (the others apply to every key).
+var (
+	encryptOperations = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo"}
+	signOperations    = []string{"Sign", "Verify", "GetPublicKey"}
+)
 
 // CreateGrantInput is CreateGrant's request.
 type CreateGrantInput struct {
@@ -68,6 +74,12 @@ func (s *Service) CreateGrant(ctx context.Context, gs GrantStore, in CreateGrant
 	}
 	if k.State == StatePendingDeletion {
 		return Grant{}, errs.Errorf(ErrInvalidState, "%s is pending deletion.", s.ARN(k.ID))
+	}
+	for _, op := range in.Operations {
+		sign, encrypt := slices.Contains(signOperations, op), slices.Contains(encryptOperations, op)
+		if sign && k.Usage != UsageSign || encrypt && k.Usage != UsageEncrypt {
+			return Grant{}, errs.Errorf(ErrInvalid, "Grant operation %s is not valid for a %s key (%s)", op, k.Usage, s.ARN(k.ID))
+		}
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {

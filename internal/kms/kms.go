@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -38,6 +39,8 @@ var (
 	ErrIncorrectKey      = errors.New("incorrect key")      // IncorrectKeyException
 	ErrInvalidKeyUsage   = errors.New("invalid key usage")  // InvalidKeyUsageException
 	ErrInvalidAlias      = errors.New("invalid alias")      // InvalidAliasNameException
+	ErrInvalidSignature  = errors.New("invalid signature")  // KMSInvalidSignatureException
+	ErrUnsupported       = errors.New("unsupported")        // UnsupportedOperationException
 )
 
 // Key states.
@@ -116,6 +119,11 @@ type Store interface {
 	DeleteAlias(ctx context.Context, name string) error
 	// ListAliases returns the aliases (of one key when keyID is set).
 	ListAliases(ctx context.Context, keyID string) ([]Alias, error)
+	// DestroyKeys deletes, in one transaction, every key pending deletion
+	// whose deletion date is at or before now, with its material, its
+	// aliases and its grants, and returns their ids. A key whose deletion
+	// was cancelled first is not pending, and stays.
+	DestroyKeys(ctx context.Context, now time.Time) ([]string, error)
 }
 
 // Service is the key management service of one account.
@@ -127,8 +135,9 @@ type Service struct {
 
 	// aeads keeps opened material versions: a version's material never
 	// changes, so it is unsealed once per process.
-	mu    sync.Mutex
-	aeads map[string]cipher.AEAD
+	mu      sync.Mutex
+	aeads   map[string]cipher.AEAD
+	signers map[string]*ecdsa.PrivateKey
 }
 
 // maxOpenMaterial bounds the opened material versions kept.
@@ -192,7 +201,9 @@ type CreateKeyInput struct {
 	Tags                             map[string]string
 }
 
-// CreateKey creates a symmetric encryption key.
+// CreateKey creates a symmetric encryption key (SYMMETRIC_DEFAULT,
+// ENCRYPT_DECRYPT) or an elliptic-curve signing key (ECC_NIST_P256 or
+// ECC_NIST_P384, SIGN_VERIFY).
 func (s *Service) CreateKey(ctx context.Context, in CreateKeyInput) (Key, error) {
 	if in.Spec == "" {
 		in.Spec = SpecSymmetric
@@ -200,11 +211,10 @@ func (s *Service) CreateKey(ctx context.Context, in CreateKeyInput) (Key, error)
 	if in.Usage == "" {
 		in.Usage = UsageEncrypt
 	}
+	if err := keyUsage(in.Spec, in.Usage); err != nil {
+		return Key{}, err
+	}
 	switch {
-	case in.Spec != SpecSymmetric:
-		return Key{}, errs.Value(ErrInvalid, "keySpec", in.Spec, "must be SYMMETRIC_DEFAULT (the only key spec this service creates yet)")
-	case in.Usage != UsageEncrypt:
-		return Key{}, errs.Value(ErrInvalid, "keyUsage", in.Usage, "must be ENCRYPT_DECRYPT for a SYMMETRIC_DEFAULT key")
 	case len(in.Description) > 8192:
 		return Key{}, errs.Field(ErrInvalid, "description", "must have length less than or equal to 8192")
 	case len(in.Policy) > 32768:
@@ -217,7 +227,11 @@ func (s *Service) CreateKey(ctx context.Context, in CreateKeyInput) (Key, error)
 		in.Manager = ManagerCustom
 	}
 	id := uuid.NewString()
-	m, err := s.newMaterial(id, 1)
+	newMaterial := s.newMaterial
+	if in.Usage == UsageSign {
+		newMaterial = func(id string, _ uint32) (Material, error) { return s.newSigningMaterial(id, in.Spec) }
+	}
+	m, err := newMaterial(id, 1)
 	if err != nil {
 		return Key{}, err
 	}
@@ -269,14 +283,17 @@ func (s *Service) Resolve(ctx context.Context, ref string) (Key, error) {
 }
 
 // usable checks that a key may encrypt or decrypt now.
-func (s *Service) usable(k Key) error {
+func (s *Service) usable(k Key) error { return s.usableFor(k, UsageEncrypt) }
+
+// usableFor checks that a key is enabled and has a usage.
+func (s *Service) usableFor(k Key, usage string) error {
 	switch k.State {
 	case StateDisabled:
 		return errs.Errorf(ErrDisabled, "%s is disabled.", s.ARN(k.ID))
 	case StatePendingDeletion:
 		return errs.Errorf(ErrInvalidState, "%s is pending deletion.", s.ARN(k.ID))
 	}
-	if k.Usage != UsageEncrypt {
+	if k.Usage != usage {
 		return errs.Errorf(ErrInvalidKeyUsage, "%s key usage is %s which is not valid for this operation.", s.ARN(k.ID), k.Usage)
 	}
 	return nil
@@ -367,7 +384,8 @@ func (s *Service) Decrypt(ctx context.Context, ciphertext []byte, encCtx map[str
 	}
 	k, err := s.Store.Key(ctx, b.KeyID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, Key{}, errs.Errorf(ErrInvalidCiphertext, "The ciphertext refers to a key that does not exist in this account and region.")
+		// A deleted key, as AWS reports it.
+		return nil, Key{}, errs.Errorf(ErrNotFound, "Key '%s' does not exist", s.ARN(b.KeyID))
 	}
 	if err != nil {
 		return nil, Key{}, err
@@ -515,6 +533,28 @@ func (s *Service) ScheduleDeletion(ctx context.Context, keyRef string, days int)
 	return out, err
 }
 
+// DestroyDue destroys the keys whose pending deletion has ended: the key,
+// its material and its aliases are gone, so what it encrypted can no
+// longer be decrypted (Decrypt reports the key as not found), and it
+// returns how many it destroyed.
+func (s *Service) DestroyDue(ctx context.Context) (int, error) {
+	ids, err := s.Store.DestroyKeys(ctx, s.now())
+	if err != nil || len(ids) == 0 {
+		return len(ids), err
+	}
+	s.mu.Lock()
+	for _, id := range ids {
+		delete(s.signers, id)
+		for name := range s.aeads {
+			if strings.HasPrefix(name, id+"/") {
+				delete(s.aeads, name)
+			}
+		}
+	}
+	s.mu.Unlock()
+	return len(ids), nil
+}
+
 // CancelDeletion ends a key's pending deletion; the key is Disabled.
 func (s *Service) CancelDeletion(ctx context.Context, keyRef string) (Key, error) {
 	k, err := s.Resolve(ctx, keyRef)
@@ -541,6 +581,9 @@ func (s *Service) Rotate(ctx context.Context, keyRef string) (Key, error) {
 		return Key{}, err
 	}
 	var out Key
+	if k.Asymmetric() {
+		return Key{}, s.errNotRotatable(k)
+	}
 	err = s.Store.UpdateKey(ctx, k.ID, func(k *Key) (*Material, error) {
 		if k.State != StateEnabled {
 			return nil, errs.Errorf(ErrInvalidState, "%s is %s; only an enabled key can be rotated.", s.ARN(k.ID), k.State)
@@ -571,6 +614,9 @@ func (s *Service) SetRotation(ctx context.Context, keyRef string, enabled bool, 
 	k, err := s.Resolve(ctx, keyRef)
 	if err != nil {
 		return err
+	}
+	if k.Asymmetric() {
+		return s.errNotRotatable(k)
 	}
 	return s.Store.UpdateKey(ctx, k.ID, func(k *Key) (*Material, error) {
 		if k.State != StateEnabled {

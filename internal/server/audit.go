@@ -68,8 +68,10 @@ func readOnly(action string) bool {
 	case "lambda:InvokeFunction",
 		// KMS operations that change nothing and release no plaintext;
 		// Decrypt, GenerateDataKey and ReEncrypt wait for their record,
-		// so that no plaintext leaves without a durable audit record.
-		"kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateRandom":
+		// so that no plaintext leaves without a durable audit record,
+		// and Sign waits for its, so that no signature leaves without one
+		// (Verify uses only the public key).
+		"kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateRandom", "kms:Verify":
 		return true
 	}
 	return false

@@ -677,6 +677,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		go func() { defer wg.Done(); s.watchAdmissionTrust(jobsCtx) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); s.runSecrets(jobsCtx) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.destroyKMSKeys(jobsCtx) }()
 		s.runWorkloads(jobsCtx)
 		wg.Wait()
 	}()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/signet/signet/internal/kms"
 )
@@ -161,6 +162,44 @@ func (s *DB) ListAliases(ctx context.Context, keyID string) ([]kms.Alias, error)
 		return queryAll(ctx, s, scanAlias, `SELECT name, key_id, created_at, updated_at FROM kms_aliases WHERE key_id = ? ORDER BY name`, keyID)
 	}
 	return queryAll(ctx, s, scanAlias, `SELECT name, key_id, created_at, updated_at FROM kms_aliases ORDER BY name`)
+}
+
+// DestroyKeys implements kms.Store.
+func (s *DB) DestroyKeys(ctx context.Context, now time.Time) ([]string, error) {
+	var ids []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ids = nil
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT id FROM kms_keys WHERE state = ? AND deletion_date <= ? ORDER BY id`), kms.StatePendingDeletion, now.UnixNano())
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			for _, q := range []string{
+				`DELETE FROM kms_grants WHERE key_id = ?`,
+				`DELETE FROM kms_aliases WHERE key_id = ?`,
+				`DELETE FROM kms_key_material WHERE key_id = ?`,
+				`DELETE FROM kms_keys WHERE id = ?`,
+			} {
+				if _, err := tx.ExecContext(ctx, s.d.rebind(q), id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return ids, err
 }
 
 var _ kms.GrantStore = (*DB)(nil)

@@ -41,6 +41,8 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: kms.ErrIncorrectKey, Code: "IncorrectKeyException", Status: http.StatusBadRequest},
 	{Err: kms.ErrInvalidKeyUsage, Code: "InvalidKeyUsageException", Status: http.StatusBadRequest},
 	{Err: kms.ErrInvalidAlias, Code: "InvalidAliasNameException", Status: http.StatusBadRequest},
+	{Err: kms.ErrInvalidSignature, Code: "KMSInvalidSignatureException", Status: http.StatusBadRequest},
+	{Err: kms.ErrUnsupported, Code: "UnsupportedOperationException", Status: http.StatusBadRequest},
 	{Err: policy.ErrMalformed, Code: "MalformedPolicyDocumentException", Status: http.StatusBadRequest},
 }
 
@@ -68,6 +70,9 @@ func (x *KMS) Service() *awsapi.Service {
 			awsapi.Typed(op("GenerateDataKey"), awsapi.DecodeJSON, func(r *http.Request, in *cryptoInput) string { return x.keyARN(r.Context(), in.KeyID) }, ctxKeys, x.generateDataKey(true)),
 			awsapi.Typed(op("GenerateDataKeyWithoutPlaintext"), awsapi.DecodeJSON, func(r *http.Request, in *cryptoInput) string { return x.keyARN(r.Context(), in.KeyID) }, ctxKeys, x.generateDataKey(false)),
 			awsapi.Typed(reEncryptFrom(op("ReEncrypt")), awsapi.DecodeJSON, x.reEncryptSource, func(in *reEncryptInput) map[string][]string { return x.conditions(in.SourceEncryptionContext) }, x.reEncrypt),
+			awsapi.Typed(op("Sign"), awsapi.DecodeJSON, func(r *http.Request, in *signInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.sign),
+			awsapi.Typed(op("Verify"), awsapi.DecodeJSON, func(r *http.Request, in *signInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.verify),
+			awsapi.Typed(op("GetPublicKey"), awsapi.DecodeJSON, key, nil, x.getPublicKey),
 			awsapi.Typed(op("GenerateRandom"), awsapi.DecodeJSON, nil, nil, x.generateRandom),
 			awsapi.Typed(op("EnableKey"), awsapi.DecodeJSON, key, nil, x.setEnabled(true)),
 			awsapi.Typed(op("DisableKey"), awsapi.DecodeJSON, key, nil, x.setEnabled(false)),
@@ -205,6 +210,7 @@ type createKeyInput struct {
 	Description string `json:"Description"`
 	KeySpec     string `json:"KeySpec"`
 	KeyUsage    string `json:"KeyUsage"`
+	CMKSpec     string `json:"CustomerMasterKeySpec"`
 	Policy      string `json:"Policy"`
 	Tags        []tag  `json:"Tags"`
 	Origin      string `json:"Origin"`
@@ -253,14 +259,19 @@ type keyMetadata struct {
 	KeyManager            string   `json:"KeyManager"`
 	CustomerMasterKeySpec string   `json:"CustomerMasterKeySpec"`
 	KeySpec               string   `json:"KeySpec"`
-	EncryptionAlgorithms  []string `json:"EncryptionAlgorithms"`
+	EncryptionAlgorithms  []string `json:"EncryptionAlgorithms,omitempty"`
+	SigningAlgorithms     []string `json:"SigningAlgorithms,omitempty"`
 	MultiRegion           bool     `json:"MultiRegion"`
 }
 
 func (x *KMS) metadata(k kms.Key) keyMetadata {
 	m := keyMetadata{AWSAccountID: x.Keys.Account.ID, KeyID: k.ID, Arn: x.Keys.ARN(k.ID), CreationDate: float64(k.CreatedAt.UnixMilli()) / 1000,
 		Enabled: k.State == kms.StateEnabled, Description: k.Description, KeyUsage: k.Usage, KeyState: k.State, Origin: "AWS_KMS",
-		KeyManager: k.Manager, CustomerMasterKeySpec: k.Spec, KeySpec: k.Spec, EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"}}
+		KeyManager: k.Manager, CustomerMasterKeySpec: k.Spec, KeySpec: k.Spec}
+	if k.Usage == kms.UsageEncrypt {
+		m.EncryptionAlgorithms = []string{"SYMMETRIC_DEFAULT"}
+	}
+	m.SigningAlgorithms = k.SigningAlgorithms()
 	if !k.DeletionDate.IsZero() {
 		d := float64(k.DeletionDate.UnixMilli()) / 1000
 		m.DeletionDate = &d
@@ -292,7 +303,11 @@ func (x *KMS) createKey(w http.ResponseWriter, r *http.Request, in *createKeyInp
 	for _, t := range in.Tags {
 		tags[t.TagKey] = t.TagValue
 	}
-	k, err := x.Keys.CreateKey(r.Context(), kms.CreateKeyInput{Description: in.Description, Spec: in.KeySpec, Usage: in.KeyUsage, Policy: in.Policy, Tags: tags})
+	spec := in.KeySpec
+	if spec == "" {
+		spec = in.CMKSpec // its older name
+	}
+	k, err := x.Keys.CreateKey(r.Context(), kms.CreateKeyInput{Description: in.Description, Spec: spec, Usage: in.KeyUsage, Policy: in.Policy, Tags: tags})
 	if err != nil {
 		return err
 	}
@@ -437,6 +452,45 @@ func (x *KMS) reEncrypt(w http.ResponseWriter, r *http.Request, in *reEncryptInp
 		"SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"})
 }
 
+type signInput struct {
+	KeyID            string   `json:"KeyId"`
+	Message          []byte   `json:"Message"`
+	MessageType      string   `json:"MessageType"`
+	SigningAlgorithm string   `json:"SigningAlgorithm"`
+	Signature        []byte   `json:"Signature"`
+	GrantTokens      []string `json:"GrantTokens"`
+	DryRun           bool     `json:"DryRun"`
+}
+
+func (in *signInput) domain() kms.SignInput {
+	return kms.SignInput{KeyRef: in.KeyID, Message: in.Message, Type: in.MessageType, Algorithm: in.SigningAlgorithm, Signature: in.Signature}
+}
+
+func (x *KMS) sign(w http.ResponseWriter, r *http.Request, in *signInput) error {
+	sig, k, err := x.Keys.Sign(r.Context(), in.domain())
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"KeyId": x.Keys.ARN(k.ID), "Signature": sig, "SigningAlgorithm": in.SigningAlgorithm})
+}
+
+func (x *KMS) verify(w http.ResponseWriter, r *http.Request, in *signInput) error {
+	k, err := x.Keys.Verify(r.Context(), in.domain())
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"KeyId": x.Keys.ARN(k.ID), "SignatureValid": true, "SigningAlgorithm": in.SigningAlgorithm})
+}
+
+func (x *KMS) getPublicKey(w http.ResponseWriter, r *http.Request, in *keyRef) error {
+	der, k, err := x.Keys.PublicKey(r.Context(), in.KeyID)
+	if err != nil {
+		return err
+	}
+	return awsapi.JSON{}.Write(w, map[string]any{"KeyId": x.Keys.ARN(k.ID), "PublicKey": der, "KeySpec": k.Spec, "CustomerMasterKeySpec": k.Spec,
+		"KeyUsage": k.Usage, "SigningAlgorithms": k.SigningAlgorithms()})
+}
+
 func (x *KMS) generateRandom(w http.ResponseWriter, r *http.Request, in *cryptoInput) error {
 	b, err := kms.GenerateRandom(in.NumberOfBytes)
 	if err != nil {
@@ -464,7 +518,7 @@ func (x *KMS) setRotation(enabled bool) func(http.ResponseWriter, *http.Request,
 }
 
 func (x *KMS) rotationStatus(w http.ResponseWriter, r *http.Request, in *keyRef) error {
-	k, err := x.Keys.Resolve(r.Context(), in.KeyID)
+	k, err := x.Keys.RotationStatus(r.Context(), in.KeyID)
 	if err != nil {
 		return err
 	}

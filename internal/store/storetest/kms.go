@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/signet/signet/internal/kms"
 )
@@ -13,6 +14,69 @@ var kmsTests = map[string]func(*testing.T, Opener){
 	"kms/keys":    testKMSKeys,
 	"kms/aliases": testKMSAliases,
 	"kms/grants":  testKMSGrants,
+	"kms/destroy": testKMSDestroy,
+}
+
+// testKMSDestroy: DestroyKeys deletes exactly the keys pending deletion
+// whose date has come, with their material, aliases and grants, durably.
+func testKMSDestroy(t *testing.T, open Opener) {
+	db, reopen := open(t)
+	ctx := context.Background()
+	due, later, enabled := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	for _, c := range []struct {
+		id       string
+		state    string
+		deletion time.Time
+	}{
+		{due, kms.StatePendingDeletion, t0.Add(time.Hour)},
+		{later, kms.StatePendingDeletion, t0.Add(2 * time.Hour)},
+		{enabled, kms.StateEnabled, time.Time{}},
+	} {
+		k, m := kmsKey(c.id)
+		k.State, k.DeletionDate = c.state, c.deletion
+		if err := db.CreateKey(ctx, k, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PutAlias(ctx, kms.Alias{Name: "alias/" + c.id, KeyID: c.id, CreatedAt: t0, UpdatedAt: t0}, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PutGrant(ctx, kms.Grant{ID: "g-" + c.id, KeyID: c.id, Grantee: "arn:aws:iam::123456789012:user/a", Operations: []string{"Decrypt"}, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids, err := db.DestroyKeys(ctx, t0.Add(time.Hour-time.Nanosecond)); err != nil || len(ids) != 0 {
+		t.Fatalf("DestroyKeys before the date = %v, %v", ids, err)
+	}
+	if ids, err := db.DestroyKeys(ctx, t0.Add(time.Hour)); err != nil || len(ids) != 1 || ids[0] != due {
+		t.Fatalf("DestroyKeys at the date = %v, %v; want [%s]", ids, err, due)
+	}
+	db = reopen()
+	if _, err := db.Key(ctx, due); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("Key of a destroyed key = %v", err)
+	}
+	if _, err := db.KeyMaterial(ctx, due, 1); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("KeyMaterial of a destroyed key = %v", err)
+	}
+	if _, err := db.Alias(ctx, "alias/"+due); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("Alias of a destroyed key = %v", err)
+	}
+	if _, err := db.GrantKey(ctx, "g-"+due); !errors.Is(err, kms.ErrNotFound) {
+		t.Errorf("a grant of a destroyed key = %v", err)
+	}
+	for _, id := range []string{later, enabled} {
+		if _, err := db.Key(ctx, id); err != nil {
+			t.Errorf("Key(%s) = %v", id, err)
+		}
+		if _, err := db.KeyMaterial(ctx, id, 1); err != nil {
+			t.Errorf("KeyMaterial(%s) = %v", id, err)
+		}
+		if _, err := db.Alias(ctx, "alias/"+id); err != nil {
+			t.Errorf("Alias of %s = %v", id, err)
+		}
+	}
+	if ids, err := db.DestroyKeys(ctx, t0.Add(24*time.Hour)); err != nil || len(ids) != 1 || ids[0] != later {
+		t.Errorf("DestroyKeys a day later = %v, %v; want [%s]", ids, err, later)
+	}
 }
 
 func testKMSGrants(t *testing.T, open Opener) {
