@@ -136,7 +136,7 @@ func (x *SSM) put(w http.ResponseWriter, r *http.Request, in *paramInput) error 
 		if err != nil {
 			return fmt.Errorf("%w: %v", ssm.ErrKeyID, err)
 		}
-		if err := awsapi.AuthorizeAlso(x.Authorizer, r, x.Params.Keys.ARN(k.ID), "kms:GenerateDataKey", "kms:Encrypt"); err != nil {
+		if err := awsapi.AuthorizeAlsoWith(x.Authorizer, r, x.Params.Keys.ARN(k.ID), kms.ConditionKeys(x.Params.EncryptionContext(in.Name)), "kms:GenerateDataKey", "kms:Encrypt"); err != nil {
 			return err
 		}
 		keyRef = x.Params.Keys.ARN(k.ID)
@@ -159,7 +159,7 @@ func (x *SSM) value(r *http.Request, p ssm.Parameter, decrypt bool) (string, err
 	if !decrypt {
 		return base64.StdEncoding.EncodeToString(p.Value), nil
 	}
-	if err := awsapi.AuthorizeAlso(x.Authorizer, r, p.KeyID, "kms:Decrypt"); err != nil {
+	if err := awsapi.AuthorizeAlsoWith(x.Authorizer, r, p.KeyID, kms.ConditionKeys(x.Params.EncryptionContext(p.Name)), "kms:Decrypt"); err != nil {
 		return "", err
 	}
 	v, err := x.Params.Open(r.Context(), p)
