@@ -266,22 +266,3 @@ func (s *Service) Untag(ctx context.Context, keyRef string, keys []string) error
 }
 
 func (g Grant) String() string { return fmt.Sprintf("grant %s on %s for %s", g.ID, g.KeyID, g.Grantee) }
-
-// ConditionKeys are the condition keys of a use of a key with an
-// encryption context (lowercased, as policy evaluation reads them):
-// kms:EncryptionContext:KEY for each pair, whose KEY matches whatever
-// its case, and kms:EncryptionContextKeys, the context's keys as given.
-// A use without a context has neither.
-func ConditionKeys(encCtx map[string]string) map[string][]string {
-	keys := map[string][]string{}
-	names := make([]string, 0, len(encCtx))
-	for k, v := range encCtx {
-		keys["kms:encryptioncontext:"+strings.ToLower(k)] = []string{v}
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	if len(names) > 0 {
-		keys["kms:encryptioncontextkeys"] = names
-	}
-	return keys
-}

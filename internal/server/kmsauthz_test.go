@@ -131,6 +131,8 @@ func TestKMSAuthorizationMatrix(t *testing.T) {
 	ssmClients := map[string]*ssm.Client{
 		"viauser":   ssmClient(ts, userCredentials(t, ts, "viauser-ssm", allow("ssm:*", "*", ""))),
 		"paramuser": ssmUser(t, ts, "paramuser", allow("ssm:*", "*", "")),
+		"aliasssm": ssmUser(t, ts, "aliasssm", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:*","Resource":"*"},
+			{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/team-*"}}}]}`),
 	}
 	// viauser-ssm stands for viauser through SSM: the key policy names
 	// it too.
@@ -172,7 +174,7 @@ func TestKMSAuthorizationMatrix(t *testing.T) {
 		return out.CiphertextBlob
 	}
 	// SecureStrings for the SSM cases.
-	for name, key := range map[string]string{"/via/p": viaSSM, "/app/db": paramCtx, "/app/other": paramCtx} {
+	for name, key := range map[string]string{"/via/p": viaSSM, "/app/db": paramCtx, "/app/other": paramCtx, "/team/p": aliased} {
 		if _, err := rootSSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("s"), Type: ssmtypes.ParameterTypeSecureString, KeyId: aws.String(key)}); err != nil {
 			t.Fatal(err)
 		}
@@ -272,6 +274,8 @@ func TestKMSAuthorizationMatrix(t *testing.T) {
 		{"kms:EncryptionContext:PARAMETER_ARN through SSM: that parameter", getParam("paramuser", "/app/db"), true},
 		{"kms:EncryptionContext:PARAMETER_ARN through SSM: put that parameter", putParam("paramuser", "/app/db", paramCtx), true},
 		{"kms:EncryptionContext:PARAMETER_ARN through SSM: another parameter", getParam("paramuser", "/app/other"), false},
+		{"kms:ResourceAliases through SSM: a key with a matching alias", getParam("aliasssm", "/team/p"), true},
+		{"kms:ResourceAliases through SSM: a key without aliases", getParam("aliasssm", "/app/other"), false},
 		// Grants.
 		{"grant for Decrypt allows Decrypt", decrypt("grantee", other, nil), true},
 		{"grant for Decrypt does not allow ReEncrypt", reEncrypt("grantee", other), false},

@@ -97,9 +97,7 @@ func (x *KMS) Service() *awsapi.Service {
 }
 
 // withAliasKeys adds kms:ResourceAliases, the aliases of the key an
-// operation acts on, to its condition keys. (An alias in a policy's
-// Resource names the alias, never its key: these keys are how a policy
-// decides by alias.)
+// operation acts on, to its condition keys (kms.Service.AliasKeys).
 func (x *KMS) withAliasKeys(op awsapi.Operation) awsapi.Operation {
 	resource, conditions := op.Resource, op.Conditions
 	if resource == nil {
@@ -114,16 +112,7 @@ func (x *KMS) withAliasKeys(op awsapi.Operation) awsapi.Operation {
 		if !ok || uuid.Validate(id) != nil {
 			return keys
 		}
-		aliases, err := x.Keys.Store.ListAliases(r.Context(), id)
-		if err != nil || len(aliases) == 0 {
-			return keys
-		}
-		if keys == nil {
-			keys = map[string][]string{}
-		}
-		for _, a := range aliases {
-			keys["kms:resourcealiases"] = append(keys["kms:resourcealiases"], a.Name)
-		}
+		keys, _ = x.Keys.AliasKeys(r.Context(), id, keys) // without them, a condition on them does not hold
 		return keys
 	}
 	return op
