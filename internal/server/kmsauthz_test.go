@@ -127,6 +127,9 @@ func TestKMSAuthorizationMatrix(t *testing.T) {
 		"grantdeny": kmsUser(t, ts, "grantdeny",
 			`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}`),
 		"granteerole": kmsClient(ts, roleSession(t, ts, "granteerole", "")),
+		"granter": kmsUser(t, ts, "granter", allow("kms:CreateGrant", "*",
+			`{"ForAllValues:StringEquals":{"kms:GrantOperations":["Decrypt","Encrypt"]},"StringEquals":{"kms:GranteePrincipal":"`+user("grantee")+`"}}`)),
+		"subsetonly": kmsUser(t, ts, "subsetonly", allow("kms:CreateGrant", "*", `{"StringEquals":{"kms:GrantConstraintType":"EncryptionContextSubset"}}`)),
 	}
 	ssmClients := map[string]*ssm.Client{
 		"viauser":   ssmClient(ts, userCredentials(t, ts, "viauser-ssm", allow("ssm:*", "*", ""))),
@@ -206,6 +209,13 @@ func TestKMSAuthorizationMatrix(t *testing.T) {
 			return err
 		}
 	}
+	createGrant := func(who, grantee string, ops []types.GrantOperation, c *types.GrantConstraints) op {
+		return func() error {
+			_, err := clients[who].CreateGrant(ctx, &kms.CreateGrantInput{KeyId: aws.String(delegating), GranteePrincipal: aws.String(grantee), Operations: ops, Constraints: c})
+			return err
+		}
+	}
+	decryptOp := []types.GrantOperation{types.GrantOperationDecrypt}
 	reEncrypt := func(who, key string) op {
 		b := blob(key, nil)
 		return func() error {
@@ -295,6 +305,14 @@ func TestKMSAuthorizationMatrix(t *testing.T) {
 			return err
 		}, false},
 		{"no grant, no policy", encrypt("nothing", other, nil), false},
+		// CreateGrant's condition keys.
+		{"kms:GrantOperations and kms:GranteePrincipal: within both", createGrant("granter", user("grantee"), decryptOp, nil), true},
+		{"kms:GrantOperations: an operation outside the set", createGrant("granter", user("grantee"),
+			[]types.GrantOperation{types.GrantOperationDecrypt, types.GrantOperationCreateGrant}, nil), false},
+		{"kms:GranteePrincipal: another grantee", createGrant("granter", user("nothing"), decryptOp, nil), false},
+		{"kms:GrantConstraintType: the constraint required", createGrant("subsetonly", user("grantee"), decryptOp,
+			&types.GrantConstraints{EncryptionContextSubset: app}), true},
+		{"kms:GrantConstraintType: no constraint", createGrant("subsetonly", user("grantee"), decryptOp, nil), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

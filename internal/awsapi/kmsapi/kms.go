@@ -82,7 +82,7 @@ func (x *KMS) Service() *awsapi.Service {
 			awsapi.Typed(op("CancelKeyDeletion"), awsapi.DecodeJSON, key, keyConds, x.cancelDeletion),
 			awsapi.Typed(op("GetKeyPolicy"), awsapi.DecodeJSON, key, keyConds, x.getKeyPolicy),
 			awsapi.Typed(op("PutKeyPolicy"), awsapi.DecodeJSON, key, keyConds, x.putKeyPolicy),
-			awsapi.Typed(op("CreateGrant"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.createGrant),
+			awsapi.Typed(op("CreateGrant"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, grantConditions, x.createGrant),
 			awsapi.Typed(op("ListGrants"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.listGrants),
 			awsapi.Typed(op("RevokeGrant"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.revokeGrant),
 			awsapi.Typed(op("RetireGrant"), awsapi.DecodeJSON, x.retireGrantKey, retireConditions, x.retireGrant),
@@ -116,6 +116,30 @@ func (x *KMS) withAliasKeys(op awsapi.Operation) awsapi.Operation {
 		return keys
 	}
 	return op
+}
+
+// grantConditions are CreateGrant's condition keys: the grant's
+// grantee, retiring principal, operations and constraint type.
+func grantConditions(in *grantInput) map[string][]string {
+	keys := map[string][]string{}
+	if in.GranteePrincipal != "" {
+		keys["kms:granteeprincipal"] = []string{in.GranteePrincipal}
+	}
+	if in.RetiringPrincipal != "" {
+		keys["kms:retiringprincipal"] = []string{in.RetiringPrincipal}
+	}
+	if len(in.Operations) > 0 {
+		keys["kms:grantoperations"] = in.Operations
+	}
+	if c := in.Constraints; c != nil {
+		if c.EncryptionContextSubset != nil {
+			keys["kms:grantconstrainttype"] = append(keys["kms:grantconstrainttype"], "EncryptionContextSubset")
+		}
+		if c.EncryptionContextEquals != nil {
+			keys["kms:grantconstrainttype"] = append(keys["kms:grantconstrainttype"], "EncryptionContextEquals")
+		}
+	}
+	return keys
 }
 
 // retireConditions name the grant a RetireGrant request retires, which
