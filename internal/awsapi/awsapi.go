@@ -108,9 +108,16 @@ type Authorizer interface {
 // The authorizer judges the resource with the resource policies of the
 // service it belongs to (a KMS key's key policy for an SSM SecureString).
 func AuthorizeAlso(a Authorizer, r *http.Request, resource, action string, orActions ...string) error {
+	return AuthorizeAlsoWith(a, r, resource, nil, action, orActions...)
+}
+
+// AuthorizeAlsoWith is AuthorizeAlso with the condition keys of the use
+// of the second resource (lowercased): the encryption context SSM uses a
+// KMS key with, which the key's policy may condition on.
+func AuthorizeAlsoWith(a Authorizer, r *http.Request, resource string, keys map[string][]string, action string, orActions ...string) error {
 	caller, _ := CallerFrom(r.Context())
 	req := AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource,
-		Also: true, OrActions: orActions}
+		Also: true, OrActions: orActions, Keys: keys}
 	if op, ok := r.Context().Value(opKey{}).(opInfo); ok && op.svc != nil {
 		req.Service = op.svc.Name // the service acting for the caller (kms:ViaService)
 	}

@@ -90,14 +90,60 @@ func (s *Service) CreateGrant(ctx context.Context, gs GrantStore, in CreateGrant
 	return g, gs.PutGrant(ctx, g)
 }
 
-// Statement is a grant as a key policy statement that allows exactly
-// what the grant does: its grantee, its operations, its constraints.
-func (g Grant) Statement() (json.RawMessage, error) {
-	actions := make([]string, len(g.Operations))
-	for i, op := range g.Operations {
-		actions[i] = "kms:" + op
+// cryptoOperations are the grant operations that take an encryption
+// context: a grant's constraints apply to these only, as in AWS
+// (DescribeKey is allowed whatever the constraints). CreateGrant keeps
+// the constraints too: its request has no encryption context, so a
+// constrained grant does not let its grantee create grants (AWS lets it
+// create ones at least as constrained; Signet does not yet).
+var cryptoOperations = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "CreateGrant"}
+
+// GrantIDKey is the condition key of a RetireGrant request: the grant it
+// names (its id or token). Only the statements of RetirePolicy read it.
+const GrantIDKey = "signet:grantid"
+
+// Statements are a grant as key policy statements that allow exactly
+// what the grant does: its grantee, its operations, its constraints
+// (for the cryptographic operations). RetireGrant is not among them: who
+// may retire a grant is RetirePolicy's.
+func (g Grant) Statements() ([]json.RawMessage, error) {
+	var constrained, free []string
+	for _, op := range g.Operations {
+		switch {
+		case op == "RetireGrant":
+		case slices.Contains(cryptoOperations, op):
+			constrained = append(constrained, "kms:"+op)
+		default:
+			free = append(free, "kms:"+op)
+		}
 	}
-	st := map[string]any{"Sid": "grant-" + g.ID[:12], "Effect": "Allow", "Principal": map[string]string{"AWS": g.Grantee}, "Action": actions, "Resource": "*"}
+	var out []json.RawMessage
+	statement := func(sid string, actions []string, cond map[string]map[string]any) error {
+		if len(actions) == 0 {
+			return nil
+		}
+		st := map[string]any{"Sid": sid, "Effect": "Allow", "Principal": map[string]string{"AWS": g.Grantee}, "Action": actions, "Resource": "*"}
+		if len(cond) > 0 {
+			st["Condition"] = cond
+		}
+		b, err := json.Marshal(st)
+		out = append(out, b)
+		return err
+	}
+	if err := statement("grant-"+g.ID[:12], constrained, g.constraints()); err != nil {
+		return nil, err
+	}
+	if err := statement("grant-"+g.ID[:12]+"-unconstrained", free, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// constraints are a grant's EncryptionContextSubset or
+// EncryptionContextEquals as policy conditions. As in AWS, a
+// constraint's keys match whatever their case (condition keys are
+// case-insensitive), its values exactly.
+func (g Grant) constraints() map[string]map[string]any {
 	cond := map[string]map[string]any{}
 	add := func(op, key string, v any) {
 		if cond[op] == nil {
@@ -116,13 +162,23 @@ func (g Grant) Statement() (json.RawMessage, error) {
 		}
 		slices.Sort(keys)
 		// Exactly these keys: none other, and all of them.
-		add("ForAllValues:StringEquals", "kms:EncryptionContextKeys", keys)
+		add("ForAllValues:StringEqualsIgnoreCase", "kms:EncryptionContextKeys", keys)
 		add("Null", "kms:EncryptionContextKeys", "false")
 	}
-	if len(cond) > 0 {
-		st["Condition"] = cond
+	return cond
+}
+
+// retirers are the principals a grant lets retire it: its retiring
+// principal, and its grantee when it grants RetireGrant.
+func (g Grant) retirers() []string {
+	var p []string
+	if g.Retiring != "" {
+		p = append(p, g.Retiring)
 	}
-	return json.Marshal(st)
+	if slices.Contains(g.Operations, "RetireGrant") && g.Grantee != g.Retiring {
+		p = append(p, g.Grantee)
+	}
+	return p
 }
 
 // GrantPolicy is a key's grants as one policy document (nil when none).
@@ -132,18 +188,42 @@ func GrantPolicy(grants []Grant) ([]byte, error) {
 	}
 	var sts []json.RawMessage
 	for _, g := range grants {
-		st, err := g.Statement()
+		st, err := g.Statements()
 		if err != nil {
 			return nil, err
 		}
-		sts = append(sts, st)
+		sts = append(sts, st...)
 	}
 	return json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": sts})
 }
 
-// RetireGrant removes a grant by its token, for its retiring principal,
-// its grantee (when it may retire), or the account.
-func (s *Service) RetireGrant(ctx context.Context, gs GrantStore, keyRef, grantID, caller string) error {
+// RetirePolicy is who may retire a key's grants, as one policy document
+// that stands in for the key policy when RetireGrant is authorized: in
+// AWS the grant alone decides, and kms:RetireGrant in a key policy has
+// no effect. Each grant allows its retiring principal (and its grantee,
+// when it grants RetireGrant) to retire it, and no other grant
+// (GrantIDKey); a retiring principal that is an account delegates to
+// the account's IAM policies. It is nil when no grant names a retiring
+// principal.
+func RetirePolicy(grants []Grant) ([]byte, error) {
+	var sts []any
+	for _, g := range grants {
+		p := g.retirers()
+		if len(p) == 0 {
+			continue
+		}
+		sts = append(sts, map[string]any{"Sid": "retire-" + g.ID[:12], "Effect": "Allow", "Principal": map[string][]string{"AWS": p},
+			"Action": "kms:RetireGrant", "Resource": "*", "Condition": map[string]any{"StringEquals": map[string]string{GrantIDKey: g.ID}}})
+	}
+	if sts == nil {
+		return nil, nil
+	}
+	return json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": sts})
+}
+
+// RetireGrant removes a grant (RetireGrant and RevokeGrant: the caller
+// was authorized for it, by RetirePolicy or by the key's policies).
+func (s *Service) RetireGrant(ctx context.Context, gs GrantStore, keyRef, grantID string) error {
 	if grantID == "" {
 		return errs.Null(ErrInvalid, "grantId")
 	}
@@ -156,13 +236,9 @@ func (s *Service) RetireGrant(ctx context.Context, gs GrantStore, keyRef, grantI
 		return err
 	}
 	for _, g := range grants {
-		if g.ID != grantID {
-			continue
+		if g.ID == grantID {
+			return gs.DeleteGrant(ctx, k.ID, g.ID)
 		}
-		if caller != "" && caller != g.Retiring && caller != g.Grantee && !strings.HasSuffix(caller, ":root") {
-			return errs.Errorf(ErrInvalid, "%s may not retire grant %s: only its retiring principal, its grantee or the account may", caller, grantID)
-		}
-		return gs.DeleteGrant(ctx, k.ID, g.ID)
 	}
 	return errs.Errorf(ErrNotFound, "Grant %s of key %s does not exist", grantID, s.ARN(k.ID))
 }

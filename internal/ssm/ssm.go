@@ -241,15 +241,16 @@ func (s *Service) Put(ctx context.Context, in PutInput) (int64, string, error) {
 	return p.Version, tier, nil
 }
 
-// encryptionContext is the context SecureStrings are encrypted under.
-func (s *Service) encryptionContext(name string) map[string]string {
+// EncryptionContext is the context a SecureString is encrypted under,
+// as in AWS: PARAMETER_ARN, its ARN. Key policies may condition on it.
+func (s *Service) EncryptionContext(name string) map[string]string {
 	return map[string]string{"PARAMETER_ARN": s.ARN(name)}
 }
 
 // seal encrypts a value by envelope: uint16 length of the encrypted data
 // key, the encrypted data key, a 12-byte nonce, AES-256-GCM(value).
 func (s *Service) seal(ctx context.Context, keyRef, name string, value []byte) ([]byte, string, error) {
-	dk, blob, k, err := s.Keys.GenerateDataKey(ctx, keyRef, 0, "AES_256", s.encryptionContext(name))
+	dk, blob, k, err := s.Keys.GenerateDataKey(ctx, keyRef, 0, "AES_256", s.EncryptionContext(name))
 	if err != nil {
 		if errors.Is(err, kms.ErrNotFound) {
 			return nil, "", errs.Errorf(ErrKeyID, "%v", err)
@@ -284,7 +285,7 @@ func (s *Service) Open(ctx context.Context, p Parameter) ([]byte, error) {
 	if len(env) < 2+n+12+16 {
 		return nil, fmt.Errorf("parameter %s version %d: a malformed envelope", p.Name, p.Version)
 	}
-	dk, _, err := s.Keys.Decrypt(ctx, env[2:2+n], s.encryptionContext(p.Name), "")
+	dk, _, err := s.Keys.Decrypt(ctx, env[2:2+n], s.EncryptionContext(p.Name), "")
 	if err != nil {
 		return nil, err
 	}

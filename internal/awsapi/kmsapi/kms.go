@@ -52,14 +52,15 @@ func (x *KMS) Service() *awsapi.Service {
 		return awsapi.Operation{Name: name, Pattern: "POST /", Target: "TrentService." + name, Action: "kms:" + name}
 	}
 	key := func(r *http.Request, in *keyRef) string { return x.keyARN(r.Context(), in.KeyID) }
-	ctxKeys := func(in *cryptoInput) map[string][]string { return x.conditions(in.EncryptionContext) }
-	return &awsapi.Service{Name: "kms", Protocol: awsapi.JSON{}, Errors: errorCodes,
+	keyConds := func(in *keyRef) map[string][]string { return x.conditions(in.KeyID, nil) }
+	ctxKeys := func(in *cryptoInput) map[string][]string { return x.conditions(in.KeyID, in.EncryptionContext) }
+	svc := &awsapi.Service{Name: "kms", Protocol: awsapi.JSON{}, Errors: errorCodes,
 		Internal:   awsapi.Error{Code: "KMSInternalException", Status: http.StatusInternalServerError},
 		Throttle:   awsapi.Error{Code: "ThrottlingException", Status: http.StatusBadRequest},
 		Authorizer: x.Authorizer, Log: x.Log, Policies: x, Gated: true,
 		Operations: []awsapi.Operation{
 			awsapi.Typed(op("CreateKey"), awsapi.DecodeJSON, nil, nil, x.createKey),
-			awsapi.Typed(op("DescribeKey"), awsapi.DecodeJSON, key, nil, x.describeKey),
+			awsapi.Typed(op("DescribeKey"), awsapi.DecodeJSON, key, keyConds, x.describeKey),
 			awsapi.Typed(op("ListKeys"), awsapi.DecodeJSON, nil, nil, x.listKeys),
 			awsapi.Typed(op("CreateAlias"), awsapi.DecodeJSON, func(r *http.Request, in *aliasInput) string { return x.keyARN(r.Context(), in.TargetKeyID) }, nil, x.createAlias),
 			awsapi.Typed(op("UpdateAlias"), awsapi.DecodeJSON, func(r *http.Request, in *aliasInput) string { return x.keyARN(r.Context(), in.TargetKeyID) }, nil, x.updateAlias),
@@ -69,29 +70,91 @@ func (x *KMS) Service() *awsapi.Service {
 			awsapi.Typed(op("Decrypt"), awsapi.DecodeJSON, x.ciphertextKey, ctxKeys, x.decrypt),
 			awsapi.Typed(op("GenerateDataKey"), awsapi.DecodeJSON, func(r *http.Request, in *cryptoInput) string { return x.keyARN(r.Context(), in.KeyID) }, ctxKeys, x.generateDataKey(true)),
 			awsapi.Typed(op("GenerateDataKeyWithoutPlaintext"), awsapi.DecodeJSON, func(r *http.Request, in *cryptoInput) string { return x.keyARN(r.Context(), in.KeyID) }, ctxKeys, x.generateDataKey(false)),
-			awsapi.Typed(reEncryptFrom(op("ReEncrypt")), awsapi.DecodeJSON, x.reEncryptSource, func(in *reEncryptInput) map[string][]string { return x.conditions(in.SourceEncryptionContext) }, x.reEncrypt),
-			awsapi.Typed(op("Sign"), awsapi.DecodeJSON, func(r *http.Request, in *signInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.sign),
-			awsapi.Typed(op("Verify"), awsapi.DecodeJSON, func(r *http.Request, in *signInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.verify),
-			awsapi.Typed(op("GetPublicKey"), awsapi.DecodeJSON, key, nil, x.getPublicKey),
+			awsapi.Typed(reEncryptFrom(op("ReEncrypt")), awsapi.DecodeJSON, x.reEncryptSource, func(in *reEncryptInput) map[string][]string {
+				return x.conditions(in.SourceKeyID, in.SourceEncryptionContext)
+			}, x.reEncrypt),
+			awsapi.Typed(op("Sign"), awsapi.DecodeJSON, func(r *http.Request, in *signInput) string { return x.keyARN(r.Context(), in.KeyID) }, func(in *signInput) map[string][]string { return x.conditions(in.KeyID, nil) }, x.sign),
+			awsapi.Typed(op("Verify"), awsapi.DecodeJSON, func(r *http.Request, in *signInput) string { return x.keyARN(r.Context(), in.KeyID) }, func(in *signInput) map[string][]string { return x.conditions(in.KeyID, nil) }, x.verify),
+			awsapi.Typed(op("GetPublicKey"), awsapi.DecodeJSON, key, keyConds, x.getPublicKey),
 			awsapi.Typed(op("GenerateRandom"), awsapi.DecodeJSON, nil, nil, x.generateRandom),
-			awsapi.Typed(op("EnableKey"), awsapi.DecodeJSON, key, nil, x.setEnabled(true)),
-			awsapi.Typed(op("DisableKey"), awsapi.DecodeJSON, key, nil, x.setEnabled(false)),
-			awsapi.Typed(op("EnableKeyRotation"), awsapi.DecodeJSON, key, nil, x.setRotation(true)),
-			awsapi.Typed(op("DisableKeyRotation"), awsapi.DecodeJSON, key, nil, x.setRotation(false)),
-			awsapi.Typed(op("GetKeyRotationStatus"), awsapi.DecodeJSON, key, nil, x.rotationStatus),
-			awsapi.Typed(op("RotateKeyOnDemand"), awsapi.DecodeJSON, key, nil, x.rotate),
-			awsapi.Typed(op("ScheduleKeyDeletion"), awsapi.DecodeJSON, key, nil, x.scheduleDeletion),
-			awsapi.Typed(op("CancelKeyDeletion"), awsapi.DecodeJSON, key, nil, x.cancelDeletion),
-			awsapi.Typed(op("GetKeyPolicy"), awsapi.DecodeJSON, key, nil, x.getKeyPolicy),
-			awsapi.Typed(op("PutKeyPolicy"), awsapi.DecodeJSON, key, nil, x.putKeyPolicy),
-			awsapi.Typed(op("CreateGrant"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.createGrant),
+			awsapi.Typed(op("EnableKey"), awsapi.DecodeJSON, key, keyConds, x.setEnabled(true)),
+			awsapi.Typed(op("DisableKey"), awsapi.DecodeJSON, key, keyConds, x.setEnabled(false)),
+			awsapi.Typed(op("EnableKeyRotation"), awsapi.DecodeJSON, key, keyConds, x.setRotation(true)),
+			awsapi.Typed(op("DisableKeyRotation"), awsapi.DecodeJSON, key, keyConds, x.setRotation(false)),
+			awsapi.Typed(op("GetKeyRotationStatus"), awsapi.DecodeJSON, key, keyConds, x.rotationStatus),
+			awsapi.Typed(op("RotateKeyOnDemand"), awsapi.DecodeJSON, key, keyConds, x.rotate),
+			awsapi.Typed(op("ScheduleKeyDeletion"), awsapi.DecodeJSON, key, keyConds, x.scheduleDeletion),
+			awsapi.Typed(op("CancelKeyDeletion"), awsapi.DecodeJSON, key, keyConds, x.cancelDeletion),
+			awsapi.Typed(op("GetKeyPolicy"), awsapi.DecodeJSON, key, keyConds, x.getKeyPolicy),
+			awsapi.Typed(op("PutKeyPolicy"), awsapi.DecodeJSON, key, keyConds, x.putKeyPolicy),
+			awsapi.Typed(op("CreateGrant"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, grantConditions, x.createGrant),
 			awsapi.Typed(op("ListGrants"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.listGrants),
 			awsapi.Typed(op("RevokeGrant"), awsapi.DecodeJSON, func(r *http.Request, in *grantInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.revokeGrant),
-			awsapi.Typed(op("RetireGrant"), awsapi.DecodeJSON, x.retireGrantKey, nil, x.retireGrant),
+			awsapi.Typed(op("RetireGrant"), awsapi.DecodeJSON, x.retireGrantKey, retireConditions, x.retireGrant),
 			awsapi.Typed(op("TagResource"), awsapi.DecodeJSON, func(r *http.Request, in *tagInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.tagResource),
 			awsapi.Typed(op("UntagResource"), awsapi.DecodeJSON, func(r *http.Request, in *tagInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.untagResource),
 			awsapi.Typed(op("ListResourceTags"), awsapi.DecodeJSON, func(r *http.Request, in *tagInput) string { return x.keyARN(r.Context(), in.KeyID) }, nil, x.listResourceTags),
 		}}
+	for i, o := range svc.Operations {
+		svc.Operations[i] = x.withAliasKeys(o)
+	}
+	return svc
+}
+
+// withAliasKeys adds kms:ResourceAliases, the aliases of the key an
+// operation acts on, to its condition keys (kms.Service.AliasKeys).
+func (x *KMS) withAliasKeys(op awsapi.Operation) awsapi.Operation {
+	resource, conditions := op.Resource, op.Conditions
+	if resource == nil {
+		return op
+	}
+	op.Conditions = func(r *http.Request) map[string][]string {
+		var keys map[string][]string
+		if conditions != nil {
+			keys = conditions(r)
+		}
+		id, ok := strings.CutPrefix(resource(r), x.Keys.ARN(""))
+		if !ok || uuid.Validate(id) != nil {
+			return keys
+		}
+		keys, _ = x.Keys.AliasKeys(r.Context(), id, keys) // without them, a condition on them does not hold
+		return keys
+	}
+	return op
+}
+
+// grantConditions are CreateGrant's condition keys: the grant's
+// grantee, retiring principal, operations and constraint type.
+func grantConditions(in *grantInput) map[string][]string {
+	keys := map[string][]string{}
+	if in.GranteePrincipal != "" {
+		keys["kms:granteeprincipal"] = []string{in.GranteePrincipal}
+	}
+	if in.RetiringPrincipal != "" {
+		keys["kms:retiringprincipal"] = []string{in.RetiringPrincipal}
+	}
+	if len(in.Operations) > 0 {
+		keys["kms:grantoperations"] = in.Operations
+	}
+	if c := in.Constraints; c != nil {
+		if c.EncryptionContextSubset != nil {
+			keys["kms:grantconstrainttype"] = append(keys["kms:grantconstrainttype"], "EncryptionContextSubset")
+		}
+		if c.EncryptionContextEquals != nil {
+			keys["kms:grantconstrainttype"] = append(keys["kms:grantconstrainttype"], "EncryptionContextEquals")
+		}
+	}
+	return keys
+}
+
+// retireConditions name the grant a RetireGrant request retires, which
+// the statements of kms.RetirePolicy match.
+func retireConditions(in *grantInput) map[string][]string {
+	id := in.GrantID
+	if id == "" {
+		id = in.GrantToken
+	}
+	return map[string][]string{kms.GrantIDKey: {id}}
 }
 
 // ResourcePolicies returns a key's policy; nil for a key that does not
@@ -111,6 +174,9 @@ func (x *KMS) ResourcePolicies(ctx context.Context, action, resource string) ([]
 	d, err := policy.Parse([]byte(k.Policy), policy.Resource)
 	if err != nil {
 		return nil, fmt.Errorf("key %s has an unreadable policy: %w", id, err)
+	}
+	if strings.EqualFold(action, "kms:RetireGrant") {
+		return x.retirePolicies(ctx, id)
 	}
 	docs := []*policy.Document{d}
 	// The key's grants allow what they grant, as statements of their own.
@@ -132,6 +198,29 @@ func (x *KMS) ResourcePolicies(ctx context.Context, action, resource string) ([]
 		}
 	}
 	return docs, nil
+}
+
+// retirePolicies stand in for a key's policy for RetireGrant: its
+// grants alone say who may retire them (kms.RetirePolicy). The result
+// is never nil, so that the grants gate the request.
+func (x *KMS) retirePolicies(ctx context.Context, id string) ([]*policy.Document, error) {
+	docs := []*policy.Document{}
+	if x.Grants == nil {
+		return docs, nil
+	}
+	grants, err := x.Grants.Grants(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rp, err := kms.RetirePolicy(grants)
+	if err != nil || rp == nil {
+		return docs, err
+	}
+	d, err := policy.Parse(rp, policy.Resource)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: its grants' retiring principals: %w", id, err)
+	}
+	return append(docs, d), nil
 }
 
 // keyARN is the ARN of the key a reference names (an alias resolved to
@@ -175,23 +264,33 @@ func (x *KMS) reEncryptSource(_ *http.Request, in *reEncryptInput) string {
 	return a
 }
 
-// conditions are KMS's condition keys of a request with an encryption
-// context.
-func (x *KMS) conditions(encCtx map[string]string) map[string][]string {
+// conditions are KMS's condition keys of a request naming a key (by
+// keyRef) with an encryption context.
+func (x *KMS) conditions(keyRef string, encCtx map[string]string) map[string][]string {
 	keys := map[string][]string{"kms:calleraccount": {x.Keys.Account.ID}}
-	names := make([]string, 0, len(encCtx))
-	for k, v := range encCtx {
-		keys["kms:encryptioncontext:"+strings.ToLower(k)] = []string{v}
-		names = append(names, k)
+	if a := requestAlias(keyRef); a != "" {
+		keys["kms:requestalias"] = []string{a}
 	}
-	sort.Strings(names)
-	if len(names) > 0 {
-		keys["kms:encryptioncontextkeys"] = names
+	for k, v := range kms.ConditionKeys(encCtx) {
+		keys[k] = v
 	}
 	return keys
 }
 
-// Wire shapes.
+// requestAlias is kms:RequestAlias: the alias a request names its key
+// by, as an alias name (alias/NAME) also when given as an alias ARN;
+// "" when the request names the key otherwise.
+func requestAlias(ref string) string {
+	if strings.HasPrefix(ref, "alias/") {
+		return ref
+	}
+	if strings.HasPrefix(ref, "arn:") {
+		if parts := strings.SplitN(ref, ":", 6); len(parts) == 6 && parts[2] == "kms" && strings.HasPrefix(parts[5], "alias/") {
+			return parts[5]
+		}
+	}
+	return ""
+}
 
 type keyRef struct {
 	KeyID                string `json:"KeyId"`
@@ -441,7 +540,7 @@ func (x *KMS) reEncrypt(w http.ResponseWriter, r *http.Request, in *reEncryptInp
 	// The destination key is used too: its policy must allow
 	// kms:ReEncryptTo, as the source's allows kms:ReEncryptFrom (the
 	// operation's own action).
-	if err := awsapi.AuthorizeAlso(x.Authorizer, r, x.keyARN(r.Context(), in.DestinationKeyID), "kms:ReEncryptTo"); err != nil {
+	if err := awsapi.AuthorizeAlsoWith(x.Authorizer, r, x.keyARN(r.Context(), in.DestinationKeyID), x.conditions(in.DestinationKeyID, in.DestinationEncryptionContext), "kms:ReEncryptTo"); err != nil {
 		return err
 	}
 	blob, src, dest, err := x.Keys.ReEncrypt(r.Context(), in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyID, in.DestinationKeyID, in.DestinationEncryptionContext)
@@ -656,7 +755,7 @@ func (x *KMS) listGrants(w http.ResponseWriter, r *http.Request, in *grantInput)
 }
 
 func (x *KMS) revokeGrant(w http.ResponseWriter, r *http.Request, in *grantInput) error {
-	if err := x.Keys.RetireGrant(r.Context(), x.Grants, in.KeyID, in.GrantID, ""); err != nil {
+	if err := x.Keys.RetireGrant(r.Context(), x.Grants, in.KeyID, in.GrantID); err != nil {
 		return err
 	}
 	return awsapi.JSON{}.Write(w, struct{}{})
@@ -687,8 +786,7 @@ func (x *KMS) retireGrant(w http.ResponseWriter, r *http.Request, in *grantInput
 		}
 		keyRef = k
 	}
-	caller, _ := awsapi.CallerFrom(r.Context())
-	if err := x.Keys.RetireGrant(r.Context(), x.Grants, keyRef, id, caller.PrincipalARN); err != nil {
+	if err := x.Keys.RetireGrant(r.Context(), x.Grants, keyRef, id); err != nil {
 		return err
 	}
 	return awsapi.JSON{}.Write(w, struct{}{})

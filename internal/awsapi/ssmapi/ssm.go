@@ -136,7 +136,11 @@ func (x *SSM) put(w http.ResponseWriter, r *http.Request, in *paramInput) error 
 		if err != nil {
 			return fmt.Errorf("%w: %v", ssm.ErrKeyID, err)
 		}
-		if err := awsapi.AuthorizeAlso(x.Authorizer, r, x.Params.Keys.ARN(k.ID), "kms:GenerateDataKey", "kms:Encrypt"); err != nil {
+		keys, err := x.Params.Keys.AliasKeys(r.Context(), k.ID, kms.ConditionKeys(x.Params.EncryptionContext(in.Name)))
+		if err != nil {
+			return err
+		}
+		if err := awsapi.AuthorizeAlsoWith(x.Authorizer, r, x.Params.Keys.ARN(k.ID), keys, "kms:GenerateDataKey", "kms:Encrypt"); err != nil {
 			return err
 		}
 		keyRef = x.Params.Keys.ARN(k.ID)
@@ -159,7 +163,16 @@ func (x *SSM) value(r *http.Request, p ssm.Parameter, decrypt bool) (string, err
 	if !decrypt {
 		return base64.StdEncoding.EncodeToString(p.Value), nil
 	}
-	if err := awsapi.AuthorizeAlso(x.Authorizer, r, p.KeyID, "kms:Decrypt"); err != nil {
+	// The key's condition keys as KMS gives them: the encryption
+	// context SSM uses, and the key's aliases.
+	keys := kms.ConditionKeys(x.Params.EncryptionContext(p.Name))
+	if id, ok := strings.CutPrefix(p.KeyID, x.Params.Keys.ARN("")); ok {
+		var err error
+		if keys, err = x.Params.Keys.AliasKeys(r.Context(), id, keys); err != nil {
+			return "", err
+		}
+	}
+	if err := awsapi.AuthorizeAlsoWith(x.Authorizer, r, p.KeyID, keys, "kms:Decrypt"); err != nil {
 		return "", err
 	}
 	v, err := x.Params.Open(r.Context(), p)

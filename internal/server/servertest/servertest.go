@@ -27,7 +27,11 @@ type Server struct {
 	*server.Server
 	URL   string          // http://127.0.0.1:PORT
 	Creds aws.Credentials // the bootstrap administrator
+	log   *logBuffer
 }
+
+// Log returns what the server has logged so far.
+func (s *Server) Log() string { return s.log.String() }
 
 // Start runs a server on a fresh data directory until the test ends.
 func Start(tb testing.TB) *Server {
@@ -48,6 +52,13 @@ func StartWith(tb testing.TB, edit func(*config.Config)) *Server {
 	return start(tb, edit, nil)
 }
 
+// StartWithLogLevel is StartWith with the server logging at level
+// (Info otherwise): Debug shows everything the server may log.
+func StartWithLogLevel(tb testing.TB, level slog.Level, edit func(*config.Config)) *Server {
+	tb.Helper()
+	return startLogging(tb, edit, nil, level)
+}
+
 // StartWithClock runs a server whose signing service and rate limits
 // read the time from now (set before the server serves, so no request
 // sees another clock).
@@ -64,6 +75,11 @@ func StartWithConfigAndClock(tb testing.TB, edit func(*config.Config), now func(
 
 func start(tb testing.TB, edit func(*config.Config), now func() time.Time) *Server {
 	tb.Helper()
+	return startLogging(tb, edit, now, slog.LevelInfo)
+}
+
+func startLogging(tb testing.TB, edit func(*config.Config), now func() time.Time, level slog.Level) *Server {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -78,7 +94,7 @@ func start(tb testing.TB, edit func(*config.Config), now func() time.Time) *Serv
 	}
 	// The server's log is shown when the test fails.
 	log := &logBuffer{}
-	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(log, nil)), opts...)
+	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: level})), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -91,7 +107,7 @@ func start(tb testing.TB, edit func(*config.Config), now func() time.Time) *Serv
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, l); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done; srv.Close() })
-	return &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath())}
+	return &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath()), log: log}
 }
 
 // ReadCredentials reads the default profile of a shared-credentials file.
