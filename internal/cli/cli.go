@@ -81,6 +81,14 @@ Functions and code signing configs:
   signet invoke FUNCTION [--payload JSON | --payload-file FILE] [--qualifier V] [--event] [--log]
   signet logs FUNCTION [--follow] [--since 10m] [--filter PATTERN]
 
+Secrets (Secrets Manager; values are shown only with --show):
+  signet secret create NAME [--value V | --value-file F | --binary-file F] [--description D] [--kms-key-id K] [--tag KEY=VALUE]...
+  signet secret get NAME [--version-id ID] [--version-stage S] [--show [--out FILE]]
+  signet secret put NAME --value V | --value-file F [--stage S]...
+  signet secret rotate NAME [--function NAME|ARN] [--every-days N | --schedule 'rate(N days)'] [--no-immediately]
+  signet secret list [--filter name=PREFIX]... [--include-deleted] | describe NAME
+  signet secret delete NAME [--recovery-days N | --force] | restore NAME
+
 Identity and access (IAM and STS; policies are JSON or file://PATH):
   signet iam create-user NAME | get-user [NAME] | list-users | delete-user NAME
   signet iam create-access-key USER | delete-access-key USER KEY_ID
@@ -201,7 +209,7 @@ func hoistGlobalFlags(args []string) ([]string, error) {
 }
 
 // commandGroups are the commands whose first argument is a subcommand.
-var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true, "workloads": true, "kms": true, "param": true}
+var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true, "workloads": true, "kms": true, "param": true, "secret": true}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
@@ -250,6 +258,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return function(ctx, rest, stdout)
 	case "csc":
 		return cscCmd(ctx, rest, stdout)
+	case "secret":
+		return secretCmd(ctx, rest, stdout)
 	case "audit":
 		return auditCmd(ctx, rest, stdout)
 	case "invoke":

@@ -15,7 +15,8 @@ import (
 
 var paramSubcommands = []string{"put", "get", "list", "history", "delete"}
 
-// hidden stands for a SecureString's value unless --show asks for it.
+// hidden stands for a secret's or a SecureString's value wherever it is
+// not to be shown (--show asks for it).
 const hidden = "****"
 
 // paramCmd runs `signet param SUBCOMMAND ARGS…`: the SSM Parameter
