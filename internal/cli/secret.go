@@ -22,7 +22,6 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-
 // secretsManager returns a Secrets Manager client. With keepBodies the
 // response bodies are kept even in table output, so that a command can
 // read the fields the SDK drops (SignetLastRotationFailure).

@@ -174,7 +174,7 @@ func (rt *rapid) relayAPI(w http.ResponseWriter, r *http.Request) {
 		rt.pmu.Unlock()
 	}()
 	rt.mu.Lock()
-	err = writeFrame(rt.ctrl, frameAPIRequest, apiRequestHeader{ID: id, Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header}, body)
+	err = writeFrame(rt.ctrl, frameAPIRequest, apiRequestHeader{ID: id, APIRequest: APIRequest{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header}}, body)
 	rt.mu.Unlock()
 	if err != nil {
 		http.Error(w, "relaying the request: "+err.Error(), http.StatusBadGateway)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -33,7 +32,7 @@ type instance struct {
 	wmu sync.Mutex // serialises frames to the sandbox
 	// api serves the AWS API requests the function makes (nil: none);
 	// relayed limits how many run at once.
-	api     http.Handler
+	api     API
 	relayed chan struct{}
 	// credsExpire is when the execution role's credentials in its
 	// environment expire (zero: it has none).

@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,7 +60,7 @@ type Config struct {
 	// API, when set, serves the AWS API requests functions make to
 	// APIAddr inside their sandboxes (relayed over the control socket);
 	// AWS_ENDPOINT_URL points the SDKs there.
-	API http.Handler
+	API API
 	// Credentials, when set, issues the execution role's temporary
 	// credentials for a new environment of a function: they are in its
 	// environment as Lambda puts them, and the environment is not

@@ -1,11 +1,8 @@
 package invoke
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -26,20 +23,41 @@ const relayTimeout = 2 * time.Minute
 // serves at once; more wait.
 const maxRelayed = 4
 
+// APIRequest is an HTTP request a function made to APIAddr.
+type APIRequest struct {
+	Method string              `json:"method"`
+	URI    string              `json:"uri"` // path and query, as sent
+	Host   string              `json:"host"`
+	Header map[string][]string `json:"header"`
+	Body   []byte              `json:"-"`
+}
+
+// APIResponse is the answer to an APIRequest. Body is at most
+// MaxRelayBody bytes.
+type APIResponse struct {
+	Status int                 `json:"status"`
+	Header map[string][]string `json:"header"`
+	Body   []byte              `json:"-"`
+}
+
+// MaxRelayBody is the largest request or response body relayed.
+const MaxRelayBody = maxRelayBody
+
+// API serves the requests functions make to APIAddr.
+type API interface {
+	ServeAPI(ctx context.Context, req APIRequest) APIResponse
+}
+
 // apiRequestHeader is the header of frameAPIRequest.
 type apiRequestHeader struct {
-	ID     uint64      `json:"id"`
-	Method string      `json:"method"`
-	URI    string      `json:"uri"`
-	Host   string      `json:"host"`
-	Header http.Header `json:"header"`
+	ID uint64 `json:"id"`
+	APIRequest
 }
 
 // apiResponseHeader is the header of frameAPIResponse.
 type apiResponseHeader struct {
-	ID     uint64      `json:"id"`
-	Status int         `json:"status"`
-	Header http.Header `json:"header"`
+	ID uint64 `json:"id"`
+	APIResponse
 }
 
 // Credentials are an execution role's temporary credentials.
@@ -48,65 +66,22 @@ type Credentials struct {
 	Expiration                                 time.Time
 }
 
-// serveAPI serves one relayed request with the pool's API handler and
-// sends the response back into the sandbox.
-func (in *instance) serveAPI(ctx context.Context, api http.Handler, f frame) {
+// serveAPI serves one relayed request with the pool's API and sends the
+// response back into the sandbox.
+func (in *instance) serveAPI(ctx context.Context, api API, f frame) {
 	var h apiRequestHeader
 	if err := json.Unmarshal(f.hdr, &h); err != nil {
 		return
 	}
-	rec := &relayRecorder{header: http.Header{}}
-	func() {
-		ctx, cancel := context.WithTimeout(ctx, relayTimeout)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, h.Method, "http://"+h.Host+h.URI, bytes.NewReader(f.body))
-		if err != nil || api == nil {
-			rec.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(rec, "Signet could not relay the request: %v", err)
-			return
-		}
-		req.Header = h.Header
-		if req.Header == nil {
-			req.Header = http.Header{}
-		}
-		req.Host = h.Host
-		req.RequestURI = h.URI
-		req.RemoteAddr = "127.0.0.1:0" // from inside a sandbox
-		api.ServeHTTP(rec, req)
-	}()
-	if rec.status == 0 {
-		rec.status = http.StatusOK
+	ctx, cancel := context.WithTimeout(ctx, relayTimeout)
+	defer cancel()
+	req := h.APIRequest
+	req.Body = f.body
+	resp := api.ServeAPI(ctx, req)
+	if len(resp.Body) > maxRelayBody {
+		resp = APIResponse{Status: 502, Body: []byte("the response is larger than Signet relays into a sandbox")}
 	}
 	in.wmu.Lock()
-	writeFrame(in.sb.Control, frameAPIResponse, apiResponseHeader{ID: h.ID, Status: rec.status, Header: rec.header}, rec.body.Bytes())
+	writeFrame(in.sb.Control, frameAPIResponse, apiResponseHeader{ID: h.ID, APIResponse: resp}, resp.Body)
 	in.wmu.Unlock()
 }
-
-// relayRecorder collects a relayed response, at most maxRelayBody
-// bytes of body.
-type relayRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *relayRecorder) Header() http.Header { return r.header }
-
-func (r *relayRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-}
-
-func (r *relayRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	if r.body.Len()+len(b) > maxRelayBody {
-		return 0, fmt.Errorf("the response is larger than the %d bytes Signet relays into a sandbox", maxRelayBody)
-	}
-	return r.body.Write(b)
-}
-
-// Flush does nothing: the response is sent whole.
-func (r *relayRecorder) Flush() {}

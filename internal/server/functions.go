@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -91,7 +92,7 @@ func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")
 	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: layer}
 	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
-		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType, API: s, Credentials: s.executionRole}, host, code, dir, s.logWriter, s.log)
+		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType, API: functionAPI{s}, Credentials: s.executionRole}, host, code, dir, s.logWriter, s.log)
 	if err != nil {
 		s.log.Warn("functions cannot be invoked on this host", "err", err)
 		return nil, err
@@ -204,3 +205,56 @@ func (s *Server) auditDeploy(ctx context.Context, fn, decision string, d deployg
 		s.log.ErrorContext(ctx, "failed to write an audit event", "err", err)
 	}
 }
+
+// functionAPI serves the AWS API requests functions make from inside
+// their sandboxes (invoke.APIAddr) with the server's own handler: they
+// are authenticated, authorized and audited as any other request.
+type functionAPI struct{ s *Server }
+
+func (f functionAPI) ServeAPI(ctx context.Context, in invoke.APIRequest) invoke.APIResponse {
+	req, err := http.NewRequestWithContext(ctx, in.Method, "http://"+in.Host+in.URI, bytes.NewReader(in.Body))
+	if err != nil {
+		return invoke.APIResponse{Status: http.StatusBadRequest, Body: []byte("Signet could not relay the request: " + err.Error())}
+	}
+	req.Header = http.Header(in.Header)
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Host, req.RequestURI = in.Host, in.URI
+	req.RemoteAddr = "127.0.0.1:0" // inside a sandbox
+	rec := &relayRecorder{header: http.Header{}}
+	f.s.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return invoke.APIResponse{Status: rec.status, Header: rec.header, Body: rec.body.Bytes()}
+}
+
+// relayRecorder collects a relayed response, at most
+// invoke.MaxRelayBody bytes of body.
+type relayRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *relayRecorder) Header() http.Header { return r.header }
+
+func (r *relayRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+func (r *relayRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.body.Len()+len(b) > invoke.MaxRelayBody {
+		return 0, fmt.Errorf("the response is larger than the %d bytes Signet relays into a sandbox", invoke.MaxRelayBody)
+	}
+	return r.body.Write(b)
+}
+
+// Flush does nothing: the response is sent whole.
+func (r *relayRecorder) Flush() {}

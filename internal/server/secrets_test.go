@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/server/servertest"
 )
@@ -454,5 +456,109 @@ func TestSecretRotationWithAFunction(t *testing.T) {
 	}
 	if d, _ := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("db")}); aws.ToBool(d.RotationEnabled) {
 		t.Errorf("rotation still enabled after CancelRotateSecret")
+	}
+}
+
+// TestSecretRotationTemplate: a Python function in the shape of AWS's
+// rotation template, calling Secrets Manager with boto3 as its execution
+// role (through the endpoint inside its sandbox), rotates a secret: a new
+// password becomes AWSCURRENT and the old AWSPREVIOUS, and what the
+// function did is audited as assumed-role/ROLE/FUNCTION. A secret whose
+// test fails keeps its AWSCURRENT.
+func TestSecretRotationTemplate(t *testing.T) {
+	ts := servertest.Start(t)
+	requireSandbox(t, ts.Server)
+	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
+		t.Skip("needs /usr/bin/python3")
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import boto3").Run(); err != nil {
+		if servertest.RequireAll() {
+			t.Fatalf("Debian's python3-boto3 is not installed (apt-get install python3-boto3): %v", err)
+		}
+		t.Skipf("needs Debian's python3-boto3 (apt-get install python3-boto3): %v", err)
+	}
+	ctx := context.Background()
+	acct := ts.Server.AccountID()
+	c := smClient(ts, adminCreds(ts))
+	role, err := ts.IAM.CreateRole(ctx, "rotation-role", "/", "", servertest.LambdaTrustPolicy, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:DescribeSecret","secretsmanager:GetSecretValue","secretsmanager:PutSecretValue","secretsmanager:UpdateSecretVersionStage"],"Resource":"arn:aws:secretsmanager:us-east-1:%s:secret:db/*"},
+		{"Effect":"Allow","Action":"secretsmanager:GetRandomPassword","Resource":"*"}]}`, acct)
+	if err := ts.IAM.PutInlinePolicy(ctx, iam.KindRole, "rotation-role", "rotate", pol); err != nil {
+		t.Fatal(err)
+	}
+	code, err := os.ReadFile(filepath.Join("testdata", "rotation", "lambda_function.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := lambdaClient(ts).CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("rotator"), Runtime: ltypes.RuntimePython311,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.IAM.RoleARN(role)), Timeout: aws.Int32(60),
+		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, map[string]string{"lambda_function.py": string(code)})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, value string
+		rotates     bool
+	}{
+		{"db/app", `{"username":"app","password":"original-2f8c"}`, true},
+		{"db/failing", `{"username":"app","password":"original-7d1e","fail_test":true}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(tc.name), SecretString: aws.String(tc.value)}); err != nil {
+				t.Fatal(err)
+			}
+			rot, err := c.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(tc.name), RotationLambdaARN: fn.FunctionArn,
+				RotationRules: &smtypes.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Wait, with a deadline, for the rotation to end either way.
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				sec, err := ts.Server.Secrets.Find(ctx, tc.name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sec.Rotation.LastRotated.IsZero() || sec.Rotation.FailedStep != "" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the rotation did not end in 3 minutes: %+v\n%s", sec.Rotation, functionLogs(t, ts, "rotator"))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			cur, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(tc.name)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, _ := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(tc.name)})
+			if !tc.rotates {
+				if aws.ToString(cur.SecretString) != tc.value || !strings.Contains(string(describeRaw(t, ts, tc.name)), "cannot log in with the pending password") {
+					t.Errorf("after a failed testSecret: current %s; %s", aws.ToString(cur.SecretString), describeRaw(t, ts, tc.name))
+				}
+				if !slices.Equal(d.VersionIdsToStages[aws.ToString(rot.VersionId)], []string{"AWSPENDING"}) {
+					t.Errorf("the pending version after the failure: %v", d.VersionIdsToStages)
+				}
+				return
+			}
+			var doc struct{ Username, Password string }
+			json.Unmarshal([]byte(aws.ToString(cur.SecretString)), &doc)
+			if aws.ToString(cur.VersionId) != aws.ToString(rot.VersionId) || doc.Username != "app" || len(doc.Password) != 32 || strings.Contains(tc.value, doc.Password) {
+				t.Errorf("AWSCURRENT after the rotation: %s %s", aws.ToString(cur.VersionId), aws.ToString(cur.SecretString))
+			}
+			prev, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(tc.name), VersionStage: aws.String("AWSPREVIOUS")})
+			if err != nil || aws.ToString(prev.SecretString) != tc.value {
+				t.Errorf("AWSPREVIOUS: %v %v", err, prev)
+			}
+			if d.LastRotatedDate == nil || d.NextRotationDate == nil || d.NextRotationDate.Sub(*d.LastRotatedDate) != 30*24*time.Hour {
+				t.Errorf("rotation dates: %v %v", d.LastRotatedDate, d.NextRotationDate)
+			}
+			if ev := auditEvents(t, ts, "secretsmanager:PutSecretValue"); !strings.Contains(ev, "assumed-role/rotation-role/rotator") {
+				t.Errorf("the function's PutSecretValue is not audited as its role session: %s", ev)
+			}
+		})
 	}
 }
