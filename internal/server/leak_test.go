@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -266,6 +267,62 @@ func TestSecretsDoNotLeak(t *testing.T) {
 		got, err := admin.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/leak/p0007"), WithDecryption: aws.Bool(true)})
 		if err != nil || aws.ToString(got.Parameter.Value) != string(values[7]) {
 			t.Fatalf("GetParameter WithDecryption by the administrator = %v", err)
+		}
+		assertNoLeak(t, ls, values)
+	})
+	t.Run("secretsmanager", func(t *testing.T) {
+		ls := startLeakServer(t)
+		values := randomValues(t, n)
+		admin := smClient(ls.Server, credentials.NewStaticCredentialsProvider(ls.Creds.AccessKeyID, ls.Creds.SecretAccessKey, ""))
+		for i, v := range values {
+			in := &secretsmanager.CreateSecretInput{Name: aws.String(fmt.Sprintf("leak/s%04d", i))}
+			if i%2 == 0 {
+				in.SecretString = aws.String(string(v))
+			} else {
+				in.SecretBinary = v
+			}
+			if _, err := admin.CreateSecret(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A role that may read and describe the secrets but is denied
+		// kms:Decrypt; and one that may decrypt but not read them.
+		reader := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(ls.URL), Retryer: aws.NopRetryer{}, HTTPClient: ls.recorder,
+			Credentials: roleSession(t, ls.Server, "sm-reader", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"},
+				{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}`)})
+		decrypter := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(ls.URL), Retryer: aws.NopRetryer{}, HTTPClient: ls.recorder,
+			Credentials: roleSession(t, ls.Server, "sm-decrypter", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Decrypt","secretsmanager:DescribeSecret","secretsmanager:ListSecrets"],"Resource":"*"}]}`)})
+		for i := 0; i < n; i += 10 {
+			id := aws.String(fmt.Sprintf("leak/s%04d", i))
+			if _, err := reader.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: id}); apiCode(err) != "AccessDeniedException" {
+				t.Fatalf("GetSecretValue without kms:Decrypt: %v", err)
+			}
+			if _, err := decrypter.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: id}); apiCode(err) != "AccessDeniedException" {
+				t.Fatalf("GetSecretValue without secretsmanager:GetSecretValue: %v", err)
+			}
+			if _, err := reader.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: id}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := reader.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out, err := reader.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: []string{"leak/s0000", "leak/s0001"}}); err != nil || len(out.SecretValues) != 0 || len(out.Errors) != 2 {
+			t.Fatalf("BatchGetSecretValue without kms:Decrypt = %+v, %v", out, err)
+		}
+		var token *string
+		for pages := 0; ; pages++ {
+			out, err := reader.ListSecrets(ctx, &secretsmanager.ListSecretsInput{NextToken: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if token = out.NextToken; token == nil || pages > n {
+				break
+			}
+		}
+		got, err := admin.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("leak/s0008")})
+		if err != nil || aws.ToString(got.SecretString) != string(values[8]) {
+			t.Fatalf("GetSecretValue by the administrator = %v", err)
 		}
 		assertNoLeak(t, ls, values)
 	})
