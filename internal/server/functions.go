@@ -221,7 +221,9 @@ func (f functionAPI) ServeAPI(ctx context.Context, in invoke.APIRequest) invoke.
 		req.Header = http.Header{}
 	}
 	req.Host, req.RequestURI = in.Host, in.URI
-	req.RemoteAddr = "127.0.0.1:0" // inside a sandbox
+	// Not a loopback address: a policy that trusts 127.0.0.1 (aws:SourceIp)
+	// must not trust a function; the audit log says where it came from.
+	req.RemoteAddr = "sandbox:0"
 	rec := &relayRecorder{header: http.Header{}}
 	f.s.ServeHTTP(rec, req)
 	if rec.status == 0 {

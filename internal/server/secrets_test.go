@@ -556,8 +556,8 @@ func TestSecretRotationTemplate(t *testing.T) {
 			if d.LastRotatedDate == nil || d.NextRotationDate == nil || d.NextRotationDate.Sub(*d.LastRotatedDate) != 30*24*time.Hour {
 				t.Errorf("rotation dates: %v %v", d.LastRotatedDate, d.NextRotationDate)
 			}
-			if ev := auditEvents(t, ts, "secretsmanager:PutSecretValue"); !strings.Contains(ev, "assumed-role/rotation-role/rotator") {
-				t.Errorf("the function's PutSecretValue is not audited as its role session: %s", ev)
+			if ev := auditEvents(t, ts, "secretsmanager:PutSecretValue"); !strings.Contains(ev, "assumed-role/rotation-role/rotator") || !strings.Contains(ev, `"sourceIp":"sandbox"`) {
+				t.Errorf("the function's PutSecretValue is not audited as its role session from its sandbox: %s", ev)
 			}
 		})
 	}
