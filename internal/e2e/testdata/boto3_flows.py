@@ -134,7 +134,59 @@ def _():
     assert p["Value"] == "pw-boto3-1" and p["Version"] == 1, p
 
 
-# Secrets Manager: its flows go here, as steps like those above, when
-# Signet serves it (and TestBoto3KMSSSM then expects their names).
+# Secrets Manager.
+sm = client("secretsmanager")
+
+
+@step("secretsmanager create_secret with a customer key")
+def _():
+    out = sm.create_secret(Name="boto3/db", KmsKeyId="alias/boto3", SecretString='{"password":"sm-boto3-1"}')
+    assert ":secret:boto3/db-" in out["ARN"] and out["VersionId"], out
+    state["secret"] = out["ARN"]
+    state["v1"] = out["VersionId"]
+
+
+@step("secretsmanager get_secret_value")
+def _():
+    out = sm.get_secret_value(SecretId="boto3/db")
+    assert out["SecretString"] == '{"password":"sm-boto3-1"}' and out["VersionStages"] == ["AWSCURRENT"], out
+
+
+@step("secretsmanager put_secret_value and AWSPREVIOUS")
+def _():
+    out = sm.put_secret_value(SecretId=state["secret"], SecretString='{"password":"sm-boto3-2"}')
+    assert out["VersionStages"] == ["AWSCURRENT"], out
+    prev = sm.get_secret_value(SecretId="boto3/db", VersionStage="AWSPREVIOUS")
+    assert prev["VersionId"] == state["v1"] and prev["SecretString"] == '{"password":"sm-boto3-1"}', prev
+
+
+@step("secretsmanager describe_secret")
+def _():
+    d = sm.describe_secret(SecretId="boto3/db")
+    assert d["KmsKeyId"] == state["key"] and len(d["VersionIdsToStages"]) == 2 and not d["RotationEnabled"], d
+
+
+@step("secretsmanager rotate_secret without a function raises InvalidRequestException")
+def _():
+    assert error_code(lambda: sm.rotate_secret(SecretId="boto3/db")) == "InvalidRequestException"
+
+
+@step("secretsmanager get_secret_value of an unknown secret raises ResourceNotFoundException")
+def _():
+    try:
+        sm.get_secret_value(SecretId="boto3/none")
+    except sm.exceptions.ResourceNotFoundException:
+        return
+    raise AssertionError("no ResourceNotFoundException")
+
+
+@step("secretsmanager delete_secret and restore_secret")
+def _():
+    out = sm.delete_secret(SecretId="boto3/db", RecoveryWindowInDays=7)
+    assert out["DeletionDate"], out
+    assert error_code(lambda: sm.get_secret_value(SecretId="boto3/db")) == "InvalidRequestException"
+    sm.restore_secret(SecretId="boto3/db")
+    assert sm.get_secret_value(SecretId="boto3/db")["SecretString"] == '{"password":"sm-boto3-2"}'
+
 
 sys.exit(1 if failed else 0)
