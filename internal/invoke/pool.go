@@ -25,6 +25,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/sandbox"
 )
@@ -560,7 +561,7 @@ func (p *Pool) start(ctx context.Context, f functions.Function, version, key, re
 	if p.cfg.Credentials != nil {
 		c, err := p.cfg.Credentials(ctx, f)
 		if err != nil {
-			return nil, outcome{}, &startError{kind: ErrExecutionRole, msg: err.Error()}
+			return nil, outcome{}, &errs.Error{Kind: ErrExecutionRole, Msg: "The role defined for the function cannot be assumed by Lambda. (" + err.Error() + ")"}
 		}
 		env = append(env, "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey, "AWS_SESSION_TOKEN="+c.SessionToken)
 		in.credsExpire = c.Expiration
@@ -617,8 +618,8 @@ func (e *startError) Unwrap() error { return e.kind }
 var ErrUnsupportedRuntime = errors.New("unsupported runtime")
 
 // ErrExecutionRole reports a function whose execution role cannot be
-// assumed: the function's error (of this type), not Signet's.
-var ErrExecutionRole = errors.New("Lambda.AssumeRoleFailed")
+// assumed (its trust policy changed, or it is gone).
+var ErrExecutionRole = errors.New("execution role cannot be assumed")
 
 // startErrorType names a start failure of kind.
 func (p *Pool) startErrorType(kind error) string {

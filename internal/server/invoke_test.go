@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +204,57 @@ func TestInvokeUnavailable(t *testing.T) {
 	}
 	if _, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("f")}); err != nil {
 		t.Errorf("GetFunction: %v", err)
+	}
+}
+
+// TestFunctionCredentials: a function acts as its execution role: boto3's
+// GetCallerIdentity inside it names the role session of the function,
+// its calls are authorized by the role's policies, and a role Lambda can
+// no longer assume (deleted) makes the next environment's start fail
+// with Lambda's InvalidParameterValueException.
+func TestFunctionCredentials(t *testing.T) {
+	ts := servertest.Start(t)
+	requireSandbox(t, ts.Server)
+	if err := exec.Command("/usr/bin/python3", "-c", "import boto3").Run(); err != nil {
+		if servertest.RequireAll() {
+			t.Fatalf("Debian's python3-boto3 is not installed (apt-get install python3-boto3): %v", err)
+		}
+		t.Skipf("needs Debian's python3-boto3: %v", err)
+	}
+	ctx := context.Background()
+	role, err := ts.IAM.CreateRole(ctx, "fn-role", "/", "", servertest.LambdaTrustPolicy, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := "import boto3\ndef handler(event, context):\n    who = boto3.client('sts').get_caller_identity()['Arn']\n" +
+		"    try:\n        boto3.client('iam').list_users()\n        listed = 'allowed'\n    except Exception as e:\n        listed = type(e).__name__ + ': ' + str(e)[:80]\n" +
+		"    return {'who': who, 'list_users': listed}\n"
+	lc := lambdaClient(ts)
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("whoami"), Runtime: ltypes.RuntimePython311,
+		Handler: aws.String("app.handler"), Role: aws.String(ts.IAM.RoleARN(role)), Timeout: aws.Int32(30),
+		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, map[string]string{"app.py": code})}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("whoami")})
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("Invoke: %v %s", err, out.Payload)
+	}
+	var got struct {
+		Who       string `json:"who"`
+		ListUsers string `json:"list_users"`
+	}
+	json.Unmarshal(out.Payload, &got)
+	if got.Who != "arn:aws:sts::"+ts.AccountID()+":assumed-role/fn-role/whoami" || !strings.Contains(got.ListUsers, "AccessDenied") {
+		t.Errorf("inside the function: %s", out.Payload)
+	}
+	// A role Lambda cannot assume any more: the next environment cannot start.
+	if err := ts.IAM.DeleteRole(ctx, "fn-role"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("whoami"), Description: aws.String("new environment")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("whoami")}); apiCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), "cannot be assumed by Lambda") {
+		t.Errorf("Invoke with a deleted role: %v", err)
 	}
 }

@@ -118,6 +118,7 @@ var errorCodes = []awsapi.ErrorCode{
 	{Err: invoke.ErrCodeTooLarge, Code: "CodeStorageExceededException", Status: http.StatusBadRequest},
 	{Err: invoke.ErrBadPackage, Code: "InvalidZipFileException", Status: http.StatusBadGateway},
 	{Err: invoke.ErrUnsupportedRuntime, Code: "InvalidRuntimeException", Status: http.StatusBadGateway},
+	{Err: invoke.ErrExecutionRole, Code: "InvalidParameterValueException", Status: http.StatusBadRequest},
 	{Err: invoke.ErrPayloadTooLarge, Code: "RequestTooLargeException", Status: http.StatusRequestEntityTooLarge},
 	{Err: invoke.ErrInvalidPayload, Code: "InvalidRequestContentException", Status: http.StatusBadRequest},
 	// 501, not Lambda's usual 500: the AWS CLI and the SDKs retry 500,
