@@ -29,6 +29,9 @@ type initPayload struct {
 	Env  []string `json:"env"`
 	Dir  string   `json:"dir"`
 	API  string   `json:"api,omitempty"` // APIAddr, when requests are relayed
+	// Extension is where the Parameters and Secrets extension listens
+	// ("" for none); its requests are relayed too.
+	Extension string `json:"ext,omitempty"`
 }
 
 // A sandbox's init process is this same executable started again (see
@@ -107,7 +110,12 @@ func RunInit() {
 	go http.Serve(ln, rt)
 	if p.API != "" {
 		if api, err := net.Listen("tcp", p.API); err == nil {
-			go (&http.Server{Handler: http.HandlerFunc(rt.relayAPI), ReadHeaderTimeout: 30 * time.Second}).Serve(api)
+			go (&http.Server{Handler: rt.relay(false), ReadHeaderTimeout: 30 * time.Second}).Serve(api)
+		}
+	}
+	if p.Extension != "" {
+		if ext, err := net.Listen("tcp", p.Extension); err == nil {
+			go (&http.Server{Handler: rt.relay(true), ReadHeaderTimeout: 30 * time.Second}).Serve(ext)
 		}
 	}
 
@@ -150,9 +158,14 @@ type rapid struct {
 	pending map[uint64]chan frame
 }
 
-// relayAPI relays an AWS API request the function made to Signet and
-// its response back.
-func (rt *rapid) relayAPI(w http.ResponseWriter, r *http.Request) {
+// relay relays the requests the function makes to one of the relayed
+// listeners (the API's or the extension's) to Signet, and the responses
+// back.
+func (rt *rapid) relay(extension bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.relayRequest(w, r, extension) })
+}
+
+func (rt *rapid) relayRequest(w http.ResponseWriter, r *http.Request, extension bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRelayBody+1))
 	if err != nil {
 		http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)
@@ -174,7 +187,7 @@ func (rt *rapid) relayAPI(w http.ResponseWriter, r *http.Request) {
 		rt.pmu.Unlock()
 	}()
 	rt.mu.Lock()
-	err = writeFrame(rt.ctrl, frameAPIRequest, apiRequestHeader{ID: id, APIRequest: APIRequest{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header}}, body)
+	err = writeFrame(rt.ctrl, frameAPIRequest, apiRequestHeader{ID: id, APIRequest: APIRequest{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header, Extension: extension}}, body)
 	rt.mu.Unlock()
 	if err != nil {
 		http.Error(w, "relaying the request: "+err.Error(), http.StatusBadGateway)

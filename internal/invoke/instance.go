@@ -37,6 +37,8 @@ type instance struct {
 	// credsExpire is when the execution role's credentials in its
 	// environment expire (zero: it has none).
 	credsExpire time.Time
+	// environment is what relayed requests are served for.
+	environment Environment
 }
 
 // read relays frames from the sandbox: output is collected, the rest

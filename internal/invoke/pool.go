@@ -565,6 +565,7 @@ func (p *Pool) start(ctx context.Context, f functions.Function, version, key, re
 		}
 		env = append(env, "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey, "AWS_SESSION_TOKEN="+c.SessionToken)
 		in.credsExpire = c.Expiration
+		in.environment = Environment{ID: id, Function: f.Name, Credentials: c, Variables: f.Environment}
 	}
 	api := ""
 	if p.cfg.API != nil {
@@ -572,7 +573,14 @@ func (p *Pool) start(ctx context.Context, f functions.Function, version, key, re
 		in.api, in.relayed = p.cfg.API, make(chan struct{}, maxRelayed)
 		env = append(env, "AWS_ENDPOINT_URL=http://"+APIAddr)
 	}
-	payload, _ := json.Marshal(initPayload{Args: args, Env: env, Dir: "/var/task", API: api})
+	ext := ""
+	if api != "" && p.cfg.Credentials != nil {
+		ext = "127.0.0.1:" + ExtensionPort
+		if port := f.Environment["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"]; port != "" {
+			ext = "127.0.0.1:" + port
+		}
+	}
+	payload, _ := json.Marshal(initPayload{Args: args, Env: env, Dir: "/var/task", API: api, Extension: ext})
 	binds := []sandbox.Bind{{Source: task, Target: "/var/task"}, {Source: p.runtimeDir, Target: "/var/runtime"}}
 	if opt != "" {
 		binds = append(binds, sandbox.Bind{Source: opt, Target: "/opt"})

@@ -23,13 +23,32 @@ const relayTimeout = 2 * time.Minute
 // serves at once; more wait.
 const maxRelayed = 4
 
-// APIRequest is an HTTP request a function made to APIAddr.
+// APIRequest is an HTTP request a function made to APIAddr, or to the
+// Parameters and Secrets extension's port (Extension).
 type APIRequest struct {
-	Method string              `json:"method"`
-	URI    string              `json:"uri"` // path and query, as sent
-	Host   string              `json:"host"`
-	Header map[string][]string `json:"header"`
-	Body   []byte              `json:"-"`
+	Method    string              `json:"method"`
+	URI       string              `json:"uri"` // path and query, as sent
+	Host      string              `json:"host"`
+	Header    map[string][]string `json:"header"`
+	Extension bool                `json:"ext,omitempty"`
+	Body      []byte              `json:"-"`
+}
+
+// ExtensionPort is where AWS's Parameters and Secrets Lambda extension
+// listens (localhost:2773) unless PARAMETERS_SECRETS_EXTENSION_HTTP_PORT
+// says otherwise; Signet's init process listens there in every sandbox
+// whose function has credentials.
+const ExtensionPort = "2773"
+
+// Environment is what Signet knows of the execution environment a
+// relayed request came from.
+type Environment struct {
+	ID          string
+	Function    string
+	Credentials Credentials
+	// Variables are the function's own environment variables (the
+	// extension's settings among them).
+	Variables map[string]string
 }
 
 // APIResponse is the answer to an APIRequest. Body is at most
@@ -43,9 +62,12 @@ type APIResponse struct {
 // MaxRelayBody is the largest request or response body relayed.
 const MaxRelayBody = maxRelayBody
 
-// API serves the requests functions make to APIAddr.
+// API serves the requests functions make to APIAddr, and those made to
+// the extension's port (ServeExtension), for the environment they came
+// from.
 type API interface {
 	ServeAPI(ctx context.Context, req APIRequest) APIResponse
+	ServeExtension(ctx context.Context, env Environment, req APIRequest) APIResponse
 }
 
 // apiRequestHeader is the header of frameAPIRequest.
@@ -77,7 +99,12 @@ func (in *instance) serveAPI(ctx context.Context, api API, f frame) {
 	defer cancel()
 	req := h.APIRequest
 	req.Body = f.body
-	resp := api.ServeAPI(ctx, req)
+	var resp APIResponse
+	if req.Extension {
+		resp = api.ServeExtension(ctx, in.environment, req)
+	} else {
+		resp = api.ServeAPI(ctx, req)
+	}
 	if len(resp.Body) > maxRelayBody {
 		resp = APIResponse{Status: 502, Body: []byte("the response is larger than Signet relays into a sandbox")}
 	}

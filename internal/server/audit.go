@@ -165,6 +165,9 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.C
 	if action == "" {
 		action, decision = "unknown", "None"
 	}
+	if decision == "Allow" {
+		s.evictAfter(action, resource, aw.status)
+	}
 	outcome := strconv.Itoa(aw.status)
 	if code := w.Header().Get("X-Amzn-ErrorType"); code != "" {
 		outcome += " " + code

@@ -141,6 +141,8 @@ type Server struct {
 	Secrets     *secrets.Service
 	secretsWork *secrets.Worker
 	secretsWake chan struct{}
+	// extension caches the Parameters and Secrets extension's answers.
+	extension *extensionCaches
 }
 
 // An Option changes how Open builds a server.
@@ -295,6 +297,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.KMS = &kms.Service{Store: s.db, Box: s.box, Account: inst.Account, Now: s.now}
 	s.SSM = &ssm.Service{Store: s.db, Keys: s.KMS, Account: inst.Account, Now: s.now}
 	s.openSecrets()
+	s.extension = &extensionCaches{now: s.now}
 	// The APIs, routed by the service their requests are signed for.
 	s.routeTo(
 		&signerapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log},
