@@ -88,6 +88,10 @@ type AuthzRequest struct {
 	// Gated: the resource's policies gate all access to it (KMS key
 	// policies; see policy.EvaluateGated), when the resource exists.
 	Gated bool
+	// Probe asks whether the caller may, without refusing the request:
+	// the answer shapes the response (see [Allowed]) and is not the
+	// request's audit decision.
+	Probe bool
 }
 
 // Authorizer decides whether a caller may perform an action on a resource.
@@ -122,6 +126,20 @@ func AuthorizeAlsoWith(a Authorizer, r *http.Request, resource string, keys map[
 		req.Service = op.svc.Name // the service acting for the caller (kms:ViaService)
 	}
 	return a.Authorize(r.Context(), req)
+}
+
+// Allowed reports whether the caller of r may perform action on
+// resource, for a response that shows more to a caller who may (Lambda's
+// GetFunction decrypts a function's variables for a caller allowed
+// kms:Decrypt on its key). It does not refuse the request, nor count as
+// its audit decision.
+func Allowed(a Authorizer, r *http.Request, resource, action string) bool {
+	caller, _ := CallerFrom(r.Context())
+	req := AuthzRequest{Caller: caller, Operation: ActionFrom(r.Context()), Action: action, Resource: resource, Also: true, Probe: true}
+	if op, ok := r.Context().Value(opKey{}).(opInfo); ok && op.svc != nil {
+		req.Service = op.svc.Name
+	}
+	return a.Authorize(r.Context(), req) == nil
 }
 
 // AllowAll is an Authorizer for tests of one API's wire format: every

@@ -43,14 +43,19 @@ var (
 
 // Function is a function's $LATEST configuration and code.
 type Function struct {
-	Name                     string
-	Runtime                  string
-	Handler                  string
-	Role                     string
-	Description              string
-	Timeout                  int
-	MemorySize               int
-	Environment              map[string]string
+	Name        string
+	Runtime     string
+	Handler     string
+	Role        string
+	Description string
+	Timeout     int
+	MemorySize  int
+	Environment map[string]string
+	// KMSKeyARN is the customer managed key the variables are encrypted
+	// under ("": sealed under the master key only); EncryptedEnvironment
+	// then holds them (see Variables) and Environment is nil.
+	KMSKeyARN                string
+	EncryptedEnvironment     []byte
 	CodeSHA256               string // base64 SHA-256 of the package, as Lambda reports it
 	CodeSize                 int64
 	CodePath                 string // where the package is stored
@@ -103,6 +108,10 @@ type Service struct {
 	Account     arn.Account
 	Log         *slog.Logger
 	Now         func() time.Time
+	// EnvKeys encrypts the variables of functions with a KMSKeyArn;
+	// KMSErrorKind names its errors (ErrKMSDisabled, …).
+	EnvKeys      EnvironmentKeys
+	KMSErrorKind KMSErrorKinds
 	// RequireEnforce refuses new functions without an Enforce code
 	// signing config, and refuses to detach a function's config or to
 	// attach one that is not Enforce (an installation setting).
@@ -393,6 +402,18 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if err := checkEnforcedEnvironment(name, in.Environment, cfg); err != nil {
 		return Function{}, err
 	}
+	if err := checkEnvironmentSize(in.Environment); err != nil {
+		return Function{}, err
+	}
+	keyARN := ""
+	if in.KMSKeyARN != "" {
+		if s.EnvKeys == nil {
+			return Function{}, invalid("KMSKeyArn: this installation has no key management service")
+		}
+		if keyARN, err = s.EnvKeys.KeyARN(ctx, in.KMSKeyARN); err != nil {
+			return Function{}, invalid("KMSKeyArn %s is not a usable key: %v", in.KMSKeyARN, err)
+		}
+	}
 	layers, err := s.checkLayers(ctx, name, in.LayerARNs, cfg)
 	if err != nil {
 		return Function{}, err
@@ -404,6 +425,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	f := in.Function
 	f.Layers = layers
 	f.Name = name
+	if err := s.sealEnvironment(ctx, &f, keyARN); err != nil {
+		return Function{}, err
+	}
 	f.CodeSHA256, f.CodeSize, f.CodePath = code.CodeSHA256, code.CodeSize, code.CodePath
 	f.SigningProfileVersionARN, f.SigningJobARN = code.SigningProfileVersionARN, code.SigningJobARN
 	f.LastModified, f.RevisionID = s.now(), uuid.NewString()
@@ -424,6 +448,7 @@ type ConfigUpdate struct {
 	Timeout, MemorySize                 *int
 	Environment                         map[string]string // nil: unchanged
 	Layers                              []string          // nil: unchanged; checked like code
+	KMSKeyARN                           *string           // nil: unchanged; "": the master key only
 }
 
 // UpdateConfiguration changes a function's configuration (never its code).
@@ -444,6 +469,37 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 	}
 	if u.Role != nil {
 		if err := s.checkRole(ctx, *u.Role); err != nil {
+			return Function{}, err
+		}
+	}
+	// Variables under a customer key are re-encrypted when the variables
+	// or the key change.
+	env, keyARN := u.Environment, f.KMSKeyARN
+	if u.KMSKeyARN != nil {
+		keyARN = *u.KMSKeyARN
+		if keyARN != "" {
+			if s.EnvKeys == nil {
+				return Function{}, invalid("KMSKeyArn: this installation has no key management service")
+			}
+			if keyARN, err = s.EnvKeys.KeyARN(ctx, keyARN); err != nil {
+				return Function{}, invalid("KMSKeyArn %s is not a usable key: %v", *u.KMSKeyARN, err)
+			}
+		}
+		if env == nil {
+			if env, err = s.Variables(ctx, f); err != nil {
+				return Function{}, err
+			}
+		}
+	}
+	if env != nil {
+		if err := checkEnvironmentSize(env); err != nil {
+			return Function{}, err
+		}
+	}
+	var sealed Function
+	if env != nil {
+		sealed = Function{Name: f.Name, Environment: env}
+		if err := s.sealEnvironment(ctx, &sealed, keyARN); err != nil {
 			return Function{}, err
 		}
 	}
@@ -482,8 +538,8 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 		if u.MemorySize != nil {
 			g.MemorySize = *u.MemorySize
 		}
-		if u.Environment != nil {
-			g.Environment = u.Environment
+		if env != nil {
+			g.Environment, g.KMSKeyARN, g.EncryptedEnvironment = sealed.Environment, sealed.KMSKeyARN, sealed.EncryptedEnvironment
 		}
 		g.LastModified, g.RevisionID = s.now(), uuid.NewString()
 		out = *g
@@ -642,7 +698,12 @@ func (s *Service) PutCSC(ctx context.Context, nameOrARN, cscARN string) (string,
 	if s.RequireEnforce && cfg.Policy != deploygate.Enforce {
 		return "", invalid("This installation requires every function to have a code signing config with UntrustedArtifactOnDeployment=Enforce; %s is %s", cscARN, cfg.Policy)
 	}
-	if err := checkEnforcedEnvironment(f.Name, f.Environment, cfg); err != nil {
+	// Variables under a customer key are checked in clear too.
+	env, err := s.Variables(ctx, f)
+	if err != nil {
+		return "", err
+	}
+	if err := checkEnforcedEnvironment(f.Name, env, cfg); err != nil {
 		return "", err
 	}
 	if err := s.Store.SetFunctionCSC(ctx, f.Name, cscID); errors.Is(err, ErrNotFound) { // deleted meanwhile

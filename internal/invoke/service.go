@@ -130,6 +130,15 @@ func (s *Service) Invoke(ctx context.Context, in Input) (Result, string, error) 
 	if err != nil {
 		return Result{}, "", err
 	}
+	if f.EncryptedEnvironment != nil {
+		// Lambda decrypts variables under a customer key for each
+		// invocation's environment; a key that cannot is the
+		// invocation's KMS*Exception.
+		if f.Environment, err = s.Functions.Variables(ctx, f); err != nil {
+			return Result{}, "", err
+		}
+		f.EncryptedEnvironment = nil
+	}
 	fnARN := s.Functions.ARN(f.Name)
 	if version != "$LATEST" {
 		fnARN += ":" + version

@@ -36,6 +36,9 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 		return nil
 	}
 	info := auditInfoFrom(ctx)
+	if req.Probe {
+		info = &auditInfo{} // an answer for the response, not the request's decision
+	}
 	if req.Public {
 		info.set(req.Action, req.Resource, "Allow", false)
 		return nil

@@ -3,10 +3,13 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +26,7 @@ import (
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/invoke"
+	"github.com/signet/signet/internal/kms"
 	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/revocation"
@@ -260,3 +264,85 @@ func (r *relayRecorder) Write(b []byte) (int, error) {
 
 // Flush does nothing: the response is sent whole.
 func (r *relayRecorder) Flush() {}
+
+// functionEnvKeys encrypts functions' variables under customer keys by
+// envelope: a data key from the key (with Lambda's encryption context)
+// encrypts them with AES-256-GCM; only the encrypted data key is kept.
+// Lambda decrypts them to run the function, with no caller's permission
+// (as Lambda does with its grant); GetFunction shows them only to a
+// caller allowed kms:Decrypt.
+type functionEnvKeys struct{ k *kms.Service }
+
+func (e functionEnvKeys) KeyARN(ctx context.Context, ref string) (string, error) {
+	k, err := e.k.Resolve(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	if k.Usage != kms.UsageEncrypt {
+		return "", fmt.Errorf("key %s is a %s key, not an ENCRYPT_DECRYPT one", e.k.ARN(k.ID), k.Usage)
+	}
+	return e.k.ARN(k.ID), nil
+}
+
+var envAD = []byte("signet-lambda-environment-v1")
+
+func (e functionEnvKeys) Seal(ctx context.Context, keyARN string, plaintext []byte, encCtx map[string]string) ([]byte, error) {
+	dk, blob, _, err := e.k.GenerateDataKey(ctx, keyARN, 0, "AES_256", encCtx)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dk)
+	b, err := aes.NewCipher(dk)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	out := binary.BigEndian.AppendUint16(nil, uint16(len(blob)))
+	out = append(append(out, blob...), nonce...)
+	return aead.Seal(out, nonce, plaintext, envAD), nil
+}
+
+func (e functionEnvKeys) Open(ctx context.Context, sealed []byte, encCtx map[string]string) ([]byte, error) {
+	if len(sealed) < 2 {
+		return nil, errors.New("the encrypted environment is malformed")
+	}
+	n := int(binary.BigEndian.Uint16(sealed))
+	if len(sealed) < 2+n+12+16 {
+		return nil, errors.New("the encrypted environment is malformed")
+	}
+	dk, _, err := e.k.Decrypt(ctx, sealed[2:2+n], encCtx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dk)
+	b, err := aes.NewCipher(dk)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, err
+	}
+	rest := sealed[2+n:]
+	return aead.Open(nil, rest[:12], rest[12:], envAD)
+}
+
+// kmsErrorKind names a key service error for Lambda.
+func kmsErrorKind(err error) error {
+	switch {
+	case errors.Is(err, kms.ErrDisabled):
+		return functions.ErrKMSDisabled
+	case errors.Is(err, kms.ErrInvalidState):
+		return functions.ErrKMSInvalidState
+	case errors.Is(err, kms.ErrNotFound):
+		return functions.ErrKMSNotFound
+	}
+	return functions.ErrKMSAccessDenied
+}

@@ -296,6 +296,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.KMS = &kms.Service{Store: s.db, Box: s.box, Account: inst.Account, Now: s.now}
 	s.SSM = &ssm.Service{Store: s.db, Keys: s.KMS, Account: inst.Account, Now: s.now}
+	s.Functions.EnvKeys, s.Functions.KMSErrorKind = functionEnvKeys{s.KMS}, kmsErrorKind
 	s.openSecrets()
 	s.extension = &extensionCaches{now: s.now}
 	// The APIs, routed by the service their requests are signed for.

@@ -168,11 +168,58 @@ func (s *DB) scanFunction(row scanner) (functions.Function, error) {
 	}
 	f.LastModified = fromUnixNano(modified)
 	f.Environment, err = s.openEnv(f.Name, env)
+	if err == nil {
+		err = splitEnv(&f)
+	}
 	return f, errors.Join(err, json.Unmarshal([]byte(layers), &f.Layers), json.Unmarshal([]byte(tags), &f.Tags))
 }
 
+// A function whose variables are encrypted under a customer key keeps
+// the key's ARN and the ciphertext in its environment column, under names
+// no variable can have (they start with NUL); the column is sealed under
+// the master key as any other.
+const (
+	envKMSKey = "\x00kms-key-arn"
+	envSealed = "\x00kms-sealed"
+)
+
+func joinEnv(f functions.Function) map[string]string {
+	if f.KMSKeyARN == "" && f.EncryptedEnvironment == nil {
+		return f.Environment
+	}
+	env := map[string]string{envKMSKey: f.KMSKeyARN}
+	if f.EncryptedEnvironment != nil {
+		env[envSealed] = base64.StdEncoding.EncodeToString(f.EncryptedEnvironment)
+	}
+	for k, v := range f.Environment {
+		env[k] = v
+	}
+	return env
+}
+
+func splitEnv(f *functions.Function) error {
+	key, ok := f.Environment[envKMSKey]
+	if !ok {
+		return nil
+	}
+	f.KMSKeyARN = key
+	delete(f.Environment, envKMSKey)
+	if b64, ok := f.Environment[envSealed]; ok {
+		b, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return fmt.Errorf("function %s: its encrypted environment: %w", f.Name, err)
+		}
+		f.EncryptedEnvironment = b
+		delete(f.Environment, envSealed)
+	}
+	if len(f.Environment) == 0 {
+		f.Environment = nil
+	}
+	return nil
+}
+
 func (s *DB) functionArgs(f functions.Function) []any {
-	env := s.sealEnv(f.Name, f.Environment)
+	env := s.sealEnv(f.Name, joinEnv(f))
 	layers := f.Layers
 	if layers == nil {
 		layers = []functions.LayerUse{}

@@ -90,9 +90,8 @@ type functionConfigJSON struct {
 	LastModified string `json:"LastModified"`
 	CodeSha256   string `json:"CodeSha256"`
 	Version      string `json:"Version"`
-	Environment  *struct {
-		Variables map[string]string `json:"Variables"`
-	} `json:"Environment,omitempty"`
+	Environment  *environmentJSON `json:"Environment,omitempty"`
+	KMSKeyArn    string           `json:"KMSKeyArn,omitempty"`
 	RevisionID               string      `json:"RevisionId"`
 	State                    string      `json:"State"`
 	LastUpdateStatus         string      `json:"LastUpdateStatus"`
@@ -110,13 +109,13 @@ type layerJSON struct {
 	SigningJobArn            string `json:"SigningJobArn,omitempty"`
 }
 
-func (l *Lambda) functionJSON(f functions.Function) functionConfigJSON {
-	return l.versionJSON(f, "$LATEST")
+func (l *Lambda) functionJSON(r *http.Request, f functions.Function) functionConfigJSON {
+	return l.versionJSON(r, f, "$LATEST")
 }
 
 // versionJSON renders $LATEST or a published version (whose ARN is
 // qualified with its number).
-func (l *Lambda) versionJSON(f functions.Function, version string) functionConfigJSON {
+func (l *Lambda) versionJSON(r *http.Request, f functions.Function, version string) functionConfigJSON {
 	fnARN := l.Functions.ARN(f.Name)
 	if version != "$LATEST" {
 		fnARN += ":" + version
@@ -131,12 +130,50 @@ func (l *Lambda) versionJSON(f functions.Function, version string) functionConfi
 	for _, u := range f.Layers {
 		out.Layers = append(out.Layers, layerJSON{u.ARN, u.CodeSize, u.SigningProfileVersionARN, u.SigningJobARN})
 	}
-	if len(f.Environment) > 0 {
-		out.Environment = &struct {
-			Variables map[string]string `json:"Variables"`
-		}{f.Environment}
+	out.KMSKeyArn = f.KMSKeyARN
+	switch {
+	case f.EncryptedEnvironment != nil:
+		out.Environment = l.encryptedEnvironment(r, f)
+	case len(f.Environment) > 0:
+		out.Environment = &environmentJSON{Variables: f.Environment}
 	}
 	return out
+}
+
+// environmentJSON is a function's Environment as Lambda answers it: the
+// variables, or why they could not be decrypted.
+type environmentJSON struct {
+	Variables map[string]string `json:"Variables,omitempty"`
+	Error     *struct {
+		ErrorCode string `json:"ErrorCode"`
+		Message   string `json:"Message"`
+	} `json:"Error,omitempty"`
+}
+
+// encryptedEnvironment decrypts variables encrypted under a customer key
+// for a caller allowed kms:Decrypt on it; any other caller gets Lambda's
+// Environment.Error instead of values.
+func (l *Lambda) encryptedEnvironment(r *http.Request, f functions.Function) *environmentJSON {
+	fail := func(code, msg string) *environmentJSON {
+		e := &environmentJSON{}
+		e.Error = &struct {
+			ErrorCode string `json:"ErrorCode"`
+			Message   string `json:"Message"`
+		}{code, msg}
+		return e
+	}
+	if !awsapi.Allowed(l.Authorizer, r, f.KMSKeyARN, "kms:Decrypt") {
+		return fail("AccessDeniedException", "Lambda was unable to decrypt the environment variables because KMS access was denied. Please check the function's KMS key settings. KMS Exception: AccessDeniedException KMS Message: the caller is not authorized to perform kms:Decrypt on "+f.KMSKeyARN)
+	}
+	env, err := l.Functions.Variables(r.Context(), f)
+	if err != nil {
+		code := ErrorCode(err)
+		if code == "" {
+			code = "KMSAccessDeniedException"
+		}
+		return fail(code, err.Error())
+	}
+	return &environmentJSON{Variables: env}
 }
 
 type codeJSON struct {
@@ -198,6 +235,18 @@ func (l *Lambda) authorizeRole(r *http.Request, role string) error {
 	return awsapi.AuthorizeAlso(l.Authorizer, r, role, "iam:PassRole")
 }
 
+// authorizeKey requires kms:Encrypt on the customer key a function's
+// variables are to be encrypted under (the key policy as well as IAM).
+func (l *Lambda) authorizeKey(r *http.Request, ref string) error {
+	keyARN := ref
+	if l.Functions.EnvKeys != nil {
+		if a, err := l.Functions.EnvKeys.KeyARN(r.Context(), ref); err == nil {
+			keyARN = a
+		}
+	}
+	return awsapi.AuthorizeAlso(l.Authorizer, r, keyARN, "kms:Encrypt")
+}
+
 // authorizeLayers requires lambda:GetLayerVersion on every layer version
 // a function is given.
 func (l *Lambda) authorizeLayers(r *http.Request, layers []string) error {
@@ -218,6 +267,7 @@ type createFunctionInput struct {
 	CodeSigningConfigArn                              string
 	Layers                                            []string
 	Tags                                              map[string]string
+	KMSKeyArn                                         string
 }
 
 func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request, req *createFunctionInput) error {
@@ -237,12 +287,18 @@ func (l *Lambda) createFunction(w http.ResponseWriter, r *http.Request, req *cre
 	if req.Environment != nil {
 		in.Environment = req.Environment.Variables
 	}
+	if req.KMSKeyArn != "" {
+		if err := l.authorizeKey(r, req.KMSKeyArn); err != nil {
+			return err
+		}
+		in.KMSKeyARN = req.KMSKeyArn
+	}
 	in.Tags = req.Tags
 	f, err := l.Functions.Create(r.Context(), in)
 	if err != nil {
 		return err
 	}
-	return awsapi.WriteJSONStatus(w, http.StatusCreated, l.functionJSON(f))
+	return awsapi.WriteJSONStatus(w, http.StatusCreated, l.functionJSON(r, f))
 }
 
 func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
@@ -262,7 +318,7 @@ func (l *Lambda) getFunction(w http.ResponseWriter, r *http.Request) error {
 		Configuration functionConfigJSON `json:"Configuration"`
 		Code          codeLocation       `json:"Code"`
 		Tags          map[string]string  `json:"Tags,omitempty"`
-	}{l.versionJSON(f, version), loc, f.Tags})
+	}{l.versionJSON(r, f, version), loc, f.Tags})
 }
 
 func (l *Lambda) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
@@ -270,7 +326,7 @@ func (l *Lambda) getFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	return awsapi.WriteJSON(w, l.versionJSON(f, version))
+	return awsapi.WriteJSON(w, l.versionJSON(r, f, version))
 }
 
 func (l *Lambda) publishVersion(w http.ResponseWriter, r *http.Request) error {
@@ -282,7 +338,7 @@ func (l *Lambda) publishVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return awsapi.WriteJSONStatus(w, http.StatusCreated, l.versionJSON(f, strconv.Itoa(n)))
+	return awsapi.WriteJSONStatus(w, http.StatusCreated, l.versionJSON(r, f, strconv.Itoa(n)))
 }
 
 func (l *Lambda) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {
@@ -298,7 +354,7 @@ func (l *Lambda) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return awsapi.WriteJSON(w, l.functionJSON(f))
+	return awsapi.WriteJSON(w, l.functionJSON(r, f))
 }
 
 func (l *Lambda) deleteFunction(w http.ResponseWriter, r *http.Request) error {
@@ -323,7 +379,7 @@ func (l *Lambda) listFunctions(w http.ResponseWriter, r *http.Request) error {
 		NextMarker string               `json:"NextMarker,omitempty"`
 	}{Functions: []functionConfigJSON{}, NextMarker: next}
 	for _, f := range fs {
-		resp.Functions = append(resp.Functions, l.functionJSON(f))
+		resp.Functions = append(resp.Functions, l.functionJSON(r, f))
 	}
 	return awsapi.WriteJSON(w, resp)
 }
@@ -383,6 +439,7 @@ func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		Timeout, MemorySize                 *int
 		Environment                         *struct{ Variables map[string]string }
 		Layers                              *[]string
+		KMSKeyArn                           *string
 	}
 	if err := awsapi.DecodeJSON(r, &req); err != nil {
 		return err
@@ -407,11 +464,19 @@ func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	if req.Layers != nil {
 		u.Layers = append([]string{}, (*req.Layers)...)
 	}
+	if req.KMSKeyArn != nil {
+		if *req.KMSKeyArn != "" {
+			if err := l.authorizeKey(r, *req.KMSKeyArn); err != nil {
+				return err
+			}
+		}
+		u.KMSKeyARN = req.KMSKeyArn
+	}
 	f, err := l.Functions.UpdateConfiguration(r.Context(), r.PathValue("name"), u)
 	if err != nil {
 		return err
 	}
-	return awsapi.WriteJSON(w, l.functionJSON(f))
+	return awsapi.WriteJSON(w, l.functionJSON(r, f))
 }
 
 type layerVersionJSON struct {
