@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -323,6 +325,54 @@ func TestSecretsDoNotLeak(t *testing.T) {
 		got, err := admin.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("leak/s0008")})
 		if err != nil || aws.ToString(got.SecretString) != string(values[8]) {
 			t.Fatalf("GetSecretValue by the administrator = %v", err)
+		}
+		assertNoLeak(t, ls, values)
+	})
+	t.Run("lambda-environment", func(t *testing.T) {
+		ls := startLeakServer(t)
+		values := randomValues(t, n)
+		admin := credentials.NewStaticCredentialsProvider(ls.Creds.AccessKeyID, ls.Creds.SecretAccessKey, "")
+		key, err := kmsClient(ls.Server, admin).CreateKey(ctx, &kms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc := lambdaClient(ls.Server)
+		zip := zipOf(t, map[string]string{"app.py": "def handler(e, c):\n    return None\n"})
+		const perFunction = 50 // 50 × (3 + 64) bytes: under Lambda's 4 KB
+		for f := 0; f*perFunction < n; f++ {
+			env := map[string]string{}
+			for i := f * perFunction; i < min(n, (f+1)*perFunction); i++ {
+				env[fmt.Sprintf("V%02d", i-f*perFunction)] = string(values[i])
+			}
+			if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(fmt.Sprintf("leak%02d", f)), Runtime: ltypes.RuntimePython311,
+				Handler: aws.String("app.handler"), Role: aws.String(ls.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: zip},
+				Environment: &ltypes.Environment{Variables: env}, KMSKeyArn: key.KeyMetadata.Arn}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A principal that may read functions but not decrypt with the key.
+		viewer := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(ls.URL), Retryer: aws.NopRetryer{}, HTTPClient: ls.recorder,
+			Credentials: roleSession(t, ls.Server, "fn-viewer", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:*","Resource":"*"},
+				{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}`)})
+		for f := 0; f*perFunction < n; f++ {
+			name := aws.String(fmt.Sprintf("leak%02d", f))
+			if _, err := viewer.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: name}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := viewer.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: name}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := viewer.ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := viewer.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("leak00")}); err != nil {
+			t.Fatal(err)
+		}
+		// The values are there for a principal that may decrypt.
+		got, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("leak00")})
+		if err != nil || got.Environment == nil || got.Environment.Variables["V07"] != string(values[7]) {
+			t.Fatalf("GetFunctionConfiguration by the administrator: %v", err)
 		}
 		assertNoLeak(t, ls, values)
 	})
