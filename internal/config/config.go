@@ -154,6 +154,11 @@ type Functions struct {
 	// LogRetentionDays deletes function log events older than this;
 	// 0 keeps them. Default 30.
 	LogRetentionDays int `yaml:"log_retention_days"`
+	// NodeModulesDir is a node_modules directory that node functions
+	// find at /var/runtime/node_modules, as Lambda's node runtimes ship
+	// the AWS SDK for JavaScript v3 there (install it with npm install
+	// --prefix DIR @aws-sdk/client-…). Empty: none.
+	NodeModulesDir string `yaml:"node_modules_dir"`
 }
 
 // IdleTimeoutDuration is IdleTimeout parsed (Validate checks it).

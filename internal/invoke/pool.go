@@ -67,6 +67,10 @@ type Config struct {
 	// environment as Lambda puts them, and the environment is not
 	// reused once they are within credsMargin of expiring.
 	Credentials func(ctx context.Context, f functions.Function) (Credentials, error)
+	// NodeModules, when set, is a node_modules directory mounted
+	// read-only at /var/runtime/node_modules in node functions' sandboxes,
+	// where Lambda's node runtimes ship the AWS SDK for JavaScript v3.
+	NodeModules string
 }
 
 // credsMargin is how long before its credentials expire an environment
@@ -176,6 +180,16 @@ func NewPool(cfg Config, host *sandbox.Host, code *Unpacker, dir string, logs Lo
 	}
 	if err := writeBootstraps(rt); err != nil {
 		return nil, fmt.Errorf("writing the runtime clients: %w", err)
+	}
+	// Where NodeModules is mounted (the runtime directory is read-only
+	// in the sandbox, so the mount point must exist in it).
+	if err := os.MkdirAll(filepath.Join(rt, "node_modules"), 0o755); err != nil {
+		return nil, err
+	}
+	if cfg.NodeModules != "" {
+		if fi, err := os.Stat(cfg.NodeModules); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("functions.node_modules_dir %s is not a directory: %v", cfg.NodeModules, err)
+		}
 	}
 	p := &Pool{cfg: cfg, host: host, code: code, runtimeDir: rt, logs: logs, log: log, Metrics: NewMetrics(),
 		fns: map[string]*fnInstances{}, busy: map[string]int{}, reserved: map[string]int{}, stop: make(chan struct{}),
@@ -584,6 +598,9 @@ func (p *Pool) start(ctx context.Context, f functions.Function, version, key, re
 	binds := []sandbox.Bind{{Source: task, Target: "/var/task"}, {Source: p.runtimeDir, Target: "/var/runtime"}}
 	if opt != "" {
 		binds = append(binds, sandbox.Bind{Source: opt, Target: "/opt"})
+	}
+	if p.cfg.NodeModules != "" && strings.HasPrefix(f.Runtime, "nodejs") {
+		binds = append(binds, sandbox.Bind{Source: p.cfg.NodeModules, Target: "/var/runtime/node_modules"})
 	}
 	in.sb, err = p.host.Start(sandbox.Config{
 		Name:  "fn-" + id,

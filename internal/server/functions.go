@@ -96,7 +96,7 @@ func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")
 	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: layer}
 	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
-		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType, API: functionAPI{s}, Credentials: s.executionRole}, host, code, dir, s.logWriter, s.log)
+		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType, API: functionAPI{s}, Credentials: s.executionRole, NodeModules: fc.NodeModulesDir}, host, code, dir, s.logWriter, s.log)
 	if err != nil {
 		s.log.Warn("functions cannot be invoked on this host", "err", err)
 		return nil, err
