@@ -27,6 +27,7 @@ const (
 	frameExit        = 'Q'
 	frameAPIRequest  = 'A'
 	frameAPIResponse = 'a'
+	frameEvict       = 'V' // Signet to init: drop cached extension answers about a resource
 )
 
 // Frame size limits. The body of a response is at most MaxResponse; the

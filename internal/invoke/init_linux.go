@@ -114,6 +114,17 @@ func RunInit() {
 		}
 	}
 	if p.Extension != "" {
+		vars := map[string]string{}
+		for _, kv := range p.Env {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				vars[k] = v
+			}
+		}
+		rt.sessionToken = vars["AWS_SESSION_TOKEN"]
+		rt.extSettings, rt.extErr = ParseExtensionSettings(vars)
+		if rt.extErr == nil && rt.extSettings.Enabled {
+			rt.ext = newExtensionCache(rt.extSettings.Size, time.Now)
+		}
 		if ext, err := net.Listen("tcp", p.Extension); err == nil {
 			go (&http.Server{Handler: rt.relay(true), ReadHeaderTimeout: 30 * time.Second}).Serve(ext)
 		}
@@ -156,13 +167,24 @@ type rapid struct {
 	pmu     sync.Mutex
 	nextID  uint64
 	pending map[uint64]chan frame
+
+	// The Parameters and Secrets extension: the session token its
+	// requests must carry, its settings (or why they are wrong) and its
+	// cache (nil when caching is off).
+	sessionToken string
+	extSettings  ExtensionSettings
+	extErr       error
+	ext          *extensionCache
 }
 
 // relay relays the requests the function makes to one of the relayed
 // listeners (the API's or the extension's) to Signet, and the responses
 // back.
 func (rt *rapid) relay(extension bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.relayRequest(w, r, extension) })
+	if extension {
+		return http.HandlerFunc(rt.serveExtension)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.relayRequest(w, r, false) })
 }
 
 func (rt *rapid) relayRequest(w http.ResponseWriter, r *http.Request, extension bool) {
@@ -175,6 +197,27 @@ func (rt *rapid) relayRequest(w http.ResponseWriter, r *http.Request, extension 
 		http.Error(w, fmt.Sprintf("Signet relays requests of at most %d bytes from a function", maxRelayBody), http.StatusRequestEntityTooLarge)
 		return
 	}
+	h, b, err := rt.roundTrip(r, body, extension)
+	if err != nil {
+		if r.Context().Err() == nil {
+			http.Error(w, "relaying the request: "+err.Error(), http.StatusBadGateway)
+		}
+		return
+	}
+	writeRelayed(w, h, b)
+}
+
+func writeRelayed(w http.ResponseWriter, h apiResponseHeader, body []byte) {
+	for k, v := range h.Header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(h.Status)
+	w.Write(body)
+}
+
+// roundTrip relays one request and waits for its response.
+func (rt *rapid) roundTrip(r *http.Request, body []byte, extension bool) (apiResponseHeader, []byte, error) {
 	ch := make(chan frame, 1)
 	rt.pmu.Lock()
 	rt.nextID++
@@ -187,26 +230,63 @@ func (rt *rapid) relayRequest(w http.ResponseWriter, r *http.Request, extension 
 		rt.pmu.Unlock()
 	}()
 	rt.mu.Lock()
-	err = writeFrame(rt.ctrl, frameAPIRequest, apiRequestHeader{ID: id, APIRequest: APIRequest{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header, Extension: extension}}, body)
+	err := writeFrame(rt.ctrl, frameAPIRequest, apiRequestHeader{ID: id, APIRequest: APIRequest{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header, Extension: extension}}, body)
 	rt.mu.Unlock()
 	if err != nil {
-		http.Error(w, "relaying the request: "+err.Error(), http.StatusBadGateway)
-		return
+		return apiResponseHeader{}, nil, err
 	}
-	var f frame
 	select {
-	case f = <-ch:
+	case f := <-ch:
+		var h apiResponseHeader
+		json.Unmarshal(f.hdr, &h)
+		return h, f.body, nil
 	case <-r.Context().Done():
+		return apiResponseHeader{}, nil, r.Context().Err()
+	}
+}
+
+// serveExtension serves the Parameters and Secrets extension: the token
+// is checked here, answers are cached here (this environment's cache),
+// and a miss is relayed to Signet, which calls the API as the role.
+func (rt *rapid) serveExtension(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/ping" && (rt.sessionToken == "" || r.Header.Get("X-Aws-Parameters-Secrets-Token") != rt.sessionToken) {
+		http.Error(w, "X-Aws-Parameters-Secrets-Token must be this environment's AWS_SESSION_TOKEN", http.StatusForbidden)
 		return
 	}
-	var h apiResponseHeader
-	json.Unmarshal(f.hdr, &h)
-	for k, v := range h.Header {
-		w.Header()[k] = v
+	if rt.extErr != nil {
+		http.Error(w, rt.extErr.Error(), http.StatusBadRequest)
+		return
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(f.body)))
-	w.WriteHeader(h.Status)
-	w.Write(f.body)
+	var ttl time.Duration
+	switch r.URL.Path {
+	case "/systemsmanager/parameters/get":
+		ttl = rt.extSettings.SSMTTL
+	case "/secretsmanager/get":
+		ttl = rt.extSettings.SMTTL
+	}
+	key := r.URL.Path + "?" + r.URL.Query().Encode()
+	cache := rt.ext != nil && ttl > 0 && r.Method == http.MethodGet
+	if cache {
+		if b, ok := rt.ext.get(key); ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.Write(b)
+			return
+		}
+	}
+	h, b, err := rt.roundTrip(r, nil, true)
+	if err != nil {
+		if r.Context().Err() == nil {
+			http.Error(w, "relaying the request: "+err.Error(), http.StatusBadGateway)
+		}
+		return
+	}
+	resource := http.Header(h.Header).Get(ExtensionResourceHeader)
+	http.Header(h.Header).Del(ExtensionResourceHeader)
+	if cache && h.Status == http.StatusOK && resource != "" {
+		rt.ext.put(key, resource, b, ttl)
+	}
+	writeRelayed(w, h, b)
 }
 
 // readControl delivers invocations from Signet; Signet closing the
@@ -228,6 +308,12 @@ func (rt *rapid) readControl() {
 			rt.pmu.Unlock()
 			if ch != nil {
 				ch <- f
+			}
+		case frameEvict:
+			var h evictHeader
+			json.Unmarshal(f.hdr, &h)
+			if rt.ext != nil {
+				rt.ext.evict(h.Resource)
 			}
 		}
 	}

@@ -54,10 +54,3 @@ func (s *Server) SetRequestLimits(header, bodyIdle time.Duration, minRate, buffe
 	s.limits = requestLimits{header: header, bodyIdle: bodyIdle, minRate: minRate, bufferedBodies: bufferedBodies, bodyWait: bodyWait}
 	s.bodies = newBodyBudget(bufferedBodies)
 }
-
-// ExtensionCacheHits is how many extension requests its caches answered.
-func (s *Server) ExtensionCacheHits() int64 {
-	s.extension.mu.Lock()
-	defer s.extension.mu.Unlock()
-	return s.extension.hits
-}

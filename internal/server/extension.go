@@ -6,12 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,106 +22,11 @@ import (
 // it inside an execution environment (localhost:2773): GET
 // /systemsmanager/parameters/get and /secretsmanager/get answer what
 // GetParameter and GetSecretValue answer, called with the environment's
-// role credentials, after checking X-Aws-Parameters-Secrets-Token against
-// its session token. Answers are cached per environment with the
-// extension's settings (PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED,
-// _CACHE_SIZE 0–1000, SSM_PARAMETER_STORE_TTL / SECRETS_MANAGER_TTL,
-// default and at most 300 s). Unlike AWS's extension, a write to a
+// role credentials. The environment's init process checks
+// X-Aws-Parameters-Secrets-Token and keeps the cache (see package
+// invoke); a miss comes here. Unlike AWS's extension, a write to a
 // parameter or a secret (a new value, a stage moved, a deletion) evicts it
 // from every environment's cache at once: the next read sees it.
-
-// extensionCaches are the extension's caches, one per environment.
-type extensionCaches struct {
-	mu     sync.Mutex
-	envs   map[string]*extensionCache // by environment id
-	now    func() time.Time
-	hits   int64
-	misses int64
-}
-
-type extensionCache struct {
-	lastUsed time.Time
-	entries  map[string]extensionEntry // by request
-}
-
-type extensionEntry struct {
-	resource string // the ARN of the parameter or secret
-	body     []byte
-	expires  time.Time
-}
-
-// extensionIdle is how long the cache of an environment that made no
-// request is kept (an entry lives at most 300 s anyway).
-const extensionIdle = 10 * time.Minute
-
-func (c *extensionCaches) get(env, key string) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	ec := c.envs[env]
-	if ec == nil {
-		c.misses++
-		return nil, false
-	}
-	ec.lastUsed = now
-	e, ok := ec.entries[key]
-	if !ok || !now.Before(e.expires) {
-		delete(ec.entries, key)
-		c.misses++
-		return nil, false
-	}
-	c.hits++
-	return e.body, true
-}
-
-func (c *extensionCaches) put(env, key string, e extensionEntry, size int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	if c.envs == nil {
-		c.envs = map[string]*extensionCache{}
-	}
-	for id, ec := range c.envs {
-		if now.Sub(ec.lastUsed) > extensionIdle {
-			delete(c.envs, id)
-		}
-	}
-	ec := c.envs[env]
-	if ec == nil {
-		ec = &extensionCache{entries: map[string]extensionEntry{}}
-		c.envs[env] = ec
-	}
-	ec.lastUsed = now
-	if len(ec.entries) >= size {
-		// Full: expired entries go first, else the one expiring first.
-		oldest := ""
-		for k, x := range ec.entries {
-			if !now.Before(x.expires) {
-				delete(ec.entries, k)
-			} else if oldest == "" || x.expires.Before(ec.entries[oldest].expires) {
-				oldest = k
-			}
-		}
-		if len(ec.entries) >= size && oldest != "" {
-			delete(ec.entries, oldest)
-		}
-	}
-	ec.entries[key] = e
-}
-
-// evict drops every cached answer about a resource (an ARN), in every
-// environment; "ssm:*" drops every parameter.
-func (c *extensionCaches) evict(resource string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, ec := range c.envs {
-		for k, e := range ec.entries {
-			if e.resource == resource || resource == "ssm:*" && strings.Contains(e.resource, ":ssm:") {
-				delete(ec.entries, k)
-			}
-		}
-	}
-}
 
 // evictingActions change what the extension answers about the resource
 // they act on.
@@ -135,53 +38,15 @@ var evictingActions = map[string]bool{
 
 // evictAfter evicts what a successful request changed.
 func (s *Server) evictAfter(action, resource string, status int) {
-	if status/100 != 2 {
+	if status/100 != 2 || s.Invoke == nil || s.Invoke.Pool == nil {
 		return
 	}
 	switch {
 	case action == "ssm:DeleteParameters":
-		s.extension.evict("ssm:*")
+		s.Invoke.Pool.Evict("ssm:*")
 	case evictingActions[action]:
-		s.extension.evict(resource)
+		s.Invoke.Pool.Evict(resource)
 	}
-}
-
-// extensionSettings are an environment's extension settings.
-type extensionSettings struct {
-	enabled       bool
-	size          int
-	ssmTTL, smTTL time.Duration
-}
-
-func settingsOf(vars map[string]string) (extensionSettings, error) {
-	st := extensionSettings{enabled: true, size: 1000, ssmTTL: 300 * time.Second, smTTL: 300 * time.Second}
-	if v, ok := vars["PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED"]; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return st, fmt.Errorf("PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED=%q is not true or false", v)
-		}
-		st.enabled = b
-	}
-	if v, ok := vars["PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1000 {
-			return st, fmt.Errorf("PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE=%q is not a number from 0 to 1000", v)
-		}
-		st.size = n
-	}
-	for name, d := range map[string]*time.Duration{"SSM_PARAMETER_STORE_TTL": &st.ssmTTL, "SECRETS_MANAGER_TTL": &st.smTTL} {
-		if v, ok := vars[name]; ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 300 {
-				return st, fmt.Errorf("%s=%q is not a number of seconds from 0 to 300", name, v)
-			}
-			*d = time.Duration(n) * time.Second
-		}
-	}
-	if st.size == 0 {
-		st.enabled = false
-	}
-	return st, nil
 }
 
 // ServeExtension serves a request made to the extension's port.
@@ -199,18 +64,14 @@ func (f functionAPI) ServeExtension(ctx context.Context, env invoke.Environment,
 	if in.Method != http.MethodGet {
 		return text(http.StatusMethodNotAllowed, "the extension answers GET requests")
 	}
+	// Checked by the init process too; the relay is not trusted for it.
 	tok := http.Header(in.Header).Get("X-Aws-Parameters-Secrets-Token")
 	if tok == "" || env.Credentials.SessionToken == "" || tok != env.Credentials.SessionToken {
 		return text(http.StatusForbidden, "X-Aws-Parameters-Secrets-Token must be this environment's AWS_SESSION_TOKEN")
 	}
-	st, err := settingsOf(env.Variables)
-	if err != nil {
-		return text(http.StatusBadRequest, err.Error())
-	}
 	q := u.Query()
 	var target string
 	var body map[string]any
-	var ttl time.Duration
 	switch u.Path {
 	case "/systemsmanager/parameters/get":
 		name := q.Get("name")
@@ -226,7 +87,7 @@ func (f functionAPI) ServeExtension(ctx context.Context, env invoke.Environment,
 			name += ":" + l
 		}
 		decrypt, _ := strconv.ParseBool(q.Get("withDecryption"))
-		target, body, ttl = "AmazonSSM.GetParameter", map[string]any{"Name": name, "WithDecryption": decrypt}, st.ssmTTL
+		target, body = "AmazonSSM.GetParameter", map[string]any{"Name": name, "WithDecryption": decrypt}
 	case "/secretsmanager/get":
 		id := q.Get("secretId")
 		if id == "" {
@@ -239,22 +100,17 @@ func (f functionAPI) ServeExtension(ctx context.Context, env invoke.Environment,
 		if v := q.Get("versionStage"); v != "" {
 			body["VersionStage"] = v
 		}
-		target, ttl = "secretsmanager.GetSecretValue", st.smTTL
+		target = "secretsmanager.GetSecretValue"
 	default:
 		return text(http.StatusNotFound, "the extension serves /systemsmanager/parameters/get and /secretsmanager/get")
-	}
-	key := target + "?" + u.Query().Encode()
-	cache := st.enabled && ttl > 0
-	if cache {
-		if b, ok := f.s.extension.get(env.ID, key); ok {
-			return invoke.APIResponse{Status: http.StatusOK, Header: map[string][]string{"Content-Type": {"application/json"}}, Body: b}
-		}
 	}
 	resp, err := f.call(ctx, env, target, body)
 	if err != nil {
 		return text(http.StatusInternalServerError, err.Error())
 	}
-	if resp.Status == http.StatusOK && cache {
+	header := map[string][]string{"Content-Type": {"application/json"}}
+	if resp.Status == http.StatusOK {
+		// What the answer is about, for the environment's cache.
 		var out struct {
 			ARN       string
 			Parameter struct{ ARN string }
@@ -264,9 +120,9 @@ func (f functionAPI) ServeExtension(ctx context.Context, env invoke.Environment,
 		if resource == "" {
 			resource = out.Parameter.ARN
 		}
-		f.s.extension.put(env.ID, key, extensionEntry{resource: resource, body: resp.Body, expires: f.s.extension.now().Add(ttl)}, st.size)
+		header[invoke.ExtensionResourceHeader] = []string{resource}
 	}
-	return invoke.APIResponse{Status: resp.Status, Header: map[string][]string{"Content-Type": {"application/json"}}, Body: resp.Body}
+	return invoke.APIResponse{Status: resp.Status, Header: header, Body: resp.Body}
 }
 
 // call makes an API call as the environment's role, through the

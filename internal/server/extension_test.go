@@ -153,10 +153,14 @@ func TestParametersAndSecretsExtension(t *testing.T) {
 	if status(r.Param) != "403" || status(r.Secret) != "403" {
 		t.Errorf("a forged token: %s %s", r.Param, r.Secret)
 	}
-	// An unchanged value comes from the cache.
-	hits := ts.Server.ExtensionCacheHits()
-	if r := invoke("reader", `{"secret":"db/creds"}`); secretString(r.Secret) != `{"username":"app","password":"first-77ab"}` || ts.Server.ExtensionCacheHits() != hits+1 {
-		t.Errorf("a second read: %s, cache hits %d → %d", r.Secret, hits, ts.Server.ExtensionCacheHits())
+	// An unchanged value comes from the environment's cache: no
+	// GetSecretValue reaches Signet.
+	reads := strings.Count(auditEvents(t, ts, "secretsmanager:GetSecretValue"), "assumed-role/reader-role/reader")
+	if r := invoke("reader", `{"secret":"db/creds"}`); secretString(r.Secret) != `{"username":"app","password":"first-77ab"}` {
+		t.Errorf("a second read: %s", r.Secret)
+	}
+	if n := strings.Count(auditEvents(t, ts, "secretsmanager:GetSecretValue"), "assumed-role/reader-role/reader"); n != reads {
+		t.Errorf("a second read within the TTL reached Signet: %d GetSecretValue records, was %d", n, reads)
 	}
 	// Seed 004: the secret rotates (AWS's template shape, its own role);
 	// the next read, well within the 300 s TTL, has the new password.

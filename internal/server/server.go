@@ -141,8 +141,6 @@ type Server struct {
 	Secrets     *secrets.Service
 	secretsWork *secrets.Worker
 	secretsWake chan struct{}
-	// extension caches the Parameters and Secrets extension's answers.
-	extension *extensionCaches
 }
 
 // An Option changes how Open builds a server.
@@ -298,7 +296,6 @@ func (s *Server) open(ctx context.Context) error {
 	s.SSM = &ssm.Service{Store: s.db, Keys: s.KMS, Account: inst.Account, Now: s.now}
 	s.Functions.EnvKeys, s.Functions.KMSErrorKind = functionEnvKeys{s.KMS}, kmsErrorKind
 	s.openSecrets()
-	s.extension = &extensionCaches{now: s.now}
 	// The APIs, routed by the service their requests are signed for.
 	s.routeTo(
 		&signerapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log},

@@ -78,28 +78,28 @@ func (l *Lambda) functionOperations() []awsapi.Operation {
 }
 
 type functionConfigJSON struct {
-	FunctionName string `json:"FunctionName"`
-	FunctionArn  string `json:"FunctionArn"`
-	Runtime      string `json:"Runtime"`
-	Role         string `json:"Role"`
-	Handler      string `json:"Handler"`
-	CodeSize     int64  `json:"CodeSize"`
-	Description  string `json:"Description"`
-	Timeout      int    `json:"Timeout"`
-	MemorySize   int    `json:"MemorySize"`
-	LastModified string `json:"LastModified"`
-	CodeSha256   string `json:"CodeSha256"`
-	Version      string `json:"Version"`
-	Environment  *environmentJSON `json:"Environment,omitempty"`
-	KMSKeyArn    string           `json:"KMSKeyArn,omitempty"`
-	RevisionID               string      `json:"RevisionId"`
-	State                    string      `json:"State"`
-	LastUpdateStatus         string      `json:"LastUpdateStatus"`
-	PackageType              string      `json:"PackageType"`
-	Architectures            []string    `json:"Architectures"`
-	SigningProfileVersionArn string      `json:"SigningProfileVersionArn,omitempty"`
-	SigningJobArn            string      `json:"SigningJobArn,omitempty"`
-	Layers                   []layerJSON `json:"Layers,omitempty"`
+	FunctionName             string           `json:"FunctionName"`
+	FunctionArn              string           `json:"FunctionArn"`
+	Runtime                  string           `json:"Runtime"`
+	Role                     string           `json:"Role"`
+	Handler                  string           `json:"Handler"`
+	CodeSize                 int64            `json:"CodeSize"`
+	Description              string           `json:"Description"`
+	Timeout                  int              `json:"Timeout"`
+	MemorySize               int              `json:"MemorySize"`
+	LastModified             string           `json:"LastModified"`
+	CodeSha256               string           `json:"CodeSha256"`
+	Version                  string           `json:"Version"`
+	Environment              *environmentJSON `json:"Environment,omitempty"`
+	KMSKeyArn                string           `json:"KMSKeyArn,omitempty"`
+	RevisionID               string           `json:"RevisionId"`
+	State                    string           `json:"State"`
+	LastUpdateStatus         string           `json:"LastUpdateStatus"`
+	PackageType              string           `json:"PackageType"`
+	Architectures            []string         `json:"Architectures"`
+	SigningProfileVersionArn string           `json:"SigningProfileVersionArn,omitempty"`
+	SigningJobArn            string           `json:"SigningJobArn,omitempty"`
+	Layers                   []layerJSON      `json:"Layers,omitempty"`
 }
 
 type layerJSON struct {
