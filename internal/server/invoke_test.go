@@ -209,7 +209,8 @@ func TestInvokeUnavailable(t *testing.T) {
 
 // TestFunctionCredentials: a function acts as its execution role: boto3's
 // GetCallerIdentity inside it names the role session of the function,
-// its calls are authorized by the role's policies, and a role Lambda can
+// its calls are authorized by the role's policies, forged credentials
+// through the same endpoint are InvalidClientTokenId, and a role Lambda can
 // no longer assume (deleted) makes the next environment's start fail
 // with Lambda's InvalidParameterValueException.
 func TestFunctionCredentials(t *testing.T) {
@@ -228,7 +229,9 @@ func TestFunctionCredentials(t *testing.T) {
 	}
 	code := "import boto3\ndef handler(event, context):\n    who = boto3.client('sts').get_caller_identity()['Arn']\n" +
 		"    try:\n        boto3.client('iam').list_users()\n        listed = 'allowed'\n    except Exception as e:\n        listed = type(e).__name__ + ': ' + str(e)[:80]\n" +
-		"    return {'who': who, 'list_users': listed}\n"
+		"    try:\n        boto3.client('sts', aws_access_key_id='ASIAFORGEDFORGEDFORG', aws_secret_access_key='x' * 40, aws_session_token='forged').get_caller_identity()\n        forged = 'allowed'\n" +
+		"    except Exception as e:\n        forged = e.response['Error']['Code'] if hasattr(e, 'response') else type(e).__name__\n" +
+		"    return {'who': who, 'list_users': listed, 'forged': forged}\n"
 	lc := lambdaClient(ts)
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("whoami"), Runtime: ltypes.RuntimePython311,
 		Handler: aws.String("app.handler"), Role: aws.String(ts.IAM.RoleARN(role)), Timeout: aws.Int32(30),
@@ -242,9 +245,10 @@ func TestFunctionCredentials(t *testing.T) {
 	var got struct {
 		Who       string `json:"who"`
 		ListUsers string `json:"list_users"`
+		Forged    string `json:"forged"`
 	}
 	json.Unmarshal(out.Payload, &got)
-	if got.Who != "arn:aws:sts::"+ts.AccountID()+":assumed-role/fn-role/whoami" || !strings.Contains(got.ListUsers, "AccessDenied") {
+	if got.Who != "arn:aws:sts::"+ts.AccountID()+":assumed-role/fn-role/whoami" || !strings.Contains(got.ListUsers, "AccessDenied") || got.Forged != "InvalidClientTokenId" {
 		t.Errorf("inside the function: %s", out.Payload)
 	}
 	// A role Lambda cannot assume any more: the next environment cannot start.
