@@ -110,7 +110,7 @@ func RunInit() {
 	go http.Serve(ln, rt)
 	if p.API != "" {
 		if api, err := net.Listen("tcp", p.API); err == nil {
-			go (&http.Server{Handler: rt.relay(false), ReadHeaderTimeout: 30 * time.Second}).Serve(api)
+			go (&http.Server{Handler: rt.relay(false), ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: maxRelayHeader}).Serve(api)
 		}
 	}
 	if p.Extension != "" {
@@ -126,7 +126,7 @@ func RunInit() {
 			rt.ext = newExtensionCache(rt.extSettings.Size, time.Now)
 		}
 		if ext, err := net.Listen("tcp", p.Extension); err == nil {
-			go (&http.Server{Handler: rt.relay(true), ReadHeaderTimeout: 30 * time.Second}).Serve(ext)
+			go (&http.Server{Handler: rt.relay(true), ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: maxRelayHeader}).Serve(ext)
 		}
 	}
 

@@ -16,6 +16,10 @@ const APIAddr = "127.0.0.1:9002"
 // maxRelayBody bounds a relayed request or response body.
 const maxRelayBody = MaxSyncPayload
 
+// maxRelayHeader bounds a relayed request's header, well under the
+// frame header's limit (a larger one gets 431 inside the sandbox).
+const maxRelayHeader = 32 << 10
+
 // relayTimeout bounds one relayed request.
 const relayTimeout = 2 * time.Minute
 
