@@ -25,6 +25,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -148,9 +149,27 @@ func Scan(ctx context.Context, r io.ReaderAt, size int64, opt Options) (Result, 
 	if s.opt.MaxDepth <= 0 {
 		s.opt.MaxDepth = DefaultMaxDepth
 	}
-	if err := s.archive(r, size, "", 1); err != nil {
+	// The archive is walked on this goroutine; files are scanned on one
+	// worker per CPU.
+	workers := runtime.GOMAXPROCS(0)
+	s.work = make(chan fileJob, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range s.work {
+				s.file(j.name, j.b)
+			}
+		}()
+	}
+	err = s.archive(r, size, "", 1)
+	close(s.work)
+	wg.Wait()
+	if err != nil {
 		return Result{}, err
 	}
+	s.res.Bytes = s.bytes
 	slices.SortFunc(s.res.Findings, func(a, b Finding) int {
 		if c := strings.Compare(a.Path, b.Path); c != 0 {
 			return c
@@ -172,8 +191,18 @@ type scan struct {
 	ctx  context.Context
 	det  *detect.Detector
 	opt  Options
+	work chan fileJob
+
+	bytes int64 // read so far, by the walker
+
+	mu   sync.Mutex // guards res (but res.Bytes) and seen, which workers write
 	res  Result
 	seen map[string]bool
+}
+
+type fileJob struct {
+	name string
+	b    []byte
 }
 
 // archive walks one zip; prefix is the archive's own path plus "!" for
@@ -194,15 +223,18 @@ func (s *scan) archive(r io.ReaderAt, size int64, prefix string, depth int) erro
 			continue
 		}
 		name := prefix + f.Name
-		if f.UncompressedSize64 > uint64(s.opt.MaxTotal-s.res.Bytes) {
+		if f.UncompressedSize64 > uint64(s.opt.MaxTotal-s.bytes) {
 			return fmt.Errorf("%w: %s would bring the unzipped total over %d bytes", ErrTooLarge, name, s.opt.MaxTotal)
 		}
 		if f.UncompressedSize64 > ratioFloor && f.UncompressedSize64/max(f.CompressedSize64, 1) > MaxRatio {
 			return fmt.Errorf("%w: %s has a compression ratio over %d:1", ErrTooLarge, name, MaxRatio)
 		}
-		b, err := s.read(f, name)
+		b, err := s.read(f, name, depth < s.opt.MaxDepth)
 		if err != nil {
 			return err
+		}
+		if b == nil {
+			continue // binary, skipped
 		}
 		if depth < s.opt.MaxDepth && isArchive(f.Name, b) {
 			if err := s.archive(bytes.NewReader(b), int64(len(b)), name+"!", depth+1); err == nil {
@@ -212,30 +244,54 @@ func (s *scan) archive(r io.ReaderAt, size int64, prefix string, depth int) erro
 			}
 			// Not a readable zip after all: scan it as a file.
 		}
-		s.file(name, b)
+		select {
+		case s.work <- fileJob{name, b}:
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
 	}
 	return nil
 }
 
 // read reads an entry, never more than its declared size nor the
-// remaining budget, whatever its header says.
-func (s *scan) read(f *zip.File, name string) ([]byte, error) {
+// remaining budget. A binary file that is neither tiny nor an archive to
+// recurse into is skipped after its first 8 KB: read returns nil.
+func (s *scan) read(f *zip.File, name string, recurse bool) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %s: %w", name, err)
 	}
 	defer rc.Close()
-	budget := s.opt.MaxTotal - s.res.Bytes
-	b, err := io.ReadAll(io.LimitReader(rc, min(int64(f.UncompressedSize64), budget)+1))
+	size := int64(f.UncompressedSize64) // checked against the budget
+	b := make([]byte, size)
+	n, err := io.ReadFull(rc, b[:min(size, binarySniff)])
+	if err == nil && n == binarySniff && size > TinyBinary && isBinary(b[:n]) && !(recurse && isArchive(f.Name, b[:n])) {
+		s.bytes += int64(n)
+		s.mu.Lock()
+		s.res.Skipped++
+		s.mu.Unlock()
+		return nil, nil
+	}
+	if err == nil {
+		_, err = io.ReadFull(rc, b[n:])
+	}
+	if err == nil {
+		// archive/zip fails a read past the declared size (ErrFormat).
+		_, err = rc.Read(make([]byte, 1))
+		if err == io.EOF {
+			err = nil
+		} else if err == nil {
+			err = zip.ErrFormat
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %s: %w", name, err)
 	}
-	if int64(len(b)) > budget {
-		return nil, fmt.Errorf("%w: %s brings the unzipped total over %d bytes", ErrTooLarge, name, s.opt.MaxTotal)
-	}
-	s.res.Bytes += int64(len(b))
+	s.bytes += size
 	return b, nil
 }
+
+func isBinary(head []byte) bool { return bytes.IndexByte(head, 0) >= 0 }
 
 func isArchive(name string, b []byte) bool {
 	switch strings.ToLower(path.Ext(name)) {
@@ -245,14 +301,19 @@ func isArchive(name string, b []byte) bool {
 	return bytes.HasPrefix(b, []byte("PK\x03\x04"))
 }
 
-// file scans one file's content.
+// file scans one file's content; workers call it concurrently.
 func (s *scan) file(name string, b []byte) {
-	if len(b) > TinyBinary && bytes.IndexByte(b[:min(len(b), binarySniff)], 0) >= 0 {
+	if len(b) > TinyBinary && isBinary(b[:min(len(b), binarySniff)]) {
+		s.mu.Lock()
 		s.res.Skipped++
+		s.mu.Unlock()
 		return
 	}
+	found := s.det.DetectContext(s.ctx, detect.Fragment{Raw: string(b)})
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.res.Files++
-	for _, gf := range s.det.DetectContext(s.ctx, detect.Fragment{Raw: string(b)}) {
+	for _, gf := range found {
 		gf.Secret, gf.Match, gf.Line = "", "", "" // never kept
 		f := Finding{Path: name, Line: gf.StartLine + 1, RuleID: gf.RuleID}
 		f.Fingerprint = fmt.Sprintf("%s:%s:%d", f.Path, f.RuleID, f.Line)

@@ -317,34 +317,43 @@ func BenchmarkAuthzAudit(b *testing.B) {
 	}
 }
 
-// BenchmarkSignJob50MBScan signs a 50 MB zip of text files (about 64 KB
-// each, no secrets) with the profile's secret scan off and on (warn, so
-// that a chance finding does not fail the job): the scan's share of a
-// signing job.
+// BenchmarkSignJob50MBScan signs a 50 MB zip with the profile's secret
+// scan off and on (warn, so that a chance finding does not fail the
+// job): the scan's share of a signing job. text: code-like text files of
+// about 64 KB each, all scanned; binary: BenchmarkSignJob50MB's random
+// 1 MB files, skipped after their first 8 KB.
 func BenchmarkSignJob50MBScan(b *testing.B) {
 	e := newJobEnv(b)
-	src := textZip(b, 50<<20)
-	ver := e.put(b, "artifacts", "text.zip", src)
 	for _, mode := range []string{"off", "warn"} {
-		profile := "scan_" + mode
-		if _, err := e.signer.PutSigningProfile(context.Background(), &signer.PutSigningProfileInput{ProfileName: aws.String(profile),
+		if _, err := e.signer.PutSigningProfile(context.Background(), &signer.PutSigningProfileInput{ProfileName: aws.String("scan_" + mode),
 			PlatformId: aws.String("AWSLambda-SHA384-ECDSA"), SigningParameters: map[string]string{"secretScan": mode}}); err != nil {
 			b.Fatal(err)
 		}
-		b.Run("scan="+mode, func(b *testing.B) {
-			b.SetBytes(int64(len(src)))
-			for i := range b.N {
-				id, err := e.start(b, "text.zip", ver, profile, fmt.Sprintf("text-%s-%d", mode, i))
-				if err != nil {
-					b.Fatal(err)
+	}
+	for _, content := range []string{"text", "binary"} {
+		src := textZip(b, 50<<20)
+		if content == "binary" {
+			src = bigZip(b, 50<<20)
+		}
+		ver := e.put(b, "artifacts", content+".zip", src)
+		for _, mode := range []string{"off", "warn"} {
+			b.Run(content+"/scan="+mode, func(b *testing.B) {
+				b.SetBytes(int64(len(src)))
+				for range b.N {
+					id, err := e.start(b, content+".zip", ver, "scan_"+mode, fmt.Sprintf("%s-%s-%d", content, mode, scanJobs.Add(1)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if d := e.wait(b, id); d.Status != "Succeeded" {
+						b.Fatalf("job %s: %s", id, aws.ToString(d.StatusReason))
+					}
 				}
-				if d := e.wait(b, id); d.Status != "Succeeded" {
-					b.Fatalf("job %s: %s", id, aws.ToString(d.StatusReason))
-				}
-			}
-		})
+			})
+		}
 	}
 }
+
+var scanJobs atomic.Int64 // client request tokens of BenchmarkSignJob50MBScan
 
 // textZip returns a stored zip of about size bytes of code-like text
 // files of about 64 KB each.

@@ -297,11 +297,31 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 		}
 		return err
 	}
-	findings, err := r.scan(ctx, j, p, src, size)
-	if err != nil {
-		return err
+	// The secret scan runs while the source is hashed; its verdict is
+	// awaited before anything is signed.
+	type scanned struct {
+		findings []secretscan.Finding
+		err      error
 	}
+	scanDone := make(chan scanned, 1)
+	go func() {
+		// Its own handle: the store's objects keep one sequential reader
+		// each, which the hash's reads would keep moving.
+		ssrc, err := s.Objects.OpenSource(ctx, j.SourceBucket, j.SourceKey, j.SourceVersion)
+		if err != nil {
+			scanDone <- scanned{nil, err}
+			return
+		}
+		defer ssrc.Close()
+		f, err := r.scan(ctx, j, p, ssrc, ssrc.Size())
+		scanDone <- scanned{f, err}
+	}()
 	sum, signedMD5, err := hashSource(io.NewSectionReader(src, 0, size), info.Head())
+	sc := <-scanDone
+	if sc.err != nil {
+		return sc.err
+	}
+	findings := sc.findings
 	if err != nil {
 		return fmt.Errorf("failed to read source: %w", err)
 	}

@@ -44,7 +44,7 @@ func jobArgs(j signing.Job) []any {
 		j.RequestedBy, j.Owner, j.Invoker, j.Attempts, unixNano(j.LeaseUntil), j.LeafSerial, j.LeafHash, unixNano(j.RevokedAt), j.RevokedBy, j.RevocationReason, findingsJSON(j.ScanFindings)}
 }
 
-// findingsJSON is the scan_findings column: ” for none.
+// findingsJSON is the scan_findings column: empty for none.
 func findingsJSON(fs []secretscan.Finding) string {
 	if len(fs) == 0 {
 		return ""
