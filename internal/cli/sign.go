@@ -206,7 +206,7 @@ func printScanFindings(w io.Writer, reason string) {
 	}
 	for _, f := range strings.Split(list, ", ") {
 		if more, ok := strings.CutPrefix(f, "and "); ok {
-			fmt.Fprintf(w, "signet: and %s secret-scan findings (DescribeSigningJob's secretScanFindings lists them all)\n", strings.TrimSuffix(more, " more"))
+			fmt.Fprintf(w, "signet: and %s more secret-scan findings (DescribeSigningJob's secretScanFindings lists them all)\n", strings.TrimSuffix(more, " more"))
 			continue
 		}
 		fmt.Fprintf(w, "signet: %s secret-scan finding %s\n", verb, f)

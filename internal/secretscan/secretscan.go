@@ -19,6 +19,7 @@ package secretscan
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
@@ -60,6 +61,9 @@ var (
 	ErrTooLarge = errors.New("package too large to scan")
 	// ErrNotZip reports a package that is not a zip archive.
 	ErrNotZip = errors.New("package is not a zip archive")
+	// ErrMalformed reports an entry that cannot be unzipped: a bad
+	// checksum, compressed data or size, or an unknown method.
+	ErrMalformed = errors.New("malformed zip entry")
 )
 
 // Defaults of [Options].
@@ -259,7 +263,7 @@ func (s *scan) archive(r io.ReaderAt, size int64, prefix string, depth int) erro
 func (s *scan) read(f *zip.File, name string, recurse bool) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", name, err)
+		return nil, readError(name, err)
 	}
 	defer rc.Close()
 	size := int64(f.UncompressedSize64) // checked against the budget
@@ -285,10 +289,21 @@ func (s *scan) read(f *zip.File, name string, recurse bool) ([]byte, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", name, err)
+		return nil, readError(name, err)
 	}
 	s.bytes += size
 	return b, nil
+}
+
+// readError wraps an error reading entry name: ErrMalformed if the zip
+// is at fault, else (an I/O error of the underlying reader) as is.
+func readError(name string, err error) error {
+	var corrupt flate.CorruptInputError
+	if errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrAlgorithm) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt) {
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, name, err)
+	}
+	return fmt.Errorf("failed to read %s: %w", name, err)
 }
 
 func isBinary(head []byte) bool { return bytes.IndexByte(head, 0) >= 0 }

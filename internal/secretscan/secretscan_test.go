@@ -164,12 +164,21 @@ func TestScanLimits(t *testing.T) {
 	for range 3 {
 		deep = zipOf(t, "inner.zip", string(deep))
 	}
+	// A stored entry with one byte changed: its CRC-32 does not match.
+	var corrupt bytes.Buffer
+	cw := zip.NewWriter(&corrupt)
+	cf, _ := cw.CreateHeader(&zip.FileHeader{Name: "a.txt", Method: zip.Store})
+	cf.Write([]byte(strings.Repeat("hello world\n", 10)))
+	cw.Close()
+	corrupted := bytes.Clone(corrupt.Bytes())
+	corrupted[30+len("a.txt")+5] ^= 0xff
 	tests := []struct {
 		name    string
 		pkg     []byte
 		opt     secretscan.Options
 		wantErr error
 	}{
+		{"corrupt entry", corrupted, secretscan.Options{}, secretscan.ErrMalformed},
 		{"zip bomb ratio", bomb.Bytes(), secretscan.Options{}, secretscan.ErrTooLarge},
 		{"total over budget", zipOf(t, "a.txt", strings.Repeat("a\n", 600), "b.txt", strings.Repeat("b\n", 600)), secretscan.Options{MaxTotal: 2000}, secretscan.ErrTooLarge},
 		{"not a zip", []byte("hello"), secretscan.Options{}, secretscan.ErrNotZip},

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -77,6 +79,11 @@ func TestSigningJobSecretScan(t *testing.T) {
 		"tests/fixture.py":   "KEY = '" + awsKey + "'\n",
 		"vendor.zip":         string(zipOf(t, map[string]string{"settings.py": "KEY = '" + awsKey + "'\n"})),
 	})
+	var bomb bytes.Buffer
+	bw := zip.NewWriter(&bomb)
+	bf, _ := bw.Create("zeros.txt")
+	bf.Write(make([]byte, 64<<20)) // deflates to about 64 KB
+	bw.Close()
 	wantFindings := []string{"certs/key.pem:1 private-key", "lambda_function.py:3 aws-access-token", "lib/app.jar!conf/gh.properties:2 github-pat"}
 	tests := []struct {
 		name, profile string
@@ -91,6 +98,7 @@ func TestSigningJobSecretScan(t *testing.T) {
 		{"off", "off_profile", leaky, types.SigningStatusSucceeded, []string{"Signing Succeeded"}, []string{"secret-scan"}},
 		{"clean", "signing_profile_for_lambda", zipOf(t, helloZip), types.SigningStatusSucceeded, []string{"Signing Succeeded"}, []string{"secret-scan"}},
 		{"allowlisted", "signing_profile_for_lambda", allowed, types.SigningStatusSucceeded, []string{"Signing Succeeded"}, []string{"secret-scan"}},
+		{"zip bomb", "warn_profile", bomb.Bytes(), types.SigningStatusFailed, []string{"The secret scan refused the package", "zeros.txt has a compression ratio over 200:1"}, nil},
 	}
 	var jobs []string
 	for i, tt := range tests {

@@ -305,6 +305,10 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 	}
 	scanDone := make(chan scanned, 1)
 	go func() {
+		if SecretScanMode(p) == ScanOff || p.PlatformID != PlatformLambda {
+			scanDone <- scanned{}
+			return
+		}
 		// Its own handle: the store's objects keep one sequential reader
 		// each, which the hash's reads would keep moving.
 		ssrc, err := s.Objects.OpenSource(ctx, j.SourceBucket, j.SourceKey, j.SourceVersion)
@@ -366,13 +370,12 @@ const maxListedFindings = 20
 // findings a warn profile signs with, or fails the job under enforce.
 func (r *Runner) scan(ctx context.Context, j Job, p Profile, src io.ReaderAt, size int64) ([]secretscan.Finding, error) {
 	mode := SecretScanMode(p)
-	if mode == ScanOff || p.PlatformID != PlatformLambda {
-		return nil, nil
-	}
 	res, err := secretscan.Scan(ctx, src, size, secretscan.Options{MaxTotal: r.maxSize(), Allowlist: r.Service.ScanAllowlist})
 	switch {
 	case errors.Is(err, secretscan.ErrTooLarge):
 		return nil, failf("The secret scan refused the package: %v", err)
+	case errors.Is(err, secretscan.ErrMalformed), errors.Is(err, secretscan.ErrNotZip):
+		return nil, failf("The source object is not a valid zip file: %v", err)
 	case err != nil:
 		return nil, fmt.Errorf("secret scan: %w", err)
 	case len(res.Findings) == 0:
