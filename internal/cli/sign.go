@@ -99,6 +99,9 @@ func signCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return apiError(err)
 	}
 	desc, err := waitJob(ctx, sc, aws.ToString(job.JobId), *timeout, p)
+	if desc != nil {
+		printScanFindings(stderr, aws.ToString(desc.StatusReason))
+	}
 	if err != nil {
 		return err
 	}
@@ -172,7 +175,7 @@ func waitJob(ctx context.Context, c *signer.Client, id string, timeout time.Dura
 		case signertypes.SigningStatusSucceeded:
 			return d, nil
 		case signertypes.SigningStatusFailed:
-			return nil, fmt.Errorf("signing job %s failed: %s", id, aws.ToString(d.StatusReason))
+			return d, fmt.Errorf("signing job %s failed: %s", id, aws.ToString(d.StatusReason))
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("signing job %s is still %s after %s", id, d.Status, timeout)
@@ -184,6 +187,29 @@ func waitJob(ctx context.Context, c *signer.Client, id string, timeout time.Dura
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, time.Second)
+	}
+}
+
+// printScanFindings prints, one a line, the secret-scan findings a
+// job's status reason lists ("N secret-scan findings: path:line rule,
+// …"), those that failed the job or that it was signed with.
+func printScanFindings(w io.Writer, reason string) {
+	_, list, ok := strings.Cut(reason, " secret-scan finding")
+	if !ok {
+		return
+	}
+	_, list, _ = strings.Cut(list, ": ")
+	list, _, _ = strings.Cut(list, " (set signing parameter")
+	verb := "signed with"
+	if strings.HasPrefix(reason, "The package was not signed") {
+		verb = "refused for"
+	}
+	for _, f := range strings.Split(list, ", ") {
+		if more, ok := strings.CutPrefix(f, "and "); ok {
+			fmt.Fprintf(w, "signet: and %s more secret-scan findings (DescribeSigningJob's secretScanFindings lists them all)\n", strings.TrimSuffix(more, " more"))
+			continue
+		}
+		fmt.Fprintf(w, "signet: %s secret-scan finding %s\n", verb, f)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/signet/signet/internal/pki"
+	"github.com/signet/signet/internal/secretscan"
 )
 
 // Version is the configuration format version this build reads.
@@ -87,6 +88,31 @@ type Config struct {
 	// Workloads configures continuous validation of running workloads
 	// by the admission policies.
 	Workloads Workloads `yaml:"workloads"`
+	// SecretScan is the installation-wide allowlist of the secret scan
+	// that signing jobs of Lambda profiles run before signing (the
+	// profile's signing parameter secretScan: enforce, the default, warn
+	// or off; see docs/secretscan.md).
+	SecretScan SecretScan `yaml:"secret_scan"`
+}
+
+// SecretScan is the secret scan's allowlist: a finding matching any
+// entry neither fails nor marks a signing job.
+type SecretScan struct {
+	// AllowPaths are path globs ("*.pem", "tests/*", matched against the
+	// whole path and each suffix after a / or !) or regular expressions
+	// written "re:EXPR". A file in a nested archive is named
+	// outer.zip!inner/file.
+	AllowPaths []string `yaml:"allow_paths"`
+	// AllowRules are gitleaks rule ids, such as generic-api-key.
+	AllowRules []string `yaml:"allow_rules"`
+	// AllowFingerprints are single findings, PATH:RULE:LINE as a job's
+	// secretScanFindings show them.
+	AllowFingerprints []string `yaml:"allow_fingerprints"`
+}
+
+// Allowlist is the allowlist the scanner applies.
+func (s SecretScan) Allowlist() *secretscan.Allowlist {
+	return &secretscan.Allowlist{Paths: s.AllowPaths, Rules: s.AllowRules, Fingerprints: s.AllowFingerprints}
 }
 
 // MaxCRLValidity bounds crl_validity.
@@ -292,6 +318,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Workloads.validate(&c.Admission); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.SecretScan.Allowlist().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("secret_scan: %w", err))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

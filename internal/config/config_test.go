@@ -69,6 +69,11 @@ func TestValidate(t *testing.T) {
 		"fail/crl-validity-long":   {func(c *Config) { c.CRLValidity = "169h" }, "crl_validity:"},
 		"fail/crl-validity-syntax": {func(c *Config) { c.CRLValidity = "an hour" }, "crl_validity:"},
 		"fail/several-at-once":     {func(c *Config) { c.Region = "x"; c.LogLevel = "y" }, "log_level:"},
+		"ok/secret-scan": {func(c *Config) {
+			c.SecretScan = SecretScan{AllowPaths: []string{"tests/*", `re:^vendor/.*\.jar!`}, AllowRules: []string{"generic-api-key"}, AllowFingerprints: []string{"a.py:aws-access-token:3"}}
+		}, ""},
+		"fail/secret-scan-glob":  {func(c *Config) { c.SecretScan.AllowPaths = []string{"[a-"} }, "secret_scan:"},
+		"fail/secret-scan-regex": {func(c *Config) { c.SecretScan.AllowPaths = []string{"re:(unclosed"} }, "secret_scan:"},
 		"ok/admission": {func(c *Config) {
 			c.Admission = Admission{Listen: "0.0.0.0:8443", Policies: []AdmissionPolicy{{Name: "prod", Namespaces: []string{"prod-*"}, Profiles: []string{"images"}, Mode: "Warn", FailureMode: "Ignore", Action: "evict"}}}
 		}, ""},

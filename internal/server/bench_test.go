@@ -10,6 +10,7 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -314,4 +315,66 @@ func BenchmarkAuthzAudit(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkSignJob50MBScan signs a 50 MB zip with the profile's secret
+// scan off and on (warn, so that a chance finding does not fail the
+// job): the scan's share of a signing job. text: code-like text files of
+// about 64 KB each, all scanned; binary: BenchmarkSignJob50MB's random
+// 1 MB files, skipped after their first 8 KB.
+func BenchmarkSignJob50MBScan(b *testing.B) {
+	e := newJobEnv(b)
+	for _, mode := range []string{"off", "warn"} {
+		if _, err := e.signer.PutSigningProfile(context.Background(), &signer.PutSigningProfileInput{ProfileName: aws.String("scan_" + mode),
+			PlatformId: aws.String("AWSLambda-SHA384-ECDSA"), SigningParameters: map[string]string{"secretScan": mode}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, content := range []string{"text", "binary"} {
+		src := textZip(b, 50<<20)
+		if content == "binary" {
+			src = bigZip(b, 50<<20)
+		}
+		ver := e.put(b, "artifacts", content+".zip", src)
+		for _, mode := range []string{"off", "warn"} {
+			b.Run(content+"/scan="+mode, func(b *testing.B) {
+				b.SetBytes(int64(len(src)))
+				for range b.N {
+					id, err := e.start(b, content+".zip", ver, "scan_"+mode, fmt.Sprintf("%s-%s-%d", content, mode, scanJobs.Add(1)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if d := e.wait(b, id); d.Status != "Succeeded" {
+						b.Fatalf("job %s: %s", id, aws.ToString(d.StatusReason))
+					}
+				}
+			})
+		}
+	}
+}
+
+var scanJobs atomic.Int64 // client request tokens of BenchmarkSignJob50MBScan
+
+// textZip returns a stored zip of about size bytes of code-like text
+// files of about 64 KB each.
+func textZip(b *testing.B, size int) []byte {
+	r := mrand.New(mrand.NewPCG(1, 2))
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for n := 0; buf.Len() < size; n++ {
+		f, err := w.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("src/pkg%02d/module%04d.py", n%37, n), Method: zip.Store})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var t bytes.Buffer
+		for t.Len() < 64<<10 {
+			fmt.Fprintf(&t, "def handle_%08x(event, context):\n    value = event.get(\"field_%x\", %d)\n    # compute the result for item %d\n    return {\"status\": %d, \"body\": \"done %x\"}\n\n",
+				r.Uint32(), r.Uint32(), r.IntN(1000), r.IntN(100000), 200+r.IntN(300), r.Uint64())
+		}
+		f.Write(t.Bytes())
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
 }

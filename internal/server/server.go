@@ -268,7 +268,8 @@ func (s *Server) open(ctx context.Context) error {
 	wakeup := signing.NewWakeup()
 	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA,
 		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration(), Now: s.now,
-		OnRevocation: s.onRevocation, OnPayloadSigned: s.onPayloadSigned}
+		OnRevocation: s.onRevocation, OnPayloadSigned: s.onPayloadSigned,
+		ScanAllowlist: s.cfg.SecretScan.Allowlist(), OnScanFindings: s.onScanFindings}
 	s.ocsp = revocation.OCSPHandler(s.Profiles, s.log)
 	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log, Wakeup: wakeup}
 	// The data directory lock makes this the only node on this database:

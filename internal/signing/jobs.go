@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signet/signet/internal/errs"
+	"github.com/signet/signet/internal/secretscan"
 )
 
 // JobStatus is a signing job's status.
@@ -58,6 +59,9 @@ type Job struct {
 	RevokedAt          time.Time // zero unless the signature is revoked
 	RevokedBy          string
 	RevocationReason   string
+	// ScanFindings are the secret scan's findings that failed the job
+	// (enforce) or that it was signed with (warn); never the secrets.
+	ScanFindings []secretscan.Finding
 }
 
 // JobQuery selects jobs for ListJobs; zero fields match anything.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/notary"
+	"github.com/signet/signet/internal/secretscan"
 	"github.com/signet/signet/internal/signedzip"
 )
 
@@ -154,8 +155,12 @@ func (r *Runner) worker(ctx context.Context) {
 	}
 }
 
-// jobFailure is a definitive failure: the job ends Failed with Reason.
-type jobFailure struct{ Reason string }
+// jobFailure is a definitive failure: the job ends Failed with Reason
+// (and the secret-scan findings that caused it, if any).
+type jobFailure struct {
+	Reason   string
+	Findings []secretscan.Finding
+}
 
 func (f *jobFailure) Error() string { return f.Reason }
 
@@ -183,6 +188,7 @@ func (r *Runner) process(ctx context.Context, j Job) {
 		}
 		ferr := r.Service.Jobs.FinishJob(ctx, j.ID, func(j *Job) error {
 			j.Status, j.StatusReason, j.CompletedAt = JobFailed, f.Reason, r.Service.now()
+			j.ScanFindings = f.Findings
 			return nil
 		})
 		if ferr != nil {
@@ -213,6 +219,29 @@ const SignatureFormatParameter = "signatureFormat"
 // Signet, such as AWS's own plugin, verify the AWS way. Absent: no such
 // attribute, and plain notation verifies the signatures.
 const VerificationPluginParameter = "verificationPlugin"
+
+// SecretScanParameter is the signing parameter of a Lambda profile that
+// chooses what a secret found in a package does to its signing job (see
+// package secretscan): "enforce" (default) fails the job, "warn" signs
+// it and records the findings with the job, "off" does not scan.
+const SecretScanParameter = "secretScan"
+
+// Secret scan modes, the values of SecretScanParameter.
+const (
+	ScanEnforce = "enforce"
+	ScanWarn    = "warn"
+	ScanOff     = "off"
+)
+
+// SecretScanMode is the profile's scan mode: ScanEnforce, ScanWarn or
+// ScanOff. Only Lambda profiles sign packages; their default is enforce.
+func SecretScanMode(p Profile) string {
+	switch v := strings.ToLower(p.SigningParameters[SecretScanParameter]); v {
+	case ScanWarn, ScanOff:
+		return v
+	}
+	return ScanEnforce
+}
 
 // AWSPluginName is the name of AWS Signer's Notation plugin.
 const AWSPluginName = "com.amazonaws.signer.notation.plugin"
@@ -268,7 +297,35 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 		}
 		return err
 	}
+	// The secret scan runs while the source is hashed; its verdict is
+	// awaited before anything is signed.
+	type scanned struct {
+		findings []secretscan.Finding
+		err      error
+	}
+	scanDone := make(chan scanned, 1)
+	go func() {
+		if SecretScanMode(p) == ScanOff || p.PlatformID != PlatformLambda {
+			scanDone <- scanned{}
+			return
+		}
+		// Its own handle: the store's objects keep one sequential reader
+		// each, which the hash's reads would keep moving.
+		ssrc, err := s.Objects.OpenSource(ctx, j.SourceBucket, j.SourceKey, j.SourceVersion)
+		if err != nil {
+			scanDone <- scanned{nil, err}
+			return
+		}
+		defer ssrc.Close()
+		f, err := r.scan(ctx, j, p, ssrc, ssrc.Size())
+		scanDone <- scanned{f, err}
+	}()
 	sum, signedMD5, err := hashSource(io.NewSectionReader(src, 0, size), info.Head())
+	sc := <-scanDone
+	if sc.err != nil {
+		return sc.err
+	}
+	findings := sc.findings
 	if err != nil {
 		return fmt.Errorf("failed to read source: %w", err)
 	}
@@ -295,11 +352,67 @@ func (r *Runner) sign(ctx context.Context, j Job) error {
 	}
 	return s.Jobs.FinishJob(ctx, j.ID, func(j *Job) error {
 		j.Status, j.StatusReason = JobSucceeded, "Signing Succeeded"
+		if len(findings) > 0 {
+			j.StatusReason += "; signed with " + describeFindings(findings)
+			j.ScanFindings = findings
+		}
 		j.SignedBucket, j.SignedKey = j.DestBucket, key
 		j.CompletedAt, j.SignatureExpiresAt = s.now(), expiry
 		j.LeafSerial, j.LeafHash = leaf.Serial, leaf.Hash
 		return nil
 	})
+}
+
+// maxListedFindings bounds how many findings a status reason lists.
+const maxListedFindings = 20
+
+// scan runs the profile's secret scan on the source: it returns the
+// findings a warn profile signs with, or fails the job under enforce.
+func (r *Runner) scan(ctx context.Context, j Job, p Profile, src io.ReaderAt, size int64) ([]secretscan.Finding, error) {
+	mode := SecretScanMode(p)
+	res, err := secretscan.Scan(ctx, src, size, secretscan.Options{MaxTotal: r.maxSize(), Allowlist: r.Service.ScanAllowlist})
+	switch {
+	case errors.Is(err, secretscan.ErrTooLarge):
+		return nil, failf("The secret scan refused the package: %v", err)
+	case errors.Is(err, secretscan.ErrMalformed), errors.Is(err, secretscan.ErrNotZip):
+		return nil, failf("The source object is not a valid zip file: %v", err)
+	case err != nil:
+		return nil, fmt.Errorf("secret scan: %w", err)
+	case len(res.Findings) == 0:
+		return nil, nil
+	}
+	if r.Service.OnScanFindings != nil {
+		r.Service.OnScanFindings(ctx, j, mode == ScanEnforce, res.Findings)
+	}
+	if mode == ScanEnforce {
+		return nil, &jobFailure{
+			Reason:   "The package was not signed: the secret scan found " + describeFindings(res.Findings) + " (set signing parameter secretScan=warn to sign anyway, or allowlist them)",
+			Findings: res.Findings,
+		}
+	}
+	return res.Findings, nil
+}
+
+// describeFindings is "N secret-scan findings: path:line rule, …", at
+// most maxListedFindings of them listed.
+func describeFindings(fs []secretscan.Finding) string {
+	var b strings.Builder
+	if len(fs) == 1 {
+		b.WriteString("1 secret-scan finding: ")
+	} else {
+		fmt.Fprintf(&b, "%d secret-scan findings: ", len(fs))
+	}
+	for i, f := range fs {
+		if i == maxListedFindings {
+			fmt.Fprintf(&b, ", and %d more", len(fs)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.String())
+	}
+	return b.String()
 }
 
 // hashSource reads U once and returns its SHA-384 and the MD5 state of

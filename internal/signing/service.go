@@ -13,6 +13,7 @@ import (
 
 	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/errs"
+	"github.com/signet/signet/internal/secretscan"
 )
 
 // Store persists signing profiles. The database implements it; every
@@ -95,6 +96,15 @@ type Service struct {
 	// ("unsigned") may no longer hold.
 	OnPayloadSigned func(ctx context.Context, digest string)
 
+	// ScanAllowlist is the installation's secret-scan allowlist: the
+	// findings it matches do not fail or mark a signing job.
+	ScanAllowlist *secretscan.Allowlist
+	// OnScanFindings, if set, is called when a signing job's secret scan
+	// found something not allowlisted, before the job ends: failed is
+	// true if the profile enforces (the job fails), false if it warns
+	// (the job signs). The findings never hold the secrets.
+	OnScanFindings func(ctx context.Context, j Job, failed bool, findings []secretscan.Finding)
+
 	crls       respCache // CRLs and OCSP responses
 	responders responders
 }
@@ -150,6 +160,14 @@ func (s *Service) PutProfile(ctx context.Context, in PutProfileInput) (PutProfil
 			return PutProfileResult{}, newError(ErrInvalid, fmt.Sprintf("signingParameters.%s applies to %s profiles (their SignPayload envelopes), not to %s; remove it", VerificationPluginParameter, PlatformNotation, plat.ID))
 		case !validPluginName.MatchString(name):
 			return PutProfileResult{}, validationError("signingParameters."+VerificationPluginParameter, name, "must be a Notation plugin name such as "+AWSPluginName+": letters, digits, '.', '_' and '-', at most 128")
+		}
+	}
+	if mode, ok := in.SigningParameters[SecretScanParameter]; ok {
+		switch {
+		case plat.ID != PlatformLambda:
+			return PutProfileResult{}, newError(ErrInvalid, fmt.Sprintf("signingParameters.%s applies to %s profiles (their signing jobs), not to %s; remove it", SecretScanParameter, PlatformLambda, plat.ID))
+		case !strings.EqualFold(mode, ScanEnforce) && !strings.EqualFold(mode, ScanWarn) && !strings.EqualFold(mode, ScanOff):
+			return PutProfileResult{}, validationError("signingParameters."+SecretScanParameter, mode, "must be enforce, warn or off")
 		}
 	}
 	if len(in.SigningParameters) > 20 {

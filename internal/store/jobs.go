@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/signet/signet/internal/secretscan"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -15,15 +17,21 @@ var _ signing.JobStore = (*DB)(nil)
 
 const jobColumns = `id, client_request_token, kind, profile_name, profile_version, platform_id, source_bucket, source_key, source_version,
 dest_bucket, dest_prefix, signed_bucket, signed_key, status, status_reason, created_at, completed_at, signature_expires_at,
-requested_by, job_owner, job_invoker, attempts, lease_until, leaf_serial, leaf_hash, revoked_at, revoked_by, revocation_reason`
+requested_by, job_owner, job_invoker, attempts, lease_until, leaf_serial, leaf_hash, revoked_at, revoked_by, revocation_reason, scan_findings`
 
 func scanJob(row scanner) (signing.Job, error) {
 	var j signing.Job
 	var status string
 	var created, completed, expires, lease, revoked int64
+	var findings string
 	err := row.Scan(&j.ID, &j.ClientRequestToken, &j.Kind, &j.ProfileName, &j.ProfileVersion, &j.PlatformID, &j.SourceBucket, &j.SourceKey, &j.SourceVersion,
 		&j.DestBucket, &j.DestPrefix, &j.SignedBucket, &j.SignedKey, &status, &j.StatusReason, &created, &completed, &expires,
-		&j.RequestedBy, &j.Owner, &j.Invoker, &j.Attempts, &lease, &j.LeafSerial, &j.LeafHash, &revoked, &j.RevokedBy, &j.RevocationReason)
+		&j.RequestedBy, &j.Owner, &j.Invoker, &j.Attempts, &lease, &j.LeafSerial, &j.LeafHash, &revoked, &j.RevokedBy, &j.RevocationReason, &findings)
+	if err == nil && findings != "" {
+		if jerr := json.Unmarshal([]byte(findings), &j.ScanFindings); jerr != nil {
+			return j, fmt.Errorf("job %s: bad scan_findings: %w", j.ID, jerr)
+		}
+	}
 	j.Status = signing.JobStatus(status)
 	j.CreatedAt, j.CompletedAt, j.SignatureExpiresAt, j.LeaseUntil = fromUnixNano(created), fromUnixNano(completed), fromUnixNano(expires), fromUnixNano(lease)
 	j.RevokedAt = fromUnixNano(revoked)
@@ -33,7 +41,16 @@ func scanJob(row scanner) (signing.Job, error) {
 func jobArgs(j signing.Job) []any {
 	return []any{j.ID, j.ClientRequestToken, j.Kind, j.ProfileName, j.ProfileVersion, j.PlatformID, j.SourceBucket, j.SourceKey, j.SourceVersion,
 		j.DestBucket, j.DestPrefix, j.SignedBucket, j.SignedKey, string(j.Status), j.StatusReason, unixNano(j.CreatedAt), unixNano(j.CompletedAt), unixNano(j.SignatureExpiresAt),
-		j.RequestedBy, j.Owner, j.Invoker, j.Attempts, unixNano(j.LeaseUntil), j.LeafSerial, j.LeafHash, unixNano(j.RevokedAt), j.RevokedBy, j.RevocationReason}
+		j.RequestedBy, j.Owner, j.Invoker, j.Attempts, unixNano(j.LeaseUntil), j.LeafSerial, j.LeafHash, unixNano(j.RevokedAt), j.RevokedBy, j.RevocationReason, findingsJSON(j.ScanFindings)}
+}
+
+// findingsJSON is the scan_findings column: empty for none.
+func findingsJSON(fs []secretscan.Finding) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(fs) // plain strings and ints: cannot fail
+	return string(b)
 }
 
 // CreateJob implements signing.JobStore.
@@ -48,7 +65,7 @@ func (s *DB) CreateJob(ctx context.Context, j signing.Job) (signing.Job, bool, e
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), jobArgs(j)...)
+		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), jobArgs(j)...)
 		created = err == nil
 		return err
 	})
@@ -148,8 +165,8 @@ func (s *DB) FinishJob(ctx context.Context, id string, fn func(*signing.Job) err
 		if err := fn(&j); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET status = ?, status_reason = ?, signed_bucket = ?, signed_key = ?, completed_at = ?, signature_expires_at = ?, leaf_serial = ?, leaf_hash = ?, lease_until = 0 WHERE id = ?`),
-			string(j.Status), j.StatusReason, j.SignedBucket, j.SignedKey, unixNano(j.CompletedAt), unixNano(j.SignatureExpiresAt), j.LeafSerial, j.LeafHash, id)
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET status = ?, status_reason = ?, signed_bucket = ?, signed_key = ?, completed_at = ?, signature_expires_at = ?, leaf_serial = ?, leaf_hash = ?, scan_findings = ?, lease_until = 0 WHERE id = ?`),
+			string(j.Status), j.StatusReason, j.SignedBucket, j.SignedKey, unixNano(j.CompletedAt), unixNano(j.SignatureExpiresAt), j.LeafSerial, j.LeafHash, findingsJSON(j.ScanFindings), id)
 		return err
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/errs"
+	"github.com/signet/signet/internal/secretscan"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -70,6 +71,11 @@ type jobJSON struct {
 	JobInvoker          string             `json:"jobInvoker"`
 	IsRevoked           *bool              `json:"isRevoked,omitempty"`
 	RevocationRecord    *jobRevocationJSON `json:"revocationRecord,omitempty"`
+	// SecretScanFindings is Signet's own: the secret scan's findings
+	// that failed the job or that it was signed with (file, line, rule,
+	// fingerprint; never the secret). AWS SDKs ignore it; the
+	// statusReason lists the same findings.
+	SecretScanFindings []secretscan.Finding `json:"secretScanFindings,omitempty"`
 }
 
 // epoch renders a time as AWS JSON timestamps are: seconds since the epoch.
@@ -91,6 +97,7 @@ func jobToJSON(j signing.Job) jobJSON {
 		CreatedAt: epoch(j.CreatedAt), CompletedAt: optEpoch(j.CompletedAt), SignatureExpiresAt: optEpoch(j.SignatureExpiresAt),
 		RequestedBy: j.RequestedBy, Status: string(j.Status), StatusReason: j.StatusReason,
 		JobOwner: j.Owner, JobInvoker: j.Invoker,
+		SecretScanFindings: j.ScanFindings,
 	}
 	if j.Kind == signing.KindObject {
 		out.Source = &sourceJSON{S3: &s3ObjectJSON{BucketName: j.SourceBucket, Key: j.SourceKey, Version: j.SourceVersion}}
@@ -203,6 +210,7 @@ func (s *Signer) listJobs(w http.ResponseWriter, r *http.Request) error {
 		jj := jobToJSON(j)
 		revoked := !j.RevokedAt.IsZero()
 		jj.StatusReason, jj.CompletedAt, jj.RequestedBy, jj.RevocationRecord = "", nil, "", nil
+		jj.SecretScanFindings = nil
 		jj.IsRevoked = &revoked
 		resp.Jobs = append(resp.Jobs, jj)
 	}
