@@ -75,6 +75,20 @@ func main() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
+	// The same, with what functions get since they act as their role:
+	// credentials in the environment, the relayed API and the
+	// extension's listener (nothing calls them in a no-op).
+	rolePool, err := invoke.NewPool(invoke.Config{Concurrency: conc + 1, Region: "us-east-1", API: stubAPI{},
+		Credentials: func(context.Context, functions.Function) (invoke.Credentials, error) {
+			return invoke.Credentials{AccessKeyID: "ASIABENCHBENCHBENCH0", SecretAccessKey: strings.Repeat("s", 40), SessionToken: strings.Repeat("t", 128),
+				Expiration: time.Now().Add(time.Hour)}, nil
+		}}, host,
+		&invoke.Unpacker{Dir: filepath.Join(dir, "sandbox-role"), Reader: dirCode(code)}, filepath.Join(dir, "sandbox-role"), discard{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rolePool.Close()
 
 	bootstrap := filepath.Join(dir, "bootstrap")
 	build := exec.Command("go", "build", "-o", bootstrap, ".")
@@ -86,11 +100,13 @@ func main() {
 	goBin, _ := os.ReadFile(bootstrap)
 	fns := []struct {
 		label string
+		pool  *invoke.Pool
 		f     functions.Function
 		event string
 	}{
-		{"provided.al2023, aws-lambda-go no-op", fn(code, "go-noop", "provided.al2023", "bootstrap", map[string]string{"bootstrap": string(goBin)}), `{"noop":true}`},
-		{"python3.11 no-op", fn(code, "py-noop", "python3.11", "app.handler", map[string]string{"app.py": "def handler(event, context):\n    return None\n"}), `{}`},
+		{"provided.al2023, aws-lambda-go no-op", pool, fn(code, "go-noop", "provided.al2023", "bootstrap", map[string]string{"bootstrap": string(goBin)}), `{"noop":true}`},
+		{"provided.al2023, aws-lambda-go no-op, with role credentials, the relayed API and the extension", rolePool, fn(code, "go-noop-role", "provided.al2023", "bootstrap", map[string]string{"bootstrap": string(goBin)}), `{"noop":true}`},
+		{"python3.11 no-op", pool, fn(code, "py-noop", "python3.11", "app.handler", map[string]string{"app.py": "def handler(event, context):\n    return None\n"}), `{}`},
 	}
 
 	fmt.Println("### Warm invocations (Pool.Invoke: sandbox, Runtime API, result; no API front end)")
@@ -99,15 +115,15 @@ func main() {
 	fmt.Println("| handler | p50 | p99 | throughput, " + fmt.Sprint(conc) + " concurrent callers | p50 ÷ reference |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, x := range fns {
-		invokeOnce(pool, x.f, x.event) // cold start, not measured
+		invokeOnce(x.pool, x.f, x.event) // cold start, not measured
 		lat := make([]time.Duration, *n)
 		for i := range lat {
 			t0 := time.Now()
-			invokeOnce(pool, x.f, x.event)
+			invokeOnce(x.pool, x.f, x.event)
 			lat[i] = time.Since(t0)
 		}
 		p50, p99 := pct(lat, 50), pct(lat, 99)
-		tput := throughput(pool, x.f, x.event, conc, *seconds)
+		tput := throughput(x.pool, x.f, x.event, conc, *seconds)
 		fmt.Printf("| %s | %s | %s | %.0f/s | %.1f× |\n", x.label, ms(p50), ms(p99), tput, float64(p50)/float64(pct(ref, 50)))
 	}
 	fmt.Printf("| reference: a GET and a POST over loopback HTTP (the two Runtime API calls of an invocation) | %s | %s | — | 1 |\n", ms(pct(ref, 50)), ms(pct(ref, 99)))
@@ -135,6 +151,17 @@ func main() {
 	fmt.Println("|---|---|---|---|")
 	fmt.Printf("| cold invocation: sandbox, python, bootstrap, import, handler, result | %s | %s | %.1f× |\n", ms(pct(coldLat, 50)), ms(pct(coldLat, 90)), float64(pct(coldLat, 50))/float64(pct(pyLat, 50)))
 	fmt.Printf("| reference: `python3 -c pass` (fork, exec, interpreter start) | %s | %s | 1 |\n", ms(pct(pyLat, 50)), ms(pct(pyLat, 90)))
+}
+
+// stubAPI answers relayed requests; a no-op function makes none.
+type stubAPI struct{}
+
+func (stubAPI) ServeAPI(context.Context, invoke.APIRequest) invoke.APIResponse {
+	return invoke.APIResponse{Status: http.StatusOK}
+}
+
+func (stubAPI) ServeExtension(context.Context, invoke.Environment, invoke.APIRequest) invoke.APIResponse {
+	return invoke.APIResponse{Status: http.StatusOK}
 }
 
 func fn(dir, name, rt, handler string, files map[string]string) functions.Function {
