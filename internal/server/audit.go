@@ -108,7 +108,10 @@ func (w *auditWriter) decide() {
 	}
 	w.decided = true
 	w.info.mu.Lock()
-	w.hold = w.info.decision == "Allow" && (!readOnly(w.info.action) || w.info.plaintext)
+	// A response that may carry plaintext is held even when another of
+	// the request's authorizations was refused (BatchGetSecretValue
+	// answers the secrets it may read and refuses the others).
+	w.hold = w.info.decision == "Allow" && !readOnly(w.info.action) || w.info.plaintext
 	w.info.mu.Unlock()
 }
 

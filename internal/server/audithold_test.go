@@ -27,6 +27,7 @@ func TestAuditHoldsPlaintext(t *testing.T) {
 		{"GetSecretValue", []authz{{"secretsmanager:GetSecretValue", "Allow"}, {"kms:Decrypt", "Allow"}}, true},
 		{"DescribeSecret", []authz{{"secretsmanager:DescribeSecret", "Allow"}}, false},
 		{"BatchGetSecretValue", []authz{{"secretsmanager:BatchGetSecretValue", "Allow"}}, true},
+		{"BatchGetSecretValue, one secret refused", []authz{{"secretsmanager:BatchGetSecretValue", "Allow"}, {"kms:Decrypt", "Allow"}, {"secretsmanager:GetSecretValue", "Deny"}}, true},
 	}
 	for _, tc := range tests {
 		info := &auditInfo{}

@@ -362,6 +362,16 @@ func TestSecretsAuthorization(t *testing.T) {
 	if err != nil || len(l.SecretList) != 2 {
 		t.Errorf("ListSecrets by a principal allowed app/*: %v %d secrets", err, len(l.SecretList))
 	}
+	// Leaving out what the caller may not describe does not make the
+	// request a refusal in the audit log.
+	// (A read's record is written in the background: wait for it.)
+	var ev string
+	for deadline := time.Now().Add(time.Minute); ev == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		ev = auditEvents(t, ts, "secretsmanager:ListSecrets")
+	}
+	if !strings.Contains(ev, `"decision":"Allow"`) || strings.Contains(ev, `"decision":"Deny"`) {
+		t.Errorf("the audit record of ListSecrets: %s", ev)
+	}
 	// RotateSecret needs lambda:InvokeFunction on the function.
 	requireSandbox(t, ts.Server)
 	lc := lambdaClient(ts)

@@ -512,7 +512,7 @@ func (x *Secrets) list(w http.ResponseWriter, r *http.Request, in *input) error 
 	// Only the secrets the caller may describe are listed.
 	var visible []secrets.Secret
 	for _, sec := range all {
-		if awsapi.AuthorizeAlso(x.Authorizer, r, sec.ARN, "secretsmanager:DescribeSecret") == nil {
+		if awsapi.Allowed(x.Authorizer, r, sec.ARN, "secretsmanager:DescribeSecret") {
 			visible = append(visible, sec)
 		}
 	}
