@@ -120,7 +120,13 @@ func (s *Service) CheckEnforce(ctx context.Context, cscID string) error {
 			if err != nil {
 				continue // deleted meanwhile
 			}
-			if err := checkEnforcedEnvironment(f.Name, f.Environment, cfg); err != nil {
+			// Variables under a customer key are checked in clear; one
+			// that cannot be decrypted cannot be shown harmless.
+			env, err := s.Variables(ctx, f)
+			if err != nil {
+				return err
+			}
+			if err := checkEnforcedEnvironment(f.Name, env, cfg); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
 
 	"github.com/signet/signet/internal/errs"
 )
@@ -32,12 +36,36 @@ var (
 // names and values (Lambda's 4 KB).
 const MaxEnvironment = 4096
 
-// checkEnvironmentSize refuses variables over Lambda's 4 KB. The message
-// gives their size, not their values (Lambda's echoes them).
-func checkEnvironmentSize(env map[string]string) error {
+// envNameRE is Lambda's pattern for a variable name.
+var envNameRE = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
+
+// reservedVariables are the names Lambda sets itself and refuses to
+// take from a function's configuration.
+var reservedVariables = []string{"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+	"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+	"AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+	"AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
+
+// checkEnvironment refuses variables Lambda refuses: names outside its
+// pattern (a name is the whole NAME=VALUE entry's key: one holding "="
+// or a NUL would smuggle another variable into the runtime's
+// environment), its reserved names, and more than 4 KB. The messages give
+// names and sizes, never values (Lambda's 4 KB message echoes them).
+func checkEnvironment(env map[string]string) error {
+	var reserved []string
 	n := 0
 	for k, v := range env {
+		if !envNameRE.MatchString(k) {
+			return invalid("1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (the name %q does not)", k)
+		}
+		if slices.Contains(reservedVariables, k) {
+			reserved = append(reserved, k)
+		}
 		n += len(k) + len(v)
+	}
+	if len(reserved) > 0 {
+		sort.Strings(reserved)
+		return invalid("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(reserved, ","))
 	}
 	if n > MaxEnvironment {
 		return invalid("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. (Their names and values measure %d bytes.)", n)

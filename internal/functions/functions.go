@@ -402,7 +402,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Function, error) 
 	if err := checkEnforcedEnvironment(name, in.Environment, cfg); err != nil {
 		return Function{}, err
 	}
-	if err := checkEnvironmentSize(in.Environment); err != nil {
+	if err := checkEnvironment(in.Environment); err != nil {
 		return Function{}, err
 	}
 	keyARN := ""
@@ -492,7 +492,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, nameOrARN string, u C
 		}
 	}
 	if env != nil {
-		if err := checkEnvironmentSize(env); err != nil {
+		if err := checkEnvironment(env); err != nil {
 			return Function{}, err
 		}
 	}

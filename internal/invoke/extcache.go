@@ -71,6 +71,9 @@ type extensionCache struct {
 	now     func() time.Time
 	size    int
 	entries map[string]extensionEntry
+	// evictions counts evictions: an answer fetched across one may be
+	// stale and is not cached (see generation and put).
+	evictions uint64
 }
 
 type extensionEntry struct {
@@ -94,9 +97,21 @@ func (c *extensionCache) get(key string) ([]byte, bool) {
 	return e.body, true
 }
 
-func (c *extensionCache) put(key, resource string, body []byte, ttl time.Duration) {
+// generation is the eviction count before a miss is fetched.
+func (c *extensionCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.evictions
+}
+
+// put caches an answer fetched since generation gen, unless an eviction
+// came meanwhile (the answer may predate the write it was for).
+func (c *extensionCache) put(key, resource string, body []byte, ttl time.Duration, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.evictions != gen {
+		return
+	}
 	now := c.now()
 	if len(c.entries) >= c.size {
 		// Full: expired entries go first, else the one expiring first.
@@ -120,6 +135,7 @@ func (c *extensionCache) put(key, resource string, body []byte, ttl time.Duratio
 func (c *extensionCache) evict(resource string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.evictions++
 	for k, e := range c.entries {
 		if e.resource == resource || resource == "ssm:*" && strings.Contains(e.resource, ":ssm:") {
 			delete(c.entries, k)

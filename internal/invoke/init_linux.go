@@ -274,6 +274,10 @@ func (rt *rapid) serveExtension(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var gen uint64
+	if cache {
+		gen = rt.ext.generation()
+	}
 	h, b, err := rt.roundTrip(r, nil, true)
 	if err != nil {
 		if r.Context().Err() == nil {
@@ -284,7 +288,7 @@ func (rt *rapid) serveExtension(w http.ResponseWriter, r *http.Request) {
 	resource := http.Header(h.Header).Get(ExtensionResourceHeader)
 	http.Header(h.Header).Del(ExtensionResourceHeader)
 	if cache && h.Status == http.StatusOK && resource != "" {
-		rt.ext.put(key, resource, b, ttl)
+		rt.ext.put(key, resource, b, ttl, gen)
 	}
 	writeRelayed(w, h, b)
 }

@@ -37,7 +37,20 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 	}
 	info := auditInfoFrom(ctx)
 	if req.Probe {
-		info = &auditInfo{} // an answer for the response, not the request's decision
+		// An answer for the response, not the request's decision; but a
+		// response it lets carry plaintext is held for its record.
+		real := info
+		info = &auditInfo{}
+		defer func() {
+			info.mu.Lock()
+			plain := info.plaintext
+			info.mu.Unlock()
+			if plain {
+				real.mu.Lock()
+				real.plaintext = true
+				real.mu.Unlock()
+			}
+		}()
 	}
 	if req.Public {
 		info.set(req.Action, req.Resource, "Allow", false)

@@ -100,8 +100,33 @@ func TestFunctionEnvironmentKMS(t *testing.T) {
 	if apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "kms:Encrypt") {
 		t.Errorf("UpdateFunctionConfiguration with a key, without kms:Encrypt: %v", err)
 	}
+	// Moving the variables off the key (or to another) without giving
+	// them needs kms:Decrypt on the current key: else the response, and
+	// every later GetFunction, would show them.
+	mover := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Retryer: aws.NopRetryer{},
+		Credentials: userCredentials(t, ts, "mover", fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:*","iam:PassRole"],"Resource":"*"},{"Effect":"Allow","Action":"kms:Encrypt","Resource":%q}]}`, keyARN))})
+	for _, to := range []string{"", keyARN} {
+		_, err = mover.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("secret-env"), KMSKeyArn: aws.String(to)})
+		if apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "kms:Decrypt") {
+			t.Errorf("KMSKeyArn=%q without the variables and without kms:Decrypt: %v", to, err)
+		}
+	}
+	if f, _ := ts.DB().Function(ctx, "secret-env"); f.EncryptedEnvironment == nil {
+		t.Fatal("the variables left the key")
+	}
+	// Names as Lambda takes them: its pattern (a name holding "=" would
+	// smuggle another variable into the runtime), not its reserved ones.
+	for _, tc := range []struct{ name, want string }{
+		{"NODE_OPTIONS=--import=data:x", "regular expression pattern"},
+		{"AWS_REGION", "reserved keys"},
+		{"AWS_SESSION_TOKEN", "reserved keys"},
+	} {
+		if err := create("bad-name", ts.LambdaRole(t), map[string]string{tc.name: "x"}, ""); apiCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("a variable named %q: %v", tc.name, err)
+		}
+	}
 	// The 4 KB limit, without the values in the message.
-	big := map[string]string{"A": strings.Repeat("v", 2500), "B": strings.Repeat("w", 2500) + "secretish"}
+	big := map[string]string{"AA": strings.Repeat("v", 2500), "BB": strings.Repeat("w", 2500) + "secretish"}
 	if err := create("too-big", ts.LambdaRole(t), big, ""); apiCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), "4KB") || strings.Contains(err.Error(), "secretish") {
 		t.Errorf("5 KB of variables: %v", err)
 	}

@@ -228,10 +228,21 @@ func (f functionAPI) ServeAPI(ctx context.Context, in invoke.APIRequest) invoke.
 	// Not a loopback address: a policy that trusts 127.0.0.1 (aws:SourceIp)
 	// must not trust a function; the audit log says where it came from.
 	req.RemoteAddr = "sandbox:0"
+	// Only signed requests (an Authorization header or a presigned
+	// URL): the sandbox reaches Signet's AWS APIs, not its public
+	// endpoints.
+	if req.Header.Get("Authorization") == "" && req.URL.Query().Get("X-Amz-Credential") == "" {
+		return invoke.APIResponse{Status: http.StatusForbidden, Header: map[string][]string{"Content-Type": {"text/plain; charset=utf-8"}},
+			Body: []byte("Signet's endpoint inside a function's sandbox takes signed AWS API requests only\n")}
+	}
 	rec := &relayRecorder{header: http.Header{}}
 	f.s.ServeHTTP(rec, req)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
+	}
+	if rec.overflow {
+		return invoke.APIResponse{Status: http.StatusBadGateway, Header: map[string][]string{"Content-Type": {"text/plain; charset=utf-8"}},
+			Body: []byte(fmt.Sprintf("the response is larger than the %d bytes Signet relays into a sandbox\n", invoke.MaxRelayBody))}
 	}
 	return invoke.APIResponse{Status: rec.status, Header: rec.header, Body: rec.body.Bytes()}
 }
@@ -239,9 +250,10 @@ func (f functionAPI) ServeAPI(ctx context.Context, in invoke.APIRequest) invoke.
 // relayRecorder collects a relayed response, at most
 // invoke.MaxRelayBody bytes of body.
 type relayRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
+	header   http.Header
+	status   int
+	body     bytes.Buffer
+	overflow bool // the body went over the limit: the answer is a 502
 }
 
 func (r *relayRecorder) Header() http.Header { return r.header }
@@ -256,7 +268,8 @@ func (r *relayRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	if r.body.Len()+len(b) > invoke.MaxRelayBody {
+	if r.overflow || r.body.Len()+len(b) > invoke.MaxRelayBody {
+		r.overflow = true
 		return 0, fmt.Errorf("the response is larger than the %d bytes Signet relays into a sandbox", invoke.MaxRelayBody)
 	}
 	return r.body.Write(b)

@@ -231,7 +231,9 @@ func TestFunctionCredentials(t *testing.T) {
 		"    try:\n        boto3.client('iam').list_users()\n        listed = 'allowed'\n    except Exception as e:\n        listed = type(e).__name__ + ': ' + str(e)[:80]\n" +
 		"    try:\n        boto3.client('sts', aws_access_key_id='ASIAFORGEDFORGEDFORG', aws_secret_access_key='x' * 40, aws_session_token='forged').get_caller_identity()\n        forged = 'allowed'\n" +
 		"    except Exception as e:\n        forged = e.response['Error']['Code'] if hasattr(e, 'response') else type(e).__name__\n" +
-		"    return {'who': who, 'list_users': listed, 'forged': forged}\n"
+		"    import urllib.request, urllib.error\n    try:\n        urllib.request.urlopen('http://127.0.0.1:9002/healthz', timeout=30)\n        unsigned = 200\n" +
+		"    except urllib.error.HTTPError as e:\n        unsigned = e.code\n" +
+		"    return {'who': who, 'list_users': listed, 'forged': forged, 'unsigned': unsigned}\n"
 	lc := lambdaClient(ts)
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("whoami"), Runtime: ltypes.RuntimePython311,
 		Handler: aws.String("app.handler"), Role: aws.String(ts.IAM.RoleARN(role)), Timeout: aws.Int32(30),
@@ -246,9 +248,10 @@ func TestFunctionCredentials(t *testing.T) {
 		Who       string `json:"who"`
 		ListUsers string `json:"list_users"`
 		Forged    string `json:"forged"`
+		Unsigned  int    `json:"unsigned"`
 	}
 	json.Unmarshal(out.Payload, &got)
-	if got.Who != "arn:aws:sts::"+ts.AccountID()+":assumed-role/fn-role/whoami" || !strings.Contains(got.ListUsers, "AccessDenied") || got.Forged != "InvalidClientTokenId" {
+	if got.Who != "arn:aws:sts::"+ts.AccountID()+":assumed-role/fn-role/whoami" || !strings.Contains(got.ListUsers, "AccessDenied") || got.Forged != "InvalidClientTokenId" || got.Unsigned != 403 {
 		t.Errorf("inside the function: %s", out.Payload)
 	}
 	// A role Lambda cannot assume any more: the next environment cannot start.

@@ -28,18 +28,22 @@ func (ri rotationInvoker) InvokeRotation(ctx context.Context, fn string, payload
 		return fmt.Errorf("invoking %s: %w", fn, err)
 	}
 	if res.FunctionError != "" {
-		var e struct{ ErrorType, ErrorMessage string }
+		var e struct{ ErrorType string }
 		json.Unmarshal(res.Payload, &e)
-		return &rotationError{typ: e.ErrorType, msg: e.ErrorMessage}
+		return &rotationError{typ: e.ErrorType}
 	}
 	return nil
 }
 
 // rotationError is a rotation function's error.
-type rotationError struct{ typ, msg string }
+type rotationError struct{ typ string }
 
+// Error names the function's error type only: its message may hold
+// anything the function put there, a secret included, and this text is
+// kept with the secret and shown by DescribeSecret to callers who may not
+// read its value. The message is in the function's own log.
 func (e *rotationError) Error() string {
-	return fmt.Sprintf("the rotation function failed: %s: %s", e.typ, e.msg)
+	return fmt.Sprintf("the rotation function failed with %s (its message is in the function's log)", e.typ)
 }
 
 // openSecrets makes the Secrets Manager and its worker.

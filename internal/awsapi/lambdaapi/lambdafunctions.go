@@ -470,6 +470,20 @@ func (l *Lambda) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 				return err
 			}
 		}
+		// Moving the variables to another key (or to none) without
+		// giving them re-encrypts what the current key protects: the
+		// caller must be allowed to decrypt them.
+		if req.Environment == nil {
+			cur, err := l.Functions.Get(r.Context(), r.PathValue("name"))
+			if err != nil {
+				return err
+			}
+			if cur.EncryptedEnvironment != nil {
+				if err := awsapi.AuthorizeAlso(l.Authorizer, r, cur.KMSKeyARN, "kms:Decrypt"); err != nil {
+					return err
+				}
+			}
+		}
 		u.KMSKeyARN = req.KMSKeyArn
 	}
 	f, err := l.Functions.UpdateConfiguration(r.Context(), r.PathValue("name"), u)

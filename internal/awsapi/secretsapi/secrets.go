@@ -320,17 +320,16 @@ func (x *Secrets) batchGet(w http.ResponseWriter, r *http.Request, in *input) er
 		return errs.Field(secrets.ErrInvalidParameter, "secretIdList", "must have between 1 and 20 secret ids")
 	}
 	var values, failures []map[string]any
-	for i, id := range in.SecretIDList {
+	for _, id := range in.SecretIDList {
 		fail := func(err error) {
 			e := x.Service().MapError("BatchGetSecretValue", err)
 			failures = append(failures, map[string]any{"SecretId": id, "ErrorCode": e.Code, "Message": e.Message})
 		}
-		if i > 0 {
-			a := x.arnOf(r.Context(), id)
-			if err := awsapi.AuthorizeAlso(x.Authorizer, r, a, "secretsmanager:GetSecretValue"); err != nil {
-				fail(err)
-				continue
-			}
+		// Each secret needs GetSecretValue, the first included (the
+		// operation's own permission is BatchGetSecretValue).
+		if err := awsapi.AuthorizeAlso(x.Authorizer, r, x.arnOf(r.Context(), id), "secretsmanager:GetSecretValue"); err != nil {
+			fail(err)
+			continue
 		}
 		sec, err := x.Secrets.Find(r.Context(), id)
 		if err != nil {
