@@ -16,7 +16,10 @@ package awsapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 
 	"github.com/signet/signet/internal/policy"
 )
@@ -140,6 +143,38 @@ func Allowed(a Authorizer, r *http.Request, resource, action string) bool {
 		req.Service = op.svc.Name
 	}
 	return a.Authorize(r.Context(), req) == nil
+}
+
+// AuditNotes collects what a request's audit record should say beyond
+// its action and resource (WithAuditNotes, Note).
+type AuditNotes struct {
+	mu    sync.Mutex
+	notes []string
+}
+
+// String joins the notes.
+func (n *AuditNotes) String() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return strings.Join(n.notes, "; ")
+}
+
+type notesKey struct{}
+
+// WithAuditNotes returns a context whose requests' notes n collects.
+func WithAuditNotes(ctx context.Context, n *AuditNotes) context.Context {
+	return context.WithValue(ctx, notesKey{}, n)
+}
+
+// Note adds a line to the audit record of the request ctx belongs to (a
+// BatchGetSecretValue names each secret version it released); nothing
+// when the request is not audited. Never a value.
+func Note(ctx context.Context, format string, args ...any) {
+	if n, ok := ctx.Value(notesKey{}).(*AuditNotes); ok {
+		n.mu.Lock()
+		n.notes = append(n.notes, fmt.Sprintf(format, args...))
+		n.mu.Unlock()
+	}
 }
 
 // AllowAll is an Authorizer for tests of one API's wire format: every

@@ -154,7 +154,8 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.C
 		return
 	}
 	info := &auditInfo{}
-	r = r.WithContext(context.WithValue(r.Context(), auditInfoKey{}, info))
+	notes := &awsapi.AuditNotes{}
+	r = r.WithContext(awsapi.WithAuditNotes(context.WithValue(r.Context(), auditInfoKey{}, info), notes))
 	aw := &auditWriter{ResponseWriter: w, info: info}
 	start := time.Now()
 	serve(aw, r)
@@ -179,7 +180,8 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.C
 	// its body stops arriving, which cancels the request's context): the
 	// record is queued either way, and the response depends on it.
 	err := s.auditWriter.Append(context.WithoutCancel(r.Context()), audit.Event{Time: start, Principal: caller.PrincipalARN, AccessKey: caller.AccessKeyID, Action: action,
-		Resource: resource, Decision: decision, RequestID: awsapi.RequestID(r.Context()), SourceIP: caller.SourceIP, Outcome: outcome, BreakGlass: breakGlass}, aw.hold)
+		Resource: resource, Decision: decision, RequestID: awsapi.RequestID(r.Context()), SourceIP: caller.SourceIP, Outcome: outcome, BreakGlass: breakGlass,
+		Detail: notes.String()}, aw.hold)
 	if aw.hold {
 		if err != nil {
 			s.log.ErrorContext(r.Context(), "a change could not be audited; its response is withheld", "request_id", awsapi.RequestID(r.Context()), "err", err)

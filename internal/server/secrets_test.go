@@ -323,6 +323,18 @@ func TestSecretsAuthorization(t *testing.T) {
 			t.Errorf("the refusal carries the value: %v", err)
 		}
 	}
+	// A batch with a secret refused: its audit record names the one
+	// released.
+	batchReader := smClient(ts, userCredentials(t, ts, "batch-reader", fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:BatchGetSecretValue","Resource":"*"},
+		{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:us-east-1:%s:secret:app/*"},{"Effect":"Allow","Action":"kms:Decrypt","Resource":%q}]}`, acct, keyARN)))
+	if out, err := batchReader.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: []string{customARN, otherARN}}); err != nil ||
+		len(out.SecretValues) != 1 || len(out.Errors) != 1 {
+		t.Errorf("BatchGetSecretValue, one allowed and one refused: %v %+v", err, out)
+	}
+	// (The batch's record waits for durability before the response: it is there.)
+	if ev := auditEvents(t, ts, "secretsmanager:GetSecretValue") + auditEvents(t, ts, "secretsmanager:BatchGetSecretValue"); !strings.Contains(ev, "released "+customARN+" version ") {
+		t.Errorf("the batch's audit record does not name the secret it released: %s", ev)
+	}
 	// BatchGetSecretValue needs GetSecretValue on every secret, the
 	// first included.
 	batcher := smClient(ts, userCredentials(t, ts, "batcher", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:BatchGetSecretValue","Resource":"*"}]}`))

@@ -341,6 +341,9 @@ func (x *Secrets) batchGet(w http.ResponseWriter, r *http.Request, in *input) er
 			fail(err)
 			continue
 		}
+		// The record names every secret version released, whatever
+		// its decision says of the ones refused.
+		awsapi.Note(r.Context(), "released %s version %s", sec.ARN, out["VersionId"])
 		values = append(values, out)
 	}
 	return awsapi.JSON{}.Write(w, map[string]any{"SecretValues": nonNil(values), "Errors": nonNil(failures)})
