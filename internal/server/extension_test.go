@@ -185,20 +185,10 @@ func TestParametersAndSecretsExtension(t *testing.T) {
 		RotationRules: &smtypes.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)}}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	waitUntil(t, 3*time.Minute, "the rotation to finish", func() bool {
 		d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("db/creds")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.LastRotatedDate != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the rotation did not finish in 3 minutes: %s", describeRaw(t, ts, "db/creds"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && d.LastRotatedDate != nil
+	})
 	cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("db/creds")})
 	if err != nil {
 		t.Fatal(err)

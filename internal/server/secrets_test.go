@@ -97,6 +97,18 @@ func waitForLogs(t *testing.T, ts *servertest.Server, fn string, want ...string)
 	}
 }
 
+// waitUntil polls cond until it holds, failing the test after limit.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // auditEvents is the JSON of the audit events of an action.
 func auditEvents(t *testing.T, ts *servertest.Server, action string) string {
 	t.Helper()
@@ -550,20 +562,10 @@ func TestSecretRotationTemplate(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Wait, with a deadline, for the rotation to end either way.
-			deadline := time.Now().Add(3 * time.Minute)
-			for {
+			waitUntil(t, 3*time.Minute, "the rotation to end", func() bool {
 				sec, err := ts.Server.Secrets.Find(ctx, tc.name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !sec.Rotation.LastRotated.IsZero() || sec.Rotation.FailedStep != "" {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the rotation did not end in 3 minutes: %+v\n%s", sec.Rotation, functionLogs(t, ts, "rotator"))
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return err == nil && (!sec.Rotation.LastRotated.IsZero() || sec.Rotation.FailedStep != "")
+			})
 			cur, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(tc.name)})
 			if err != nil {
 				t.Fatal(err)
