@@ -34,6 +34,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/logging"
+	"github.com/zricethezav/gitleaks/v8/report"
 )
 
 // Finding is one secret found: where, and by which rule. It never holds
@@ -107,6 +108,7 @@ type Result struct {
 var (
 	detOnce sync.Once
 	det     *detect.Detector
+	eng     *engine
 	detErr  error
 )
 
@@ -126,6 +128,7 @@ func detector() (*detect.Detector, error) {
 			return
 		}
 		det.Redact = 100 // the secret is replaced before we see it
+		eng = newEngine(det)
 	})
 	return det, detErr
 }
@@ -142,11 +145,10 @@ func Rules() (int, error) {
 // Scan reads the zip r of size bytes and returns the findings that the
 // allowlist does not filter, ordered by path and line.
 func Scan(ctx context.Context, r io.ReaderAt, size int64, opt Options) (Result, error) {
-	d, err := detector()
-	if err != nil {
+	if _, err := detector(); err != nil {
 		return Result{}, err
 	}
-	s := &scan{ctx: ctx, det: d, opt: opt, seen: map[string]bool{}}
+	s := &scan{ctx: ctx, eng: eng, opt: opt, seen: map[string]bool{}}
 	if s.opt.MaxTotal <= 0 {
 		s.opt.MaxTotal = DefaultMaxTotal
 	}
@@ -167,7 +169,7 @@ func Scan(ctx context.Context, r io.ReaderAt, size int64, opt Options) (Result, 
 			}
 		}()
 	}
-	err = s.archive(r, size, "", 1)
+	err := s.archive(r, size, "", 1)
 	close(s.work)
 	wg.Wait()
 	if err != nil {
@@ -193,7 +195,7 @@ func ScanBytes(ctx context.Context, b []byte, opt Options) (Result, error) {
 
 type scan struct {
 	ctx  context.Context
-	det  *detect.Detector
+	eng  *engine
 	opt  Options
 	work chan fileJob
 
@@ -271,9 +273,7 @@ func (s *scan) read(f *zip.File, name string, recurse bool) ([]byte, error) {
 	n, err := io.ReadFull(rc, b[:min(size, binarySniff)])
 	if err == nil && n == binarySniff && size > TinyBinary && isBinary(b[:n]) && !(recurse && isArchive(f.Name, b[:n])) {
 		s.bytes += int64(n)
-		s.mu.Lock()
-		s.res.Skipped++
-		s.mu.Unlock()
+		s.skip(name)
 		return nil, nil
 	}
 	if err == nil {
@@ -316,18 +316,36 @@ func isArchive(name string, b []byte) bool {
 	return bytes.HasPrefix(b, []byte("PK\x03\x04"))
 }
 
+// skip counts a binary file not scanned, after the rules that judge a
+// file by its name alone (a .p12 key store, say) have seen it.
+func (s *scan) skip(name string) {
+	found := s.eng.detectPath(s.ctx, rulePath(name))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.res.Skipped++
+	s.add(name, found)
+}
+
+// rulePath is the path gitleaks' rules see: a file in a nested archive
+// as if the archive were a directory, so that patterns such as
+// (?:^|/)node_modules/ match inside it too.
+func rulePath(name string) string { return strings.ReplaceAll(name, "!", "/") }
+
 // file scans one file's content; workers call it concurrently.
 func (s *scan) file(name string, b []byte) {
 	if len(b) > TinyBinary && isBinary(b[:min(len(b), binarySniff)]) {
-		s.mu.Lock()
-		s.res.Skipped++
-		s.mu.Unlock()
+		s.skip(name)
 		return
 	}
-	found := s.det.DetectContext(s.ctx, detect.Fragment{Raw: string(b)})
+	found := s.eng.detect(s.ctx, rulePath(name), string(b))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.res.Files++
+	s.add(name, found)
+}
+
+// add records the findings of file name; s.mu is held.
+func (s *scan) add(name string, found []report.Finding) {
 	for _, gf := range found {
 		gf.Secret, gf.Match, gf.Line = "", "", "" // never kept
 		f := Finding{Path: name, Line: gf.StartLine + 1, RuleID: gf.RuleID}

@@ -121,8 +121,13 @@ func TestScan(t *testing.T) {
 		{"allow path regex", nested, &secretscan.Allowlist{Paths: []string{`re:^lib/.*\.jar!src/`}}, wantNested[:2]},
 		{"allow rule", plain, &secretscan.Allowlist{Rules: []string{"github-pat", "private-key"}}, want[:1]},
 		{"allow fingerprint", plain, &secretscan.Allowlist{Fingerprints: []string{"config.py:aws-access-token:3"}}, want[1:]},
-		{"binary skipped", zipOf(t, "blob.bin", "\x00\x01"+strings.Repeat("x", 1000)+s.awsKey), nil, nil},
-		{"tiny binary scanned", zipOf(t, "t.bin", "\x00\nkey = '"+s.awsKey+"'\n"), nil, []string{"t.bin:2 aws-access-token"}},
+		{"binary skipped", zipOf(t, "blob.dat", "\x00\x01"+strings.Repeat("x", 1000)+s.awsKey), nil, nil},
+		{"tiny binary scanned", zipOf(t, "t.dat", "\x00\nkey = '"+s.awsKey+"'\n"), nil, []string{"t.dat:2 aws-access-token"}},
+		// gitleaks' global allowlist: dependencies, lock files, images.
+		{"node_modules skipped", zipOf(t, "node_modules/lib/config.js", "key = '"+s.awsKey+"'\n", "lib/app.jar", string(zipOf(t, "node_modules/x.js", "key = '"+s.awsKey+"'\n"))), nil, nil},
+		{"package-lock.json skipped", zipOf(t, "package-lock.json", "{\"token\": \""+s.githubToken+"\"}\n"), nil, nil},
+		// A rule by name alone, on a binary file the scan does not read.
+		{"key store by name", zipOf(t, "certs/client.p12", "\x00\x01"+strings.Repeat("\x02", 9000), "lib/app.jar", string(zipOf(t, "client.pfx", "\x00"))), nil, []string{"certs/client.p12:1 pkcs12-file", "lib/app.jar!client.pfx:1 pkcs12-file"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +148,7 @@ func TestScan(t *testing.T) {
 			}
 		})
 	}
-	if res := scan(t, zipOf(t, "blob.bin", "\x00\x01"+strings.Repeat("x", 1000)), nil); res.Skipped != 1 || res.Files != 0 {
+	if res := scan(t, zipOf(t, "blob.dat", "\x00\x01"+strings.Repeat("x", 1000)), nil); res.Skipped != 1 || res.Files != 0 {
 		t.Errorf("binary: files %d skipped %d, want 0 and 1", res.Files, res.Skipped)
 	}
 }

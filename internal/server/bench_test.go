@@ -10,8 +10,13 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"io"
+	"io/fs"
 	mrand "math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -320,8 +325,10 @@ func BenchmarkAuthzAudit(b *testing.B) {
 // BenchmarkSignJob50MBScan signs a 50 MB zip with the profile's secret
 // scan off and on (warn, so that a chance finding does not fail the
 // job): the scan's share of a signing job. text: code-like text files of
-// about 64 KB each, all scanned; binary: BenchmarkSignJob50MB's random
-// 1 MB files, skipped after their first 8 KB.
+// about 64 KB each, all scanned; source: real source code (Go's own, as
+// rich in "key", "token" and "auth" as code gets); binary:
+// BenchmarkSignJob50MB's random 1 MB files, skipped after their first
+// 8 KB.
 func BenchmarkSignJob50MBScan(b *testing.B) {
 	e := newJobEnv(b)
 	for _, mode := range []string{"off", "warn"} {
@@ -330,9 +337,14 @@ func BenchmarkSignJob50MBScan(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, content := range []string{"text", "binary"} {
-		src := textZip(b, 50<<20)
-		if content == "binary" {
+	for _, content := range []string{"text", "source", "binary"} {
+		var src []byte
+		switch content {
+		case "text":
+			src = textZip(b, 50<<20)
+		case "source":
+			src = sourceZip(b, 50<<20)
+		case "binary":
 			src = bigZip(b, 50<<20)
 		}
 		ver := e.put(b, "artifacts", content+".zip", src)
@@ -354,6 +366,36 @@ func BenchmarkSignJob50MBScan(b *testing.B) {
 }
 
 var scanJobs atomic.Int64 // client request tokens of BenchmarkSignJob50MBScan
+
+// sourceZip returns a stored zip of about size bytes of Go's own
+// source files.
+func sourceZip(b *testing.B, size int) []byte {
+	root := filepath.Join(runtime.GOROOT(), "src")
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || buf.Len() >= size {
+			return err
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		f, err := w.CreateHeader(&zip.FileHeader{Name: strings.TrimPrefix(p, root+"/"), Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(src)
+		return err
+	})
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
 
 // textZip returns a stored zip of about size bytes of code-like text
 // files of about 64 KB each.
