@@ -8,6 +8,7 @@ import (
 	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
 
 	"github.com/signet/signet/internal/iam"
+	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/store"
 )
@@ -51,6 +52,27 @@ func (s *Server) AuditDB() *store.DB { return s.auditDB }
 // SetRequestLimits changes the header and body deadlines and the
 // buffered-body budget. Call it before Serve.
 func (s *Server) SetRequestLimits(header, bodyIdle time.Duration, minRate, bufferedBodies int64, bodyWait time.Duration) {
-	s.limits = requestLimits{header: header, bodyIdle: bodyIdle, minRate: minRate, bufferedBodies: bufferedBodies, bodyWait: bodyWait}
+	s.limits = requestLimits{header: header, bodyIdle: bodyIdle, minRate: minRate, bufferedBodies: bufferedBodies, relayedBodies: bufferedBodies, bodyWait: bodyWait}
 	s.bodies = newBodyBudget(bufferedBodies)
+	s.relayed = newBodyBudget(bufferedBodies)
+}
+
+// HoldBodies takes all of the budget of buffered bodies, of the server's
+// clients or (relayed) of functions' requests, until release.
+func (s *Server) HoldBodies(relayed bool) (release func()) {
+	b := s.bodies
+	if relayed {
+		b = s.relayed
+	}
+	release, err := b.acquire(context.Background(), b.max, time.Second)
+	if err != nil {
+		panic(err)
+	}
+	return release
+}
+
+// ServeRelayed serves a request as if a function had made it from its
+// sandbox.
+func (s *Server) ServeRelayed(ctx context.Context, in invoke.APIRequest) invoke.APIResponse {
+	return functionAPI{s}.ServeAPI(ctx, in)
 }

@@ -235,6 +235,16 @@ func (f functionAPI) ServeAPI(ctx context.Context, in invoke.APIRequest) invoke.
 		return invoke.APIResponse{Status: http.StatusForbidden, Header: map[string][]string{"Content-Type": {"text/plain; charset=utf-8"}},
 			Body: []byte("Signet's endpoint inside a function's sandbox takes signed AWS API requests only\n")}
 	}
+	// The body is in memory already: count it against the sandboxes'
+	// budget, not the one other clients' bodies share.
+	release, err := f.s.relayed.acquire(ctx, int64(len(in.Body)), f.s.limits.bodyWait)
+	if err != nil {
+		return invoke.APIResponse{Status: http.StatusTooManyRequests, Header: map[string][]string{
+			"Content-Type": {"text/plain; charset=utf-8"}, "X-Amzn-Errortype": {"ThrottlingException"}},
+			Body: []byte("Signet holds as many request bodies from functions as it can at once; retry with backoff\n")}
+	}
+	defer release()
+	req = req.WithContext(context.WithValue(req.Context(), relayedKey{}, true))
 	rec := &relayRecorder{header: http.Header{}}
 	f.s.ServeHTTP(rec, req)
 	if rec.status == 0 {
@@ -246,6 +256,12 @@ func (f functionAPI) ServeAPI(ctx context.Context, in invoke.APIRequest) invoke.
 	}
 	return invoke.APIResponse{Status: rec.status, Header: rec.header, Body: rec.body.Bytes()}
 }
+
+// relayedKey marks the context of a request relayed from a sandbox.
+type relayedKey struct{}
+
+// relayedFrom reports whether ctx is a relayed request's.
+func relayedFrom(ctx context.Context) bool { v, _ := ctx.Value(relayedKey{}).(bool); return v }
 
 // relayRecorder collects a relayed response, at most
 // invoke.MaxRelayBody bytes of body.

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +24,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/server"
 	"github.com/signet/signet/internal/server/servertest"
 )
@@ -223,13 +225,19 @@ func TestHostileBodiesStayBounded(t *testing.T) {
 // small, so a test reaches them at once.
 func startWithLimits(t *testing.T, header, bodyIdle time.Duration, minRate, bufferedBodies int64, bodyWait time.Duration) (addr string, creds aws.Credentials) {
 	t.Helper()
+	_, addr, creds = startServerWithLimits(t, header, bodyIdle, minRate, bufferedBodies, bodyWait)
+	return addr, creds
+}
+
+func startServerWithLimits(t *testing.T, header, bodyIdle time.Duration, minRate, bufferedBodies int64, bodyWait time.Duration) (srv *server.Server, addr string, creds aws.Credentials) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.Listen = t.TempDir(), l.Addr().String()
-	srv, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, err = server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +246,7 @@ func startWithLimits(t *testing.T, header, bodyIdle time.Duration, minRate, buff
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, l); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	return l.Addr().String(), servertest.ReadCredentials(t, srv.CredentialsPath())
+	return srv, l.Addr().String(), servertest.ReadCredentials(t, srv.CredentialsPath())
 }
 
 // signedHead returns the request line and headers of a signed
@@ -394,5 +402,61 @@ func TestBufferedBodiesBudget(t *testing.T) {
 			t.Fatalf("a request beside one holding the whole budget got %d %s", resp.StatusCode, b)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRelayedBodiesOwnBudget: requests functions make from their
+// sandboxes hold their bodies under a budget of their own. Functions
+// holding all of theirs do not throttle the server's other clients, and
+// other clients holding all of theirs do not throttle functions.
+func TestRelayedBodiesOwnBudget(t *testing.T) {
+	srv, addr, creds := startServerWithLimits(t, 10*time.Second, 10*time.Second, 1, 1000, 100*time.Millisecond)
+	direct := func() int {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, signedHead(t, addr, creds, 2)+"{}")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// A signed relayed request with a body, while other clients hold the
+	// whole shared budget.
+	put := func() invoke.APIResponse {
+		body := []byte(`{"platformId":"AWSLambda-SHA384-ECDSA"}`)
+		req, err := http.NewRequest("PUT", "http://"+addr+"/signing-profiles/relayed", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		sum := sha256.Sum256(body)
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "signer", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		return srv.ServeRelayed(context.Background(), invoke.APIRequest{Method: "PUT", URI: "/signing-profiles/relayed", Host: addr, Header: req.Header, Body: body})
+	}
+	release := srv.HoldBodies(false)
+	if resp := put(); resp.Status != http.StatusOK {
+		t.Errorf("relayed PutSigningProfile while clients hold the shared budget: %d %s", resp.Status, resp.Body)
+	}
+	if code := direct(); code != http.StatusTooManyRequests {
+		t.Errorf("direct request while clients hold the shared budget: %d, want 429", code)
+	}
+	release()
+
+	release = srv.HoldBodies(true)
+	defer release()
+	if code := direct(); code == http.StatusTooManyRequests {
+		t.Errorf("direct request throttled while functions hold their budget")
+	}
+	if resp := put(); resp.Status != http.StatusTooManyRequests || resp.Header["X-Amzn-Errortype"][0] != "ThrottlingException" {
+		t.Errorf("relayed request while functions hold their budget: %d %s", resp.Status, resp.Body)
 	}
 }

@@ -13,12 +13,16 @@ import (
 // than bodyIdle and, after the first bodyIdle, at minRate bytes per
 // second on average, which still lets a 70 MB package arrive over a slow
 // link. At most bufferedBodies bytes of request bodies are held at once;
-// a request that would exceed it waits up to bodyWait for room.
+// a request that would exceed it waits up to bodyWait for room. Requests
+// functions make from their sandboxes have a budget of their own,
+// relayedBodies, so that functions cannot crowd out the server's other
+// clients (nor those clients the functions).
 type requestLimits struct {
 	header         time.Duration
 	bodyIdle       time.Duration
 	minRate        int64
 	bufferedBodies int64
+	relayedBodies  int64
 	bodyWait       time.Duration
 }
 
@@ -27,6 +31,7 @@ var defaultLimits = requestLimits{
 	bodyIdle:       30 * time.Second,
 	minRate:        16 << 10,
 	bufferedBodies: 256 << 20,
+	relayedBodies:  64 << 20,
 	bodyWait:       30 * time.Second,
 }
 

@@ -90,6 +90,7 @@ type Server struct {
 	ocsp     http.Handler // the OCSP responders, also in s.public
 	limits   requestLimits
 	bodies   *bodyBudget
+	relayed  *bodyBudget // bodies of requests relayed from sandboxes
 
 	// Profiles is the signing-profile service, exposed for tests.
 	Profiles *signing.Service
@@ -181,6 +182,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		o(s)
 	}
 	s.bodies = newBodyBudget(s.limits.bufferedBodies)
+	s.relayed = newBodyBudget(s.limits.relayedBodies)
 	if err := s.tighten(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -567,6 +569,14 @@ func unsignedProtocol(r *http.Request) string {
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, svc *awsapi.Service, limit int64, tooLarge *awsapi.Error) (body []byte, release func(), _ *awsapi.Error) {
 	if r.ContentLength > limit {
 		return nil, nil, tooLarge
+	}
+	if relayedFrom(r.Context()) {
+		// Held by the relay already, under the sandboxes' own budget.
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err != nil || int64(len(body)) > limit {
+			return nil, nil, tooLarge
+		}
+		return body, func() {}, nil
 	}
 	n := limit
 	if r.ContentLength >= 0 {
