@@ -47,6 +47,8 @@ type Event struct {
 	Outcome   string    `json:"outcome,omitempty"` // e.g. an error code
 	Detail    string    `json:"detail,omitempty"`
 	AccessKey string    `json:"accessKey,omitempty"`
+	// SourceIdentity is the role session's source identity, if any.
+	SourceIdentity string `json:"sourceIdentity,omitempty"`
 	// BreakGlass marks a call made with the account root's credentials
 	// (the bootstrap administrator), which policies do not restrict.
 	BreakGlass bool `json:"breakGlass,omitempty"`
@@ -75,7 +77,7 @@ func NewRecord(seq int64, prev string, e Event) (Record, error) {
 
 // Clean returns e with every text field escaped by [Clean].
 func (e Event) Clean() Event {
-	for _, f := range []*string{&e.Principal, &e.Action, &e.Resource, &e.Decision, &e.RequestID, &e.SourceIP, &e.Outcome, &e.Detail, &e.AccessKey} {
+	for _, f := range []*string{&e.Principal, &e.Action, &e.Resource, &e.Decision, &e.RequestID, &e.SourceIP, &e.Outcome, &e.Detail, &e.AccessKey, &e.SourceIdentity} {
 		*f = Clean(*f)
 	}
 	return e

@@ -32,10 +32,13 @@ type Caller struct {
 	// whose principal was deleted and re-created under the same name is
 	// refused.
 	PrincipalID string
-	AccessKeyID string
-	SourceIP    string
-	Region      string // the region the request was signed for
-	Secure      bool   // it came over TLS
+	// SourceIdentity is the role session's source identity, if any (a
+	// function's sessions: the function's ARN).
+	SourceIdentity string
+	AccessKeyID    string
+	SourceIP       string
+	Region         string // the region the request was signed for
+	Secure         bool   // it came over TLS
 }
 
 type callerKey struct{}

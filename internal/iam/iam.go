@@ -111,6 +111,10 @@ type Key struct {
 	// the user's or role's unique id, which binds the key to that one
 	// entity (not to whatever later bears its name).
 	PrincipalARN, PrincipalID string
+	// SourceIdentity is a role session's source identity: every request
+	// made with the key carries it (aws:SourceIdentity) and the audit log
+	// records it.
+	SourceIdentity string
 }
 
 // Keys issues and removes access keys (sealing secrets is the caller's).

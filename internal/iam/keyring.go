@@ -25,6 +25,7 @@ type StoredKey struct {
 	Expires          time.Time // zero: never
 	PrincipalARN     string
 	PrincipalID      string // unique id of the user or role; "" for the bootstrap key and older keys
+	SourceIdentity   string // a role session's source identity, if it has one
 	CreatedAt        time.Time
 }
 
@@ -55,6 +56,7 @@ type Credential struct {
 	SessionTokenSHA256        [sha256.Size]byte
 	Expires                   time.Time // zero: never
 	PrincipalARN, PrincipalID string
+	SourceIdentity            string // a role session's source identity
 }
 
 // maxCachedKeys bounds the KeyRing's cache; past it the cache starts
@@ -89,7 +91,7 @@ func (k *KeyRing) CreateKey(ctx context.Context, key Key) error {
 		hash = HashSessionToken(key.Token)
 	}
 	return k.Store.CreateAccessKey(ctx, StoredKey{ID: key.ID, SealedSecret: k.Box.Seal([]byte(key.Secret), SecretAD(key.ID)), SessionTokenHash: hash,
-		Expires: key.Expires, PrincipalARN: key.PrincipalARN, PrincipalID: key.PrincipalID, CreatedAt: k.now()})
+		Expires: key.Expires, PrincipalARN: key.PrincipalARN, PrincipalID: key.PrincipalID, SourceIdentity: key.SourceIdentity, CreatedAt: k.now()})
 }
 
 // DeleteKey deletes a principal's key and forgets it.
@@ -128,7 +130,8 @@ func (k *KeyRing) Lookup(ctx context.Context, id string) (Credential, error) {
 	if err != nil {
 		return Credential{}, fmt.Errorf("access key %s: %w", id, err)
 	}
-	c = Credential{AccessKeyID: s.ID, SecretAccessKey: string(secret), Expires: s.Expires, PrincipalARN: s.PrincipalARN, PrincipalID: s.PrincipalID}
+	c = Credential{AccessKeyID: s.ID, SecretAccessKey: string(secret), Expires: s.Expires, PrincipalARN: s.PrincipalARN, PrincipalID: s.PrincipalID,
+		SourceIdentity: s.SourceIdentity}
 	if s.SessionTokenHash != "" {
 		h, err := hex.DecodeString(strings.TrimPrefix(s.SessionTokenHash, "sha256:"))
 		if err != nil || len(h) != sha256.Size {

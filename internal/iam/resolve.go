@@ -181,15 +181,43 @@ type Credentials struct {
 	Expiration      time.Time
 	AssumedRoleARN  string
 	AssumedRoleID   string
+	SourceIdentity  string // the session's, if it has one
 }
 
 var sessionRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+
+// Assumer is who asks for a role session.
+type Assumer struct {
+	// Principal is the caller's principal ARN, or the name of the
+	// service that asks (lambda.amazonaws.com).
+	Principal string
+	// SourceIdentity is the source identity of the caller's own role
+	// session: a session it assumes keeps it, as in AWS role chaining.
+	SourceIdentity string
+}
+
+// IsService reports whether a service, not a principal, asks.
+func (a Assumer) IsService() bool { return !strings.HasPrefix(a.Principal, "arn:") }
 
 // AssumeRole issues credentials of a role session to a caller that the
 // role's trust policy admits (the caller's own permission to call
 // sts:AssumeRole is checked by authorization, with the trust policy as
 // the resource policy). ctxKeys are the request's condition keys.
-func (s *Service) AssumeRole(ctx context.Context, caller, roleARN, session string, duration int, ctxKeys map[string][]string) (Credentials, error) {
+//
+// sourceIdentity, if not empty, is the source identity the session is
+// to have. A caller whose own session has one passes it on and cannot
+// change it. A principal setting one (or passing one on) needs the trust
+// policy to allow sts:SetSourceIdentity too, with sts:SourceIdentity in
+// its context; a service (Lambda naming a function's sessions after the
+// function) sets it as AWS's own services do, without.
+func (s *Service) AssumeRole(ctx context.Context, who Assumer, roleARN, session string, duration int, ctxKeys map[string][]string, sourceIdentity string) (Credentials, error) {
+	caller := who.Principal
+	if who.SourceIdentity != "" {
+		if sourceIdentity != "" && sourceIdentity != who.SourceIdentity {
+			return Credentials{}, errorf(ErrInvalid, "The source identity of a role session cannot be changed: the caller's session has source identity %s.", who.SourceIdentity)
+		}
+		sourceIdentity = who.SourceIdentity
+	}
 	if !sessionRE.MatchString(session) {
 		return Credentials{}, errs.Value(ErrInvalid, "roleSessionName", session, "must satisfy regular expression pattern: [\\w+=,.@-]* (2 to 64 characters)")
 	}
@@ -207,26 +235,41 @@ func (s *Service) AssumeRole(ctx context.Context, caller, roleARN, session strin
 	if err != nil {
 		return Credentials{}, err
 	}
+	if sourceIdentity != "" {
+		keys := make(map[string][]string, len(ctxKeys)+1)
+		for k, v := range ctxKeys {
+			keys[k] = v
+		}
+		keys["sts:sourceidentity"] = []string{sourceIdentity}
+		ctxKeys = keys
+	}
 	d := policy.Evaluate(policy.Policies{Resource: []*policy.Document{trust}},
 		policy.Request{Principal: caller, Account: s.Account.ID, Action: "sts:AssumeRole", Resource: roleARN, Context: ctxKeys})
 	if !d.Allowed() {
 		return Credentials{}, errorf(ErrDenied, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller, roleARN)
 	}
-	return s.issue(ctx, role, session, duration)
+	if sourceIdentity != "" && !who.IsService() {
+		d := policy.Evaluate(policy.Policies{Resource: []*policy.Document{trust}},
+			policy.Request{Principal: caller, Account: s.Account.ID, Action: "sts:SetSourceIdentity", Resource: roleARN, Context: ctxKeys})
+		if !d.Allowed() {
+			return Credentials{}, errorf(ErrDenied, "User: %s is not authorized to perform: sts:SetSourceIdentity on resource: %s", caller, roleARN)
+		}
+	}
+	return s.issue(ctx, role, session, duration, sourceIdentity)
 }
 
-func (s *Service) issue(ctx context.Context, role Role, session string, duration int) (Credentials, error) {
+func (s *Service) issue(ctx context.Context, role Role, session string, duration int, sourceIdentity string) (Credentials, error) {
 	id, secret := NewAccessKey("ASIA")
 	tok := make([]byte, 96)
 	rand.Read(tok)
 	c := Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: base64.StdEncoding.EncodeToString(tok),
 		Expiration:     s.now().Add(time.Duration(duration) * time.Second).Truncate(time.Second),
 		AssumedRoleARN: fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", s.Account.Partition, s.Account.ID, role.Name, session),
-		AssumedRoleID:  role.ID + ":" + session}
+		AssumedRoleID:  role.ID + ":" + session, SourceIdentity: sourceIdentity}
 	// The session is bound to the role's unique id: deleting the role
 	// and creating another of the same name does not revive it.
 	if err := s.Keys.CreateKey(ctx, Key{ID: c.AccessKeyID, Secret: c.SecretAccessKey, Token: c.SessionToken, Expires: c.Expiration,
-		PrincipalARN: c.AssumedRoleARN, PrincipalID: role.ID}); err != nil {
+		PrincipalARN: c.AssumedRoleARN, PrincipalID: role.ID, SourceIdentity: sourceIdentity}); err != nil {
 		return Credentials{}, err
 	}
 	return c, nil
@@ -301,6 +344,6 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, issuer string, 
 	if !d.Allowed() {
 		return Credentials{}, id, "", errorf(ErrDenied, "Not authorized to perform sts:AssumeRoleWithWebIdentity")
 	}
-	c, err := s.issue(ctx, role, session, duration)
+	c, err := s.issue(ctx, role, session, duration, "")
 	return c, id, host, err
 }

@@ -180,7 +180,7 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.C
 	// its body stops arriving, which cancels the request's context): the
 	// record is queued either way, and the response depends on it.
 	err := s.auditWriter.Append(context.WithoutCancel(r.Context()), audit.Event{Time: start, Principal: caller.PrincipalARN, AccessKey: caller.AccessKeyID, Action: action,
-		Resource: resource, Decision: decision, RequestID: awsapi.RequestID(r.Context()), SourceIP: caller.SourceIP, Outcome: outcome, BreakGlass: breakGlass,
+		Resource: resource, Decision: decision, RequestID: awsapi.RequestID(r.Context()), SourceIP: caller.SourceIP, SourceIdentity: caller.SourceIdentity, Outcome: outcome, BreakGlass: breakGlass,
 		Detail: notes.String()}, aw.hold)
 	if aw.hold {
 		if err != nil {

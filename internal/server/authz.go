@@ -192,6 +192,9 @@ func (a *authorizer) contextKeys(req awsapi.AuthzRequest, who iam.Resolved) map[
 	if req.Caller.SourceIP != "" {
 		k["aws:sourceip"] = []string{req.Caller.SourceIP}
 	}
+	if req.Caller.SourceIdentity != "" {
+		k["aws:sourceidentity"] = []string{req.Caller.SourceIdentity}
+	}
 	if req.Caller.Region != "" {
 		k["aws:requestedregion"] = []string{req.Caller.Region}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/signet/signet/internal/awsapi/lambdaapi"
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/kms"
 	"github.com/signet/signet/internal/logs"
@@ -121,8 +122,13 @@ func (s *Server) executionRole(ctx context.Context, f functions.Function) (invok
 	if len(session) < 2 {
 		session += "-fn"
 	}
-	c, err := s.IAM.AssumeRole(ctx, "lambda.amazonaws.com", f.Role, session, 0,
-		map[string][]string{"aws:principalservicename": {"lambda.amazonaws.com"}, "aws:sourcearn": {s.Functions.ARN(f.Name)}})
+	// The session's source identity is the function's ARN, which no
+	// caller of sts:AssumeRole can set (':' is outside the parameter's
+	// pattern): a policy condition on aws:SourceIdentity names one
+	// function's sessions and nothing else.
+	fn := s.Functions.ARN(f.Name)
+	c, err := s.IAM.AssumeRole(ctx, iam.Assumer{Principal: "lambda.amazonaws.com"}, f.Role, session, 0,
+		map[string][]string{"aws:principalservicename": {"lambda.amazonaws.com"}, "aws:sourcearn": {fn}}, fn)
 	if err != nil {
 		return invoke.Credentials{}, fmt.Errorf("Lambda cannot assume the function's execution role %s: %w", f.Role, err)
 	}
@@ -202,7 +208,7 @@ func (s *Server) auditDeploy(ctx context.Context, fn, decision string, d deployg
 	caller, _ := awsapi.CallerFrom(ctx)
 	err := s.auditWriter.Append(ctx, audit.Event{
 		Time: time.Now(), Principal: caller.PrincipalARN, Action: awsapi.ActionFrom(ctx), Resource: s.Functions.ARN(fn),
-		Decision: decision, RequestID: awsapi.RequestID(ctx), SourceIP: caller.SourceIP, Outcome: lambdaapi.ErrorCode(d.Refusal),
+		Decision: decision, RequestID: awsapi.RequestID(ctx), SourceIP: caller.SourceIP, SourceIdentity: caller.SourceIdentity, Outcome: lambdaapi.ErrorCode(d.Refusal),
 		Detail: fmt.Sprintf("code signing check %s failed: %s", d.Failed, d.Detail),
 	}, true)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/server"
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/server/servertest"
 )
 
@@ -234,27 +235,49 @@ func TestFunctionCredentials(t *testing.T) {
 		"    import urllib.request, urllib.error\n    try:\n        urllib.request.urlopen('http://127.0.0.1:9002/healthz', timeout=30)\n        unsigned = 200\n" +
 		"    except urllib.error.HTTPError as e:\n        unsigned = e.code\n" +
 		"    return {'who': who, 'list_users': listed, 'forged': forged, 'unsigned': unsigned}\n"
-	lc := lambdaClient(ts)
-	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("whoami"), Runtime: ltypes.RuntimePython311,
-		Handler: aws.String("app.handler"), Role: aws.String(ts.IAM.RoleARN(role)), Timeout: aws.Int32(30),
-		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, map[string]string{"app.py": code})}}); err != nil {
+	// The role may list users only in the sessions of the function
+	// whoami: their source identity is its ARN.
+	fnARN := "arn:aws:lambda:us-east-1:" + ts.AccountID() + ":function:whoami"
+	if err := ts.IAM.PutInlinePolicy(ctx, iam.KindRole, "fn-role", "list", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*",`+
+		`"Condition":{"StringEquals":{"aws:SourceIdentity":"`+fnARN+`"}}}}`); err != nil {
 		t.Fatal(err)
 	}
-	out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("whoami")})
-	if err != nil || out.FunctionError != nil {
-		t.Fatalf("Invoke: %v %s", err, out.Payload)
+	lc := lambdaClient(ts)
+	for _, name := range []string{"whoami", "whoami-too"} {
+		if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython311,
+			Handler: aws.String("app.handler"), Role: aws.String(ts.IAM.RoleARN(role)), Timeout: aws.Int32(30),
+			Code: &ltypes.FunctionCode{ZipFile: zipOf(t, map[string]string{"app.py": code})}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var got struct {
+	type result struct {
 		Who       string `json:"who"`
 		ListUsers string `json:"list_users"`
 		Forged    string `json:"forged"`
 		Unsigned  int    `json:"unsigned"`
 	}
-	json.Unmarshal(out.Payload, &got)
-	if got.Who != "arn:aws:sts::"+ts.AccountID()+":assumed-role/fn-role/whoami" || !strings.Contains(got.ListUsers, "AccessDenied") || got.Forged != "InvalidClientTokenId" || got.Unsigned != 403 {
-		t.Errorf("inside the function: %s", out.Payload)
+	for name, wantList := range map[string]string{"whoami": "allowed", "whoami-too": "AccessDenied"} {
+		out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name)})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("Invoke %s: %v %s", name, err, out.Payload)
+		}
+		var got result
+		json.Unmarshal(out.Payload, &got)
+		if got.Who != "arn:aws:sts::"+ts.AccountID()+":assumed-role/fn-role/"+name || !strings.Contains(got.ListUsers, wantList) || got.Forged != "InvalidClientTokenId" || got.Unsigned != 403 {
+			t.Errorf("inside the function %s: %s", name, out.Payload)
+		}
 	}
+	// Both calls are audited with the session's source identity (a read's
+	// record is written after its response: poll).
+	waitUntil(t, time.Minute, "the audit records of the functions' ListUsers", func() bool {
+		ev := auditEvents(t, ts, "iam:ListUsers")
+		return strings.Contains(ev, `"decision":"Deny","requestId"`) && strings.Contains(ev, `"sourceIdentity":"`+fnARN+`-too"`) &&
+			strings.Contains(ev, `"sourceIdentity":"`+fnARN+`"`) && strings.Contains(ev, `"sourceIp":"sandbox"`)
+	})
 	// A role Lambda cannot assume any more: the next environment cannot start.
+	if err := ts.IAM.DeleteInlinePolicy(ctx, iam.KindRole, "fn-role", "list"); err != nil {
+		t.Fatal(err)
+	}
 	if err := ts.IAM.DeleteRole(ctx, "fn-role"); err != nil {
 		t.Fatal(err)
 	}

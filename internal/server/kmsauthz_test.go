@@ -33,7 +33,7 @@ func roleSession(t *testing.T, ts *servertest.Server, name, doc string) aws.Cred
 			t.Fatal(err)
 		}
 	}
-	c, err := ts.IAM.AssumeRole(ctx, "arn:aws:iam::"+acct+":root", "arn:aws:iam::"+acct+":role/"+name, "s-"+name, 0, nil)
+	c, err := ts.IAM.AssumeRole(ctx, iam.Assumer{Principal: "arn:aws:iam::" + acct + ":root"}, "arn:aws:iam::"+acct+":role/"+name, "s-"+name, 0, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,7 @@ func (s *Server) serveStreaming(w http.ResponseWriter, r *http.Request, h *awsap
 		r.ContentLength = check.DecodedLength
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, PrincipalID: res.Credential.PrincipalID, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
+	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, PrincipalID: res.Credential.PrincipalID, SourceIdentity: res.Credential.SourceIdentity,
+		AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
 	s.audited(w, r.WithContext(awsapi.WithCaller(r.Context(), caller)), caller, h.ServeHTTP)
 }

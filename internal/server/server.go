@@ -478,7 +478,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, PrincipalID: res.Credential.PrincipalID, AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
+	caller := awsapi.Caller{PrincipalARN: res.Credential.PrincipalARN, PrincipalID: res.Credential.PrincipalID, SourceIdentity: res.Credential.SourceIdentity,
+		AccessKeyID: res.Credential.AccessKeyID, SourceIP: host, Region: region, Secure: r.TLS != nil}
 	ctx = awsapi.WithCaller(ctx, caller)
 	r = r.WithContext(ctx)
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -729,7 +730,7 @@ func (v verifierKeys) LookupAccessKey(ctx context.Context, id string) (sigv4.Cre
 		return sigv4.Credential{}, err
 	}
 	return sigv4.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionTokenSHA256: c.SessionTokenSHA256,
-		Expires: c.Expires, PrincipalARN: c.PrincipalARN, PrincipalID: c.PrincipalID}, nil
+		Expires: c.Expires, PrincipalARN: c.PrincipalARN, PrincipalID: c.PrincipalID, SourceIdentity: c.SourceIdentity}, nil
 }
 
 // unsignedSTS reports whether an unsigned request is an STS call that

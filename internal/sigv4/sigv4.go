@@ -28,10 +28,11 @@ type Credential struct {
 	SessionTokenSHA256 [sha256.Size]byte
 	// Expires is when the credential stops being valid; zero means never.
 	Expires time.Time
-	// PrincipalARN and PrincipalID are opaque to this package and
-	// returned in Result.
-	PrincipalARN string
-	PrincipalID  string
+	// PrincipalARN, PrincipalID and SourceIdentity are opaque to this
+	// package and returned in Result.
+	PrincipalARN   string
+	PrincipalID    string
+	SourceIdentity string
 }
 
 // CredentialStore looks up access keys.

@@ -71,8 +71,8 @@ func (s *DB) HashClearSessionTokens(ctx context.Context) (int, error) {
 
 // CreateAccessKey stores a new access key. It fails if the id exists.
 func (s *DB) CreateAccessKey(ctx context.Context, k AccessKey) error {
-	_, err := s.exec(ctx, `INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, principal_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.SealedSecret, k.SessionTokenHash, unixNano(k.Expires), k.PrincipalARN, k.PrincipalID, unixNano(k.CreatedAt))
+	_, err := s.exec(ctx, `INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, principal_id, source_identity, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.SealedSecret, k.SessionTokenHash, unixNano(k.Expires), k.PrincipalARN, k.PrincipalID, k.SourceIdentity, unixNano(k.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("failed to store access key: %w", err)
 	}
@@ -83,8 +83,8 @@ func (s *DB) CreateAccessKey(ctx context.Context, k AccessKey) error {
 func (s *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 	k := AccessKey{ID: id}
 	var exp, created int64
-	err := s.queryRow(ctx, `SELECT secret, session_token, expires_at, principal_arn, principal_id, created_at FROM access_keys WHERE access_key_id = ?`, id).
-		Scan(&k.SealedSecret, &k.SessionTokenHash, &exp, &k.PrincipalARN, &k.PrincipalID, &created)
+	err := s.queryRow(ctx, `SELECT secret, session_token, expires_at, principal_arn, principal_id, source_identity, created_at FROM access_keys WHERE access_key_id = ?`, id).
+		Scan(&k.SealedSecret, &k.SessionTokenHash, &exp, &k.PrincipalARN, &k.PrincipalID, &k.SourceIdentity, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return AccessKey{}, fmt.Errorf("%w: access key %s (%w)", ErrNotFound, id, iam.ErrNotFound)
 	}

@@ -7,7 +7,9 @@ import (
 	"encoding/xml"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/awsapi/iamapi"
@@ -26,6 +28,9 @@ type STS struct {
 	// Issuer returns a web identity token's issuer (unverified).
 	Issuer func(token string) string
 }
+
+// sourceIdentityRE is AssumeRole's pattern for SourceIdentity.
+var sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 // proto is STS's Query protocol, in its namespace.
 var proto = awsapi.Query{Namespace: "https://sts.amazonaws.com/doc/2011-06-15/"}
@@ -66,20 +71,27 @@ func (x *STS) assumeRole(w http.ResponseWriter, r *http.Request) error {
 	if x.ContextKeys != nil {
 		keys = x.ContextKeys(r)
 	}
-	creds, err := x.IAM.AssumeRole(r.Context(), c.PrincipalARN, r.Form.Get("RoleArn"), r.Form.Get("RoleSessionName"), duration, keys)
+	source := r.Form.Get("SourceIdentity")
+	if _, set := r.Form["SourceIdentity"]; set && (!sourceIdentityRE.MatchString(source) || strings.HasPrefix(strings.ToLower(source), "aws:")) {
+		return &awsapi.Error{Code: "ValidationError", Status: http.StatusBadRequest,
+			Message: "1 validation error detected: Value at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* (2 to 64 characters, not starting with aws:)"}
+	}
+	creds, err := x.IAM.AssumeRole(r.Context(), iam.Assumer{Principal: c.PrincipalARN, SourceIdentity: c.SourceIdentity},
+		r.Form.Get("RoleArn"), r.Form.Get("RoleSessionName"), duration, keys, source)
 	if err != nil {
 		return err
 	}
 	return proto.Write(w, r, "AssumeRole", struct {
-		XMLName    xml.Name `xml:"AssumeRoleResult"`
-		KeyID      string   `xml:"Credentials>AccessKeyId"`
-		Secret     string   `xml:"Credentials>SecretAccessKey"`
-		Token      string   `xml:"Credentials>SessionToken"`
-		Expiration string   `xml:"Credentials>Expiration"`
-		RoleID     string   `xml:"AssumedRoleUser>AssumedRoleId"`
-		RoleARN    string   `xml:"AssumedRoleUser>Arn"`
+		XMLName        xml.Name `xml:"AssumeRoleResult"`
+		KeyID          string   `xml:"Credentials>AccessKeyId"`
+		Secret         string   `xml:"Credentials>SecretAccessKey"`
+		Token          string   `xml:"Credentials>SessionToken"`
+		Expiration     string   `xml:"Credentials>Expiration"`
+		RoleID         string   `xml:"AssumedRoleUser>AssumedRoleId"`
+		RoleARN        string   `xml:"AssumedRoleUser>Arn"`
+		SourceIdentity string   `xml:"SourceIdentity,omitempty"`
 	}{KeyID: creds.AccessKeyID, Secret: creds.SecretAccessKey, Token: creds.SessionToken, Expiration: awsapi.QueryTime(creds.Expiration),
-		RoleID: creds.AssumedRoleID, RoleARN: creds.AssumedRoleARN})
+		RoleID: creds.AssumedRoleID, RoleARN: creds.AssumedRoleARN, SourceIdentity: creds.SourceIdentity})
 }
 
 func (x *STS) getCallerIdentity(w http.ResponseWriter, r *http.Request) error {
