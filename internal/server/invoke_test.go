@@ -21,10 +21,10 @@ import (
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/functions"
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/server"
-	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/server/servertest"
 )
 
