@@ -13,10 +13,7 @@ package secrets
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -362,42 +359,22 @@ func encryptionContext(secretARN, versionID string) map[string]string {
 	return map[string]string{"SecretARN": secretARN, "SecretVersionId": versionID}
 }
 
-// seal encrypts a value by envelope: uint16 length of the encrypted data
-// key, the encrypted data key, a 12-byte nonce, AES-256-GCM(value) with
-// the secret ARN and version id as additional data.
+// seal encrypts a value by envelope (kms.SealEnvelope) under the
+// secret's key, with the secret ARN and version id as additional data.
 func (s *Service) seal(ctx context.Context, sec *Secret, versionID string, value []byte) ([]byte, error) {
-	dk, blob, _, err := s.Keys.GenerateDataKey(ctx, sec.KeyID, 0, "AES_256", encryptionContext(sec.ARN, versionID))
+	env, _, err := s.Keys.SealEnvelope(ctx, sec.KeyID, encryptionContext(sec.ARN, versionID), value, []byte(sec.ARN+"\x00"+versionID))
 	if err != nil {
 		return nil, errs.Errorf(ErrEncryption, "Secrets Manager can't encrypt the secret value with the KMS key %s: %v", sec.KeyID, err)
 	}
-	defer clear(dk)
-	aead, err := gcm(dk)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, 12)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	out := binary.BigEndian.AppendUint16(nil, uint16(len(blob)))
-	out = append(append(out, blob...), nonce...)
-	return aead.Seal(out, nonce, value, []byte(sec.ARN+"\x00"+versionID)), nil
-}
-
-func gcm(key []byte) (cipher.AEAD, error) {
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
+	return env, nil
 }
 
 // KeyOf returns the ARN of the KMS key a version's value is encrypted
 // under (the caller needs kms:Decrypt on it to read the value).
 func (s *Service) KeyOf(sec Secret, v Version) (string, error) {
-	_, blob, err := envelope(v.Value)
+	blob, err := kms.EnvelopeDataKey(v.Value)
 	if err != nil {
-		return "", err
+		return "", errs.Errorf(ErrDecryption, "The secret value's envelope is malformed.")
 	}
 	keyARN, err := s.Keys.KeyOfCiphertext(blob)
 	if err != nil {
@@ -406,36 +383,16 @@ func (s *Service) KeyOf(sec Secret, v Version) (string, error) {
 	return keyARN, nil
 }
 
-func envelope(env []byte) (int, []byte, error) {
-	if len(env) < 2 {
-		return 0, nil, errs.Errorf(ErrDecryption, "The secret value's envelope is malformed.")
-	}
-	n := int(binary.BigEndian.Uint16(env))
-	if len(env) < 2+n+12+16 {
-		return 0, nil, errs.Errorf(ErrDecryption, "The secret value's envelope is malformed.")
-	}
-	return n, env[2 : 2+n], nil
-}
-
 // Open decrypts a version's value.
 func (s *Service) Open(ctx context.Context, sec Secret, v Version) ([]byte, error) {
-	n, blob, err := envelope(v.Value)
-	if err != nil {
-		return nil, err
-	}
-	dk, _, err := s.Keys.Decrypt(ctx, blob, encryptionContext(sec.ARN, v.ID), "")
-	if err != nil {
-		return nil, errs.Errorf(ErrDecryption, "Secrets Manager can't decrypt the protected secret text using the provided KMS key: %v", err)
-	}
-	defer clear(dk)
-	aead, err := gcm(dk)
-	if err != nil {
-		return nil, err
-	}
-	rest := v.Value[2+n:]
-	out, err := aead.Open(nil, rest[:12], rest[12:], []byte(sec.ARN+"\x00"+v.ID))
-	if err != nil {
+	out, err := s.Keys.OpenEnvelope(ctx, v.Value, encryptionContext(sec.ARN, v.ID), []byte(sec.ARN+"\x00"+v.ID))
+	switch {
+	case errors.Is(err, kms.ErrMalformedEnvelope):
+		return nil, errs.Errorf(ErrDecryption, "The secret value's envelope is malformed.")
+	case errors.Is(err, kms.ErrEnvelopeChanged):
 		return nil, errs.Errorf(ErrDecryption, "Secrets Manager can't decrypt the protected secret text: the ciphertext was changed.")
+	case err != nil:
+		return nil, errs.Errorf(ErrDecryption, "Secrets Manager can't decrypt the protected secret text using the provided KMS key: %v", err)
 	}
 	return out, nil
 }

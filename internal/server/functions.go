@@ -3,13 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -322,51 +319,12 @@ func (e functionEnvKeys) KeyARN(ctx context.Context, ref string) (string, error)
 var envAD = []byte("signet-lambda-environment-v1")
 
 func (e functionEnvKeys) Seal(ctx context.Context, keyARN string, plaintext []byte, encCtx map[string]string) ([]byte, error) {
-	dk, blob, _, err := e.k.GenerateDataKey(ctx, keyARN, 0, "AES_256", encCtx)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(dk)
-	b, err := aes.NewCipher(dk)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(b)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	out := binary.BigEndian.AppendUint16(nil, uint16(len(blob)))
-	out = append(append(out, blob...), nonce...)
-	return aead.Seal(out, nonce, plaintext, envAD), nil
+	env, _, err := e.k.SealEnvelope(ctx, keyARN, encCtx, plaintext, envAD)
+	return env, err
 }
 
 func (e functionEnvKeys) Open(ctx context.Context, sealed []byte, encCtx map[string]string) ([]byte, error) {
-	if len(sealed) < 2 {
-		return nil, errors.New("the encrypted environment is malformed")
-	}
-	n := int(binary.BigEndian.Uint16(sealed))
-	if len(sealed) < 2+n+12+16 {
-		return nil, errors.New("the encrypted environment is malformed")
-	}
-	dk, _, err := e.k.Decrypt(ctx, sealed[2:2+n], encCtx, "")
-	if err != nil {
-		return nil, err
-	}
-	defer clear(dk)
-	b, err := aes.NewCipher(dk)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(b)
-	if err != nil {
-		return nil, err
-	}
-	rest := sealed[2+n:]
-	return aead.Open(nil, rest[:12], rest[12:], envAD)
+	return e.k.OpenEnvelope(ctx, sealed, encCtx, envAD)
 }
 
 // kmsErrorKind names a key service error for Lambda.

@@ -10,10 +10,6 @@ package ssm
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
@@ -247,58 +243,26 @@ func (s *Service) EncryptionContext(name string) map[string]string {
 	return map[string]string{"PARAMETER_ARN": s.ARN(name)}
 }
 
-// seal encrypts a value by envelope: uint16 length of the encrypted data
-// key, the encrypted data key, a 12-byte nonce, AES-256-GCM(value).
+// seal encrypts a value by envelope (kms.SealEnvelope) under keyRef,
+// with the parameter's ARN as additional data, and returns the key's ARN.
 func (s *Service) seal(ctx context.Context, keyRef, name string, value []byte) ([]byte, string, error) {
-	dk, blob, k, err := s.Keys.GenerateDataKey(ctx, keyRef, 0, "AES_256", s.EncryptionContext(name))
-	if err != nil {
-		if errors.Is(err, kms.ErrNotFound) {
-			return nil, "", errs.Errorf(ErrKeyID, "%v", err)
-		}
-		return nil, "", err
+	env, k, err := s.Keys.SealEnvelope(ctx, keyRef, s.EncryptionContext(name), value, []byte(s.ARN(name)))
+	if errors.Is(err, kms.ErrNotFound) {
+		return nil, "", errs.Errorf(ErrKeyID, "%v", err)
 	}
-	defer clear(dk)
-	b, err := aes.NewCipher(dk)
 	if err != nil {
 		return nil, "", err
 	}
-	aead, err := cipher.NewGCM(b)
-	if err != nil {
-		return nil, "", err
-	}
-	nonce := make([]byte, 12)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, "", err
-	}
-	out := binary.BigEndian.AppendUint16(nil, uint16(len(blob)))
-	out = append(append(out, blob...), nonce...)
-	return aead.Seal(out, nonce, value, []byte(s.ARN(name))), s.Keys.ARN(k.ID), nil
+	return env, s.Keys.ARN(k.ID), nil
 }
 
 // Open decrypts a SecureString version's value with its KMS key.
 func (s *Service) Open(ctx context.Context, p Parameter) ([]byte, error) {
-	env := p.Value
-	if len(env) < 2 {
-		return nil, fmt.Errorf("parameter %s version %d: a malformed envelope", p.Name, p.Version)
+	v, err := s.Keys.OpenEnvelope(ctx, p.Value, s.EncryptionContext(p.Name), []byte(s.ARN(p.Name)))
+	if errors.Is(err, kms.ErrMalformedEnvelope) || errors.Is(err, kms.ErrEnvelopeChanged) {
+		return nil, fmt.Errorf("parameter %s version %d: %w", p.Name, p.Version, err)
 	}
-	n := int(binary.BigEndian.Uint16(env))
-	if len(env) < 2+n+12+16 {
-		return nil, fmt.Errorf("parameter %s version %d: a malformed envelope", p.Name, p.Version)
-	}
-	dk, _, err := s.Keys.Decrypt(ctx, env[2:2+n], s.EncryptionContext(p.Name), "")
-	if err != nil {
-		return nil, err
-	}
-	defer clear(dk)
-	b, err := aes.NewCipher(dk)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(b)
-	if err != nil {
-		return nil, err
-	}
-	return aead.Open(nil, env[2+n:2+n+12], env[2+n+12:], []byte(s.ARN(p.Name)))
+	return v, err
 }
 
 // Get returns the version of a parameter a selector names: NAME (the
