@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/server/servertest"
 )
 
@@ -376,6 +378,86 @@ func TestSecretsDoNotLeak(t *testing.T) {
 		}
 		assertNoLeak(t, ls, values)
 	})
+}
+
+// TestSecretsDoNotLeakThroughTheExtension: functions read every secret
+// through the Parameters and Secrets extension (localhost:2773), half of
+// them twice (the second read from the environment's cache), and some
+// they may not read; none of the values reaches the server's database,
+// object store, log, audit log or the responses its clients get.
+func TestSecretsDoNotLeakThroughTheExtension(t *testing.T) {
+	ctx := context.Background()
+	n := 1000
+	if testing.Short() {
+		n = 100
+	}
+	ls := startLeakServer(t)
+	requireSandbox(t, ls.Server.Server)
+	values := randomValues(t, n)
+	admin := smClient(ls.Server, credentials.NewStaticCredentialsProvider(ls.Creds.AccessKeyID, ls.Creds.SecretAccessKey, ""))
+	for i, v := range values {
+		if _, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(fmt.Sprintf("leak/e%04d", i)), SecretString: aws.String(string(v))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The role reads every secret but the last ten.
+	role, err := ls.IAM.CreateRole(ctx, "leak-fn", "/", "", servertest.LambdaTrustPolicy, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.IAM.PutInlinePolicy(ctx, iam.KindRole, "leak-fn", "read", `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["secretsmanager:GetSecretValue","kms:Decrypt"],"Resource":"*"},
+		{"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:*:*:secret:leak/e099*"}]}`); err != nil {
+		t.Fatal(err)
+	}
+	code := `import hashlib, json, os, urllib.request, urllib.error
+def handler(event, context):
+    h, n, refused = hashlib.sha256(), 0, 0
+    port = os.environ.get('PARAMETERS_SECRETS_EXTENSION_HTTP_PORT', '2773')
+    for i in range(event['from'], event['to']):
+        for _ in range(2 if i % 2 == 0 else 1):
+            req = urllib.request.Request('http://localhost:%s/secretsmanager/get?secretId=leak/e%04d' % (port, i),
+                headers={'X-Aws-Parameters-Secrets-Token': os.environ['AWS_SESSION_TOKEN']})
+            try:
+                v = json.load(urllib.request.urlopen(req, timeout=120))['SecretString']
+            except urllib.error.HTTPError as e:
+                refused += 1
+                v = None
+        if v is not None:
+            h.update(v.encode())
+            n += 1
+    return {'n': n, 'refused': refused, 'digest': h.hexdigest()}
+`
+	lc := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(ls.URL), Retryer: aws.NopRetryer{}, HTTPClient: ls.recorder,
+		Credentials: credentials.NewStaticCredentialsProvider(ls.Creds.AccessKeyID, ls.Creds.SecretAccessKey, "")})
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("leak-reader"), Runtime: ltypes.RuntimePython311,
+		Handler: aws.String("app.handler"), Role: aws.String(ls.IAM.RoleARN(role)), Timeout: aws.Int32(900),
+		Code: &ltypes.FunctionCode{ZipFile: zipOf(t, map[string]string{"app.py": code})}}); err != nil {
+		t.Fatal(err)
+	}
+	const batch = 250
+	for from := 0; from < n; from += batch {
+		to := min(n, from+batch)
+		out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("leak-reader"), Payload: []byte(fmt.Sprintf(`{"from":%d,"to":%d}`, from, to))})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("Invoke: %v %s", err, out.Payload)
+		}
+		h := sha256.New()
+		read, refused := 0, 0
+		for i := from; i < to; i++ {
+			if i >= 990 && n == 1000 {
+				refused += 1 + (1 - i%2)
+				continue
+			}
+			h.Write(values[i])
+			read++
+		}
+		want := fmt.Sprintf(`{"n": %d, "refused": %d, "digest": "%x"}`, read, refused, h.Sum(nil))
+		if string(out.Payload) != want {
+			t.Errorf("secrets %d–%d read through the extension: %s, want %s", from, to-1, out.Payload, want)
+		}
+	}
+	assertNoLeak(t, ls, values)
 }
 
 // TestLeakNeedles: the search of assertNoLeak finds a secret in clear
