@@ -32,6 +32,7 @@ func (s *DB) SealWith(ctx context.Context, b Sealer) error {
 	s.sealer = b
 	changed := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		changed = 0 // a retried transaction starts again
 		if err := s.secureDelete(ctx, tx); err != nil {
 			return err
 		}
@@ -368,6 +369,7 @@ func (s *DB) PublishVersion(ctx context.Context, name string, at time.Time) (fun
 	var f functions.Function
 	var n int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		f, n = functions.Function{}, 0 // a retried transaction starts again
 		var err error
 		f, err = s.scanFunction(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name = ?`), name))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -426,6 +428,7 @@ func (s *DB) CodePathInUse(ctx context.Context, path string) (bool, error) {
 func (s *DB) DeleteFunctionVersions(ctx context.Context, name string) ([]string, error) {
 	var paths []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		paths = nil // a retried transaction starts again
 		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT DISTINCT code_path FROM function_versions WHERE name = ?`), name)
 		if err != nil {
 			return err

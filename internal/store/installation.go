@@ -38,6 +38,7 @@ func HashSessionToken(token string) string { return iam.HashSessionToken(token) 
 func (s *DB) HashClearSessionTokens(ctx context.Context) (int, error) {
 	n := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n = 0 // a retried transaction starts again
 		if err := s.secureDelete(ctx, tx); err != nil {
 			return err
 		}
@@ -102,6 +103,7 @@ func (s *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 func (s *DB) Initialize(ctx context.Context, settings map[string]string, bootstrap AccessKey) (bool, error) {
 	stored := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		stored = false // a retried transaction starts again
 		var n int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM installation WHERE key = 'initialized'`)).Scan(&n); err != nil {
 			return err
@@ -131,6 +133,7 @@ func (s *DB) Initialize(ctx context.Context, settings map[string]string, bootstr
 func (s *DB) AddSettings(ctx context.Context, keys []string, settings map[string]string) (bool, error) {
 	stored := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		stored = false // a retried transaction starts again
 		var n int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM installation WHERE key = ?`), keys[0]).Scan(&n); err != nil {
 			return err

@@ -57,6 +57,7 @@ func findingsJSON(fs []secretscan.Finding) string {
 func (s *DB) CreateJob(ctx context.Context, j signing.Job) (signing.Job, bool, error) {
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		created = false // a retried transaction starts again
 		got, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE requested_by = ? AND client_request_token = ?`), j.RequestedBy, j.ClientRequestToken))
 		if err == nil {
 			j = got
@@ -129,6 +130,7 @@ func (s *DB) ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (
 	var j signing.Job
 	ok := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		j, ok = signing.Job{}, false // a retried transaction starts again
 		var err error
 		j, err = scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE status = ? AND kind = ? AND lease_until < ? ORDER BY created_at, id LIMIT 1`),
 			string(signing.JobInProgress), signing.KindObject, unixNano(now)))

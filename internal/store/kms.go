@@ -168,6 +168,7 @@ func (s *DB) ListAliases(ctx context.Context, keyID string) ([]kms.Alias, error)
 func (s *DB) DestroyKeys(ctx context.Context, now time.Time) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ids = nil // a retried transaction starts again
 		ids = nil
 		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT id FROM kms_keys WHERE state = ? AND deletion_date <= ? ORDER BY id`), kms.StatePendingDeletion, now.UnixNano())
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/signet/signet/internal/objects"
 )
@@ -139,6 +140,7 @@ func (s *DB) SetBucketVersioning(ctx context.Context, name, status string) error
 func (s *DB) DeleteBucket(ctx context.Context, name string) ([]string, error) {
 	var orphans []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		orphans = nil // a retried transaction starts again
 		orphans = nil
 		if err := bucketExists(ctx, s, tx, name); err != nil {
 			return err
@@ -226,14 +228,11 @@ func (s *DB) insertVersion(ctx context.Context, tx *sql.Tx, v objects.Version) (
 	if err != nil {
 		return v, nil, err
 	}
-	res, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO object_versions (bucket, object_key, version_id, is_latest, delete_marker, size, etag, content_type, segments, created_at)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`),
-		v.Bucket, v.Key, v.VersionID, boolInt(v.DeleteMarker), v.Size, v.ETag, v.ContentType, string(js), unixNano(v.LastModified))
+	err = tx.QueryRowContext(ctx, s.d.rebind(`INSERT INTO object_versions (bucket, object_key, version_id, is_latest, delete_marker, size, etag, content_type, segments, created_at)
+		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING seq`),
+		v.Bucket, v.Key, v.VersionID, boolInt(v.DeleteMarker), v.Size, v.ETag, v.ContentType, string(js), unixNano(v.LastModified)).Scan(&v.Seq)
 	if err != nil {
 		return v, nil, fmt.Errorf("failed to insert version %s of %s/%s: %w", v.VersionID, v.Bucket, v.Key, err)
-	}
-	if v.Seq, err = res.LastInsertId(); err != nil {
-		return v, nil, err
 	}
 	v.IsLatest = true
 	return v, replaced, nil
@@ -244,6 +243,7 @@ func (s *DB) PutVersion(ctx context.Context, bucket, key string, fn func(version
 	var put objects.Version
 	var replaced []objects.Version
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		put, replaced = objects.Version{}, nil // a retried transaction starts again
 		var status string
 		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT versioning FROM buckets WHERE name = ?`), bucket).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -291,6 +291,7 @@ func (s *DB) Version(ctx context.Context, bucket, key, versionID string) (object
 func (s *DB) DeleteVersion(ctx context.Context, bucket, key, versionID string) (objects.Version, error) {
 	var deleted objects.Version
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		deleted = objects.Version{} // a retried transaction starts again
 		vs, err := queryVersions(ctx, tx, true, s.d.rebind(`SELECT `+versionColumns+`, segments FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ?`),
 			bucket, key, versionID)
 		if err != nil {
@@ -317,6 +318,7 @@ func (s *DB) DeleteVersion(ctx context.Context, bucket, key, versionID string) (
 func (s *DB) DeleteVersions(ctx context.Context, bucket, key string) ([]objects.Version, error) {
 	var deleted []objects.Version
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		deleted = nil // a retried transaction starts again
 		var err error
 		deleted, err = queryVersions(ctx, tx, true, s.d.rebind(`SELECT `+versionColumns+`, segments FROM object_versions WHERE bucket = ? AND object_key = ?`), bucket, key)
 		if err != nil {
@@ -328,10 +330,22 @@ func (s *DB) DeleteVersions(ctx context.Context, bucket, key string) ([]objects.
 	return deleted, err
 }
 
+// keyFrom is the condition on object_key of a listing that starts at
+// from, inclusive. Callers ask for the keys after k as from k+"\x00";
+// PostgreSQL's text holds no NUL (nor, then, any key), so there it is
+// "> k".
+func (s *DB) keyFrom(from string) (op, key string) {
+	if s.d.name == "postgres" && strings.HasSuffix(from, "\x00") {
+		return ">", strings.TrimRight(from, "\x00")
+	}
+	return ">=", from
+}
+
 // ListLatest implements objects.MetaStore.
 func (s *DB) ListLatest(ctx context.Context, bucket, from string, limit int) ([]objects.Version, error) {
+	op, from := s.keyFrom(from)
 	vs, err := queryVersions(ctx, s.db, false, s.d.rebind(`SELECT `+versionColumns+` FROM object_versions
-		WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND object_key >= ? ORDER BY object_key LIMIT ?`), bucket, from, limit)
+		WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND object_key `+op+` ? ORDER BY object_key LIMIT ?`), bucket, from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list bucket %s: %w", bucket, err)
 	}
@@ -358,8 +372,9 @@ func (s *DB) ListVersions(ctx context.Context, bucket string, from objects.Versi
 			out = append(out, vs...)
 			return err
 		}
+		op, key := s.keyFrom(from.Key)
 		vs, err := queryVersions(ctx, tx, false, s.d.rebind(`SELECT `+versionColumns+` FROM object_versions
-			WHERE bucket = ? AND object_key >= ? ORDER BY object_key, seq DESC LIMIT ?`), bucket, from.Key, limit)
+			WHERE bucket = ? AND object_key `+op+` ? ORDER BY object_key, seq DESC LIMIT ?`), bucket, key, limit)
 		out = vs
 		return err
 	})
@@ -417,6 +432,7 @@ func (s *DB) Upload(ctx context.Context, uploadID string) (objects.Upload, error
 func (s *DB) PutPart(ctx context.Context, p objects.Part) (string, error) {
 	var replaced string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		replaced = "" // a retried transaction starts again
 		replaced = ""
 		if _, err := scanUpload(tx.QueryRowContext(ctx, s.d.rebind(uploadQuery), p.UploadID), p.UploadID); err != nil {
 			return err
@@ -467,6 +483,7 @@ func (s *DB) CompleteUpload(ctx context.Context, uploadID string, fn func(u obje
 	var put objects.Version
 	var orphans []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		put, orphans = objects.Version{}, nil // a retried transaction starts again
 		orphans = nil
 		u, err := scanUpload(tx.QueryRowContext(ctx, s.d.rebind(uploadQuery), uploadID), uploadID)
 		if err != nil {
@@ -515,6 +532,7 @@ func (s *DB) CompleteUpload(ctx context.Context, uploadID string, fn func(u obje
 func (s *DB) AbortUpload(ctx context.Context, uploadID string) ([]string, error) {
 	var orphans []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		orphans = nil // a retried transaction starts again
 		if _, err := scanUpload(tx.QueryRowContext(ctx, s.d.rebind(uploadQuery), uploadID), uploadID); err != nil {
 			return err
 		}

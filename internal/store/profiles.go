@@ -186,6 +186,7 @@ func (s *DB) RevokedVersions(ctx context.Context) ([]signing.Version, error) {
 func (s *DB) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n = 0 // a retried transaction starts again
 		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT number FROM crl_numbers WHERE issuer = ?`), issuer).Scan(&n)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):

@@ -60,6 +60,7 @@ func (s *DB) Secret(ctx context.Context, arnOrName string) (secrets.Secret, erro
 func (s *DB) UpdateSecret(ctx context.Context, arn string, update func(*secrets.Secret) error) (secrets.Secret, error) {
 	var out secrets.Secret
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		out = secrets.Secret{} // a retried transaction starts again
 		sec, err := scanSecret(tx.QueryRowContext(ctx, s.d.rebind(`SELECT data FROM secrets WHERE arn = ?`), arn))
 		if errors.Is(err, sql.ErrNoRows) {
 			return secrets.ErrNotFound

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/signet/signet/internal/store"
+	"github.com/signet/signet/internal/store/pgtest"
 	"github.com/signet/signet/internal/store/storetest"
 )
 
@@ -39,4 +40,25 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}
 		db.Close()
 	}
+}
+
+func TestPostgresConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (*store.DB, func() *store.DB) {
+		dsn := pgtest.DSN(t)
+		db, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		reopen := func() *store.DB {
+			db.Close()
+			db2, err := store.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db2.Close() })
+			return db2
+		}
+		return db, reopen
+	})
 }

@@ -7,17 +7,22 @@
 //
 // # Engine
 //
-// SQLite (modernc.org/sqlite, pure Go) is the one engine today, embedded.
-// The SQL is written once with "?" placeholders behind a small dialect,
-// and the conformance suite in storetest takes any *DB, so that another
-// engine (PostgreSQL) needs a dialect and its migrations, not new
-// queries.
+// Two engines: SQLite (modernc.org/sqlite, pure Go), embedded, the
+// default; and PostgreSQL (pgx), which several Signet nodes share. The SQL
+// is written once with "?" placeholders behind a small dialect
+// (placeholders, the migration set, engine-only statements), and the
+// conformance suite in storetest takes any *DB and runs on both.
 //
-// # Durability
+// # Durability and concurrency
 //
 // SQLite runs in WAL mode with synchronous=FULL, and every write is one
 // transaction begun IMMEDIATE, so a write that returned survives a crash
-// and a crash mid-write leaves nothing half-written.
+// and a crash mid-write leaves nothing half-written; SQLite serialises
+// writers. On PostgreSQL every transaction is SERIALIZABLE and is run
+// again (a bounded number of times) when the database aborts it for a
+// conflict with a concurrent one, so a check-then-write in one
+// transaction means the same on both engines whatever the number of
+// nodes.
 package store
 
 import (
@@ -27,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path"
@@ -35,7 +41,9 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
 
 // ErrNotFound is returned for absent installation settings and access keys.
@@ -49,9 +57,105 @@ type dialect struct {
 	name       string
 	migrations string // directory under migrations/
 	rebind     func(string) string
+	txOptions  *sql.TxOptions
+	// retry reports whether a transaction failed only for a conflict
+	// with a concurrent one, and may be run again.
+	retry func(error) bool
+	// lockMigrations, in a migration's transaction, waits for any other
+	// process migrating the same database.
+	lockMigrations string
 }
 
-var sqlite = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: func(q string) string { return q }}
+var sqlite = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: func(q string) string { return q },
+	retry: func(error) bool { return false }}
+
+var postgres = dialect{name: "postgres", migrations: "migrations/postgres", rebind: dollarParams,
+	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
+	retry: func(err error) bool {
+		var pe *pgconn.PgError
+		// serialization_failure, deadlock_detected
+		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	},
+	lockMigrations: `SELECT pg_advisory_xact_lock(7301861)`}
+
+// dollarParams rewrites "?" placeholders as PostgreSQL's $1, $2, …,
+// leaving string literals and quoted identifiers alone.
+func dollarParams(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Open opens the database a DSN names, applying pending migrations:
+// postgres://… (or postgresql://…) for PostgreSQL, sqlite://PATH or a
+// plain path for SQLite.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return OpenPostgres(ctx, dsn)
+	case strings.HasPrefix(dsn, "sqlite://"):
+		return OpenSQLite(ctx, strings.TrimPrefix(dsn, "sqlite://"))
+	case strings.Contains(dsn, "://"):
+		return nil, fmt.Errorf("database %q: want postgres://… or sqlite://PATH", redactDSN(dsn))
+	}
+	return OpenSQLite(ctx, dsn)
+}
+
+// OpenPostgres opens a PostgreSQL database and applies pending
+// migrations (several processes may do so at once).
+func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open %s: %w", redactDSN(dsn), err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(4)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &DB{db: db, d: postgres}
+	if err := s.db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("failed to connect to %s: %w", redactDSN(dsn), err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redactDSN drops the password from a DSN, for messages.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(a malformed URL)"
+	}
+	return u.Redacted()
+}
+
+// Engine names the database engine: "sqlite" or "postgres".
+func (s *DB) Engine() string { return s.d.name }
 
 // DB is the metadata database.
 type DB struct {
@@ -115,6 +219,11 @@ func (s *DB) migrate(ctx context.Context) error {
 			return err
 		}
 		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if s.d.lockMigrations != "" {
+				if _, err := tx.ExecContext(ctx, s.d.lockMigrations); err != nil {
+					return err
+				}
+			}
 			var done int
 			if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), n).Scan(&done); err != nil {
 				return err
@@ -160,9 +269,34 @@ func splitStatements(body string) []string {
 	return out
 }
 
-// tx runs fn in a transaction, committing if it returns nil.
+// maxTxAttempts bounds how many times a transaction the database aborted
+// for a conflict with a concurrent one is run.
+const maxTxAttempts = 20
+
+// tx runs fn in a transaction, committing if it returns nil. On
+// PostgreSQL a transaction aborted for a serialization conflict or a
+// deadlock is run again from the start, so fn must do nothing but its
+// statements and setting its results.
 func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	for attempt := 1; ; attempt++ {
+		err := s.tx1(ctx, fn)
+		if err == nil || !s.d.retry(err) || attempt == maxTxAttempts {
+			return err
+		}
+		// Back off a little, more after each conflict, with jitter so
+		// that the same transactions do not meet again.
+		d := time.Duration(attempt*attempt) * time.Millisecond
+		d += time.Duration(rand.Int64N(int64(d) + 1))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+func (s *DB) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, s.d.txOptions)
 	if err != nil {
 		return fmt.Errorf("failed to begin transaction: %w", err)
 	}

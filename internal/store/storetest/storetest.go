@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 	maps.Copy(tests, functionTests)
 	maps.Copy(tests, identityTests)
 	maps.Copy(tests, kmsTests)
+	maps.Copy(tests, raceTests)
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
 	}

@@ -1,0 +1,199 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signet/signet/internal/audit"
+	"github.com/signet/signet/internal/iam"
+	"github.com/signet/signet/internal/invoke"
+	"github.com/signet/signet/internal/signing"
+)
+
+// raceTests run the same operation from many goroutines at once, each on
+// a connection of its own as several nodes would: a create must succeed
+// once and answer the domain's conflict to the others (never an engine
+// error), a claim must go to one claimant, and appends to the audit chain
+// must form one chain.
+var raceTests = map[string]func(*testing.T, Opener){
+	"race/create-same-name":   testRaceCreate,
+	"race/claim-same-job":     testRaceClaim,
+	"race/finish-same-job":    testRaceFinish,
+	"race/audit-append":       testRaceAudit,
+	"race/idempotency-tokens": testRaceTokens,
+}
+
+const racers = 8
+
+// race runs fn(i) for i in [0, racers) at once and returns the errors.
+func race(fn func(i int) error) []error {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// once checks that exactly one of errs is nil and the others are want.
+func once(t *testing.T, what string, errs []error, want error) {
+	t.Helper()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, want):
+			t.Errorf("%s: %v, want nil once and %v otherwise", what, err, want)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%s: %d succeeded, want 1", what, ok)
+	}
+}
+
+func testRaceCreate(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	once(t, "CreateUser", race(func(i int) error {
+		return db.CreateUser(ctx, iam.User{Name: "dup", ID: fmt.Sprintf("AIDA%d", i), Path: "/", Created: t0})
+	}), iam.ErrExists)
+	once(t, "CreateRole", race(func(i int) error {
+		return db.CreateRole(ctx, iam.Role{Name: "dup", ID: fmt.Sprintf("AROA%d", i), Path: "/", TrustPolicy: "{}", MaxSessionDuration: 3600, Created: t0})
+	}), iam.ErrExists)
+	once(t, "CreateProfile", race(func(i int) error {
+		p, v := profile("dup")
+		v.Version = fmt.Sprintf("v%09d", i)
+		return db.CreateProfile(ctx, p, v)
+	}), signing.ErrConflict)
+	if u, err := db.User(ctx, "dup"); err != nil || u.Name != "dup" {
+		t.Errorf("User(dup) = %+v, %v", u, err)
+	}
+}
+
+func testRaceClaim(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if _, _, err := db.CreateJob(ctx, job("only", "tok", t0)); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Minute)
+	var mu sync.Mutex
+	claimed := 0
+	for _, err := range race(func(int) error {
+		_, ok, err := db.ClaimJob(ctx, now, time.Minute)
+		if ok {
+			mu.Lock()
+			claimed++
+			mu.Unlock()
+		}
+		return err
+	}) {
+		if err != nil {
+			t.Errorf("ClaimJob: %v", err)
+		}
+	}
+	if claimed != 1 {
+		t.Errorf("one job claimed %d times at once", claimed)
+	}
+
+	if err := db.EnqueueAsync(ctx, invoke.AsyncInvocation{ID: "inv", Function: "f", Qualifier: "$LATEST", Payload: []byte(`{}`), CreatedAt: t0, NotBefore: t0}); err != nil {
+		t.Fatal(err)
+	}
+	claimed = 0
+	for _, err := range race(func(int) error {
+		_, ok, err := db.ClaimAsync(ctx, now, time.Minute)
+		if ok {
+			mu.Lock()
+			claimed++
+			mu.Unlock()
+		}
+		return err
+	}) {
+		if err != nil {
+			t.Errorf("ClaimAsync: %v", err)
+		}
+	}
+	if claimed != 1 {
+		t.Errorf("one invocation claimed %d times at once", claimed)
+	}
+}
+
+func testRaceFinish(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if _, _, err := db.CreateJob(ctx, job("j", "tok", t0)); err != nil {
+		t.Fatal(err)
+	}
+	once(t, "FinishJob", race(func(i int) error {
+		return db.FinishJob(ctx, "j", func(j *signing.Job) error {
+			j.Status, j.StatusReason = signing.JobFailed, fmt.Sprint("finisher ", i)
+			return nil
+		})
+	}), signing.ErrConflict)
+}
+
+func testRaceAudit(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	const each = 5
+	errs := race(func(i int) error {
+		for k := range each {
+			err := db.AppendAudit(ctx, func(seq int64, prev string) (audit.Record, error) {
+				return audit.NewRecord(seq, prev, audit.Event{Time: t0, Principal: fmt.Sprint("p", i), Action: fmt.Sprint("a", k)})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("AppendAudit: %v", err)
+		}
+	}
+	if n, err := (&audit.Log{Store: db}).Verify(ctx); err != nil || n != racers*each {
+		t.Errorf("Verify = %d, %v; want %d records in one chain", n, err, racers*each)
+	}
+}
+
+func testRaceTokens(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	ids := make([]string, racers)
+	created := make([]bool, racers)
+	for _, err := range race(func(i int) error {
+		j, c, err := db.CreateJob(ctx, job(fmt.Sprint("job", i), "same-token", t0.Add(time.Duration(i)*time.Second)))
+		ids[i], created[i] = j.ID, c
+		return err
+	}) {
+		if err != nil {
+			t.Errorf("CreateJob: %v", err)
+		}
+	}
+	n := 0
+	for i := range racers {
+		if created[i] {
+			n++
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("CreateJob with one token answered jobs %s and %s", ids[0], ids[i])
+		}
+	}
+	if n != 1 {
+		t.Errorf("one client token created %d jobs", n)
+	}
+}
