@@ -18,9 +18,10 @@ import (
 	"github.com/signet/signet/internal/store"
 )
 
-// auditCmd runs `signet audit verify|tail|query [--data-dir DIR]`, reading
-// the audit log of a data directory directly (it works while the server
-// runs).
+// auditCmd runs `signet audit verify|tail|query [--data-dir DIR]
+// [--database-url URL --master-key-file FILE]`, reading the audit log of
+// a data directory, or of the PostgreSQL database nodes share, directly
+// (it works while the server runs).
 func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "tail" && args[0] != "query") {
 		return usageError("audit needs a subcommand: verify, tail or query")
@@ -28,6 +29,8 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	sub := args[0]
 	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
 	dir := fs.String("data-dir", "./signet-data", "data directory of the installation")
+	dbURL := fs.String("database-url", "", "the installation's PostgreSQL database (its database_url), instead of the data directory's")
+	masterKey := fs.String("master-key-file", "", "verify: the master key (default DATA_DIR/master.key)")
 	n := fs.Int("n", 20, "tail, query: at most this many records (the newest)")
 	principal := fs.String("principal", "", "query: records of this principal ARN (substring)")
 	action := fs.String("action", "", "query: records of this action, e.g. signer:StartSigningJob (* matches any run)")
@@ -45,13 +48,22 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(pos) != 0 {
 		return usageError("audit %s takes no arguments", sub)
 	}
-	db, err := openAuditDB(ctx, *dir)
+	var db *store.DB
+	if *dbURL != "" {
+		db, err = store.Open(ctx, *dbURL)
+	} else {
+		db, err = openAuditDB(ctx, *dir)
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if sub == "verify" {
-		return auditVerify(ctx, db, *dir, stdout)
+		keyFile := *masterKey
+		if keyFile == "" {
+			keyFile = filepath.Join(*dir, "master.key")
+		}
+		return auditVerify(ctx, db, *dbURL, *dir, keyFile, stdout)
 	}
 	var match func(audit.Record) bool
 	if sub == "query" {
@@ -103,25 +115,27 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 // the installation key (unsealed with the data directory's master key).
 // It reports every damaged record, one a line, and fails if there is
 // any.
-func auditVerify(ctx context.Context, db *store.DB, dir string, stdout io.Writer) error {
+func auditVerify(ctx context.Context, db *store.DB, dbURL, dir, keyFile string, stdout io.Writer) error {
 	log := &audit.Log{Store: db}
 	count, err := log.Verify(ctx)
 	problems := audit.Problems(err)
 	if err != nil && problems == nil {
 		return err
 	}
-	master, err := keys.LoadMasterKey(filepath.Join(dir, "master.key"))
+	master, err := keys.LoadMasterKey(keyFile)
 	if err != nil {
 		if len(problems) > 0 {
 			return tampered(stdout, problems, count)
 		}
 		return fmt.Errorf("the hash chain of %d records is intact, but the signed checkpoints cannot be checked without the master key: %w", count, err)
 	}
-	main, err := store.OpenSQLite(ctx, filepath.Join(dir, "signet.db"))
-	if err != nil {
-		return err
+	main := db // the audit log shares a PostgreSQL database
+	if dbURL == "" {
+		if main, err = store.OpenSQLite(ctx, filepath.Join(dir, "signet.db")); err != nil {
+			return err
+		}
+		defer main.Close()
 	}
-	defer main.Close()
 	ks, err := keys.NewSoftware(master, main)
 	if err != nil {
 		return err

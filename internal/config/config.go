@@ -56,6 +56,20 @@ type Config struct {
 	// environment) or "file:///var/lib/signet/objects". Object metadata
 	// stays in the database.
 	ObjectStoreURL string `yaml:"object_store_url"`
+	// DatabaseURL is the metadata database: empty for SQLite files in
+	// the data directory (the default, one node), or
+	// postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=… for PostgreSQL,
+	// which several nodes share. The audit log then lives in the same
+	// database.
+	DatabaseURL string `yaml:"database_url"`
+	// MasterKeyFile is the 32-byte key everything sealed at rest is
+	// sealed under. Default DATA_DIR/master.key, created at first start.
+	// Nodes sharing a database must all be given the same one: with
+	// database_url set, a node whose file is missing refuses to start
+	// on an installation initialised before (it would seal under
+	// another key), and one whose key differs from the installation's is
+	// refused too.
+	MasterKeyFile string `yaml:"master_key_file"`
 	// RequireEnforcedCodeSigning makes CreateFunction refuse a function
 	// without a code signing config whose UntrustedArtifactOnDeployment is
 	// Enforce, and refuses to detach such a config from a function, to
@@ -283,6 +297,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Subject.Name().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("subject: %v", err))
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			errs = append(errs, errors.New("database_url: must be a postgres:// URL (or empty for SQLite in the data directory)"))
+		}
 	}
 	if c.ObjectStoreURL != "" {
 		u, err := url.Parse(c.ObjectStoreURL)

@@ -71,6 +71,9 @@ type Service struct {
 	// MaxEventAge is how long an Event invocation may wait for capacity
 	// (Lambda: 6 hours).
 	MaxEventAge time.Duration
+	// SharedQueue says other processes work the same queue: leases are
+	// left to lapse (and be claimed again) rather than voided at start.
+	SharedQueue bool
 
 	mu   sync.Mutex
 	wake chan struct{} // made by RunAsync; InvokeAsync may run before and during it
@@ -206,7 +209,9 @@ func (s *Service) RunAsync(ctx context.Context, workers int) {
 	if s.MaxEventAge == 0 {
 		s.MaxEventAge = 6 * time.Hour
 	}
-	s.Queue.ReleaseAsyncLeases(ctx)
+	if !s.SharedQueue {
+		s.Queue.ReleaseAsyncLeases(ctx)
+	}
 	done := make(chan struct{})
 	for range workers {
 		go func() {

@@ -206,13 +206,20 @@ const auditDatabaseFile = "audit.db"
 // creating the checkpoint key on first start.
 func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 	var err error
-	if s.auditDB, err = store.OpenSQLite(ctx, filepath.Join(s.cfg.DataDir, auditDatabaseFile)); err != nil {
-		return fmt.Errorf("audit database: %w", err)
-	}
-	if n, err := s.db.MoveAuditTo(ctx, s.auditDB); err != nil {
-		return fmt.Errorf("moving the audit log to %s: %w", auditDatabaseFile, err)
-	} else if n > 0 {
-		s.log.InfoContext(ctx, "moved the audit log to its own database", "records", n, "file", auditDatabaseFile)
+	if s.shared() {
+		// PostgreSQL has no single writer to keep audit commits from
+		// waiting on: the log lives in the shared database, one chain
+		// for every node.
+		s.auditDB = s.db
+	} else {
+		if s.auditDB, err = store.OpenSQLite(ctx, filepath.Join(s.cfg.DataDir, auditDatabaseFile)); err != nil {
+			return fmt.Errorf("audit database: %w", err)
+		}
+		if n, err := s.db.MoveAuditTo(ctx, s.auditDB); err != nil {
+			return fmt.Errorf("moving the audit log to %s: %w", auditDatabaseFile, err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "moved the audit log to its own database", "records", n, "file", auditDatabaseFile)
+		}
 	}
 	id, err := s.db.Setting(ctx, auditKeySetting)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && id == "") {

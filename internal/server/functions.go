@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -72,8 +71,10 @@ func (s *Server) openFunctions(ctx context.Context, inst installation) (*lambdaa
 		},
 	}
 	s.Functions = fns
-	s.Invoke = &invoke.Service{Functions: fns, Queue: s.db, Concurrency: s.db, Log: s.log, Pool: pool, Unavailable: unavailable}
-	rand.Read(s.codeURLKey[:])
+	s.Invoke = &invoke.Service{Functions: fns, Queue: s.db, Concurrency: s.db, Log: s.log, Pool: pool, Unavailable: unavailable, SharedQueue: s.shared()}
+	if err := s.loadCodeURLKey(ctx); err != nil {
+		return nil, err
+	}
 	return &lambdaapi.Lambda{CSCs: csc, Functions: fns, Invoke: s.Invoke, ReadObject: s.readObject, CodeURL: s.codeURL,
 		Authorizer: s.authz, Log: s.log}, nil
 }

@@ -56,7 +56,7 @@ func initialize(ctx context.Context, cfg *config.Config, db *store.DB, ks keys.K
 		acct := arn.Account{Partition: "aws", Region: cfg.Region, ID: account}
 		akid, secret := newAccessKey()
 		key := store.AccessKey{ID: akid, SealedSecret: box.Seal([]byte(secret), iam.SecretAD(akid)), PrincipalARN: acct.RootARN(), CreatedAt: now}
-		_, err = db.Initialize(ctx, map[string]string{
+		stored, err := db.Initialize(ctx, map[string]string{
 			settingInitialized:  now.Format(time.RFC3339),
 			settingAccountID:    account,
 			settingRegion:       cfg.Region,
@@ -67,8 +67,11 @@ func initialize(ctx context.Context, cfg *config.Config, db *store.DB, ks keys.K
 		if err != nil {
 			return installation{}, false, fmt.Errorf("failed to initialise: %w", err)
 		}
+		// Another node sharing the database may have initialised it
+		// first: then its installation is the one, and this node's root
+		// key is never used.
 		inst, err := loadInstallation(ctx, cfg, db)
-		return inst, true, err
+		return inst, stored, err
 	} else if err != nil {
 		return installation{}, false, err
 	}

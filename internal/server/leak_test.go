@@ -168,10 +168,19 @@ func assertNoLeak(t *testing.T, ls *leakServer, values [][]byte) {
 			t.Fatal(err)
 		}
 	}
-	// The sinks that must exist for the check to mean anything.
-	for _, f := range []string{"signet.db", "audit.db"} {
+	// The sinks that must exist for the check to mean anything: the
+	// databases' files, or with PostgreSQL its tables.
+	must := []string{"signet.db", "audit.db"}
+	if ls.Config().DatabaseURL != "" {
+		must = []string{"table installation", "table audit_events", "table access_keys"}
+		for sink, b := range ls.DatabaseContent(t) {
+			scanned[sink] = len(b) > 0
+			check(sink, b)
+		}
+	}
+	for _, f := range must {
 		if !scanned[f] {
-			t.Errorf("%s was not found in the data directory: the check did not read it", f)
+			t.Errorf("%s was not found or empty: the check did not read it", f)
 		}
 	}
 	log := ls.Log()

@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -208,16 +210,13 @@ func (s *Server) tighten(ctx context.Context) error {
 	return err
 }
 
+// shared reports whether other nodes may use the same database.
+func (s *Server) shared() bool { return s.cfg.DatabaseURL != "" }
+
 func (s *Server) open(ctx context.Context) error {
 	dir := s.cfg.DataDir
-	master, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, masterKeyFile))
+	master, err := s.openDatabase(ctx)
 	if err != nil {
-		return err
-	}
-	if s.box, err = seal.New(master); err != nil {
-		return err
-	}
-	if s.db, err = store.OpenSQLite(ctx, filepath.Join(dir, databaseFile)); err != nil {
 		return err
 	}
 	// Secrets at rest: function environment variables are sealed under
@@ -274,10 +273,13 @@ func (s *Server) open(ctx context.Context) error {
 		ScanAllowlist: s.cfg.SecretScan.Allowlist(), OnScanFindings: s.onScanFindings}
 	s.ocsp = revocation.OCSPHandler(s.Profiles, s.log)
 	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log, Wakeup: wakeup}
-	// The data directory lock makes this the only node on this database:
-	// leases held by an earlier process are void.
-	if err := s.db.ReleaseLeases(ctx); err != nil {
-		return err
+	// The data directory lock makes this the only node on an embedded
+	// database: leases held by an earlier process are void. Nodes
+	// sharing a database leave other nodes' leases to lapse.
+	if !s.shared() {
+		if err := s.db.ReleaseLeases(ctx); err != nil {
+			return err
+		}
 	}
 	s.verifier = &sigv4.Verifier{Credentials: verifierKeys{s.keyring}}
 	s.IAM = &iam.Service{Store: s.db, Keys: s.keyring, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
@@ -405,7 +407,7 @@ func (s *Server) Close() error {
 	if s.auditWriter != nil {
 		errs = append(errs, s.auditWriter.Close())
 	}
-	if s.auditDB != nil {
+	if s.auditDB != nil && s.auditDB != s.db {
 		errs = append(errs, s.auditDB.Close())
 	}
 	errs = append(errs, s.closeObjects())
@@ -741,4 +743,114 @@ func unsignedSTS(r *http.Request, body []byte) bool {
 	}
 	q, err := url.ParseQuery(string(body))
 	return err == nil && q.Get("Action") == "AssumeRoleWithWebIdentity"
+}
+
+// openDatabase opens the metadata database (SQLite in the data
+// directory, or the PostgreSQL database nodes share) and the master key,
+// and sets s.db and s.box. A node on a shared database never creates a
+// master key for an installation that has one, and refuses a key other
+// than the one the installation's secrets are sealed under.
+func (s *Server) openDatabase(ctx context.Context) (master []byte, err error) {
+	path := s.cfg.MasterKeyFile
+	if path == "" {
+		path = filepath.Join(s.cfg.DataDir, masterKeyFile)
+	}
+	if !s.shared() {
+		if master, _, err = keys.LoadOrCreateMasterKey(path); err != nil {
+			return nil, err
+		}
+		if s.box, err = seal.New(master); err != nil {
+			return nil, err
+		}
+		if s.db, err = store.OpenSQLite(ctx, filepath.Join(s.cfg.DataDir, databaseFile)); err != nil {
+			return nil, err
+		}
+		return master, s.checkMasterKey(ctx, path)
+	}
+	if s.db, err = store.Open(ctx, s.cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	_, err = s.db.Setting(ctx, settingInitialized)
+	switch {
+	case err == nil:
+		if master, err = keys.LoadMasterKey(path); err != nil {
+			return nil, fmt.Errorf("the installation in the database was initialised by another node: give this node that node's master key (master_key_file): %w", err)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		if master, _, err = keys.LoadOrCreateMasterKey(path); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, err
+	}
+	if s.box, err = seal.New(master); err != nil {
+		return nil, err
+	}
+	return master, s.checkMasterKey(ctx, path)
+}
+
+// masterKeyCheckSetting holds a value sealed under the master key, by
+// which a node tells whether it was given the installation's key.
+const masterKeyCheckSetting = "master_key_check"
+
+var masterKeyCheck = []byte("signet master key check")
+
+func (s *Server) checkMasterKey(ctx context.Context, path string) error {
+	v, err := s.db.Setting(ctx, masterKeyCheckSetting)
+	if errors.Is(err, store.ErrNotFound) {
+		sealed := base64.StdEncoding.EncodeToString(s.box.Seal(masterKeyCheck, []byte(masterKeyCheckSetting)))
+		if _, err := s.db.AddSettings(ctx, []string{masterKeyCheckSetting}, map[string]string{masterKeyCheckSetting: sealed}); err != nil {
+			return err
+		}
+		if v, err = s.db.Setting(ctx, masterKeyCheckSetting); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err == nil {
+		var clear []byte
+		clear, err = s.box.Open(b, []byte(masterKeyCheckSetting))
+		if err == nil && !bytes.Equal(clear, masterKeyCheck) {
+			err = errors.New("unexpected content")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("the master key %s is not the one this installation's secrets are sealed under (%v): give every node the same master_key_file", path, err)
+	}
+	return nil
+}
+
+// codeURLKeySetting holds the key that signs GetFunction's Code.Location
+// URLs, sealed under the master key: one for the installation, so that a
+// URL one node made works on every node and after a restart.
+const codeURLKeySetting = "code_url_key"
+
+func (s *Server) loadCodeURLKey(ctx context.Context) error {
+	v, err := s.db.Setting(ctx, codeURLKeySetting)
+	if errors.Is(err, store.ErrNotFound) {
+		var k [32]byte
+		if _, err := rand.Read(k[:]); err != nil {
+			return err
+		}
+		sealed := base64.StdEncoding.EncodeToString(s.box.Seal(k[:], []byte(codeURLKeySetting)))
+		if _, err := s.db.AddSettings(ctx, []string{codeURLKeySetting}, map[string]string{codeURLKeySetting: sealed}); err != nil {
+			return err
+		}
+		v, err = s.db.Setting(ctx, codeURLKeySetting) // another node's, if it came first
+	}
+	if err != nil {
+		return err
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return fmt.Errorf("the stored code URL key is malformed: %w", err)
+	}
+	k, err := s.box.Open(b, []byte(codeURLKeySetting))
+	if err != nil || len(k) != len(s.codeURLKey) {
+		return fmt.Errorf("the stored code URL key does not open under the master key: %v", err)
+	}
+	copy(s.codeURLKey[:], k)
+	return nil
 }

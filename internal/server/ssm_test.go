@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -88,13 +86,14 @@ func TestSSMParameters(t *testing.T) {
 		t.Fatalf("GetParameters = %+v, %v", many, err)
 	}
 	// The SecureString is not in the database in clear.
-	db, err := os.ReadFile(filepath.Join(ts.Config().DataDir, "signet.db"))
-	if err != nil {
-		t.Fatal(err)
+	content := ts.DatabaseContent(t)
+	if len(content) == 0 {
+		t.Fatal("found no database content to look into")
 	}
-	wal, _ := os.ReadFile(filepath.Join(ts.Config().DataDir, "signet.db-wal"))
-	if bytes.Contains(db, []byte(secret)) || bytes.Contains(wal, []byte(secret)) {
-		t.Error("the SecureString's value is in the database in clear")
+	for sink, b := range content {
+		if bytes.Contains(b, []byte(secret)) {
+			t.Errorf("the SecureString's value is in the database in clear (%s)", sink)
+		}
 	}
 	cases := []struct {
 		name string

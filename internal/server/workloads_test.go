@@ -204,7 +204,8 @@ func TestWorkloadsRevocationEvicts(t *testing.T) {
 	}
 	waitFor(t, "the violation's audit record", func() bool {
 		var out, errb bytes.Buffer
-		cli.Main(context.Background(), []string{"audit", "query", "--data-dir", e.srv.Config().DataDir, "--action", "workloads:Violation"}, &out, &errb)
+		cli.Main(context.Background(), []string{"audit", "query", "--data-dir", e.srv.Config().DataDir, "--database-url", e.srv.Config().DatabaseURL,
+			"--action", "workloads:Violation"}, &out, &errb)
 		return strings.Contains(out.String(), "kubernetes/shop/web-1") && strings.Contains(out.String(), "revocation")
 	})
 }

@@ -61,9 +61,9 @@ type dialect struct {
 	// retry reports whether a transaction failed only for a conflict
 	// with a concurrent one, and may be run again.
 	retry func(error) bool
-	// lockMigrations, in a migration's transaction, waits for any other
-	// process migrating the same database.
-	lockMigrations string
+	// lockMigrations and unlockMigrations, on one connection, hold off
+	// any other process migrating the same database.
+	lockMigrations, unlockMigrations string
 }
 
 var sqlite = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: func(q string) string { return q },
@@ -76,7 +76,7 @@ var postgres = dialect{name: "postgres", migrations: "migrations/postgres", rebi
 		// serialization_failure, deadlock_detected
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
-	lockMigrations: `SELECT pg_advisory_xact_lock(7301861)`}
+	lockMigrations: `SELECT pg_advisory_lock(7301861)`, unlockMigrations: `SELECT pg_advisory_unlock(7301861)`}
 
 // dollarParams rewrites "?" placeholders as PostgreSQL's $1, $2, …,
 // leaving string literals and quoted identifiers alone.
@@ -197,6 +197,20 @@ func (s *DB) Close() error { return s.db.Close() }
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 func (s *DB) migrate(ctx context.Context) error {
+	if s.d.lockMigrations != "" {
+		// A session lock, taken before any transaction: a transaction
+		// that waited for a lock inside it would still see the database
+		// as it was before the other migrator committed.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, s.d.lockMigrations); err != nil {
+			return fmt.Errorf("failed to lock the schema for migration: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), s.d.unlockMigrations)
+	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("failed to create schema_migrations: %w", err)
 	}
@@ -219,11 +233,6 @@ func (s *DB) migrate(ctx context.Context) error {
 			return err
 		}
 		err = s.tx(ctx, func(tx *sql.Tx) error {
-			if s.d.lockMigrations != "" {
-				if _, err := tx.ExecContext(ctx, s.d.lockMigrations); err != nil {
-					return err
-				}
-			}
 			var done int
 			if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), n).Scan(&done); err != nil {
 				return err

@@ -6,9 +6,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/server"
+	"github.com/signet/signet/internal/store/pgtest"
 )
 
 // Server is a running server.
@@ -88,6 +91,9 @@ func startLogging(tb testing.TB, edit func(*config.Config), now func() time.Time
 	cfg.DataDir = tb.TempDir()
 	cfg.Listen = l.Addr().String()
 	edit(&cfg)
+	if os.Getenv(StoreEnv) == "postgres" && cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = postgresFor(tb, cfg.DataDir)
+	}
 	var opts []server.Option
 	if now != nil {
 		opts = append(opts, server.WithClock(now))
@@ -203,4 +209,93 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// StoreEnv names the variable that, set to "postgres", runs every test
+// server on a PostgreSQL database of its own (pgtest) instead of SQLite
+// in its data directory.
+const StoreEnv = "SIGNET_TEST_STORE"
+
+var (
+	pgMu  sync.Mutex
+	pgDBs = map[string]string{} // data directory → its database
+)
+
+// postgresFor returns the database of a data directory, created the
+// first time, so that a server restarted on the same directory finds
+// its installation again.
+func postgresFor(tb testing.TB, dir string) string {
+	pgMu.Lock()
+	defer pgMu.Unlock()
+	if dsn, ok := pgDBs[dir]; ok {
+		return dsn
+	}
+	dsn := pgtest.DSN(tb)
+	pgDBs[dir] = dsn
+	tb.Cleanup(func() {
+		pgMu.Lock()
+		delete(pgDBs, dir)
+		pgMu.Unlock()
+	})
+	return dsn
+}
+
+// DatabaseContent returns, for each place the server's database keeps
+// data, its bytes: with SQLite the files of the data directory's
+// databases (write-ahead logs included); with PostgreSQL every table,
+// each column of each row as the server stored it (bytea raw, text as
+// text), for tests that look for what must not be stored in clear.
+func (s *Server) DatabaseContent(tb testing.TB) map[string][]byte {
+	tb.Helper()
+	out := map[string][]byte{}
+	if s.Config().DatabaseURL == "" {
+		for _, f := range []string{"signet.db", "signet.db-wal", "audit.db", "audit.db-wal"} {
+			if b, err := os.ReadFile(filepath.Join(s.Config().DataDir, f)); err == nil {
+				out[f] = b
+			}
+		}
+		return out
+	}
+	db, err := sql.Open("pgx", s.Config().DatabaseURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	tables, err := db.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for tables.Next() {
+		var n string
+		tables.Scan(&n)
+		names = append(names, n)
+	}
+	tables.Close()
+	for _, name := range names {
+		rows, err := db.QueryContext(ctx, `SELECT * FROM "`+name+`"`)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		var buf bytes.Buffer
+		for rows.Next() {
+			raw := make([]sql.RawBytes, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range raw {
+				ptrs[i] = &raw[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				tb.Fatal(err)
+			}
+			for _, c := range raw {
+				buf.Write(c)
+				buf.WriteByte(0)
+			}
+		}
+		rows.Close()
+		out["table "+name] = buf.Bytes()
+	}
+	return out
 }
