@@ -139,6 +139,12 @@ type Service struct {
 	// WebIdentity are the OpenID Connect issuers AssumeRoleWithWebIdentity
 	// trusts (from the configuration).
 	WebIdentity []WebIdentityProvider
+	// OnChange, if set, is told of every identity change (which drops
+	// the cached resolutions).
+	OnChange func()
+	// MaxAge, if set, is how long a cached resolution is used before the
+	// identity is read again.
+	MaxAge time.Duration
 
 	mu    sync.Mutex
 	gen   uint64
@@ -148,6 +154,7 @@ type Service struct {
 type cached struct {
 	gen uint64
 	p   Resolved
+	at  time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -184,8 +191,18 @@ func newID(prefix string) string {
 	return prefix + base32.StdEncoding.EncodeToString(b)[:17]
 }
 
-// invalidate drops every cached resolution (any identity change).
+// invalidate drops every cached resolution (any identity change) and
+// says so to OnChange.
 func (s *Service) invalidate() {
+	s.Invalidate()
+	if s.OnChange != nil {
+		s.OnChange()
+	}
+}
+
+// Invalidate drops every cached resolution: another process sharing the
+// database changed an identity.
+func (s *Service) Invalidate() {
 	s.mu.Lock()
 	s.gen++
 	s.cache = nil

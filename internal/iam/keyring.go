@@ -66,15 +66,26 @@ const maxCachedKeys = 10000
 // KeyRing keeps access keys with their secrets sealed (it is the Keys of
 // a Service) and hands them, unsealed, to whoever checks signatures,
 // caching what it unsealed. A key changes only by deletion, which goes
-// through DeleteKey, and one process uses the data directory, so the
-// cache is never stale; unknown ids are not cached.
+// through DeleteKey: with one process on the database the cache is never
+// stale; processes sharing a database tell each other (OnDelete, Forget)
+// and bound what they keep (MaxAge). Unknown ids are not cached.
 type KeyRing struct {
 	Store KeyStore
 	Box   *seal.Box
 	Now   func() time.Time
+	// OnDelete, if set, is told of every key DeleteKey deletes.
+	OnDelete func(id string)
+	// MaxAge, if set, is how long a cached key is used before it is read
+	// again.
+	MaxAge time.Duration
 
 	mu    sync.Mutex
-	cache map[string]Credential
+	cache map[string]cachedKey
+}
+
+type cachedKey struct {
+	c  Credential
+	at time.Time
 }
 
 func (k *KeyRing) now() time.Time {
@@ -97,10 +108,22 @@ func (k *KeyRing) CreateKey(ctx context.Context, key Key) error {
 // DeleteKey deletes a principal's key and forgets it.
 func (k *KeyRing) DeleteKey(ctx context.Context, id, principalARN string) error {
 	err := k.Store.DeleteAccessKey(ctx, id, principalARN)
-	k.mu.Lock()
-	delete(k.cache, id)
-	k.mu.Unlock()
+	k.Forget(id)
+	if err == nil && k.OnDelete != nil {
+		k.OnDelete(id)
+	}
 	return err
+}
+
+// Forget drops a key from the cache ("" for every key).
+func (k *KeyRing) Forget(id string) {
+	k.mu.Lock()
+	if id == "" {
+		k.cache = nil
+	} else {
+		delete(k.cache, id)
+	}
+	k.mu.Unlock()
 }
 
 // KeysOf lists a principal's keys.
@@ -117,10 +140,10 @@ func (k *KeyRing) Secret(ctx context.Context, id string) (string, error) {
 // Lookup returns a key with its secret; ErrNotFound when there is none.
 func (k *KeyRing) Lookup(ctx context.Context, id string) (Credential, error) {
 	k.mu.Lock()
-	c, ok := k.cache[id]
+	e, ok := k.cache[id]
 	k.mu.Unlock()
-	if ok {
-		return c, nil
+	if ok && (k.MaxAge == 0 || k.now().Sub(e.at) < k.MaxAge) {
+		return e.c, nil
 	}
 	s, err := k.Store.AccessKey(ctx, id)
 	if err != nil {
@@ -130,7 +153,7 @@ func (k *KeyRing) Lookup(ctx context.Context, id string) (Credential, error) {
 	if err != nil {
 		return Credential{}, fmt.Errorf("access key %s: %w", id, err)
 	}
-	c = Credential{AccessKeyID: s.ID, SecretAccessKey: string(secret), Expires: s.Expires, PrincipalARN: s.PrincipalARN, PrincipalID: s.PrincipalID,
+	c := Credential{AccessKeyID: s.ID, SecretAccessKey: string(secret), Expires: s.Expires, PrincipalARN: s.PrincipalARN, PrincipalID: s.PrincipalID,
 		SourceIdentity: s.SourceIdentity}
 	if s.SessionTokenHash != "" {
 		h, err := hex.DecodeString(strings.TrimPrefix(s.SessionTokenHash, "sha256:"))
@@ -141,9 +164,9 @@ func (k *KeyRing) Lookup(ctx context.Context, id string) (Credential, error) {
 	}
 	k.mu.Lock()
 	if k.cache == nil || len(k.cache) >= maxCachedKeys {
-		k.cache = map[string]Credential{}
+		k.cache = map[string]cachedKey{}
 	}
-	k.cache[id] = c
+	k.cache[id] = cachedKey{c, k.now()}
 	k.mu.Unlock()
 	return c, nil
 }

@@ -31,7 +31,7 @@ type Resolved struct {
 func (s *Service) Resolve(ctx context.Context, principalARN string) (Resolved, error) {
 	s.mu.Lock()
 	gen := s.gen
-	if c, ok := s.cache[principalARN]; ok && c.gen == gen {
+	if c, ok := s.cache[principalARN]; ok && c.gen == gen && (s.MaxAge == 0 || s.now().Sub(c.at) < s.MaxAge) {
 		s.mu.Unlock()
 		return c.p, nil
 	}
@@ -45,7 +45,7 @@ func (s *Service) Resolve(ctx context.Context, principalARN string) (Resolved, e
 		if s.cache == nil {
 			s.cache = map[string]cached{}
 		}
-		s.cache[principalARN] = cached{gen: gen, p: r}
+		s.cache[principalARN] = cached{gen: gen, p: r, at: s.now()}
 	}
 	s.mu.Unlock()
 	return r, nil

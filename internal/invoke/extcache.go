@@ -137,7 +137,7 @@ func (c *extensionCache) evict(resource string) {
 	defer c.mu.Unlock()
 	c.evictions++
 	for k, e := range c.entries {
-		if e.resource == resource || resource == "ssm:*" && strings.Contains(e.resource, ":ssm:") {
+		if e.resource == resource || resource == "*" || resource == "ssm:*" && strings.Contains(e.resource, ":ssm:") {
 			delete(c.entries, k)
 		}
 	}
@@ -149,7 +149,8 @@ type evictHeader struct {
 }
 
 // Evict drops what every execution environment's extension cache holds
-// about a parameter or secret (its ARN; "ssm:*" for every parameter).
+// about a parameter or secret (its ARN; "ssm:*" for every parameter, "*"
+// for everything).
 func (p *Pool) Evict(resource string) {
 	p.mu.Lock()
 	var all []*instance

@@ -381,6 +381,7 @@ func (s *Server) onRevocation(ctx context.Context, r signing.Revocation) {
 	if s.admission != nil && s.admission.Cache != nil {
 		s.admission.Cache.Evict(r.Deps()...)
 	}
+	s.publish(ctx, busRevocation, r.Deps()...)
 	if s.workloads != nil {
 		go s.workloads.monitor.Revoked(context.WithoutCancel(ctx), r.Deps())
 	}
@@ -391,6 +392,7 @@ func (s *Server) onPayloadSigned(ctx context.Context, digest string) {
 	if s.admission != nil && s.admission.Cache != nil {
 		s.admission.Cache.EvictDigest(digest)
 	}
+	s.publish(ctx, busSigned, digest)
 }
 
 // policyTrust is what a policy's verdicts depend on, watched for changes.

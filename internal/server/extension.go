@@ -38,15 +38,22 @@ var evictingActions = map[string]bool{
 
 // evictAfter evicts what a successful request changed.
 func (s *Server) evictAfter(action, resource string, status int) {
-	if status/100 != 2 || s.Invoke == nil || s.Invoke.Pool == nil {
+	if status/100 != 2 {
 		return
 	}
+	target := ""
 	switch {
 	case action == "ssm:DeleteParameters":
-		s.Invoke.Pool.Evict("ssm:*")
+		target = "ssm:*"
 	case evictingActions[action]:
-		s.Invoke.Pool.Evict(resource)
+		target = resource
+	default:
+		return
 	}
+	if s.Invoke != nil && s.Invoke.Pool != nil {
+		s.Invoke.Pool.Evict(target)
+	}
+	s.publish(context.Background(), busEvict, target) // the other nodes' environments
 }
 
 // ServeExtension serves a request made to the extension's port.

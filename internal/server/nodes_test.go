@@ -10,10 +10,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/server"
+	"github.com/signet/signet/internal/server/servertest"
 	"github.com/signet/signet/internal/store/pgtest"
 )
 
@@ -103,5 +108,71 @@ func TestNodesStartTogether(t *testing.T) {
 		t.Error("a node without the master key joined the installation")
 	} else if !strings.Contains(err.Error(), "initialised by another node") {
 		t.Errorf("a node without a master key: %v", err)
+	}
+}
+
+// TestNodesShareChanges: two nodes on one database. A user's access key
+// and policy, used through node B (which caches both), stop working
+// there once node A deletes them, without a restart: A tells B
+// (PostgreSQL NOTIFY), and B would read them again within cacheMaxAge
+// anyway.
+func TestNodesShareChanges(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	node := func() *servertest.Server {
+		return servertest.StartWith(t, func(c *config.Config) { c.DatabaseURL, c.MasterKeyFile = dsn, keyFile })
+	}
+	a, b := node(), node()
+	if a.AccountID() != b.AccountID() {
+		t.Fatalf("nodes serve accounts %s and %s", a.AccountID(), b.AccountID())
+	}
+	ctx := context.Background()
+	admin := clientsOf(a, a.Creds.AccessKeyID, a.Creds.SecretAccessKey, "")
+	if _, err := admin.iam.CreateUser(ctx, &awsiam.CreateUserInput{UserName: aws.String("dev")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.iam.PutUserPolicy(ctx, &awsiam.PutUserPolicyInput{UserName: aws.String("dev"), PolicyName: aws.String("list"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["iam:ListUsers","iam:ListRoles"],"Resource":"*"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	k1, err := admin.iam.CreateAccessKey(ctx, &awsiam.CreateAccessKeyInput{UserName: aws.String("dev")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := admin.iam.CreateAccessKey(ctx, &awsiam.CreateAccessKeyInput{UserName: aws.String("dev")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaB := func(k *awsiam.CreateAccessKeyOutput) principal {
+		return clientsOf(b, *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey, "")
+	}
+	// B serves (and caches) both keys and the user's policy.
+	for _, k := range []*awsiam.CreateAccessKeyOutput{k1, k2} {
+		if _, err := viaB(k).iam.ListUsers(ctx, &awsiam.ListUsersInput{}); err != nil {
+			t.Fatalf("ListUsers through node B: %v", err)
+		}
+	}
+	// A deletes the first key: B refuses it.
+	if _, err := admin.iam.DeleteAccessKey(ctx, &awsiam.DeleteAccessKeyInput{UserName: aws.String("dev"), AccessKeyId: k1.AccessKey.AccessKeyId}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "node B to refuse the key node A deleted", func() bool {
+		_, err := viaB(k1).iam.ListUsers(ctx, &awsiam.ListUsersInput{})
+		return apiCode(err) == "InvalidClientTokenId"
+	})
+	// A takes iam:ListUsers away: B refuses it and still allows the rest.
+	if _, err := admin.iam.PutUserPolicy(ctx, &awsiam.PutUserPolicyInput{UserName: aws.String("dev"), PolicyName: aws.String("list"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "node B to apply the policy node A changed", func() bool {
+		_, err := viaB(k2).iam.ListUsers(ctx, &awsiam.ListUsersInput{})
+		return apiCode(err) == "AccessDenied"
+	})
+	if _, err := viaB(k2).iam.ListRoles(ctx, &awsiam.ListRolesInput{}); err != nil {
+		t.Errorf("ListRoles through node B after the change: %v", err)
 	}
 }

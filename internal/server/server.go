@@ -231,6 +231,10 @@ func (s *Server) open(ctx context.Context) error {
 		s.log.InfoContext(ctx, "replaced session tokens stored in clear with their hashes", "count", n)
 	}
 	s.keyring = &iam.KeyRing{Store: s.db, Box: s.box}
+	if s.shared() {
+		s.keyring.MaxAge = cacheMaxAge
+		s.keyring.OnDelete = func(id string) { s.publish(context.Background(), busKey, id) }
+	}
 	ks, err := keys.NewSoftware(master, s.db)
 	if err != nil {
 		return err
@@ -283,6 +287,10 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.verifier = &sigv4.Verifier{Credentials: verifierKeys{s.keyring}}
 	s.IAM = &iam.Service{Store: s.db, Keys: s.keyring, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
+	if s.shared() {
+		s.IAM.MaxAge = cacheMaxAge
+		s.IAM.OnChange = func() { s.publish(context.Background(), busIAM) }
+	}
 	if err := s.openAudit(ctx, ks); err != nil {
 		return err
 	}
@@ -694,6 +702,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		go func() { defer wg.Done(); s.runSecrets(jobsCtx) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); s.destroyKMSKeys(jobsCtx) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.listenBus(jobsCtx) }()
 		s.runWorkloads(jobsCtx)
 		wg.Wait()
 	}()

@@ -201,3 +201,7 @@ func (s *Service) CAcrl(ctx context.Context, issuer string, ca pki.CA) ([]byte, 
 	}
 	return s.issueCRL(ctx, issuer, ca, nil, now, gen)
 }
+
+// ForgetResponses drops the cached CRLs and OCSP responses: another
+// process sharing the database revoked something.
+func (s *Service) ForgetResponses() { s.crls.clear() }
