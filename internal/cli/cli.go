@@ -51,6 +51,7 @@ const usage = `usage: signet COMMAND [flags]
 
 Server:
   signet serve [--data-dir DIR] [--listen ADDR] [--config FILE]
+  signet migrate [--data-dir DIR | --database-url URL] [--apply]   show (and apply) pending schema migrations
 
 Signing profiles and platforms:
   signet platforms
@@ -116,7 +117,7 @@ Parameters (SSM Parameter Store; SecureString values shown as **** unless --show
   signet param history NAME [--show]
   signet param delete NAME
 
-Audit (reads DATA_DIR directly; default ./signet-data):
+Audit (reads DATA_DIR directly, default ./signet-data, or --database-url URL [--master-key-file F]):
   signet audit verify [--data-dir DIR]
   signet audit tail [--data-dir DIR] [-n N]
   signet audit query [--data-dir DIR] [--principal ARN] [--action A] [--decision D] [--since 24h] [--break-glass] [-n N]
@@ -262,6 +263,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return secretCmd(ctx, rest, stdout)
 	case "audit":
 		return auditCmd(ctx, rest, stdout)
+	case "migrate":
+		return migrateCmd(ctx, rest, stdout)
 	case "invoke":
 		return invokeCmd(ctx, rest, stdout, stderr)
 	case "logs":

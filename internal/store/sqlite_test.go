@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -61,4 +63,63 @@ func TestPostgresConformance(t *testing.T) {
 		}
 		return db, reopen
 	})
+}
+
+// TestMigrateCommandShape: a new database has every migration pending;
+// Migrate applies them in order and then none is; a database whose
+// schema is newer than the binary is refused, by Open too. On both
+// engines.
+func TestMigrateCommandShape(t *testing.T) {
+	engines := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string {
+			path := filepath.Join(t.TempDir(), "signet.db")
+			db, err := sql.Open("sqlite", "file:"+path) // create the empty file
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Exec(`CREATE TABLE x (a INTEGER)`)
+			db.Close()
+			return path
+		},
+		"postgres": func(t *testing.T) string { return pgtest.DSN(t) },
+	}
+	for name, dsnOf := range engines {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := dsnOf(t)
+			db, err := store.OpenUnmigrated(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			version, pending, err := db.Pending(ctx)
+			if err != nil || version != 0 || len(pending) < 20 || pending[0].Version != 1 {
+				t.Fatalf("Pending on a new database = %d, %d migrations, %v", version, len(pending), err)
+			}
+			applied, err := db.Migrate(ctx)
+			if err != nil || len(applied) != len(pending) {
+				t.Fatalf("Migrate = %d applied, %v", len(applied), err)
+			}
+			version, pending2, err := db.Pending(ctx)
+			if err != nil || len(pending2) != 0 || version != pending[len(pending)-1].Version {
+				t.Fatalf("Pending after Migrate = %d, %v, %v", version, pending2, err)
+			}
+			if again, err := db.Migrate(ctx); err != nil || len(again) != 0 {
+				t.Errorf("a second Migrate = %v, %v", again, err)
+			}
+			// A newer Signet's migration.
+			if _, err := store.SQLExec(ctx, db, `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := db.Pending(ctx); !errors.Is(err, store.ErrSchemaTooNew) {
+				t.Errorf("Pending on a newer schema = %v", err)
+			}
+			if db2, err := store.Open(ctx, dsn); !errors.Is(err, store.ErrSchemaTooNew) {
+				if err == nil {
+					db2.Close()
+				}
+				t.Errorf("Open on a newer schema = %v, want ErrSchemaTooNew", err)
+			}
+		})
+	}
 }

@@ -167,12 +167,7 @@ type DB struct {
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // applies pending migrations.
 func OpenSQLite(ctx context.Context, file string) (*DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Set("_txlock", "immediate")
+	q := sqliteParams()
 	// The database is its owner's alone (SQLite gives its -wal and -shm
 	// files the database's mode).
 	if f, err := os.OpenFile(file, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
@@ -196,63 +191,171 @@ func (s *DB) Close() error { return s.db.Close() }
 // Ping checks that the database answers.
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-func (s *DB) migrate(ctx context.Context) error {
+// Migration is one schema change of an engine's migration set.
+type Migration struct {
+	Version int
+	Name    string // its file, e.g. 0020_access_key_source_identity.sql
+	body    string
+}
+
+// ErrSchemaTooNew reports a database migrated by a newer Signet than
+// this one: it refuses to use it rather than misread it.
+var ErrSchemaTooNew = errors.New("the database's schema is newer than this Signet knows")
+
+// migrationSet returns the engine's migrations, in order.
+func (s *DB) migrationSet() ([]Migration, error) {
+	entries, err := fs.ReadDir(migrations, s.d.migrations)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read migrations: %w", err)
+	}
+	var set []Migration
+	for _, e := range entries {
+		n, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		body, err := fs.ReadFile(migrations, path.Join(s.d.migrations, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		set = append(set, Migration{Version: n, Name: e.Name(), body: string(body)})
+	}
+	slices.SortFunc(set, func(a, b Migration) int { return a.Version - b.Version })
+	return set, nil
+}
+
+// Pending returns the highest schema version applied (0: none) and the
+// migrations not applied yet. It fails with ErrSchemaTooNew when the
+// database has a version this Signet does not know.
+func (s *DB) Pending(ctx context.Context) (int, []Migration, error) {
+	set, err := s.migrationSet()
+	if err != nil {
+		return 0, nil, err
+	}
+	applied := map[int]bool{}
+	highest := 0
+	rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err == nil {
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return 0, nil, err
+			}
+			applied[v] = true
+			highest = max(highest, v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, nil, err
+		}
+	} else if exists, xerr := s.tableExists(ctx, "schema_migrations"); xerr != nil || exists {
+		return 0, nil, err
+	}
+	if known := set[len(set)-1].Version; highest > known {
+		return highest, nil, fmt.Errorf("%w: it is at version %d, this Signet knows up to %d; run the newer signet (or restore a backup taken before it ran)", ErrSchemaTooNew, highest, known)
+	}
+	var pending []Migration
+	for _, m := range set {
+		if !applied[m.Version] {
+			pending = append(pending, m)
+		}
+	}
+	return highest, pending, nil
+}
+
+func (s *DB) tableExists(ctx context.Context, name string) (bool, error) {
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	if s.d.name == "postgres" {
+		q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, s.d.rebind(q), name).Scan(&n)
+	return n > 0, err
+}
+
+// Migrate applies the pending migrations, each in a transaction of its
+// own, and returns them. Processes migrating the same PostgreSQL
+// database at once take turns.
+func (s *DB) Migrate(ctx context.Context) ([]Migration, error) {
 	if s.d.lockMigrations != "" {
 		// A session lock, taken before any transaction: a transaction
 		// that waited for a lock inside it would still see the database
 		// as it was before the other migrator committed.
 		conn, err := s.db.Conn(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer conn.Close()
 		if _, err := conn.ExecContext(ctx, s.d.lockMigrations); err != nil {
-			return fmt.Errorf("failed to lock the schema for migration: %w", err)
+			return nil, fmt.Errorf("failed to lock the schema for migration: %w", err)
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), s.d.unlockMigrations)
 	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("failed to create schema_migrations: %w", err)
+		return nil, fmt.Errorf("failed to create schema_migrations: %w", err)
 	}
-	entries, err := fs.ReadDir(migrations, s.d.migrations)
+	_, pending, err := s.Pending(ctx)
 	if err != nil {
-		return fmt.Errorf("failed to read migrations: %w", err)
+		return nil, err
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		n, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", name)
-		}
-		body, err := fs.ReadFile(migrations, path.Join(s.d.migrations, name))
-		if err != nil {
-			return err
-		}
-		err = s.tx(ctx, func(tx *sql.Tx) error {
-			var done int
-			if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), n).Scan(&done); err != nil {
-				return err
-			}
-			if done > 0 {
-				return nil
-			}
-			for _, stmt := range splitStatements(string(body)) {
+	for i, m := range pending {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			for _, stmt := range splitStatements(m.body) {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("%s: %w", name, err)
+					return fmt.Errorf("%s: %w", m.Name, err)
 				}
 			}
-			_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), n, time.Now().UnixNano())
+			_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), m.Version, time.Now().UnixNano())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("failed to apply migration: %w", err)
+			return pending[:i], fmt.Errorf("failed to apply migration: %w", err)
 		}
 	}
-	return nil
+	return pending, nil
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	_, err := s.Migrate(ctx)
+	return err
+}
+
+// sqliteParams are the connection settings of every SQLite database.
+func sqliteParams() url.Values {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	return q
+}
+
+// OpenUnmigrated opens the database a DSN names (as Open) without
+// applying migrations, for `signet migrate` to show and apply them.
+func OpenUnmigrated(ctx context.Context, dsn string) (*DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("failed to open %s: %w", redactDSN(dsn), err)
+		}
+		s := &DB{db: db, d: postgres}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("failed to connect to %s: %w", redactDSN(dsn), err)
+		}
+		return s, nil
+	}
+	file := strings.TrimPrefix(dsn, "sqlite://")
+	if _, err := os.Stat(file); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", "file:"+file+"?"+sqliteParams().Encode())
+	if err != nil {
+		return nil, err
+	}
+	return &DB{db: db, d: sqlite}, nil
 }
 
 // splitStatements splits a migration on semicolons at line ends, dropping
