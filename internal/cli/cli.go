@@ -52,6 +52,7 @@ const usage = `usage: signet COMMAND [flags]
 Server:
   signet serve [--data-dir DIR] [--listen ADDR] [--config FILE]
   signet migrate [--data-dir DIR | --database-url URL] [--apply]   show (and apply) pending schema migrations
+  signet store copy --from sqlite://DATA_DIR --to postgres://…       move a stopped installation to PostgreSQL
 
 Signing profiles and platforms:
   signet platforms
@@ -210,7 +211,7 @@ func hoistGlobalFlags(args []string) ([]string, error) {
 }
 
 // commandGroups are the commands whose first argument is a subcommand.
-var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true, "workloads": true, "kms": true, "param": true, "secret": true}
+var commandGroups = map[string]bool{"profile": true, "function": true, "csc": true, "iam": true, "audit": true, "trust": true, "signature": true, "image": true, "admission": true, "workloads": true, "kms": true, "param": true, "secret": true, "store": true}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
@@ -265,6 +266,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return auditCmd(ctx, rest, stdout)
 	case "migrate":
 		return migrateCmd(ctx, rest, stdout)
+	case "store":
+		return storeCmd(ctx, rest, stdout)
 	case "invoke":
 		return invokeCmd(ctx, rest, stdout, stderr)
 	case "logs":

@@ -31,7 +31,12 @@ type Server struct {
 	URL   string          // http://127.0.0.1:PORT
 	Creds aws.Credentials // the bootstrap administrator
 	log   *logBuffer
+	stop  func()
 }
+
+// Stop stops the server before the test ends (it is stopped then
+// anyway).
+func (s *Server) Stop() { s.stop() }
 
 // Log returns what the server has logged so far.
 func (s *Server) Log() string { return s.log.String() }
@@ -81,7 +86,19 @@ func start(tb testing.TB, edit func(*config.Config), now func() time.Time) *Serv
 	return startLogging(tb, edit, now, slog.LevelInfo)
 }
 
+// StartEmbedded is StartWith on SQLite in the data directory whatever
+// SIGNET_TEST_STORE says.
+func StartEmbedded(tb testing.TB, edit func(*config.Config)) *Server {
+	tb.Helper()
+	return startOn(tb, edit, nil, slog.LevelInfo, true)
+}
+
 func startLogging(tb testing.TB, edit func(*config.Config), now func() time.Time, level slog.Level) *Server {
+	tb.Helper()
+	return startOn(tb, edit, now, level, false)
+}
+
+func startOn(tb testing.TB, edit func(*config.Config), now func() time.Time, level slog.Level, embedded bool) *Server {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,7 +108,7 @@ func startLogging(tb testing.TB, edit func(*config.Config), now func() time.Time
 	cfg.DataDir = tb.TempDir()
 	cfg.Listen = l.Addr().String()
 	edit(&cfg)
-	if os.Getenv(StoreEnv) == "postgres" && cfg.DatabaseURL == "" {
+	if os.Getenv(StoreEnv) == "postgres" && cfg.DatabaseURL == "" && !embedded {
 		cfg.DatabaseURL = postgresFor(tb, cfg.DataDir)
 	}
 	var opts []server.Option
@@ -112,8 +129,10 @@ func startLogging(tb testing.TB, edit func(*config.Config), now func() time.Time
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, l); close(done) }()
-	tb.Cleanup(func() { cancel(); <-done; srv.Close() })
-	return &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath()), log: log}
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done; srv.Close() }) }
+	tb.Cleanup(stop)
+	return &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath()), log: log, stop: stop}
 }
 
 // ReadCredentials reads the default profile of a shared-credentials file.
