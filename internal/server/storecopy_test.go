@@ -111,9 +111,13 @@ func TestStoreCopyToPostgres(t *testing.T) {
 		a := map[string]string{}
 		admin := credentials.NewStaticCredentialsProvider(ts.Creds.AccessKeyID, ts.Creds.SecretAccessKey, "")
 		p, err := ts.Signer().GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String("copy_me")})
-		rec(a, "profile", err, func() string { return fmt.Sprint(aws.ToString(p.ProfileVersionArn), p.Status, aws.ToString(p.PlatformId)) })
+		rec(a, "profile", err, func() string {
+			return fmt.Sprint(aws.ToString(p.ProfileVersionArn), p.Status, aws.ToString(p.PlatformId))
+		})
 		j, err := ts.Signer().DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: job.JobId})
-		rec(a, "job", err, func() string { return fmt.Sprint(j.Status, aws.ToString(j.SignedObject.S3.Key), aws.ToString(j.JobInvoker), j.CompletedAt) })
+		rec(a, "job", err, func() string {
+			return fmt.Sprint(j.Status, aws.ToString(j.SignedObject.S3.Key), aws.ToString(j.JobInvoker), j.CompletedAt)
+		})
 		jobs, err := ts.Signer().ListSigningJobs(ctx, &signer.ListSigningJobsInput{})
 		rec(a, "jobs", err, func() string { return fmt.Sprint(len(jobs.Jobs)) })
 		if err == nil && j.SignedObject != nil && j.SignedObject.S3 != nil {
@@ -146,11 +150,17 @@ func TestStoreCopyToPostgres(t *testing.T) {
 		d, err := kmsClient(ts, admin).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob.CiphertextBlob})
 		rec(a, "decrypt", err, func() string { return fmt.Sprint(string(d.Plaintext), aws.ToString(d.KeyId)) })
 		pv, err := ssmClient(ts, admin).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/db/password"), WithDecryption: aws.Bool(true)})
-		rec(a, "parameter", err, func() string { return fmt.Sprint(aws.ToString(pv.Parameter.Value), pv.Parameter.Version, aws.ToString(pv.Parameter.ARN)) })
+		rec(a, "parameter", err, func() string {
+			return fmt.Sprint(aws.ToString(pv.Parameter.Value), pv.Parameter.Version, aws.ToString(pv.Parameter.ARN))
+		})
 		sv, err := smClient(ts, admin).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("db")})
-		rec(a, "secret", err, func() string { return fmt.Sprint(aws.ToString(sv.SecretString), aws.ToString(sv.VersionId), aws.ToString(sv.ARN)) })
+		rec(a, "secret", err, func() string {
+			return fmt.Sprint(aws.ToString(sv.SecretString), aws.ToString(sv.VersionId), aws.ToString(sv.ARN))
+		})
 		f, err := lambdaClient(ts).GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("fn")})
-		rec(a, "function", err, func() string { return fmt.Sprint(aws.ToString(f.CodeSha256), aws.ToString(f.RevisionId), f.Environment.Variables["MODE"], aws.ToString(f.Role)) })
+		rec(a, "function", err, func() string {
+			return fmt.Sprint(aws.ToString(f.CodeSha256), aws.ToString(f.RevisionId), f.Environment.Variables["MODE"], aws.ToString(f.Role))
+		})
 		return a
 	}
 	before := answers(old)
