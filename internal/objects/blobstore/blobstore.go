@@ -9,6 +9,7 @@ import (
 	"fmt"
 	_ "gocloud.dev/blob/s3blob" // s3:// URLs: any S3-compatible store
 	"io"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,11 +60,28 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if dir, ok := strings.CutPrefix(url, "file://"); ok {
 		return OpenDir(dir)
 	}
-	b, err := blob.OpenBucket(ctx, url)
+	b, err := blob.OpenBucket(ctx, withDefaults(url))
 	if err != nil {
 		return nil, fmt.Errorf("failed to open object data store: %w", err)
 	}
 	return &Store{b: b}, nil
+}
+
+// withDefaults adds to an s3:// URL the settings Signet wants unless the
+// URL says otherwise: response_checksum_validation=when_required, since
+// many S3-compatible stores return no checksums, which the AWS SDK would
+// otherwise log a warning about on every read.
+func withDefaults(u string) string {
+	p, err := neturl.Parse(u)
+	if err != nil || p.Scheme != "s3" {
+		return u
+	}
+	q := p.Query()
+	if !q.Has("response_checksum_validation") {
+		q.Set("response_checksum_validation", "when_required")
+	}
+	p.RawQuery = q.Encode()
+	return p.String()
 }
 
 // Close closes the bucket.
