@@ -87,8 +87,13 @@ func (s *Server) observeRotation(sec secrets.Secret, step string, err error) {
 
 // runSecrets runs the secrets worker until ctx is done.
 func (s *Server) runSecrets(ctx context.Context) {
-	if err := s.secretsWork.Recover(ctx); err != nil {
-		s.log.ErrorContext(ctx, "failed to recover the rotations in progress", "err", err)
+	// The only node on its database takes back the steps an earlier
+	// process claimed; nodes sharing one let claims lapse, since another
+	// node may be running the step.
+	if !s.shared() {
+		if err := s.secretsWork.Recover(ctx); err != nil {
+			s.log.ErrorContext(ctx, "failed to recover the rotations in progress", "err", err)
+		}
 	}
 	t := time.NewTicker(secretsPoll)
 	defer t.Stop()

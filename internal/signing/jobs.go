@@ -91,6 +91,10 @@ type JobStore interface {
 	// ClaimJob leases the oldest in-progress object job whose lease has
 	// lapsed, incrementing its attempts; ok is false when there is none.
 	ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (j Job, ok bool, err error)
+	// RenewJobLease extends the lease of the claim whose attempt number
+	// is attempt to until; false when the job is no longer that claim's
+	// (finished, or claimed again after the lease lapsed).
+	RenewJobLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error)
 	// FinishJob reads the job, calls fn and writes back status, reason,
 	// signed object, completion and expiry times and clears the lease, in
 	// one transaction, provided the job is still InProgress; otherwise

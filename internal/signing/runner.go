@@ -54,8 +54,10 @@ const SigningAgent = "Signet/1.0"
 
 // Runner works the queue of signing jobs: it claims a job, signs the
 // source object into a signed package at prefix + jobId + ".zip", and
-// records the outcome. A job whose worker dies is claimed again once its
-// lease lapses; after MaxAttempts claims it fails.
+// records the outcome. A worker renews its claim's lease while it works
+// (every third of Lease), so that only a job whose worker died (its
+// process, or its node) is claimed again, by any runner on the
+// database, once the lease lapses; after MaxAttempts claims it fails.
 type Runner struct {
 	Service     *Service
 	Workers     int           // default 2
@@ -170,6 +172,8 @@ func failf(format string, args ...any) error {
 
 func (r *Runner) process(ctx context.Context, j Job) {
 	log := r.Log.With("job", j.ID, "attempt", j.Attempts)
+	ctx, stop := r.holdLease(ctx, j, log)
+	defer stop()
 	var err error
 	if j.Attempts > r.MaxAttempts {
 		err = failf("Signing did not complete after %d attempts", r.MaxAttempts)
@@ -198,6 +202,39 @@ func (r *Runner) process(ctx context.Context, j Job) {
 		// Transient: the lease lapses and another attempt follows.
 		log.ErrorContext(ctx, "signing job attempt failed", "err", err)
 	}
+}
+
+// holdLease renews the claim's lease until stop is called. If the claim
+// is lost (the job was claimed again: this worker stalled for longer
+// than the lease), the returned context is canceled, so that the work
+// stops instead of finishing twice.
+func (r *Runner) holdLease(ctx context.Context, j Job, log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(r.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			ok, err := r.Service.Jobs.RenewJobLease(ctx, j.ID, j.Attempts, r.Service.now().Add(r.Lease))
+			if err != nil {
+				log.WarnContext(ctx, "failed to renew a signing job's lease", "err", err)
+				continue
+			}
+			if !ok {
+				log.WarnContext(ctx, "lost a signing job's lease: another worker has it")
+				cancel()
+				return
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel() }
 }
 
 func (r *Runner) maxSize() int64 {

@@ -32,8 +32,12 @@ func (s *DB) AuditRecords(ctx context.Context, after int64, limit int) ([]audit.
 var _ audit.BatchStore = (*DB)(nil)
 
 // AppendAuditBatch implements audit.BatchStore.
+//
+// Appends take turns: on PostgreSQL under one advisory lock, so that
+// every node's records form one chain without the conflicts (and
+// retries) that concurrent appends would otherwise meet.
 func (s *DB) AppendAuditBatch(ctx context.Context, n int, build func(i int, seq int64, prevHash string) (audit.Record, error)) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.serialTx(ctx, s.d.lockAudit, func(tx *sql.Tx) error {
 		seq, prev := int64(1), audit.Genesis
 		var last int64
 		var hash string

@@ -151,6 +151,17 @@ func (s *DB) ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (
 	return j, ok, err
 }
 
+// RenewJobLease implements signing.JobStore.
+func (s *DB) RenewJobLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE signing_jobs SET lease_until = ? WHERE id = ? AND attempts = ? AND status = ?`,
+		unixNano(until), id, attempt, string(signing.JobInProgress))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // FinishJob implements signing.JobStore.
 func (s *DB) FinishJob(ctx context.Context, id string, fn func(*signing.Job) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {

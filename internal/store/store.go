@@ -64,6 +64,10 @@ type dialect struct {
 	// lockMigrations and unlockMigrations, on one connection, hold off
 	// any other process migrating the same database.
 	lockMigrations, unlockMigrations string
+	// lockAudit, first in a READ COMMITTED transaction, makes appends to
+	// the audit chain take turns across processes (each then reads the
+	// chain's head as the one before it left it).
+	lockAudit string
 }
 
 var sqlite = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: func(q string) string { return q },
@@ -76,7 +80,8 @@ var postgres = dialect{name: "postgres", migrations: "migrations/postgres", rebi
 		// serialization_failure, deadlock_detected
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
-	lockMigrations: `SELECT pg_advisory_lock(7301861)`, unlockMigrations: `SELECT pg_advisory_unlock(7301861)`}
+	lockMigrations: `SELECT pg_advisory_lock(7301861)`, unlockMigrations: `SELECT pg_advisory_unlock(7301861)`,
+	lockAudit: `SELECT pg_advisory_xact_lock(7301862)`}
 
 // dollarParams rewrites "?" placeholders as PostgreSQL's $1, $2, …,
 // leaving string literals and quoted identifiers alone.
@@ -405,6 +410,32 @@ func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 			return err
 		}
 	}
+}
+
+// serialTx runs fn in a transaction that holds lock (a statement taking
+// a transaction-scoped lock) from its start, at READ COMMITTED, so that
+// fn's reads see what every earlier holder committed. Without a lock
+// (SQLite, where writers take turns anyway), it is tx.
+func (s *DB) serialTx(ctx context.Context, lock string, fn func(*sql.Tx) error) error {
+	if lock == "" {
+		return s.tx(ctx, fn)
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return fmt.Errorf("failed to begin transaction: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, lock); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("failed to commit: %w", err)
+	}
+	return nil
 }
 
 func (s *DB) tx1(ctx context.Context, fn func(*sql.Tx) error) error {

@@ -13,6 +13,7 @@ var jobTests = map[string]func(*testing.T, Opener){
 	"jobs/idempotent-create": testJobCreate,
 	"jobs/queue":             testJobQueue,
 	"jobs/revocation":        testJobRevocation,
+	"jobs/lease-renewal":     testJobLeaseRenewal,
 }
 
 func job(id, token string, created time.Time) signing.Job {
@@ -120,5 +121,43 @@ func testJobRevocation(t *testing.T, open Opener) {
 		if !errors.Is(err, c.want) || (c.want == nil && (got.ID != "r" || !got.RevokedAt.Equal(t0.Add(time.Hour)))) {
 			t.Errorf("%s: LeafJob = %+v, %v; want job r or %v", name, got.ID, err, c.want)
 		}
+	}
+}
+
+// testJobLeaseRenewal: a worker renews its claim's lease, which keeps
+// the job from being claimed again; a stale claim (the job claimed again
+// after its lease lapsed) and a finished job renew nothing.
+func testJobLeaseRenewal(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if _, _, err := db.CreateJob(ctx, job("j", "tok", t0)); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Minute)
+	first, ok, err := db.ClaimJob(ctx, now, 30*time.Second)
+	if err != nil || !ok || first.Attempts != 1 {
+		t.Fatalf("claim = %+v %v %v", first, ok, err)
+	}
+	if ok, err := db.RenewJobLease(ctx, "j", 1, now.Add(2*time.Minute)); err != nil || !ok {
+		t.Fatalf("renewing the claim's lease = %v %v", ok, err)
+	}
+	if _, ok, _ := db.ClaimJob(ctx, now.Add(time.Minute), 30*time.Second); ok {
+		t.Fatal("a job whose lease was renewed was claimed again")
+	}
+	if ok, _ := db.RenewJobLease(ctx, "j", 2, now.Add(5*time.Minute)); ok {
+		t.Error("a claim that was never made renewed the lease")
+	}
+	second, ok, _ := db.ClaimJob(ctx, now.Add(3*time.Minute), 30*time.Second)
+	if !ok || second.Attempts != 2 {
+		t.Fatalf("claim after the renewed lease lapsed = %+v %v", second, ok)
+	}
+	if ok, _ := db.RenewJobLease(ctx, "j", 1, now.Add(10*time.Minute)); ok {
+		t.Error("the stale first claim renewed the lease of the second")
+	}
+	if err := db.FinishJob(ctx, "j", func(j *signing.Job) error { j.Status = signing.JobSucceeded; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := db.RenewJobLease(ctx, "j", 2, now.Add(10*time.Minute)); ok {
+		t.Error("a finished job's lease was renewed")
 	}
 }
