@@ -76,3 +76,7 @@ func (s *Server) HoldBodies(relayed bool) (release func()) {
 func (s *Server) ServeRelayed(ctx context.Context, in invoke.APIRequest) invoke.APIResponse {
 	return functionAPI{s}.ServeAPI(ctx, in)
 }
+
+// DBStatements is how many statements the server has sent its database
+// (PostgreSQL; 0 with SQLite).
+func (s *Server) DBStatements() int64 { return s.db.Statements() }

@@ -39,11 +39,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
+	_ "modernc.org/sqlite"           // registers the "sqlite" driver
 )
 
 // ErrNotFound is returned for absent installation settings and access keys.
@@ -131,14 +133,17 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // OpenPostgres opens a PostgreSQL database and applies pending
 // migrations (several processes may do so at once).
 func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open %s: %w", redactDSN(dsn), err)
 	}
+	counter := &statementCounter{}
+	cfg.Tracer = counter
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db, d: postgres}
+	s := &DB{db: db, d: postgres, statements: &counter.n}
 	if err := s.db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("failed to connect to %s: %w", redactDSN(dsn), err)
@@ -164,10 +169,31 @@ func (s *DB) Engine() string { return s.d.name }
 
 // DB is the metadata database.
 type DB struct {
-	db     *sql.DB
-	d      dialect
-	sealer Sealer // see SealWith
+	db         *sql.DB
+	d          dialect
+	sealer     Sealer        // see SealWith
+	statements *atomic.Int64 // statements sent (PostgreSQL)
 }
+
+// Statements returns how many statements the database has been sent
+// (each a round trip), for measurements; 0 with SQLite, which is not
+// across a network.
+func (s *DB) Statements() int64 {
+	if s.statements == nil {
+		return 0
+	}
+	return s.statements.Load()
+}
+
+// statementCounter is a pgx tracer that counts statements.
+type statementCounter struct{ n atomic.Int64 }
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // applies pending migrations.
