@@ -80,3 +80,6 @@ func (s *Server) ServeRelayed(ctx context.Context, in invoke.APIRequest) invoke.
 // DBStatements is how many statements the server has sent its database
 // (PostgreSQL; 0 with SQLite).
 func (s *Server) DBStatements() int64 { return s.db.Statements() }
+
+// DBContention is the server database's Contention.
+func (s *Server) DBContention() (time.Duration, int64) { return s.db.Contention() }

@@ -173,6 +173,17 @@ type DB struct {
 	d          dialect
 	sealer     Sealer        // see SealWith
 	statements *atomic.Int64 // statements sent (PostgreSQL)
+	// serialHeld sums the time serialTx transactions held their lock;
+	// retries counts transactions run again after a conflict.
+	serialHeld, retries atomic.Int64
+}
+
+// Contention reports, for measurements, how long transactions have held
+// the locks that make nodes take turns (the audit chain's), in total,
+// and how many transactions were run again after a serialization
+// conflict.
+func (s *DB) Contention() (held time.Duration, retries int64) {
+	return time.Duration(s.serialHeld.Load()), s.retries.Load()
 }
 
 // Statements returns how many statements the database has been sent
@@ -426,6 +437,7 @@ func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		if err == nil || !s.d.retry(err) || attempt == maxTxAttempts {
 			return err
 		}
+		s.retries.Add(1)
 		// Back off a little, more after each conflict, with jitter so
 		// that the same transactions do not meet again.
 		d := time.Duration(attempt*attempt) * time.Millisecond
@@ -454,6 +466,8 @@ func (s *DB) serialTx(ctx context.Context, lock string, fn func(*sql.Tx) error) 
 		tx.Rollback()
 		return err
 	}
+	locked := time.Now()
+	defer func() { s.serialHeld.Add(int64(time.Since(locked))) }()
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
