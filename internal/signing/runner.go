@@ -175,9 +175,16 @@ func (r *Runner) process(ctx context.Context, j Job) {
 	ctx, stop := r.holdLease(ctx, j, log)
 	defer stop()
 	var err error
-	if j.Attempts > r.MaxAttempts {
+	switch {
+	case j.Attempts > r.MaxAttempts:
 		err = failf("Signing did not complete after %d attempts", r.MaxAttempts)
-	} else {
+	case j.Attempts > 1:
+		// An earlier attempt's worker died, perhaps after it wrote the
+		// signed package: withdraw that, so the job has one output.
+		if err = r.Service.Objects.DeleteAll(ctx, j.DestBucket, SignedKey(j)); err == nil {
+			err = r.sign(ctx, j)
+		}
+	default:
 		err = r.sign(ctx, j)
 	}
 	var f *jobFailure

@@ -1,0 +1,322 @@
+package nodes
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"archive/zip"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+	stypes "github.com/aws/aws-sdk-go-v2/service/signer/types"
+
+	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/objects/vgwtest"
+	"github.com/signet/signet/internal/store/pgtest"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildBin  string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// signetBinary builds cmd/signet once per test binary.
+func signetBinary(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("needs the go tool to build signet: %v", err)
+	}
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "signet-nodes-"); buildErr != nil {
+			return
+		}
+		bin := filepath.Join(buildDir, "signet")
+		out, err := exec.Command(goTool, "build", "-o", bin, "github.com/signet/signet/cmd/signet").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		buildBin = bin
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
+
+// node is a `signet serve` process.
+type node struct {
+	cmd    *exec.Cmd
+	url    string
+	dir    string
+	stderr *bytes.Buffer
+	mu     sync.Mutex
+	done   chan struct{}
+}
+
+func (n *node) log() string { n.mu.Lock(); defer n.mu.Unlock(); return n.stderr.String() }
+
+type lockedWriter struct{ n *node }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.n.mu.Lock()
+	defer w.n.mu.Unlock()
+	return w.n.stderr.Write(p)
+}
+
+// startNode runs signet serve with a configuration of its own on the
+// shared database and store, and waits until it answers.
+func startNode(t *testing.T, bin, name, dsn, keyFile, objectsURL string) *node {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("version: 1\nlisten: %s\ndatabase_url: %q\nmaster_key_file: %s\nobject_store_url: %q\n", addr, dsn, keyFile, objectsURL)
+	cfgFile := filepath.Join(dir, "signet.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{url: "http://" + addr, dir: dir, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	n.cmd = exec.Command(bin, "serve", "--config", cfgFile, "--data-dir", dir)
+	n.cmd.Stderr = lockedWriter{n}
+	n.cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+vgwtest.AccessKey, "AWS_SECRET_ACCESS_KEY="+vgwtest.SecretKey)
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { n.cmd.Wait(); close(n.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-n.done:
+		default:
+			n.cmd.Process.Kill()
+			<-n.done
+		}
+		if t.Failed() {
+			t.Logf("stderr of node %s (%s):\n%s", name, n.url, n.log())
+		}
+	})
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-n.done:
+			t.Fatalf("node %s exited before serving:\n%s", name, n.log())
+		default:
+		}
+		if resp, err := http.Get(n.url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return n
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s did not serve:\n%s", name, n.log())
+		}
+	}
+}
+
+// creds reads the bootstrap administrator's key from the node's data
+// directory.
+func (n *node) creds(t *testing.T) aws.CredentialsProvider {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(n.dir, "credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id, secret string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "aws_access_key_id = "); ok {
+			id = v
+		}
+		if v, ok := strings.CutPrefix(line, "aws_secret_access_key = "); ok {
+			secret = v
+		}
+	}
+	return credentials.NewStaticCredentialsProvider(id, secret, "")
+}
+
+func helloZip(t *testing.T) []byte {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	f, _ := w.Create("lambda_function.py")
+	f.Write([]byte("def lambda_handler(event, context):\n    return event\n"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestKillNodeMidWork: three nodes on one PostgreSQL and one versitygw;
+// 200 signing jobs are submitted spread over them while one node is
+// killed with SIGKILL. Every job acknowledged by any node (and every
+// submission retried, with its client token, on another node after
+// the kill) completes exactly once: one job per token, Succeeded, one
+// version of its signed object; and the audit chain, with records from
+// all three nodes, verifies.
+func TestKillNodeMidWork(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	store := vgwtest.Start(t)
+	bin := signetBinary(t)
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, bin, "a", dsn, keyFile, store.URL())
+	b := startNode(t, bin, "b", dsn, keyFile, store.URL())
+	c := startNode(t, bin, "c", dsn, keyFile, store.URL())
+	creds := a.creds(t)
+	ctx := context.Background()
+	signerOf := func(n *node) *signer.Client {
+		return signer.New(signer.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.url), Credentials: creds, Retryer: aws.NopRetryer{},
+			HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	}
+	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(a.url), Credentials: creds, UsePathStyle: true})
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("artifacts"),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("hello.zip"), Body: bytes.NewReader(helloZip(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signerOf(a).PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("kill"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
+		t.Fatal(err)
+	}
+
+	const jobs = 200
+	nodes := []*node{a, b, c}
+	ids := make([]string, jobs)
+	var wg sync.WaitGroup
+	var killOnce sync.Once
+	work := make(chan int)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if i == jobs/3 {
+					killOnce.Do(func() { b.cmd.Process.Kill() })
+				}
+				in := &signer.StartSigningJobInput{ProfileName: aws.String("kill"), ClientRequestToken: aws.String(fmt.Sprint("token-", i)),
+					Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: put.VersionId}},
+					Destination: &stypes.Destination{S3: &stypes.S3Destination{BucketName: aws.String("artifacts"), Prefix: aws.String("signed/")}}}
+				// The node of the job's turn, and on failure (the killed
+				// node) the others, with the same token.
+				for k := range 6 {
+					out, err := signerOf(nodes[(i+k)%3]).StartSigningJob(ctx, in)
+					if err == nil {
+						ids[i] = aws.ToString(out.JobId)
+						break
+					}
+				}
+			}
+		}()
+	}
+	for i := range jobs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for i, id := range ids {
+		if id == "" {
+			t.Fatalf("job %d was refused by every node", i)
+		}
+	}
+	<-b.done
+
+	// Every job completes: the killed node's claims lapse (30 s) and the
+	// others take them.
+	pending := map[string]bool{}
+	for _, id := range ids {
+		pending[id] = true
+	}
+	if len(pending) != jobs {
+		t.Fatalf("%d tokens made %d jobs", jobs, len(pending))
+	}
+	sc := signerOf(c)
+	deadline := time.Now().Add(5 * time.Minute)
+	for len(pending) > 0 {
+		for id := range pending {
+			d, err := sc.DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: aws.String(id)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch d.Status {
+			case stypes.SigningStatusSucceeded:
+				delete(pending, id)
+			case stypes.SigningStatusFailed:
+				t.Fatalf("job %s failed: %s", id, aws.ToString(d.StatusReason))
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs did not complete after the kill", len(pending))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Exactly once: one signed object version per job.
+	versions := map[string]int{}
+	var marker, vmarker *string
+	s3c2 := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(c.url), Credentials: creds, UsePathStyle: true})
+	for {
+		out, err := s3c2.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("artifacts"), Prefix: aws.String("signed/"), KeyMarker: marker, VersionIdMarker: vmarker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range out.Versions {
+			versions[aws.ToString(v.Key)]++
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		marker, vmarker = out.NextKeyMarker, out.NextVersionIdMarker
+	}
+	if len(versions) != jobs {
+		t.Errorf("%d signed objects for %d jobs", len(versions), jobs)
+	}
+	for k, n := range versions {
+		if n != 1 {
+			t.Errorf("%s has %d versions: a job's output was written more than once", k, n)
+		}
+	}
+	// The audit chain, records of all three nodes, verifies.
+	out, err := exec.Command(bin, "audit", "verify", "--database-url", dsn, "--master-key-file", keyFile).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "intact") {
+		t.Errorf("signet audit verify: %v\n%s", err, out)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		t.Fatal("canceled")
+	}
+}
