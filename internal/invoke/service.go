@@ -38,6 +38,9 @@ type AsyncInvocation struct {
 	CreatedAt     time.Time
 	Attempts      int // function errors so far
 	NotBefore     time.Time
+	// LeaseUntil is when the claim ClaimAsync made lapses; the claim's
+	// token for RenewAsyncLease.
+	LeaseUntil time.Time
 }
 
 // AsyncStore is the durable queue of Event invocations. An invocation
@@ -48,6 +51,9 @@ type AsyncStore interface {
 	EnqueueAsync(ctx context.Context, a AsyncInvocation) error
 	// ClaimAsync leases the oldest due invocation; false if none.
 	ClaimAsync(ctx context.Context, now time.Time, lease time.Duration) (AsyncInvocation, bool, error)
+	// RenewAsyncLease moves a claim's lease from held (its LeaseUntil)
+	// to until; false if the claim is not held any more.
+	RenewAsyncLease(ctx context.Context, id string, held, until time.Time) (bool, error)
 	DeleteAsync(ctx context.Context, id string) error
 	// RetryAsync releases an invocation to run again at notBefore.
 	RetryAsync(ctx context.Context, id string, attempts int, notBefore time.Time) error
@@ -192,9 +198,11 @@ func (s *Service) notify() {
 	}
 }
 
-// asyncLease is how long a claimed Event invocation is held; longer than
-// the longest function Timeout (900 s).
-const asyncLease = 16 * time.Minute
+// asyncLease is how long a claim on an Event invocation lasts unless
+// renewed: the worker running it renews it every third of that, so an
+// invocation whose node died runs again (on any node sharing the queue)
+// within a minute.
+const asyncLease = time.Minute
 
 // RunAsync runs queued Event invocations with the given number of
 // workers until ctx ends.
@@ -238,7 +246,9 @@ func (s *Service) runOne(ctx context.Context) bool {
 	if err != nil || !ok {
 		return false
 	}
+	stop := s.holdAsyncLease(ctx, a)
 	res, _, err := s.Invoke(ctx, Input{FunctionName: a.Function, Qualifier: a.Qualifier, Payload: a.Payload, ClientContext: a.ClientContext})
+	stop()
 	var te *ThrottleError
 	switch {
 	case ctx.Err() != nil:
@@ -265,6 +275,40 @@ func (s *Service) runOne(ctx context.Context) bool {
 		s.Queue.DeleteAsync(ctx, a.ID)
 	}
 	return true
+}
+
+// holdAsyncLease renews a claimed invocation's lease while it runs, until
+// stop. A claim lost anyway (this process stalled past the lease) is
+// only logged: the invocation may run twice, which Event invocations
+// allow (at least once, as on Lambda).
+func (s *Service) holdAsyncLease(ctx context.Context, a AsyncInvocation) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(asyncLease / 3)
+		defer t.Stop()
+		held := a.LeaseUntil
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			until := time.Now().UTC().Add(asyncLease)
+			ok, err := s.Queue.RenewAsyncLease(ctx, a.ID, held, until)
+			switch {
+			case err != nil:
+				s.Log.Warn("failed to renew an event invocation's lease", "request_id", a.ID, "err", err)
+			case !ok:
+				s.Log.Warn("lost an event invocation's lease: it may run again elsewhere", "request_id", a.ID)
+				return
+			default:
+				held = until
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // ConcurrencyStore persists reserved concurrency.

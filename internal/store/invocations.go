@@ -52,10 +52,21 @@ func (s *DB) ClaimAsync(ctx context.Context, now time.Time, lease time.Duration)
 			return err
 		}
 		found = true
-		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE async_invocations SET lease_until = ? WHERE id = ?`), unixNano(now.Add(lease)), a.ID)
+		a.LeaseUntil = fromUnixNano(unixNano(now.Add(lease)))
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE async_invocations SET lease_until = ? WHERE id = ?`), unixNano(a.LeaseUntil), a.ID)
 		return err
 	})
 	return a, found, err
+}
+
+// RenewAsyncLease implements invoke.AsyncStore.
+func (s *DB) RenewAsyncLease(ctx context.Context, id string, held, until time.Time) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE async_invocations SET lease_until = ? WHERE id = ? AND lease_until = ?`, unixNano(until), id, unixNano(held))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // DeleteAsync implements invoke.AsyncStore.

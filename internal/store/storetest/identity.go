@@ -17,6 +17,7 @@ var identityTests = map[string]func(*testing.T, Opener){
 	"iam/principals":     testIAMPrincipals,
 	"iam/policies":       testIAMPolicies,
 	"invoke/async-queue": testAsyncQueue,
+	"invoke/async-lease": testAsyncLeaseRenewal,
 	"invoke/concurrency": testConcurrency,
 	"logs/events":        testLogEvents,
 	"audit/batch-reopen": testAuditBatch,
@@ -246,5 +247,36 @@ func testAuditBatch(t *testing.T, open Opener) {
 	}
 	if cps, _ := db.Checkpoints(ctx); len(cps) != 1 || cps[0].Hash != last.Hash {
 		t.Errorf("Checkpoints = %+v", cps)
+	}
+}
+
+// testAsyncLeaseRenewal: a claim renews its lease by the lease it
+// holds; a claim taken over renews nothing.
+func testAsyncLeaseRenewal(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if err := db.EnqueueAsync(ctx, invoke.AsyncInvocation{ID: "a", Function: "f", Qualifier: "$LATEST", Payload: []byte(`{}`), CreatedAt: t0, NotBefore: t0}); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Minute)
+	a, ok, err := db.ClaimAsync(ctx, now, time.Minute)
+	if err != nil || !ok || !a.LeaseUntil.Equal(now.Add(time.Minute)) {
+		t.Fatalf("claim = %+v %v %v", a, ok, err)
+	}
+	if ok, err := db.RenewAsyncLease(ctx, "a", a.LeaseUntil, now.Add(3*time.Minute)); err != nil || !ok {
+		t.Fatalf("renewal = %v %v", ok, err)
+	}
+	if _, ok, _ := db.ClaimAsync(ctx, now.Add(2*time.Minute), time.Minute); ok {
+		t.Fatal("an invocation whose lease was renewed was claimed again")
+	}
+	if ok, _ := db.RenewAsyncLease(ctx, "a", a.LeaseUntil, now.Add(5*time.Minute)); ok {
+		t.Error("a renewal by the lease it no longer holds succeeded")
+	}
+	b, ok, _ := db.ClaimAsync(ctx, now.Add(4*time.Minute), time.Minute)
+	if !ok || b.ID != "a" {
+		t.Fatalf("claim after the renewed lease lapsed = %+v %v", b, ok)
+	}
+	if ok, _ := db.RenewAsyncLease(ctx, "a", now.Add(3*time.Minute), now.Add(9*time.Minute)); ok {
+		t.Error("the first claim renewed the second's lease")
 	}
 }
