@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
@@ -177,12 +182,14 @@ func helloZip(t *testing.T) []byte {
 }
 
 // TestKillNodeMidWork: three nodes on one PostgreSQL and one versitygw;
-// 200 signing jobs are submitted spread over them while one node is
-// killed with SIGKILL. Every job acknowledged by any node (and every
-// submission retried, with its client token, on another node after
-// the kill) completes exactly once: one job per token, Succeeded, one
-// version of its signed object; and the audit chain, with records from
-// all three nodes, verifies.
+// 200 signing jobs and 100 Event invocations are submitted spread over
+// them while one node is killed with SIGKILL. Every job acknowledged by
+// any node (and every submission retried, with its client token, on
+// another node after the kill) completes exactly once: one job per
+// token, Succeeded, one version of its signed object. Every acknowledged
+// Event invocation runs (at least once, as on Lambda: one the dead node
+// was running runs again). The audit chain, with records from all three
+// nodes, verifies.
 func TestKillNodeMidWork(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	store := vgwtest.Start(t)
@@ -216,11 +223,33 @@ func TestKillNodeMidWork(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const jobs = 200
+	// A function that logs which event it ran.
+	iamc := awsiam.New(awsiam.Options{Region: "us-east-1", BaseEndpoint: aws.String(a.url), Credentials: creds})
+	role, err := iamc.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("fn"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fz bytes.Buffer
+	zw := zip.NewWriter(&fz)
+	f, _ := zw.Create("app.py")
+	f.Write([]byte("def handler(event, context):\n    print('ran event', event['id'])\n"))
+	zw.Close()
+	lambdaOf := func(n *node) *lambda.Client {
+		return lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.url), Credentials: creds, Retryer: aws.NopRetryer{},
+			HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	}
+	if _, err := lambdaOf(a).CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("marker"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("app.handler"), Role: role.Role.Arn, Code: &ltypes.FunctionCode{ZipFile: fz.Bytes()}}); err != nil {
+		t.Fatal(err)
+	}
+
+	const jobs, events = 200, 100
 	nodes := []*node{a, b, c}
 	ids := make([]string, jobs)
 	var wg sync.WaitGroup
 	var killOnce sync.Once
+	var acked atomic.Int64
 	work := make(chan int)
 	for range 4 {
 		wg.Add(1)
@@ -233,6 +262,16 @@ func TestKillNodeMidWork(t *testing.T) {
 				in := &signer.StartSigningJobInput{ProfileName: aws.String("kill"), ClientRequestToken: aws.String(fmt.Sprint("token-", i)),
 					Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: put.VersionId}},
 					Destination: &stypes.Destination{S3: &stypes.S3Destination{BucketName: aws.String("artifacts"), Prefix: aws.String("signed/")}}}
+				if i < events {
+					for k := range 6 {
+						_, err := lambdaOf(nodes[(i+1+k)%3]).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("marker"),
+							InvocationType: ltypes.InvocationTypeEvent, Payload: []byte(fmt.Sprintf(`{"id": %d}`, i))})
+						if err == nil {
+							acked.Add(1)
+							break
+						}
+					}
+				}
 				// The node of the job's turn, and on failure (the killed
 				// node) the others, with the same token.
 				for k := range 6 {
@@ -311,6 +350,43 @@ func TestKillNodeMidWork(t *testing.T) {
 			t.Errorf("%s has %d versions: a job's output was written more than once", k, n)
 		}
 	}
+	// Every acknowledged Event invocation ran.
+	if acked.Load() != events {
+		t.Fatalf("%d of %d Event invocations were acknowledged", acked.Load(), events)
+	}
+	logs := cloudwatchlogs.New(cloudwatchlogs.Options{Region: "us-east-1", BaseEndpoint: aws.String(c.url), Credentials: creds})
+	ran := map[string]int{}
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		clear(ran)
+		var token *string
+		for {
+			out, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/marker"), NextToken: token})
+			if err != nil {
+				break // no log group before the first invocation's logs
+			}
+			for _, e := range out.Events {
+				if id, ok := strings.CutPrefix(strings.TrimSpace(aws.ToString(e.Message)), "ran event "); ok {
+					ran[id]++
+				}
+			}
+			if token = out.NextToken; token == nil {
+				break
+			}
+		}
+		if len(ran) == events {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d Event invocations ran after the kill", len(ran), events)
+		}
+	}
+	twice := 0
+	for _, n := range ran {
+		if n > 1 {
+			twice++
+		}
+	}
+	t.Logf("%d Event invocations ran more than once (the killed node was running them)", twice)
 	// The audit chain, records of all three nodes, verifies.
 	out, err := exec.Command(bin, "audit", "verify", "--database-url", dsn, "--master-key-file", keyFile).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "intact") {
