@@ -40,11 +40,11 @@ func (s *DB) EnqueueAsync(ctx context.Context, a invoke.AsyncInvocation) error {
 func (s *DB) ClaimAsync(ctx context.Context, now time.Time, lease time.Duration) (invoke.AsyncInvocation, bool, error) {
 	var a invoke.AsyncInvocation
 	found := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.claimTx(ctx, func(tx *sql.Tx) error {
 		a, found = invoke.AsyncInvocation{}, false // a retried transaction starts again
 		var err error
 		a, err = scanAsync(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+asyncColumns+` FROM async_invocations
-			WHERE not_before <= ? AND lease_until < ? ORDER BY not_before, created_at LIMIT 1`), unixNano(now), unixNano(now)))
+			WHERE not_before <= ? AND lease_until < ? ORDER BY not_before, created_at LIMIT 1`+s.d.skipLocked), unixNano(now), unixNano(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

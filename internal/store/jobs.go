@@ -129,10 +129,10 @@ func (s *DB) ListJobs(ctx context.Context, q signing.JobQuery) ([]signing.Job, e
 func (s *DB) ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (signing.Job, bool, error) {
 	var j signing.Job
 	ok := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.claimTx(ctx, func(tx *sql.Tx) error {
 		j, ok = signing.Job{}, false // a retried transaction starts again
 		var err error
-		j, err = scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE status = ? AND kind = ? AND lease_until < ? ORDER BY created_at, id LIMIT 1`),
+		j, err = scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE status = ? AND kind = ? AND lease_until < ? ORDER BY created_at, id LIMIT 1`+s.d.skipLocked),
 			string(signing.JobInProgress), signing.KindObject, unixNano(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil

@@ -70,6 +70,9 @@ type dialect struct {
 	// the audit chain take turns across processes (each then reads the
 	// chain's head as the one before it left it).
 	lockAudit string
+	// skipLocked ends a queue's claim query: on PostgreSQL a row another
+	// claimer holds is skipped rather than waited for or fought over.
+	skipLocked string
 }
 
 var sqlite = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: func(q string) string { return q },
@@ -83,7 +86,7 @@ var postgres = dialect{name: "postgres", migrations: "migrations/postgres", rebi
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
 	lockMigrations: `SELECT pg_advisory_lock(7301861)`, unlockMigrations: `SELECT pg_advisory_unlock(7301861)`,
-	lockAudit: `SELECT pg_advisory_xact_lock(7301862)`}
+	lockAudit: `SELECT pg_advisory_xact_lock(7301862)`, skipLocked: ` FOR UPDATE SKIP LOCKED`}
 
 // dollarParams rewrites "?" placeholders as PostgreSQL's $1, $2, …,
 // leaving string literals and quoted identifiers alone.
@@ -448,6 +451,28 @@ func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 			return err
 		}
 	}
+}
+
+// claimTx runs a queue claim: on PostgreSQL at READ COMMITTED, where
+// the claim query's FOR UPDATE SKIP LOCKED gives each claimer another
+// row (SERIALIZABLE would make concurrent claimers conflict and run
+// again); on SQLite, tx.
+func (s *DB) claimTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.d.skipLocked == "" {
+		return s.tx(ctx, fn)
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return fmt.Errorf("failed to begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("failed to commit: %w", err)
+	}
+	return nil
 }
 
 // serialTx runs fn in a transaction that holds lock (a statement taking
