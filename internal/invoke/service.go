@@ -267,6 +267,8 @@ func (s *Service) runOne(ctx context.Context) bool {
 		s.Log.Error("event invocation failed; retrying", "function", a.Function, "request_id", a.ID, "err", err)
 		s.Queue.RetryAsync(ctx, a.ID, a.Attempts, time.Now().Add(5*time.Second))
 	case res.FunctionError != "" && a.Attempts < len(s.RetryDelays):
+		s.Log.Warn("event invocation failed; retrying", "function", a.Function, "request_id", a.ID, "attempt", a.Attempts+1,
+			"error_type", res.FunctionError, "retry_in", s.RetryDelays[a.Attempts])
 		s.Queue.RetryAsync(ctx, a.ID, a.Attempts+1, time.Now().Add(s.RetryDelays[a.Attempts]))
 	default:
 		if res.FunctionError != "" {

@@ -240,7 +240,9 @@ func TestKillNodeMidWork(t *testing.T) {
 			HTTPClient: &http.Client{Timeout: 30 * time.Second}})
 	}
 	if _, err := lambdaOf(a).CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("marker"), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("app.handler"), Role: role.Role.Arn, Code: &ltypes.FunctionCode{ZipFile: fz.Bytes()}}); err != nil {
+		// A timeout no loaded machine reaches: a timed-out attempt would
+		// be retried a minute later, then two.
+		Handler: aws.String("app.handler"), Role: role.Role.Arn, Timeout: aws.Int32(300), Code: &ltypes.FunctionCode{ZipFile: fz.Bytes()}}); err != nil {
 		t.Fatal(err)
 	}
 
