@@ -181,7 +181,8 @@ func helloZip(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// TestKillNodeMidWork: three nodes on one PostgreSQL and one versitygw;
+// TestKillNodeMidWork: three nodes on one PostgreSQL and one versitygw,
+// driven by the AWS CLI and the SDK spread over them;
 // 200 signing jobs and 100 Event invocations are submitted spread over
 // them while one node is killed with SIGKILL. Every job acknowledged by
 // any node (and every submission retried, with its client token, on
@@ -191,6 +192,13 @@ func helloZip(t *testing.T) []byte {
 // was running runs again). The audit chain, with records from all three
 // nodes, verifies.
 func TestKillNodeMidWork(t *testing.T) {
+	awsPath := "/usr/bin/aws"
+	if _, err := os.Stat(awsPath); err != nil {
+		if os.Getenv("SIGNET_REQUIRE_ALL") == "1" {
+			t.Fatalf("needs the AWS CLI (%s; apt-get install awscli): %v", awsPath, err)
+		}
+		t.Skipf("needs the AWS CLI (%s; apt-get install awscli): %v", awsPath, err)
+	}
 	dsn := pgtest.DSN(t)
 	store := vgwtest.Start(t)
 	bin := signetBinary(t)
@@ -219,8 +227,21 @@ func TestKillNodeMidWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := signerOf(a).PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("kill"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}); err != nil {
-		t.Fatal(err)
+	// The AWS CLI beside the SDK: the profile on node B, read on node C.
+	awsCLI := func(n *node, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(awsPath, append(args, "--endpoint-url", n.url, "--region", "us-east-1", "--output", "json")...)
+		cmd.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(a.dir, "credentials"), "AWS_CONFIG_FILE=/dev/null",
+			"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws %v on %s: %v\n%s", args, n.url, err, out)
+		}
+		return string(out)
+	}
+	awsCLI(b, "signer", "put-signing-profile", "--profile-name", "kill", "--platform-id", "AWSLambda-SHA384-ECDSA")
+	if out := awsCLI(c, "signer", "get-signing-profile", "--profile-name", "kill"); !strings.Contains(out, `"status": "Active"`) {
+		t.Fatalf("aws signer get-signing-profile on node C:\n%s", out)
 	}
 
 	// A function that logs which event it ran.
@@ -326,6 +347,9 @@ func TestKillNodeMidWork(t *testing.T) {
 			t.Fatalf("%d jobs did not complete after the kill", len(pending))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if out := awsCLI(a, "signer", "describe-signing-job", "--job-id", ids[jobs-1]); !strings.Contains(out, `"status": "Succeeded"`) {
+		t.Errorf("aws signer describe-signing-job on node A:\n%s", out)
 	}
 	// Exactly once: one signed object version per job.
 	versions := map[string]int{}
