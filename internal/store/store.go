@@ -436,7 +436,7 @@ const maxTxAttempts = 20
 // statements and setting its results.
 func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.tx1(ctx, fn)
+		err := s.tx1(ctx, s.d.txOptions, fn)
 		if err == nil || !s.d.retry(err) || attempt == maxTxAttempts {
 			return err
 		}
@@ -461,19 +461,10 @@ func (s *DB) claimTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if s.d.skipLocked == "" {
 		return s.tx(ctx, fn)
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	if err != nil {
-		return fmt.Errorf("failed to begin transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("failed to commit: %w", err)
-	}
-	return nil
+	return s.tx1(ctx, readCommitted, fn)
 }
+
+var readCommitted = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 
 // serialTx runs fn in a transaction that holds lock (a statement taking
 // a transaction-scoped lock) from its start, at READ COMMITTED, so that
@@ -483,28 +474,24 @@ func (s *DB) serialTx(ctx context.Context, lock string, fn func(*sql.Tx) error) 
 	if lock == "" {
 		return s.tx(ctx, fn)
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	if err != nil {
-		return fmt.Errorf("failed to begin transaction: %w", err)
+	var locked time.Time
+	err := s.tx1(ctx, readCommitted, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, lock); err != nil {
+			return err
+		}
+		locked = time.Now()
+		return fn(tx)
+	})
+	if !locked.IsZero() { // held until the commit (or rollback) ended
+		s.serialHeld.Add(int64(time.Since(locked)))
 	}
-	if _, err := tx.ExecContext(ctx, lock); err != nil {
-		tx.Rollback()
-		return err
-	}
-	locked := time.Now()
-	defer func() { s.serialHeld.Add(int64(time.Since(locked))) }()
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("failed to commit: %w", err)
-	}
-	return nil
+	return err
 }
 
-func (s *DB) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, s.d.txOptions)
+// tx1 runs fn once in a transaction with opts, committing if it returns
+// nil.
+func (s *DB) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("failed to begin transaction: %w", err)
 	}

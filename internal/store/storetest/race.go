@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,45 +91,36 @@ func testRaceClaim(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	now := t0.Add(time.Minute)
-	var mu sync.Mutex
-	claimed := 0
-	for _, err := range race(func(int) error {
+	// claimedOnce races claim and checks that one racer got the work.
+	claimedOnce := func(what string, claim func() (bool, error)) {
+		t.Helper()
+		var claimed atomic.Int64
+		for _, err := range race(func(int) error {
+			ok, err := claim()
+			if ok {
+				claimed.Add(1)
+			}
+			return err
+		}) {
+			if err != nil {
+				t.Errorf("%s: %v", what, err)
+			}
+		}
+		if n := claimed.Load(); n != 1 {
+			t.Errorf("%s: claimed %d times at once, want once", what, n)
+		}
+	}
+	claimedOnce("ClaimJob", func() (bool, error) {
 		_, ok, err := db.ClaimJob(ctx, now, time.Minute)
-		if ok {
-			mu.Lock()
-			claimed++
-			mu.Unlock()
-		}
-		return err
-	}) {
-		if err != nil {
-			t.Errorf("ClaimJob: %v", err)
-		}
-	}
-	if claimed != 1 {
-		t.Errorf("one job claimed %d times at once", claimed)
-	}
-
+		return ok, err
+	})
 	if err := db.EnqueueAsync(ctx, invoke.AsyncInvocation{ID: "inv", Function: "f", Qualifier: "$LATEST", Payload: []byte(`{}`), CreatedAt: t0, NotBefore: t0}); err != nil {
 		t.Fatal(err)
 	}
-	claimed = 0
-	for _, err := range race(func(int) error {
+	claimedOnce("ClaimAsync", func() (bool, error) {
 		_, ok, err := db.ClaimAsync(ctx, now, time.Minute)
-		if ok {
-			mu.Lock()
-			claimed++
-			mu.Unlock()
-		}
-		return err
-	}) {
-		if err != nil {
-			t.Errorf("ClaimAsync: %v", err)
-		}
-	}
-	if claimed != 1 {
-		t.Errorf("one invocation claimed %d times at once", claimed)
-	}
+		return ok, err
+	})
 }
 
 func testRaceFinish(t *testing.T, open Opener) {
