@@ -29,6 +29,9 @@ func run(t *testing.T, srv *servertest.Server, args ...string) (code int, stdout
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("SIGNET_ENDPOINT", srv.URL)
+	// verify pins the root of an endpoint in the user cache directory:
+	// a server started later on a recycled port has another root.
+	t.Setenv("XDG_CACHE_HOME", srv.CacheDir())
 	var out, errb bytes.Buffer
 	code = cli.Main(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()

@@ -2,11 +2,20 @@ package cli_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signet/signet/internal/cli"
 	"github.com/signet/signet/internal/config"
@@ -204,6 +213,60 @@ func TestVerifyCRLUnreachable(t *testing.T) {
 	}
 	if code, _, stderr := run(t, srv, "verify", filepath.Join(work, "function-signed.zip"), "--no-revocation"); code != 0 {
 		t.Errorf("--no-revocation: exit %d %s", code, stderr)
+	}
+}
+
+// TestVerifyPinnedRootDiffers: verify trusts the root it fetched from an
+// endpoint on first use; when a server reinstalled at that address signs
+// with another root, verify refuses (exit 5) and names the file to
+// remove, rather than a bare "not a trusted root".
+func TestVerifyPinnedRootDiffers(t *testing.T) {
+	srv := servertest.Start(t)
+	work := t.TempDir()
+	pkg := filepath.Join(work, "function.zip")
+	writeZip(t, pkg)
+	for _, args := range [][]string{
+		{"profile", "create", "signing_profile_for_lambda", "--platform", "AWSLambda-SHA384-ECDSA"},
+		{"sign", pkg, "--profile", "signing_profile_for_lambda"},
+	} {
+		if code, _, stderr := run(t, srv, args...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	// The root an earlier server at this address had.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "an earlier root"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(srv.URL)
+	pinned := filepath.Join(srv.CacheDir(), "signet", "roots", strings.ReplaceAll(u.Host, ":", "_")+".pem")
+	if err := os.MkdirAll(filepath.Dir(pinned), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pinned, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	signed := filepath.Join(work, "function-signed.zip")
+	code, stdout, stderr := run(t, srv, "verify", signed, "--no-revocation")
+	if code != 5 {
+		t.Fatalf("exit %d, want 5\n%s%s", code, stdout, stderr)
+	}
+	for _, s := range []string{"not a trusted root", "on first use and kept in " + pinned, "remove that file", "--trust-store DIR"} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, stderr)
+		}
+	}
+	if err := os.Remove(pinned); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, srv, "verify", signed, "--no-revocation"); code != 0 {
+		t.Errorf("after removing the pinned root: exit %d %s", code, stderr)
 	}
 }
 

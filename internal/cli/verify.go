@@ -52,10 +52,11 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	var roots []*x509.Certificate
+	cached := "" // the file the root was read from, when it was cached earlier
 	if *storeDir != "" {
 		roots, err = loadTrustStore(*storeDir)
 	} else {
-		roots, err = cachedRoot(ctx, cf.endpoint)
+		roots, cached, err = cachedRoot(ctx, cf.endpoint)
 	}
 	if err != nil {
 		return err
@@ -98,6 +99,14 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			err = &hintError{err, []string{
 				"the CRL URLs are written in the certificates (the server's public_base_url, or its listen address, when the profile version was made); --endpoint does not change them",
 				"verify without the network with --crl-cache DIR (CRLs fetched once stay usable until they expire) or skip the check with --no-revocation",
+			}}
+		}
+		if rep.Failed == verify.RuleAuthenticity && cached != "" {
+			// The root was pinned on first use for this endpoint: a
+			// server reinstalled at the same address has another one.
+			err = &hintError{err, []string{
+				"the trusted root is the one fetched from " + cf.endpoint + " on first use and kept in " + cached,
+				"if the server at that address was reinstalled, remove that file to fetch its new root; or verify against a trust store with --trust-store DIR",
 			}}
 		}
 		return &exitError{verifyExit[rep.Failed], err}
@@ -198,30 +207,32 @@ func parsePEMCerts(b []byte) ([]*x509.Certificate, error) {
 }
 
 // cachedRoot returns the server's root certificate, fetching it once and
-// caching it under the user cache directory by endpoint.
-func cachedRoot(ctx context.Context, endpoint string) ([]*x509.Certificate, error) {
+// caching it under the user cache directory by endpoint (trust on first
+// use). cached names the file when the root was read from it rather
+// than fetched now.
+func cachedRoot(ctx context.Context, endpoint string) (roots []*x509.Certificate, cached string, err error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		dir = os.TempDir()
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
-		return nil, usageError("--endpoint %q is not a URL", endpoint)
+		return nil, "", usageError("--endpoint %q is not a URL", endpoint)
 	}
 	path := filepath.Join(dir, "signet", "roots", strings.ReplaceAll(u.Host, ":", "_")+".pem")
 	if b, err := os.ReadFile(path); err == nil {
 		if certs, err := parsePEMCerts(b); err == nil && len(certs) > 0 {
-			return certs, nil
+			return certs, path, nil
 		}
 	}
 	root, rootPEM, err := fetchRoot(ctx, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("%w (pass --trust-store DIR to verify offline)", err)
+		return nil, "", fmt.Errorf("%w (pass --trust-store DIR to verify offline)", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
 		os.WriteFile(path, rootPEM, 0o644)
 	}
-	return []*x509.Certificate{root}, nil
+	return []*x509.Certificate{root}, "", nil
 }
 
 // originalName names the original package exported from the signed

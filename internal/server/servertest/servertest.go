@@ -32,7 +32,13 @@ type Server struct {
 	Creds aws.Credentials // the bootstrap administrator
 	log   *logBuffer
 	stop  func()
+	cache string
 }
+
+// CacheDir is a user cache directory (XDG_CACHE_HOME) for clients of
+// this server alone: what a client pins per endpoint there (signet
+// verify's root) is not met by a later server on a recycled port.
+func (s *Server) CacheDir() string { return s.cache }
 
 // Stop stops the server before the test ends (it is stopped then
 // anyway).
@@ -132,7 +138,7 @@ func startOn(tb testing.TB, edit func(*config.Config), now func() time.Time, lev
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); <-done; srv.Close() }) }
 	tb.Cleanup(stop)
-	return &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath()), log: log, stop: stop}
+	return &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath()), log: log, stop: stop, cache: tb.TempDir()}
 }
 
 // ReadCredentials reads the default profile of a shared-credentials file.
