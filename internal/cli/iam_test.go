@@ -27,6 +27,7 @@ func TestIAMCommands(t *testing.T) {
 		{[]string{"iam", "whoami"}, 0, `"Arn": "arn:aws:iam::` + acct + `:root"`},
 		{[]string{"iam", "create-user", "alice"}, 0, `"UserName": "alice"`},
 		{[]string{"iam", "create-user", "alice"}, 1, "EntityAlreadyExists"},
+		{[]string{"iam", "create-user", "Alice"}, 1, "EntityAlreadyExists"}, // names are not distinguished by case
 		{[]string{"iam", "create-user", "bad name"}, 1, "ValidationError"},
 		{[]string{"iam", "create-policy", "readers", "file://" + doc}, 0, `"Arn": "` + parn + `"`},
 		{[]string{"iam", "create-policy", "broken", `{"Version":"2012-10-17","Statement":{"Effect":"allow","Action":"*","Resource":"*"}}`}, 1, "MalformedPolicyDocument"},
@@ -38,6 +39,7 @@ func TestIAMCommands(t *testing.T) {
 		{[]string{"iam", "get-policy", parn}, 0, `"AttachmentCount": 1`},
 		{[]string{"iam", "delete-policy", parn}, 1, "DeleteConflict"},
 		{[]string{"iam", "create-role", "deployer", trust}, 0, `"RoleName": "deployer"`},
+		{[]string{"iam", "create-role", "DEPLOYER", trust}, 1, "EntityAlreadyExists"},
 		{[]string{"iam", "create-role", "nobody", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}`}, 1, "Principal is required"},
 		{[]string{"iam", "assume-role", "arn:aws:iam::" + acct + ":role/deployer", "s1"}, 0, "AWS_SESSION_TOKEN="},
 		{[]string{"iam", "assume-role", "arn:aws:iam::" + acct + ":role/missing", "s1"}, 1, "AccessDenied"},

@@ -234,14 +234,7 @@ func (s *DB) functionArgs(f functions.Function) []any {
 // CreateFunction implements functions.Store.
 func (s *DB) CreateFunction(ctx context.Context, f functions.Function, cscID string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM functions WHERE name = ?`), f.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return functions.ErrExists
-		}
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.functionArgs(f)...); err != nil {
+		if err := s.insert(ctx, tx, functions.ErrExists, `INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.functionArgs(f)...); err != nil {
 			return err
 		}
 		if cscID != "" {
@@ -334,10 +327,14 @@ func (s *DB) SetFunctionCSC(ctx context.Context, name, cscID string) error {
 // returns functions.ErrNotFound if it does not. The check and the insert
 // are one statement in the caller's transaction, so a row is never
 // written for a function that DeleteFunction removed in between (a
-// re-created function would inherit it).
+// re-created function would inherit it). A row with the same key is
+// functions.ErrExists.
 func insertForFunction(ctx context.Context, s *DB, tx *sql.Tx, function, insert string, args ...any) error {
 	res, err := tx.ExecContext(ctx, s.d.rebind(insert+` WHERE EXISTS (SELECT 1 FROM functions WHERE name = ?)`), append(args, function)...)
 	if err != nil {
+		if s.d.duplicate(err) {
+			return functions.ErrExists
+		}
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
@@ -496,13 +493,6 @@ var _ functions.PermissionStore = (*DB)(nil)
 // AddFunctionStatement implements functions.PermissionStore.
 func (s *DB) AddFunctionStatement(ctx context.Context, function, sid, statement string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM function_permissions WHERE function_name = ? AND statement_id = ?`), function, sid).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return functions.ErrExists
-		}
 		return insertForFunction(ctx, s, tx, function, `INSERT INTO function_permissions (function_name, statement_id, statement, created_at) SELECT ?, ?, ?, ?`,
 			function, sid, statement, unixNano(time.Now()))
 	})

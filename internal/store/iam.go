@@ -11,23 +11,15 @@ import (
 
 var _ iam.Store = (*DB)(nil)
 
-func (s *DB) insertUnique(ctx context.Context, table, name, q string, args ...any) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM `+table+` WHERE name = ?`), name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return iam.ErrExists
-		}
-		_, err := tx.ExecContext(ctx, s.d.rebind(q), args...)
-		return err
-	})
+// insertUnique inserts a user, role or policy. Their names are unique
+// regardless of case, as in IAM (a unique index on lower(name)).
+func (s *DB) insertUnique(ctx context.Context, q string, args ...any) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, iam.ErrExists, q, args...) })
 }
 
 // CreateUser implements iam.Store.
 func (s *DB) CreateUser(ctx context.Context, u iam.User) error {
-	return s.insertUnique(ctx, "iam_users", u.Name, `INSERT INTO iam_users (name, id, path, boundary, created_at) VALUES (?, ?, ?, ?, ?)`,
+	return s.insertUnique(ctx, `INSERT INTO iam_users (name, id, path, boundary, created_at) VALUES (?, ?, ?, ?, ?)`,
 		u.Name, u.ID, u.Path, u.Boundary, unixNano(u.Created))
 }
 
@@ -82,7 +74,7 @@ func (s *DB) DeleteUser(ctx context.Context, name string) error {
 
 // CreateRole implements iam.Store.
 func (s *DB) CreateRole(ctx context.Context, r iam.Role) error {
-	return s.insertUnique(ctx, "iam_roles", r.Name, `INSERT INTO iam_roles (name, id, path, description, trust_policy, max_session_duration, boundary, created_at)
+	return s.insertUnique(ctx, `INSERT INTO iam_roles (name, id, path, description, trust_policy, max_session_duration, boundary, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.ID, r.Path, r.Description, r.TrustPolicy, r.MaxSessionDuration, r.Boundary, unixNano(r.Created))
 }
 
@@ -129,7 +121,7 @@ func (s *DB) SetBoundary(ctx context.Context, kind iam.PrincipalKind, name, poli
 
 // CreateManagedPolicy implements iam.Store.
 func (s *DB) CreateManagedPolicy(ctx context.Context, p iam.ManagedPolicy) error {
-	return s.insertUnique(ctx, "iam_policies", p.Name, `INSERT INTO iam_policies (name, id, path, description, document, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	return s.insertUnique(ctx, `INSERT INTO iam_policies (name, id, path, description, document, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		p.Name, p.ID, p.Path, p.Description, p.Document, unixNano(p.Created))
 }
 

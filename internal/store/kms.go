@@ -115,22 +115,18 @@ func (s *DB) KeyMaterial(ctx context.Context, id string, version uint32) (kms.Ma
 // PutAlias implements kms.Store.
 func (s *DB) PutAlias(ctx context.Context, a kms.Alias, replace bool) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM kms_aliases WHERE name = ?`), a.Name).Scan(&n); err != nil {
-			return err
+		if replace {
+			res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE kms_aliases SET key_id = ?, updated_at = ? WHERE name = ?`), a.KeyID, unixNano(a.UpdatedAt), a.Name)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return kms.ErrNotFound
+			}
+			return nil
 		}
-		switch {
-		case n > 0 && !replace:
-			return kms.ErrAlreadyExists
-		case n == 0 && replace:
-			return kms.ErrNotFound
-		case n > 0:
-			_, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE kms_aliases SET key_id = ?, updated_at = ? WHERE name = ?`), a.KeyID, unixNano(a.UpdatedAt), a.Name)
-			return err
-		}
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO kms_aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)`),
+		return s.insert(ctx, tx, kms.ErrAlreadyExists, `INSERT INTO kms_aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)`,
 			a.Name, a.KeyID, unixNano(a.CreatedAt), unixNano(a.UpdatedAt))
-		return err
 	})
 }
 

@@ -76,16 +76,8 @@ func queryVersions(ctx context.Context, q interface {
 // CreateBucket implements objects.MetaStore.
 func (s *DB) CreateBucket(ctx context.Context, b objects.Bucket) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM buckets WHERE name = ?`), b.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("bucket %s: %w", b.Name, objects.ErrBucketExists)
-		}
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO buckets (name, versioning, created_at) VALUES (?, ?, ?)`),
+		return s.insert(ctx, tx, fmt.Errorf("bucket %s: %w", b.Name, objects.ErrBucketExists), `INSERT INTO buckets (name, versioning, created_at) VALUES (?, ?, ?)`,
 			b.Name, b.Versioning, unixNano(b.CreatedAt))
-		return err
 	})
 }
 

@@ -79,14 +79,10 @@ func (s *DB) CreateProfile(ctx context.Context, p signing.Profile, v signing.Ver
 		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM signing_profiles WHERE name = ?`), p.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return signing.ErrConflict
-		}
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_profiles (`+profileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...); err != nil {
+		if err := s.insert(ctx, tx, signing.ErrConflict, `INSERT INTO signing_profiles (`+profileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			if errors.Is(err, signing.ErrConflict) {
+				return err
+			}
 			return fmt.Errorf("failed to insert profile: %w", err)
 		}
 		return insertVersion(ctx, tx, s, v)

@@ -35,15 +35,7 @@ func (s *DB) CreateSecret(ctx context.Context, sec secrets.Secret) error {
 		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM secrets WHERE name = ?`), sec.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return secrets.ErrExists
-		}
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO secrets (arn, name, data, due_at) VALUES (?, ?, ?, ?)`), sec.ARN, sec.Name, string(data), dueAt(&sec))
-		return err
+		return s.insert(ctx, tx, secrets.ErrExists, `INSERT INTO secrets (arn, name, data, due_at) VALUES (?, ?, ?, ?)`, sec.ARN, sec.Name, string(data), dueAt(&sec))
 	})
 }
 

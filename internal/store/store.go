@@ -45,7 +45,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
-	_ "modernc.org/sqlite"           // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrNotFound is returned for absent installation settings and access keys.
@@ -63,6 +64,8 @@ type dialect struct {
 	// retry reports whether a transaction failed only for a conflict
 	// with a concurrent one, and may be run again.
 	retry func(error) bool
+	// duplicate reports whether a unique constraint refused a statement.
+	duplicate func(error) bool
 	// lockMigrations and unlockMigrations, on one connection, hold off
 	// any other process migrating the same database.
 	lockMigrations, unlockMigrations string
@@ -75,8 +78,12 @@ type dialect struct {
 	skipLocked string
 }
 
-var sqlite = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: func(q string) string { return q },
-	retry: func(error) bool { return false }}
+var sqliteDialect = dialect{name: "sqlite", migrations: "migrations/sqlite", rebind: func(q string) string { return q },
+	retry: func(error) bool { return false },
+	duplicate: func(err error) bool {
+		var se *sqlite.Error
+		return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	}}
 
 var postgres = dialect{name: "postgres", migrations: "migrations/postgres", rebind: dollarParams,
 	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
@@ -84,6 +91,10 @@ var postgres = dialect{name: "postgres", migrations: "migrations/postgres", rebi
 		var pe *pgconn.PgError
 		// serialization_failure, deadlock_detected
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	},
+	duplicate: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
 	},
 	lockMigrations: `SELECT pg_advisory_lock(7301861)`, unlockMigrations: `SELECT pg_advisory_unlock(7301861)`,
 	lockAudit: `SELECT pg_advisory_xact_lock(7301862)`, skipLocked: ` FOR UPDATE SKIP LOCKED`}
@@ -222,7 +233,7 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to open %s: %w", file, err)
 	}
-	s := &DB{db: db, d: sqlite}
+	s := &DB{db: db, d: sqliteDialect}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -400,7 +411,7 @@ func OpenUnmigrated(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{db: db, d: sqlite}, nil
+	return &DB{db: db, d: sqliteDialect}, nil
 }
 
 // splitStatements splits a migration on semicolons at line ends, dropping
@@ -520,6 +531,18 @@ func (s *DB) execOne(ctx context.Context, missing error, q string, args ...any) 
 		return missing
 	}
 	return nil
+}
+
+// insert runs an INSERT in tx. When a unique constraint refuses it (the
+// row exists, or a concurrent transaction committed it first) it returns
+// exists, the domain's conflict error: creates rely on the constraint
+// rather than on a look beforehand.
+func (s *DB) insert(ctx context.Context, tx *sql.Tx, exists error, q string, args ...any) error {
+	_, err := tx.ExecContext(ctx, s.d.rebind(q), args...)
+	if err != nil && s.d.duplicate(err) {
+		return exists
+	}
+	return err
 }
 
 func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {

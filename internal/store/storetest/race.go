@@ -10,8 +10,12 @@ import (
 	"time"
 
 	"github.com/signet/signet/internal/audit"
+	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
+	"github.com/signet/signet/internal/kms"
+	"github.com/signet/signet/internal/objects"
+	"github.com/signet/signet/internal/secrets"
 	"github.com/signet/signet/internal/signing"
 )
 
@@ -68,9 +72,35 @@ func once(t *testing.T, what string, errs []error, want error) {
 func testRaceCreate(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
+	// IAM names are unique regardless of case: the racers spell it
+	// differently.
+	spell := []string{"dup", "DUP", "Dup", "dUp", "duP", "DUp", "dUP", "DuP"}
 	once(t, "CreateUser", race(func(i int) error {
-		return db.CreateUser(ctx, iam.User{Name: "dup", ID: fmt.Sprintf("AIDA%d", i), Path: "/", Created: t0})
+		return db.CreateUser(ctx, iam.User{Name: spell[i%len(spell)], ID: fmt.Sprintf("AIDA%d", i), Path: "/", Created: t0})
 	}), iam.ErrExists)
+	once(t, "CreatePolicy", race(func(i int) error {
+		return db.CreateManagedPolicy(ctx, iam.ManagedPolicy{Name: spell[i%len(spell)], ID: fmt.Sprintf("ANPA%d", i), Path: "/", Document: "{}", Created: t0})
+	}), iam.ErrExists)
+	once(t, "CreateFunction", race(func(i int) error {
+		return db.CreateFunction(ctx, functions.Function{Name: "dup", Runtime: "python3.12", Handler: "a.b", Role: "r", Timeout: 3, MemorySize: 128,
+			CodePath: fmt.Sprintf("p%d", i), LastModified: t0}, "")
+	}), functions.ErrExists)
+	once(t, "AddFunctionStatement", race(func(i int) error {
+		return db.AddFunctionStatement(ctx, "dup", "sid", fmt.Sprintf(`{"Sid":"sid","n":%d}`, i))
+	}), functions.ErrExists)
+	once(t, "CreateSecret", race(func(i int) error {
+		return db.CreateSecret(ctx, secrets.Secret{ARN: fmt.Sprintf("arn:aws:secretsmanager:us-east-1:1:secret:dup-%06d", i), Name: "dup", CreatedAt: t0, ChangedAt: t0})
+	}), secrets.ErrExists)
+	once(t, "CreateBucket", race(func(i int) error {
+		return db.CreateBucket(ctx, objects.Bucket{Name: "dup", CreatedAt: t0})
+	}), objects.ErrBucketExists)
+	k, m := kmsKey("22222222-2222-4222-8222-222222222222")
+	if err := db.CreateKey(ctx, k, m); err != nil {
+		t.Fatal(err)
+	}
+	once(t, "CreateAlias", race(func(i int) error {
+		return db.PutAlias(ctx, kms.Alias{Name: "alias/dup", KeyID: k.ID, CreatedAt: t0, UpdatedAt: t0}, false)
+	}), kms.ErrAlreadyExists)
 	once(t, "CreateRole", race(func(i int) error {
 		return db.CreateRole(ctx, iam.Role{Name: "dup", ID: fmt.Sprintf("AROA%d", i), Path: "/", TrustPolicy: "{}", MaxSessionDuration: 3600, Created: t0})
 	}), iam.ErrExists)
@@ -79,8 +109,14 @@ func testRaceCreate(t *testing.T, open Opener) {
 		v.Version = fmt.Sprintf("v%09d", i)
 		return db.CreateProfile(ctx, p, v)
 	}), signing.ErrConflict)
-	if u, err := db.User(ctx, "dup"); err != nil || u.Name != "dup" {
-		t.Errorf("User(dup) = %+v, %v", u, err)
+	found := 0
+	for _, name := range spell {
+		if _, err := db.User(ctx, name); err == nil {
+			found++
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d users named dup in some case, want 1", found)
 	}
 }
 
