@@ -45,7 +45,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
-	"modernc.org/sqlite" // also registers the "sqlite" driver
+	"modernc.org/sqlite"             // also registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
