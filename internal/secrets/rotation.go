@@ -36,13 +36,14 @@ type Rotation struct {
 	// Token is the version the rotation in progress makes (its
 	// ClientRequestToken), Step the step to run next ("" when none is in
 	// progress), NextAttempt when to run it: a worker that claims a step
-	// moves NextAttempt past the step's deadline, so a rotation whose
-	// worker died resumes once it passes.
+	// moves NextAttempt a lease ahead and renews it while the step runs,
+	// so a rotation whose worker died resumes once the lease lapses.
 	Token       string
 	Step        string
 	Attempts    int
 	NextAttempt time.Time
-	Claimed     bool // a worker is running Step (until NextAttempt)
+	Claimed     bool   // a worker is running Step (until NextAttempt)
+	Claim       string `json:",omitempty"` // which claim: only its holder renews or advances it
 
 	// The last failure, shown by DescribeSecret until a rotation
 	// finishes.
@@ -216,8 +217,13 @@ type Worker struct {
 	Service *Service
 	Invoker Invoker
 	// StepTimeout bounds one step (the function's own Timeout is
-	// shorter); a step claimed longer ago is run again.
+	// shorter).
 	StepTimeout time.Duration
+	// Lease is how long a claim holds without renewal (default 1
+	// minute): the worker renews it every RenewEvery (default Lease/3)
+	// while a step runs, and a worker that died (a node killed) leaves
+	// its step to another once the lease lapses.
+	Lease, RenewEvery time.Duration
 	// RetryDelays are the waits before the retries of a failed step;
 	// after the last the rotation stays failed.
 	RetryDelays []time.Duration
@@ -249,7 +255,7 @@ func (w *Worker) Recover(ctx context.Context) error {
 		}
 		if _, err := w.Service.Store.UpdateSecret(ctx, sec.ARN, func(x *Secret) error {
 			if x.Rotation.Step != "" && x.Rotation.Claimed {
-				x.Rotation.NextAttempt, x.Rotation.Claimed = now, false
+				x.Rotation.NextAttempt, x.Rotation.Claimed, x.Rotation.Claim = now, false, ""
 			}
 			return nil
 		}); err != nil && !errors.Is(err, ErrNotFound) {
@@ -288,6 +294,46 @@ func (w *Worker) timeout() time.Duration {
 	return 16 * time.Minute
 }
 
+func (w *Worker) lease() time.Duration {
+	if w.Lease > 0 {
+		return w.Lease
+	}
+	return time.Minute
+}
+
+// holdClaim renews the claim's lease until stop. A claim taken over
+// meanwhile (this worker stalled past the lease) is no longer renewed;
+// the step's end then finds it gone and does not advance the rotation.
+func (w *Worker) holdClaim(ctx context.Context, arn, claim string) (stop func()) {
+	every := w.RenewEvery
+	if every <= 0 {
+		every = w.lease() / 3
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			_, err := w.Service.Store.UpdateSecret(ctx, arn, func(x *Secret) error {
+				if x.Rotation.Claim != claim || !x.Rotation.Claimed {
+					return errNotDue
+				}
+				x.Rotation.NextAttempt = w.Service.now().Add(w.lease())
+				return nil
+			})
+			if errors.Is(err, errNotDue) || errors.Is(err, ErrNotFound) {
+				return
+			}
+		}
+	}()
+	return cancel
+}
+
 // runOne handles one due secret.
 func (w *Worker) runOne(ctx context.Context, secretARN string) error {
 	s := w.Service
@@ -323,7 +369,7 @@ func (w *Worker) runOne(ctx context.Context, secretARN string) error {
 			}
 			x.Rotation.Token, x.Rotation.Step, x.Rotation.Attempts = token, Steps[0], 0
 		}
-		x.Rotation.NextAttempt, x.Rotation.Claimed = now.Add(w.timeout()), true
+		x.Rotation.NextAttempt, x.Rotation.Claimed, x.Rotation.Claim = now.Add(w.lease()), true, uuid.NewString()
 		return nil
 	})
 	if err != nil {
@@ -332,10 +378,15 @@ func (w *Worker) runOne(ctx context.Context, secretARN string) error {
 	if purge {
 		return s.Store.DeleteSecret(ctx, secretARN)
 	}
+	claim := sec.Rotation.Claim
 	for sec.Rotation.Step != "" {
 		step := sec.Rotation.Step
 		payload, _ := json.Marshal(StepPayload{Step: step, SecretID: sec.ARN, ClientRequestToken: sec.Rotation.Token})
-		err := w.Invoker.InvokeRotation(ctx, sec.Rotation.LambdaARN, payload)
+		stop := w.holdClaim(ctx, sec.ARN, claim)
+		sctx, cancel := context.WithTimeout(ctx, w.timeout())
+		err := w.Invoker.InvokeRotation(sctx, sec.Rotation.LambdaARN, payload)
+		cancel()
+		stop()
 		if err == nil && step == "finishSecret" {
 			err = w.finished(ctx, sec)
 		}
@@ -350,8 +401,8 @@ func (w *Worker) runOne(ctx context.Context, secretARN string) error {
 			return w.failed(ctx, sec, step, err)
 		}
 		sec, err = s.Store.UpdateSecret(ctx, sec.ARN, func(x *Secret) error {
-			if x.Rotation.Token != sec.Rotation.Token || x.Rotation.Step != step {
-				return errNotDue // cancelled meanwhile
+			if x.Rotation.Token != sec.Rotation.Token || x.Rotation.Step != step || x.Rotation.Claim != claim {
+				return errNotDue // cancelled meanwhile, or the claim was lost
 			}
 			i := slices.Index(Steps, step)
 			if i == len(Steps)-1 {
@@ -361,13 +412,13 @@ func (w *Worker) runOne(ctx context.Context, secretARN string) error {
 					v.Stages = slices.DeleteFunc(v.Stages, func(s string) bool { return s == StagePending })
 				}
 				x.Rotation.LastRotated, x.Rotation.Next = now, now.Add(every)
-				x.Rotation.Token, x.Rotation.Step, x.Rotation.Attempts, x.Rotation.NextAttempt, x.Rotation.Claimed = "", "", 0, time.Time{}, false
+				x.Rotation.Token, x.Rotation.Step, x.Rotation.Attempts, x.Rotation.NextAttempt, x.Rotation.Claimed, x.Rotation.Claim = "", "", 0, time.Time{}, false, ""
 				x.Rotation.FailedAt, x.Rotation.FailedStep, x.Rotation.Failure = time.Time{}, "", ""
 				x.ChangedAt = now
 				return nil
 			}
 			x.Rotation.Step, x.Rotation.Attempts = Steps[i+1], 0
-			x.Rotation.NextAttempt, x.Rotation.Claimed = s.now().Add(w.timeout()), true
+			x.Rotation.NextAttempt = s.now().Add(w.lease())
 			return nil
 		})
 		if err != nil {
@@ -396,12 +447,12 @@ func (w *Worker) finished(ctx context.Context, sec Secret) error {
 func (w *Worker) failed(ctx context.Context, sec Secret, step string, cause error) error {
 	s := w.Service
 	_, err := s.Store.UpdateSecret(ctx, sec.ARN, func(x *Secret) error {
-		if x.Rotation.Token != sec.Rotation.Token || x.Rotation.Step != step {
+		if x.Rotation.Token != sec.Rotation.Token || x.Rotation.Step != step || x.Rotation.Claim != sec.Rotation.Claim {
 			return errNotDue
 		}
 		now := s.now()
 		x.Rotation.FailedAt, x.Rotation.FailedStep, x.Rotation.Failure = now, step, truncate(cause.Error(), 1024)
-		x.Rotation.Claimed = false
+		x.Rotation.Claimed, x.Rotation.Claim = false, ""
 		if x.Rotation.Attempts < len(w.RetryDelays) {
 			x.Rotation.NextAttempt = now.Add(w.RetryDelays[x.Rotation.Attempts])
 			x.Rotation.Attempts++

@@ -427,3 +427,65 @@ func TestRotationResumesAfterACrash(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestRotationLeaseAcrossWorkers: workers sharing one store (nodes) do
+// not recover each other's claims; a worker renews its claim while a step
+// runs, so another worker does not take the step however long it takes,
+// and takes it once the holder is gone (killed) and its lease lapses.
+func TestRotationLeaseAcrossWorkers(t *testing.T) {
+	s, _, c := newService(t)
+	ctx := context.Background()
+	if _, _, err := s.Create(ctx, secrets.CreateInput{Name: "db", Value: secrets.Value{String: str("v1")}}); err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := s.Rotate(ctx, secrets.RotateInput{SecretID: "db", LambdaARN: "arn:aws:lambda:us-east-1:123456789012:function:r", Immediately: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lease = time.Minute
+	f := &templateFunction{s: s, blockAt: "setSecret", blocked: make(chan struct{})}
+	wctx, kill := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&secrets.Worker{Service: s, Invoker: f, Lease: lease, RenewEvery: 5 * time.Millisecond}).RunDue(wctx)
+	}()
+	<-f.blocked
+	// The step outlasts its first lease: the holder renews it.
+	c.Add(20 * lease)
+	renewedPast := c.Now()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		sec, err := s.Find(ctx, "db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sec.Rotation.NextAttempt.After(renewedPast) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the claim was not renewed: %+v", sec.Rotation)
+		}
+	}
+	f2 := &templateFunction{s: s}
+	w2 := &secrets.Worker{Service: s, Invoker: f2, Lease: lease}
+	if n, _ := w2.RunDue(ctx); n != 0 || len(f2.steps) != 0 {
+		t.Fatalf("another worker ran a step whose holder renews it: %v", f2.steps)
+	}
+	// The holder dies; its lease lapses; another worker resumes.
+	kill()
+	<-done
+	c.Add(lease + time.Second)
+	if _, err := w2.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f2.steps, []string{"setSecret", "testSecret", "finishSecret"}) {
+		t.Errorf("resumed steps %v", f2.steps)
+	}
+	if got := value(t, s, "db", "", ""); got != "rotated-"+token {
+		t.Errorf("current after resuming: %q", got)
+	}
+	sec, _ := s.Find(ctx, "db")
+	if sec.Rotation.Claimed || sec.Rotation.Claim != "" || sec.Rotation.Step != "" {
+		t.Errorf("rotation state after it finished: %+v", sec.Rotation)
+	}
+}
