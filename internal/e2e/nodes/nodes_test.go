@@ -3,6 +3,7 @@ package nodes
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -274,6 +275,91 @@ func TestKillNodeMidWork(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A rotation in flight: its function (the shape of AWS's rotation
+	// template) holds setSecret the first time it runs, and the node
+	// running it is the one killed; another node's worker takes the step
+	// over when the lease lapses.
+	if _, err := iamc.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("rotator"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iamc.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("rotator"), PolicyName: aws.String("rotate"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"},` +
+			`{"Effect":"Allow","Action":["s3:PutObject","s3:GetObject"],"Resource":"arn:aws:s3:::artifacts/rot/*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var rz bytes.Buffer
+	zw = zip.NewWriter(&rz)
+	f, _ = zw.Create("rotator.py")
+	f.Write([]byte(`import boto3, botocore.config, time
+sm = boto3.client('secretsmanager')
+s3 = boto3.client('s3', config=botocore.config.Config(s3={'addressing_style': 'path'}))
+
+def seen(key):
+    try:
+        s3.head_object(Bucket='artifacts', Key=key)
+        return True
+    except Exception:
+        return False
+
+def handler(event, context):
+    arn, token, step = event['SecretId'], event['ClientRequestToken'], event['Step']
+    s3.put_object(Bucket='artifacts', Key='rot/steps/%s/%d' % (step, time.time_ns()), Body=b'1')
+    if step == 'createSecret':
+        try:
+            sm.get_secret_value(SecretId=arn, VersionId=token, VersionStage='AWSPENDING')
+        except sm.exceptions.ResourceNotFoundException:
+            sm.put_secret_value(SecretId=arn, ClientRequestToken=token, SecretString='rotated', VersionStages=['AWSPENDING'])
+    elif step == 'setSecret':
+        if not seen('rot/held'):
+            s3.put_object(Bucket='artifacts', Key='rot/held', Body=b'1')
+            time.sleep(280)  # the node running this is killed meanwhile
+    elif step == 'finishSecret':
+        for v, stages in sm.describe_secret(SecretId=arn)['VersionIdsToStages'].items():
+            if 'AWSCURRENT' in stages and v != token:
+                sm.update_secret_version_stage(SecretId=arn, VersionStage='AWSCURRENT', MoveToVersionId=token, RemoveFromVersionId=v)
+`))
+	zw.Close()
+	rotatorRole, err := iamc.GetRole(ctx, &awsiam.GetRoleInput{RoleName: aws.String("rotator")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotator, err := lambdaOf(a).CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("rotator"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("rotator.handler"), Role: rotatorRole.Role.Arn, Timeout: aws.Int32(300), Code: &ltypes.FunctionCode{ZipFile: rz.Bytes()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	awsCLI(a, "secretsmanager", "create-secret", "--name", "db", "--secret-string", "initial")
+	rotation := awsCLI(b, "secretsmanager", "rotate-secret", "--secret-id", "db", "--rotation-lambda-arn", aws.ToString(rotator.FunctionArn),
+		"--rotation-rules", "AutomaticallyAfterDays=30")
+	var rotated struct{ VersionId string }
+	if err := json.Unmarshal([]byte(rotation), &rotated); err != nil || rotated.VersionId == "" {
+		t.Fatalf("rotate-secret: %v\n%s", err, rotation)
+	}
+	// The victim: the node whose worker runs setSecret.
+	var victim *node
+	for deadline := time.Now().Add(3 * time.Minute); victim == nil; time.Sleep(100 * time.Millisecond) {
+		if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("rot/held")}); err == nil {
+			for _, n := range []*node{a, b, c} {
+				for _, line := range strings.Split(n.log(), "\n") {
+					if strings.Contains(line, "secret rotation step done") && strings.Contains(line, `"step":"createSecret"`) {
+						victim = n
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no node ran the rotation's setSecret")
+		}
+	}
+	var live []*node // the others
+	for _, n := range []*node{a, b, c} {
+		if n != victim {
+			live = append(live, n)
+		}
+	}
+	t.Logf("the rotation runs on %s: that node is killed", victim.url)
+
 	const jobs, events = 200, 100
 	nodes := []*node{a, b, c}
 	ids := make([]string, jobs)
@@ -287,7 +373,7 @@ func TestKillNodeMidWork(t *testing.T) {
 			defer wg.Done()
 			for i := range work {
 				if i == jobs/3 {
-					killOnce.Do(func() { b.cmd.Process.Kill() })
+					killOnce.Do(func() { victim.cmd.Process.Kill() })
 				}
 				in := &signer.StartSigningJobInput{ProfileName: aws.String("kill"), ClientRequestToken: aws.String(fmt.Sprint("token-", i)),
 					Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: put.VersionId}},
@@ -324,7 +410,7 @@ func TestKillNodeMidWork(t *testing.T) {
 			t.Fatalf("job %d was refused by every node", i)
 		}
 	}
-	<-b.done
+	<-victim.done
 
 	// Every job completes: the killed node's claims lapse (30 s) and the
 	// others take them.
@@ -335,7 +421,7 @@ func TestKillNodeMidWork(t *testing.T) {
 	if len(pending) != jobs {
 		t.Fatalf("%d tokens made %d jobs", jobs, len(pending))
 	}
-	sc := signerOf(c)
+	sc := signerOf(live[1])
 	deadline := time.Now().Add(5 * time.Minute)
 	for len(pending) > 0 {
 		for id := range pending {
@@ -355,13 +441,13 @@ func TestKillNodeMidWork(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if out := awsCLI(a, "signer", "describe-signing-job", "--job-id", ids[jobs-1]); !strings.Contains(out, `"status": "Succeeded"`) {
+	if out := awsCLI(live[0], "signer", "describe-signing-job", "--job-id", ids[jobs-1]); !strings.Contains(out, `"status": "Succeeded"`) {
 		t.Errorf("aws signer describe-signing-job on node A:\n%s", out)
 	}
 	// Exactly once: one signed object version per job.
 	versions := map[string]int{}
 	var marker, vmarker *string
-	s3c2 := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(c.url), Credentials: creds, UsePathStyle: true})
+	s3c2 := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(live[1].url), Credentials: creds, UsePathStyle: true})
 	for {
 		out, err := s3c2.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("artifacts"), Prefix: aws.String("signed/"), KeyMarker: marker, VersionIdMarker: vmarker})
 		if err != nil {
@@ -388,7 +474,7 @@ func TestKillNodeMidWork(t *testing.T) {
 		t.Fatalf("%d of %d Event invocations were acknowledged", acked.Load(), events)
 	}
 	ran := map[string]int{}
-	s3c3 := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(c.url), Credentials: creds, UsePathStyle: true})
+	s3c3 := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(live[1].url), Credentials: creds, UsePathStyle: true})
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
 		clear(ran)
 		var marker, vmarker *string
@@ -419,6 +505,35 @@ func TestKillNodeMidWork(t *testing.T) {
 		}
 	}
 	t.Logf("%d Event invocations ran more than once (the killed node was running them)", twice)
+	// The rotation finishes on another node, with the version it began:
+	// one new version, AWSCURRENT on it, AWSPREVIOUS on the first.
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		var d struct {
+			VersionIdsToStages map[string][]string
+			LastRotatedDate    any
+		}
+		out := awsCLI(live[0], "secretsmanager", "describe-secret", "--secret-id", "db")
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(d.VersionIdsToStages[rotated.VersionId], ",") == "AWSCURRENT" && d.LastRotatedDate != nil {
+			if len(d.VersionIdsToStages) != 2 {
+				t.Errorf("versions after the rotation: %v", d.VersionIdsToStages)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rotation did not finish after the kill: %s", out)
+		}
+	}
+	if out := awsCLI(live[1], "secretsmanager", "get-secret-value", "--secret-id", "db"); !strings.Contains(out, `"SecretString": "rotated"`) ||
+		!strings.Contains(out, rotated.VersionId) {
+		t.Errorf("get-secret-value after the rotation:\n%s", out)
+	}
+	// setSecret ran twice: held on the killed node, then taken over.
+	if out, err := s3c3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("artifacts"), Prefix: aws.String("rot/steps/setSecret/")}); err != nil || len(out.Contents) < 2 {
+		t.Errorf("setSecret was not run again after the kill: %v", err)
+	}
 	// The audit chain, records of all three nodes, verifies.
 	out, err := exec.Command(bin, "audit", "verify", "--database-url", dsn, "--master-key-file", keyFile).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "intact") {
