@@ -55,7 +55,7 @@ func newEnv(t *testing.T) *env {
 		clock = clock.Add(time.Second)
 		return clock
 	}
-	return &env{svc: &objects.Service{Meta: db, Data: data, Now: now, MinPartSize: 10}, db: db, data: data, dataDir: dataDir}
+	return &env{svc: &objects.Service{Meta: db.Objects, Data: data, Now: now, MinPartSize: 10}, db: db, data: data, dataDir: dataDir}
 }
 
 // files returns the data files under the data directory.
@@ -433,7 +433,7 @@ func TestCrashBetweenDataAndMetadata(t *testing.T) {
 	if _, err := e.data.Write(ctx, "data/b/ORPHANED0000000000000000000000", strings.NewReader("lost")); err != nil {
 		t.Fatal(err)
 	}
-	crashed := &objects.Service{Meta: failingMeta{e.db}, Data: e.data}
+	crashed := &objects.Service{Meta: failingMeta{e.db.Objects}, Data: e.data}
 	if _, err := crashed.Put(ctx, "bkt", "k", strings.NewReader("never visible"), ""); !errors.Is(err, errCrash) {
 		t.Fatalf("Put with a failing commit = %v", err)
 	}

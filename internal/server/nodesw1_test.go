@@ -18,7 +18,7 @@ import (
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/keys"
-	"github.com/signet/signet/internal/objects/vgwtest"
+	"github.com/signet/signet/internal/objects/s3test"
 	"github.com/signet/signet/internal/server/servertest"
 	"github.com/signet/signet/internal/store/pgtest"
 )
@@ -29,7 +29,7 @@ import (
 // one node stops the next deployment of that code on another.
 func TestNodesW1(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	objects := vgwtest.Start(t)
+	objects := s3test.VersityGW(t)
 	keyFile := filepath.Join(t.TempDir(), "master.key")
 	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
 		t.Fatal(err)

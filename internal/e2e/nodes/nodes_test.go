@@ -30,7 +30,7 @@ import (
 	stypes "github.com/aws/aws-sdk-go-v2/service/signer/types"
 
 	"github.com/signet/signet/internal/keys"
-	"github.com/signet/signet/internal/objects/vgwtest"
+	"github.com/signet/signet/internal/objects/s3test"
 	"github.com/signet/signet/internal/store/pgtest"
 )
 
@@ -116,7 +116,7 @@ func startNode(t *testing.T, bin, name, dsn, keyFile, objectsURL string) *node {
 	n := &node{url: "http://" + addr, dir: dir, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	n.cmd = exec.Command(bin, "serve", "--config", cfgFile, "--data-dir", dir)
 	n.cmd.Stderr = lockedWriter{n}
-	n.cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+vgwtest.AccessKey, "AWS_SECRET_ACCESS_KEY="+vgwtest.SecretKey)
+	n.cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey)
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestKillNodeMidWork(t *testing.T) {
 		t.Skipf("needs the AWS CLI (%s; apt-get install awscli): %v", awsPath, err)
 	}
 	dsn := pgtest.DSN(t)
-	store := vgwtest.Start(t)
+	store := s3test.VersityGW(t)
 	bin := signetBinary(t)
 	keyFile := filepath.Join(t.TempDir(), "master.key")
 	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
