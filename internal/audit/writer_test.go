@@ -27,7 +27,7 @@ func waitCheckpoints(t *testing.T, db *store.DB, n int) []audit.Checkpoint {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		cps, err := db.Checkpoints(context.Background())
+		cps, err := db.Audit.Checkpoints(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestWriterCheckpointInterval(t *testing.T) {
 	db := openStore(t)
 	ticks := make(chan time.Time)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	w := &audit.Writer{Store: db, Sign: fakeSign, Interval: time.Minute, Now: func() time.Time { return now }}
+	w := &audit.Writer{Store: db.Audit, Sign: fakeSign, Interval: time.Minute, Now: func() time.Time { return now }}
 	audit.SetTick(w, ticks)
 	defer w.Close()
 	ctx := context.Background()
@@ -75,13 +75,13 @@ func TestWriterCheckpointInterval(t *testing.T) {
 func TestWriterResume(t *testing.T) {
 	db := openStore(t)
 	ctx := context.Background()
-	l := &audit.Log{Store: db}
+	l := &audit.Log{Store: db.Audit}
 	for range 2 {
 		if err := l.Append(ctx, audit.Event{Time: time.Now(), Action: "iam:CreateUser"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	w := &audit.Writer{Store: db, Sign: fakeSign}
+	w := &audit.Writer{Store: db.Audit, Sign: fakeSign}
 	if err := w.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var all []audit.Record
 	for after := int64(0); ; {
-		recs, err := db.AuditRecords(ctx, after, 1000)
+		recs, err := db.Audit.AuditRecords(ctx, after, 1000)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 // It reports every damaged record, one a line, and fails if there is
 // any.
 func auditVerify(ctx context.Context, db *store.DB, dbURL, dir, keyFile string, stdout io.Writer) error {
-	log := &audit.Log{Store: db}
+	log := &audit.Log{Store: db.Audit}
 	count, err := log.Verify(ctx)
 	problems := audit.Problems(err)
 	if err != nil && problems == nil {
@@ -136,11 +136,11 @@ func auditVerify(ctx context.Context, db *store.DB, dbURL, dir, keyFile string, 
 		}
 		defer main.Close()
 	}
-	ks, err := keys.NewSoftware(master, main)
+	ks, err := keys.NewSoftware(master, main.Keys)
 	if err != nil {
 		return err
 	}
-	n, err := audit.VerifyCheckpoints(ctx, db, func(keyID string, digest, sig []byte) error {
+	n, err := audit.VerifyCheckpoints(ctx, db.Audit, func(keyID string, digest, sig []byte) error {
 		signer, err := ks.Signer(ctx, keyID)
 		if err != nil {
 			return err

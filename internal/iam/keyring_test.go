@@ -27,7 +27,7 @@ func TestKeyRing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := &iam.KeyRing{Store: db, Box: box}
+	ring := &iam.KeyRing{Store: db.IAM, Box: box}
 	exp := time.Now().Add(time.Hour).Truncate(time.Second)
 	keys := []iam.Key{
 		{ID: "AKIALONGTERM", Secret: "long-term-secret", PrincipalARN: "arn:aws:iam::123456789012:user/a", PrincipalID: "AIDA1"},
@@ -37,7 +37,7 @@ func TestKeyRing(t *testing.T) {
 		if err := ring.CreateKey(ctx, k); err != nil {
 			t.Fatal(err)
 		}
-		stored, err := db.AccessKey(ctx, k.ID)
+		stored, err := db.IAM.AccessKey(ctx, k.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func TestNotifyWhileRunAsyncStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s := &invoke.Service{Queue: db, Concurrency: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s := &invoke.Service{Queue: db.Lambda, Concurrency: db.Lambda, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); s.RunAsync(ctx, 2) }()

@@ -25,7 +25,7 @@ func newService(t *testing.T) *kms.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &kms.Service{Store: db, Box: box, Account: arn.Account{Partition: "aws", Region: "us-east-1", ID: "123456789012"}}
+	return &kms.Service{Store: db.KMS, Box: box, Account: arn.Account{Partition: "aws", Region: "us-east-1", ID: "123456789012"}}
 }
 
 // TestEncryptDecrypt: a round trip under a key (by id, ARN, alias and

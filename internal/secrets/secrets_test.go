@@ -46,8 +46,8 @@ func newService(t *testing.T) (*secrets.Service, *store.DB, *clock) {
 	}
 	c := &clock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
 	acct := arn.Account{Partition: "aws", Region: "us-east-1", ID: "123456789012"}
-	keys := &kms.Service{Store: db, Box: box, Account: acct, Now: c.Now}
-	return &secrets.Service{Store: db, Keys: keys, Account: acct, Now: c.Now}, db, c
+	keys := &kms.Service{Store: db.KMS, Box: box, Account: acct, Now: c.Now}
+	return &secrets.Service{Store: db.Secrets, Keys: keys, Account: acct, Now: c.Now}, db, c
 }
 
 func str(s string) *string { return &s }
@@ -80,7 +80,7 @@ func TestVersionsAndStages(t *testing.T) {
 		t.Errorf("ARN %s", sec.ARN)
 	}
 	// The value is sealed: not in the stored row.
-	raw, _ := db.Secret(ctx, sec.ARN)
+	raw, _ := db.Secrets.Secret(ctx, sec.ARN)
 	if bytes.Contains(raw.Versions[0].Value, []byte("one")) {
 		t.Error("the stored version holds the value in clear")
 	}

@@ -215,7 +215,7 @@ func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 		if s.auditDB, err = store.OpenSQLite(ctx, filepath.Join(s.cfg.DataDir, auditDatabaseFile)); err != nil {
 			return fmt.Errorf("audit database: %w", err)
 		}
-		if n, err := s.db.MoveAuditTo(ctx, s.auditDB); err != nil {
+		if n, err := s.db.Audit.MoveAuditTo(ctx, s.auditDB); err != nil {
 			return fmt.Errorf("moving the audit log to %s: %w", auditDatabaseFile, err)
 		} else if n > 0 {
 			s.log.InfoContext(ctx, "moved the audit log to its own database", "records", n, "file", auditDatabaseFile)
@@ -240,7 +240,7 @@ func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 	if err != nil {
 		return fmt.Errorf("audit checkpoint key: %w", err)
 	}
-	s.auditWriter = &audit.Writer{Store: s.auditDB, Log: s.log, Sign: func(ctx context.Context, digest []byte) (string, []byte, error) {
+	s.auditWriter = &audit.Writer{Store: s.auditDB.Audit, Log: s.log, Sign: func(ctx context.Context, digest []byte) (string, []byte, error) {
 		sig, err := signer.Sign(rand.Reader, digest, crypto.SHA384)
 		return id, sig, err
 	}}

@@ -58,7 +58,7 @@ func TestFunctionEnvironmentKMS(t *testing.T) {
 	if err := create("secret-env", ts.LambdaRole(t), map[string]string{"API_TOKEN": token}, "alias/lambda-env"); err != nil {
 		t.Fatal(err)
 	}
-	f, err := ts.DB().Function(ctx, "secret-env")
+	f, err := ts.DB().Lambda.Function(ctx, "secret-env")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestFunctionEnvironmentKMS(t *testing.T) {
 			t.Errorf("KMSKeyArn=%q without the variables and without kms:Decrypt: %v", to, err)
 		}
 	}
-	if f, _ := ts.DB().Function(ctx, "secret-env"); f.EncryptedEnvironment == nil {
+	if f, _ := ts.DB().Lambda.Function(ctx, "secret-env"); f.EncryptedEnvironment == nil {
 		t.Fatal("the variables left the key")
 	}
 	// Names as Lambda takes them: its pattern (a name holding "=" would

@@ -25,7 +25,7 @@ func BreakCRLChecker(err error) (restore func()) {
 
 // AddTemporaryKey stores temporary credentials, as STS will issue them.
 func (s *Server) AddTemporaryKey(ctx context.Context, id, secret, token string, expires time.Time) error {
-	return s.db.CreateAccessKey(ctx, store.AccessKey{
+	return s.db.IAM.CreateAccessKey(ctx, store.AccessKey{
 		ID: id, SealedSecret: s.box.Seal([]byte(secret), iam.SecretAD(id)), SessionTokenHash: store.HashSessionToken(token),
 		Expires: expires, PrincipalARN: s.inst.Account.RootARN(), CreatedAt: time.Now(),
 	})

@@ -43,13 +43,13 @@ var newCRLChecker = revocation.NewCRLCheckerWithFetcher
 // runtime), as do the registry and the code signing configs: those
 // references go through fns, declared first.
 func (s *Server) openFunctions(ctx context.Context, inst installation) (*lambdaapi.Lambda, error) {
-	s.Audit = &audit.Log{Store: s.auditDB}
+	s.Audit = &audit.Log{Store: s.auditDB.Audit}
 	checker, err := newCRLChecker(s.Profiles.CRLs(), revocation.LocalOCSP{Handler: s.ocsp})
 	if err != nil {
 		return nil, fmt.Errorf("the deploy gate cannot check revocation, so Signet does not start: building the CRL checker failed: %w", err)
 	}
 	var fns *functions.Service
-	csc := &deploygate.Service{Store: s.db, Account: inst.Account, RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
+	csc := &deploygate.Service{Store: s.db.CodeSigning, Account: inst.Account, RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
 		BeforeEnforce: func(ctx context.Context, id string) error { return fns.CheckEnforce(ctx, id) }}
 	pool, unavailable := s.openRuntime(ctx, inst, func(ctx context.Context, arn string) (functions.LayerVersion, error) { return fns.LayerCode(ctx, arn) })
 	var runner functions.Runner
@@ -57,7 +57,7 @@ func (s *Server) openFunctions(ctx context.Context, inst installation) (*lambdaa
 		runner = pool
 	}
 	fns = &functions.Service{
-		Store: s.db, Layers: s.db, Permissions: s.db, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Account: inst.Account, Log: s.log,
+		Store: s.db.Lambda, Layers: s.db.Lambda, Permissions: s.db.Lambda, Code: s.s3.data, CodeReader: s.s3.data, CSCs: csc, Account: inst.Account, Log: s.log,
 		Gate:           &deploygate.Gate{Roots: []*x509.Certificate{inst.RootCert}, Revocation: checker},
 		Runner:         runner,
 		RequireEnforce: s.cfg.RequireEnforcedCodeSigning,
@@ -71,7 +71,7 @@ func (s *Server) openFunctions(ctx context.Context, inst installation) (*lambdaa
 		},
 	}
 	s.Functions = fns
-	s.Invoke = &invoke.Service{Functions: fns, Queue: s.db, Concurrency: s.db, Log: s.log, Pool: pool, Unavailable: unavailable, SharedQueue: s.shared()}
+	s.Invoke = &invoke.Service{Functions: fns, Queue: s.db.Lambda, Concurrency: s.db.Lambda, Log: s.log, Pool: pool, Unavailable: unavailable, SharedQueue: s.shared()}
 	if err := s.loadCodeURLKey(ctx); err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(
 	}
 	s.sandboxes = host
 	fc := s.cfg.Functions
-	s.logWriter = logs.NewWriter(s.db, s.log, 200*time.Millisecond, time.Duration(fc.LogRetentionDays)*24*time.Hour)
+	s.logWriter = logs.NewWriter(s.db.Logs, s.log, 200*time.Millisecond, time.Duration(fc.LogRetentionDays)*24*time.Hour)
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")
 	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: layer}
 	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
@@ -100,7 +100,7 @@ func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(
 		s.log.Warn("functions cannot be invoked on this host", "err", err)
 		return nil, err
 	}
-	reserved, err := s.db.AllFunctionConcurrency(ctx)
+	reserved, err := s.db.Lambda.AllFunctionConcurrency(ctx)
 	if err != nil {
 		s.log.Error("failed to read reserved concurrency", "err", err)
 	}

@@ -107,7 +107,7 @@ func TestDeployGate(t *testing.T) {
 	}
 	// The warned and the refused deployments are in the audit log, whose
 	// chain verifies.
-	recs, err := e.ts.AuditDB().AuditRecords(ctx, 0, 100)
+	recs, err := e.ts.AuditDB().Audit.AuditRecords(ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,13 +115,13 @@ func TestEventInvocationsSurviveRestart(t *testing.T) {
 		}
 	}
 	// A worker holding one when the server stops.
-	if _, ok, err := a.DB().ClaimAsync(ctx, time.Now().Add(time.Minute), 16*time.Minute); err != nil || !ok {
+	if _, ok, err := a.DB().Lambda.ClaimAsync(ctx, time.Now().Add(time.Minute), 16*time.Minute); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	stopA()
 	b, stopB := open()
 	defer stopB()
-	if n, err := b.DB().PendingAsync(ctx); err != nil || n != 3 {
+	if n, err := b.DB().Lambda.PendingAsync(ctx); err != nil || n != 3 {
 		t.Fatalf("%d queued after the restart (%v), want 3", n, err)
 	}
 	if err := b.Invoke.DeleteConcurrency(ctx, "ev"); err != nil {
@@ -129,7 +129,7 @@ func TestEventInvocationsSurviveRestart(t *testing.T) {
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		events, err := b.DB().LogEvents(ctx, logs.Query{Group: "/aws/lambda/ev"})
+		events, err := b.DB().Logs.LogEvents(ctx, logs.Query{Group: "/aws/lambda/ev"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestEventInvocationsSurviveRestart(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if n, _ := b.DB().PendingAsync(ctx); n != 0 {
+	if n, _ := b.DB().Lambda.PendingAsync(ctx); n != 0 {
 		t.Errorf("%d still queued after running", n)
 	}
 }

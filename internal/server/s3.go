@@ -34,7 +34,7 @@ func (s *Server) openObjects(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to open the object store: %w", err)
 	}
-	s.Objects = &objects.Service{Meta: s.db, Data: data, Log: s.log}
+	s.Objects = &objects.Service{Meta: s.db.Objects, Data: data, Log: s.log}
 	s.s3 = s3Endpoint{data: data}
 	return nil
 }

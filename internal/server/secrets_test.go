@@ -63,7 +63,7 @@ func describeRaw(t *testing.T, ts *servertest.Server, id string) []byte {
 // functionLogs is everything a function logged.
 func functionLogs(t *testing.T, ts *servertest.Server, fn string) string {
 	t.Helper()
-	events, err := ts.DB().LogEvents(context.Background(), logs.Query{Group: "/aws/lambda/" + fn})
+	events, err := ts.DB().Logs.LogEvents(context.Background(), logs.Query{Group: "/aws/lambda/" + fn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 // auditEvents is the JSON of the audit events of an action.
 func auditEvents(t *testing.T, ts *servertest.Server, action string) string {
 	t.Helper()
-	recs, err := ts.AuditDB().AuditRecords(context.Background(), 0, 100000)
+	recs, err := ts.AuditDB().Audit.AuditRecords(context.Background(), 0, 100000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func TestSigningJobSecretScan(t *testing.T) {
 					t.Errorf("status reason %q holds %q", reason, s)
 				}
 			}
-			j, err := ts.DB().Job(ctx, id)
+			j, err := ts.DB().Signing.Job(ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +139,7 @@ func TestSigningJobSecretScan(t *testing.T) {
 	// The secrets, or recognisable parts of them, appear nowhere.
 	var records []byte
 	for _, id := range jobs {
-		j, err := ts.DB().Job(ctx, id)
+		j, err := ts.DB().Signing.Job(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +152,7 @@ func TestSigningJobSecretScan(t *testing.T) {
 			t.Errorf("audit log lacks %q:\n%s", want, audit)
 		}
 	}
-	recs, err := ts.AuditDB().AuditRecords(ctx, 0, 100000)
+	recs, err := ts.AuditDB().Audit.AuditRecords(ctx, 0, 100000)
 	if err != nil {
 		t.Fatal(err)
 	}

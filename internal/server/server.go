@@ -222,20 +222,20 @@ func (s *Server) open(ctx context.Context) error {
 	// Secrets at rest: function environment variables are sealed under
 	// the master key and session tokens kept only as hashes, including
 	// those an earlier version stored in clear.
-	if err := s.db.SealWith(ctx, s.box); err != nil {
+	if err := s.db.Lambda.SealWith(ctx, s.box); err != nil {
 		return fmt.Errorf("failed to seal function environments: %w", err)
 	}
-	if n, err := s.db.HashClearSessionTokens(ctx); err != nil {
+	if n, err := s.db.IAM.HashClearSessionTokens(ctx); err != nil {
 		return fmt.Errorf("failed to hash stored session tokens: %w", err)
 	} else if n > 0 {
 		s.log.InfoContext(ctx, "replaced session tokens stored in clear with their hashes", "count", n)
 	}
-	s.keyring = &iam.KeyRing{Store: s.db, Box: s.box}
+	s.keyring = &iam.KeyRing{Store: s.db.IAM, Box: s.box}
 	if s.shared() {
 		s.keyring.MaxAge = cacheMaxAge
 		s.keyring.OnDelete = func(id string) { s.publish(context.Background(), busKey, id) }
 	}
-	ks, err := keys.NewSoftware(master, s.db)
+	ks, err := keys.NewSoftware(master, s.db.Keys)
 	if err != nil {
 		return err
 	}
@@ -271,8 +271,8 @@ func (s *Server) open(ctx context.Context) error {
 	// The database is the jobs' queue and the object store holds their
 	// packages; the runner works them while the server serves.
 	wakeup := signing.NewWakeup()
-	s.Profiles = &signing.Service{Store: s.db, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA,
-		Jobs: s.db, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration(), Now: s.now,
+	s.Profiles = &signing.Service{Store: s.db.Signing, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA,
+		Jobs: s.db.Signing, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration(), Now: s.now,
 		OnRevocation: s.onRevocation, OnPayloadSigned: s.onPayloadSigned,
 		ScanAllowlist: s.cfg.SecretScan.Allowlist(), OnScanFindings: s.onScanFindings}
 	s.ocsp = revocation.OCSPHandler(s.Profiles, s.log)
@@ -281,12 +281,12 @@ func (s *Server) open(ctx context.Context) error {
 	// database: leases held by an earlier process are void. Nodes
 	// sharing a database leave other nodes' leases to lapse.
 	if !s.shared() {
-		if err := s.db.ReleaseLeases(ctx); err != nil {
+		if err := s.db.Signing.ReleaseLeases(ctx); err != nil {
 			return err
 		}
 	}
 	s.verifier = &sigv4.Verifier{Credentials: verifierKeys{s.keyring}}
-	s.IAM = &iam.Service{Store: s.db, Keys: s.keyring, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
+	s.IAM = &iam.Service{Store: s.db.IAM, Keys: s.keyring, Account: inst.Account, WebIdentity: webIdentityProviders(s.cfg.WebIdentity)}
 	if s.shared() {
 		s.IAM.MaxAge = cacheMaxAge
 		s.IAM.OnChange = func() { s.publish(context.Background(), busIAM) }
@@ -305,8 +305,8 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openWorkloads(ctx); err != nil {
 		return err
 	}
-	s.KMS = &kms.Service{Store: s.db, Box: s.box, Account: inst.Account, Now: s.now}
-	s.SSM = &ssm.Service{Store: s.db, Keys: s.KMS, Account: inst.Account, Now: s.now}
+	s.KMS = &kms.Service{Store: s.db.KMS, Box: s.box, Account: inst.Account, Now: s.now}
+	s.SSM = &ssm.Service{Store: s.db.SSM, Keys: s.KMS, Account: inst.Account, Now: s.now}
 	s.Functions.EnvKeys, s.Functions.KMSErrorKind = functionEnvKeys{s.KMS}, kmsErrorKind
 	s.openSecrets()
 	// The APIs, routed by the service their requests are signed for.
@@ -314,11 +314,11 @@ func (s *Server) open(ctx context.Context) error {
 		&signerapi.Signer{Profiles: s.Profiles, Authorizer: s.authz, Log: s.log},
 		lambda,
 		&s3api.S3{Objects: s.Objects, Authorizer: s.authz, Log: s.log, Region: inst.Account.Region, OwnerID: inst.Account.ID},
-		&logsapi.Logs{Store: s.db, Account: inst.Account, Authorizer: s.authz, Log: s.log, Pending: s.logWriter},
+		&logsapi.Logs{Store: s.db.Logs, Account: inst.Account, Authorizer: s.authz, Log: s.log, Pending: s.logWriter},
 		&iamapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log},
 		&stsapi.STS{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf},
 		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
-		&kmsapi.KMS{Keys: s.KMS, Grants: s.db, Authorizer: s.authz, Log: s.log},
+		&kmsapi.KMS{Keys: s.KMS, Grants: s.db.KMS, Authorizer: s.authz, Log: s.log},
 		&ssmapi.SSM{Params: s.SSM, Authorizer: s.authz, Log: s.log},
 		&secretsapi.Secrets{Secrets: s.Secrets, Authorizer: s.authz, Log: s.log, Function: s.rotationFunction, Started: s.wakeSecrets},
 	)

@@ -9,16 +9,16 @@ import (
 	"github.com/signet/signet/internal/audit"
 )
 
-var _ audit.Store = (*DB)(nil)
+var _ audit.Store = (*Audit)(nil)
 
 // AppendAudit implements audit.Store.
-func (s *DB) AppendAudit(ctx context.Context, build func(seq int64, prevHash string) (audit.Record, error)) error {
+func (s *Audit) AppendAudit(ctx context.Context, build func(seq int64, prevHash string) (audit.Record, error)) error {
 	return s.AppendAuditBatch(ctx, 1, func(_ int, seq int64, prev string) (audit.Record, error) { return build(seq, prev) })
 }
 
 // AuditRecords implements audit.Store.
-func (s *DB) AuditRecords(ctx context.Context, after int64, limit int) ([]audit.Record, error) {
-	return queryAll(ctx, s, func(row scanner) (audit.Record, error) {
+func (s *Audit) AuditRecords(ctx context.Context, after int64, limit int) ([]audit.Record, error) {
+	return queryAll(ctx, s.core, func(row scanner) (audit.Record, error) {
 		var r audit.Record
 		var ev string
 		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
@@ -29,14 +29,14 @@ func (s *DB) AuditRecords(ctx context.Context, after int64, limit int) ([]audit.
 	}, `SELECT seq, event, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 }
 
-var _ audit.BatchStore = (*DB)(nil)
+var _ audit.BatchStore = (*Audit)(nil)
 
 // AppendAuditBatch implements audit.BatchStore.
 //
 // Appends take turns: on PostgreSQL under one advisory lock, so that
 // every node's records form one chain without the conflicts (and
 // retries) that concurrent appends would otherwise meet.
-func (s *DB) AppendAuditBatch(ctx context.Context, n int, build func(i int, seq int64, prevHash string) (audit.Record, error)) error {
+func (s *Audit) AppendAuditBatch(ctx context.Context, n int, build func(i int, seq int64, prevHash string) (audit.Record, error)) error {
 	return s.serialTx(ctx, s.d.lockAudit, func(tx *sql.Tx) error {
 		seq, prev := int64(1), audit.Genesis
 		var last int64
@@ -74,15 +74,15 @@ func (s *DB) AppendAuditBatch(ctx context.Context, n int, build func(i int, seq 
 }
 
 // AddCheckpoint implements audit.BatchStore.
-func (s *DB) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+func (s *Audit) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	_, err := s.exec(ctx, `INSERT INTO audit_checkpoints (seq, hash, signed_at, key_id, signature) VALUES (?, ?, ?, ?, ?)`,
 		c.Seq, c.Hash, unixNano(c.Time), c.KeyID, c.Signature)
 	return err
 }
 
 // Checkpoints implements audit.BatchStore.
-func (s *DB) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	return queryAll(ctx, s, func(r scanner) (audit.Checkpoint, error) {
+func (s *Audit) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	return queryAll(ctx, s.core, func(r scanner) (audit.Checkpoint, error) {
 		var c audit.Checkpoint
 		var t int64
 		err := r.Scan(&c.Seq, &c.Hash, &t, &c.KeyID, &c.Signature)
@@ -91,11 +91,11 @@ func (s *DB) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	}, `SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY id`)
 }
 
-var _ audit.LastCheckpointer = (*DB)(nil)
+var _ audit.LastCheckpointer = (*Audit)(nil)
 
 // LastCheckpoint implements audit.LastCheckpointer.
-func (s *DB) LastCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
-	cps, err := queryAll(ctx, s, func(r scanner) (audit.Checkpoint, error) {
+func (s *Audit) LastCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+	cps, err := queryAll(ctx, s.core, func(r scanner) (audit.Checkpoint, error) {
 		var c audit.Checkpoint
 		var t int64
 		err := r.Scan(&c.Seq, &c.Hash, &t, &c.KeyID, &c.Signature)
@@ -109,8 +109,8 @@ func (s *DB) LastCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
 }
 
 // LastAuditRecord implements audit.BatchStore.
-func (s *DB) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
-	recs, err := queryAll(ctx, s, func(row scanner) (audit.Record, error) {
+func (s *Audit) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
+	recs, err := queryAll(ctx, s.core, func(row scanner) (audit.Record, error) {
 		var r audit.Record
 		var ev string
 		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
@@ -128,7 +128,7 @@ func (s *DB) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
 // MoveAuditTo moves the audit records and checkpoints of s into dst when
 // dst has none (installations that kept the audit log in the main
 // database). It reports how many records moved.
-func (s *DB) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
+func (s *Audit) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
 	var have, n int
 	if err := dst.queryRow(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&have); err != nil {
 		return 0, err
@@ -140,7 +140,7 @@ func (s *DB) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
 		seq            int64
 		ev, prev, hash string
 	}
-	rows, err := queryAll(ctx, s, func(r scanner) (row, error) {
+	rows, err := queryAll(ctx, s.core, func(r scanner) (row, error) {
 		var x row
 		return x, r.Scan(&x.seq, &x.ev, &x.prev, &x.hash)
 	}, `SELECT seq, event, prev_hash, hash FROM audit_events ORDER BY seq`)

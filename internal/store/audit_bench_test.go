@@ -29,7 +29,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 	}
 	b.Run("writer-64-callers", func(b *testing.B) {
 		db := open(b)
-		w := &audit.Writer{Store: db}
+		w := &audit.Writer{Store: db.Audit}
 		defer w.Close()
 		b.SetParallelism(32)
 		b.RunParallel(func(pb *testing.PB) {
@@ -43,7 +43,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 	})
 	b.Run("one-transaction-per-record", func(b *testing.B) {
 		db := open(b)
-		l := &audit.Log{Store: db}
+		l := &audit.Log{Store: db.Audit}
 		for b.Loop() {
 			if err := l.Append(context.Background(), benchEvent()); err != nil {
 				b.Fatal(err)

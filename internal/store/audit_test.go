@@ -21,7 +21,7 @@ func TestAuditChain(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		l := &audit.Log{Store: db}
+		l := &audit.Log{Store: db.Audit}
 		for i := range 5 {
 			if err := l.Append(ctx, audit.Event{Time: time.Now(), Principal: "arn:aws:iam::123456789012:root", Action: "lambda:UpdateFunctionCode",
 				Resource: fmt.Sprintf("arn:aws:lambda:us-east-1:123456789012:function:f%d", i), Decision: "AllowWithWarning", Detail: "unsigned"}); err != nil {

@@ -51,7 +51,7 @@ func CopyInstallation(ctx context.Context, dst, main, auditDB *DB) (CopyReport, 
 // tables lists the database's tables in the order they were created (an
 // order in which every foreign key points at a table before it), but
 // the migrations' own.
-func (s *DB) tables(ctx context.Context) ([]string, error) {
+func (s *core) tables(ctx context.Context) ([]string, error) {
 	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY rowid`
 	if s.d.name == "postgres" {
 		q = `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -75,7 +75,7 @@ func (s *DB) tables(ctx context.Context) ([]string, error) {
 
 // columnKinds returns the target's column types: "bytes", "int" or
 // "text", by column.
-func (s *DB) columnKinds(ctx context.Context, table string) (map[string]string, error) {
+func (s *core) columnKinds(ctx context.Context, table string) (map[string]string, error) {
 	q := `SELECT name, type FROM pragma_table_info(?)`
 	if s.d.name == "postgres" {
 		q = `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?`
@@ -213,7 +213,7 @@ func convert(v any, kind string) any {
 
 // resetIdentities moves every identity column's sequence past the rows
 // copied in with explicit values.
-func (s *DB) resetIdentities(ctx context.Context) error {
+func (s *core) resetIdentities(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND is_identity = 'YES'`)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func BenchmarkProfileCRL100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	ks, err := keys.NewSoftware(make([]byte, 32), db)
+	ks, err := keys.NewSoftware(make([]byte, 32), db.Keys)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,12 +36,12 @@ func BenchmarkProfileCRL100k(b *testing.B) {
 	auth := &signing.Authority{Keys: ks, Account: acct, BaseURL: "http://127.0.0.1:9090"}
 	auth.Root.Cert, auth.Root.Signer = root, rootSigner
 	newService := func() *signing.Service {
-		return &signing.Service{Store: db, Jobs: db, Issuer: auth, Account: acct}
+		return &signing.Service{Store: db.Signing, Jobs: db.Signing, Issuer: auth, Account: acct}
 	}
 	if _, err := newService().PutProfile(ctx, signing.PutProfileInput{Name: "bulk", PlatformID: signing.PlatformLambda}); err != nil {
 		b.Fatal(err)
 	}
-	p, _ := db.Profile(ctx, "bulk")
+	p, _ := db.Signing.Profile(ctx, "bulk")
 	// 100,000 revoked signatures, inserted in one statement.
 	const n = 100000
 	_, err = db.db.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)

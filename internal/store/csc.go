@@ -9,7 +9,7 @@ import (
 	"github.com/signet/signet/internal/deploygate"
 )
 
-var _ deploygate.Store = (*DB)(nil)
+var _ deploygate.Store = (*CodeSigning)(nil)
 
 func scanCSC(row scanner) (deploygate.CodeSigningConfig, error) {
 	var c deploygate.CodeSigningConfig
@@ -23,7 +23,7 @@ func scanCSC(row scanner) (deploygate.CodeSigningConfig, error) {
 }
 
 // CreateCSC implements deploygate.Store.
-func (s *DB) CreateCSC(ctx context.Context, c deploygate.CodeSigningConfig) error {
+func (s *CodeSigning) CreateCSC(ctx context.Context, c deploygate.CodeSigningConfig) error {
 	pubs, err := json.Marshal(c.AllowedPublishers)
 	if err != nil {
 		return err
@@ -34,7 +34,7 @@ func (s *DB) CreateCSC(ctx context.Context, c deploygate.CodeSigningConfig) erro
 }
 
 // CSC implements deploygate.Store.
-func (s *DB) CSC(ctx context.Context, id string) (deploygate.CodeSigningConfig, error) {
+func (s *CodeSigning) CSC(ctx context.Context, id string) (deploygate.CodeSigningConfig, error) {
 	c, err := scanCSC(s.queryRow(ctx, `SELECT id, description, publishers, policy, last_modified FROM code_signing_configs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, deploygate.ErrNotFound
@@ -43,7 +43,7 @@ func (s *DB) CSC(ctx context.Context, id string) (deploygate.CodeSigningConfig, 
 }
 
 // UpdateCSC implements deploygate.Store.
-func (s *DB) UpdateCSC(ctx context.Context, id string, fn func(*deploygate.CodeSigningConfig) error) error {
+func (s *CodeSigning) UpdateCSC(ctx context.Context, id string, fn func(*deploygate.CodeSigningConfig) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		c, err := scanCSC(tx.QueryRowContext(ctx, s.d.rebind(`SELECT id, description, publishers, policy, last_modified FROM code_signing_configs WHERE id = ?`), id))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -66,7 +66,7 @@ func (s *DB) UpdateCSC(ctx context.Context, id string, fn func(*deploygate.CodeS
 }
 
 // DeleteCSC implements deploygate.Store.
-func (s *DB) DeleteCSC(ctx context.Context, id string) error {
+func (s *CodeSigning) DeleteCSC(ctx context.Context, id string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM function_code_signing_configs WHERE csc_id = ?`), id).Scan(&n); err != nil {
@@ -87,6 +87,6 @@ func (s *DB) DeleteCSC(ctx context.Context, id string) error {
 }
 
 // ListCSCs implements deploygate.Store.
-func (s *DB) ListCSCs(ctx context.Context, after string, limit int) ([]deploygate.CodeSigningConfig, error) {
-	return queryAll(ctx, s, scanCSC, `SELECT id, description, publishers, policy, last_modified FROM code_signing_configs WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+func (s *CodeSigning) ListCSCs(ctx context.Context, after string, limit int) ([]deploygate.CodeSigningConfig, error) {
+	return queryAll(ctx, s.core, scanCSC, `SELECT id, description, publishers, policy, last_modified FROM code_signing_configs WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/signet/signet/internal/functions"
 )
 
-var _ functions.Store = (*DB)(nil)
+var _ functions.Store = (*Lambda)(nil)
 
 const functionColumns = `name, runtime, handler, role, description, timeout, memory_size, environment, code_sha256, code_size, code_path,
 signing_profile_version_arn, signing_job_arn, last_modified, revision_id, layers, tags`
@@ -28,7 +28,7 @@ type Sealer interface {
 // (which often hold secrets) with b, in $LATEST and in published
 // versions, and seals those an earlier version stored in clear. Without
 // it they are stored in clear.
-func (s *DB) SealWith(ctx context.Context, b Sealer) error {
+func (s *Lambda) SealWith(ctx context.Context, b Sealer) error {
 	s.sealer = b
 	changed := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -112,7 +112,7 @@ func envAD(function string) []byte { return []byte("signet-function-env-v1:" + f
 
 // sealEnv encodes a function's environment for its column: sealed JSON
 // when a sealer is set, else JSON.
-func (s *DB) sealEnv(function string, env map[string]string) string {
+func (s *Lambda) sealEnv(function string, env map[string]string) string {
 	b, _ := json.Marshal(nonNil(env))
 	if s.sealer == nil {
 		return string(b)
@@ -121,7 +121,7 @@ func (s *DB) sealEnv(function string, env map[string]string) string {
 }
 
 // openEnv decodes an environment column.
-func (s *DB) openEnv(function, col string) (map[string]string, error) {
+func (s *Lambda) openEnv(function, col string) (map[string]string, error) {
 	b := []byte(col)
 	if rest, ok := strings.CutPrefix(col, sealedPrefix); ok {
 		if s.sealer == nil {
@@ -149,7 +149,7 @@ type versionSnapshot struct {
 	SealedEnvironment string `json:",omitempty"`
 }
 
-func (s *DB) snapshot(f functions.Function) (string, error) {
+func (s *Lambda) snapshot(f functions.Function) (string, error) {
 	v := versionSnapshot{Function: f}
 	if s.sealer != nil {
 		v.SealedEnvironment, v.Environment = s.sealEnv(f.Name, f.Environment), nil
@@ -158,7 +158,7 @@ func (s *DB) snapshot(f functions.Function) (string, error) {
 	return string(b), err
 }
 
-func (s *DB) scanFunction(row scanner) (functions.Function, error) {
+func (s *Lambda) scanFunction(row scanner) (functions.Function, error) {
 	var f functions.Function
 	var env, layers, tags string
 	var modified int64
@@ -219,7 +219,7 @@ func splitEnv(f *functions.Function) error {
 	return nil
 }
 
-func (s *DB) functionArgs(f functions.Function) []any {
+func (s *Lambda) functionArgs(f functions.Function) []any {
 	env := s.sealEnv(f.Name, joinEnv(f))
 	layers := f.Layers
 	if layers == nil {
@@ -232,7 +232,7 @@ func (s *DB) functionArgs(f functions.Function) []any {
 }
 
 // CreateFunction implements functions.Store.
-func (s *DB) CreateFunction(ctx context.Context, f functions.Function, cscID string) error {
+func (s *Lambda) CreateFunction(ctx context.Context, f functions.Function, cscID string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.insert(ctx, tx, functions.ErrExists, `INSERT INTO functions (`+functionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.functionArgs(f)...); err != nil {
 			return err
@@ -246,7 +246,7 @@ func (s *DB) CreateFunction(ctx context.Context, f functions.Function, cscID str
 }
 
 // Function implements functions.Store.
-func (s *DB) Function(ctx context.Context, name string) (functions.Function, error) {
+func (s *Lambda) Function(ctx context.Context, name string) (functions.Function, error) {
 	f, err := s.scanFunction(s.queryRow(ctx, `SELECT `+functionColumns+` FROM functions WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, functions.ErrNotFound
@@ -255,7 +255,7 @@ func (s *DB) Function(ctx context.Context, name string) (functions.Function, err
 }
 
 // UpdateFunction implements functions.Store.
-func (s *DB) UpdateFunction(ctx context.Context, name string, fn func(*functions.Function) error) error {
+func (s *Lambda) UpdateFunction(ctx context.Context, name string, fn func(*functions.Function) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		f, err := s.scanFunction(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+functionColumns+` FROM functions WHERE name = ?`), name))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -275,7 +275,7 @@ signing_profile_version_arn = ?, signing_job_arn = ?, last_modified = ?, revisio
 }
 
 // DeleteFunction implements functions.Store.
-func (s *DB) DeleteFunction(ctx context.Context, name string) error {
+func (s *Lambda) DeleteFunction(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{`DELETE FROM function_code_signing_configs WHERE function_name = ?`, `DELETE FROM function_concurrency WHERE function_name = ?`,
 			`DELETE FROM function_permissions WHERE function_name = ?`} {
@@ -295,12 +295,12 @@ func (s *DB) DeleteFunction(ctx context.Context, name string) error {
 }
 
 // ListFunctions implements functions.Store.
-func (s *DB) ListFunctions(ctx context.Context, after string, limit int) ([]functions.Function, error) {
-	return queryAll(ctx, s, s.scanFunction, `SELECT `+functionColumns+` FROM functions WHERE name > ? ORDER BY name LIMIT ?`, after, limit)
+func (s *Lambda) ListFunctions(ctx context.Context, after string, limit int) ([]functions.Function, error) {
+	return queryAll(ctx, s.core, s.scanFunction, `SELECT `+functionColumns+` FROM functions WHERE name > ? ORDER BY name LIMIT ?`, after, limit)
 }
 
 // FunctionCSC implements functions.Store.
-func (s *DB) FunctionCSC(ctx context.Context, name string) (string, error) {
+func (s *Lambda) FunctionCSC(ctx context.Context, name string) (string, error) {
 	var id string
 	err := s.queryRow(ctx, `SELECT csc_id FROM function_code_signing_configs WHERE function_name = ?`, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -310,7 +310,7 @@ func (s *DB) FunctionCSC(ctx context.Context, name string) (string, error) {
 }
 
 // SetFunctionCSC implements functions.Store.
-func (s *DB) SetFunctionCSC(ctx context.Context, name, cscID string) error {
+func (s *Lambda) SetFunctionCSC(ctx context.Context, name, cscID string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM function_code_signing_configs WHERE function_name = ?`), name); err != nil {
 			return err
@@ -318,7 +318,7 @@ func (s *DB) SetFunctionCSC(ctx context.Context, name, cscID string) error {
 		if cscID == "" {
 			return nil
 		}
-		return insertForFunction(ctx, s, tx, name, `INSERT INTO function_code_signing_configs (function_name, csc_id) SELECT ?, ?`, name, cscID)
+		return insertForFunction(ctx, s.core, tx, name, `INSERT INTO function_code_signing_configs (function_name, csc_id) SELECT ?, ?`, name, cscID)
 	})
 }
 
@@ -329,7 +329,7 @@ func (s *DB) SetFunctionCSC(ctx context.Context, name, cscID string) error {
 // written for a function that DeleteFunction removed in between (a
 // re-created function would inherit it). A row with the same key is
 // functions.ErrExists.
-func insertForFunction(ctx context.Context, s *DB, tx *sql.Tx, function, insert string, args ...any) error {
+func insertForFunction(ctx context.Context, s *core, tx *sql.Tx, function, insert string, args ...any) error {
 	res, err := tx.ExecContext(ctx, s.d.rebind(insert+` WHERE EXISTS (SELECT 1 FROM functions WHERE name = ?)`), append(args, function)...)
 	if err != nil {
 		if s.d.duplicate(err) {
@@ -344,7 +344,7 @@ func insertForFunction(ctx context.Context, s *DB, tx *sql.Tx, function, insert 
 }
 
 // FunctionsByCSC implements functions.Store.
-func (s *DB) FunctionsByCSC(ctx context.Context, cscID, after string, limit int) ([]string, error) {
+func (s *Lambda) FunctionsByCSC(ctx context.Context, cscID, after string, limit int) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT function_name FROM function_code_signing_configs WHERE csc_id = ? AND function_name > ? ORDER BY function_name LIMIT ?`), cscID, after, limit)
 	if err != nil {
 		return nil, err
@@ -362,7 +362,7 @@ func (s *DB) FunctionsByCSC(ctx context.Context, cscID, after string, limit int)
 }
 
 // PublishVersion implements functions.Store.
-func (s *DB) PublishVersion(ctx context.Context, name string, at time.Time) (functions.Function, int, error) {
+func (s *Lambda) PublishVersion(ctx context.Context, name string, at time.Time) (functions.Function, int, error) {
 	var f functions.Function
 	var n int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -390,7 +390,7 @@ func (s *DB) PublishVersion(ctx context.Context, name string, at time.Time) (fun
 }
 
 // FunctionVersion implements functions.Store.
-func (s *DB) FunctionVersion(ctx context.Context, name string, version int) (functions.Function, error) {
+func (s *Lambda) FunctionVersion(ctx context.Context, name string, version int) (functions.Function, error) {
 	var snap string
 	err := s.queryRow(ctx, `SELECT snapshot FROM function_versions WHERE name = ? AND version = ?`, name, version).Scan(&snap)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -415,14 +415,14 @@ func (s *DB) FunctionVersion(ctx context.Context, name string, version int) (fun
 }
 
 // CodePathInUse implements functions.Store.
-func (s *DB) CodePathInUse(ctx context.Context, path string) (bool, error) {
+func (s *Lambda) CodePathInUse(ctx context.Context, path string) (bool, error) {
 	var n int
 	err := s.queryRow(ctx, `SELECT (SELECT COUNT(*) FROM functions WHERE code_path = ?) + (SELECT COUNT(*) FROM function_versions WHERE code_path = ?)`, path, path).Scan(&n)
 	return n > 0, err
 }
 
 // DeleteFunctionVersions implements functions.Store.
-func (s *DB) DeleteFunctionVersions(ctx context.Context, name string) ([]string, error) {
+func (s *Lambda) DeleteFunctionVersions(ctx context.Context, name string) ([]string, error) {
 	var paths []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		paths = nil // a retried transaction starts again
@@ -445,10 +445,10 @@ func (s *DB) DeleteFunctionVersions(ctx context.Context, name string) ([]string,
 	return paths, err
 }
 
-var _ functions.LayerStore = (*DB)(nil)
+var _ functions.LayerStore = (*Lambda)(nil)
 
 // PublishLayer implements functions.LayerStore.
-func (s *DB) PublishLayer(ctx context.Context, l functions.LayerVersion) (functions.LayerVersion, error) {
+func (s *Lambda) PublishLayer(ctx context.Context, l functions.LayerVersion) (functions.LayerVersion, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(version), 0) + 1 FROM layer_versions WHERE name = ?`), l.Name).Scan(&l.Version); err != nil {
 			return err
@@ -465,7 +465,7 @@ func (s *DB) PublishLayer(ctx context.Context, l functions.LayerVersion) (functi
 }
 
 // Layer implements functions.LayerStore.
-func (s *DB) Layer(ctx context.Context, name string, version int) (functions.LayerVersion, error) {
+func (s *Lambda) Layer(ctx context.Context, name string, version int) (functions.LayerVersion, error) {
 	l := functions.LayerVersion{Name: name, Version: version}
 	var rt string
 	var created int64
@@ -488,24 +488,24 @@ func nonNilSlice(s []string) []string {
 	return s
 }
 
-var _ functions.PermissionStore = (*DB)(nil)
+var _ functions.PermissionStore = (*Lambda)(nil)
 
 // AddFunctionStatement implements functions.PermissionStore.
-func (s *DB) AddFunctionStatement(ctx context.Context, function, sid, statement string) error {
+func (s *Lambda) AddFunctionStatement(ctx context.Context, function, sid, statement string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		return insertForFunction(ctx, s, tx, function, `INSERT INTO function_permissions (function_name, statement_id, statement, created_at) SELECT ?, ?, ?, ?`,
+		return insertForFunction(ctx, s.core, tx, function, `INSERT INTO function_permissions (function_name, statement_id, statement, created_at) SELECT ?, ?, ?, ?`,
 			function, sid, statement, unixNano(time.Now()))
 	})
 }
 
 // RemoveFunctionStatement implements functions.PermissionStore.
-func (s *DB) RemoveFunctionStatement(ctx context.Context, function, sid string) error {
+func (s *Lambda) RemoveFunctionStatement(ctx context.Context, function, sid string) error {
 	return s.execOne(ctx, functions.ErrNotFound, `DELETE FROM function_permissions WHERE function_name = ? AND statement_id = ?`, function, sid)
 }
 
 // FunctionStatements implements functions.PermissionStore.
-func (s *DB) FunctionStatements(ctx context.Context, function string) ([]string, error) {
-	return queryAll(ctx, s, func(r scanner) (string, error) {
+func (s *Lambda) FunctionStatements(ctx context.Context, function string) ([]string, error) {
+	return queryAll(ctx, s.core, func(r scanner) (string, error) {
 		var st string
 		return st, r.Scan(&st)
 	}, `SELECT statement FROM function_permissions WHERE function_name = ? ORDER BY created_at, statement_id`, function)

@@ -9,16 +9,16 @@ import (
 	"github.com/signet/signet/internal/iam"
 )
 
-var _ iam.Store = (*DB)(nil)
+var _ iam.Store = (*IAM)(nil)
 
 // insertUnique inserts a user, role or policy. Their names are unique
 // regardless of case, as in IAM (a unique index on lower(name)).
-func (s *DB) insertUnique(ctx context.Context, q string, args ...any) error {
+func (s *IAM) insertUnique(ctx context.Context, q string, args ...any) error {
 	return s.tx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, iam.ErrExists, q, args...) })
 }
 
 // CreateUser implements iam.Store.
-func (s *DB) CreateUser(ctx context.Context, u iam.User) error {
+func (s *IAM) CreateUser(ctx context.Context, u iam.User) error {
 	return s.insertUnique(ctx, `INSERT INTO iam_users (name, id, path, boundary, created_at) VALUES (?, ?, ?, ?, ?)`,
 		u.Name, u.ID, u.Path, u.Boundary, unixNano(u.Created))
 }
@@ -32,7 +32,7 @@ func scanUser(r scanner) (iam.User, error) {
 }
 
 // User implements iam.Store.
-func (s *DB) User(ctx context.Context, name string) (iam.User, error) {
+func (s *IAM) User(ctx context.Context, name string) (iam.User, error) {
 	u, err := scanUser(s.queryRow(ctx, `SELECT name, id, path, boundary, created_at FROM iam_users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, iam.ErrNotFound
@@ -41,12 +41,12 @@ func (s *DB) User(ctx context.Context, name string) (iam.User, error) {
 }
 
 // ListUsers implements iam.Store.
-func (s *DB) ListUsers(ctx context.Context) ([]iam.User, error) {
-	return queryAll(ctx, s, scanUser, `SELECT name, id, path, boundary, created_at FROM iam_users ORDER BY name`)
+func (s *IAM) ListUsers(ctx context.Context) ([]iam.User, error) {
+	return queryAll(ctx, s.core, scanUser, `SELECT name, id, path, boundary, created_at FROM iam_users ORDER BY name`)
 }
 
 // deletePrincipal deletes a user or role that has no policies.
-func (s *DB) deletePrincipal(ctx context.Context, table string, kind iam.PrincipalKind, name string) error {
+func (s *IAM) deletePrincipal(ctx context.Context, table string, kind iam.PrincipalKind, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT (SELECT COUNT(*) FROM iam_inline_policies WHERE kind = ? AND principal = ?) +
@@ -68,12 +68,12 @@ func (s *DB) deletePrincipal(ctx context.Context, table string, kind iam.Princip
 }
 
 // DeleteUser implements iam.Store.
-func (s *DB) DeleteUser(ctx context.Context, name string) error {
+func (s *IAM) DeleteUser(ctx context.Context, name string) error {
 	return s.deletePrincipal(ctx, "iam_users", iam.KindUser, name)
 }
 
 // CreateRole implements iam.Store.
-func (s *DB) CreateRole(ctx context.Context, r iam.Role) error {
+func (s *IAM) CreateRole(ctx context.Context, r iam.Role) error {
 	return s.insertUnique(ctx, `INSERT INTO iam_roles (name, id, path, description, trust_policy, max_session_duration, boundary, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.ID, r.Path, r.Description, r.TrustPolicy, r.MaxSessionDuration, r.Boundary, unixNano(r.Created))
 }
@@ -89,7 +89,7 @@ func scanRole(row scanner) (iam.Role, error) {
 const roleColumns = `name, id, path, description, trust_policy, max_session_duration, boundary, created_at`
 
 // Role implements iam.Store.
-func (s *DB) Role(ctx context.Context, name string) (iam.Role, error) {
+func (s *IAM) Role(ctx context.Context, name string) (iam.Role, error) {
 	r, err := scanRole(s.queryRow(ctx, `SELECT `+roleColumns+` FROM iam_roles WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, iam.ErrNotFound
@@ -98,12 +98,12 @@ func (s *DB) Role(ctx context.Context, name string) (iam.Role, error) {
 }
 
 // ListRoles implements iam.Store.
-func (s *DB) ListRoles(ctx context.Context) ([]iam.Role, error) {
-	return queryAll(ctx, s, scanRole, `SELECT `+roleColumns+` FROM iam_roles ORDER BY name`)
+func (s *IAM) ListRoles(ctx context.Context) ([]iam.Role, error) {
+	return queryAll(ctx, s.core, scanRole, `SELECT `+roleColumns+` FROM iam_roles ORDER BY name`)
 }
 
 // DeleteRole implements iam.Store.
-func (s *DB) DeleteRole(ctx context.Context, name string) error {
+func (s *IAM) DeleteRole(ctx context.Context, name string) error {
 	return s.deletePrincipal(ctx, "iam_roles", iam.KindRole, name)
 }
 
@@ -115,18 +115,18 @@ func principalTable(kind iam.PrincipalKind) string {
 }
 
 // SetBoundary implements iam.Store.
-func (s *DB) SetBoundary(ctx context.Context, kind iam.PrincipalKind, name, policyARN string) error {
+func (s *IAM) SetBoundary(ctx context.Context, kind iam.PrincipalKind, name, policyARN string) error {
 	return s.execOne(ctx, iam.ErrNotFound, `UPDATE `+principalTable(kind)+` SET boundary = ? WHERE name = ?`, policyARN, name)
 }
 
 // CreateManagedPolicy implements iam.Store.
-func (s *DB) CreateManagedPolicy(ctx context.Context, p iam.ManagedPolicy) error {
+func (s *IAM) CreateManagedPolicy(ctx context.Context, p iam.ManagedPolicy) error {
 	return s.insertUnique(ctx, `INSERT INTO iam_policies (name, id, path, description, document, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		p.Name, p.ID, p.Path, p.Description, p.Document, unixNano(p.Created))
 }
 
 // ManagedPolicy implements iam.Store.
-func (s *DB) ManagedPolicy(ctx context.Context, name string) (iam.ManagedPolicy, error) {
+func (s *IAM) ManagedPolicy(ctx context.Context, name string) (iam.ManagedPolicy, error) {
 	var p iam.ManagedPolicy
 	var created int64
 	err := s.queryRow(ctx, `SELECT name, id, path, description, document, created_at,
@@ -140,7 +140,7 @@ func (s *DB) ManagedPolicy(ctx context.Context, name string) (iam.ManagedPolicy,
 }
 
 // DeleteManagedPolicy implements iam.Store.
-func (s *DB) DeleteManagedPolicy(ctx context.Context, name string) error {
+func (s *IAM) DeleteManagedPolicy(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT (SELECT COUNT(*) FROM iam_attachments WHERE policy_name = ?) +
@@ -157,35 +157,35 @@ func (s *DB) DeleteManagedPolicy(ctx context.Context, name string) error {
 }
 
 // PutInlinePolicy implements iam.Store.
-func (s *DB) PutInlinePolicy(ctx context.Context, kind iam.PrincipalKind, principal, name, document string) error {
+func (s *IAM) PutInlinePolicy(ctx context.Context, kind iam.PrincipalKind, principal, name, document string) error {
 	_, err := s.exec(ctx, `INSERT INTO iam_inline_policies (kind, principal, policy_name, document) VALUES (?, ?, ?, ?)
 		ON CONFLICT (kind, principal, policy_name) DO UPDATE SET document = excluded.document`, kind, principal, name, document)
 	return err
 }
 
 // AttachPolicy implements iam.Store.
-func (s *DB) AttachPolicy(ctx context.Context, kind iam.PrincipalKind, principal, policyName string) error {
+func (s *IAM) AttachPolicy(ctx context.Context, kind iam.PrincipalKind, principal, policyName string) error {
 	_, err := s.exec(ctx, `INSERT INTO iam_attachments (kind, principal, policy_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, kind, principal, policyName)
 	return err
 }
 
 // PrincipalPolicies implements iam.Store.
-func (s *DB) PrincipalPolicies(ctx context.Context, kind iam.PrincipalKind, principal string) ([]string, []string, error) {
+func (s *IAM) PrincipalPolicies(ctx context.Context, kind iam.PrincipalKind, principal string) ([]string, []string, error) {
 	str := func(r scanner) (string, error) {
 		var v string
 		return v, r.Scan(&v)
 	}
-	inline, err := queryAll(ctx, s, str, `SELECT document FROM iam_inline_policies WHERE kind = ? AND principal = ? ORDER BY policy_name`, kind, principal)
+	inline, err := queryAll(ctx, s.core, str, `SELECT document FROM iam_inline_policies WHERE kind = ? AND principal = ? ORDER BY policy_name`, kind, principal)
 	if err != nil {
 		return nil, nil, err
 	}
-	attached, err := queryAll(ctx, s, str, `SELECT policy_name FROM iam_attachments WHERE kind = ? AND principal = ? ORDER BY policy_name`, kind, principal)
+	attached, err := queryAll(ctx, s.core, str, `SELECT policy_name FROM iam_attachments WHERE kind = ? AND principal = ? ORDER BY policy_name`, kind, principal)
 	return inline, attached, err
 }
 
 // AccessKeysOf lists the access keys of a principal.
-func (s *DB) AccessKeysOf(ctx context.Context, principalARN string) ([]iam.KeyInfo, error) {
-	return queryAll(ctx, s, func(r scanner) (iam.KeyInfo, error) {
+func (s *IAM) AccessKeysOf(ctx context.Context, principalARN string) ([]iam.KeyInfo, error) {
+	return queryAll(ctx, s.core, func(r scanner) (iam.KeyInfo, error) {
 		var k iam.KeyInfo
 		var created int64
 		err := r.Scan(&k.ID, &created)
@@ -195,22 +195,22 @@ func (s *DB) AccessKeysOf(ctx context.Context, principalARN string) ([]iam.KeyIn
 }
 
 // DeleteAccessKey deletes a principal's access key.
-func (s *DB) DeleteAccessKey(ctx context.Context, id, principalARN string) error {
+func (s *IAM) DeleteAccessKey(ctx context.Context, id, principalARN string) error {
 	return s.execOne(ctx, iam.ErrNotFound, `DELETE FROM access_keys WHERE access_key_id = ? AND principal_arn = ?`, id, principalARN)
 }
 
 // DeleteExpiredKeys removes temporary credentials that expired before t.
-func (s *DB) DeleteExpiredKeys(ctx context.Context, t time.Time) error {
+func (s *IAM) DeleteExpiredKeys(ctx context.Context, t time.Time) error {
 	_, err := s.exec(ctx, `DELETE FROM access_keys WHERE expires_at <> 0 AND expires_at < ?`, unixNano(t))
 	return err
 }
 
 // DeleteInlinePolicy implements iam.Store.
-func (s *DB) DeleteInlinePolicy(ctx context.Context, kind iam.PrincipalKind, principal, name string) error {
+func (s *IAM) DeleteInlinePolicy(ctx context.Context, kind iam.PrincipalKind, principal, name string) error {
 	return s.execOne(ctx, iam.ErrNotFound, `DELETE FROM iam_inline_policies WHERE kind = ? AND principal = ? AND policy_name = ?`, kind, principal, name)
 }
 
 // DetachPolicy implements iam.Store.
-func (s *DB) DetachPolicy(ctx context.Context, kind iam.PrincipalKind, principal, policyName string) error {
+func (s *IAM) DetachPolicy(ctx context.Context, kind iam.PrincipalKind, principal, policyName string) error {
 	return s.execOne(ctx, iam.ErrNotFound, `DELETE FROM iam_attachments WHERE kind = ? AND principal = ? AND policy_name = ?`, kind, principal, policyName)
 }

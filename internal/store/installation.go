@@ -10,7 +10,7 @@ import (
 )
 
 // Setting returns an installation setting, or ErrNotFound.
-func (s *DB) Setting(ctx context.Context, key string) (string, error) {
+func (s *core) Setting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := s.queryRow(ctx, `SELECT value FROM installation WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -35,7 +35,7 @@ func HashSessionToken(token string) string { return iam.HashSessionToken(token) 
 
 // HashClearSessionTokens replaces session tokens that an earlier version
 // stored in clear with their hashes, and reports how many it replaced.
-func (s *DB) HashClearSessionTokens(ctx context.Context) (int, error) {
+func (s *IAM) HashClearSessionTokens(ctx context.Context) (int, error) {
 	n := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		n = 0 // a retried transaction starts again
@@ -71,7 +71,7 @@ func (s *DB) HashClearSessionTokens(ctx context.Context) (int, error) {
 }
 
 // CreateAccessKey stores a new access key. It fails if the id exists.
-func (s *DB) CreateAccessKey(ctx context.Context, k AccessKey) error {
+func (s *IAM) CreateAccessKey(ctx context.Context, k AccessKey) error {
 	_, err := s.exec(ctx, `INSERT INTO access_keys (access_key_id, secret, session_token, expires_at, principal_arn, principal_id, source_identity, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.SealedSecret, k.SessionTokenHash, unixNano(k.Expires), k.PrincipalARN, k.PrincipalID, k.SourceIdentity, unixNano(k.CreatedAt))
 	if err != nil {
@@ -81,7 +81,7 @@ func (s *DB) CreateAccessKey(ctx context.Context, k AccessKey) error {
 }
 
 // AccessKey returns the access key with the given id, or ErrNotFound.
-func (s *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
+func (s *IAM) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 	k := AccessKey{ID: id}
 	var exp, created int64
 	err := s.queryRow(ctx, `SELECT secret, session_token, expires_at, principal_arn, principal_id, source_identity, created_at FROM access_keys WHERE access_key_id = ?`, id).

@@ -12,8 +12,8 @@ import (
 )
 
 var (
-	_ invoke.AsyncStore = (*DB)(nil)
-	_ logs.Store        = (*DB)(nil)
+	_ invoke.AsyncStore = (*Lambda)(nil)
+	_ logs.Store        = (*Logs)(nil)
 )
 
 const asyncColumns = `id, function_name, qualifier, payload, client_context, created_at, attempts, not_before`
@@ -27,7 +27,7 @@ func scanAsync(row scanner) (invoke.AsyncInvocation, error) {
 }
 
 // EnqueueAsync implements invoke.AsyncStore.
-func (s *DB) EnqueueAsync(ctx context.Context, a invoke.AsyncInvocation) error {
+func (s *Lambda) EnqueueAsync(ctx context.Context, a invoke.AsyncInvocation) error {
 	if a.Payload == nil {
 		a.Payload = []byte{}
 	}
@@ -37,7 +37,7 @@ func (s *DB) EnqueueAsync(ctx context.Context, a invoke.AsyncInvocation) error {
 }
 
 // ClaimAsync implements invoke.AsyncStore.
-func (s *DB) ClaimAsync(ctx context.Context, now time.Time, lease time.Duration) (invoke.AsyncInvocation, bool, error) {
+func (s *Lambda) ClaimAsync(ctx context.Context, now time.Time, lease time.Duration) (invoke.AsyncInvocation, bool, error) {
 	var a invoke.AsyncInvocation
 	found := false
 	err := s.claimTx(ctx, func(tx *sql.Tx) error {
@@ -60,7 +60,7 @@ func (s *DB) ClaimAsync(ctx context.Context, now time.Time, lease time.Duration)
 }
 
 // RenewAsyncLease implements invoke.AsyncStore.
-func (s *DB) RenewAsyncLease(ctx context.Context, id string, held, until time.Time) (bool, error) {
+func (s *Lambda) RenewAsyncLease(ctx context.Context, id string, held, until time.Time) (bool, error) {
 	res, err := s.exec(ctx, `UPDATE async_invocations SET lease_until = ? WHERE id = ? AND lease_until = ?`, unixNano(until), id, unixNano(held))
 	if err != nil {
 		return false, err
@@ -70,32 +70,32 @@ func (s *DB) RenewAsyncLease(ctx context.Context, id string, held, until time.Ti
 }
 
 // DeleteAsync implements invoke.AsyncStore.
-func (s *DB) DeleteAsync(ctx context.Context, id string) error {
+func (s *Lambda) DeleteAsync(ctx context.Context, id string) error {
 	_, err := s.exec(ctx, `DELETE FROM async_invocations WHERE id = ?`, id)
 	return err
 }
 
 // RetryAsync implements invoke.AsyncStore.
-func (s *DB) RetryAsync(ctx context.Context, id string, attempts int, notBefore time.Time) error {
+func (s *Lambda) RetryAsync(ctx context.Context, id string, attempts int, notBefore time.Time) error {
 	_, err := s.exec(ctx, `UPDATE async_invocations SET attempts = ?, not_before = ?, lease_until = 0 WHERE id = ?`, attempts, unixNano(notBefore), id)
 	return err
 }
 
 // ReleaseAsyncLeases implements invoke.AsyncStore.
-func (s *DB) ReleaseAsyncLeases(ctx context.Context) error {
+func (s *Lambda) ReleaseAsyncLeases(ctx context.Context) error {
 	_, err := s.exec(ctx, `UPDATE async_invocations SET lease_until = 0 WHERE lease_until <> 0`)
 	return err
 }
 
 // PendingAsync counts queued Event invocations.
-func (s *DB) PendingAsync(ctx context.Context) (int, error) {
+func (s *Lambda) PendingAsync(ctx context.Context) (int, error) {
 	var n int
 	err := s.queryRow(ctx, `SELECT COUNT(*) FROM async_invocations`).Scan(&n)
 	return n, err
 }
 
 // FunctionConcurrency returns a function's reserved concurrency, or -1.
-func (s *DB) FunctionConcurrency(ctx context.Context, name string) (int, error) {
+func (s *Lambda) FunctionConcurrency(ctx context.Context, name string) (int, error) {
 	var n int
 	err := s.queryRow(ctx, `SELECT reserved FROM function_concurrency WHERE function_name = ?`, name).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -107,7 +107,7 @@ func (s *DB) FunctionConcurrency(ctx context.Context, name string) (int, error) 
 // SetFunctionConcurrency sets (n >= 0) or removes (n < 0) a function's
 // reserved concurrency; setting it returns functions.ErrNotFound if the
 // function does not exist.
-func (s *DB) SetFunctionConcurrency(ctx context.Context, name string, n int) error {
+func (s *Lambda) SetFunctionConcurrency(ctx context.Context, name string, n int) error {
 	if n < 0 {
 		_, err := s.exec(ctx, `DELETE FROM function_concurrency WHERE function_name = ?`, name)
 		return err
@@ -116,17 +116,17 @@ func (s *DB) SetFunctionConcurrency(ctx context.Context, name string, n int) err
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM function_concurrency WHERE function_name = ?`), name); err != nil {
 			return err
 		}
-		return insertForFunction(ctx, s, tx, name, `INSERT INTO function_concurrency (function_name, reserved) SELECT ?, ?`, name, n)
+		return insertForFunction(ctx, s.core, tx, name, `INSERT INTO function_concurrency (function_name, reserved) SELECT ?, ?`, name, n)
 	})
 }
 
 // AllFunctionConcurrency returns every reservation.
-func (s *DB) AllFunctionConcurrency(ctx context.Context) (map[string]int, error) {
+func (s *Lambda) AllFunctionConcurrency(ctx context.Context) (map[string]int, error) {
 	type kv struct {
 		k string
 		v int
 	}
-	rows, err := queryAll(ctx, s, func(r scanner) (kv, error) {
+	rows, err := queryAll(ctx, s.core, func(r scanner) (kv, error) {
 		var x kv
 		return x, r.Scan(&x.k, &x.v)
 	}, `SELECT function_name, reserved FROM function_concurrency`)
@@ -138,7 +138,7 @@ func (s *DB) AllFunctionConcurrency(ctx context.Context) (map[string]int, error)
 }
 
 // AppendLogEvents implements logs.Store.
-func (s *DB) AppendLogEvents(ctx context.Context, events []logs.Event) error {
+func (s *Logs) AppendLogEvents(ctx context.Context, events []logs.Event) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, s.d.rebind(`INSERT INTO log_events (log_group, log_stream, ts, ingested, message) VALUES (?, ?, ?, ?, ?)`))
 		if err != nil {
@@ -163,7 +163,7 @@ func scanLogEvent(row scanner) (logs.Event, error) {
 }
 
 // LogEvents implements logs.Store.
-func (s *DB) LogEvents(ctx context.Context, q logs.Query) ([]logs.Event, error) {
+func (s *Logs) LogEvents(ctx context.Context, q logs.Query) ([]logs.Event, error) {
 	where := []string{"log_group = ?", "id > ?"}
 	args := []any{q.Group, q.AfterID}
 	if !q.Start.IsZero() {
@@ -186,13 +186,13 @@ func (s *DB) LogEvents(ctx context.Context, q logs.Query) ([]logs.Event, error) 
 		limit = 10000
 	}
 	args = append(args, limit)
-	return queryAll(ctx, s, scanLogEvent, `SELECT id, log_group, log_stream, ts, ingested, message FROM log_events WHERE `+
+	return queryAll(ctx, s.core, scanLogEvent, `SELECT id, log_group, log_stream, ts, ingested, message FROM log_events WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 }
 
 // LogGroups implements logs.Store.
-func (s *DB) LogGroups(ctx context.Context, prefix string) ([]string, error) {
-	return queryAll(ctx, s, func(r scanner) (string, error) {
+func (s *Logs) LogGroups(ctx context.Context, prefix string) ([]string, error) {
+	return queryAll(ctx, s.core, func(r scanner) (string, error) {
 		var g string
 		return g, r.Scan(&g)
 	}, `SELECT DISTINCT log_group FROM log_events WHERE substr(log_group, 1, ?) = ? ORDER BY log_group`, len(prefix), prefix)
@@ -200,7 +200,7 @@ func (s *DB) LogGroups(ctx context.Context, prefix string) ([]string, error) {
 
 // LogGroupExists implements logs.Store (by the (log_group, ts, id)
 // index).
-func (s *DB) LogGroupExists(ctx context.Context, group string) (bool, error) {
+func (s *Logs) LogGroupExists(ctx context.Context, group string) (bool, error) {
 	var one int
 	err := s.queryRow(ctx, `SELECT 1 FROM log_events WHERE log_group = ? LIMIT 1`, group).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -210,8 +210,8 @@ func (s *DB) LogGroupExists(ctx context.Context, group string) (bool, error) {
 }
 
 // LogStreams implements logs.Store.
-func (s *DB) LogStreams(ctx context.Context, group, prefix string) ([]logs.Stream, error) {
-	return queryAll(ctx, s, func(r scanner) (logs.Stream, error) {
+func (s *Logs) LogStreams(ctx context.Context, group, prefix string) ([]logs.Stream, error) {
+	return queryAll(ctx, s.core, func(r scanner) (logs.Stream, error) {
 		var st logs.Stream
 		var first, last, ing int64
 		err := r.Scan(&st.Name, &first, &last, &ing)
@@ -222,7 +222,7 @@ func (s *DB) LogStreams(ctx context.Context, group, prefix string) ([]logs.Strea
 }
 
 // DeleteLogEventsBefore implements logs.Store.
-func (s *DB) DeleteLogEventsBefore(ctx context.Context, t time.Time) error {
+func (s *Logs) DeleteLogEventsBefore(ctx context.Context, t time.Time) error {
 	_, err := s.exec(ctx, `DELETE FROM log_events WHERE ts < ?`, t.UnixMilli())
 	return err
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/signet/signet/internal/signing"
 )
 
-var _ signing.JobStore = (*DB)(nil)
+var _ signing.JobStore = (*Signing)(nil)
 
 const jobColumns = `id, client_request_token, kind, profile_name, profile_version, platform_id, source_bucket, source_key, source_version,
 dest_bucket, dest_prefix, signed_bucket, signed_key, status, status_reason, created_at, completed_at, signature_expires_at,
@@ -54,7 +54,7 @@ func findingsJSON(fs []secretscan.Finding) string {
 }
 
 // CreateJob implements signing.JobStore.
-func (s *DB) CreateJob(ctx context.Context, j signing.Job) (signing.Job, bool, error) {
+func (s *Signing) CreateJob(ctx context.Context, j signing.Job) (signing.Job, bool, error) {
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		created = false // a retried transaction starts again
@@ -74,7 +74,7 @@ func (s *DB) CreateJob(ctx context.Context, j signing.Job) (signing.Job, bool, e
 }
 
 // Job implements signing.JobStore.
-func (s *DB) Job(ctx context.Context, id string) (signing.Job, error) {
+func (s *Signing) Job(ctx context.Context, id string) (signing.Job, error) {
 	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobColumns+` FROM signing_jobs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, signing.ErrNotFound
@@ -83,7 +83,7 @@ func (s *DB) Job(ctx context.Context, id string) (signing.Job, error) {
 }
 
 // ListJobs implements signing.JobStore.
-func (s *DB) ListJobs(ctx context.Context, q signing.JobQuery) ([]signing.Job, error) {
+func (s *Signing) ListJobs(ctx context.Context, q signing.JobQuery) ([]signing.Job, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
@@ -122,11 +122,11 @@ func (s *DB) ListJobs(ctx context.Context, q signing.JobQuery) ([]signing.Job, e
 	}
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, q.Limit)
-	return queryAll(ctx, s, scanJob, query, args...)
+	return queryAll(ctx, s.core, scanJob, query, args...)
 }
 
 // ClaimJob implements signing.JobStore.
-func (s *DB) ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (signing.Job, bool, error) {
+func (s *Signing) ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (signing.Job, bool, error) {
 	var j signing.Job
 	ok := false
 	err := s.claimTx(ctx, func(tx *sql.Tx) error {
@@ -152,7 +152,7 @@ func (s *DB) ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (
 }
 
 // RenewJobLease implements signing.JobStore.
-func (s *DB) RenewJobLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error) {
+func (s *Signing) RenewJobLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error) {
 	res, err := s.exec(ctx, `UPDATE signing_jobs SET lease_until = ? WHERE id = ? AND attempts = ? AND status = ?`,
 		unixNano(until), id, attempt, string(signing.JobInProgress))
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *DB) RenewJobLease(ctx context.Context, id string, attempt int, until ti
 }
 
 // FinishJob implements signing.JobStore.
-func (s *DB) FinishJob(ctx context.Context, id string, fn func(*signing.Job) error) error {
+func (s *Signing) FinishJob(ctx context.Context, id string, fn func(*signing.Job) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		j, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE id = ?`), id))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -185,13 +185,13 @@ func (s *DB) FinishJob(ctx context.Context, id string, fn func(*signing.Job) err
 }
 
 // ReleaseLeases implements signing.JobStore.
-func (s *DB) ReleaseLeases(ctx context.Context) error {
+func (s *Signing) ReleaseLeases(ctx context.Context) error {
 	_, err := s.exec(ctx, `UPDATE signing_jobs SET lease_until = 0 WHERE lease_until <> 0`)
 	return err
 }
 
 // UpdateJob implements signing.JobStore.
-func (s *DB) UpdateJob(ctx context.Context, id string, fn func(*signing.Job) error) error {
+func (s *Signing) UpdateJob(ctx context.Context, id string, fn func(*signing.Job) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		j, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM signing_jobs WHERE id = ?`), id))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -210,7 +210,7 @@ func (s *DB) UpdateJob(ctx context.Context, id string, fn func(*signing.Job) err
 }
 
 // RevokedLeaves implements signing.JobStore.
-func (s *DB) RevokedLeaves(ctx context.Context, profileName, version string) ([]signing.RevokedLeaf, error) {
+func (s *Signing) RevokedLeaves(ctx context.Context, profileName, version string) ([]signing.RevokedLeaf, error) {
 	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT leaf_serial, revoked_at FROM signing_jobs WHERE profile_name = ? AND profile_version = ? AND revoked_at > 0 AND leaf_serial <> '' ORDER BY revoked_at, id`), profileName, version)
 	if err != nil {
 		return nil, err
@@ -230,7 +230,7 @@ func (s *DB) RevokedLeaves(ctx context.Context, profileName, version string) ([]
 }
 
 // LeafJob implements signing.JobStore.
-func (s *DB) LeafJob(ctx context.Context, profileName, version, serial string) (signing.Job, error) {
+func (s *Signing) LeafJob(ctx context.Context, profileName, version, serial string) (signing.Job, error) {
 	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobColumns+` FROM signing_jobs WHERE profile_name = ? AND profile_version = ? AND leaf_serial = ?`, profileName, version, serial))
 	if errors.Is(err, sql.ErrNoRows) {
 		return signing.Job{}, signing.ErrNotFound

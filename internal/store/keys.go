@@ -9,10 +9,10 @@ import (
 	"github.com/signet/signet/internal/keys"
 )
 
-var _ keys.SealedStore = (*DB)(nil)
+var _ keys.SealedStore = (*Keys)(nil)
 
 // PutSealedKey implements keys.SealedStore.
-func (s *DB) PutSealedKey(ctx context.Context, k keys.SealedKey) error {
+func (s *Keys) PutSealedKey(ctx context.Context, k keys.SealedKey) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM sealed_keys WHERE id = ?`), k.ID).Scan(&n); err != nil {
@@ -28,7 +28,7 @@ func (s *DB) PutSealedKey(ctx context.Context, k keys.SealedKey) error {
 }
 
 // SealedKey implements keys.SealedStore.
-func (s *DB) SealedKey(ctx context.Context, id string) (keys.SealedKey, error) {
+func (s *Keys) SealedKey(ctx context.Context, id string) (keys.SealedKey, error) {
 	k := keys.SealedKey{ID: id}
 	var spec string
 	var created int64
@@ -44,7 +44,7 @@ func (s *DB) SealedKey(ctx context.Context, id string) (keys.SealedKey, error) {
 }
 
 // DeleteSealedKey implements keys.SealedStore.
-func (s *DB) DeleteSealedKey(ctx context.Context, id string) error {
+func (s *Keys) DeleteSealedKey(ctx context.Context, id string) error {
 	res, err := s.exec(ctx, `DELETE FROM sealed_keys WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("failed to delete key %s: %w", id, err)

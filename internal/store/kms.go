@@ -10,7 +10,7 @@ import (
 	"github.com/signet/signet/internal/kms"
 )
 
-var _ kms.Store = (*DB)(nil)
+var _ kms.Store = (*KMS)(nil)
 
 const kmsKeyColumns = `id, description, spec, usage, state, manager, policy, created_at, deletion_date, material, rotation_enabled, rotation_days, next_rotation, tags`
 
@@ -40,7 +40,7 @@ func kmsKeyArgs(k kms.Key) ([]any, error) {
 }
 
 // CreateKey implements kms.Store.
-func (s *DB) CreateKey(ctx context.Context, k kms.Key, m kms.Material) error {
+func (s *KMS) CreateKey(ctx context.Context, k kms.Key, m kms.Material) error {
 	args, err := kmsKeyArgs(k)
 	if err != nil {
 		return err
@@ -57,7 +57,7 @@ func (s *DB) CreateKey(ctx context.Context, k kms.Key, m kms.Material) error {
 }
 
 // Key implements kms.Store.
-func (s *DB) Key(ctx context.Context, id string) (kms.Key, error) {
+func (s *KMS) Key(ctx context.Context, id string) (kms.Key, error) {
 	k, err := scanKMSKey(s.queryRow(ctx, `SELECT `+kmsKeyColumns+` FROM kms_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, kms.ErrNotFound
@@ -66,12 +66,12 @@ func (s *DB) Key(ctx context.Context, id string) (kms.Key, error) {
 }
 
 // ListKeys implements kms.Store.
-func (s *DB) ListKeys(ctx context.Context, after string, limit int) ([]kms.Key, error) {
-	return queryAll(ctx, s, scanKMSKey, `SELECT `+kmsKeyColumns+` FROM kms_keys WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+func (s *KMS) ListKeys(ctx context.Context, after string, limit int) ([]kms.Key, error) {
+	return queryAll(ctx, s.core, scanKMSKey, `SELECT `+kmsKeyColumns+` FROM kms_keys WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
 
 // UpdateKey implements kms.Store.
-func (s *DB) UpdateKey(ctx context.Context, id string, update func(*kms.Key) (*kms.Material, error)) error {
+func (s *KMS) UpdateKey(ctx context.Context, id string, update func(*kms.Key) (*kms.Material, error)) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		k, err := scanKMSKey(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+kmsKeyColumns+` FROM kms_keys WHERE id = ?`), id))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -101,7 +101,7 @@ func (s *DB) UpdateKey(ctx context.Context, id string, update func(*kms.Key) (*k
 }
 
 // KeyMaterial implements kms.Store.
-func (s *DB) KeyMaterial(ctx context.Context, id string, version uint32) (kms.Material, error) {
+func (s *KMS) KeyMaterial(ctx context.Context, id string, version uint32) (kms.Material, error) {
 	m := kms.Material{KeyID: id, Version: version}
 	var created int64
 	err := s.queryRow(ctx, `SELECT sealed, created_at FROM kms_key_material WHERE key_id = ? AND version = ?`, id, version).Scan(&m.Sealed, &created)
@@ -113,7 +113,7 @@ func (s *DB) KeyMaterial(ctx context.Context, id string, version uint32) (kms.Ma
 }
 
 // PutAlias implements kms.Store.
-func (s *DB) PutAlias(ctx context.Context, a kms.Alias, replace bool) error {
+func (s *KMS) PutAlias(ctx context.Context, a kms.Alias, replace bool) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if replace {
 			res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE kms_aliases SET key_id = ?, updated_at = ? WHERE name = ?`), a.KeyID, unixNano(a.UpdatedAt), a.Name)
@@ -139,7 +139,7 @@ func scanAlias(row scanner) (kms.Alias, error) {
 }
 
 // Alias implements kms.Store.
-func (s *DB) Alias(ctx context.Context, name string) (kms.Alias, error) {
+func (s *KMS) Alias(ctx context.Context, name string) (kms.Alias, error) {
 	a, err := scanAlias(s.queryRow(ctx, `SELECT name, key_id, created_at, updated_at FROM kms_aliases WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, kms.ErrNotFound
@@ -148,20 +148,20 @@ func (s *DB) Alias(ctx context.Context, name string) (kms.Alias, error) {
 }
 
 // DeleteAlias implements kms.Store.
-func (s *DB) DeleteAlias(ctx context.Context, name string) error {
+func (s *KMS) DeleteAlias(ctx context.Context, name string) error {
 	return s.execOne(ctx, kms.ErrNotFound, `DELETE FROM kms_aliases WHERE name = ?`, name)
 }
 
 // ListAliases implements kms.Store.
-func (s *DB) ListAliases(ctx context.Context, keyID string) ([]kms.Alias, error) {
+func (s *KMS) ListAliases(ctx context.Context, keyID string) ([]kms.Alias, error) {
 	if keyID != "" {
-		return queryAll(ctx, s, scanAlias, `SELECT name, key_id, created_at, updated_at FROM kms_aliases WHERE key_id = ? ORDER BY name`, keyID)
+		return queryAll(ctx, s.core, scanAlias, `SELECT name, key_id, created_at, updated_at FROM kms_aliases WHERE key_id = ? ORDER BY name`, keyID)
 	}
-	return queryAll(ctx, s, scanAlias, `SELECT name, key_id, created_at, updated_at FROM kms_aliases ORDER BY name`)
+	return queryAll(ctx, s.core, scanAlias, `SELECT name, key_id, created_at, updated_at FROM kms_aliases ORDER BY name`)
 }
 
 // DestroyKeys implements kms.Store.
-func (s *DB) DestroyKeys(ctx context.Context, now time.Time) ([]string, error) {
+func (s *KMS) DestroyKeys(ctx context.Context, now time.Time) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		ids = nil // a retried transaction starts again
@@ -199,10 +199,10 @@ func (s *DB) DestroyKeys(ctx context.Context, now time.Time) ([]string, error) {
 	return ids, err
 }
 
-var _ kms.GrantStore = (*DB)(nil)
+var _ kms.GrantStore = (*KMS)(nil)
 
 // PutGrant implements kms.GrantStore.
-func (s *DB) PutGrant(ctx context.Context, g kms.Grant) error {
+func (s *KMS) PutGrant(ctx context.Context, g kms.Grant) error {
 	ops, err := json.Marshal(g.Operations)
 	if err != nil {
 		return err
@@ -217,8 +217,8 @@ func (s *DB) PutGrant(ctx context.Context, g kms.Grant) error {
 }
 
 // Grants implements kms.GrantStore.
-func (s *DB) Grants(ctx context.Context, keyID string) ([]kms.Grant, error) {
-	return queryAll(ctx, s, func(row scanner) (kms.Grant, error) {
+func (s *KMS) Grants(ctx context.Context, keyID string) ([]kms.Grant, error) {
+	return queryAll(ctx, s.core, func(row scanner) (kms.Grant, error) {
 		var g kms.Grant
 		var ops, cons string
 		var created int64
@@ -236,12 +236,12 @@ func (s *DB) Grants(ctx context.Context, keyID string) ([]kms.Grant, error) {
 }
 
 // DeleteGrant implements kms.GrantStore.
-func (s *DB) DeleteGrant(ctx context.Context, keyID, id string) error {
+func (s *KMS) DeleteGrant(ctx context.Context, keyID, id string) error {
 	return s.execOne(ctx, kms.ErrNotFound, `DELETE FROM kms_grants WHERE key_id = ? AND id = ?`, keyID, id)
 }
 
 // GrantKey implements kms.GrantStore.
-func (s *DB) GrantKey(ctx context.Context, id string) (string, error) {
+func (s *KMS) GrantKey(ctx context.Context, id string) (string, error) {
 	var key string
 	err := s.queryRow(ctx, `SELECT key_id FROM kms_grants WHERE id = ?`, id).Scan(&key)
 	if errors.Is(err, sql.ErrNoRows) {

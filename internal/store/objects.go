@@ -11,7 +11,7 @@ import (
 	"github.com/signet/signet/internal/objects"
 )
 
-var _ objects.MetaStore = (*DB)(nil)
+var _ objects.MetaStore = (*Objects)(nil)
 
 // versionColumns are the columns of a version without its segments.
 const versionColumns = `seq, bucket, object_key, version_id, is_latest, delete_marker, size, etag, content_type, created_at`
@@ -74,7 +74,7 @@ func queryVersions(ctx context.Context, q interface {
 }
 
 // CreateBucket implements objects.MetaStore.
-func (s *DB) CreateBucket(ctx context.Context, b objects.Bucket) error {
+func (s *Objects) CreateBucket(ctx context.Context, b objects.Bucket) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		return s.insert(ctx, tx, fmt.Errorf("bucket %s: %w", b.Name, objects.ErrBucketExists), `INSERT INTO buckets (name, versioning, created_at) VALUES (?, ?, ?)`,
 			b.Name, b.Versioning, unixNano(b.CreatedAt))
@@ -82,7 +82,7 @@ func (s *DB) CreateBucket(ctx context.Context, b objects.Bucket) error {
 }
 
 // Bucket implements objects.MetaStore.
-func (s *DB) Bucket(ctx context.Context, name string) (objects.Bucket, error) {
+func (s *Objects) Bucket(ctx context.Context, name string) (objects.Bucket, error) {
 	b := objects.Bucket{Name: name}
 	var created int64
 	err := s.queryRow(ctx, `SELECT versioning, created_at FROM buckets WHERE name = ?`, name).Scan(&b.Versioning, &created)
@@ -97,7 +97,7 @@ func (s *DB) Bucket(ctx context.Context, name string) (objects.Bucket, error) {
 }
 
 // ListBuckets implements objects.MetaStore.
-func (s *DB) ListBuckets(ctx context.Context) ([]objects.Bucket, error) {
+func (s *Objects) ListBuckets(ctx context.Context) ([]objects.Bucket, error) {
 	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT name, versioning, created_at FROM buckets ORDER BY name`))
 	if err != nil {
 		return nil, fmt.Errorf("failed to list buckets: %w", err)
@@ -117,7 +117,7 @@ func (s *DB) ListBuckets(ctx context.Context) ([]objects.Bucket, error) {
 }
 
 // SetBucketVersioning implements objects.MetaStore.
-func (s *DB) SetBucketVersioning(ctx context.Context, name, status string) error {
+func (s *Objects) SetBucketVersioning(ctx context.Context, name, status string) error {
 	res, err := s.exec(ctx, `UPDATE buckets SET versioning = ? WHERE name = ?`, status, name)
 	if err != nil {
 		return fmt.Errorf("failed to set versioning of bucket %s: %w", name, err)
@@ -129,12 +129,12 @@ func (s *DB) SetBucketVersioning(ctx context.Context, name, status string) error
 }
 
 // DeleteBucket implements objects.MetaStore.
-func (s *DB) DeleteBucket(ctx context.Context, name string) ([]string, error) {
+func (s *Objects) DeleteBucket(ctx context.Context, name string) ([]string, error) {
 	var orphans []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		orphans = nil // a retried transaction starts again
 		orphans = nil
-		if err := bucketExists(ctx, s, tx, name); err != nil {
+		if err := bucketExists(ctx, s.core, tx, name); err != nil {
 			return err
 		}
 		var n int
@@ -163,7 +163,7 @@ func (s *DB) DeleteBucket(ctx context.Context, name string) ([]string, error) {
 	return orphans, err
 }
 
-func bucketExists(ctx context.Context, s *DB, tx *sql.Tx, name string) error {
+func bucketExists(ctx context.Context, s *core, tx *sql.Tx, name string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM buckets WHERE name = ?`), name).Scan(&n); err != nil {
 		return err
@@ -194,7 +194,7 @@ func queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]str
 // insertVersion stores v as the latest version of its key within tx,
 // first removing the key's "null" version when v is "null" too. It
 // returns v with its Seq and the versions it removed.
-func (s *DB) insertVersion(ctx context.Context, tx *sql.Tx, v objects.Version) (objects.Version, []objects.Version, error) {
+func (s *Objects) insertVersion(ctx context.Context, tx *sql.Tx, v objects.Version) (objects.Version, []objects.Version, error) {
 	var replaced []objects.Version
 	if v.VersionID == objects.NullVersion {
 		old, err := queryVersions(ctx, tx, true, s.d.rebind(`SELECT `+versionColumns+`, segments FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ?`),
@@ -231,7 +231,7 @@ func (s *DB) insertVersion(ctx context.Context, tx *sql.Tx, v objects.Version) (
 }
 
 // PutVersion implements objects.MetaStore.
-func (s *DB) PutVersion(ctx context.Context, bucket, key string, fn func(versioning string) (objects.Version, error)) (objects.Version, []objects.Version, error) {
+func (s *Objects) PutVersion(ctx context.Context, bucket, key string, fn func(versioning string) (objects.Version, error)) (objects.Version, []objects.Version, error) {
 	var put objects.Version
 	var replaced []objects.Version
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -259,7 +259,7 @@ func (s *DB) PutVersion(ctx context.Context, bucket, key string, fn func(version
 }
 
 // Version implements objects.MetaStore.
-func (s *DB) Version(ctx context.Context, bucket, key, versionID string) (objects.Version, error) {
+func (s *Objects) Version(ctx context.Context, bucket, key, versionID string) (objects.Version, error) {
 	q := `SELECT ` + versionColumns + `, segments FROM object_versions WHERE bucket = ? AND object_key = ? AND `
 	var row *sql.Row
 	if versionID == "" {
@@ -280,7 +280,7 @@ func (s *DB) Version(ctx context.Context, bucket, key, versionID string) (object
 }
 
 // DeleteVersion implements objects.MetaStore.
-func (s *DB) DeleteVersion(ctx context.Context, bucket, key, versionID string) (objects.Version, error) {
+func (s *Objects) DeleteVersion(ctx context.Context, bucket, key, versionID string) (objects.Version, error) {
 	var deleted objects.Version
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		deleted = objects.Version{} // a retried transaction starts again
@@ -307,7 +307,7 @@ func (s *DB) DeleteVersion(ctx context.Context, bucket, key, versionID string) (
 }
 
 // DeleteVersions implements objects.MetaStore.
-func (s *DB) DeleteVersions(ctx context.Context, bucket, key string) ([]objects.Version, error) {
+func (s *Objects) DeleteVersions(ctx context.Context, bucket, key string) ([]objects.Version, error) {
 	var deleted []objects.Version
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		deleted = nil // a retried transaction starts again
@@ -326,7 +326,7 @@ func (s *DB) DeleteVersions(ctx context.Context, bucket, key string) ([]objects.
 // from, inclusive. Callers ask for the keys after k as from k+"\x00";
 // PostgreSQL's text holds no NUL (nor, then, any key), so there it is
 // "> k".
-func (s *DB) keyFrom(from string) (op, key string) {
+func (s *Objects) keyFrom(from string) (op, key string) {
 	if s.d.name == "postgres" && strings.HasSuffix(from, "\x00") {
 		return ">", strings.TrimRight(from, "\x00")
 	}
@@ -334,7 +334,7 @@ func (s *DB) keyFrom(from string) (op, key string) {
 }
 
 // ListLatest implements objects.MetaStore.
-func (s *DB) ListLatest(ctx context.Context, bucket, from string, limit int) ([]objects.Version, error) {
+func (s *Objects) ListLatest(ctx context.Context, bucket, from string, limit int) ([]objects.Version, error) {
 	op, from := s.keyFrom(from)
 	vs, err := queryVersions(ctx, s.db, false, s.d.rebind(`SELECT `+versionColumns+` FROM object_versions
 		WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND object_key `+op+` ? ORDER BY object_key LIMIT ?`), bucket, from, limit)
@@ -345,7 +345,7 @@ func (s *DB) ListLatest(ctx context.Context, bucket, from string, limit int) ([]
 }
 
 // ListVersions implements objects.MetaStore.
-func (s *DB) ListVersions(ctx context.Context, bucket string, from objects.VersionCursor, limit int) ([]objects.Version, error) {
+func (s *Objects) ListVersions(ctx context.Context, bucket string, from objects.VersionCursor, limit int) ([]objects.Version, error) {
 	var out []objects.Version
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		out = nil
@@ -378,7 +378,7 @@ func (s *DB) ListVersions(ctx context.Context, bucket string, from objects.Versi
 
 // readTx runs fn in a read-only transaction, for reads that must see one
 // state across several queries.
-func (s *DB) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Objects) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("failed to begin transaction: %w", err)
@@ -388,9 +388,9 @@ func (s *DB) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // CreateUpload implements objects.MetaStore.
-func (s *DB) CreateUpload(ctx context.Context, u objects.Upload) error {
+func (s *Objects) CreateUpload(ctx context.Context, u objects.Upload) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := bucketExists(ctx, s, tx, u.Bucket); err != nil {
+		if err := bucketExists(ctx, s.core, tx, u.Bucket); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO multipart_uploads (upload_id, bucket, object_key, content_type, created_at) VALUES (?, ?, ?, ?, ?)`),
@@ -416,12 +416,12 @@ func scanUpload(row scanner, id string) (objects.Upload, error) {
 const uploadQuery = `SELECT bucket, object_key, content_type, created_at FROM multipart_uploads WHERE upload_id = ?`
 
 // Upload implements objects.MetaStore.
-func (s *DB) Upload(ctx context.Context, uploadID string) (objects.Upload, error) {
+func (s *Objects) Upload(ctx context.Context, uploadID string) (objects.Upload, error) {
 	return scanUpload(s.queryRow(ctx, uploadQuery, uploadID), uploadID)
 }
 
 // PutPart implements objects.MetaStore.
-func (s *DB) PutPart(ctx context.Context, p objects.Part) (string, error) {
+func (s *Objects) PutPart(ctx context.Context, p objects.Part) (string, error) {
 	var replaced string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		replaced = "" // a retried transaction starts again
@@ -443,7 +443,7 @@ func (s *DB) PutPart(ctx context.Context, p objects.Part) (string, error) {
 	return replaced, err
 }
 
-func (s *DB) uploadParts(ctx context.Context, tx *sql.Tx, uploadID string) ([]objects.Part, error) {
+func (s *Objects) uploadParts(ctx context.Context, tx *sql.Tx, uploadID string) ([]objects.Part, error) {
 	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT part_number, size, etag, data_path, created_at FROM multipart_parts WHERE upload_id = ? ORDER BY part_number`), uploadID)
 	if err != nil {
 		return nil, err
@@ -462,7 +462,7 @@ func (s *DB) uploadParts(ctx context.Context, tx *sql.Tx, uploadID string) ([]ob
 	return out, rows.Err()
 }
 
-func (s *DB) deleteUpload(ctx context.Context, tx *sql.Tx, uploadID string) error {
+func (s *Objects) deleteUpload(ctx context.Context, tx *sql.Tx, uploadID string) error {
 	if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM multipart_parts WHERE upload_id = ?`), uploadID); err != nil {
 		return err
 	}
@@ -471,7 +471,7 @@ func (s *DB) deleteUpload(ctx context.Context, tx *sql.Tx, uploadID string) erro
 }
 
 // CompleteUpload implements objects.MetaStore.
-func (s *DB) CompleteUpload(ctx context.Context, uploadID string, fn func(u objects.Upload, parts []objects.Part, versioning string) (objects.Version, error)) (objects.Version, []string, error) {
+func (s *Objects) CompleteUpload(ctx context.Context, uploadID string, fn func(u objects.Upload, parts []objects.Part, versioning string) (objects.Version, error)) (objects.Version, []string, error) {
 	var put objects.Version
 	var orphans []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -521,7 +521,7 @@ func (s *DB) CompleteUpload(ctx context.Context, uploadID string, fn func(u obje
 }
 
 // AbortUpload implements objects.MetaStore.
-func (s *DB) AbortUpload(ctx context.Context, uploadID string) ([]string, error) {
+func (s *Objects) AbortUpload(ctx context.Context, uploadID string) ([]string, error) {
 	var orphans []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		orphans = nil // a retried transaction starts again

@@ -12,7 +12,7 @@ import (
 	"github.com/signet/signet/internal/signing"
 )
 
-var _ signing.Store = (*DB)(nil)
+var _ signing.Store = (*Signing)(nil)
 
 const profileColumns = `name, version, platform_id, validity_value, validity_type, signing_parameters, overrides, tags, status, status_reason, created_at, canceled_at`
 
@@ -66,14 +66,14 @@ func scanProfile(row scanner) (signing.Profile, error) {
 	return p, nil
 }
 
-func insertVersion(ctx context.Context, tx *sql.Tx, s *DB, v signing.Version) error {
+func insertVersion(ctx context.Context, tx *sql.Tx, s *core, v signing.Version) error {
 	_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO signing_profile_versions (profile_name, version, key_id, certificate, created_at) VALUES (?, ?, ?, ?, ?)`),
 		v.ProfileName, v.Version, v.KeyID, v.Certificate, unixNano(v.CreatedAt))
 	return err
 }
 
 // CreateProfile implements signing.Store.
-func (s *DB) CreateProfile(ctx context.Context, p signing.Profile, v signing.Version) error {
+func (s *Signing) CreateProfile(ctx context.Context, p signing.Profile, v signing.Version) error {
 	args, err := profileArgs(p)
 	if err != nil {
 		return err
@@ -85,12 +85,12 @@ func (s *DB) CreateProfile(ctx context.Context, p signing.Profile, v signing.Ver
 			}
 			return fmt.Errorf("failed to insert profile: %w", err)
 		}
-		return insertVersion(ctx, tx, s, v)
+		return insertVersion(ctx, tx, s.core, v)
 	})
 }
 
 // AddVersion implements signing.Store.
-func (s *DB) AddVersion(ctx context.Context, prev string, p signing.Profile, v signing.Version) error {
+func (s *Signing) AddVersion(ctx context.Context, prev string, p signing.Profile, v signing.Version) error {
 	args, err := profileArgs(p)
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func (s *DB) AddVersion(ctx context.Context, prev string, p signing.Profile, v s
 		if cur != prev {
 			return signing.ErrConflict
 		}
-		if err := insertVersion(ctx, tx, s, v); err != nil {
+		if err := insertVersion(ctx, tx, s.core, v); err != nil {
 			return fmt.Errorf("failed to insert version: %w", err)
 		}
 		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profiles SET version = ?, platform_id = ?, validity_value = ?, validity_type = ?, signing_parameters = ?, overrides = ?, tags = ?, status = ?, status_reason = ?, created_at = ?, canceled_at = ? WHERE name = ?`),
@@ -117,7 +117,7 @@ func (s *DB) AddVersion(ctx context.Context, prev string, p signing.Profile, v s
 }
 
 // Profile implements signing.Store.
-func (s *DB) Profile(ctx context.Context, name string) (signing.Profile, error) {
+func (s *Signing) Profile(ctx context.Context, name string) (signing.Profile, error) {
 	p, err := scanProfile(s.queryRow(ctx, `SELECT `+profileColumns+` FROM signing_profiles WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, signing.ErrNotFound
@@ -126,7 +126,7 @@ func (s *DB) Profile(ctx context.Context, name string) (signing.Profile, error) 
 }
 
 // ProfileVersion implements signing.Store.
-func (s *DB) ProfileVersion(ctx context.Context, name, version string) (signing.Version, error) {
+func (s *Signing) ProfileVersion(ctx context.Context, name, version string) (signing.Version, error) {
 	v, err := scanProfileVersion(s.queryRow(ctx, `SELECT `+profileVersionColumns+` FROM signing_profile_versions WHERE profile_name = ? AND version = ?`, name, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, signing.ErrNotFound
@@ -145,7 +145,7 @@ func scanProfileVersion(row scanner) (signing.Version, error) {
 }
 
 // RevokeVersion implements signing.Store.
-func (s *DB) RevokeVersion(ctx context.Context, name, version string, fn func(*signing.Profile, *signing.Version) error) error {
+func (s *Signing) RevokeVersion(ctx context.Context, name, version string, fn func(*signing.Profile, *signing.Version) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		p, err := scanProfile(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+profileColumns+` FROM signing_profiles WHERE name = ?`), name))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -174,12 +174,12 @@ func (s *DB) RevokeVersion(ctx context.Context, name, version string, fn func(*s
 }
 
 // RevokedVersions implements signing.Store.
-func (s *DB) RevokedVersions(ctx context.Context) ([]signing.Version, error) {
-	return queryAll(ctx, s, scanProfileVersion, `SELECT `+profileVersionColumns+` FROM signing_profile_versions WHERE revoked_at > 0 ORDER BY revoked_at, profile_name, version`)
+func (s *Signing) RevokedVersions(ctx context.Context) ([]signing.Version, error) {
+	return queryAll(ctx, s.core, scanProfileVersion, `SELECT `+profileVersionColumns+` FROM signing_profile_versions WHERE revoked_at > 0 ORDER BY revoked_at, profile_name, version`)
 }
 
 // NextCRLNumber implements signing.Store.
-func (s *DB) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
+func (s *Signing) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		n = 0 // a retried transaction starts again
@@ -200,7 +200,7 @@ func (s *DB) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
 }
 
 // ListProfiles implements signing.Store.
-func (s *DB) ListProfiles(ctx context.Context, q signing.ProfileQuery) ([]signing.Profile, error) {
+func (s *Signing) ListProfiles(ctx context.Context, q signing.ProfileQuery) ([]signing.Profile, error) {
 	where := []string{"name > ?"}
 	args := []any{q.After}
 	if q.PlatformID != "" {
@@ -214,11 +214,11 @@ func (s *DB) ListProfiles(ctx context.Context, q signing.ProfileQuery) ([]signin
 		}
 	}
 	args = append(args, q.Limit)
-	return queryAll(ctx, s, scanProfile, `SELECT `+profileColumns+` FROM signing_profiles WHERE `+strings.Join(where, " AND ")+` ORDER BY name LIMIT ?`, args...)
+	return queryAll(ctx, s.core, scanProfile, `SELECT `+profileColumns+` FROM signing_profiles WHERE `+strings.Join(where, " AND ")+` ORDER BY name LIMIT ?`, args...)
 }
 
 // UpdateProfile implements signing.Store.
-func (s *DB) UpdateProfile(ctx context.Context, name string, fn func(*signing.Profile) error) error {
+func (s *Signing) UpdateProfile(ctx context.Context, name string, fn func(*signing.Profile) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		p, err := scanProfile(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+profileColumns+` FROM signing_profiles WHERE name = ?`), name))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -253,7 +253,7 @@ func scanPolicy(row scanner) (signing.Policy, error) {
 }
 
 // Policy implements signing.Store.
-func (s *DB) Policy(ctx context.Context, name string) (signing.Policy, error) {
+func (s *Signing) Policy(ctx context.Context, name string) (signing.Policy, error) {
 	pol, err := scanPolicy(s.queryRow(ctx, `SELECT policy, policy_revision FROM signing_profiles WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return pol, signing.ErrNotFound
@@ -262,7 +262,7 @@ func (s *DB) Policy(ctx context.Context, name string) (signing.Policy, error) {
 }
 
 // UpdatePolicy implements signing.Store.
-func (s *DB) UpdatePolicy(ctx context.Context, name string, fn func(*signing.Policy) error) error {
+func (s *Signing) UpdatePolicy(ctx context.Context, name string, fn func(*signing.Policy) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		pol, err := scanPolicy(tx.QueryRowContext(ctx, s.d.rebind(`SELECT policy, policy_revision FROM signing_profiles WHERE name = ?`), name))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -287,14 +287,14 @@ func (s *DB) UpdatePolicy(ctx context.Context, name string, fn func(*signing.Pol
 	})
 }
 
-var _ signing.ResponderStore = (*DB)(nil)
+var _ signing.ResponderStore = (*Signing)(nil)
 
 // ocspResponderSetting names the installation setting holding an
 // issuer's OCSP responder: "KEYID BASE64-DER".
 func ocspResponderSetting(issuer string) string { return "ocsp_responder/" + issuer }
 
 // OCSPResponder implements signing.ResponderStore.
-func (s *DB) OCSPResponder(ctx context.Context, issuer string) (string, []byte, error) {
+func (s *Signing) OCSPResponder(ctx context.Context, issuer string) (string, []byte, error) {
 	v, err := s.Setting(ctx, ocspResponderSetting(issuer))
 	if errors.Is(err, ErrNotFound) {
 		return "", nil, signing.ErrNotFound
@@ -311,7 +311,7 @@ func (s *DB) OCSPResponder(ctx context.Context, issuer string) (string, []byte, 
 }
 
 // PutOCSPResponder implements signing.ResponderStore.
-func (s *DB) PutOCSPResponder(ctx context.Context, issuer, keyID string, cert []byte) error {
+func (s *Signing) PutOCSPResponder(ctx context.Context, issuer, keyID string, cert []byte) error {
 	_, err := s.exec(ctx, `INSERT INTO installation (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 		ocspResponderSetting(issuer), keyID+" "+base64.StdEncoding.EncodeToString(cert))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/signet/signet/internal/secrets"
 )
 
-var _ secrets.Store = (*DB)(nil)
+var _ secrets.Store = (*Secrets)(nil)
 
 func scanSecret(row scanner) (secrets.Secret, error) {
 	var data string
@@ -29,7 +29,7 @@ func dueAt(sec *secrets.Secret) int64 {
 }
 
 // CreateSecret implements secrets.Store.
-func (s *DB) CreateSecret(ctx context.Context, sec secrets.Secret) error {
+func (s *Secrets) CreateSecret(ctx context.Context, sec secrets.Secret) error {
 	data, err := json.Marshal(sec)
 	if err != nil {
 		return err
@@ -40,7 +40,7 @@ func (s *DB) CreateSecret(ctx context.Context, sec secrets.Secret) error {
 }
 
 // Secret implements secrets.Store.
-func (s *DB) Secret(ctx context.Context, arnOrName string) (secrets.Secret, error) {
+func (s *Secrets) Secret(ctx context.Context, arnOrName string) (secrets.Secret, error) {
 	sec, err := scanSecret(s.queryRow(ctx, `SELECT data FROM secrets WHERE arn = ? OR name = ?`, arnOrName, arnOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return sec, secrets.ErrNotFound
@@ -49,7 +49,7 @@ func (s *DB) Secret(ctx context.Context, arnOrName string) (secrets.Secret, erro
 }
 
 // UpdateSecret implements secrets.Store.
-func (s *DB) UpdateSecret(ctx context.Context, arn string, update func(*secrets.Secret) error) (secrets.Secret, error) {
+func (s *Secrets) UpdateSecret(ctx context.Context, arn string, update func(*secrets.Secret) error) (secrets.Secret, error) {
 	var out secrets.Secret
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = secrets.Secret{} // a retried transaction starts again
@@ -77,12 +77,12 @@ func (s *DB) UpdateSecret(ctx context.Context, arn string, update func(*secrets.
 }
 
 // ListSecrets implements secrets.Store.
-func (s *DB) ListSecrets(ctx context.Context) ([]secrets.Secret, error) {
-	return queryAll(ctx, s, scanSecret, `SELECT data FROM secrets ORDER BY name`)
+func (s *Secrets) ListSecrets(ctx context.Context) ([]secrets.Secret, error) {
+	return queryAll(ctx, s.core, scanSecret, `SELECT data FROM secrets ORDER BY name`)
 }
 
 // DeleteSecret implements secrets.Store.
-func (s *DB) DeleteSecret(ctx context.Context, arn string) error {
+func (s *Secrets) DeleteSecret(ctx context.Context, arn string) error {
 	res, err := s.exec(ctx, `DELETE FROM secrets WHERE arn = ?`, arn)
 	if err != nil {
 		return err
@@ -94,8 +94,8 @@ func (s *DB) DeleteSecret(ctx context.Context, arn string) error {
 }
 
 // DueSecrets implements secrets.Store.
-func (s *DB) DueSecrets(ctx context.Context, now time.Time) ([]string, error) {
-	return queryAll(ctx, s, func(row scanner) (string, error) {
+func (s *Secrets) DueSecrets(ctx context.Context, now time.Time) ([]string, error) {
+	return queryAll(ctx, s.core, func(row scanner) (string, error) {
 		var a string
 		return a, row.Scan(&a)
 	}, `SELECT arn FROM secrets WHERE due_at <> 0 AND due_at <= ? ORDER BY due_at`, unixNano(now))

@@ -47,13 +47,13 @@ func TestSecretsAtRest(t *testing.T) {
 	}
 	f := functions.Function{Name: "legacy", Runtime: "python3.12", Handler: "a.h", Role: "r", Timeout: 3, MemorySize: 128,
 		Environment: map[string]string{"SECRET": legacySecret}, CodeSHA256: "x", CodePath: "p", LastModified: time.Now(), RevisionID: "1"}
-	if err := db.CreateFunction(ctx, f, ""); err != nil {
+	if err := db.Lambda.CreateFunction(ctx, f, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.PublishVersion(ctx, "legacy", time.Now()); err != nil {
+	if _, _, err := db.Lambda.PublishVersion(ctx, "legacy", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateAccessKey(ctx, store.AccessKey{ID: "ASIALEGACY", SealedSecret: []byte("s"), SessionTokenHash: legacyToken, Expires: time.Now().Add(time.Hour), PrincipalARN: "p", CreatedAt: time.Now()}); err != nil {
+	if err := db.IAM.CreateAccessKey(ctx, store.AccessKey{ID: "ASIALEGACY", SealedSecret: []byte("s"), SessionTokenHash: legacyToken, Expires: time.Now().Add(time.Hour), PrincipalARN: "p", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -68,32 +68,32 @@ func TestSecretsAtRest(t *testing.T) {
 	defer db.Close()
 	key := bytes.Repeat([]byte{7}, 32)
 	box, _ := seal.New(key)
-	if err := db.SealWith(ctx, box); err != nil {
+	if err := db.Lambda.SealWith(ctx, box); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := db.HashClearSessionTokens(ctx); err != nil || n != 1 {
+	if n, err := db.IAM.HashClearSessionTokens(ctx); err != nil || n != 1 {
 		t.Fatalf("HashClearSessionTokens = %d, %v; want 1", n, err)
 	}
 	f.Name, f.Environment = "fresh", map[string]string{"SECRET": envSecret}
-	if err := db.CreateFunction(ctx, f, ""); err != nil {
+	if err := db.Lambda.CreateFunction(ctx, f, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.PublishVersion(ctx, "fresh", time.Now()); err != nil {
+	if _, _, err := db.Lambda.PublishVersion(ctx, "fresh", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateAccessKey(ctx, store.AccessKey{ID: "ASIAFRESH", SealedSecret: []byte("s"), SessionTokenHash: store.HashSessionToken(token), Expires: time.Now().Add(time.Hour), PrincipalARN: "p", CreatedAt: time.Now()}); err != nil {
+	if err := db.IAM.CreateAccessKey(ctx, store.AccessKey{ID: "ASIAFRESH", SealedSecret: []byte("s"), SessionTokenHash: store.HashSessionToken(token), Expires: time.Now().Add(time.Hour), PrincipalARN: "p", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"legacy", "fresh"} {
 		want := map[string]string{"legacy": legacySecret, "fresh": envSecret}[name]
-		if got, err := db.Function(ctx, name); err != nil || got.Environment["SECRET"] != want {
+		if got, err := db.Lambda.Function(ctx, name); err != nil || got.Environment["SECRET"] != want {
 			t.Errorf("Function(%s).Environment = %v, %v", name, got.Environment, err)
 		}
-		if got, err := db.FunctionVersion(ctx, name, 1); err != nil || got.Environment["SECRET"] != want {
+		if got, err := db.Lambda.FunctionVersion(ctx, name, 1); err != nil || got.Environment["SECRET"] != want {
 			t.Errorf("FunctionVersion(%s, 1).Environment = %v, %v", name, got.Environment, err)
 		}
 	}
-	if k, err := db.AccessKey(ctx, "ASIALEGACY"); err != nil || k.SessionTokenHash != store.HashSessionToken(legacyToken) {
+	if k, err := db.IAM.AccessKey(ctx, "ASIALEGACY"); err != nil || k.SessionTokenHash != store.HashSessionToken(legacyToken) {
 		t.Errorf("legacy session token stored as %q, %v", k.SessionTokenHash, err)
 	}
 	for _, s := range []string{envSecret, legacySecret, token, legacyToken} {
@@ -103,8 +103,8 @@ func TestSecretsAtRest(t *testing.T) {
 	}
 	// Another master key cannot read the environment.
 	other, _ := seal.New(bytes.Repeat([]byte{8}, 32))
-	db.SealWith(ctx, other)
-	if _, err := db.Function(ctx, "fresh"); err == nil {
+	db.Lambda.SealWith(ctx, other)
+	if _, err := db.Lambda.Function(ctx, "fresh"); err == nil {
 		t.Error("the environment opened under another master key")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/signet/signet/internal/ssm"
 )
 
-var _ ssm.Store = (*DB)(nil)
+var _ ssm.Store = (*SSM)(nil)
 
 const ssmColumns = `name, version, type, key_id, value, description, allowed_pattern, tier, data_type, labels, modified_at, modified_by`
 
@@ -24,7 +24,7 @@ func scanParameter(row scanner) (ssm.Parameter, error) {
 }
 
 // PutParameterVersion implements ssm.Store.
-func (s *DB) PutParameterVersion(ctx context.Context, p *ssm.Parameter, overwrite bool) error {
+func (s *SSM) PutParameterVersion(ctx context.Context, p *ssm.Parameter, overwrite bool) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var latest, count int64
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(version), 0), COUNT(*) FROM ssm_parameters WHERE name = ?`), p.Name).Scan(&latest, &count); err != nil {
@@ -62,8 +62,8 @@ func (s *DB) PutParameterVersion(ctx context.Context, p *ssm.Parameter, overwrit
 }
 
 // ParameterVersions implements ssm.Store.
-func (s *DB) ParameterVersions(ctx context.Context, name string) ([]ssm.Parameter, error) {
-	ps, err := queryAll(ctx, s, scanParameter, `SELECT `+ssmColumns+` FROM ssm_parameters WHERE name = ? ORDER BY version`, name)
+func (s *SSM) ParameterVersions(ctx context.Context, name string) ([]ssm.Parameter, error) {
+	ps, err := queryAll(ctx, s.core, scanParameter, `SELECT `+ssmColumns+` FROM ssm_parameters WHERE name = ? ORDER BY version`, name)
 	if err == nil && len(ps) == 0 {
 		return nil, ssm.ErrNotFound
 	}
@@ -71,15 +71,15 @@ func (s *DB) ParameterVersions(ctx context.Context, name string) ([]ssm.Paramete
 }
 
 // LatestParameters implements ssm.Store.
-func (s *DB) LatestParameters(ctx context.Context, prefix, after string, limit int) ([]ssm.Parameter, error) {
+func (s *SSM) LatestParameters(ctx context.Context, prefix, after string, limit int) ([]ssm.Parameter, error) {
 	// Names with the prefix sort between it and prefix+U+10FFFF.
-	return queryAll(ctx, s, scanParameter, `SELECT `+ssmColumns+` FROM ssm_parameters p
+	return queryAll(ctx, s.core, scanParameter, `SELECT `+ssmColumns+` FROM ssm_parameters p
 		WHERE name >= ? AND name < ? AND name > ? AND version = (SELECT MAX(version) FROM ssm_parameters q WHERE q.name = p.name)
 		ORDER BY name LIMIT ?`, prefix, prefix+string(rune(0x10FFFF)), after, limit)
 }
 
 // DeleteParameter implements ssm.Store.
-func (s *DB) DeleteParameter(ctx context.Context, name string) error {
+func (s *SSM) DeleteParameter(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.secureDelete(ctx, tx); err != nil {
 			return err
@@ -96,7 +96,7 @@ func (s *DB) DeleteParameter(ctx context.Context, name string) error {
 }
 
 // SetLabels implements ssm.Store.
-func (s *DB) SetLabels(ctx context.Context, name string, version int64, labels []string) error {
+func (s *SSM) SetLabels(ctx context.Context, name string, version int64, labels []string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT version, labels FROM ssm_parameters WHERE name = ?`), name)
 		if err != nil {

@@ -157,7 +157,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db, d: postgres, statements: &counter.n}
+	s := newDB(&core{db: db, d: postgres, statements: &counter.n})
 	if err := s.db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("failed to connect to %s: %w", redactDSN(dsn), err)
@@ -179,10 +179,51 @@ func redactDSN(dsn string) string {
 }
 
 // Engine names the database engine: "sqlite" or "postgres".
-func (s *DB) Engine() string { return s.d.name }
+func (s *core) Engine() string { return s.d.name }
 
-// DB is the metadata database.
+// DB is the metadata database: one connection pool, one schema. Each
+// domain reaches what it stores through a view of it, which has that
+// domain's methods only and is what the domain's service is given
+// (signing.Service gets db.Signing, iam.Service db.IAM, …); DB itself
+// keeps what concerns the whole database (migrations, installation
+// settings, notifications across nodes).
 type DB struct {
+	*core
+	Signing     *Signing     // signing profiles and versions, CRL numbers, OCSP responders, signing jobs
+	CodeSigning *CodeSigning // code signing configs
+	Lambda      *Lambda      // functions, versions, layers, permissions, Event invocations, concurrency
+	Logs        *Logs        // function log events
+	Objects     *Objects     // buckets, object versions, multipart uploads
+	IAM         *IAM         // users, roles, policies, access keys
+	KMS         *KMS         // KMS keys, key material, aliases, grants
+	Keys        *Keys        // sealed installation keys
+	SSM         *SSM         // parameters
+	Secrets     *Secrets     // secrets and their rotations
+	Audit       *Audit       // the audit chain and its checkpoints
+}
+
+// The views: each is the database seen by one domain.
+type (
+	Signing     struct{ *core }
+	CodeSigning struct{ *core }
+	Lambda      struct{ *core }
+	Logs        struct{ *core }
+	Objects     struct{ *core }
+	IAM         struct{ *core }
+	KMS         struct{ *core }
+	Keys        struct{ *core }
+	SSM         struct{ *core }
+	Secrets     struct{ *core }
+	Audit       struct{ *core }
+)
+
+func newDB(c *core) *DB {
+	return &DB{core: c, Signing: &Signing{c}, CodeSigning: &CodeSigning{c}, Lambda: &Lambda{c}, Logs: &Logs{c}, Objects: &Objects{c},
+		IAM: &IAM{c}, KMS: &KMS{c}, Keys: &Keys{c}, SSM: &SSM{c}, Secrets: &Secrets{c}, Audit: &Audit{c}}
+}
+
+// core is the connection pool and the dialect the views share.
+type core struct {
 	db         *sql.DB
 	d          dialect
 	sealer     Sealer        // see SealWith
@@ -196,14 +237,14 @@ type DB struct {
 // the locks that make nodes take turns (the audit chain's), in total,
 // and how many transactions were run again after a serialization
 // conflict.
-func (s *DB) Contention() (held time.Duration, retries int64) {
+func (s *core) Contention() (held time.Duration, retries int64) {
 	return time.Duration(s.serialHeld.Load()), s.retries.Load()
 }
 
 // Statements returns how many statements the database has been sent
 // (each a round trip), for measurements; 0 with SQLite, which is not
 // across a network.
-func (s *DB) Statements() int64 {
+func (s *core) Statements() int64 {
 	if s.statements == nil {
 		return 0
 	}
@@ -233,7 +274,7 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to open %s: %w", file, err)
 	}
-	s := &DB{db: db, d: sqliteDialect}
+	s := newDB(&core{db: db, d: sqliteDialect})
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -259,7 +300,7 @@ type Migration struct {
 var ErrSchemaTooNew = errors.New("the database's schema is newer than this Signet knows")
 
 // migrationSet returns the engine's migrations, in order.
-func (s *DB) migrationSet() ([]Migration, error) {
+func (s *core) migrationSet() ([]Migration, error) {
 	entries, err := fs.ReadDir(migrations, s.d.migrations)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read migrations: %w", err)
@@ -283,7 +324,7 @@ func (s *DB) migrationSet() ([]Migration, error) {
 // Pending returns the highest schema version applied (0: none) and the
 // migrations not applied yet. It fails with ErrSchemaTooNew when the
 // database has a version this Signet does not know.
-func (s *DB) Pending(ctx context.Context) (int, []Migration, error) {
+func (s *core) Pending(ctx context.Context) (int, []Migration, error) {
 	set, err := s.migrationSet()
 	if err != nil {
 		return 0, nil, err
@@ -320,7 +361,7 @@ func (s *DB) Pending(ctx context.Context) (int, []Migration, error) {
 	return highest, pending, nil
 }
 
-func (s *DB) tableExists(ctx context.Context, name string) (bool, error) {
+func (s *core) tableExists(ctx context.Context, name string) (bool, error) {
 	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
 	if s.d.name == "postgres" {
 		q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
@@ -333,7 +374,7 @@ func (s *DB) tableExists(ctx context.Context, name string) (bool, error) {
 // Migrate applies the pending migrations, each in a transaction of its
 // own, and returns them. Processes migrating the same PostgreSQL
 // database at once take turns.
-func (s *DB) Migrate(ctx context.Context) ([]Migration, error) {
+func (s *core) Migrate(ctx context.Context) ([]Migration, error) {
 	if s.d.lockMigrations != "" {
 		// A session lock, taken before any transaction: a transaction
 		// that waited for a lock inside it would still see the database
@@ -372,7 +413,7 @@ func (s *DB) Migrate(ctx context.Context) ([]Migration, error) {
 	return pending, nil
 }
 
-func (s *DB) migrate(ctx context.Context) error {
+func (s *core) migrate(ctx context.Context) error {
 	_, err := s.Migrate(ctx)
 	return err
 }
@@ -396,7 +437,7 @@ func OpenUnmigrated(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("failed to open %s: %w", redactDSN(dsn), err)
 		}
-		s := &DB{db: db, d: postgres}
+		s := newDB(&core{db: db, d: postgres})
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("failed to connect to %s: %w", redactDSN(dsn), err)
@@ -411,7 +452,7 @@ func OpenUnmigrated(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{db: db, d: sqliteDialect}, nil
+	return newDB(&core{db: db, d: sqliteDialect}), nil
 }
 
 // splitStatements splits a migration on semicolons at line ends, dropping
@@ -445,7 +486,7 @@ const maxTxAttempts = 20
 // PostgreSQL a transaction aborted for a serialization conflict or a
 // deadlock is run again from the start, so fn must do nothing but its
 // statements and setting its results.
-func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *core) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tx1(ctx, s.d.txOptions, fn)
 		if err == nil || !s.d.retry(err) || attempt == maxTxAttempts {
@@ -468,7 +509,7 @@ func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // the claim query's FOR UPDATE SKIP LOCKED gives each claimer another
 // row (SERIALIZABLE would make concurrent claimers conflict and run
 // again); on SQLite, tx.
-func (s *DB) claimTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *core) claimTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if s.d.skipLocked == "" {
 		return s.tx(ctx, fn)
 	}
@@ -481,7 +522,7 @@ var readCommitted = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 // a transaction-scoped lock) from its start, at READ COMMITTED, so that
 // fn's reads see what every earlier holder committed. Without a lock
 // (SQLite, where writers take turns anyway), it is tx.
-func (s *DB) serialTx(ctx context.Context, lock string, fn func(*sql.Tx) error) error {
+func (s *core) serialTx(ctx context.Context, lock string, fn func(*sql.Tx) error) error {
 	if lock == "" {
 		return s.tx(ctx, fn)
 	}
@@ -501,7 +542,7 @@ func (s *DB) serialTx(ctx context.Context, lock string, fn func(*sql.Tx) error) 
 
 // tx1 runs fn once in a transaction with opts, committing if it returns
 // nil.
-func (s *DB) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+func (s *core) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("failed to begin transaction: %w", err)
@@ -516,13 +557,13 @@ func (s *DB) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) erro
 	return nil
 }
 
-func (s *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (s *core) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
 }
 
 // execOne runs a statement that must change at least one row, returning
 // missing when it changes none.
-func (s *DB) execOne(ctx context.Context, missing error, q string, args ...any) error {
+func (s *core) execOne(ctx context.Context, missing error, q string, args ...any) error {
 	res, err := s.exec(ctx, q, args...)
 	if err != nil {
 		return err
@@ -537,7 +578,7 @@ func (s *DB) execOne(ctx context.Context, missing error, q string, args ...any) 
 // row exists, or a concurrent transaction committed it first) it returns
 // exists, the domain's conflict error: creates rely on the constraint
 // rather than on a look beforehand.
-func (s *DB) insert(ctx context.Context, tx *sql.Tx, exists error, q string, args ...any) error {
+func (s *core) insert(ctx context.Context, tx *sql.Tx, exists error, q string, args ...any) error {
 	_, err := tx.ExecContext(ctx, s.d.rebind(q), args...)
 	if err != nil && s.d.duplicate(err) {
 		return exists
@@ -545,12 +586,12 @@ func (s *DB) insert(ctx context.Context, tx *sql.Tx, exists error, q string, arg
 	return err
 }
 
-func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+func (s *core) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.db.QueryRowContext(ctx, s.d.rebind(q), args...)
 }
 
 // queryAll runs a query and scans every row with scan.
-func queryAll[T any](ctx context.Context, s *DB, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, s *core, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, err
@@ -584,7 +625,7 @@ func fromUnixNano(n int64) time.Time {
 // secureDelete makes the transaction's connection overwrite what it
 // deletes or replaces, for the statements that replace a secret stored
 // in clear (SQLite otherwise leaves old content in free space).
-func (s *DB) secureDelete(ctx context.Context, tx *sql.Tx) error {
+func (s *core) secureDelete(ctx context.Context, tx *sql.Tx) error {
 	if s.d.name != "sqlite" {
 		return nil
 	}
@@ -594,7 +635,7 @@ func (s *DB) secureDelete(ctx context.Context, tx *sql.Tx) error {
 
 // truncateLog checkpoints the write-ahead log and truncates it, so that
 // pages replaced by secureDelete statements leave no copy behind.
-func (s *DB) truncateLog(ctx context.Context) error {
+func (s *core) truncateLog(ctx context.Context) error {
 	if s.d.name != "sqlite" {
 		return nil
 	}

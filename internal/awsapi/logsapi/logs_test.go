@@ -28,12 +28,12 @@ func TestReadsSeePendingEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	w := logs.NewWriter(db, slog.New(slog.DiscardHandler), time.Hour, 0)
+	w := logs.NewWriter(db.Logs, slog.New(slog.DiscardHandler), time.Hour, 0)
 	t.Cleanup(func() { w.Close() })
 	group := invoke.LogGroup("fn")
 	w.Write(group, "2026/12/04/[$LATEST]abc", []invoke.LogEvent{{Time: time.Now(), Message: "hello from fn"}})
 
-	api := &Logs{Store: db, Account: arn.Account{Partition: "aws", Region: "us-east-1", ID: "123456789012"},
+	api := &Logs{Store: db.Logs, Account: arn.Account{Partition: "aws", Region: "us-east-1", ID: "123456789012"},
 		Authorizer: awsapi.AllowAll{}, Log: slog.New(slog.DiscardHandler), Pending: w}
 	h := api.Service().Handler()
 	for _, op := range []string{"FilterLogEvents", "DescribeLogGroups", "DescribeLogStreams"} {

@@ -331,7 +331,7 @@ func newS3(t *testing.T) (http.Handler, *objects.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &objects.Service{Meta: db, Data: data, MinPartSize: 1}
+	svc := &objects.Service{Meta: db.Objects, Data: data, MinPartSize: 1}
 	api := &S3{Objects: svc, Authorizer: awsapi.AllowAll{}, Log: slog.New(slog.DiscardHandler), Region: "us-east-1", OwnerID: "123456789012"}
 	return api.Handler(), svc
 }

@@ -25,15 +25,15 @@ func job(id, token string, created time.Time) signing.Job {
 func testJobCreate(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
-	j, created, err := db.CreateJob(ctx, job("j1", "tok", t0))
+	j, created, err := db.Signing.CreateJob(ctx, job("j1", "tok", t0))
 	if err != nil || !created || j.ID != "j1" {
 		t.Fatalf("CreateJob = %+v, %v, %v", j, created, err)
 	}
-	again, created, err := db.CreateJob(ctx, job("j2", "tok", t0.Add(time.Second)))
+	again, created, err := db.Signing.CreateJob(ctx, job("j2", "tok", t0.Add(time.Second)))
 	if err != nil || created || again.ID != "j1" {
 		t.Errorf("CreateJob with the same token = %s, %v, %v; want j1, false", again.ID, created, err)
 	}
-	if _, err := db.Job(ctx, "j2"); !errors.Is(err, signing.ErrNotFound) {
+	if _, err := db.Signing.Job(ctx, "j2"); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("the duplicate was stored: %v", err)
 	}
 }
@@ -42,43 +42,43 @@ func testJobQueue(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
 	for i, id := range []string{"a", "b"} {
-		if _, _, err := db.CreateJob(ctx, job(id, id, t0.Add(time.Duration(i)*time.Second))); err != nil {
+		if _, _, err := db.Signing.CreateJob(ctx, job(id, id, t0.Add(time.Duration(i)*time.Second))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	now := t0.Add(time.Minute)
-	first, ok, err := db.ClaimJob(ctx, now, 30*time.Second)
+	first, ok, err := db.Signing.ClaimJob(ctx, now, 30*time.Second)
 	if err != nil || !ok || first.ID != "a" || first.Attempts != 1 {
 		t.Fatalf("first claim = %+v, %v, %v", first, ok, err)
 	}
-	second, ok, _ := db.ClaimJob(ctx, now, 30*time.Second)
+	second, ok, _ := db.Signing.ClaimJob(ctx, now, 30*time.Second)
 	if !ok || second.ID != "b" {
 		t.Fatalf("second claim = %+v, %v; want b", second, ok)
 	}
-	if _, ok, _ := db.ClaimJob(ctx, now, 30*time.Second); ok {
+	if _, ok, _ := db.Signing.ClaimJob(ctx, now, 30*time.Second); ok {
 		t.Fatal("a leased job was claimed again before its lease lapsed")
 	}
-	again, ok, _ := db.ClaimJob(ctx, now.Add(time.Minute), 30*time.Second)
+	again, ok, _ := db.Signing.ClaimJob(ctx, now.Add(time.Minute), 30*time.Second)
 	if !ok || again.ID != "a" || again.Attempts != 2 {
 		t.Errorf("claim after the lease lapsed = %+v, %v; want a, attempt 2", again, ok)
 	}
-	if err := db.FinishJob(ctx, "a", func(j *signing.Job) error {
+	if err := db.Signing.FinishJob(ctx, "a", func(j *signing.Job) error {
 		j.Status, j.StatusReason, j.SignedKey, j.LeafSerial = signing.JobSucceeded, "Signing Succeeded", "out.zip", "abc"
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.FinishJob(ctx, "a", func(*signing.Job) error { return nil }); !errors.Is(err, signing.ErrConflict) {
+	if err := db.Signing.FinishJob(ctx, "a", func(*signing.Job) error { return nil }); !errors.Is(err, signing.ErrConflict) {
 		t.Errorf("finishing a finished job = %v, want ErrConflict", err)
 	}
-	got, _ := db.Job(ctx, "a")
+	got, _ := db.Signing.Job(ctx, "a")
 	if got.Status != signing.JobSucceeded || got.SignedKey != "out.zip" || got.LeafSerial != "abc" || !got.LeaseUntil.IsZero() {
 		t.Errorf("finished job = %+v", got)
 	}
-	if err := db.ReleaseLeases(ctx); err != nil {
+	if err := db.Signing.ReleaseLeases(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if b, ok, _ := db.ClaimJob(ctx, now, 30*time.Second); !ok || b.ID != "b" {
+	if b, ok, _ := db.Signing.ClaimJob(ctx, now, 30*time.Second); !ok || b.ID != "b" {
 		t.Errorf("after ReleaseLeases the leased job b is not claimable: %+v %v", b, ok)
 	}
 }
@@ -88,24 +88,24 @@ func testJobRevocation(t *testing.T, open Opener) {
 	ctx := context.Background()
 	j := job("r", "r", t0)
 	j.Status, j.LeafSerial = signing.JobSucceeded, "0badc0de"
-	if _, _, err := db.CreateJob(ctx, j); err != nil {
+	if _, _, err := db.Signing.CreateJob(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.UpdateJob(ctx, "r", func(j *signing.Job) error {
+	if err := db.Signing.UpdateJob(ctx, "r", func(j *signing.Job) error {
 		j.RevokedAt, j.RevokedBy, j.RevocationReason = t0.Add(time.Hour), "me", "why"
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	leaves, err := db.RevokedLeaves(ctx, "alpha", "v000000001")
+	leaves, err := db.Signing.RevokedLeaves(ctx, "alpha", "v000000001")
 	if err != nil || len(leaves) != 1 || leaves[0].Serial != "0badc0de" || !leaves[0].RevokedAt.Equal(t0.Add(time.Hour)) {
 		t.Errorf("RevokedLeaves = %+v, %v", leaves, err)
 	}
 	yes := true
-	if l, _ := db.ListJobs(ctx, signing.JobQuery{Revoked: &yes, Limit: 10}); len(l) != 1 {
+	if l, _ := db.Signing.ListJobs(ctx, signing.JobQuery{Revoked: &yes, Limit: 10}); len(l) != 1 {
 		t.Errorf("ListJobs(revoked) = %d jobs", len(l))
 	}
-	if err := db.UpdateJob(ctx, "missing", func(*signing.Job) error { return nil }); !errors.Is(err, signing.ErrNotFound) {
+	if err := db.Signing.UpdateJob(ctx, "missing", func(*signing.Job) error { return nil }); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("UpdateJob(missing) = %v", err)
 	}
 	for name, c := range map[string]struct {
@@ -117,7 +117,7 @@ func testJobRevocation(t *testing.T, open Opener) {
 		"fail/other-version": {"alpha", "v000000002", "0badc0de", signing.ErrNotFound},
 		"fail/other-profile": {"beta", "v000000001", "0badc0de", signing.ErrNotFound},
 	} {
-		got, err := db.LeafJob(ctx, c.profile, c.version, c.serial)
+		got, err := db.Signing.LeafJob(ctx, c.profile, c.version, c.serial)
 		if !errors.Is(err, c.want) || (c.want == nil && (got.ID != "r" || !got.RevokedAt.Equal(t0.Add(time.Hour)))) {
 			t.Errorf("%s: LeafJob = %+v, %v; want job r or %v", name, got.ID, err, c.want)
 		}
@@ -130,34 +130,34 @@ func testJobRevocation(t *testing.T, open Opener) {
 func testJobLeaseRenewal(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
-	if _, _, err := db.CreateJob(ctx, job("j", "tok", t0)); err != nil {
+	if _, _, err := db.Signing.CreateJob(ctx, job("j", "tok", t0)); err != nil {
 		t.Fatal(err)
 	}
 	now := t0.Add(time.Minute)
-	first, ok, err := db.ClaimJob(ctx, now, 30*time.Second)
+	first, ok, err := db.Signing.ClaimJob(ctx, now, 30*time.Second)
 	if err != nil || !ok || first.Attempts != 1 {
 		t.Fatalf("claim = %+v %v %v", first, ok, err)
 	}
-	if ok, err := db.RenewJobLease(ctx, "j", 1, now.Add(2*time.Minute)); err != nil || !ok {
+	if ok, err := db.Signing.RenewJobLease(ctx, "j", 1, now.Add(2*time.Minute)); err != nil || !ok {
 		t.Fatalf("renewing the claim's lease = %v %v", ok, err)
 	}
-	if _, ok, _ := db.ClaimJob(ctx, now.Add(time.Minute), 30*time.Second); ok {
+	if _, ok, _ := db.Signing.ClaimJob(ctx, now.Add(time.Minute), 30*time.Second); ok {
 		t.Fatal("a job whose lease was renewed was claimed again")
 	}
-	if ok, _ := db.RenewJobLease(ctx, "j", 2, now.Add(5*time.Minute)); ok {
+	if ok, _ := db.Signing.RenewJobLease(ctx, "j", 2, now.Add(5*time.Minute)); ok {
 		t.Error("a claim that was never made renewed the lease")
 	}
-	second, ok, _ := db.ClaimJob(ctx, now.Add(3*time.Minute), 30*time.Second)
+	second, ok, _ := db.Signing.ClaimJob(ctx, now.Add(3*time.Minute), 30*time.Second)
 	if !ok || second.Attempts != 2 {
 		t.Fatalf("claim after the renewed lease lapsed = %+v %v", second, ok)
 	}
-	if ok, _ := db.RenewJobLease(ctx, "j", 1, now.Add(10*time.Minute)); ok {
+	if ok, _ := db.Signing.RenewJobLease(ctx, "j", 1, now.Add(10*time.Minute)); ok {
 		t.Error("the stale first claim renewed the lease of the second")
 	}
-	if err := db.FinishJob(ctx, "j", func(j *signing.Job) error { j.Status = signing.JobSucceeded; return nil }); err != nil {
+	if err := db.Signing.FinishJob(ctx, "j", func(j *signing.Job) error { j.Status = signing.JobSucceeded; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := db.RenewJobLease(ctx, "j", 2, now.Add(10*time.Minute)); ok {
+	if ok, _ := db.Signing.RenewJobLease(ctx, "j", 2, now.Add(10*time.Minute)); ok {
 		t.Error("a finished job's lease was renewed")
 	}
 }

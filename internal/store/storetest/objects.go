@@ -29,11 +29,11 @@ var objectTests = map[string]func(*testing.T, Opener){
 func mustBucket(t *testing.T, db *store.DB, name, versioning string) {
 	t.Helper()
 	ctx := context.Background()
-	if err := db.CreateBucket(ctx, objects.Bucket{Name: name, CreatedAt: t0}); err != nil {
+	if err := db.Objects.CreateBucket(ctx, objects.Bucket{Name: name, CreatedAt: t0}); err != nil {
 		t.Fatalf("CreateBucket(%s): %v", name, err)
 	}
 	if versioning != "" {
-		if err := db.SetBucketVersioning(ctx, name, versioning); err != nil {
+		if err := db.Objects.SetBucketVersioning(ctx, name, versioning); err != nil {
 			t.Fatalf("SetBucketVersioning(%s): %v", name, err)
 		}
 	}
@@ -43,7 +43,7 @@ func mustBucket(t *testing.T, db *store.DB, name, versioning string) {
 // version id id (or "null").
 func putVersion(t *testing.T, db *store.DB, bucket, key, id, path string) (objects.Version, []objects.Version) {
 	t.Helper()
-	v, replaced, err := db.PutVersion(context.Background(), bucket, key, func(string) (objects.Version, error) {
+	v, replaced, err := db.Objects.PutVersion(context.Background(), bucket, key, func(string) (objects.Version, error) {
 		return objects.Version{
 			ObjectInfo: objects.ObjectInfo{VersionID: id, Size: 3, ETag: "etag-" + path, ContentType: "text/plain", LastModified: t0},
 			Segments:   []objects.Segment{{Path: path, Size: 3}},
@@ -57,7 +57,7 @@ func putVersion(t *testing.T, db *store.DB, bucket, key, id, path string) (objec
 
 func putMarker(t *testing.T, db *store.DB, bucket, key, id string) objects.Version {
 	t.Helper()
-	v, _, err := db.PutVersion(context.Background(), bucket, key, func(string) (objects.Version, error) {
+	v, _, err := db.Objects.PutVersion(context.Background(), bucket, key, func(string) (objects.Version, error) {
 		return objects.Version{ObjectInfo: objects.ObjectInfo{VersionID: id, LastModified: t0, DeleteMarker: true}}, nil
 	})
 	if err != nil {
@@ -79,28 +79,28 @@ func testBuckets(t *testing.T, open Opener) {
 	ctx := context.Background()
 	mustBucket(t, db, "beta", "")
 	mustBucket(t, db, "alpha", "")
-	if err := db.CreateBucket(ctx, objects.Bucket{Name: "alpha", CreatedAt: t0}); !errors.Is(err, objects.ErrBucketExists) {
+	if err := db.Objects.CreateBucket(ctx, objects.Bucket{Name: "alpha", CreatedAt: t0}); !errors.Is(err, objects.ErrBucketExists) {
 		t.Errorf("second CreateBucket = %v, want ErrBucketExists", err)
 	}
-	b, err := db.Bucket(ctx, "alpha")
+	b, err := db.Objects.Bucket(ctx, "alpha")
 	if err != nil || b.Name != "alpha" || b.Versioning != "" || !b.CreatedAt.Equal(t0) {
 		t.Errorf("Bucket(alpha) = %+v, %v", b, err)
 	}
-	if _, err := db.Bucket(ctx, "missing"); !errors.Is(err, objects.ErrNoSuchBucket) {
+	if _, err := db.Objects.Bucket(ctx, "missing"); !errors.Is(err, objects.ErrNoSuchBucket) {
 		t.Errorf("Bucket(missing) = %v, want ErrNoSuchBucket", err)
 	}
 	for _, status := range []string{objects.VersioningEnabled, objects.VersioningSuspended} {
-		if err := db.SetBucketVersioning(ctx, "alpha", status); err != nil {
+		if err := db.Objects.SetBucketVersioning(ctx, "alpha", status); err != nil {
 			t.Fatal(err)
 		}
-		if b, _ := db.Bucket(ctx, "alpha"); b.Versioning != status {
+		if b, _ := db.Objects.Bucket(ctx, "alpha"); b.Versioning != status {
 			t.Errorf("versioning = %q, want %q", b.Versioning, status)
 		}
 	}
-	if err := db.SetBucketVersioning(ctx, "missing", objects.VersioningEnabled); !errors.Is(err, objects.ErrNoSuchBucket) {
+	if err := db.Objects.SetBucketVersioning(ctx, "missing", objects.VersioningEnabled); !errors.Is(err, objects.ErrNoSuchBucket) {
 		t.Errorf("SetBucketVersioning(missing) = %v, want ErrNoSuchBucket", err)
 	}
-	bs, err := db.ListBuckets(ctx)
+	bs, err := db.Objects.ListBuckets(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,10 +119,10 @@ func testDeleteBucket(t *testing.T, open Opener) {
 	mustBucket(t, db, "full", "")
 	mustBucket(t, db, "empty", "")
 	putVersion(t, db, "full", "k", objects.NullVersion, "d1")
-	if err := db.CreateUpload(ctx, objects.Upload{ID: "u1", Bucket: "empty", Key: "k", ContentType: "a/b", CreatedAt: t0}); err != nil {
+	if err := db.Objects.CreateUpload(ctx, objects.Upload{ID: "u1", Bucket: "empty", Key: "k", ContentType: "a/b", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.PutPart(ctx, objects.Part{UploadID: "u1", Number: 1, Size: 1, ETag: "e", Path: "p1", CreatedAt: t0}); err != nil {
+	if _, err := db.Objects.PutPart(ctx, objects.Part{UploadID: "u1", Number: 1, Size: 1, ETag: "e", Path: "p1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -136,7 +136,7 @@ func testDeleteBucket(t *testing.T, open Opener) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			orphans, err := db.DeleteBucket(ctx, c.bucket)
+			orphans, err := db.Objects.DeleteBucket(ctx, c.bucket)
 			if !errors.Is(err, c.wantErr) || (c.wantErr == nil && err != nil) {
 				t.Fatalf("DeleteBucket(%s) = %v, want %v", c.bucket, err, c.wantErr)
 			}
@@ -145,13 +145,13 @@ func testDeleteBucket(t *testing.T, open Opener) {
 			}
 		})
 	}
-	if _, err := db.Bucket(ctx, "empty"); !errors.Is(err, objects.ErrNoSuchBucket) {
+	if _, err := db.Objects.Bucket(ctx, "empty"); !errors.Is(err, objects.ErrNoSuchBucket) {
 		t.Errorf("deleted bucket still there: %v", err)
 	}
-	if _, err := db.Upload(ctx, "u1"); !errors.Is(err, objects.ErrNoSuchUpload) {
+	if _, err := db.Objects.Upload(ctx, "u1"); !errors.Is(err, objects.ErrNoSuchUpload) {
 		t.Errorf("deleting a bucket left its upload: %v", err)
 	}
-	if _, err := db.Bucket(ctx, "full"); err != nil {
+	if _, err := db.Objects.Bucket(ctx, "full"); err != nil {
 		t.Errorf("refused DeleteBucket removed the bucket: %v", err)
 	}
 }
@@ -160,18 +160,18 @@ func testNullVersions(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
 	mustBucket(t, db, "b", "")
-	if _, _, err := db.PutVersion(ctx, "missing", "k", func(string) (objects.Version, error) { return objects.Version{}, nil }); !errors.Is(err, objects.ErrNoSuchBucket) {
+	if _, _, err := db.Objects.PutVersion(ctx, "missing", "k", func(string) (objects.Version, error) { return objects.Version{}, nil }); !errors.Is(err, objects.ErrNoSuchBucket) {
 		t.Errorf("PutVersion(missing bucket) = %v, want ErrNoSuchBucket", err)
 	}
 	var seen string
-	_, _, err := db.PutVersion(ctx, "b", "k", func(v string) (objects.Version, error) {
+	_, _, err := db.Objects.PutVersion(ctx, "b", "k", func(v string) (objects.Version, error) {
 		seen = v
 		return objects.Version{}, errors.New("refused")
 	})
 	if err == nil || err.Error() != "refused" || seen != "" {
 		t.Errorf("PutVersion with a failing fn = %v (versioning %q), want fn's error", err, seen)
 	}
-	if _, err := db.Version(ctx, "b", "k", ""); !errors.Is(err, objects.ErrNoSuchKey) {
+	if _, err := db.Objects.Version(ctx, "b", "k", ""); !errors.Is(err, objects.ErrNoSuchKey) {
 		t.Errorf("a refused PutVersion stored something: %v", err)
 	}
 	v1, replaced := putVersion(t, db, "b", "k", objects.NullVersion, "d1")
@@ -182,12 +182,12 @@ func testNullVersions(t *testing.T, open Opener) {
 	if len(replaced) != 1 || replaced[0].Segments[0].Path != "d1" || v2.Seq <= v1.Seq {
 		t.Fatalf("second put replaced %+v, want the first null version", replaced)
 	}
-	got, err := db.Version(ctx, "b", "k", "")
+	got, err := db.Objects.Version(ctx, "b", "k", "")
 	if err != nil || got.Segments[0].Path != "d2" || got.VersionID != objects.NullVersion || !got.IsLatest || got.ETag != "etag-d2" ||
 		got.ContentType != "text/plain" || got.Size != 3 || !got.LastModified.Equal(t0) {
 		t.Errorf("latest = %+v, %v", got, err)
 	}
-	all, err := db.ListVersions(ctx, "b", objects.VersionCursor{}, 10)
+	all, err := db.Objects.ListVersions(ctx, "b", objects.VersionCursor{}, 10)
 	if err != nil || len(all) != 1 {
 		t.Errorf("ListVersions = %v, %v; want the one null version", versionIDs(all), err)
 	}
@@ -198,7 +198,7 @@ func testEnabledVersions(t *testing.T, open Opener) {
 	ctx := context.Background()
 	mustBucket(t, db, "b", objects.VersioningEnabled)
 	var seen string
-	db.PutVersion(ctx, "b", "k", func(v string) (objects.Version, error) { seen = v; return objects.Version{}, errors.New("no") })
+	db.Objects.PutVersion(ctx, "b", "k", func(v string) (objects.Version, error) { seen = v; return objects.Version{}, errors.New("no") })
 	if seen != objects.VersioningEnabled {
 		t.Errorf("fn saw versioning %q, want Enabled", seen)
 	}
@@ -219,7 +219,7 @@ func testEnabledVersions(t *testing.T, open Opener) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v, err := db.Version(ctx, "b", "k", c.id)
+			v, err := db.Objects.Version(ctx, "b", "k", c.id)
 			if c.wantErr != nil {
 				if !errors.Is(err, c.wantErr) {
 					t.Fatalf("Version(%q) = %v, want %v", c.id, err, c.wantErr)
@@ -232,7 +232,7 @@ func testEnabledVersions(t *testing.T, open Opener) {
 		})
 	}
 	// Suspending: a null put keeps the others and becomes latest.
-	if err := db.SetBucketVersioning(ctx, "b", objects.VersioningSuspended); err != nil {
+	if err := db.Objects.SetBucketVersioning(ctx, "b", objects.VersioningSuspended); err != nil {
 		t.Fatal(err)
 	}
 	putVersion(t, db, "b", "k", objects.NullVersion, "d4")
@@ -240,7 +240,7 @@ func testEnabledVersions(t *testing.T, open Opener) {
 	if got := versionIDs(replaced); !slices.Equal(got, []string{"k@null"}) {
 		t.Errorf("replaced %v, want the earlier null version", got)
 	}
-	all, err := db.ListVersions(ctx, "b", objects.VersionCursor{}, 10)
+	all, err := db.Objects.ListVersions(ctx, "b", objects.VersionCursor{}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func testDeleteVersion(t *testing.T, open Opener) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v, err := db.DeleteVersion(ctx, "b", "k", c.id)
+			v, err := db.Objects.DeleteVersion(ctx, "b", "k", c.id)
 			if c.wantErr != nil {
 				if !errors.Is(err, c.wantErr) {
 					t.Fatalf("DeleteVersion(%s) = %v, want %v", c.id, err, c.wantErr)
@@ -279,7 +279,7 @@ func testDeleteVersion(t *testing.T, open Opener) {
 			} else if err != nil || v.VersionID != c.id {
 				t.Fatalf("DeleteVersion(%s) = %+v, %v", c.id, v, err)
 			}
-			latest, err := db.Version(ctx, "b", "k", "")
+			latest, err := db.Objects.Version(ctx, "b", "k", "")
 			if c.wantLatest == "" {
 				if !errors.Is(err, objects.ErrNoSuchKey) {
 					t.Errorf("latest = %+v, %v; want ErrNoSuchKey", latest, err)
@@ -300,20 +300,20 @@ func testDeleteVersions(t *testing.T, open Opener) {
 	putVersion(t, db, "b", "k", "v1", "d1")
 	putMarker(t, db, "b", "k", "v2")
 	putVersion(t, db, "b", "other", "v3", "d3")
-	vs, err := db.DeleteVersions(ctx, "b", "k")
+	vs, err := db.Objects.DeleteVersions(ctx, "b", "k")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := versionIDs(vs); len(got) != 2 {
 		t.Errorf("DeleteVersions returned %v, want both versions of k", got)
 	}
-	if _, err := db.Version(ctx, "b", "k", ""); !errors.Is(err, objects.ErrNoSuchKey) {
+	if _, err := db.Objects.Version(ctx, "b", "k", ""); !errors.Is(err, objects.ErrNoSuchKey) {
 		t.Errorf("k still has versions: %v", err)
 	}
-	if _, err := db.Version(ctx, "b", "other", ""); err != nil {
+	if _, err := db.Objects.Version(ctx, "b", "other", ""); err != nil {
 		t.Errorf("DeleteVersions touched another key: %v", err)
 	}
-	if vs, err := db.DeleteVersions(ctx, "b", "k"); err != nil || len(vs) != 0 {
+	if vs, err := db.Objects.DeleteVersions(ctx, "b", "k"); err != nil || len(vs) != 0 {
 		t.Errorf("second DeleteVersions = %v, %v; want nothing", vs, err)
 	}
 }
@@ -343,7 +343,7 @@ func testListLatest(t *testing.T, open Opener) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			vs, err := db.ListLatest(ctx, "b", c.from, c.limit)
+			vs, err := db.Objects.ListLatest(ctx, "b", c.from, c.limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -377,7 +377,7 @@ func testListVersions(t *testing.T, open Opener) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			vs, err := db.ListVersions(ctx, "b", c.from, c.limit)
+			vs, err := db.Objects.ListVersions(ctx, "b", c.from, c.limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -392,14 +392,14 @@ func testUploads(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
 	mustBucket(t, db, "b", "")
-	if err := db.CreateUpload(ctx, objects.Upload{ID: "u0", Bucket: "missing", Key: "k", CreatedAt: t0}); !errors.Is(err, objects.ErrNoSuchBucket) {
+	if err := db.Objects.CreateUpload(ctx, objects.Upload{ID: "u0", Bucket: "missing", Key: "k", CreatedAt: t0}); !errors.Is(err, objects.ErrNoSuchBucket) {
 		t.Errorf("CreateUpload(missing bucket) = %v, want ErrNoSuchBucket", err)
 	}
 	u := objects.Upload{ID: "u1", Bucket: "b", Key: "k", ContentType: "text/plain", CreatedAt: t0}
-	if err := db.CreateUpload(ctx, u); err != nil {
+	if err := db.Objects.CreateUpload(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.Upload(ctx, "u1")
+	got, err := db.Objects.Upload(ctx, "u1")
 	if err != nil || got.Bucket != "b" || got.Key != "k" || got.ContentType != "text/plain" || !got.CreatedAt.Equal(t0) {
 		t.Errorf("Upload = %+v, %v", got, err)
 	}
@@ -416,7 +416,7 @@ func testUploads(t *testing.T, open Opener) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			replaced, err := db.PutPart(ctx, c.part)
+			replaced, err := db.Objects.PutPart(ctx, c.part)
 			if !errors.Is(err, c.wantErr) || (c.wantErr == nil && err != nil) {
 				t.Fatalf("PutPart = %v, want %v", err, c.wantErr)
 			}
@@ -425,15 +425,15 @@ func testUploads(t *testing.T, open Opener) {
 			}
 		})
 	}
-	orphans, err := db.AbortUpload(ctx, "u1")
+	orphans, err := db.Objects.AbortUpload(ctx, "u1")
 	slices.Sort(orphans)
 	if err != nil || !slices.Equal(orphans, []string{"p1b", "p2"}) {
 		t.Errorf("AbortUpload = %v, %v; want the two parts' paths", orphans, err)
 	}
-	if _, err := db.AbortUpload(ctx, "u1"); !errors.Is(err, objects.ErrNoSuchUpload) {
+	if _, err := db.Objects.AbortUpload(ctx, "u1"); !errors.Is(err, objects.ErrNoSuchUpload) {
 		t.Errorf("second AbortUpload = %v, want ErrNoSuchUpload", err)
 	}
-	if _, err := db.Upload(ctx, "u1"); !errors.Is(err, objects.ErrNoSuchUpload) {
+	if _, err := db.Objects.Upload(ctx, "u1"); !errors.Is(err, objects.ErrNoSuchUpload) {
 		t.Errorf("Upload after abort = %v, want ErrNoSuchUpload", err)
 	}
 }
@@ -443,22 +443,22 @@ func testCompleteUpload(t *testing.T, open Opener) {
 	ctx := context.Background()
 	mustBucket(t, db, "b", "")
 	putVersion(t, db, "b", "k", objects.NullVersion, "old")
-	if err := db.CreateUpload(ctx, objects.Upload{ID: "u1", Bucket: "b", Key: "k", ContentType: "a/b", CreatedAt: t0}); err != nil {
+	if err := db.Objects.CreateUpload(ctx, objects.Upload{ID: "u1", Bucket: "b", Key: "k", ContentType: "a/b", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		if _, err := db.PutPart(ctx, objects.Part{UploadID: "u1", Number: i, Size: int64(i), ETag: fmt.Sprint("e", i), Path: fmt.Sprint("p", i), CreatedAt: t0}); err != nil {
+		if _, err := db.Objects.PutPart(ctx, objects.Part{UploadID: "u1", Number: i, Size: int64(i), ETag: fmt.Sprint("e", i), Path: fmt.Sprint("p", i), CreatedAt: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A refusing fn changes nothing.
-	if _, _, err := db.CompleteUpload(ctx, "u1", func(objects.Upload, []objects.Part, string) (objects.Version, error) {
+	if _, _, err := db.Objects.CompleteUpload(ctx, "u1", func(objects.Upload, []objects.Part, string) (objects.Version, error) {
 		return objects.Version{}, objects.ErrInvalidPart
 	}); !errors.Is(err, objects.ErrInvalidPart) {
 		t.Fatalf("CompleteUpload with a refusing fn = %v", err)
 	}
 	var gotParts []int
-	v, orphans, err := db.CompleteUpload(ctx, "u1", func(u objects.Upload, parts []objects.Part, versioning string) (objects.Version, error) {
+	v, orphans, err := db.Objects.CompleteUpload(ctx, "u1", func(u objects.Upload, parts []objects.Part, versioning string) (objects.Version, error) {
 		if u.Key != "k" || versioning != "" {
 			return objects.Version{}, fmt.Errorf("fn got upload %+v, versioning %q", u, versioning)
 		}
@@ -480,14 +480,14 @@ func testCompleteUpload(t *testing.T, open Opener) {
 	if !slices.Equal(orphans, []string{"old", "p2"}) {
 		t.Errorf("orphans = %v, want the unused part and the replaced version", orphans)
 	}
-	got, err := db.Version(ctx, "b", "k", "")
+	got, err := db.Objects.Version(ctx, "b", "k", "")
 	if err != nil || got.Seq != v.Seq || got.ETag != "x-2" || len(got.Segments) != 2 || got.Segments[1] != (objects.Segment{Path: "p3", Size: 3}) {
 		t.Errorf("completed version = %+v, %v", got, err)
 	}
-	if _, err := db.Upload(ctx, "u1"); !errors.Is(err, objects.ErrNoSuchUpload) {
+	if _, err := db.Objects.Upload(ctx, "u1"); !errors.Is(err, objects.ErrNoSuchUpload) {
 		t.Errorf("completed upload still exists: %v", err)
 	}
-	if _, _, err := db.CompleteUpload(ctx, "u1", nil); !errors.Is(err, objects.ErrNoSuchUpload) {
+	if _, _, err := db.Objects.CompleteUpload(ctx, "u1", nil); !errors.Is(err, objects.ErrNoSuchUpload) {
 		t.Errorf("second CompleteUpload = %v, want ErrNoSuchUpload", err)
 	}
 }
@@ -497,17 +497,17 @@ func testObjectsReopen(t *testing.T, open Opener) {
 	ctx := context.Background()
 	mustBucket(t, db, "b", objects.VersioningEnabled)
 	putVersion(t, db, "b", "k", "v1", "d1")
-	if err := db.CreateUpload(ctx, objects.Upload{ID: "u1", Bucket: "b", Key: "k", CreatedAt: t0}); err != nil {
+	if err := db.Objects.CreateUpload(ctx, objects.Upload{ID: "u1", Bucket: "b", Key: "k", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	db = reopen()
-	if b, err := db.Bucket(ctx, "b"); err != nil || b.Versioning != objects.VersioningEnabled {
+	if b, err := db.Objects.Bucket(ctx, "b"); err != nil || b.Versioning != objects.VersioningEnabled {
 		t.Errorf("bucket after reopen = %+v, %v", b, err)
 	}
-	if v, err := db.Version(ctx, "b", "k", "v1"); err != nil || v.Segments[0].Path != "d1" {
+	if v, err := db.Objects.Version(ctx, "b", "k", "v1"); err != nil || v.Segments[0].Path != "d1" {
 		t.Errorf("version after reopen = %+v, %v", v, err)
 	}
-	if _, err := db.Upload(ctx, "u1"); err != nil {
+	if _, err := db.Objects.Upload(ctx, "u1"); err != nil {
 		t.Errorf("upload after reopen: %v", err)
 	}
 }

@@ -76,42 +76,42 @@ func testRaceCreate(t *testing.T, open Opener) {
 	// differently.
 	spell := []string{"dup", "DUP", "Dup", "dUp", "duP", "DUp", "dUP", "DuP"}
 	once(t, "CreateUser", race(func(i int) error {
-		return db.CreateUser(ctx, iam.User{Name: spell[i%len(spell)], ID: fmt.Sprintf("AIDA%d", i), Path: "/", Created: t0})
+		return db.IAM.CreateUser(ctx, iam.User{Name: spell[i%len(spell)], ID: fmt.Sprintf("AIDA%d", i), Path: "/", Created: t0})
 	}), iam.ErrExists)
 	once(t, "CreatePolicy", race(func(i int) error {
-		return db.CreateManagedPolicy(ctx, iam.ManagedPolicy{Name: spell[i%len(spell)], ID: fmt.Sprintf("ANPA%d", i), Path: "/", Document: "{}", Created: t0})
+		return db.IAM.CreateManagedPolicy(ctx, iam.ManagedPolicy{Name: spell[i%len(spell)], ID: fmt.Sprintf("ANPA%d", i), Path: "/", Document: "{}", Created: t0})
 	}), iam.ErrExists)
 	once(t, "CreateFunction", race(func(i int) error {
-		return db.CreateFunction(ctx, functions.Function{Name: "dup", Runtime: "python3.12", Handler: "a.b", Role: "r", Timeout: 3, MemorySize: 128,
+		return db.Lambda.CreateFunction(ctx, functions.Function{Name: "dup", Runtime: "python3.12", Handler: "a.b", Role: "r", Timeout: 3, MemorySize: 128,
 			CodePath: fmt.Sprintf("p%d", i), LastModified: t0}, "")
 	}), functions.ErrExists)
 	once(t, "AddFunctionStatement", race(func(i int) error {
-		return db.AddFunctionStatement(ctx, "dup", "sid", fmt.Sprintf(`{"Sid":"sid","n":%d}`, i))
+		return db.Lambda.AddFunctionStatement(ctx, "dup", "sid", fmt.Sprintf(`{"Sid":"sid","n":%d}`, i))
 	}), functions.ErrExists)
 	once(t, "CreateSecret", race(func(i int) error {
-		return db.CreateSecret(ctx, secrets.Secret{ARN: fmt.Sprintf("arn:aws:secretsmanager:us-east-1:1:secret:dup-%06d", i), Name: "dup", CreatedAt: t0, ChangedAt: t0})
+		return db.Secrets.CreateSecret(ctx, secrets.Secret{ARN: fmt.Sprintf("arn:aws:secretsmanager:us-east-1:1:secret:dup-%06d", i), Name: "dup", CreatedAt: t0, ChangedAt: t0})
 	}), secrets.ErrExists)
 	once(t, "CreateBucket", race(func(i int) error {
-		return db.CreateBucket(ctx, objects.Bucket{Name: "dup", CreatedAt: t0})
+		return db.Objects.CreateBucket(ctx, objects.Bucket{Name: "dup", CreatedAt: t0})
 	}), objects.ErrBucketExists)
 	k, m := kmsKey("22222222-2222-4222-8222-222222222222")
-	if err := db.CreateKey(ctx, k, m); err != nil {
+	if err := db.KMS.CreateKey(ctx, k, m); err != nil {
 		t.Fatal(err)
 	}
 	once(t, "CreateAlias", race(func(i int) error {
-		return db.PutAlias(ctx, kms.Alias{Name: "alias/dup", KeyID: k.ID, CreatedAt: t0, UpdatedAt: t0}, false)
+		return db.KMS.PutAlias(ctx, kms.Alias{Name: "alias/dup", KeyID: k.ID, CreatedAt: t0, UpdatedAt: t0}, false)
 	}), kms.ErrAlreadyExists)
 	once(t, "CreateRole", race(func(i int) error {
-		return db.CreateRole(ctx, iam.Role{Name: "dup", ID: fmt.Sprintf("AROA%d", i), Path: "/", TrustPolicy: "{}", MaxSessionDuration: 3600, Created: t0})
+		return db.IAM.CreateRole(ctx, iam.Role{Name: "dup", ID: fmt.Sprintf("AROA%d", i), Path: "/", TrustPolicy: "{}", MaxSessionDuration: 3600, Created: t0})
 	}), iam.ErrExists)
 	once(t, "CreateProfile", race(func(i int) error {
 		p, v := profile("dup")
 		v.Version = fmt.Sprintf("v%09d", i)
-		return db.CreateProfile(ctx, p, v)
+		return db.Signing.CreateProfile(ctx, p, v)
 	}), signing.ErrConflict)
 	found := 0
 	for _, name := range spell {
-		if _, err := db.User(ctx, name); err == nil {
+		if _, err := db.IAM.User(ctx, name); err == nil {
 			found++
 		}
 	}
@@ -123,7 +123,7 @@ func testRaceCreate(t *testing.T, open Opener) {
 func testRaceClaim(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
-	if _, _, err := db.CreateJob(ctx, job("only", "tok", t0)); err != nil {
+	if _, _, err := db.Signing.CreateJob(ctx, job("only", "tok", t0)); err != nil {
 		t.Fatal(err)
 	}
 	now := t0.Add(time.Minute)
@@ -147,14 +147,14 @@ func testRaceClaim(t *testing.T, open Opener) {
 		}
 	}
 	claimedOnce("ClaimJob", func() (bool, error) {
-		_, ok, err := db.ClaimJob(ctx, now, time.Minute)
+		_, ok, err := db.Signing.ClaimJob(ctx, now, time.Minute)
 		return ok, err
 	})
-	if err := db.EnqueueAsync(ctx, invoke.AsyncInvocation{ID: "inv", Function: "f", Qualifier: "$LATEST", Payload: []byte(`{}`), CreatedAt: t0, NotBefore: t0}); err != nil {
+	if err := db.Lambda.EnqueueAsync(ctx, invoke.AsyncInvocation{ID: "inv", Function: "f", Qualifier: "$LATEST", Payload: []byte(`{}`), CreatedAt: t0, NotBefore: t0}); err != nil {
 		t.Fatal(err)
 	}
 	claimedOnce("ClaimAsync", func() (bool, error) {
-		_, ok, err := db.ClaimAsync(ctx, now, time.Minute)
+		_, ok, err := db.Lambda.ClaimAsync(ctx, now, time.Minute)
 		return ok, err
 	})
 }
@@ -162,11 +162,11 @@ func testRaceClaim(t *testing.T, open Opener) {
 func testRaceFinish(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
-	if _, _, err := db.CreateJob(ctx, job("j", "tok", t0)); err != nil {
+	if _, _, err := db.Signing.CreateJob(ctx, job("j", "tok", t0)); err != nil {
 		t.Fatal(err)
 	}
 	once(t, "FinishJob", race(func(i int) error {
-		return db.FinishJob(ctx, "j", func(j *signing.Job) error {
+		return db.Signing.FinishJob(ctx, "j", func(j *signing.Job) error {
 			j.Status, j.StatusReason = signing.JobFailed, fmt.Sprint("finisher ", i)
 			return nil
 		})
@@ -179,7 +179,7 @@ func testRaceAudit(t *testing.T, open Opener) {
 	const each = 5
 	errs := race(func(i int) error {
 		for k := range each {
-			err := db.AppendAudit(ctx, func(seq int64, prev string) (audit.Record, error) {
+			err := db.Audit.AppendAudit(ctx, func(seq int64, prev string) (audit.Record, error) {
 				return audit.NewRecord(seq, prev, audit.Event{Time: t0, Principal: fmt.Sprint("p", i), Action: fmt.Sprint("a", k)})
 			})
 			if err != nil {
@@ -193,7 +193,7 @@ func testRaceAudit(t *testing.T, open Opener) {
 			t.Errorf("AppendAudit: %v", err)
 		}
 	}
-	if n, err := (&audit.Log{Store: db}).Verify(ctx); err != nil || n != racers*each {
+	if n, err := (&audit.Log{Store: db.Audit}).Verify(ctx); err != nil || n != racers*each {
 		t.Errorf("Verify = %d, %v; want %d records in one chain", n, err, racers*each)
 	}
 }
@@ -204,7 +204,7 @@ func testRaceTokens(t *testing.T, open Opener) {
 	ids := make([]string, racers)
 	created := make([]bool, racers)
 	for _, err := range race(func(i int) error {
-		j, c, err := db.CreateJob(ctx, job(fmt.Sprint("job", i), "same-token", t0.Add(time.Duration(i)*time.Second)))
+		j, c, err := db.Signing.CreateJob(ctx, job(fmt.Sprint("job", i), "same-token", t0.Add(time.Duration(i)*time.Second)))
 		ids[i], created[i] = j.ID, c
 		return err
 	}) {

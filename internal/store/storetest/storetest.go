@@ -69,7 +69,7 @@ func profile(name string) (signing.Profile, signing.Version) {
 func mustCreate(t *testing.T, db *store.DB, name string) (signing.Profile, signing.Version) {
 	t.Helper()
 	p, v := profile(name)
-	if err := db.CreateProfile(context.Background(), p, v); err != nil {
+	if err := db.Signing.CreateProfile(context.Background(), p, v); err != nil {
 		t.Fatalf("CreateProfile(%s): %v", name, err)
 	}
 	return p, v
@@ -85,24 +85,24 @@ func testCreateGet(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
 	p, v := mustCreate(t, db, "alpha")
-	got, err := db.Profile(ctx, "alpha")
+	got, err := db.Signing.Profile(ctx, "alpha")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !equalProfiles(got, p) {
 		t.Errorf("Profile = %+v, want %+v", got, p)
 	}
-	gv, err := db.ProfileVersion(ctx, "alpha", v.Version)
+	gv, err := db.Signing.ProfileVersion(ctx, "alpha", v.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if gv.KeyID != v.KeyID || !bytes.Equal(gv.Certificate, v.Certificate) || !gv.CreatedAt.Equal(v.CreatedAt) {
 		t.Errorf("ProfileVersion = %+v, want %+v", gv, v)
 	}
-	if _, err := db.Profile(ctx, "missing"); !errors.Is(err, signing.ErrNotFound) {
+	if _, err := db.Signing.Profile(ctx, "missing"); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("Profile(missing) = %v, want ErrNotFound", err)
 	}
-	if _, err := db.ProfileVersion(ctx, "alpha", "nope000000"); !errors.Is(err, signing.ErrNotFound) {
+	if _, err := db.Signing.ProfileVersion(ctx, "alpha", "nope000000"); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("ProfileVersion(missing) = %v, want ErrNotFound", err)
 	}
 }
@@ -112,10 +112,10 @@ func testCreateConflict(t *testing.T, open Opener) {
 	mustCreate(t, db, "alpha")
 	p, v := profile("alpha")
 	v.Version = "v000000002"
-	if err := db.CreateProfile(context.Background(), p, v); !errors.Is(err, signing.ErrConflict) {
+	if err := db.Signing.CreateProfile(context.Background(), p, v); !errors.Is(err, signing.ErrConflict) {
 		t.Fatalf("second CreateProfile = %v, want ErrConflict", err)
 	}
-	if _, err := db.ProfileVersion(context.Background(), "alpha", "v000000002"); !errors.Is(err, signing.ErrNotFound) {
+	if _, err := db.Signing.ProfileVersion(context.Background(), "alpha", "v000000002"); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("a refused CreateProfile left its version behind: %v", err)
 	}
 }
@@ -128,22 +128,22 @@ func testVersions(t *testing.T, open Opener) {
 	next.Version = "v000000002"
 	next.Validity = signing.Validity{Value: 3, Type: signing.Years}
 	v2 := signing.Version{ProfileName: "alpha", Version: next.Version, KeyID: "key-2", Certificate: []byte{1}, CreatedAt: t0.Add(time.Hour)}
-	if err := db.AddVersion(ctx, "stale00000", next, v2); !errors.Is(err, signing.ErrConflict) {
+	if err := db.Signing.AddVersion(ctx, "stale00000", next, v2); !errors.Is(err, signing.ErrConflict) {
 		t.Fatalf("AddVersion with a stale version = %v, want ErrConflict", err)
 	}
-	if err := db.AddVersion(ctx, p.Version, next, v2); err != nil {
+	if err := db.Signing.AddVersion(ctx, p.Version, next, v2); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := db.Profile(ctx, "alpha")
+	got, _ := db.Signing.Profile(ctx, "alpha")
 	if got.Version != "v000000002" || got.Validity != next.Validity {
 		t.Errorf("after AddVersion profile = %+v", got)
 	}
 	for _, ver := range []string{p.Version, v2.Version} {
-		if _, err := db.ProfileVersion(ctx, "alpha", ver); err != nil {
+		if _, err := db.Signing.ProfileVersion(ctx, "alpha", ver); err != nil {
 			t.Errorf("version %s: %v", ver, err)
 		}
 	}
-	if err := db.AddVersion(ctx, "x", signing.Profile{Name: "missing"}, signing.Version{ProfileName: "missing", Version: "v3"}); !errors.Is(err, signing.ErrNotFound) {
+	if err := db.Signing.AddVersion(ctx, "x", signing.Profile{Name: "missing"}, signing.Version{ProfileName: "missing", Version: "v3"}); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("AddVersion(missing) = %v, want ErrNotFound", err)
 	}
 }
@@ -159,7 +159,7 @@ func testList(t *testing.T, open Opener) {
 		if i == 4 {
 			p.Status = signing.StatusCanceled
 		}
-		if err := db.CreateProfile(ctx, p, v); err != nil {
+		if err := db.Signing.CreateProfile(ctx, p, v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -187,7 +187,7 @@ func testList(t *testing.T, open Opener) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			ps, err := db.ListProfiles(ctx, c.q)
+			ps, err := db.Signing.ListProfiles(ctx, c.q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +203,7 @@ func testUpdateRollback(t *testing.T, open Opener) {
 	ctx := context.Background()
 	mustCreate(t, db, "alpha")
 	boom := errors.New("boom")
-	err := db.UpdateProfile(ctx, "alpha", func(p *signing.Profile) error {
+	err := db.Signing.UpdateProfile(ctx, "alpha", func(p *signing.Profile) error {
 		p.Status = signing.StatusCanceled
 		p.Tags["x"] = "y"
 		return boom
@@ -211,11 +211,11 @@ func testUpdateRollback(t *testing.T, open Opener) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("UpdateProfile = %v, want the callback's error", err)
 	}
-	got, _ := db.Profile(ctx, "alpha")
+	got, _ := db.Signing.Profile(ctx, "alpha")
 	if got.Status != signing.StatusActive || got.Tags["x"] != "" {
 		t.Errorf("a failed update was written: %+v", got)
 	}
-	err = db.UpdateProfile(ctx, "alpha", func(p *signing.Profile) error {
+	err = db.Signing.UpdateProfile(ctx, "alpha", func(p *signing.Profile) error {
 		p.Status, p.StatusReason, p.CanceledAt = signing.StatusCanceled, "because", t0
 		p.Tags = map[string]string{"k": "v"}
 		return nil
@@ -223,11 +223,11 @@ func testUpdateRollback(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ = db.Profile(ctx, "alpha")
+	got, _ = db.Signing.Profile(ctx, "alpha")
 	if got.Status != signing.StatusCanceled || got.StatusReason != "because" || !got.CanceledAt.Equal(t0) || !maps.Equal(got.Tags, map[string]string{"k": "v"}) {
 		t.Errorf("after update: %+v", got)
 	}
-	if err := db.UpdateProfile(ctx, "missing", func(*signing.Profile) error { return nil }); !errors.Is(err, signing.ErrNotFound) {
+	if err := db.Signing.UpdateProfile(ctx, "missing", func(*signing.Profile) error { return nil }); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("UpdateProfile(missing) = %v, want ErrNotFound", err)
 	}
 }
@@ -236,12 +236,12 @@ func testPolicy(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
 	mustCreate(t, db, "alpha")
-	pol, err := db.Policy(ctx, "alpha")
+	pol, err := db.Signing.Policy(ctx, "alpha")
 	if err != nil || pol.RevisionID != "" || len(pol.Permissions) != 0 {
 		t.Fatalf("empty Policy = %+v, %v", pol, err)
 	}
 	want := signing.Permission{StatementID: "s1", Action: "signer:StartSigningJob", Principal: "123456789012", ProfileVersion: "v000000001"}
-	err = db.UpdatePolicy(ctx, "alpha", func(p *signing.Policy) error {
+	err = db.Signing.UpdatePolicy(ctx, "alpha", func(p *signing.Policy) error {
 		p.Permissions = append(p.Permissions, want)
 		p.RevisionID = "rev-1"
 		return nil
@@ -249,17 +249,17 @@ func testPolicy(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, _ = db.Policy(ctx, "alpha")
+	pol, _ = db.Signing.Policy(ctx, "alpha")
 	if pol.RevisionID != "rev-1" || len(pol.Permissions) != 1 || pol.Permissions[0] != want {
 		t.Errorf("Policy = %+v", pol)
 	}
-	if err := db.UpdatePolicy(ctx, "alpha", func(p *signing.Policy) error { p.RevisionID = "x"; return errors.New("no") }); err == nil {
+	if err := db.Signing.UpdatePolicy(ctx, "alpha", func(p *signing.Policy) error { p.RevisionID = "x"; return errors.New("no") }); err == nil {
 		t.Error("UpdatePolicy ignored the callback's error")
 	}
-	if pol, _ := db.Policy(ctx, "alpha"); pol.RevisionID != "rev-1" {
+	if pol, _ := db.Signing.Policy(ctx, "alpha"); pol.RevisionID != "rev-1" {
 		t.Errorf("a failed policy update was written: %+v", pol)
 	}
-	if _, err := db.Policy(ctx, "missing"); !errors.Is(err, signing.ErrNotFound) {
+	if _, err := db.Signing.Policy(ctx, "missing"); !errors.Is(err, signing.ErrNotFound) {
 		t.Errorf("Policy(missing) = %v, want ErrNotFound", err)
 	}
 }
@@ -277,7 +277,7 @@ func testConcurrentUpdates(t *testing.T, open Opener) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- db.UpdatePolicy(ctx, "alpha", func(p *signing.Policy) error {
+			errs <- db.Signing.UpdatePolicy(ctx, "alpha", func(p *signing.Policy) error {
 				p.Permissions = append(p.Permissions, signing.Permission{StatementID: fmt.Sprint(i), Action: "signer:GetSigningProfile", Principal: "p"})
 				return nil
 			})
@@ -290,7 +290,7 @@ func testConcurrentUpdates(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	}
-	pol, _ := db.Policy(ctx, "alpha")
+	pol, _ := db.Signing.Policy(ctx, "alpha")
 	if len(pol.Permissions) != n {
 		t.Errorf("after %d concurrent appends the policy has %d statements", n, len(pol.Permissions))
 	}
@@ -300,23 +300,23 @@ func testSealedKeys(t *testing.T, open Opener) {
 	db, _ := open(t)
 	ctx := context.Background()
 	k := keys.SealedKey{ID: "key-a", Spec: keys.KeySpecEC384, Ciphertext: []byte{1, 2, 3}, CreatedAt: t0}
-	if err := db.PutSealedKey(ctx, k); err != nil {
+	if err := db.Keys.PutSealedKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.PutSealedKey(ctx, k); !errors.Is(err, keys.ErrKeyExists) {
+	if err := db.Keys.PutSealedKey(ctx, k); !errors.Is(err, keys.ErrKeyExists) {
 		t.Errorf("second PutSealedKey = %v, want ErrKeyExists", err)
 	}
-	got, err := db.SealedKey(ctx, "key-a")
+	got, err := db.Keys.SealedKey(ctx, "key-a")
 	if err != nil || got.Spec != k.Spec || !bytes.Equal(got.Ciphertext, k.Ciphertext) || !got.CreatedAt.Equal(t0) {
 		t.Errorf("SealedKey = %+v, %v", got, err)
 	}
-	if err := db.DeleteSealedKey(ctx, "key-a"); err != nil {
+	if err := db.Keys.DeleteSealedKey(ctx, "key-a"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SealedKey(ctx, "key-a"); !errors.Is(err, keys.ErrKeyNotFound) {
+	if _, err := db.Keys.SealedKey(ctx, "key-a"); !errors.Is(err, keys.ErrKeyNotFound) {
 		t.Errorf("SealedKey after delete = %v, want ErrKeyNotFound", err)
 	}
-	if err := db.DeleteSealedKey(ctx, "key-a"); !errors.Is(err, keys.ErrKeyNotFound) {
+	if err := db.Keys.DeleteSealedKey(ctx, "key-a"); !errors.Is(err, keys.ErrKeyNotFound) {
 		t.Errorf("second DeleteSealedKey = %v, want ErrKeyNotFound", err)
 	}
 }
@@ -338,18 +338,18 @@ func testInitializeOnce(t *testing.T, open Opener) {
 	if v, _ := db.Setting(ctx, "account_id"); v != "123456789012" {
 		t.Errorf("account_id = %q after a second Initialize", v)
 	}
-	if _, err := db.AccessKey(ctx, "AKIASECOND"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.IAM.AccessKey(ctx, "AKIASECOND"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second Initialize stored its access key: %v", err)
 	}
-	got, err := db.AccessKey(ctx, "AKIAFIRST")
+	got, err := db.IAM.AccessKey(ctx, "AKIAFIRST")
 	if err != nil || got.PrincipalARN != k.PrincipalARN || !got.CreatedAt.Equal(t0) || !got.Expires.IsZero() {
 		t.Errorf("AccessKey = %+v, %v", got, err)
 	}
 	tmp := store.AccessKey{ID: "ASIATEMP", SealedSecret: []byte("t"), SessionTokenHash: store.HashSessionToken("tok"), Expires: t0.Add(time.Hour), PrincipalARN: "arn:aws:sts::123456789012:assumed-role/r/s", CreatedAt: t0}
-	if err := db.CreateAccessKey(ctx, tmp); err != nil {
+	if err := db.IAM.CreateAccessKey(ctx, tmp); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.AccessKey(ctx, "ASIATEMP"); got.SessionTokenHash != store.HashSessionToken("tok") || !got.Expires.Equal(tmp.Expires) {
+	if got, _ := db.IAM.AccessKey(ctx, "ASIATEMP"); got.SessionTokenHash != store.HashSessionToken("tok") || !got.Expires.Equal(tmp.Expires) {
 		t.Errorf("temporary AccessKey = %+v", got)
 	}
 	if _, err := db.Setting(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
@@ -361,7 +361,7 @@ func testReopen(t *testing.T, open Opener) {
 	db, reopen := open(t)
 	p, _ := mustCreate(t, db, "alpha")
 	db = reopen()
-	got, err := db.Profile(context.Background(), "alpha")
+	got, err := db.Signing.Profile(context.Background(), "alpha")
 	if err != nil || !equalProfiles(got, p) {
 		t.Errorf("after reopen Profile = %+v, %v", got, err)
 	}
