@@ -324,7 +324,9 @@ func (s *core) migrationSet() ([]Migration, error) {
 // Pending returns the highest schema version applied (0: none) and the
 // migrations not applied yet. It fails with ErrSchemaTooNew when the
 // database has a version this Signet does not know.
-func (s *core) Pending(ctx context.Context) (int, []Migration, error) {
+func (s *DB) Pending(ctx context.Context) (int, []Migration, error) { return s.pending(ctx) }
+
+func (s *core) pending(ctx context.Context) (int, []Migration, error) {
 	set, err := s.migrationSet()
 	if err != nil {
 		return 0, nil, err
@@ -374,7 +376,9 @@ func (s *core) tableExists(ctx context.Context, name string) (bool, error) {
 // Migrate applies the pending migrations, each in a transaction of its
 // own, and returns them. Processes migrating the same PostgreSQL
 // database at once take turns.
-func (s *core) Migrate(ctx context.Context) ([]Migration, error) {
+func (s *DB) Migrate(ctx context.Context) ([]Migration, error) { return s.applyPending(ctx) }
+
+func (s *core) applyPending(ctx context.Context) ([]Migration, error) {
 	if s.d.lockMigrations != "" {
 		// A session lock, taken before any transaction: a transaction
 		// that waited for a lock inside it would still see the database
@@ -392,7 +396,7 @@ func (s *core) Migrate(ctx context.Context) ([]Migration, error) {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("failed to create schema_migrations: %w", err)
 	}
-	_, pending, err := s.Pending(ctx)
+	_, pending, err := s.pending(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +418,7 @@ func (s *core) Migrate(ctx context.Context) ([]Migration, error) {
 }
 
 func (s *core) migrate(ctx context.Context) error {
-	_, err := s.Migrate(ctx)
+	_, err := s.applyPending(ctx)
 	return err
 }
 
