@@ -188,17 +188,7 @@ func TestVerifyCRLUnreachable(t *testing.T) {
 	dead := "http://" + l.Addr().String()
 	l.Close() // nothing listens there now
 	srv := servertest.StartWith(t, func(c *config.Config) { c.PublicBaseURL = dead })
-	work := t.TempDir()
-	pkg := filepath.Join(work, "function.zip")
-	writeZip(t, pkg)
-	for _, args := range [][]string{
-		{"profile", "create", "signing_profile_for_lambda", "--platform", "AWSLambda-SHA384-ECDSA"},
-		{"sign", pkg, "--profile", "signing_profile_for_lambda"},
-	} {
-		if code, _, stderr := run(t, srv, args...); code != 0 {
-			t.Fatal(stderr)
-		}
-	}
+	work := signedPackage(t, srv)
 	code, stdout, stderr := run(t, srv, "verify", filepath.Join(work, "function-signed.zip"))
 	if code != 8 {
 		t.Fatalf("exit %d, want 8\n%s%s", code, stdout, stderr)
@@ -222,17 +212,7 @@ func TestVerifyCRLUnreachable(t *testing.T) {
 // remove, rather than a bare "not a trusted root".
 func TestVerifyPinnedRootDiffers(t *testing.T) {
 	srv := servertest.Start(t)
-	work := t.TempDir()
-	pkg := filepath.Join(work, "function.zip")
-	writeZip(t, pkg)
-	for _, args := range [][]string{
-		{"profile", "create", "signing_profile_for_lambda", "--platform", "AWSLambda-SHA384-ECDSA"},
-		{"sign", pkg, "--profile", "signing_profile_for_lambda"},
-	} {
-		if code, _, stderr := run(t, srv, args...); code != 0 {
-			t.Fatal(stderr)
-		}
-	}
+	work := signedPackage(t, srv)
 	// The root an earlier server at this address had.
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -268,6 +248,24 @@ func TestVerifyPinnedRootDiffers(t *testing.T) {
 	if code, _, stderr := run(t, srv, "verify", signed, "--no-revocation"); code != 0 {
 		t.Errorf("after removing the pinned root: exit %d %s", code, stderr)
 	}
+}
+
+// signedPackage signs function.zip with a new profile on srv, in a new
+// directory it returns, beside function-signed.zip.
+func signedPackage(t *testing.T, srv *servertest.Server) (dir string) {
+	t.Helper()
+	work := t.TempDir()
+	pkg := filepath.Join(work, "function.zip")
+	writeZip(t, pkg)
+	for _, args := range [][]string{
+		{"profile", "create", "signing_profile_for_lambda", "--platform", "AWSLambda-SHA384-ECDSA"},
+		{"sign", pkg, "--profile", "signing_profile_for_lambda"},
+	} {
+		if code, _, stderr := run(t, srv, args...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	return work
 }
 
 // TestServeTakenPort: serve on a taken port fails before it creates the

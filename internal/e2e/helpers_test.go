@@ -6,29 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/signet/signet/internal/e2e/e2etest"
 )
 
 // requireTool returns the resolved path of an external program (an
 // absolute path, or a name looked up in PATH). When the program is missing
 // the test is skipped, or fails when SIGNET_REQUIRE_ALL=1.
-func requireTool(t *testing.T, path string) string {
-	t.Helper()
-	resolved, err := exec.LookPath(path)
-	if err == nil {
-		return resolved
-	}
-	msg := fmt.Sprintf("%s not found (%v)", path, err)
-	if os.Getenv("SIGNET_REQUIRE_ALL") == "1" {
-		t.Fatalf("%s; SIGNET_REQUIRE_ALL=1 makes every external program mandatory", msg)
-	}
-	t.Skipf("%s; skipping (set SIGNET_REQUIRE_ALL=1 to make this a failure)", msg)
-	return ""
-}
+func requireTool(t *testing.T, path string) string { return e2etest.RequireTool(t, path) }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers, for server
 // logs and process stderr.

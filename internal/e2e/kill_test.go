@@ -26,47 +26,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
 
+	"github.com/signet/signet/internal/e2e/e2etest"
 	_ "modernc.org/sqlite"
-)
-
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildBin  string
-	buildErr  error
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	e2etest.Cleanup()
 	os.Exit(code)
 }
 
-// signetBinary builds cmd/signet once per test binary and returns its path.
-func signetBinary(t *testing.T) string {
-	t.Helper()
-	goTool := requireTool(t, "go")
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "signet-e2e-")
-		if buildErr != nil {
-			return
-		}
-		bin := filepath.Join(buildDir, "signet")
-		cmd := exec.Command(goTool, "build", "-o", bin, "github.com/signet/signet/cmd/signet")
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		buildBin = bin
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
+func signetBinary(t *testing.T) string { return e2etest.SignetBinary(t) }
 
 // freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
 func freeAddr(t *testing.T) string {

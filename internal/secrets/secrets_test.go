@@ -381,11 +381,10 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-// TestRotationResumesAfterACrash: a worker that dies during a step leaves
-// the step claimed; the next process recovers it and the rotation
-// finishes, with the version the first one started.
-func TestRotationResumesAfterACrash(t *testing.T) {
-	s, _, _ := newService(t)
+// startRotation creates the secret db and starts its rotation, returning
+// the version the rotation makes.
+func startRotation(t *testing.T, s *secrets.Service) (token string) {
+	t.Helper()
 	ctx := context.Background()
 	if _, _, err := s.Create(ctx, secrets.CreateInput{Name: "db", Value: secrets.Value{String: str("v1")}}); err != nil {
 		t.Fatal(err)
@@ -394,6 +393,16 @@ func TestRotationResumesAfterACrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return token
+}
+
+// TestRotationResumesAfterACrash: a worker that dies during a step leaves
+// the step claimed; the next process recovers it and the rotation
+// finishes, with the version the first one started.
+func TestRotationResumesAfterACrash(t *testing.T) {
+	s, _, _ := newService(t)
+	ctx := context.Background()
+	token := startRotation(t, s)
 	f := &templateFunction{s: s, blockAt: "setSecret", blocked: make(chan struct{})}
 	wctx, kill := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -435,13 +444,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 func TestRotationLeaseAcrossWorkers(t *testing.T) {
 	s, _, c := newService(t)
 	ctx := context.Background()
-	if _, _, err := s.Create(ctx, secrets.CreateInput{Name: "db", Value: secrets.Value{String: str("v1")}}); err != nil {
-		t.Fatal(err)
-	}
-	_, token, err := s.Rotate(ctx, secrets.RotateInput{SecretID: "db", LambdaARN: "arn:aws:lambda:us-east-1:123456789012:function:r", Immediately: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := startRotation(t, s)
 	const lease = time.Minute
 	f := &templateFunction{s: s, blockAt: "setSecret", blocked: make(chan struct{})}
 	wctx, kill := context.WithCancel(ctx)

@@ -5,15 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/signet/signet/internal/secretscan"
+	"github.com/signet/signet/internal/secretscan/scantest"
 )
 
 // sourceText returns about n bytes of code-like text: functions with
@@ -50,35 +46,7 @@ func textZip(tb testing.TB, size int) ([]byte, int) {
 
 // sourceZip returns a stored zip of about size bytes of Go's own source
 // files, real code full of "key", "token" and "auth", and their number.
-func sourceZip(tb testing.TB, size int) ([]byte, int) {
-	root := filepath.Join(runtime.GOROOT(), "src")
-	var buf bytes.Buffer
-	w := zip.NewWriter(&buf)
-	n := 0
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || buf.Len() >= size {
-			return err
-		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		f, err := w.CreateHeader(&zip.FileHeader{Name: strings.TrimPrefix(p, root+"/"), Method: zip.Store})
-		if err != nil {
-			return err
-		}
-		n++
-		_, err = f.Write(src)
-		return err
-	})
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes(), n
-}
+func sourceZip(tb testing.TB, size int) ([]byte, int) { return scantest.SourceZip(tb, size) }
 
 // BenchmarkScan50MB scans a 50 MB zip of code-like text files (about
 // 64 KB each), and one of real source code.

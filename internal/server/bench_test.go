@@ -10,13 +10,8 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"io"
-	"io/fs"
 	mrand "math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -26,6 +21,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/signet/signet/internal/iam"
+	"github.com/signet/signet/internal/secretscan/scantest"
 	"github.com/signet/signet/internal/server/servertest"
 )
 
@@ -370,31 +366,8 @@ var scanJobs atomic.Int64 // client request tokens of BenchmarkSignJob50MBScan
 // sourceZip returns a stored zip of about size bytes of Go's own
 // source files.
 func sourceZip(b *testing.B, size int) []byte {
-	root := filepath.Join(runtime.GOROOT(), "src")
-	var buf bytes.Buffer
-	w := zip.NewWriter(&buf)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || buf.Len() >= size {
-			return err
-		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		f, err := w.CreateHeader(&zip.FileHeader{Name: strings.TrimPrefix(p, root+"/"), Method: zip.Store})
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(src)
-		return err
-	})
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	return buf.Bytes()
+	z, _ := scantest.SourceZip(b, size)
+	return z
 }
 
 // textZip returns a stored zip of about size bytes of code-like text

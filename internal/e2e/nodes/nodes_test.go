@@ -29,50 +29,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	stypes "github.com/aws/aws-sdk-go-v2/service/signer/types"
 
+	"github.com/signet/signet/internal/e2e/e2etest"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/objects/s3test"
 	"github.com/signet/signet/internal/store/pgtest"
 )
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildBin  string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	e2etest.Cleanup()
 	os.Exit(code)
 }
 
-// signetBinary builds cmd/signet once per test binary.
-func signetBinary(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("needs the go tool to build signet: %v", err)
-	}
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "signet-nodes-"); buildErr != nil {
-			return
-		}
-		bin := filepath.Join(buildDir, "signet")
-		out, err := exec.Command(goTool, "build", "-o", bin, "github.com/signet/signet/cmd/signet").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		buildBin = bin
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
+func signetBinary(t *testing.T) string { return e2etest.SignetBinary(t) }
 
 // node is a `signet serve` process.
 type node struct {
