@@ -119,6 +119,41 @@ func startNode(t *testing.T, bin, name, dsn, keyFile, objectsURL string) *node {
 	}
 }
 
+// awsPath is Debian's AWS CLI v2, which scripts/test installs.
+const awsPath = "/usr/bin/aws"
+
+func requireAWSCLI(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(awsPath); err != nil {
+		if os.Getenv("SIGNET_REQUIRE_ALL") == "1" {
+			t.Fatalf("needs the AWS CLI (%s; apt-get install awscli): %v", awsPath, err)
+		}
+		t.Skipf("needs the AWS CLI (%s; apt-get install awscli): %v", awsPath, err)
+	}
+}
+
+// awsCLIAs runs the AWS CLI against node n with the credentials of
+// credsFile (a shared credentials file), failing the test on an error.
+func awsCLIAs(t *testing.T, n *node, credsFile string, args ...string) string {
+	t.Helper()
+	out, err := runAWSCLI(t, n, credsFile, args...)
+	if err != nil {
+		t.Fatalf("aws %v on %s: %v\n%s", args, n.url, err, out)
+	}
+	return out
+}
+
+// runAWSCLI runs the AWS CLI against node n and returns its output, with
+// the error of a non-zero exit.
+func runAWSCLI(t *testing.T, n *node, credsFile string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(awsPath, append(args, "--endpoint-url", n.url, "--region", "us-east-1", "--output", "json")...)
+	cmd.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE="+credsFile, "AWS_CONFIG_FILE=/dev/null",
+		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 // creds reads the bootstrap administrator's key from the node's data
 // directory.
 func (n *node) creds(t *testing.T) aws.CredentialsProvider {
@@ -161,13 +196,7 @@ func helloZip(t *testing.T) []byte {
 // was running runs again). The audit chain, with records from all three
 // nodes, verifies.
 func TestKillNodeMidWork(t *testing.T) {
-	awsPath := "/usr/bin/aws"
-	if _, err := os.Stat(awsPath); err != nil {
-		if os.Getenv("SIGNET_REQUIRE_ALL") == "1" {
-			t.Fatalf("needs the AWS CLI (%s; apt-get install awscli): %v", awsPath, err)
-		}
-		t.Skipf("needs the AWS CLI (%s; apt-get install awscli): %v", awsPath, err)
-	}
+	requireAWSCLI(t)
 	dsn := pgtest.DSN(t)
 	store := s3test.VersityGW(t)
 	bin := signetBinary(t)
@@ -199,14 +228,7 @@ func TestKillNodeMidWork(t *testing.T) {
 	// The AWS CLI beside the SDK: the profile on node B, read on node C.
 	awsCLI := func(n *node, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(awsPath, append(args, "--endpoint-url", n.url, "--region", "us-east-1", "--output", "json")...)
-		cmd.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(a.dir, "credentials"), "AWS_CONFIG_FILE=/dev/null",
-			"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "HOME="+t.TempDir())
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("aws %v on %s: %v\n%s", args, n.url, err, out)
-		}
-		return string(out)
+		return awsCLIAs(t, n, filepath.Join(a.dir, "credentials"), args...)
 	}
 	awsCLI(b, "signer", "put-signing-profile", "--profile-name", "kill", "--platform-id", "AWSLambda-SHA384-ECDSA")
 	if out := awsCLI(c, "signer", "get-signing-profile", "--profile-name", "kill"); !strings.Contains(out, `"status": "Active"`) {
@@ -510,5 +532,135 @@ def handler(event, context):
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		t.Fatal("canceled")
+	}
+}
+
+// field reads a string at path in the AWS CLI's JSON output.
+func field(t *testing.T, out string, path ...string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("no %v in:\n%s", path, out)
+		}
+		v = m[p]
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.Fatalf("no string at %v in:\n%s", path, out)
+	}
+	return s
+}
+
+// TestNodesW1AWSCLI: workflow W1 with the AWS CLI on three signet serve
+// processes sharing PostgreSQL and versitygw, each step on another node:
+// the package put on A, the profile made on B, the job started on C, its
+// outcome read on A, the code signing config made on B, the function
+// created through the deploy gate on C, invoked on B. Then changes made
+// on one node hold on the next call to another: a Deny added to a user's
+// policy on C refuses that user on A; a signature revoked on B stops the
+// deployment of that code on C.
+func TestNodesW1AWSCLI(t *testing.T) {
+	requireAWSCLI(t)
+	dsn := pgtest.DSN(t)
+	store := s3test.VersityGW(t)
+	bin := signetBinary(t)
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, bin, "a", dsn, keyFile, store.URL())
+	b := startNode(t, bin, "b", dsn, keyFile, store.URL())
+	c := startNode(t, bin, "c", dsn, keyFile, store.URL())
+	admin := filepath.Join(a.dir, "credentials")
+	cli := func(n *node, args ...string) string { t.Helper(); return awsCLIAs(t, n, admin, args...) }
+	work := t.TempDir()
+	pkg := filepath.Join(work, "hello.zip")
+	if err := os.WriteFile(pkg, helloZip(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cli(a, "s3api", "create-bucket", "--bucket", "artifacts")
+	cli(a, "s3api", "put-bucket-versioning", "--bucket", "artifacts", "--versioning-configuration", "Status=Enabled")
+	version := field(t, cli(a, "s3api", "put-object", "--bucket", "artifacts", "--key", "hello.zip", "--body", pkg), "VersionId")
+	profileVersion := field(t, cli(b, "signer", "put-signing-profile", "--profile-name", "w1", "--platform-id", "AWSLambda-SHA384-ECDSA"), "profileVersionArn")
+	job := field(t, cli(c, "signer", "start-signing-job", "--profile-name", "w1",
+		"--source", `{"s3":{"bucketName":"artifacts","key":"hello.zip","version":"`+version+`"}}`,
+		"--destination", `{"s3":{"bucketName":"artifacts","prefix":"signed-"}}`), "jobId")
+	var signedKey string
+	for deadline := time.Now().Add(2 * time.Minute); signedKey == ""; time.Sleep(200 * time.Millisecond) {
+		out := cli(a, "signer", "describe-signing-job", "--job-id", job)
+		switch field(t, out, "status") {
+		case "Succeeded":
+			signedKey = field(t, out, "signedObject", "s3", "key")
+		case "Failed":
+			t.Fatalf("the signing job failed:\n%s", out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the signing job did not finish:\n%s", out)
+		}
+	}
+	csc := field(t, cli(b, "lambda", "create-code-signing-config", "--allowed-publishers", "SigningProfileVersionArns="+profileVersion,
+		"--code-signing-policies", "UntrustedArtifactOnDeployment=Enforce"), "CodeSigningConfig", "CodeSigningConfigArn")
+	role := field(t, cli(c, "iam", "create-role", "--role-name", "w1",
+		"--assume-role-policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		"Role", "Arn")
+	cli(c, "lambda", "create-function", "--function-name", "w1", "--runtime", "python3.12", "--handler", "lambda_function.lambda_handler",
+		"--role", role, "--code", "S3Bucket=artifacts,S3Key="+signedKey, "--code-signing-config-arn", csc)
+	result := filepath.Join(work, "out.json")
+	cli(b, "lambda", "invoke", "--function-name", "w1", "--cli-binary-format", "raw-in-base64-out", "--payload", `{"key1":"from node B"}`, result)
+	if got, _ := os.ReadFile(result); string(got) != `{"key1": "from node B"}` && string(got) != `{"key1":"from node B"}` {
+		t.Errorf("the function on node B returned %s", got)
+	}
+
+	// An IAM change on C holds on A.
+	cli(a, "iam", "create-user", "--user-name", "dev")
+	cli(a, "iam", "put-user-policy", "--user-name", "dev", "--policy-name", "read",
+		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:GetFunction","Resource":"*"}]}`)
+	key := cli(a, "iam", "create-access-key", "--user-name", "dev")
+	dev := filepath.Join(work, "dev-credentials")
+	if err := os.WriteFile(dev, []byte("[default]\naws_access_key_id = "+field(t, key, "AccessKey", "AccessKeyId")+
+		"\naws_secret_access_key = "+field(t, key, "AccessKey", "SecretAccessKey")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	awsCLIAs(t, b, dev, "lambda", "get-function", "--function-name", "w1")
+	cli(c, "iam", "put-user-policy", "--user-name", "dev", "--policy-name", "deny",
+		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"lambda:GetFunction","Resource":"*"}]}`)
+	// Nodes drop cached policies when PostgreSQL's notification arrives,
+	// and re-read them after 5 s whatever happens (docs/scale-out.md).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		out, err := runAWSCLI(t, a, dev, "lambda", "get-function", "--function-name", "w1")
+		if err != nil {
+			if !strings.Contains(out, "AccessDeniedException") {
+				t.Fatalf("dev on node A after the Deny: %v\n%s", err, out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node A still allows what node C denied")
+		}
+	}
+
+	// A revocation on B stops the deployment on C.
+	cli(b, "signer", "revoke-signature", "--job-id", job, "--reason", "built from a compromised commit")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		out, err := runAWSCLI(t, c, admin, "lambda", "update-function-code", "--function-name", "w1", "--s3-bucket", "artifacts", "--s3-key", signedKey)
+		if err != nil {
+			if !strings.Contains(out, "CodeVerificationFailedException") || !strings.Contains(out, "revoked") {
+				t.Fatalf("deploying revoked code on node C: %v\n%s", err, out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node C still deploys what node B revoked")
+		}
+	}
+	out, err := exec.Command(bin, "audit", "verify", "--database-url", dsn, "--master-key-file", keyFile).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "intact") {
+		t.Errorf("signet audit verify: %v\n%s", err, out)
 	}
 }
