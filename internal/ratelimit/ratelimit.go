@@ -21,6 +21,12 @@ type Limiter struct {
 	// ByAction overrides Default for some actions.
 	ByAction map[string]Limit
 	Now      func() time.Time
+	// Nodes, when set, is how many nodes share the limits (the live
+	// nodes on one database): each node's buckets then refill at
+	// Rate/Nodes and hold Burst/Nodes (at least one token), so that
+	// requests spread over the nodes by a balancer get the configured
+	// rate in all.
+	Nodes func() int
 
 	mu      sync.Mutex
 	buckets map[bucketKey]*bucket
@@ -50,6 +56,11 @@ func (l *Limiter) Allow(key, action string) bool {
 	}
 	if lim.Rate <= 0 {
 		return true
+	}
+	if l.Nodes != nil {
+		if n := l.Nodes(); n > 1 {
+			lim = Limit{Rate: lim.Rate / float64(n), Burst: max(1, lim.Burst/n)}
+		}
 	}
 	now := l.now()
 	l.mu.Lock()

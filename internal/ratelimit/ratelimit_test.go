@@ -45,3 +45,33 @@ func TestUnderTheRate(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedByNodes: with N nodes sharing the limits, each node's bucket
+// holds Burst/N and refills at Rate/N, so N nodes together allow what one
+// would; the share follows the number of nodes as it changes.
+func TestSharedByNodes(t *testing.T) {
+	now := time.Unix(0, 0)
+	nodes := 3
+	l := &Limiter{Default: Limit{Rate: 3, Burst: 6}, Now: func() time.Time { return now }, Nodes: func() int { return nodes }}
+	cases := []struct {
+		advance time.Duration
+		nodes   int
+		want    bool
+	}{
+		{0, 3, true}, {0, 3, true}, // 6/3 = 2 tokens
+		{0, 3, false},
+		{500 * time.Millisecond, 3, false}, // 3/3 = 1 token a second
+		{500 * time.Millisecond, 3, true},
+		{0, 3, false},
+		{time.Hour, 1, true}, {0, 1, true}, {0, 1, true}, {0, 1, true}, {0, 1, true}, {0, 1, true}, // alone: the whole burst
+		{0, 1, false},
+		{time.Hour, 10, true}, // more nodes than the burst: one token each
+		{0, 10, false},
+	}
+	for i, c := range cases {
+		now, nodes = now.Add(c.advance), c.nodes
+		if got := l.Allow("k", "a"); got != c.want {
+			t.Errorf("step %d (%d nodes): %v, want %v", i, c.nodes, got, c.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/keys"
@@ -174,5 +175,66 @@ func TestNodesShareChanges(t *testing.T) {
 	})
 	if _, err := viaB(k2).iam.ListRoles(ctx, &awsiam.ListRolesInput{}); err != nil {
 		t.Errorf("ListRoles through node B after the change: %v", err)
+	}
+}
+
+// TestNodesShareRateLimits: nodes sharing a database count each other by
+// their heartbeats and divide the rate limits among them, so a burst
+// spread over two nodes gets the configured burst in all (not twice it);
+// when one node is gone, the other has the whole limit again. The
+// limiter's clock is the test's.
+func TestNodesShareRateLimits(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	var clk clock
+	clk.Set(time.Now())
+	node := func() *servertest.Server {
+		return servertest.StartWithConfigAndClock(t, func(c *config.Config) {
+			c.DatabaseURL, c.MasterKeyFile = dsn, keyFile
+			c.RateLimits = config.RateLimits{Rate: 100, Burst: 100, Actions: map[string]config.RateLimit{"signer:GetSigningPlatform": {Rate: 8, Burst: 4}}}
+		}, clk.Now)
+	}
+	a, b := node(), node()
+	ctx := context.Background()
+	a.Heartbeat(ctx) // b started after a's first count
+	if a.LiveNodes() != 2 || b.LiveNodes() != 2 {
+		t.Fatalf("live nodes: A counts %d, B %d; want 2", a.LiveNodes(), b.LiveNodes())
+	}
+	viaA := userClient(t, a, "reader", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"signer:*","Resource":"*"}}`)
+	creds := viaA.Options().Credentials
+	viaB := signer.New(signer.Options{Region: "us-east-1", BaseEndpoint: aws.String(b.URL), Credentials: creds})
+	in := &signer.GetSigningPlatformInput{PlatformId: aws.String("AWSLambda-SHA384-ECDSA")}
+	noRetry := func(o *signer.Options) { o.RetryMaxAttempts = 1 }
+	burst := func(clients ...*signer.Client) (passed int) {
+		t.Helper()
+		for i := range 20 {
+			_, err := clients[i%len(clients)].GetSigningPlatform(ctx, in, noRetry)
+			switch {
+			case err == nil:
+				passed++
+			case apiCode(err) != "ThrottlingException":
+				t.Fatal(err)
+			}
+		}
+		return passed
+	}
+	// A burst of 20 at one instant, alternating between the nodes: the
+	// limit's burst of 4 in all.
+	if n := burst(viaA, viaB); n != 4 {
+		t.Errorf("a burst over two nodes at a limit of 8/s (burst 4): %d passed, want 4", n)
+	}
+	// B is gone; once its heartbeat is older than the window, A has the
+	// whole limit.
+	b.Stop()
+	clk.Set(clk.Now().Add(time.Minute))
+	a.Heartbeat(ctx)
+	if a.LiveNodes() != 1 {
+		t.Fatalf("A counts %d live nodes after B stopped, want 1", a.LiveNodes())
+	}
+	if n := burst(viaA); n != 4 {
+		t.Errorf("a burst on the only node left: %d passed, want 4", n)
 	}
 }

@@ -77,6 +77,12 @@ const maxUnsignedBody = 64 << 10
 
 // Server is a running installation.
 type Server struct {
+	// nodeID names this process among nodes sharing a database; started
+	// is when it opened; liveNodes counts those alive (see nodes.go).
+	nodeID    string
+	started   time.Time
+	liveNodes atomic.Int64
+
 	cfg      config.Config
 	log      *slog.Logger
 	lock     *os.File
@@ -183,6 +189,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	for _, o := range opts {
 		o(s)
 	}
+	s.nodeID, s.started = newNodeID(), s.now()
 	s.bodies = newBodyBudget(s.limits.bufferedBodies)
 	s.relayed = newBodyBudget(s.limits.relayedBodies)
 	if err := s.tighten(ctx); err != nil {
@@ -197,6 +204,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if err := s.tighten(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.shared() {
+		s.heartbeat(ctx)
 	}
 	return s, nil
 }
@@ -295,6 +305,9 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.authz = &authorizer{iam: s.IAM, limiter: rateLimiter(s.cfg.RateLimits, s.now)}
+	if s.authz.limiter != nil && s.shared() {
+		s.authz.limiter.Nodes = s.LiveNodes
+	}
 	lambda, err := s.openFunctions(ctx, inst)
 	if err != nil {
 		return err
@@ -704,6 +717,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		go func() { defer wg.Done(); s.destroyKMSKeys(jobsCtx) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); s.listenBus(jobsCtx) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.runHeartbeat(jobsCtx) }()
 		s.runWorkloads(jobsCtx)
 		wg.Wait()
 	}()

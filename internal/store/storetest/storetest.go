@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		"profiles/concurrent-updates": testConcurrentUpdates,
 		"keys/sealed":                 testSealedKeys,
 		"installation/once":           testInitializeOnce,
+		"installation/nodes":          testNodes,
 		"durability/reopen":           testReopen,
 	}
 	maps.Copy(tests, objectTests)
@@ -364,5 +365,37 @@ func testReopen(t *testing.T, open Opener) {
 	got, err := db.Signing.Profile(context.Background(), "alpha")
 	if err != nil || !equalProfiles(got, p) {
 		t.Errorf("after reopen Profile = %+v, %v", got, err)
+	}
+}
+
+// testNodes: heartbeats count the live nodes; a node not seen within the
+// window is not counted, and one not seen for an hour is forgotten.
+func testNodes(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	for _, hb := range []struct {
+		id string
+		at time.Time
+	}{{"a", t0}, {"b", t0.Add(20 * time.Second)}, {"a", t0.Add(25 * time.Second)}, {"c", t0.Add(-2 * time.Hour)}} {
+		if err := db.Heartbeat(ctx, hb.id, t0, hb.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		since time.Time
+		want  int
+	}{{t0.Add(-time.Minute), 2}, {t0.Add(22 * time.Second), 1}, {t0.Add(time.Minute), 0}, {t0.Add(-3 * time.Hour), 3}}
+	for _, c := range cases {
+		if n, err := db.LiveNodes(ctx, c.since); err != nil || n != c.want {
+			t.Errorf("LiveNodes(since %s) = %d, %v; want %d", c.since.Sub(t0), n, err, c.want)
+		}
+	}
+	// c's heartbeat came last but was stamped two hours back: a later
+	// heartbeat forgets it.
+	if err := db.Heartbeat(ctx, "b", t0, t0.Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.LiveNodes(ctx, t0.Add(-3*time.Hour)); n != 2 {
+		t.Errorf("%d nodes known after the forgetting, want 2", n)
 	}
 }
