@@ -59,6 +59,7 @@ type Monitor struct {
 	// to refuse reports older than its stop (default one hour).
 	TombstoneTTL time.Duration
 
+	changes    atomic.Int64 // see Changes
 	mu         sync.Mutex
 	entries    map[string]*entry
 	tombstones map[string]tombstone
@@ -191,6 +192,7 @@ func (m *Monitor) putLocked(w Workload) ([]check, bool) {
 			return nil, false
 		}
 		if sameContent(e.w, w) {
+			m.changes.Add(1)
 			e.w.SeenAt = w.SeenAt
 			e.w.Version = max(e.w.Version, w.Version)
 			return nil, false
@@ -209,6 +211,7 @@ func (m *Monitor) putLocked(w Workload) ([]check, bool) {
 		e = &entry{}
 		m.entries[w.ID] = e
 	}
+	m.changes.Add(1)
 	e.w = w
 	old := e.images
 	e.images = make([]*imageState, 0, len(w.Images))
@@ -247,6 +250,7 @@ func (m *Monitor) removeLocked(id string) bool {
 		delete(m.violations, violationKey{id, st.Image})
 	}
 	delete(m.entries, id)
+	m.changes.Add(1)
 	return true
 }
 
@@ -266,6 +270,7 @@ func (m *Monitor) Gone(ctx context.Context, id string, version int64) bool {
 	if version > 0 {
 		if t, ok := m.tombstones[id]; !ok || t.version < version {
 			m.tombstones[id] = tombstone{version: version, at: m.now()}
+			m.changes.Add(1)
 		}
 	}
 	if !m.removeLocked(id) {
@@ -344,6 +349,7 @@ func (m *Monitor) CheckAll(ctx context.Context) (Round, error) {
 	for id, t := range m.tombstones {
 		if start.Sub(t.at) > ttl {
 			delete(m.tombstones, id)
+			m.changes.Add(1)
 		}
 	}
 	type key struct{ source, scope, image string }
@@ -457,6 +463,7 @@ func (m *Monitor) run(ctx context.Context, checks []check) stats {
 	now := m.now()
 	var acts []action
 	m.mu.Lock()
+	m.changes.Add(1)
 	for i, c := range checks {
 		vd := verdicts[i]
 		if !vd.done {
@@ -545,6 +552,7 @@ func (m *Monitor) act(ctx context.Context, a action) {
 	m.mu.Lock()
 	if m.violations[a.key] == a.rec {
 		a.rec.v.Outcome, a.rec.failed, a.rec.acting = v.Outcome, failed, false
+		m.changes.Add(1)
 	}
 	m.mu.Unlock()
 
