@@ -200,6 +200,7 @@ type DB struct {
 	SSM         *SSM         // parameters
 	Secrets     *Secrets     // secrets and their rotations
 	Audit       *Audit       // the audit chain and its checkpoints
+	Workloads   *Workloads   // continuous validation's queued inputs and saved state
 }
 
 // The views: each is the database seen by one domain.
@@ -215,11 +216,12 @@ type (
 	SSM         struct{ *core }
 	Secrets     struct{ *core }
 	Audit       struct{ *core }
+	Workloads   struct{ *core }
 )
 
 func newDB(c *core) *DB {
 	return &DB{core: c, Signing: &Signing{c}, CodeSigning: &CodeSigning{c}, Lambda: &Lambda{c}, Logs: &Logs{c}, Objects: &Objects{c},
-		IAM: &IAM{c}, KMS: &KMS{c}, Keys: &Keys{c}, SSM: &SSM{c}, Secrets: &Secrets{c}, Audit: &Audit{c}}
+		IAM: &IAM{c}, KMS: &KMS{c}, Keys: &Keys{c}, SSM: &SSM{c}, Secrets: &Secrets{c}, Audit: &Audit{c}, Workloads: &Workloads{c}}
 }
 
 // core is the connection pool and the dialect the views share.

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 	maps.Copy(tests, identityTests)
 	maps.Copy(tests, kmsTests)
 	maps.Copy(tests, raceTests)
+	maps.Copy(tests, workloadTests)
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
 	}
