@@ -32,6 +32,11 @@ type Workloads struct {
 	// StopTask request shape) for an ECS task whose policy's action is
 	// evict.
 	ECSStopHook StopHook `yaml:"ecs_stop_hook"`
+	// LeaderLease, with database_url (several nodes), is how long the
+	// node running continuous validation holds that work without
+	// renewing it (renewed every tenth of it): the bound on how long the
+	// work waits when that node dies (default 30s; at least 1s).
+	LeaderLease string `yaml:"leader_lease"`
 }
 
 // KubernetesSource is how Signet reaches the Kubernetes API server.
@@ -67,6 +72,14 @@ func (w *Workloads) Interval() time.Duration {
 	return 5 * time.Minute
 }
 
+// Lease returns LeaderLease parsed, or the default.
+func (w *Workloads) Lease() time.Duration {
+	if d, err := time.ParseDuration(w.LeaderLease); err == nil && d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
 // ListEvery returns Kubernetes.ListInterval parsed, or the default.
 func (w *Workloads) ListEvery() time.Duration {
 	if d, err := time.ParseDuration(w.Kubernetes.ListInterval); err == nil && d > 0 {
@@ -77,7 +90,7 @@ func (w *Workloads) ListEvery() time.Duration {
 
 func (w *Workloads) validate(a *Admission) error {
 	var errs []error
-	for field, v := range map[string]string{"check_interval": w.CheckInterval, "kubernetes.list_interval": w.Kubernetes.ListInterval} {
+	for field, v := range map[string]string{"check_interval": w.CheckInterval, "kubernetes.list_interval": w.Kubernetes.ListInterval, "leader_lease": w.LeaderLease} {
 		if v == "" {
 			continue
 		}

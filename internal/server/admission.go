@@ -383,7 +383,12 @@ func (s *Server) onRevocation(ctx context.Context, r signing.Revocation) {
 	}
 	s.publish(ctx, busRevocation, r.Deps()...)
 	if s.workloads != nil {
-		go s.workloads.monitor.Revoked(context.WithoutCancel(ctx), r.Deps())
+		go func() {
+			if _, _, err := s.submitWorkloadInput(context.WithoutCancel(ctx), workloadInput{Op: "revoked", Deps: r.Deps()}, false); err != nil {
+				// The next round checks every workload anyway.
+				s.log.WarnContext(ctx, "failed to queue a revocation for continuous validation", "err", err)
+			}
+		}()
 	}
 }
 

@@ -100,6 +100,10 @@ func (s *Server) applyBus(ctx context.Context, m busMessage) {
 		if s.Invoke != nil && s.Invoke.Pool != nil {
 			s.Invoke.Pool.Evict(arg)
 		}
+	case busWorkloads:
+		s.wakeWorkloads()
+	case busWorkloadState:
+		s.wakeWorkloadState()
 	default:
 		s.log.WarnContext(ctx, "ignored a message of an unknown kind from another node", "kind", m.Kind)
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/signet/signet/internal/admission"
@@ -32,6 +33,11 @@ type workloads struct {
 	monitor   *inventory.Monitor
 	kube      *kube.Client
 	notifying chan struct{}
+	// With nodes sharing a database (workloadsnodes.go): whether this
+	// node holds the lease, and the wake-ups of its queue loop and, when
+	// it does not hold it, of its reading of the saved state.
+	leading         atomic.Bool
+	wake, stateWake chan struct{}
 
 	mu         sync.Mutex
 	violations map[string]int64 // rule → count, for /metrics
@@ -47,7 +53,8 @@ func (s *Server) openWorkloads(ctx context.Context) error {
 	if s.admission == nil {
 		return errors.New("workloads: continuous validation needs admission.policies")
 	}
-	wl := &workloads{notifying: make(chan struct{}, maxNotifying), violations: map[string]int64{}}
+	wl := &workloads{notifying: make(chan struct{}, maxNotifying), violations: map[string]int64{},
+		wake: make(chan struct{}, 1), stateWake: make(chan struct{}, 1)}
 	m := &inventory.Monitor{Checker: inventory.CheckerFunc(s.checkWorkloadImage), Log: s.log, OnViolation: s.onViolation}
 	if k := wc.Kubernetes; k.Kubeconfig != "" || k.InCluster {
 		c, err := kube.New(kube.Config{Kubeconfig: k.Kubeconfig, InCluster: k.InCluster, Context: k.Context})
@@ -97,7 +104,11 @@ func (s *Server) openWorkloads(ctx context.Context) error {
 			}
 			w.Images = append(w.Images, ref)
 		}
-		go m.Observe(context.WithoutCancel(ctx), w)
+		go func() {
+			if _, _, err := s.submitWorkloadInput(context.WithoutCancel(ctx), workloadInput{Op: "observe", Workload: &w}, false); err != nil {
+				s.log.WarnContext(ctx, "failed to queue an admitted pod for continuous validation", "workload", w.ID, "err", err)
+			}
+		}()
 	}
 	return nil
 }
@@ -142,31 +153,41 @@ func (s *Server) runWorkloads(ctx context.Context) {
 	if s.workloads == nil {
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.workloads.monitor.Run(ctx, s.cfg.Workloads.Interval()) }()
-	if c := s.workloads.kube; c != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(s.cfg.Workloads.ListEvery())
-			defer t.Stop()
-			for {
-				pods, err := c.ListPods(ctx)
-				if err != nil {
-					s.log.WarnContext(ctx, "failed to list the cluster's pods", "err", err)
-				} else {
-					s.workloads.monitor.Replace(ctx, inventory.SourceKubernetes, pods)
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		}()
+	if s.shared() {
+		s.runSharedWorkloads(ctx)
+		return
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { s.workloads.monitor.Run(ctx, s.cfg.Workloads.Interval()) })
+	wg.Go(func() { s.listPods(ctx) })
 	wg.Wait()
+}
+
+// listPods replaces the Kubernetes part of the inventory with the
+// cluster's running pods every list interval, until ctx ends (nothing
+// without a cluster).
+func (s *Server) listPods(ctx context.Context) {
+	c := s.workloads.kube
+	if c == nil {
+		return
+	}
+	t := time.NewTicker(s.cfg.Workloads.ListEvery())
+	defer t.Stop()
+	for {
+		pods, err := c.ListPods(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.WarnContext(ctx, "failed to list the cluster's pods", "err", err)
+			}
+		} else {
+			s.workloads.monitor.Replace(ctx, inventory.SourceKubernetes, pods)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Workloads is the inventory of running workloads, nil when continuous
@@ -207,15 +228,27 @@ func (s *Server) ecsEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "signet: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	m := s.workloads.monitor
-	var changed bool
+	in := workloadInput{Op: "gone", ID: wl.ID, Version: wl.Version}
 	if running {
-		changed = m.Observe(r.Context(), wl)
+		in = workloadInput{Op: "observe", Workload: &wl}
+	}
+	changed, known, err := s.submitWorkloadInput(r.Context(), in, true)
+	if err != nil {
+		// EventBridge retries an API destination's 5xx.
+		s.log.ErrorContext(r.Context(), "failed to queue an ECS event", "task", wl.ID, "err", err)
+		http.Error(w, "signet: the event could not be recorded; send it again", http.StatusServiceUnavailable)
+		return
+	}
+	out := map[string]any{"taskArn": wl.ID, "running": running}
+	if known {
+		out["changed"] = changed
 	} else {
-		changed = m.Gone(r.Context(), wl.ID, wl.Version)
+		// Queued for the node that runs continuous validation, which
+		// has not answered yet (it may be taking over).
+		out["queued"] = true
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"taskArn": wl.ID, "running": running, "changed": changed})
+	json.NewEncoder(w).Encode(out)
 }
 
 // writeWorkloadMetrics adds the continuous validation series to /metrics.

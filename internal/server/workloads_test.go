@@ -27,6 +27,9 @@ import (
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/images/registrytest"
 	"github.com/signet/signet/internal/inventory"
+	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/server/servertest"
+	"github.com/signet/signet/internal/store/pgtest"
 )
 
 // fakeAPIServer is the part of a Kubernetes API server continuous
@@ -294,5 +297,123 @@ func TestWorkloadsECSEvents(t *testing.T) {
 	}
 	if code, out := post(ecsEvent(task, "STOPPED", 4, e.refs["unsigned"], d), "Bearer "+secret); code != 200 || out["changed"] != true || len(mon.Violations()) != 0 {
 		t.Errorf("stopped: %d %v, violations %v", code, out, mon.Violations())
+	}
+}
+
+// TestNodesShareWorkloads: continuous validation on two nodes sharing a
+// database. One node holds the work; events sent to the other are queued
+// for it and answered with what they changed; a violation is acted on
+// once, and both nodes list it. When the holder stops, the other takes
+// over from the saved state (acting on nothing twice) and a revocation
+// made there stops the task whose signature it revokes.
+func TestNodesShareWorkloads(t *testing.T) {
+	registrytest.Tool(t, "registry", "SIGNET_REGISTRY")
+	dsn := pgtest.DSN(t)
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	stops := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Task string }
+		json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		stops[req.Task]++
+		mu.Unlock()
+		w.Write([]byte(`{"task":{}}`))
+	}))
+	defer hook.Close()
+	stopped := func(task string) int { mu.Lock(); defer mu.Unlock(); return stops[task] }
+	const secret = "a-long-enough-shared-secret"
+	e := newAdmissionEnv(t, func(reg *registrytest.Registry, c *config.Config) {
+		c.DatabaseURL, c.MasterKeyFile = dsn, keyFile
+		c.Admission.Policies = append(c.Admission.Policies, config.AdmissionPolicy{Name: "ecs", Images: []string{reg.Host + "/*"}, Profiles: []string{"images"}, Action: "evict"})
+		c.Workloads.ECSEventsSecret = secret
+		c.Workloads.ECSStopHook.URL = hook.URL
+		c.Workloads.LeaderLease = "2s"
+	})
+	acfg := e.srv.Config()
+	other := servertest.StartWith(t, func(c *config.Config) {
+		c.DatabaseURL, c.MasterKeyFile = dsn, keyFile
+		c.Admission, c.Workloads = acfg.Admission, acfg.Workloads
+		c.Admission.Listen = "127.0.0.1:0"
+	})
+	nodes := []*servertest.Server{e.srv, other}
+	var leader, follower *servertest.Server
+	waitFor(t, "one node to run continuous validation", func() bool {
+		switch {
+		case nodes[0].WorkloadsLeader() && !nodes[1].WorkloadsLeader():
+			leader, follower = nodes[0], nodes[1]
+		case nodes[1].WorkloadsLeader() && !nodes[0].WorkloadsLeader():
+			leader, follower = nodes[1], nodes[0]
+		}
+		return leader != nil
+	})
+	digestOf := func(ref string) string {
+		digest, err := e.srv.Admission().Policies[0].Verifier.Resolve(context.Background(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, d, _ := strings.Cut(digest, "@")
+		return d
+	}
+	post := func(srv *servertest.Server, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/ecs/events", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("POST /ecs/events: %d %v", resp.StatusCode, err)
+		}
+		return out
+	}
+	// answered: the holder's answer came (changed as want), or the event
+	// is queued (a loaded machine: the answer is bounded in time).
+	answered := func(out map[string]any, want bool) {
+		t.Helper()
+		if out["queued"] != true && out["changed"] != want {
+			t.Errorf("answer %v, want changed: %v", out, want)
+		}
+	}
+	unsignedTask := "arn:aws:ecs:us-east-1:111122223333:task/shop/unsigned0001"
+	signedTask := "arn:aws:ecs:us-east-1:111122223333:task/shop/signed000001"
+	answered(post(follower, ecsEvent(unsignedTask, "RUNNING", 3, e.refs["unsigned"], digestOf(e.refs["unsigned"]))), true)
+	answered(post(follower, ecsEvent(signedTask, "RUNNING", 3, e.refs["signed"], digestOf(e.refs["signed"]))), true)
+	for _, n := range nodes {
+		waitFor(t, "both nodes to list the stopped violation", func() bool {
+			v := n.Workloads().Violations()
+			return len(v) == 1 && v[0].Workload.ID == unsignedTask && v[0].Outcome == inventory.OutcomeStopped
+		})
+		waitFor(t, "both nodes to list the compliant task", func() bool {
+			for _, st := range n.Workloads().Workloads() {
+				if st.Workload.ID == signedTask && len(st.Images) == 1 && st.Images[0].Checked && st.Images[0].Result.Compliant {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	answered(post(leader, ecsEvent(unsignedTask, "RUNNING", 3, e.refs["unsigned"], digestOf(e.refs["unsigned"]))), false) // a duplicate
+
+	// The holder stops; the other takes over from the saved state.
+	leader.Stop()
+	waitFor(t, "the other node to take over", follower.WorkloadsLeader)
+	if _, err := follower.Signer().RevokeSignature(context.Background(), &signer.RevokeSignatureInput{JobId: aws.String(e.jobs["signed"]),
+		Reason: aws.String("built from a compromised commit")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the revoked task to be stopped", func() bool { return stopped(signedTask) == 1 })
+	if n := stopped(unsignedTask); n != 1 {
+		t.Errorf("the unsigned task was stopped %d times, want once", n)
+	}
+	v := follower.Workloads().Violations()
+	if len(v) != 2 {
+		t.Errorf("violations after the takeover: %+v", v)
 	}
 }
