@@ -53,6 +53,8 @@ Server:
   signet serve [--data-dir DIR] [--listen ADDR] [--config FILE]
   signet migrate [--data-dir DIR | --database-url URL] [--apply]   show (and apply) pending schema migrations
   signet store copy --from sqlite://DATA_DIR --to postgres://…       move a stopped installation to PostgreSQL
+  signet store gc [--data-dir DIR | --database-url URL --object-store-url URL] [--grace 1h] [--dry-run]
+                                                                    delete object data nothing refers to
 
 Signing profiles and platforms:
   signet platforms

@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/signet/signet/internal/objects/blobstore"
+	"github.com/signet/signet/internal/server"
 	"github.com/signet/signet/internal/store"
 )
 
@@ -19,8 +22,11 @@ import (
 // share. The server must be stopped: a copy of a database being written
 // is not a consistent one.
 func storeCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "gc" {
+		return storeGC(ctx, args[1:], stdout)
+	}
 	if len(args) == 0 || args[0] != "copy" {
-		return usageError("store needs a subcommand: copy")
+		return usageError("store needs a subcommand: copy or gc")
 	}
 	fs := flag.NewFlagSet("store copy", flag.ContinueOnError)
 	from := fs.String("from", "", "the embedded installation: sqlite://DATA_DIR (or the data directory's path)")
@@ -81,5 +87,60 @@ func storeCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "copied %d rows of %d tables; start the nodes with database_url set to the target and master_key_file set to %s\n",
 		total, len(report), filepath.Join(filepath.Dir(mainPath), "master.key"))
+	return nil
+}
+
+// storeGC runs `signet store gc`: it deletes the object data nothing in
+// the metadata refers to and older than --grace (what a process that
+// died between writing data and recording it left), as the server does
+// every hour. It is safe while the server runs: data younger than the
+// grace period is left alone.
+func storeGC(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("store gc", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "an embedded installation: its data directory (signet.db and objects/)")
+	dbURL := fs.String("database-url", "", "nodes sharing a database: its postgres:// URL (with --object-store-url)")
+	objURL := fs.String("object-store-url", "", "nodes sharing a database: their object_store_url (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+	grace := fs.Duration("grace", time.Hour, "leave data younger than this alone (data is written a moment before it is recorded)")
+	dry := fs.Bool("dry-run", false, "list what would be deleted, delete nothing")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || (*dataDir == "") == (*dbURL == "") || (*dbURL == "") != (*objURL == "") {
+		return usageError("store gc takes --data-dir DIR, or --database-url postgres://… --object-store-url URL")
+	}
+	if *grace < 0 {
+		return usageError("store gc --grace must not be negative")
+	}
+	dsn, dataURL := *dbURL, *objURL
+	if *dataDir != "" {
+		dsn, dataURL = filepath.Join(*dataDir, "signet.db"), "file://"+filepath.Join(*dataDir, "objects")
+		if !fileExists(dsn) {
+			return &hintError{fmt.Errorf("no signet.db in %s", *dataDir), []string{"give the data directory of 'signet serve' (--data-dir)"}}
+		}
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	data, err := blobstore.Open(ctx, dataURL)
+	if err != nil {
+		return err
+	}
+	defer data.Close()
+	r, err := server.SweepObjectData(ctx, db, data, time.Now().Add(-*grace), *dry)
+	if err != nil {
+		return err
+	}
+	verb := "deleted"
+	if *dry {
+		verb = "would delete"
+	}
+	for _, p := range r.Deleted {
+		fmt.Fprintf(stdout, "%s %s\n", verb, p)
+	}
+	fmt.Fprintf(stdout, "%d paths in the object data store: %d referenced, %d unreferenced but younger than %s, %d %s\n",
+		r.Listed, r.Listed-r.Young-len(r.Deleted), r.Young, *grace, len(r.Deleted), verb)
 	return nil
 }

@@ -719,6 +719,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		go func() { defer wg.Done(); s.listenBus(jobsCtx) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); s.runHeartbeat(jobsCtx) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.runObjectGC(jobsCtx) }()
 		s.runWorkloads(jobsCtx)
 		wg.Wait()
 	}()

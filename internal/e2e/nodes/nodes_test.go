@@ -32,6 +32,7 @@ import (
 	"github.com/signet/signet/internal/e2e/e2etest"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/objects/s3test"
+	sstore "github.com/signet/signet/internal/store"
 	"github.com/signet/signet/internal/store/pgtest"
 )
 
@@ -529,6 +530,45 @@ def handler(event, context):
 	out, err := exec.Command(bin, "audit", "verify", "--database-url", dsn, "--master-key-file", keyFile).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "intact") {
 		t.Errorf("signet audit verify: %v\n%s", err, out)
+	}
+	// No object half-visible, none orphaned: every path the metadata
+	// refers to is in the object store, and once signet store gc has
+	// deleted what the killed node wrote but never recorded, nothing else
+	// is.
+	out, err = exec.Command(bin, "store", "gc", "--database-url", dsn, "--object-store-url", store.URL(), "--grace", "0s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("signet store gc: %v\n%s", err, out)
+	}
+	t.Logf("signet store gc after the kill: %s", bytes.TrimSpace(out))
+	db, err := sstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	refs, err := db.ReferencedBlobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{}
+	pages := s3.NewListObjectsV2Paginator(store.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(store.Bucket)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			held[aws.ToString(o.Key)] = true
+		}
+	}
+	for p := range refs {
+		if !held[p] {
+			t.Errorf("the metadata refers to %s, which the object store lacks", p)
+		}
+	}
+	for p := range held {
+		if !refs[p] {
+			t.Errorf("the object store holds %s, which nothing refers to", p)
+		}
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		t.Fatal("canceled")

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
@@ -166,4 +167,25 @@ func (s *Store) Exists(ctx context.Context, path string) (bool, error) {
 		return false, err
 	}
 	return ok, nil
+}
+
+// List calls fn with every path the store holds and its modification
+// time, in no particular order, until fn returns an error.
+func (s *Store) List(ctx context.Context, fn func(path string, modified time.Time) error) error {
+	it := s.b.List(nil)
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("failed to list the object data store: %w", err)
+		}
+		if obj.IsDir {
+			continue
+		}
+		if err := fn(obj.Key, obj.ModTime); err != nil {
+			return err
+		}
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
+	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/store"
 )
@@ -14,6 +16,7 @@ import (
 // objectTests are the conformance tests of objects.MetaStore.
 var objectTests = map[string]func(*testing.T, Opener){
 	"objects/buckets":          testBuckets,
+	"objects/referenced-blobs": testReferencedBlobs,
 	"objects/delete-bucket":    testDeleteBucket,
 	"objects/null-versions":    testNullVersions,
 	"objects/enabled-versions": testEnabledVersions,
@@ -509,5 +512,44 @@ func testObjectsReopen(t *testing.T, open Opener) {
 	}
 	if _, err := db.Objects.Upload(ctx, "u1"); err != nil {
 		t.Errorf("upload after reopen: %v", err)
+	}
+}
+
+// testReferencedBlobs: every path the metadata refers to, from every
+// table that holds one, and none other.
+func testReferencedBlobs(t *testing.T, open Opener) {
+	db, _ := open(t)
+	ctx := context.Background()
+	mustBucket(t, db, "b", objects.VersioningEnabled)
+	putVersion(t, db, "b", "k", "v1", "data/b/1")
+	putVersion(t, db, "b", "k", "v2", "data/b/2")
+	putMarker(t, db, "b", "k", "v3")
+	if err := db.Objects.CreateUpload(ctx, objects.Upload{ID: "u1", Bucket: "b", Key: "big", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Objects.PutPart(ctx, objects.Part{UploadID: "u1", Number: 1, Size: 1, ETag: "e", Path: "parts/u1/00001", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	f := functions.Function{Name: "f", Runtime: "python3.12", Handler: "a.b", Role: "r", Timeout: 3, MemorySize: 128, CodePath: "functions/f/1", LastModified: t0}
+	if err := db.Lambda.CreateFunction(ctx, f, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Lambda.PublishVersion(ctx, "f", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Lambda.UpdateFunction(ctx, "f", func(f *functions.Function) error { f.CodePath = "functions/f/2"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Lambda.PublishLayer(ctx, functions.LayerVersion{Name: "deps", CodePath: "layers/deps/1", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := db.ReferencedBlobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"data/b/1", "data/b/2", "functions/f/1", "functions/f/2", "layers/deps/1", "parts/u1/00001"}
+	got := slices.Sorted(maps.Keys(refs))
+	if !slices.Equal(got, want) {
+		t.Errorf("ReferencedBlobs = %v, want %v", got, want)
 	}
 }
