@@ -159,8 +159,12 @@ type Controller struct {
 	// Admitted, if set, is told of every pod admitted (for the
 	// inventory of running workloads).
 	Admitted func(ctx context.Context, a Admission)
-	Now      func() time.Time
-	Log      *slog.Logger
+	// BeforeCache, if set, is called before a verdict is taken from the
+	// Cache: nodes sharing a database drop verdicts there that another
+	// node's revocation made stale.
+	BeforeCache func(ctx context.Context)
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 func (c *Controller) now() time.Time {
@@ -207,6 +211,9 @@ func (c *Controller) Check(ctx context.Context, namespace, image string) Verdict
 	}
 	v.Ref = digestRef
 	if c.Cache != nil {
+		if c.BeforeCache != nil {
+			c.BeforeCache(ctx)
+		}
 		if cv, ok := c.Cache.Get(p.CurrentVersion(), digestRef); ok {
 			cv.Image, cv.Cached = image, true
 			return cv

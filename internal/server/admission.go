@@ -77,6 +77,9 @@ func (s *Server) openAdmission(ctx context.Context) error {
 	ctl := &admission.Controller{
 		Cache: &admission.Cache{NegativeTTL: ac.NegativeCacheTTLDuration()},
 		Log:   s.log,
+		// Before a cached verdict: a revocation committed since by any
+		// node drops the verdicts (forgetVerdicts).
+		BeforeCache: func(ctx context.Context) { s.Profiles.Freshen(ctx) },
 		Audit: func(ctx context.Context, e audit.Event) {
 			if err := s.auditWriter.Append(context.WithoutCancel(ctx), e, false); err != nil {
 				s.log.ErrorContext(ctx, "failed to write an audit event", "err", err)
@@ -389,6 +392,14 @@ func (s *Server) onRevocation(ctx context.Context, r signing.Revocation) {
 				s.log.WarnContext(ctx, "failed to queue a revocation for continuous validation", "err", err)
 			}
 		}()
+	}
+}
+
+// forgetVerdicts drops every cached admission verdict: a revocation
+// another node committed may have made any of them stale.
+func (s *Server) forgetVerdicts() {
+	if s.admission != nil && s.admission.Cache != nil {
+		s.admission.Cache.Purge()
 	}
 }
 

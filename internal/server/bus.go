@@ -36,7 +36,7 @@ type busMessage struct {
 
 // publish tells the other nodes; without a shared database, nothing.
 func (s *Server) publish(ctx context.Context, kind string, args ...string) {
-	if !s.shared() {
+	if !s.shared() || s.deaf {
 		return
 	}
 	b, _ := json.Marshal(busMessage{Kind: kind, Args: args})
@@ -53,7 +53,7 @@ func (s *Server) publish(ctx context.Context, kind string, args ...string) {
 
 // listenBus applies the other nodes' messages until ctx ends.
 func (s *Server) listenBus(ctx context.Context) {
-	if !s.shared() {
+	if !s.shared() || s.deaf {
 		return
 	}
 	s.db.Listen(ctx, busChannel, s.dropCaches, func(payload string) {

@@ -82,6 +82,7 @@ type Server struct {
 	nodeID    string
 	started   time.Time
 	liveNodes atomic.Int64
+	deaf      bool // WithoutNotifications
 
 	cfg      config.Config
 	log      *slog.Logger
@@ -162,6 +163,13 @@ type Option func(*Server)
 // installation that lives in the past.
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
+}
+
+// WithoutNotifications makes a node that shares a database neither
+// listen to the other nodes' notifications nor send its own: tests use
+// it to show what holds without them (the bounds of docs/scale-out.md).
+func WithoutNotifications() Option {
+	return func(s *Server) { s.deaf = true }
 }
 
 // Paths inside the data directory.
@@ -284,7 +292,10 @@ func (s *Server) open(ctx context.Context) error {
 	s.Profiles = &signing.Service{Store: s.db.Signing, Issuer: s.Authority, Account: inst.Account, Timestamper: s.TSA,
 		Jobs: s.db.Signing, Objects: signingObjects{s.Objects}, Wake: wakeup.Notify, CRLValidity: s.cfg.CRLValidityDuration(), Now: s.now,
 		OnRevocation: s.onRevocation, OnPayloadSigned: s.onPayloadSigned,
-		ScanAllowlist: s.cfg.SecretScan.Allowlist(), OnScanFindings: s.onScanFindings}
+		ScanAllowlist: s.cfg.SecretScan.Allowlist(), OnScanFindings: s.onScanFindings,
+		// Nodes sharing the database: a revocation another node answered
+		// holds here from then on, notification or not.
+		SharedStore: s.shared(), OnRevocationsElsewhere: s.forgetVerdicts}
 	s.ocsp = revocation.OCSPHandler(s.Profiles, s.log)
 	s.runner = &signing.Runner{Service: s.Profiles, Log: s.log, Wakeup: wakeup}
 	// The data directory lock makes this the only node on an embedded

@@ -102,6 +102,7 @@ func (c *respCache) clear() {
 // intermediate, with the revocation's effective time as invalidity date,
 // so that verifiers keep trusting signatures made before it.
 func (s *Service) RootCRL(ctx context.Context) ([]byte, error) {
+	s.Freshen(ctx)
 	now := s.now()
 	der, gen, ok := s.crls.get("crl:root", now, s.refreshAfter())
 	if ok {
@@ -131,6 +132,7 @@ func (s *Service) RootCRL(ctx context.Context) ([]byte, error) {
 // certificates of its revoked signatures (no invalidity date: a revoked
 // signature is never trusted).
 func (s *Service) ProfileCRL(ctx context.Context, name, version string) ([]byte, error) {
+	s.Freshen(ctx)
 	now := s.now()
 	issuer := name + "/" + version
 	der, gen, ok := s.crls.get("crl:"+issuer, now, s.refreshAfter())
@@ -194,6 +196,7 @@ func invalidityDate(t time.Time) (pkix.Extension, error) {
 // CAcrl returns the CRL of a CA that has revoked nothing (such as the
 // time-stamping root), under the issuer name given.
 func (s *Service) CAcrl(ctx context.Context, issuer string, ca pki.CA) ([]byte, error) {
+	s.Freshen(ctx)
 	now := s.now()
 	der, gen, ok := s.crls.get("crl:"+issuer, now, s.refreshAfter())
 	if ok {

@@ -102,6 +102,7 @@ func (s *Service) OCSP(ctx context.Context, path string, der []byte) ([]byte, er
 	if err != nil {
 		return nil, &OCSPError{ocsp.Malformed, err}
 	}
+	s.Freshen(ctx)
 	now := s.now()
 	key := "ocsp:" + path + ":" + hex.EncodeToString(req.nameHash) + ":" + hex.EncodeToString(req.keyHash) + ":" + req.serial.Text(16)
 	cached, gen, ok := s.crls.get(key, now, s.refreshAfter())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/notaryproject/tspclient-go"
@@ -55,6 +56,10 @@ type Store interface {
 	// NextCRLNumber returns a CRL number for issuer greater than any it
 	// returned before.
 	NextCRLNumber(ctx context.Context, issuer string) (int64, error)
+	// RevocationEpoch counts the revocations committed (RevokeVersion
+	// and the revocations of JobStore.UpdateJob, each in its own
+	// transaction).
+	RevocationEpoch(ctx context.Context) (int64, error)
 }
 
 // ProfileQuery selects profiles for ListProfiles.
@@ -105,8 +110,46 @@ type Service struct {
 	// (the job signs). The findings never hold the secrets.
 	OnScanFindings func(ctx context.Context, j Job, failed bool, findings []secretscan.Finding)
 
+	// SharedStore says other processes revoke in the same Store (nodes
+	// sharing a database): before answering from its cached CRLs and
+	// OCSP responses the Service then compares the Store's revocation
+	// count with the one they were made under (see Freshen).
+	SharedStore bool
+	// OnRevocationsElsewhere, if set, is called when Freshen finds
+	// revocations another process committed, so that other caches
+	// resting on revocation status (admission verdicts) are dropped too.
+	OnRevocationsElsewhere func()
+
 	crls       respCache // CRLs and OCSP responses
 	responders responders
+	epoch      atomic.Int64 // the revocation count the cached responses were made under
+}
+
+// Freshen drops the cached CRLs and OCSP responses if a revocation was
+// committed since they were made, by this process or another sharing the
+// Store, and reports whether it did. Without SharedStore it does nothing
+// (this process's own revocations clear the cache as they commit). A
+// revocation is thus in force on every node as soon as it is answered,
+// whether or not the nodes' notification has arrived.
+func (s *Service) Freshen(ctx context.Context) bool {
+	if !s.SharedStore {
+		return false
+	}
+	n, err := s.Store.RevocationEpoch(ctx)
+	if err != nil {
+		// Cannot tell: answer from nothing cached (issuing reads the
+		// revocations themselves).
+		s.crls.clear()
+		return true
+	}
+	if old := s.epoch.Swap(n); old == n {
+		return false
+	}
+	s.crls.clear()
+	if s.OnRevocationsElsewhere != nil {
+		s.OnRevocationsElsewhere()
+	}
+	return true
 }
 
 func (s *Service) now() time.Time {

@@ -203,9 +203,11 @@ func (s *Signing) UpdateJob(ctx context.Context, id string, fn func(*signing.Job
 		if err := fn(&j); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET revoked_at = ?, revoked_by = ?, revocation_reason = ? WHERE id = ?`),
-			unixNano(j.RevokedAt), j.RevokedBy, j.RevocationReason, id)
-		return err
+		if _, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_jobs SET revoked_at = ?, revoked_by = ?, revocation_reason = ? WHERE id = ?`),
+			unixNano(j.RevokedAt), j.RevokedBy, j.RevocationReason, id); err != nil {
+			return err
+		}
+		return s.bumpRevocationEpoch(ctx, tx)
 	})
 }
 

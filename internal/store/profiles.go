@@ -167,10 +167,30 @@ func (s *Signing) RevokeVersion(ctx context.Context, name, version string, fn fu
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profiles SET status = ?, status_reason = ? WHERE name = ?`), string(p.Status), p.StatusReason, name); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profile_versions SET revoked_at = ?, revocation_effective_from = ?, revoked_by = ?, revocation_reason = ? WHERE profile_name = ? AND version = ?`),
-			unixNano(v.RevokedAt), unixNano(v.EffectiveFrom), v.RevokedBy, v.RevocationReason, name, version)
-		return err
+		if _, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE signing_profile_versions SET revoked_at = ?, revocation_effective_from = ?, revoked_by = ?, revocation_reason = ? WHERE profile_name = ? AND version = ?`),
+			unixNano(v.RevokedAt), unixNano(v.EffectiveFrom), v.RevokedBy, v.RevocationReason, name, version); err != nil {
+			return err
+		}
+		return s.bumpRevocationEpoch(ctx, tx)
 	})
+}
+
+// bumpRevocationEpoch increments the revocation counter in tx, the
+// revocation's own transaction.
+func (s *Signing) bumpRevocationEpoch(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO revocation_epoch (id, n) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = revocation_epoch.n + 1`)
+	return err
+}
+
+// RevocationEpoch implements signing.Store: the number of revocations
+// committed (0 before the first).
+func (s *Signing) RevocationEpoch(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, `SELECT n FROM revocation_epoch WHERE id = 1`).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
 }
 
 // RevokedVersions implements signing.Store.

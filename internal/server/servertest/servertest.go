@@ -104,7 +104,19 @@ func startLogging(tb testing.TB, edit func(*config.Config), now func() time.Time
 	return startOn(tb, edit, now, level, false)
 }
 
+// StartWithOptions runs a server with a configuration edit and Open's
+// options.
+func StartWithOptions(tb testing.TB, edit func(*config.Config), opts ...server.Option) *Server {
+	tb.Helper()
+	return startOpts(tb, edit, nil, slog.LevelInfo, false, opts)
+}
+
 func startOn(tb testing.TB, edit func(*config.Config), now func() time.Time, level slog.Level, embedded bool) *Server {
+	tb.Helper()
+	return startOpts(tb, edit, now, level, embedded, nil)
+}
+
+func startOpts(tb testing.TB, edit func(*config.Config), now func() time.Time, level slog.Level, embedded bool, extra []server.Option) *Server {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -117,7 +129,7 @@ func startOn(tb testing.TB, edit func(*config.Config), now func() time.Time, lev
 	if os.Getenv(StoreEnv) == "postgres" && cfg.DatabaseURL == "" && !embedded {
 		cfg.DatabaseURL = postgresFor(tb, cfg.DataDir)
 	}
-	var opts []server.Option
+	opts := extra
 	if now != nil {
 		opts = append(opts, server.WithClock(now))
 	}

@@ -91,11 +91,26 @@ func testJobRevocation(t *testing.T, open Opener) {
 	if _, _, err := db.Signing.CreateJob(ctx, j); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := db.Signing.RevocationEpoch(ctx); err != nil || n != 0 {
+		t.Errorf("RevocationEpoch before any = %d, %v", n, err)
+	}
 	if err := db.Signing.UpdateJob(ctx, "r", func(j *signing.Job) error {
 		j.RevokedAt, j.RevokedBy, j.RevocationReason = t0.Add(time.Hour), "me", "why"
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	// A refused update counts nothing; a revoked profile version counts.
+	db.Signing.UpdateJob(ctx, "r", func(*signing.Job) error { return signing.ErrConflict })
+	mustCreate(t, db, "epoch")
+	if err := db.Signing.RevokeVersion(ctx, "epoch", "v000000001", func(p *signing.Profile, v *signing.Version) error {
+		v.RevokedAt, v.EffectiveFrom = t0, t0
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.Signing.RevocationEpoch(ctx); err != nil || n != 2 {
+		t.Errorf("RevocationEpoch after two revocations = %d, %v", n, err)
 	}
 	leaves, err := db.Signing.RevokedLeaves(ctx, "alpha", "v000000001")
 	if err != nil || len(leaves) != 1 || leaves[0].Serial != "0badc0de" || !leaves[0].RevokedAt.Equal(t0.Add(time.Hour)) {
