@@ -12,14 +12,25 @@ import (
 // database; each domain's methods live on its view (db.Signing, db.IAM,
 // …), so a service given its view sees nothing of the others'.
 func TestViewsStayNarrow(t *testing.T) {
-	var names []string
-	typ := reflect.TypeOf(&store.DB{})
-	for i := range typ.NumMethod() {
-		names = append(names, typ.Method(i).Name)
+	// What concerns the whole database, on purpose: add a method here
+	// only if it belongs to no domain.
+	whole := map[string]bool{
+		"Close": true, "Ping": true, "Engine": true, "Statements": true, "Contention": true, // the connection
+		"Migrate": true, "Pending": true, // the schema
+		"Setting": true, "AddSettings": true, "Initialize": true, // the installation
+		"Notify": true, "Listen": true, "Heartbeat": true, "LiveNodes": true, "AcquireLease": true, "ReleaseLease": true, // the nodes
+		"ReferencedBlobs": true, // what every domain's metadata refers to in the object store
 	}
-	sort.Strings(names)
-	if len(names) > 16 {
-		t.Errorf("*store.DB has %d methods, a domain's belong on its view: %v", len(names), names)
+	typ := reflect.TypeOf(&store.DB{})
+	var extra []string
+	for i := range typ.NumMethod() {
+		if name := typ.Method(i).Name; !whole[name] {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	if len(extra) > 0 {
+		t.Errorf("*store.DB has methods of a domain, which belong on its view: %v", extra)
 	}
 	for _, view := range []any{&store.Signing{}, &store.Lambda{}, &store.IAM{}, &store.Objects{}, &store.KMS{}} {
 		for _, name := range []string{"Close", "Migrate", "Initialize", "Notify"} {
