@@ -102,6 +102,7 @@ func storeGC(ctx context.Context, args []string, stdout io.Writer) error {
 	objURL := fs.String("object-store-url", "", "nodes sharing a database: their object_store_url (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	grace := fs.Duration("grace", time.Hour, "leave data younger than this alone (data is written a moment before it is recorded)")
 	dry := fs.Bool("dry-run", false, "list what would be deleted, delete nothing")
+	force := fs.Bool("force", false, "allow --grace under a minute (only with every node stopped)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -129,6 +130,13 @@ func storeGC(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer data.Close()
+	if err := server.CheckObjectStore(ctx, db, data); err != nil {
+		return err
+	}
+	if *grace < time.Minute && !*force {
+		return &hintError{fmt.Errorf("--grace %s could delete data a running node wrote a moment ago and is about to record", *grace),
+			[]string{"use --grace 1m or more while any signet serve runs on this installation; with every node stopped, add --force"}}
+	}
 	r, err := server.SweepObjectData(ctx, db, data, time.Now().Add(-*grace), *dry)
 	if err != nil {
 		return err

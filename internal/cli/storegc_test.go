@@ -73,6 +73,16 @@ func TestStoreGC(t *testing.T) {
 	if string(b) != "kept" {
 		t.Errorf("the referenced object reads %q", b)
 	}
+	// A store that records another installation is not swept.
+	if err := os.WriteFile(filepath.Join(dir, "objects", "signet-installation"), []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, stderr := gc(); code != 1 || !strings.Contains(stderr, "holds another installation's data") {
+		t.Errorf("a store of another installation: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, _, stderr := gc("--grace", "10s"); code == 0 || !strings.Contains(stderr, "holds another installation's data") {
+		t.Errorf("exit %d %s", code, stderr)
+	}
 	for _, args := range [][]string{{"store", "gc"}, {"store", "gc", "--data-dir", dir, "--database-url", "postgres://x"}, {"store", "gc", "--database-url", "postgres://x"}} {
 		var out, errb bytes.Buffer
 		if code := cli.Main(ctx, args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "store gc takes --data-dir DIR") {

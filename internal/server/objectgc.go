@@ -1,10 +1,20 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/signet/signet/internal/objects"
+	"github.com/signet/signet/internal/objects/blobstore"
+	"github.com/signet/signet/internal/store"
 )
 
 // The object data store can hold data nothing refers to: a process that
@@ -51,6 +61,75 @@ func (s *Server) runObjectGC(ctx context.Context) {
 	}
 }
 
+// InstallationMarker is the path, in the object data store, of the id of
+// the installation whose data it holds. Data nothing of an installation
+// refers to is garbage only if the store is that installation's alone:
+// two installations on one bucket would sweep each other's data away.
+const InstallationMarker = "signet-installation"
+
+// InstallationID names an installation: the SHA-256 of its root
+// certificate, in hex.
+func InstallationID(root *x509.Certificate) string {
+	sum := sha256.Sum256(root.Raw)
+	return hex.EncodeToString(sum[:16])
+}
+
+// ErrStoreOfAnother is returned when the object data store holds another
+// installation's data.
+var ErrStoreOfAnother = errors.New("the object data store holds another installation's data")
+
+// ClaimObjectStore records the installation in the object data store, or
+// checks that the one recorded there is this one.
+func ClaimObjectStore(ctx context.Context, data *blobstore.Store, id string) error {
+	return checkObjectStore(ctx, data, id, true)
+}
+
+// CheckObjectStore checks that the object data store is the one of the
+// installation whose database db is (signet store gc does not sweep a
+// store it cannot tell is the installation's own).
+func CheckObjectStore(ctx context.Context, db *store.DB, data *blobstore.Store) error {
+	v, err := db.Setting(ctx, settingRootCert)
+	if err != nil {
+		return fmt.Errorf("the database holds no installation: %w", err)
+	}
+	der, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return fmt.Errorf("the installation's root certificate: %w", err)
+	}
+	root, err := x509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("the installation's root certificate: %w", err)
+	}
+	return checkObjectStore(ctx, data, InstallationID(root), false)
+}
+
+func checkObjectStore(ctx context.Context, data *blobstore.Store, id string, claim bool) error {
+	ok, err := data.Exists(ctx, InstallationMarker)
+	if err != nil {
+		return err
+	}
+	if !ok && claim {
+		_, err := data.Write(ctx, InstallationMarker, bytes.NewReader([]byte(id+"\n")))
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("the object data store has no %s: start signet serve on it once, so that it records whose data it holds", InstallationMarker)
+	}
+	r, err := data.NewRangeReader(ctx, InstallationMarker, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, 1024))
+	if err != nil {
+		return err
+	}
+	if got := string(bytes.TrimSpace(b)); got != id {
+		return fmt.Errorf("%w (installation %s; this one is %s): give each installation its own bucket, or a prefix of its own (s3://BUCKET?prefix=NAME/)", ErrStoreOfAnother, got, id)
+	}
+	return nil
+}
+
 // SweepObjects deletes (or, dry, lists) the object data nothing refers
 // to that is older than grace.
 func (s *Server) SweepObjects(ctx context.Context, grace time.Duration, dry bool) (objects.SweepReport, error) {
@@ -66,5 +145,6 @@ func SweepObjectData(ctx context.Context, db interface {
 	if err != nil {
 		return objects.SweepReport{}, err
 	}
+	refs[InstallationMarker] = true
 	return objects.Sweep(ctx, data, refs, before, dry)
 }

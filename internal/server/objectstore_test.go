@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/objects/s3test"
+	"github.com/signet/signet/internal/server"
 	"github.com/signet/signet/internal/server/servertest"
 )
 
@@ -72,8 +74,8 @@ func TestS3CompatibleObjectStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			keys := backendKeys()
-			if len(keys) != 2 || !strings.HasPrefix(keys[0], "data/artifacts/") {
-				t.Errorf("the backend holds %v, want the source and the signed package under data/artifacts/", keys)
+			if len(keys) != 3 || !strings.HasPrefix(keys[0], "data/artifacts/") || keys[2] != server.InstallationMarker {
+				t.Errorf("the backend holds %v, want the source and the signed package under data/artifacts/, and the installation marker", keys)
 			}
 			versioningSemantics(t, front.S3())
 		})
@@ -170,4 +172,33 @@ func versioningSemantics(t *testing.T, c *s3.Client) {
 	if got, err := get("big", ""); err != nil || got != string(parts[0])+string(parts[1]) {
 		t.Errorf("multipart object: %d bytes, %v", len(got), err)
 	}
+}
+
+// TestObjectStoreOfAnotherInstallation: an installation does not start on
+// an object store that holds another installation's data (its hourly
+// sweep would delete that data, which its own metadata does not refer
+// to); a prefix of its own in the same bucket is fine.
+func TestObjectStoreOfAnotherInstallation(t *testing.T) {
+	backend := servertest.Start(t)
+	ctx := context.Background()
+	if _, err := backend.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shared")}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", backend.Creds.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", backend.Creds.SecretAccessKey)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	url := "s3://shared?endpoint=" + backend.URL + "&region=us-east-1&use_path_style=true"
+	servertest.StartWith(t, func(c *config.Config) { c.ObjectStoreURL = url })
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.Listen, cfg.ObjectStoreURL = t.TempDir(), "127.0.0.1:0", url
+	srv, err := server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		srv.Close()
+		t.Fatal("a second installation opened on the first one's object store")
+	}
+	if !errors.Is(err, server.ErrStoreOfAnother) || !strings.Contains(err.Error(), "prefix of its own") {
+		t.Errorf("Open = %v", err)
+	}
+	servertest.StartWith(t, func(c *config.Config) { c.ObjectStoreURL = url + "&prefix=second/" })
 }

@@ -284,6 +284,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openObjects(ctx); err != nil {
 		return err
 	}
+	if err := ClaimObjectStore(ctx, s.s3.data, InstallationID(inst.RootCert)); err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
 	// The in-process TSA's tokens are not re-verified on every signature
 	// (three P-384 verifications); the tests verify them with tspclient-go.
 	// The database is the jobs' queue and the object store holds their

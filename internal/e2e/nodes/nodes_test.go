@@ -535,7 +535,7 @@ def handler(event, context):
 	// refers to is in the object store, and once signet store gc has
 	// deleted what the killed node wrote but never recorded, nothing else
 	// is.
-	out, err = exec.Command(bin, "store", "gc", "--database-url", dsn, "--object-store-url", store.URL(), "--grace", "0s").CombinedOutput()
+	out, err = exec.Command(bin, "store", "gc", "--database-url", dsn, "--object-store-url", store.URL(), "--grace", "0s", "--force").CombinedOutput()
 	if err != nil {
 		t.Fatalf("signet store gc: %v\n%s", err, out)
 	}
@@ -566,7 +566,7 @@ def handler(event, context):
 		}
 	}
 	for p := range held {
-		if !refs[p] {
+		if !refs[p] && p != "signet-installation" {
 			t.Errorf("the object store holds %s, which nothing refers to", p)
 		}
 	}
