@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +124,66 @@ type Service struct {
 	crls       respCache // CRLs and OCSP responses
 	responders responders
 	epoch      atomic.Int64 // the revocation count the cached responses were made under
+	epochs     epochReads
+}
+
+// epochReads shares reads of the revocation count among concurrent
+// callers without ever giving one a count read before it asked: at most
+// one read is in flight, and callers arriving meanwhile wait for the next
+// read, which starts after they arrived (a burst of admission reviews
+// costs two reads, not one each).
+type epochReads struct {
+	mu      sync.Mutex
+	running bool
+	next    *epochRead // the read that starts when the running one ends
+}
+
+type epochRead struct {
+	done   chan struct{}
+	joined int // callers waiting for it
+	n      int64
+	err    error
+}
+
+func (e *epochReads) read(ctx context.Context, store Store) (int64, error) {
+	e.mu.Lock()
+	if !e.running {
+		e.running = true
+		e.mu.Unlock()
+		n, err := store.RevocationEpoch(ctx)
+		e.finish(ctx, store)
+		return n, err
+	}
+	if e.next == nil {
+		e.next = &epochRead{done: make(chan struct{})}
+	}
+	r := e.next
+	r.joined++
+	e.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.n, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// finish ends the running read and runs the waiting one, if any, for the
+// callers that joined it.
+func (e *epochReads) finish(ctx context.Context, store Store) {
+	for {
+		e.mu.Lock()
+		r := e.next
+		e.next = nil
+		if r == nil {
+			e.running = false
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+		r.n, r.err = store.RevocationEpoch(context.WithoutCancel(ctx))
+		close(r.done)
+	}
 }
 
 // Freshen drops the cached CRLs and OCSP responses if a revocation was
@@ -135,7 +196,7 @@ func (s *Service) Freshen(ctx context.Context) bool {
 	if !s.SharedStore {
 		return false
 	}
-	n, err := s.Store.RevocationEpoch(ctx)
+	n, err := s.epochs.read(ctx, s.Store)
 	if err != nil {
 		// Cannot tell: answer from nothing cached (issuing reads the
 		// revocations themselves).

@@ -155,7 +155,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	cfg.Tracer = counter
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
-	db.SetMaxIdleConns(4)
+	db.SetMaxIdleConns(16) // all of them: a burst that opened them would otherwise reconnect (a PostgreSQL backend each) on the next
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := newDB(&core{db: db, d: postgres, statements: &counter.n})
 	if err := s.db.PingContext(ctx); err != nil {
