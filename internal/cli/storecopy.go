@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/objects/blobstore"
 	"github.com/signet/signet/internal/server"
 	"github.com/signet/signet/internal/store"
@@ -90,18 +91,19 @@ func storeCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// storeGC runs `signet store gc`: it deletes the object data nothing in
-// the metadata refers to and older than --grace (what a process that
-// died between writing data and recording it left), as the server does
-// every hour. It is safe while the server runs: data younger than the
-// grace period is left alone.
+// storeGC runs `signet store gc`: it moves to trash/ the object data
+// nothing in the metadata refers to and older than --grace (what a
+// process that died between writing data and recording it left), and
+// deletes what has been in the trash a week, as the server does every
+// hour. It is safe while the server runs: data younger than the grace
+// period is left alone.
 func storeGC(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("store gc", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "", "an embedded installation: its data directory (signet.db and objects/)")
 	dbURL := fs.String("database-url", "", "nodes sharing a database: its postgres:// URL (with --object-store-url)")
 	objURL := fs.String("object-store-url", "", "nodes sharing a database: their object_store_url (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	grace := fs.Duration("grace", time.Hour, "leave data younger than this alone (data is written a moment before it is recorded)")
-	dry := fs.Bool("dry-run", false, "list what would be deleted, delete nothing")
+	dry := fs.Bool("dry-run", false, "list what would be moved to the trash, move nothing")
 	force := fs.Bool("force", false, "allow --grace under a minute (only with every node stopped)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -120,35 +122,38 @@ func storeGC(ctx context.Context, args []string, stdout io.Writer) error {
 			return &hintError{fmt.Errorf("no signet.db in %s", *dataDir), []string{"give the data directory of 'signet serve' (--data-dir)"}}
 		}
 	}
-	db, err := store.Open(ctx, dsn)
+	// Never migrate a database nodes are running on from here.
+	db, err := store.OpenUnmigrated(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if _, pending, err := db.Pending(ctx); err != nil {
+		return err
+	} else if len(pending) > 0 {
+		return &hintError{fmt.Errorf("the database's schema is %d migrations behind this signet", len(pending)), []string{"run store gc with the signet the nodes run, or apply the migrations first (signet migrate --apply)"}}
+	}
 	data, err := blobstore.Open(ctx, dataURL)
 	if err != nil {
 		return err
 	}
 	defer data.Close()
-	if err := server.CheckObjectStore(ctx, db, data); err != nil {
-		return err
-	}
 	if *grace < time.Minute && !*force {
 		return &hintError{fmt.Errorf("--grace %s could delete data a running node wrote a moment ago and is about to record", *grace),
 			[]string{"use --grace 1m or more while any signet serve runs on this installation; with every node stopped, add --force"}}
 	}
-	r, err := server.SweepObjectData(ctx, db, data, time.Now().Add(-*grace), *dry)
+	r, err := server.SweepObjectData(ctx, db, data, time.Now(), *grace, *dry)
 	if err != nil {
 		return err
 	}
-	verb := "deleted"
+	verb := "moved to the trash"
 	if *dry {
-		verb = "would delete"
+		verb = "would move to the trash"
 	}
 	for _, p := range r.Deleted {
-		fmt.Fprintf(stdout, "%s %s\n", verb, p)
+		fmt.Fprintf(stdout, "%s: %s (now %s%s)\n", verb, p, objects.TrashPrefix, p)
 	}
-	fmt.Fprintf(stdout, "%d paths in the object data store: %d referenced, %d unreferenced but younger than %s, %d %s\n",
-		r.Listed, r.Listed-r.Young-len(r.Deleted), r.Young, *grace, len(r.Deleted), verb)
+	fmt.Fprintf(stdout, "%d paths in the object data store: %d unreferenced but younger than %s, %d outside Signet's namespaces, %d %s, %d purged from the trash\n",
+		r.Listed, r.Young, *grace, r.Other, len(r.Deleted), verb, r.Purged)
 	return nil
 }

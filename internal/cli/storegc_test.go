@@ -48,18 +48,21 @@ func TestStoreGC(t *testing.T) {
 		code := cli.Main(ctx, append([]string{"store", "gc", "--data-dir", dir}, args...), &out, &errb)
 		return code, out.String(), errb.String()
 	}
-	if code, out, stderr := gc("--dry-run"); code != 0 || !strings.Contains(out, "would delete data/keep/OLDSTRAY") || strings.Contains(out, "YOUNGSTRAY") {
+	if code, out, stderr := gc("--dry-run"); code != 0 || !strings.Contains(out, "would move to the trash: data/keep/OLDSTRAY") || strings.Contains(out, "YOUNGSTRAY") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, stderr)
 	}
 	if _, err := os.Stat(old); err != nil {
 		t.Fatalf("the dry run deleted: %v", err)
 	}
 	code, out, stderr := gc()
-	if code != 0 || !strings.Contains(out, "deleted data/keep/OLDSTRAY") || !strings.Contains(out, "1 unreferenced but younger than 1h0m0s, 1 deleted") {
+	if code != 0 || !strings.Contains(out, "moved to the trash: data/keep/OLDSTRAY (now trash/data/keep/OLDSTRAY)") || !strings.Contains(out, "1 unreferenced but younger than 1h0m0s, 0 outside Signet's namespaces, 1 moved to the trash") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	if _, err := os.Stat(old); !os.IsNotExist(err) {
 		t.Errorf("the old stray is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "objects", "trash", "data", "keep", "OLDSTRAY")); err != nil {
+		t.Errorf("the old stray is not in the trash: %v", err)
 	}
 	if _, err := os.Stat(young); err != nil {
 		t.Errorf("the young stray went: %v", err)
@@ -80,8 +83,8 @@ func TestStoreGC(t *testing.T) {
 	if code, out, stderr := gc(); code != 1 || !strings.Contains(stderr, "holds another installation's data") {
 		t.Errorf("a store of another installation: exit %d\n%s%s", code, out, stderr)
 	}
-	if code, _, stderr := gc("--grace", "10s"); code == 0 || !strings.Contains(stderr, "holds another installation's data") {
-		t.Errorf("exit %d %s", code, stderr)
+	if code, _, stderr := gc("--grace", "10s"); code == 0 || !strings.Contains(stderr, "could delete data a running node wrote") {
+		t.Errorf("a grace under a minute without --force: exit %d %s", code, stderr)
 	}
 	for _, args := range [][]string{{"store", "gc"}, {"store", "gc", "--data-dir", dir, "--database-url", "postgres://x"}, {"store", "gc", "--database-url", "postgres://x"}} {
 		var out, errb bytes.Buffer

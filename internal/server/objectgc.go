@@ -21,11 +21,13 @@ import (
 // died between writing an object's data and recording it (or between
 // forgetting data and deleting it) leaves it behind. Every hour one node
 // (the holder of the "object-gc" lease, when nodes share a database)
-// deletes data no metadata refers to and older than an hour, which is
-// longer than any write takes between its data and its record.
+// moves to the trash the data no metadata refers to and older than an
+// hour, which is longer than any write takes between its data and its
+// record, and deletes what has been in the trash a week (objects.Sweep).
 const (
 	objectGCEvery = time.Hour
 	objectGCGrace = time.Hour
+	objectGCTrash = 7 * 24 * time.Hour
 	objectGCLease = "object-gc"
 )
 
@@ -44,19 +46,23 @@ func (s *Server) runObjectGC(ctx context.Context) {
 			// Held until just before the next sweep: one node sweeps per
 			// period, whichever gets there first.
 			now := s.now()
-			if ok, err := s.db.AcquireLease(ctx, objectGCLease, s.nodeID, now, now.Add(objectGCEvery-time.Minute)); err != nil || !ok {
+			ok, err := s.db.AcquireLease(ctx, objectGCLease, s.nodeID, now, now.Add(objectGCEvery-time.Minute))
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "failed to take the object data sweep's lease", "err", err)
+			}
+			if !ok {
 				continue
 			}
 		}
 		r, err := s.SweepObjects(ctx, objectGCGrace, false)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.WarnContext(ctx, "failed to sweep the object data store", "err", err)
+				s.log.ErrorContext(ctx, "the object data sweep stopped before moving anything", "err", err)
 			}
 			continue
 		}
-		if len(r.Deleted) > 0 {
-			s.log.InfoContext(ctx, "deleted object data nothing refers to", "deleted", len(r.Deleted), "listed", r.Listed)
+		if len(r.Deleted) > 0 || r.Purged > 0 {
+			s.log.InfoContext(ctx, "object data nothing refers to moved to the trash", "moved", len(r.Deleted), "purged_from_trash", r.Purged, "listed", r.Listed)
 		}
 	}
 }
@@ -65,7 +71,7 @@ func (s *Server) runObjectGC(ctx context.Context) {
 // the installation whose data it holds. Data nothing of an installation
 // refers to is garbage only if the store is that installation's alone:
 // two installations on one bucket would sweep each other's data away.
-const InstallationMarker = "signet-installation"
+const InstallationMarker = objects.MarkerName
 
 // InstallationID names an installation: the SHA-256 of its root
 // certificate, in hex.
@@ -109,8 +115,15 @@ func checkObjectStore(ctx context.Context, data *blobstore.Store, id string, cla
 		return err
 	}
 	if !ok && claim {
-		_, err := data.Write(ctx, InstallationMarker, bytes.NewReader([]byte(id+"\n")))
-		return err
+		// Only if still absent: of two installations starting on one
+		// empty store, one records itself and the other is refused.
+		err := data.WriteNew(ctx, InstallationMarker, []byte(id+"\n"))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, blobstore.ErrExists) {
+			return err
+		}
 	}
 	if !ok {
 		return fmt.Errorf("the object data store has no %s: start signet serve on it once, so that it records whose data it holds", InstallationMarker)
@@ -130,21 +143,21 @@ func checkObjectStore(ctx context.Context, data *blobstore.Store, id string, cla
 	return nil
 }
 
-// SweepObjects deletes (or, dry, lists) the object data nothing refers
-// to that is older than grace.
+// SweepObjects moves to the trash (or, dry, lists) the object data
+// nothing refers to that is older than grace.
 func (s *Server) SweepObjects(ctx context.Context, grace time.Duration, dry bool) (objects.SweepReport, error) {
-	return SweepObjectData(ctx, s.db, s.s3.data, s.now().Add(-grace), dry)
+	return SweepObjectData(ctx, s.db, s.s3.data, s.now(), grace, dry)
 }
 
-// SweepObjectData sweeps data against the metadata in db: what db does not
-// refer to and was modified before before goes.
-func SweepObjectData(ctx context.Context, db interface {
-	ReferencedBlobs(context.Context) (map[string]bool, error)
-}, data objects.Lister, before time.Time, dry bool) (objects.SweepReport, error) {
-	refs, err := db.ReferencedBlobs(ctx) // before the listing: see objects.Sweep
+// SweepObjectData sweeps data against the metadata in db, after checking
+// that the store is db's installation's.
+func SweepObjectData(ctx context.Context, db *store.DB, data *blobstore.Store, now time.Time, grace time.Duration, dry bool) (objects.SweepReport, error) {
+	if err := CheckObjectStore(ctx, db, data); err != nil {
+		return objects.SweepReport{}, err
+	}
+	refs, newest, err := db.ReferencedBlobs(ctx) // before the listing: see objects.Sweep
 	if err != nil {
 		return objects.SweepReport{}, err
 	}
-	refs[InstallationMarker] = true
-	return objects.Sweep(ctx, data, refs, before, dry)
+	return objects.Sweep(ctx, data, refs, objects.SweepOptions{Before: now.Add(-grace), Newest: newest, Now: now, KeepTrash: objectGCTrash, Dry: dry})
 }

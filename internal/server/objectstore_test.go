@@ -14,6 +14,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/objects/s3test"
 	"github.com/signet/signet/internal/server"
 	"github.com/signet/signet/internal/server/servertest"
@@ -189,7 +190,7 @@ func TestObjectStoreOfAnotherInstallation(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	url := "s3://shared?endpoint=" + backend.URL + "&region=us-east-1&use_path_style=true"
-	servertest.StartWith(t, func(c *config.Config) { c.ObjectStoreURL = url })
+	first := servertest.StartWith(t, func(c *config.Config) { c.ObjectStoreURL = url })
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.Listen, cfg.ObjectStoreURL = t.TempDir(), "127.0.0.1:0", url
 	srv, err := server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
@@ -200,5 +201,22 @@ func TestObjectStoreOfAnotherInstallation(t *testing.T) {
 	if !errors.Is(err, server.ErrStoreOfAnother) || !strings.Contains(err.Error(), "prefix of its own") {
 		t.Errorf("Open = %v", err)
 	}
-	servertest.StartWith(t, func(c *config.Config) { c.ObjectStoreURL = url + "&prefix=second/" })
+	second := servertest.StartWith(t, func(c *config.Config) { c.ObjectStoreURL = url + "&prefix=second/" })
+	// The first one's sweep lists the whole bucket, the second's data
+	// included, which its metadata does not refer to: it stops before
+	// moving anything.
+	if _, err := second.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bucket-two")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bucket-two"), Key: aws.String("k"), Body: strings.NewReader("second's")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.SweepObjects(ctx, 0, false); !errors.Is(err, objects.ErrForeignInstallation) {
+		t.Errorf("the first installation's sweep = %v, want ErrForeignInstallation", err)
+	}
+	got, err := second.S3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bucket-two"), Key: aws.String("k")})
+	if err != nil {
+		t.Fatalf("the second installation's object after the first one's sweep: %v", err)
+	}
+	got.Body.Close()
 }

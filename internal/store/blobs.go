@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // ReferencedBlobs returns every path of the object data store that the
@@ -16,17 +17,23 @@ import (
 // The tables are read in one snapshot: a multipart upload completed
 // meanwhile moves its parts' paths from one table to another, and two
 // separate reads could see them in neither.
-func (s *DB) ReferencedBlobs(ctx context.Context) (map[string]bool, error) {
-	var opts *sql.TxOptions
+//
+// newest is the time of the newest record among them (a sweep that finds
+// unreferenced data newer than that stops: the database is behind the
+// store).
+func (s *DB) ReferencedBlobs(ctx context.Context) (refs map[string]bool, newest time.Time, err error) {
+	// A read-only transaction: on PostgreSQL at REPEATABLE READ; on
+	// SQLite a deferred one (a WAL snapshot), which takes no write lock.
+	opts := &sql.TxOptions{ReadOnly: true}
 	if s.d.name == "postgres" {
-		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+		opts.Isolation = sql.LevelRepeatableRead
 	}
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	defer tx.Rollback()
-	refs := map[string]bool{}
+	refs = map[string]bool{}
 	add := func(q string, each func(string) error) error {
 		rows, err := tx.QueryContext(ctx, s.d.rebind(q))
 		if err != nil {
@@ -60,7 +67,7 @@ func (s *DB) ReferencedBlobs(ctx context.Context) (map[string]bool, error) {
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	for _, q := range []string{
 		`SELECT data_path FROM multipart_parts`,
@@ -69,8 +76,20 @@ func (s *DB) ReferencedBlobs(ctx context.Context) (map[string]bool, error) {
 		`SELECT code_path FROM layer_versions`,
 	} {
 		if err := add(q, path); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 	}
-	return refs, nil
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(t) FROM (
+		SELECT COALESCE(MAX(created_at), 0) AS t FROM object_versions UNION ALL
+		SELECT COALESCE(MAX(created_at), 0) FROM multipart_parts UNION ALL
+		SELECT COALESCE(MAX(last_modified), 0) FROM functions UNION ALL
+		SELECT COALESCE(MAX(created_at), 0) FROM function_versions UNION ALL
+		SELECT COALESCE(MAX(created_at), 0) FROM layer_versions) AS times`).Scan(&n); err != nil {
+		return nil, time.Time{}, err
+	}
+	if n > 0 {
+		newest = fromUnixNano(n)
+	}
+	return refs, newest, nil
 }

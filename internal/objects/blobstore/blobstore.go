@@ -4,6 +4,7 @@
 package blobstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -188,4 +189,40 @@ func (s *Store) List(ctx context.Context, fn func(path string, modified time.Tim
 			return err
 		}
 	}
+}
+
+// Copy copies src to dst within the store.
+func (s *Store) Copy(ctx context.Context, dst, src string) error {
+	if err := s.b.Copy(ctx, dst, src, nil); err != nil {
+		return fmt.Errorf("failed to copy %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+// ErrExists is returned by WriteNew when the path holds data.
+var ErrExists = errors.New("blobstore: the path holds data")
+
+// WriteNew writes b at path only if nothing is there (a conditional
+// write: If-None-Match on S3, an exclusive create on a directory), and
+// returns ErrExists otherwise. A store that cannot write conditionally
+// gets a plain write.
+func (s *Store) WriteNew(ctx context.Context, path string, b []byte) error {
+	w, err := s.b.NewWriter(ctx, path, &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: true})
+	if err == nil {
+		if _, err = w.Write(b); err != nil {
+			w.Close()
+			return fmt.Errorf("failed to store %s: %w", path, err)
+		}
+		err = w.Close()
+	}
+	switch code := gcerrors.Code(err); {
+	case err == nil:
+		return nil
+	case code == gcerrors.FailedPrecondition || code == gcerrors.AlreadyExists:
+		return ErrExists
+	case code == gcerrors.Unimplemented:
+		_, err := s.Write(ctx, path, bytes.NewReader(b))
+		return err
+	}
+	return fmt.Errorf("failed to store %s: %w", path, err)
 }

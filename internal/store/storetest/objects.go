@@ -543,9 +543,12 @@ func testReferencedBlobs(t *testing.T, open Opener) {
 	if _, err := db.Lambda.PublishLayer(ctx, functions.LayerVersion{Name: "deps", CodePath: "layers/deps/1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	refs, err := db.ReferencedBlobs(ctx)
+	refs, newest, err := db.ReferencedBlobs(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !newest.Equal(t0) {
+		t.Errorf("the newest record is of %s, want %s", newest, t0)
 	}
 	want := []string{"data/b/1", "data/b/2", "functions/f/1", "functions/f/2", "layers/deps/1", "parts/u1/00001"}
 	got := slices.Sorted(maps.Keys(refs))
