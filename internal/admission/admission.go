@@ -210,10 +210,12 @@ func (c *Controller) Check(ctx context.Context, namespace, image string) Verdict
 		return c.failed(v, err)
 	}
 	v.Ref = digestRef
+	var gen uint64
 	if c.Cache != nil {
 		if c.BeforeCache != nil {
 			c.BeforeCache(ctx)
 		}
+		gen = c.Cache.Gen() // before the verification reads anything
 		if cv, ok := c.Cache.Get(p.CurrentVersion(), digestRef); ok {
 			cv.Image, cv.Cached = image, true
 			return cv
@@ -253,7 +255,7 @@ func (c *Controller) Check(ctx context.Context, namespace, image string) Verdict
 		}
 	}
 	if c.Cache != nil {
-		c.Cache.Put(p.CurrentVersion(), digestRef, v)
+		c.Cache.PutAt(p.CurrentVersion(), digestRef, v, gen)
 	}
 	return v
 }

@@ -203,3 +203,32 @@ func FuzzParseWorkload(f *testing.F) {
 		w.breakGlass()
 	})
 }
+
+// TestCachePutAfterEviction: a verdict made by a verification that began
+// before an eviction or a purge (a revocation) is not kept; one made
+// after is.
+func TestCachePutAfterEviction(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	allowed := Verdict{Allowed: true, Expires: now.Add(time.Hour), Deps: []string{"arn:job/1"}}
+	cases := []struct {
+		name   string
+		during func(c *Cache)
+		kept   bool
+	}{
+		{"ok/nothing-meanwhile", func(*Cache) {}, true},
+		{"fail/evicted-meanwhile", func(c *Cache) { c.Evict("arn:job/other") }, false},
+		{"fail/purged-meanwhile", func(c *Cache) { c.Purge() }, false},
+		{"fail/digest-signed-meanwhile", func(c *Cache) { c.EvictDigest("sha256:00") }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Cache{Now: func() time.Time { return now }}
+			gen := c.Gen()
+			tc.during(c)
+			c.PutAt("p1", "reg/app@sha256:aa", allowed, gen)
+			if _, ok := c.Get("p1", "reg/app@sha256:aa"); ok != tc.kept {
+				t.Errorf("kept = %v, want %v", ok, tc.kept)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ type Cache struct {
 	Now func() time.Time
 
 	mu       sync.Mutex
+	gen      uint64 // counts the evictions and purges (see PutAt)
 	entries  map[cacheKey]cacheEntry
 	byDep    map[string]map[cacheKey]struct{}
 	byDigest map[string]map[cacheKey]struct{}
@@ -60,8 +61,26 @@ func (c *Cache) Get(policy, digest string) (Verdict, bool) {
 	return e.v, true
 }
 
+// Gen returns the cache's generation: PutAt with it keeps a verdict only
+// if nothing was evicted or purged since.
+func (c *Cache) Gen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// PutAt keeps a verdict made after Gen returned gen, unless an eviction
+// or a purge came since: a verification that read the state before a
+// revocation must not cache its verdict after the revocation dropped the
+// others.
+func (c *Cache) PutAt(policy, digest string, v Verdict, gen uint64) {
+	c.put(policy, digest, v, &gen)
+}
+
 // Put keeps a verdict (never a transient one).
-func (c *Cache) Put(policy, digest string, v Verdict) {
+func (c *Cache) Put(policy, digest string, v Verdict) { c.put(policy, digest, v, nil) }
+
+func (c *Cache) put(policy, digest string, v Verdict, gen *uint64) {
 	if v.Transient {
 		return
 	}
@@ -82,6 +101,9 @@ func (c *Cache) Put(policy, digest string, v Verdict) {
 	k := cacheKey{policy, digest}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != nil && *gen != c.gen {
+		return
+	}
 	if c.entries == nil {
 		c.entries, c.byDep, c.byDigest = map[cacheKey]cacheEntry{}, map[string]map[cacheKey]struct{}{}, map[string]map[cacheKey]struct{}{}
 	}
@@ -141,6 +163,7 @@ func (c *Cache) drop(k cacheKey) {
 func (c *Cache) Evict(deps ...string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	seen := map[string]bool{}
 	var digests []string
 	for _, d := range deps {
@@ -160,6 +183,7 @@ func (c *Cache) Evict(deps ...string) []string {
 func (c *Cache) EvictDigest(digest string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for k := range c.byDigest[bareDigest(digest)] {
 		c.drop(k)
 	}
@@ -169,6 +193,7 @@ func (c *Cache) EvictDigest(digest string) {
 func (c *Cache) Purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	clear(c.entries)
 	clear(c.byDep)
 	clear(c.byDigest)

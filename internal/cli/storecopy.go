@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/objects/blobstore"
+	"github.com/signet/signet/internal/objects/sweep"
 	"github.com/signet/signet/internal/server"
 	"github.com/signet/signet/internal/store"
 )
@@ -151,7 +151,7 @@ func storeGC(ctx context.Context, args []string, stdout io.Writer) error {
 		verb = "would move to the trash"
 	}
 	for _, p := range r.Deleted {
-		fmt.Fprintf(stdout, "%s: %s (now %s%s)\n", verb, p, objects.TrashPrefix, p)
+		fmt.Fprintf(stdout, "%s: %s (now %s%s)\n", verb, p, sweep.TrashPrefix, p)
 	}
 	fmt.Fprintf(stdout, "%d paths in the object data store: %d unreferenced but younger than %s, %d outside Signet's namespaces, %d %s, %d purged from the trash\n",
 		r.Listed, r.Young, *grace, r.Other, len(r.Deleted), verb, r.Purged)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strconv"
@@ -230,6 +231,8 @@ type Worker struct {
 	// Observe, when set, is told of each step's outcome (for logs,
 	// audit and metrics); err is nil on success.
 	Observe func(sec Secret, step string, err error)
+	// Log, when set, receives failures to renew a claim.
+	Log *slog.Logger
 }
 
 // StepPayload is the event a rotation function receives.
@@ -301,10 +304,12 @@ func (w *Worker) lease() time.Duration {
 	return time.Minute
 }
 
-// holdClaim renews the claim's lease until stop. A claim taken over
-// meanwhile (this worker stalled past the lease) is no longer renewed;
-// the step's end then finds it gone and does not advance the rotation.
-func (w *Worker) holdClaim(ctx context.Context, arn, claim string) (stop func()) {
+// holdClaim renews the claim's lease until stop. The context it returns
+// ends when the claim is lost — taken over (this worker stalled past the
+// lease), or not renewed for most of a lease (the store unreachable):
+// the step it bounds stops, so that two workers never run it at once
+// for long, and its end does not advance the rotation.
+func (w *Worker) holdClaim(ctx context.Context, arn, claim string) (context.Context, func()) {
 	every := w.RenewEvery
 	if every <= 0 {
 		every = w.lease() / 3
@@ -313,6 +318,7 @@ func (w *Worker) holdClaim(ctx context.Context, arn, claim string) (stop func())
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
+		renewed := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
@@ -326,12 +332,24 @@ func (w *Worker) holdClaim(ctx context.Context, arn, claim string) (stop func())
 				x.Rotation.NextAttempt = w.Service.now().Add(w.lease())
 				return nil
 			})
-			if errors.Is(err, errNotDue) || errors.Is(err, ErrNotFound) {
+			switch {
+			case err == nil:
+				renewed = time.Now()
+			case errors.Is(err, errNotDue) || errors.Is(err, ErrNotFound):
+				cancel() // taken over, cancelled or deleted
 				return
+			case ctx.Err() == nil:
+				if w.Log != nil {
+					w.Log.Warn("failed to renew a rotation step's claim", "secret", arn, "err", err)
+				}
+				if time.Since(renewed) > w.lease()*7/10 {
+					cancel()
+					return
+				}
 			}
 		}
 	}()
-	return cancel
+	return ctx, cancel
 }
 
 // runOne handles one due secret.
@@ -382,11 +400,16 @@ func (w *Worker) runOne(ctx context.Context, secretARN string) error {
 	for sec.Rotation.Step != "" {
 		step := sec.Rotation.Step
 		payload, _ := json.Marshal(StepPayload{Step: step, SecretID: sec.ARN, ClientRequestToken: sec.Rotation.Token})
-		stop := w.holdClaim(ctx, sec.ARN, claim)
-		sctx, cancel := context.WithTimeout(ctx, w.timeout())
+		held, stop := w.holdClaim(ctx, sec.ARN, claim)
+		sctx, cancel := context.WithTimeout(held, w.timeout())
 		err := w.Invoker.InvokeRotation(sctx, sec.Rotation.LambdaARN, payload)
 		cancel()
+		lost := held.Err() != nil && ctx.Err() == nil
 		stop()
+		if lost {
+			// Another worker has the step, or will once the lease lapses.
+			return errNotDue
+		}
 		if err == nil && step == "finishSecret" {
 			err = w.finished(ctx, sec)
 		}

@@ -492,3 +492,32 @@ func TestRotationLeaseAcrossWorkers(t *testing.T) {
 		t.Errorf("rotation state after it finished: %+v", sec.Rotation)
 	}
 }
+
+// TestRotationStepStopsWhenClaimLost: a worker whose claim was taken
+// over stops the step it runs (its context ends) instead of running it
+// beside the new holder, and does not advance the rotation.
+func TestRotationStepStopsWhenClaimLost(t *testing.T) {
+	s, _, _ := newService(t)
+	ctx := context.Background()
+	startRotation(t, s)
+	f := &templateFunction{s: s, blockAt: "setSecret", blocked: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&secrets.Worker{Service: s, Invoker: f, Lease: time.Minute, RenewEvery: 5 * time.Millisecond}).RunDue(ctx)
+	}()
+	<-f.blocked
+	sec, _ := s.Find(ctx, "db")
+	if _, err := s.Store.UpdateSecret(ctx, sec.ARN, func(x *secrets.Secret) error { x.Rotation.Claim = "another-worker"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the step went on after its claim was taken over")
+	}
+	sec, _ = s.Find(ctx, "db")
+	if sec.Rotation.Step != "setSecret" || sec.Rotation.Claim != "another-worker" {
+		t.Errorf("the old holder changed the rotation: %+v", sec.Rotation)
+	}
+}

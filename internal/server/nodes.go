@@ -59,6 +59,9 @@ func (s *Server) runHeartbeat(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// Stopping: the others count one node fewer at once (a
+			// rolling restart would otherwise count it twice for 30 s).
+			s.db.ForgetNode(context.WithoutCancel(ctx), s.nodeID)
 			return
 		case <-t.C:
 			s.heartbeat(ctx)

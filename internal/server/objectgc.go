@@ -12,8 +12,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/objects/blobstore"
+	"github.com/signet/signet/internal/objects/sweep"
 	"github.com/signet/signet/internal/store"
 )
 
@@ -23,7 +23,7 @@ import (
 // (the holder of the "object-gc" lease, when nodes share a database)
 // moves to the trash the data no metadata refers to and older than an
 // hour, which is longer than any write takes between its data and its
-// record, and deletes what has been in the trash a week (objects.Sweep).
+// record, and deletes what has been in the trash a week (sweep.Run).
 const (
 	objectGCEvery = time.Hour
 	objectGCGrace = time.Hour
@@ -71,7 +71,7 @@ func (s *Server) runObjectGC(ctx context.Context) {
 // the installation whose data it holds. Data nothing of an installation
 // refers to is garbage only if the store is that installation's alone:
 // two installations on one bucket would sweep each other's data away.
-const InstallationMarker = objects.MarkerName
+const InstallationMarker = sweep.MarkerName
 
 // InstallationID names an installation: the SHA-256 of its root
 // certificate, in hex.
@@ -145,19 +145,19 @@ func checkObjectStore(ctx context.Context, data *blobstore.Store, id string, cla
 
 // SweepObjects moves to the trash (or, dry, lists) the object data
 // nothing refers to that is older than grace.
-func (s *Server) SweepObjects(ctx context.Context, grace time.Duration, dry bool) (objects.SweepReport, error) {
+func (s *Server) SweepObjects(ctx context.Context, grace time.Duration, dry bool) (sweep.Report, error) {
 	return SweepObjectData(ctx, s.db, s.s3.data, s.now(), grace, dry)
 }
 
 // SweepObjectData sweeps data against the metadata in db, after checking
 // that the store is db's installation's.
-func SweepObjectData(ctx context.Context, db *store.DB, data *blobstore.Store, now time.Time, grace time.Duration, dry bool) (objects.SweepReport, error) {
+func SweepObjectData(ctx context.Context, db *store.DB, data *blobstore.Store, now time.Time, grace time.Duration, dry bool) (sweep.Report, error) {
 	if err := CheckObjectStore(ctx, db, data); err != nil {
-		return objects.SweepReport{}, err
+		return sweep.Report{}, err
 	}
-	refs, newest, err := db.ReferencedBlobs(ctx) // before the listing: see objects.Sweep
+	refs, newest, err := db.ReferencedBlobs(ctx) // before the listing: see sweep.Run
 	if err != nil {
-		return objects.SweepReport{}, err
+		return sweep.Report{}, err
 	}
-	return objects.Sweep(ctx, data, refs, objects.SweepOptions{Before: now.Add(-grace), Newest: newest, Now: now, KeepTrash: objectGCTrash, Dry: dry})
+	return sweep.Run(ctx, data, refs, sweep.Options{Before: now.Add(-grace), Newest: newest, Now: now, KeepTrash: objectGCTrash, Dry: dry})
 }

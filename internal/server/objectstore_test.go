@@ -14,8 +14,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/signet/signet/internal/config"
-	"github.com/signet/signet/internal/objects"
 	"github.com/signet/signet/internal/objects/s3test"
+	"github.com/signet/signet/internal/objects/sweep"
 	"github.com/signet/signet/internal/server"
 	"github.com/signet/signet/internal/server/servertest"
 )
@@ -211,7 +211,7 @@ func TestObjectStoreOfAnotherInstallation(t *testing.T) {
 	if _, err := second.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bucket-two"), Key: aws.String("k"), Body: strings.NewReader("second's")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.SweepObjects(ctx, 0, false); !errors.Is(err, objects.ErrForeignInstallation) {
+	if _, err := first.SweepObjects(ctx, 0, false); !errors.Is(err, sweep.ErrForeignInstallation) {
 		t.Errorf("the first installation's sweep = %v, want ErrForeignInstallation", err)
 	}
 	got, err := second.S3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bucket-two"), Key: aws.String("k")})

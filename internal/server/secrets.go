@@ -49,7 +49,7 @@ func (e *rotationError) Error() string {
 // openSecrets makes the Secrets Manager and its worker.
 func (s *Server) openSecrets() {
 	s.Secrets = &secrets.Service{Store: s.db.Secrets, Keys: s.KMS, Account: s.inst.Account, Now: s.now}
-	s.secretsWork = &secrets.Worker{Service: s.Secrets, Invoker: rotationInvoker{s}, RetryDelays: rotationRetryDelays,
+	s.secretsWork = &secrets.Worker{Service: s.Secrets, Invoker: rotationInvoker{s}, RetryDelays: rotationRetryDelays, Log: s.log,
 		Observe: s.observeRotation}
 	s.secretsWake = make(chan struct{}, 1)
 }

@@ -267,7 +267,12 @@ func TestWorkloadsECSEvents(t *testing.T) {
 	if code, _ := post(ecsEvent(task, "RUNNING", 3, e.refs["unsigned"], d), "Bearer wrong"); code != http.StatusUnauthorized {
 		t.Errorf("wrong secret: %d", code)
 	}
-	if code, out := post(ecsEvent(task, "RUNNING", 3, e.refs["unsigned"], d), "Bearer "+secret); code != 200 || out["changed"] != true {
+	// answered: what the event changed; on a shared database (the run
+	// with SIGNET_TEST_STORE=postgres) the event may be answered as
+	// queued when the node running continuous validation takes longer
+	// than the bounded wait (a loaded machine): its effect is awaited.
+	answered := func(out map[string]any, want bool) bool { return out["changed"] == want || out["queued"] == true }
+	if code, out := post(ecsEvent(task, "RUNNING", 3, e.refs["unsigned"], d), "Bearer "+secret); code != 200 || !answered(out, true) {
 		t.Fatalf("running event: %d %v", code, out)
 	}
 	mon := e.srv.Workloads()
@@ -283,7 +288,7 @@ func TestWorkloadsECSEvents(t *testing.T) {
 		"duplicate":    ecsEvent(task, "RUNNING", 3, e.refs["unsigned"], d),
 		"out-of-order": ecsEvent(task, "PENDING", 2, e.refs["unsigned"], d),
 	} {
-		if code, out := post(body, "Bearer "+secret); code != 200 || out["changed"] != false {
+		if code, out := post(body, "Bearer "+secret); code != 200 || !answered(out, false) {
 			t.Errorf("%s: %d %v", name, code, out)
 		}
 	}
@@ -295,9 +300,10 @@ func TestWorkloadsECSEvents(t *testing.T) {
 	if code, _ := post(`{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2"}`, "Bearer "+secret); code != http.StatusBadRequest {
 		t.Errorf("another event type: %d", code)
 	}
-	if code, out := post(ecsEvent(task, "STOPPED", 4, e.refs["unsigned"], d), "Bearer "+secret); code != 200 || out["changed"] != true || len(mon.Violations()) != 0 {
-		t.Errorf("stopped: %d %v, violations %v", code, out, mon.Violations())
+	if code, out := post(ecsEvent(task, "STOPPED", 4, e.refs["unsigned"], d), "Bearer "+secret); code != 200 || !answered(out, true) {
+		t.Errorf("stopped: %d %v", code, out)
 	}
+	waitFor(t, "the stopped task's violation to go", func() bool { return len(mon.Violations()) == 0 })
 }
 
 // TestNodesShareWorkloads: continuous validation on two nodes sharing a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -91,6 +92,7 @@ func (s *Server) submitWorkloadInput(ctx context.Context, in workloadInput, wait
 		return false, false, nil
 	}
 	deadline := time.Now().Add(workloadsAnswerWait)
+	pause := 10 * time.Millisecond
 	for {
 		applied, changed, err := s.db.Workloads.WorkloadInputResult(ctx, seq)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -105,7 +107,8 @@ func (s *Server) submitWorkloadInput(ctx context.Context, in workloadInput, wait
 		select {
 		case <-ctx.Done():
 			return false, false, nil
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(pause):
+			pause = min(pause*3/2, 250*time.Millisecond) // a burst of events polls less
 		}
 	}
 }
@@ -143,7 +146,8 @@ func (s *Server) runSharedWorkloads(ctx context.Context) {
 	defer tick.Stop()
 	var stop context.CancelFunc
 	var done chan struct{}
-	var seen time.Time // the saved state this node last read
+	var seen time.Time    // when the saved state this node last read was saved
+	var renewed time.Time // when this node last renewed the lease it holds
 	leading := func() bool { return stop != nil }
 	demote := func() {
 		stop()
@@ -165,21 +169,42 @@ func (s *Server) runSharedWorkloads(ctx context.Context) {
 		ok, err := s.db.AcquireLease(ctx, workloadsLease, s.nodeID, now, now.Add(lease))
 		switch {
 		case err != nil:
-			if ctx.Err() == nil {
-				s.log.WarnContext(ctx, "failed to renew the continuous validation lease", "err", err)
+			if ctx.Err() != nil {
+				break
+			}
+			s.log.WarnContext(ctx, "failed to renew the continuous validation lease", "err", err)
+			// Cut off from the database: step down before the lease can
+			// lapse and another node take over, so that two never act.
+			if leading() && time.Since(renewed) > lease*7/10 {
+				s.log.ErrorContext(ctx, "could not renew the continuous validation lease: stepping down", "node", s.nodeID)
+				demote()
 			}
 		case ok && !leading():
-			seen = s.readWorkloadState(ctx, time.Time{})
+			// Lead only from the saved state: a node that cannot read it
+			// would overwrite it with its own older copy.
+			at, err := s.readWorkloadState(ctx, time.Time{})
+			if err != nil {
+				s.log.ErrorContext(ctx, "took the continuous validation lease but cannot read the saved state: giving it back", "err", err)
+				s.db.ReleaseLease(ctx, workloadsLease, s.nodeID)
+				break
+			}
+			seen, renewed = at, time.Now()
 			lctx, cancel := context.WithCancel(ctx)
 			stop, done = cancel, make(chan struct{})
 			wl.leading.Store(true)
 			s.log.InfoContext(ctx, "this node runs continuous validation", "node", s.nodeID)
 			go func() { defer close(done); s.leadWorkloads(lctx) }()
-		case !ok && leading():
+		case ok:
+			renewed = time.Now()
+		case leading():
 			s.log.WarnContext(ctx, "another node runs continuous validation now", "node", s.nodeID)
 			demote()
-		case !ok:
-			seen = s.readWorkloadState(ctx, seen)
+		default:
+			if at, err := s.readWorkloadState(ctx, seen); err == nil {
+				seen = at
+			} else {
+				s.log.WarnContext(ctx, "failed to read continuous validation's saved state", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -204,23 +229,28 @@ func (s *Server) WorkloadsLeader() bool {
 	return !s.shared() || s.workloads.leading.Load()
 }
 
-// readWorkloadState restores the monitor from the saved state when it is
-// newer than seen, and returns the time of the state it holds.
-func (s *Server) readWorkloadState(ctx context.Context, seen time.Time) time.Time {
-	b, at, err := s.db.Workloads.WorkloadState(ctx)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !at.After(seen)) {
-		return seen
+// readWorkloadState restores the monitor from the saved state when it
+// was saved at another time than seen (the holder's clock, which a new
+// holder may have behind the old one's), and returns the time of the
+// state the monitor holds. Nothing saved yet is no error.
+func (s *Server) readWorkloadState(ctx context.Context, seen time.Time) (time.Time, error) {
+	at, err := s.db.Workloads.WorkloadStateTime(ctx)
+	if err != nil || at.IsZero() || at.Equal(seen) {
+		return seen, err
 	}
-	var st inventory.State
-	if err == nil {
-		err = json.Unmarshal(b, &st)
+	b, at, err := s.db.Workloads.WorkloadState(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return seen, nil
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "failed to read continuous validation's saved state", "err", err)
-		return seen
+		return seen, err
+	}
+	var st inventory.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return seen, fmt.Errorf("continuous validation's saved state: %w", err)
 	}
 	s.workloads.monitor.Restore(st)
-	return at
+	return at, nil
 }
 
 // leadWorkloads does continuous validation while this node holds the
@@ -230,8 +260,23 @@ func (s *Server) leadWorkloads(ctx context.Context) {
 	wl := s.workloads
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel() // first: the rounds and the list stop, then are waited for
+	saved := int64(-1)
+	defer func() {
+		// Handing over (the node stops, or another took the lease): the
+		// rounds and the list stop first, then what they changed since
+		// the last save is saved, if the lease still allows, within a
+		// bound (a database that hangs must not keep the node from
+		// stepping down).
+		cancel()
+		wg.Wait()
+		if n := wl.monitor.Changes(); n != saved {
+			if b, err := json.Marshal(wl.monitor.State()); err == nil {
+				sctx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				s.db.Workloads.SaveWorkloadState(sctx, workloadsLease, s.nodeID, b, nil, s.now(), workloadInputsKept)
+				done()
+			}
+		}
+	}()
 	wg.Go(func() {
 		t := time.NewTicker(s.cfg.Workloads.Interval())
 		defer t.Stop()
@@ -247,18 +292,8 @@ func (s *Server) leadWorkloads(ctx context.Context) {
 		}
 	})
 	wg.Go(func() { s.listPods(ctx) })
-	saved := int64(-1)
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
-	defer func() {
-		// Handing over (the node stops, or another took the lease): what
-		// changed since the last save is saved if the lease still allows.
-		if n := wl.monitor.Changes(); n != saved {
-			if b, err := json.Marshal(wl.monitor.State()); err == nil {
-				s.db.Workloads.SaveWorkloadState(context.WithoutCancel(ctx), workloadsLease, s.nodeID, b, nil, s.now(), workloadInputsKept)
-			}
-		}
-	}()
 	for {
 		applied := map[int64]bool{}
 		if pending, err := s.db.Workloads.PendingWorkloadInputs(ctx, 100); err != nil {

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/notaryproject/tspclient-go"
@@ -123,7 +122,8 @@ type Service struct {
 
 	crls       respCache // CRLs and OCSP responses
 	responders responders
-	epoch      atomic.Int64 // the revocation count the cached responses were made under
+	epochMu    sync.Mutex
+	epoch      int64 // the revocation count the cached responses were made under
 	epochs     epochReads
 }
 
@@ -197,18 +197,22 @@ func (s *Service) Freshen(ctx context.Context) bool {
 		return false
 	}
 	n, err := s.epochs.read(ctx, s.Store)
-	if err != nil {
-		// Cannot tell: answer from nothing cached (issuing reads the
-		// revocations themselves).
-		s.crls.clear()
-		return true
+	// The caches are dropped before the new count is recorded, under one
+	// lock: a concurrent caller that sees the new count finds them
+	// dropped.
+	s.epochMu.Lock()
+	defer s.epochMu.Unlock()
+	if err == nil && n <= s.epoch {
+		return false // nothing new (or a read older than one already taken)
 	}
-	if old := s.epoch.Swap(n); old == n {
-		return false
-	}
+	// A revocation since, or no way to tell: answer from nothing cached
+	// (issuing reads the revocations themselves).
 	s.crls.clear()
 	if s.OnRevocationsElsewhere != nil {
 		s.OnRevocationsElsewhere()
+	}
+	if err == nil {
+		s.epoch = n
 	}
 	return true
 }

@@ -22,3 +22,10 @@ func (s *DB) LiveNodes(ctx context.Context, since time.Time) (int, error) {
 	err := s.queryRow(ctx, `SELECT COUNT(*) FROM nodes WHERE seen_at >= ?`, unixNano(since)).Scan(&n)
 	return n, err
 }
+
+// ForgetNode removes a node that stops, so that the others stop counting
+// it at once.
+func (s *DB) ForgetNode(ctx context.Context, id string) error {
+	_, err := s.exec(ctx, `DELETE FROM nodes WHERE id = ?`, id)
+	return err
+}

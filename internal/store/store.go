@@ -406,6 +406,12 @@ func (s *core) applyPending(ctx context.Context) ([]Migration, error) {
 		err := s.tx(ctx, func(tx *sql.Tx) error {
 			for _, stmt := range splitStatements(m.body) {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					if s.d.duplicate(err) {
+						// A migration that adds a unique constraint the
+						// existing rows break: its comment says which rows
+						// and how to resolve them.
+						return fmt.Errorf("%s: existing rows break the unique constraint it adds; resolve them as its comment (internal/store/migrations) says and start again: %w", m.Name, err)
+					}
 					return fmt.Errorf("%s: %w", m.Name, err)
 				}
 			}

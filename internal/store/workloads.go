@@ -53,11 +53,16 @@ func (s *Workloads) WorkloadInputResult(ctx context.Context, seq int64) (applied
 // applied inputs older than keep are deleted.
 func (s *Workloads) SaveWorkloadState(ctx context.Context, lease, holder string, state []byte, applied map[int64]bool, now time.Time, keep time.Duration) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM leases WHERE name = ? AND holder = ? AND until > ?`), lease, holder, unixNano(now)).Scan(&n); err != nil {
+		// The fence is a write to the lease's row, so that a concurrent
+		// takeover (which writes it too) and this save are ordered: one
+		// of them waits for, or is run again after, the other.
+		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE leases SET until = until WHERE name = ? AND holder = ? AND until > ?`), lease, holder, unixNano(now))
+		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
 			return ErrLeaseLost
 		}
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO workload_state (id, state, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`),
@@ -73,9 +78,20 @@ func (s *Workloads) SaveWorkloadState(ctx context.Context, lease, holder string,
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM workload_inputs WHERE applied = 1 AND created_at < ?`), unixNano(now.Add(-keep)))
+		_, err = tx.ExecContext(ctx, s.d.rebind(`DELETE FROM workload_inputs WHERE applied = 1 AND created_at < ?`), unixNano(now.Add(-keep)))
 		return err
 	})
+}
+
+// WorkloadStateTime returns when the state was last saved (zero before
+// the first save), without reading it.
+func (s *Workloads) WorkloadStateTime(ctx context.Context) (time.Time, error) {
+	var at int64
+	err := s.queryRow(ctx, `SELECT updated_at FROM workload_state WHERE id = 1`).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return fromUnixNano(at), err
 }
 
 // WorkloadState returns the saved state and when it was saved; ErrNotFound

@@ -399,4 +399,10 @@ func testNodes(t *testing.T, open Opener) {
 	if n, _ := db.LiveNodes(ctx, t0.Add(-3*time.Hour)); n != 2 {
 		t.Errorf("%d nodes known after the forgetting, want 2", n)
 	}
+	if err := db.ForgetNode(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.LiveNodes(ctx, t0.Add(-3*time.Hour)); n != 1 {
+		t.Errorf("%d nodes known after a stopped, want 1", n)
+	}
 }

@@ -1,4 +1,8 @@
-package objects
+// Package sweep finds the object data nothing refers to (what a process
+// killed between writing data and recording it left) and moves it to a
+// trash, safely: only in Signet's namespaces, never when the store holds
+// another installation's data or is ahead of the database.
+package sweep
 
 import (
 	"context"
@@ -19,7 +23,7 @@ type Lister interface {
 // sweep considers nothing else.
 var Namespaces = []string{"data/", "parts/", "functions/", "layers/"}
 
-// TrashPrefix holds swept data until SweepOptions.KeepTrash has passed: a
+// TrashPrefix holds swept data until Options.KeepTrash has passed: a
 // mistaken sweep (a database restored from an older backup, a bucket
 // another installation also uses) can be undone by moving it back.
 const TrashPrefix = "trash/"
@@ -34,8 +38,8 @@ var (
 	ErrStoreAhead          = errors.New("the object data store holds unreferenced data newer than anything the database records")
 )
 
-// SweepOptions says what a sweep may take.
-type SweepOptions struct {
+// Options says what a sweep may take.
+type Options struct {
 	// Before: only data modified before it is garbage (the grace period
 	// covers the time between writing data and recording it).
 	Before time.Time
@@ -51,8 +55,8 @@ type SweepOptions struct {
 	Dry bool
 }
 
-// SweepReport is what a sweep found.
-type SweepReport struct {
+// Report is what a sweep found.
+type Report struct {
 	Listed  int      // paths in the data store
 	Young   int      // unreferenced, but modified after the cut-off: left alone
 	Other   int      // paths outside Signet's namespaces: left alone
@@ -60,14 +64,14 @@ type SweepReport struct {
 	Purged  int      // trash older than KeepTrash, deleted
 }
 
-// Sweep moves the data nothing refers to into the trash: paths in
+// Run moves the data nothing refers to into the trash: paths in
 // Signet's namespaces that are not in referenced and were modified before
 // opts.Before. referenced must have been read before the listing starts,
 // so that data written and recorded since is younger than Before. It
 // moves nothing when the store holds another installation's marker under
 // a prefix, or unreferenced data newer than opts.Newest.
-func Sweep(ctx context.Context, data Lister, referenced map[string]bool, opts SweepOptions) (SweepReport, error) {
-	var r SweepReport
+func Run(ctx context.Context, data Lister, referenced map[string]bool, opts Options) (Report, error) {
+	var r Report
 	var garbage, trash []string
 	err := data.List(ctx, func(path string, modified time.Time) error {
 		r.Listed++

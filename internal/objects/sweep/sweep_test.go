@@ -1,4 +1,4 @@
-package objects_test
+package sweep_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet/signet/internal/objects"
+	"github.com/signet/signet/internal/objects/sweep"
 )
 
 type fakeData struct {
@@ -63,9 +63,9 @@ func TestSweep(t *testing.T) {
 			wantAfter: []string{"trash/data/b/2"}},
 		{name: "ok/dry", paths: map[string]time.Time{"layers/l/y": old}, dry: true, wantMoved: []string{"layers/l/y"}, wantAfter: []string{"layers/l/y"}},
 		{name: "fail/another-installation-under-a-prefix", paths: map[string]time.Time{"data/b/2": old, "second/signet-installation": old, "second/data/b/1": old},
-			wantErr: objects.ErrForeignInstallation, wantAfter: []string{"data/b/2", "second/data/b/1", "second/signet-installation"}},
+			wantErr: sweep.ErrForeignInstallation, wantAfter: []string{"data/b/2", "second/data/b/1", "second/signet-installation"}},
 		{name: "fail/store-ahead-of-the-database", paths: map[string]time.Time{"data/b/2": old, "data/b/3": newest.Add(time.Second)},
-			wantErr: objects.ErrStoreAhead, wantAfter: []string{"data/b/2", "data/b/3"}},
+			wantErr: sweep.ErrStoreAhead, wantAfter: []string{"data/b/2", "data/b/3"}},
 		{name: "fail/delete", paths: map[string]time.Time{"parts/u/1": old}, failDel: errors.New("denied"), wantErr: errors.New("")},
 	}
 	for _, c := range cases {
@@ -77,11 +77,11 @@ func TestSweep(t *testing.T) {
 			}
 			// newest is a minute ago, but the store-ahead case needs data
 			// past the grace cut that is newer: move the cut for it.
-			opts := objects.SweepOptions{Before: cut, Newest: newest, Now: now, KeepTrash: 7 * 24 * time.Hour, Dry: c.dry}
+			opts := sweep.Options{Before: cut, Newest: newest, Now: now, KeepTrash: 7 * 24 * time.Hour, Dry: c.dry}
 			if c.name == "fail/store-ahead-of-the-database" {
 				opts.Before, opts.Newest = now, old.Add(time.Minute)
 			}
-			r, err := objects.Sweep(context.Background(), f, refs, opts)
+			r, err := sweep.Run(context.Background(), f, refs, opts)
 			switch {
 			case c.wantErr == nil && err != nil:
 				t.Fatalf("Sweep = %v", err)
