@@ -186,6 +186,10 @@ type Functions struct {
 	// IdleTimeout is how long an unused execution environment is kept
 	// warm, as a Go duration. Default 5m.
 	IdleTimeout string `yaml:"idle_timeout"`
+	// InitTimeout bounds a runtime's init phase (the function's Timeout
+	// when longer), as a Go duration. Default 10s, Lambda's; raise it on
+	// a slow or heavily shared machine.
+	InitTimeout string `yaml:"init_timeout"`
 	// TmpSizeMB is the size of each sandbox's /tmp (Lambda's ephemeral
 	// storage). It counts against the function's memory. Default 512.
 	TmpSizeMB int `yaml:"tmp_size_mb"`
@@ -199,6 +203,13 @@ type Functions struct {
 	// the AWS SDK for JavaScript v3 there (install it with npm install
 	// --prefix DIR @aws-sdk/client-…). Empty: none.
 	NodeModulesDir string `yaml:"node_modules_dir"`
+}
+
+// InitTimeoutDuration is InitTimeout parsed (Validate checks it), or 0
+// for the default.
+func (f Functions) InitTimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(f.InitTimeout)
+	return d
 }
 
 // IdleTimeoutDuration is IdleTimeout parsed (Validate checks it).
@@ -312,6 +323,11 @@ func (c *Config) Validate() error {
 	}
 	if f := c.Functions; f.Concurrency < 1 || f.TmpSizeMB < 1 || f.AsyncWorkers < 1 || f.LogRetentionDays < 0 {
 		errs = append(errs, fmt.Errorf("functions: concurrency, tmp_size_mb and async_workers must be at least 1, log_retention_days at least 0"))
+	}
+	if v := c.Functions.InitTimeout; v != "" {
+		if d, err := time.ParseDuration(v); err != nil || d < time.Second {
+			errs = append(errs, fmt.Errorf("functions.init_timeout: %q must be a duration of at least 1s, such as 10s", v))
+		}
 	}
 	if d, err := time.ParseDuration(c.Functions.IdleTimeout); err != nil || d <= 0 {
 		errs = append(errs, fmt.Errorf("functions.idle_timeout: %q must be a positive duration such as 5m", c.Functions.IdleTimeout))

@@ -92,6 +92,8 @@ func TestValidate(t *testing.T) {
 		"fail/admission-glob": {func(c *Config) {
 			c.Admission = Admission{Listen: ":8443", Policies: []AdmissionPolicy{{Name: "p", Profiles: []string{"x"}, Images: []string{"reg/[a"}}}}
 		}, "not a valid glob"},
+		"ok/init-timeout":         {func(c *Config) { c.Functions.InitTimeout = "30s" }, ""},
+		"fail/init-timeout":       {func(c *Config) { c.Functions.InitTimeout = "100ms" }, "functions.init_timeout"},
 		"fail/workloads-lease":    {func(c *Config) { c.Workloads.LeaderLease = "500ms" }, "workloads.leader_lease"},
 		"fail/workloads-interval": {func(c *Config) { c.Workloads.CheckInterval = "often" }, "workloads.check_interval"},
 		"fail/admission-dup": {func(c *Config) {

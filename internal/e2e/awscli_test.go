@@ -84,6 +84,9 @@ func startCLIServerWith(t *testing.T, edit func(*config.Config)) *cliServer {
 	cfg := config.Defaults()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Listen = l.Addr().String()
+	// Lambda's 10 s for a runtime's init is no bound on a machine running
+	// two test suites at once: the outcome must not depend on its speed.
+	cfg.Functions.InitTimeout = "2m"
 	if edit != nil {
 		edit(&cfg)
 	}

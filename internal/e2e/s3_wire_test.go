@@ -259,7 +259,7 @@ func TestS3WireUploads(t *testing.T) {
 		})
 	}
 	// Nothing but the successful uploads' data is on disk.
-	if n := countFiles(t, ts.Config().DataDir+"/objects"); n != 3 {
+	if n := countFiles(t, ts.Config().DataDir+"/objects/data"); n != 3 {
 		t.Errorf("%d data files, want 3", n)
 	}
 }

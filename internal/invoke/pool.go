@@ -37,8 +37,8 @@ const (
 	MaxAsyncPayload = 262144  // request of an Event invocation
 )
 
-// initTimeout bounds a runtime's init phase (Lambda's 10 s).
-const initTimeout = 10 * time.Second
+// DefaultInitTimeout bounds a runtime's init phase (Lambda's 10 s).
+const DefaultInitTimeout = 10 * time.Second
 
 // Config holds the pool's settings.
 type Config struct {
@@ -48,6 +48,9 @@ type Config struct {
 	// IdleTimeout is how long an unused execution environment is kept.
 	// Default 5 minutes.
 	IdleTimeout time.Duration
+	// InitTimeout bounds a runtime's init phase, or the function's
+	// Timeout if longer. Default DefaultInitTimeout (Lambda's 10 s).
+	InitTimeout time.Duration
 	// TmpBytes is the size of each sandbox's /tmp. Default 512 MB.
 	TmpBytes int64
 	// Pids bounds the processes and threads of a sandbox. Default 1024.
@@ -158,6 +161,9 @@ type fnInstances struct {
 func NewPool(cfg Config, host *sandbox.Host, code *Unpacker, dir string, logs LogSink, log *slog.Logger) (*Pool, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 16
+	}
+	if cfg.InitTimeout <= 0 {
+		cfg.InitTimeout = DefaultInitTimeout
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 5 * time.Minute
@@ -618,7 +624,7 @@ func (p *Pool) start(ctx context.Context, f functions.Function, version, key, re
 		return nil, outcome{}, err
 	}
 	go in.read()
-	out := in.awaitReady(max(initTimeout, time.Duration(f.Timeout)*time.Second))
+	out := in.awaitReady(max(p.cfg.InitTimeout, time.Duration(f.Timeout)*time.Second))
 	if out.timedOut {
 		in.sb.Kill()
 	}

@@ -94,7 +94,7 @@ func (s *Server) openRuntime(ctx context.Context, inst installation, layer func(
 	s.logWriter = logs.NewWriter(s.db.Logs, s.log, 200*time.Millisecond, time.Duration(fc.LogRetentionDays)*24*time.Hour)
 	dir := filepath.Join(s.cfg.DataDir, "sandbox")
 	code := &invoke.Unpacker{Dir: dir, Reader: s.s3.data, Layer: layer}
-	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
+	pool, err := invoke.NewPool(invoke.Config{Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeoutDuration(), InitTimeout: fc.InitTimeoutDuration(), TmpBytes: int64(fc.TmpSizeMB) << 20,
 		Region: inst.Account.Region, StartErrorType: lambdaapi.StartErrorType, API: functionAPI{s}, Credentials: s.executionRole, NodeModules: fc.NodeModulesDir}, host, code, dir, s.logWriter, s.log)
 	if err != nil {
 		s.log.Warn("functions cannot be invoked on this host", "err", err)

@@ -78,7 +78,7 @@ func startNode(t *testing.T, bin, name, dsn, keyFile, objectsURL string) *node {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf("version: 1\nlisten: %s\ndatabase_url: %q\nmaster_key_file: %s\nobject_store_url: %q\n", addr, dsn, keyFile, objectsURL)
+	cfg := fmt.Sprintf("version: 1\nlisten: %s\ndatabase_url: %q\nmaster_key_file: %s\nobject_store_url: %q\nfunctions: {init_timeout: 2m}\n", addr, dsn, keyFile, objectsURL)
 	cfgFile := filepath.Join(dir, "signet.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -125,6 +125,9 @@ func startOpts(tb testing.TB, edit func(*config.Config), now func() time.Time, l
 	cfg := config.Defaults()
 	cfg.DataDir = tb.TempDir()
 	cfg.Listen = l.Addr().String()
+	// A runtime's init may take longer than Lambda's 10 s on a loaded
+	// machine; tests of that bound set their own.
+	cfg.Functions.InitTimeout = "2m"
 	edit(&cfg)
 	if os.Getenv(StoreEnv) == "postgres" && cfg.DatabaseURL == "" && !embedded {
 		cfg.DatabaseURL = postgresFor(tb, cfg.DataDir)
