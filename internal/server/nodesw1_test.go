@@ -46,54 +46,16 @@ func TestNodesW1(t *testing.T) {
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	ctx := context.Background()
 
-	// Node A: the artifact bucket, the unsigned package, the profile.
-	if _, err := a.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.S3().PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("artifacts"),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
-		t.Fatal(err)
-	}
-	put, err := a.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("hello.zip"), Body: bytes.NewReader(zipOf(t, helloZip))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	profile, err := a.Signer().PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("w1"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Node B: the signing job, which any node's runner may work.
-	job, err := b.Signer().StartSigningJob(ctx, &signer.StartSigningJobInput{ProfileName: aws.String("w1"), ClientRequestToken: aws.String("w1-1"),
-		Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: put.VersionId}},
-		Destination: &stypes.Destination{S3: &stypes.S3Destination{BucketName: aws.String("artifacts"), Prefix: aws.String("signed-")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Node C: its outcome.
-	var signedKey string
-	waitUntil(t, 2*time.Minute, "the signing job to succeed", func() bool {
-		d, err := c.Signer().DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: job.JobId})
-		if err == nil && d.Status == stypes.SigningStatusFailed {
-			t.Fatalf("signing job failed: %s", aws.ToString(d.StatusReason))
-		}
-		if err == nil && d.Status == stypes.SigningStatusSucceeded {
-			signedKey = aws.ToString(d.SignedObject.S3.Key)
-			return true
-		}
-		return false
-	})
-	// Node A: the code signing config; node B: the function, through the
-	// deploy gate, from the signed object node C's runner may have made.
-	csc, err := lambdaClient(a).CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{
-		AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{aws.ToString(profile.ProfileVersionArn)}},
-		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Node A: the bucket, the package, the profile and the code signing
+	// config; node B: the signing job, which any node's runner may work;
+	// node C: its outcome. Node B: the function, through the deploy gate,
+	// from the signed object node C's runner may have made.
+	jobID, signedKey, cscARN := signedOnNodes(t, a, b, c, "w1")
+	job := &signer.StartSigningJobOutput{JobId: aws.String(jobID)}
 	if _, err := lambdaClient(b).CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("w1"), Runtime: ltypes.RuntimePython312,
 		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(b.LambdaRole(t)),
 		Code:                 &ltypes.FunctionCode{S3Bucket: aws.String("artifacts"), S3Key: aws.String(signedKey)},
-		CodeSigningConfigArn: csc.CodeSigningConfig.CodeSigningConfigArn}); err != nil {
+		CodeSigningConfigArn: aws.String(cscARN)}); err != nil {
 		t.Fatalf("CreateFunction through node B's deploy gate: %v", err)
 	}
 	// Node C: the invocation, with code node B stored.
@@ -134,56 +96,19 @@ func TestNodesWithoutNotifications(t *testing.T) {
 	a := servertest.StartWith(t, shared)
 	c := servertest.StartWithOptions(t, shared, server.WithoutNotifications())
 	ctx := context.Background()
-	if _, err := a.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.S3().PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("artifacts"),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
-		t.Fatal(err)
-	}
-	put, err := a.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("hello.zip"), Body: bytes.NewReader(zipOf(t, helloZip))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	profile, err := a.Signer().PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String("deaf"), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	job, err := a.Signer().StartSigningJob(ctx, &signer.StartSigningJobInput{ProfileName: aws.String("deaf"), ClientRequestToken: aws.String("deaf-1"),
-		Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: put.VersionId}},
-		Destination: &stypes.Destination{S3: &stypes.S3Destination{BucketName: aws.String("artifacts"), Prefix: aws.String("signed-")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var signedKey string
-	waitUntil(t, 2*time.Minute, "the signing job to succeed", func() bool {
-		d, err := a.Signer().DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: job.JobId})
-		if err == nil && d.Status == stypes.SigningStatusFailed {
-			t.Fatalf("signing job failed: %s", aws.ToString(d.StatusReason))
-		}
-		if err == nil && d.Status == stypes.SigningStatusSucceeded {
-			signedKey = aws.ToString(d.SignedObject.S3.Key)
-			return true
-		}
-		return false
-	})
-	csc, err := lambdaClient(a).CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{
-		AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{aws.ToString(profile.ProfileVersionArn)}},
-		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jobID, signedKey, cscARN := signedOnNodes(t, a, a, a, "deaf")
+	job := &signer.StartSigningJobOutput{JobId: aws.String(jobID)}
 	// C deploys (its CRLs are now cached), then A revokes.
 	if _, err := lambdaClient(c).CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("deaf"), Runtime: ltypes.RuntimePython312,
 		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(c.LambdaRole(t)),
 		Code:                 &ltypes.FunctionCode{S3Bucket: aws.String("artifacts"), S3Key: aws.String(signedKey)},
-		CodeSigningConfigArn: csc.CodeSigningConfig.CodeSigningConfigArn}); err != nil {
+		CodeSigningConfigArn: aws.String(cscARN)}); err != nil {
 		t.Fatalf("CreateFunction on node C: %v", err)
 	}
 	if _, err := a.Signer().RevokeSignature(ctx, &signer.RevokeSignatureInput{JobId: job.JobId, Reason: aws.String("built from a compromised commit")}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = lambdaClient(c).UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("deaf"),
+	_, err := lambdaClient(c).UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("deaf"),
 		S3Bucket: aws.String("artifacts"), S3Key: aws.String(signedKey)})
 	if code := apiCode(err); code != "CodeVerificationFailedException" || !strings.Contains(err.Error(), "revoked") {
 		t.Errorf("node C's next deployment of the code node A revoked: %v", err)
@@ -225,4 +150,53 @@ func TestNodesWithoutNotifications(t *testing.T) {
 			t.Fatal("node C never applied the Deny")
 		}
 	}
+}
+
+// signedOnNodes makes a signed package as W1 does, spread over nodes: the
+// artifact bucket, the package, the profile name and an Enforce code
+// signing config allowing it on put; the signing job on sign; its
+// outcome read on watch. It returns the job, the signed object's key and
+// the config's ARN.
+func signedOnNodes(t *testing.T, put, sign, watch *servertest.Server, name string) (jobID, signedKey, cscARN string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := put.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := put.S3().PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("artifacts"),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := put.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("hello.zip"), Body: bytes.NewReader(zipOf(t, helloZip))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile, err := put.Signer().PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String(name), PlatformId: aws.String("AWSLambda-SHA384-ECDSA")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := sign.Signer().StartSigningJob(ctx, &signer.StartSigningJobInput{ProfileName: aws.String(name), ClientRequestToken: aws.String(name + "-1"),
+		Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String("artifacts"), Key: aws.String("hello.zip"), Version: obj.VersionId}},
+		Destination: &stypes.Destination{S3: &stypes.S3Destination{BucketName: aws.String("artifacts"), Prefix: aws.String("signed-")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Minute, "the signing job to succeed", func() bool {
+		d, err := watch.Signer().DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: job.JobId})
+		if err == nil && d.Status == stypes.SigningStatusFailed {
+			t.Fatalf("signing job failed: %s", aws.ToString(d.StatusReason))
+		}
+		if err == nil && d.Status == stypes.SigningStatusSucceeded {
+			signedKey = aws.ToString(d.SignedObject.S3.Key)
+			return true
+		}
+		return false
+	})
+	csc, err := lambdaClient(put).CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{
+		AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{aws.ToString(profile.ProfileVersionArn)}},
+		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(job.JobId), signedKey, aws.ToString(csc.CodeSigningConfig.CodeSigningConfigArn)
 }

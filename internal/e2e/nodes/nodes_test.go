@@ -120,6 +120,39 @@ func startNode(t *testing.T, bin, name, dsn, keyFile, objectsURL string) *node {
 	}
 }
 
+// eventually polls cond until it holds, failing the test with what when
+// limit passes first: a deadline far beyond any real wait, so that a
+// loaded machine only makes the test slower. Polling is the only way a
+// test learns of another process's progress.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s", limit, what)
+		}
+	}
+}
+
+// cluster is three signet serve processes on one PostgreSQL database and
+// one versitygw store.
+type cluster struct {
+	dsn, keyFile, bin string
+	store             s3test.Store
+	a, b, c           *node
+}
+
+func startCluster(t *testing.T) cluster {
+	t.Helper()
+	cl := cluster{dsn: pgtest.DSN(t), store: s3test.VersityGW(t), bin: signetBinary(t), keyFile: filepath.Join(t.TempDir(), "master.key")}
+	if _, _, err := keys.LoadOrCreateMasterKey(cl.keyFile); err != nil {
+		t.Fatal(err)
+	}
+	cl.a = startNode(t, cl.bin, "a", cl.dsn, cl.keyFile, cl.store.URL())
+	cl.b = startNode(t, cl.bin, "b", cl.dsn, cl.keyFile, cl.store.URL())
+	cl.c = startNode(t, cl.bin, "c", cl.dsn, cl.keyFile, cl.store.URL())
+	return cl
+}
+
 // awsPath is Debian's AWS CLI v2, which scripts/test installs.
 const awsPath = "/usr/bin/aws"
 
@@ -198,16 +231,8 @@ func helloZip(t *testing.T) []byte {
 // nodes, verifies.
 func TestKillNodeMidWork(t *testing.T) {
 	requireAWSCLI(t)
-	dsn := pgtest.DSN(t)
-	store := s3test.VersityGW(t)
-	bin := signetBinary(t)
-	keyFile := filepath.Join(t.TempDir(), "master.key")
-	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
-		t.Fatal(err)
-	}
-	a := startNode(t, bin, "a", dsn, keyFile, store.URL())
-	b := startNode(t, bin, "b", dsn, keyFile, store.URL())
-	c := startNode(t, bin, "c", dsn, keyFile, store.URL())
+	cl := startCluster(t)
+	dsn, store, bin, keyFile, a, b, c := cl.dsn, cl.store, cl.bin, cl.keyFile, cl.a, cl.b, cl.c
 	creds := a.creds(t)
 	ctx := context.Background()
 	signerOf := func(n *node) *signer.Client {
@@ -330,7 +355,7 @@ def handler(event, context):
 	}
 	// The victim: the node whose worker runs setSecret.
 	var victim *node
-	for deadline := time.Now().Add(3 * time.Minute); victim == nil; time.Sleep(100 * time.Millisecond) {
+	eventually(t, 3*time.Minute, "a node to run the rotation's setSecret", func() bool {
 		if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("rot/held")}); err == nil {
 			for _, n := range []*node{a, b, c} {
 				for _, line := range strings.Split(n.log(), "\n") {
@@ -340,10 +365,8 @@ def handler(event, context):
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no node ran the rotation's setSecret")
-		}
-	}
+		return victim != nil
+	})
 	var live []*node // the others
 	for _, n := range []*node{a, b, c} {
 		if n != victim {
@@ -467,7 +490,7 @@ def handler(event, context):
 	}
 	ran := map[string]int{}
 	s3c3 := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(live[1].url), Credentials: creds, UsePathStyle: true})
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+	eventually(t, 5*time.Minute, fmt.Sprintf("the %d Event invocations to run after the kill", events), func() bool {
 		clear(ran)
 		var marker, vmarker *string
 		for {
@@ -483,13 +506,8 @@ def handler(event, context):
 			}
 			marker, vmarker = out.NextKeyMarker, out.NextVersionIdMarker
 		}
-		if len(ran) == events {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d Event invocations ran after the kill", len(ran), events)
-		}
-	}
+		return len(ran) == events
+	})
 	twice := 0
 	for _, n := range ran {
 		if n > 1 {
@@ -499,7 +517,7 @@ def handler(event, context):
 	t.Logf("%d Event invocations ran more than once (the killed node was running them)", twice)
 	// The rotation finishes on another node, with the version it began:
 	// one new version, AWSCURRENT on it, AWSPREVIOUS on the first.
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+	eventually(t, 5*time.Minute, "the rotation to finish after the kill", func() bool {
 		var d struct {
 			VersionIdsToStages map[string][]string
 			LastRotatedDate    any
@@ -508,16 +526,14 @@ def handler(event, context):
 		if err := json.Unmarshal([]byte(out), &d); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(d.VersionIdsToStages[rotated.VersionId], ",") == "AWSCURRENT" && d.LastRotatedDate != nil {
-			if len(d.VersionIdsToStages) != 2 {
-				t.Errorf("versions after the rotation: %v", d.VersionIdsToStages)
-			}
-			break
+		if strings.Join(d.VersionIdsToStages[rotated.VersionId], ",") != "AWSCURRENT" || d.LastRotatedDate == nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the rotation did not finish after the kill: %s", out)
+		if len(d.VersionIdsToStages) != 2 {
+			t.Errorf("versions after the rotation: %v", d.VersionIdsToStages)
 		}
-	}
+		return true
+	})
 	if out := awsCLI(live[1], "secretsmanager", "get-secret-value", "--secret-id", "db"); !strings.Contains(out, `"SecretString": "rotated"`) ||
 		!strings.Contains(out, rotated.VersionId) {
 		t.Errorf("get-secret-value after the rotation:\n%s", out)
@@ -606,16 +622,8 @@ func field(t *testing.T, out string, path ...string) string {
 // deployment of that code on C.
 func TestNodesW1AWSCLI(t *testing.T) {
 	requireAWSCLI(t)
-	dsn := pgtest.DSN(t)
-	store := s3test.VersityGW(t)
-	bin := signetBinary(t)
-	keyFile := filepath.Join(t.TempDir(), "master.key")
-	if _, _, err := keys.LoadOrCreateMasterKey(keyFile); err != nil {
-		t.Fatal(err)
-	}
-	a := startNode(t, bin, "a", dsn, keyFile, store.URL())
-	b := startNode(t, bin, "b", dsn, keyFile, store.URL())
-	c := startNode(t, bin, "c", dsn, keyFile, store.URL())
+	cl := startCluster(t)
+	dsn, bin, keyFile, a, b, c := cl.dsn, cl.bin, cl.keyFile, cl.a, cl.b, cl.c
 	admin := filepath.Join(a.dir, "credentials")
 	cli := func(n *node, args ...string) string { t.Helper(); return awsCLIAs(t, n, admin, args...) }
 	work := t.TempDir()
@@ -632,7 +640,7 @@ func TestNodesW1AWSCLI(t *testing.T) {
 		"--source", `{"s3":{"bucketName":"artifacts","key":"hello.zip","version":"`+version+`"}}`,
 		"--destination", `{"s3":{"bucketName":"artifacts","prefix":"signed-"}}`), "jobId")
 	var signedKey string
-	for deadline := time.Now().Add(2 * time.Minute); signedKey == ""; time.Sleep(200 * time.Millisecond) {
+	eventually(t, 2*time.Minute, "the signing job to finish", func() bool {
 		out := cli(a, "signer", "describe-signing-job", "--job-id", job)
 		switch field(t, out, "status") {
 		case "Succeeded":
@@ -640,10 +648,8 @@ func TestNodesW1AWSCLI(t *testing.T) {
 		case "Failed":
 			t.Fatalf("the signing job failed:\n%s", out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the signing job did not finish:\n%s", out)
-		}
-	}
+		return signedKey != ""
+	})
 	csc := field(t, cli(b, "lambda", "create-code-signing-config", "--allowed-publishers", "SigningProfileVersionArns="+profileVersion,
 		"--code-signing-policies", "UntrustedArtifactOnDeployment=Enforce"), "CodeSigningConfig", "CodeSigningConfigArn")
 	role := field(t, cli(c, "iam", "create-role", "--role-name", "w1",
