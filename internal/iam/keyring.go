@@ -80,6 +80,7 @@ type KeyRing struct {
 	MaxAge time.Duration
 
 	mu    sync.Mutex
+	gen   uint64 // counts Forget calls: a lookup that read the store before one does not cache what it read
 	cache map[string]cachedKey
 }
 
@@ -118,6 +119,7 @@ func (k *KeyRing) DeleteKey(ctx context.Context, id, principalARN string) error 
 // Forget drops a key from the cache ("" for every key).
 func (k *KeyRing) Forget(id string) {
 	k.mu.Lock()
+	k.gen++
 	if id == "" {
 		k.cache = nil
 	} else {
@@ -141,6 +143,7 @@ func (k *KeyRing) Secret(ctx context.Context, id string) (string, error) {
 func (k *KeyRing) Lookup(ctx context.Context, id string) (Credential, error) {
 	k.mu.Lock()
 	e, ok := k.cache[id]
+	gen := k.gen
 	k.mu.Unlock()
 	if ok && (k.MaxAge == 0 || k.now().Sub(e.at) < k.MaxAge) {
 		return e.c, nil
@@ -163,6 +166,12 @@ func (k *KeyRing) Lookup(ctx context.Context, id string) (Credential, error) {
 		c.SessionTokenSHA256 = [sha256.Size]byte(h)
 	}
 	k.mu.Lock()
+	if k.gen != gen {
+		// A key was forgotten (deleted) while this one was read: what was
+		// read may be that key as it was before.
+		k.mu.Unlock()
+		return c, nil
+	}
 	if k.cache == nil || len(k.cache) >= maxCachedKeys {
 		k.cache = map[string]cachedKey{}
 	}

@@ -72,3 +72,56 @@ func TestKeyRing(t *testing.T) {
 		t.Errorf("Lookup after DeleteKey = %v, want ErrNotFound", err)
 	}
 }
+
+// slowKeys holds AccessKey once: it has read the key and waits for
+// release before returning it.
+type slowKeys struct {
+	iam.KeyStore
+	read, release chan struct{}
+}
+
+func (s *slowKeys) AccessKey(ctx context.Context, id string) (iam.StoredKey, error) {
+	k, err := s.KeyStore.AccessKey(ctx, id)
+	if s.read != nil {
+		close(s.read)
+		<-s.release
+		s.read = nil
+	}
+	return k, err
+}
+
+// TestKeyRingDeleteDuringLookup: a lookup that read a key before it was
+// deleted answers that one request, but does not cache the key: the next
+// request with it is refused.
+func TestKeyRingDeleteDuringLookup(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "signet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	box, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowKeys{KeyStore: db.IAM, read: make(chan struct{}), release: make(chan struct{})}
+	ring := &iam.KeyRing{Store: slow, Box: box}
+	arn := "arn:aws:iam::123456789012:user/a"
+	if err := ring.CreateKey(ctx, iam.Key{ID: "AKIADELETED", Secret: "s", PrincipalARN: arn, PrincipalID: "AIDA1"}); err != nil {
+		t.Fatal(err)
+	}
+	read := slow.read
+	done := make(chan error)
+	go func() { _, err := ring.Lookup(ctx, "AKIADELETED"); done <- err }()
+	<-read
+	if err := ring.DeleteKey(ctx, "AKIADELETED", arn); err != nil {
+		t.Fatal(err)
+	}
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Fatalf("the lookup in flight: %v", err)
+	}
+	if _, err := ring.Lookup(ctx, "AKIADELETED"); !errors.Is(err, iam.ErrNotFound) {
+		t.Errorf("a lookup after the deletion = %v, want ErrNotFound", err)
+	}
+}
