@@ -56,7 +56,10 @@ func (s *Workloads) SaveWorkloadState(ctx context.Context, lease, holder string,
 		// The fence is a write to the lease's row, so that a concurrent
 		// takeover (which writes it too) and this save are ordered: one
 		// of them waits for, or is run again after, the other.
-		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE leases SET until = until WHERE name = ? AND holder = ? AND until > ?`), lease, holder, unixNano(now))
+		// Who holds the row is what counts: a lease past its time that no
+		// other node took is still this holder's (a clock that jumped
+		// ahead must not make a holder re-apply its queue).
+		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE leases SET until = until WHERE name = ? AND holder = ?`), lease, holder)
 		if err != nil {
 			return err
 		}
