@@ -16,6 +16,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -152,6 +153,7 @@ type Verdict struct {
 // Controller decides admissions with its policies (the first that
 // covers an image applies).
 type Controller struct {
+	// Policies are the policies at start; SetPolicies replaces them.
 	Policies []*Policy
 	Cache    *Cache
 	// Audit records each admission decision; nil records nothing.
@@ -165,6 +167,31 @@ type Controller struct {
 	BeforeCache func(ctx context.Context)
 	Now         func() time.Time
 	Log         *slog.Logger
+
+	mu       sync.RWMutex
+	replaced []*Policy // set: SetPolicies was called
+	set      bool
+}
+
+// SetPolicies replaces the policies (a configuration reload) and drops
+// every cached verdict, which the old policies made.
+func (c *Controller) SetPolicies(ps []*Policy) {
+	c.mu.Lock()
+	c.replaced, c.set = ps, true
+	c.mu.Unlock()
+	if c.Cache != nil {
+		c.Cache.Purge()
+	}
+}
+
+// policies are the policies in force.
+func (c *Controller) policies() []*Policy {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.set {
+		return c.replaced
+	}
+	return c.Policies
 }
 
 func (c *Controller) now() time.Time {
@@ -176,7 +203,7 @@ func (c *Controller) now() time.Time {
 
 // Policy returns the policy that covers an image of a namespace, or nil.
 func (c *Controller) Policy(namespace, image string) *Policy {
-	for _, p := range c.Policies {
+	for _, p := range c.policies() {
 		if p.Covers(namespace, image) {
 			return p
 		}

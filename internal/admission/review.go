@@ -114,7 +114,7 @@ func firstNonEmpty(s ...string) string {
 
 // PolicyNamed returns the policy of that name, or nil.
 func (c *Controller) PolicyNamed(name string) *Policy {
-	for _, p := range c.Policies {
+	for _, p := range c.policies() {
 		if p.Name == name {
 			return p
 		}

@@ -25,7 +25,7 @@ func admissionCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	cf.register(fs)
 	webhookURL := fs.String("url", "", "the webhooks' base URL as kube-apiserver reaches them, https://HOST:PORT (or use --service)")
 	service := fs.String("service", "", "the webhooks' Kubernetes Service, NAMESPACE/NAME[:PORT] (default port 443)")
-	caFile := fs.String("ca-file", "", "PEM CA bundle of the webhooks' certificate (default: Signet's root, from the server)")
+	caFile := fs.String("ca-file", "", "PEM CA bundle of the webhooks' certificate (default: Signet's TLS CA, from the server)")
 	timeout := fs.Int("timeout", 10, "timeoutSeconds, 1–30; keep it at least admission.timeout_seconds")
 	mutating := fs.Bool("mutating", false, "also print the MutatingWebhookConfiguration that pins tags to verified digests")
 	var exclude listFlags
@@ -56,7 +56,7 @@ func admissionCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := cf.check(); err != nil {
 			return err
 		}
-		if _, ca, err = fetchRoot(ctx, cf.endpoint); err != nil {
+		if _, ca, err = fetchPEM(ctx, &cf, "/pki/tls-ca.pem"); err != nil {
 			return &hintError{err, []string{"is 'signet serve' running at " + cf.endpoint + "? or give the CA with --ca-file"}}
 		}
 	}

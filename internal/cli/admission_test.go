@@ -13,11 +13,12 @@ import (
 )
 
 // TestAdmissionConfig: signet admission config prints webhook
-// configurations kube-apiserver accepts: Signet's root as the CA bundle,
+// configurations kube-apiserver accepts: Signet's TLS CA (not its
+// code-signing root) as the CA bundle,
 // failurePolicy Fail, the timeout, every workload kind, v1 reviews.
 func TestAdmissionConfig(t *testing.T) {
 	srv := servertest.Start(t)
-	root := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Authority.Root.Cert.Raw}))
+	root := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.TLSCA().Raw}))
 	code, stdout, stderr := run(t, srv, "admission", "config", "--url", "https://signet.example:8443", "--mutating", "--timeout", "8")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -36,7 +37,7 @@ func TestAdmissionConfig(t *testing.T) {
 	}
 	vw, mw := v.Webhooks[0], m.Webhooks[0]
 	if string(vw.ClientConfig.CABundle) != root || string(mw.ClientConfig.CABundle) != root {
-		t.Errorf("the CA bundle is not Signet's root")
+		t.Errorf("the CA bundle is not Signet's TLS CA")
 	}
 	if *vw.ClientConfig.URL != "https://signet.example:8443/validate" || *mw.ClientConfig.URL != "https://signet.example:8443/mutate" {
 		t.Errorf("URLs %s, %s", *vw.ClientConfig.URL, *mw.ClientConfig.URL)

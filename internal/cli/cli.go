@@ -22,6 +22,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -189,7 +191,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // globalFlags are the client flags that may come before the command
 // ("signet --endpoint URL profile list"); run moves them after it.
-var globalFlags = map[string]bool{"endpoint": true, "output": true}
+var globalFlags = map[string]bool{"endpoint": true, "output": true, "ca-bundle": true}
 
 // hoistGlobalFlags moves leading global flags after the command and its
 // subcommand words, where every client command's flag set parses them.
@@ -340,6 +342,7 @@ func version() string {
 type clientFlags struct {
 	endpoint string
 	output   string
+	caBundle string        // PEM CAs trusted for an https:// endpoint, beside the system's
 	bodies   *bodyRecorder // with --output json: the responses' bodies
 }
 
@@ -350,6 +353,38 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&c.endpoint, "endpoint", def, "Signet API endpoint URL")
 	fs.StringVar(&c.output, "output", "table", "output format: table or json")
+	fs.StringVar(&c.caBundle, "ca-bundle", os.Getenv("AWS_CA_BUNDLE"), "PEM file of CAs to trust for an https:// endpoint (default AWS_CA_BUNDLE), such as Signet's DATA_DIR/tls/ca.pem")
+}
+
+// httpClient is the client for the server's own endpoints (certificates,
+// the workloads API): it trusts --ca-bundle beside the system's CAs.
+func (c *clientFlags) httpClient() (*http.Client, error) {
+	if c.caBundle == "" {
+		return http.DefaultClient, nil
+	}
+	pool, err := c.caPool()
+	if err != nil {
+		return nil, err
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: t}, nil
+}
+
+// caPool is the system's CAs with --ca-bundle's.
+func (c *clientFlags) caPool() (*x509.CertPool, error) {
+	b, err := os.ReadFile(c.caBundle)
+	if err != nil {
+		return nil, &exitError{2, fmt.Errorf("--ca-bundle: %w", err)}
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, &exitError{2, fmt.Errorf("--ca-bundle: %s holds no PEM certificate", c.caBundle)}
+	}
+	return pool, nil
 }
 
 func (c *clientFlags) check() error {
@@ -387,7 +422,15 @@ func (c *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err := c.check(); err != nil {
 		return aws.Config{}, err
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled)}
+	if c.caBundle != "" {
+		b, err := os.ReadFile(c.caBundle)
+		if err != nil {
+			return aws.Config{}, &exitError{2, fmt.Errorf("--ca-bundle: %w", err)}
+		}
+		opts = append(opts, awsconfig.WithCustomCABundle(bytes.NewReader(b)))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return cfg, fmt.Errorf("failed to load AWS configuration: %w", err)
 	}
@@ -401,7 +444,13 @@ func (c *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	}
 	if c.output == "json" {
 		if c.bodies == nil {
-			c.bodies = &bodyRecorder{next: awshttp.NewBuildableClient()}
+			var next interface {
+				Do(*http.Request) (*http.Response, error)
+			} = cfg.HTTPClient // with the CA bundle
+			if cfg.HTTPClient == nil {
+				next = awshttp.NewBuildableClient()
+			}
+			c.bodies = &bodyRecorder{next: next}
 		}
 		cfg.HTTPClient = c.bodies
 	}

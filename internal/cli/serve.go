@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/signet/signet/internal/config"
@@ -23,6 +26,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", "", "data directory (default ./signet-data)")
 	listen := fs.String("listen", "", "listen address (default 127.0.0.1:9090)")
 	cfgFile := fs.String("config", "", "YAML configuration file (default DATA_DIR/signet.yaml if present)")
+	checkOnly := fs.Bool("check-config", false, "validate the configuration (and the files it names) and exit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -51,6 +55,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
+	}
+	if *checkOnly {
+		if err := cfg.Validate(); err != nil {
+			return &exitError{1, fmt.Errorf("configuration %s is not valid:\n%w", orDefaults(path), err)}
+		}
+		if err := cfg.CheckFiles(); err != nil {
+			return &exitError{1, fmt.Errorf("configuration %s names files that do not load:\n%w", orDefaults(path), err)}
+		}
+		fmt.Fprintf(stderr, "signet: configuration %s is valid\n", orDefaults(path))
+		return nil
 	}
 	level := new(slog.LevelVar)
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -86,8 +100,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer srv.Close()
 	creds, _ := filepath.Abs(srv.CredentialsPath())
 	data, _ := filepath.Abs(cfg.DataDir)
-	fmt.Fprintf(stderr, "signet: serving http://%s (account %s, data in %s)\nsignet: administrator credentials: %s\nsignet: try: AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url http://%s signer list-signing-platforms\n",
-		l.Addr(), srv.AccountID(), data, creds, creds, l.Addr())
+	scheme, caFlag := "http", ""
+	if cfg.TLS.Enabled() {
+		scheme = "https"
+	}
+	fmt.Fprintf(stderr, "signet: serving %s://%s (account %s, data in %s)\n", scheme, l.Addr(), srv.AccountID(), data)
+	if cfg.TLS.Enabled() {
+		fmt.Fprintf(stderr, "signet: the same port answers plain http only for CRLs, OCSP, certificates and /healthz\n")
+	}
+	if srv.TLSCA() != nil && cfg.TLS.Mode == config.TLSSelf {
+		ca, _ := filepath.Abs(srv.TLSCAPath())
+		fmt.Fprintf(stderr, "signet: TLS certificate issued by Signet's TLS CA for %s; CA bundle: %s\n", strings.Join(certNames(srv.ListenerCertificate()), ", "), ca)
+		caFlag = " --ca-bundle " + ca
+	}
+	fmt.Fprintf(stderr, "signet: administrator credentials: %s\nsignet: try: AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url %s://%s%s signer list-signing-platforms\n",
+		creds, creds, scheme, l.Addr(), caFlag)
 	if srv.Invoke != nil && srv.Invoke.Pool == nil {
 		fmt.Fprintf(stderr, "signet: functions cannot run here (%v); everything else works, and Invoke answers ServiceException (HTTP 501)\n", srv.Invoke.Unavailable)
 	}
@@ -113,4 +140,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		err = aerr
 	}
 	return err
+}
+
+// orDefaults names a configuration file, or the embedded defaults.
+func orDefaults(path string) string {
+	if path == "" {
+		return "(embedded defaults)"
+	}
+	return path
+}
+
+// certNames are the DNS names and addresses a certificate is for.
+func certNames(c *x509.Certificate) []string {
+	if c == nil {
+		return nil
+	}
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
 }

@@ -62,12 +62,12 @@ func trust(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	root, rootPEM, err := fetchRoot(ctx, cf.endpoint)
+	root, rootPEM, err := fetchRoot(ctx, &cf)
 	if err != nil {
 		return err
 	}
 	identity := signing.SignerIdentity(root, p.Account, *name).IdentityString()
-	_, tsaPEM, err := fetchPEM(ctx, cf.endpoint, "/pki/tsa-root.pem")
+	_, tsaPEM, err := fetchPEM(ctx, &cf, "/pki/tsa-root.pem")
 	if err != nil {
 		return err
 	}
@@ -89,26 +89,31 @@ func trust(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // fetchRoot reads the installation root certificate from GET /pki/root.pem.
-func fetchRoot(ctx context.Context, endpoint string) (*x509.Certificate, []byte, error) {
-	return fetchPEM(ctx, endpoint, "/pki/root.pem")
+func fetchRoot(ctx context.Context, cf *clientFlags) (*x509.Certificate, []byte, error) {
+	return fetchPEM(ctx, cf, "/pki/root.pem")
 }
 
 // fetchPEM reads a PEM certificate the server publishes at path.
-func fetchPEM(ctx context.Context, endpoint, path string) (*x509.Certificate, []byte, error) {
+func fetchPEM(ctx context.Context, cf *clientFlags, path string) (*x509.Certificate, []byte, error) {
+	endpoint := cf.endpoint
+	hc, err := cf.httpClient()
+	if err != nil {
+		return nil, nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(endpoint, "/")+path, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("failed to fetch the root certificate: %w", err)
+		return nil, nil, fmt.Errorf("failed to fetch %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("failed to fetch the root certificate: %s %v", resp.Status, err)
+		return nil, nil, fmt.Errorf("failed to fetch %s: %s %v", path, resp.Status, err)
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil || blk.Type != "CERTIFICATE" {

@@ -56,7 +56,7 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *storeDir != "" {
 		roots, err = loadTrustStore(*storeDir)
 	} else {
-		roots, cached, err = cachedRoot(ctx, cf.endpoint)
+		roots, cached, err = cachedRoot(ctx, &cf)
 	}
 	if err != nil {
 		return err
@@ -210,7 +210,8 @@ func parsePEMCerts(b []byte) ([]*x509.Certificate, error) {
 // caching it under the user cache directory by endpoint (trust on first
 // use). cached names the file when the root was read from it rather
 // than fetched now.
-func cachedRoot(ctx context.Context, endpoint string) (roots []*x509.Certificate, cached string, err error) {
+func cachedRoot(ctx context.Context, cf *clientFlags) (roots []*x509.Certificate, cached string, err error) {
+	endpoint := cf.endpoint
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		dir = os.TempDir()
@@ -225,7 +226,7 @@ func cachedRoot(ctx context.Context, endpoint string) (roots []*x509.Certificate
 			return certs, path, nil
 		}
 	}
-	root, rootPEM, err := fetchRoot(ctx, endpoint)
+	root, rootPEM, err := fetchRoot(ctx, cf)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (pass --trust-store DIR to verify offline)", err)
 	}

@@ -101,7 +101,11 @@ func (c *clientFlags) signedGet(ctx context.Context, service, path string) ([]by
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), service, cfg.Region, time.Now()); err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := c.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

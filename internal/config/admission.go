@@ -28,6 +28,11 @@ type Admission struct {
 	// then `signet admission config --ca-file` takes their CA.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ClientCAFile, when set, makes the webhooks require a client
+	// certificate issued by one of its CAs (PEM): kube-apiserver
+	// presents one when its AdmissionConfiguration names it for this
+	// webhook (kubeconfig client-certificate/client-key).
+	ClientCAFile string `yaml:"client_ca_file"`
 	// TimeoutSeconds is the webhooks' timeoutSeconds (1–30, default
 	// 10); a review is answered within it, the failure mode deciding
 	// for images the registry did not answer for in time.
@@ -110,6 +115,9 @@ func (a *Admission) validate(workloads bool) error {
 	}
 	if (a.TLSCertFile == "") != (a.TLSKeyFile == "") {
 		errs = append(errs, errors.New("admission: tls_cert_file and tls_key_file go together"))
+	}
+	if a.ClientCAFile != "" && a.Listen == "" {
+		errs = append(errs, errors.New("admission.client_ca_file: set admission.listen too (only the webhooks take client certificates)"))
 	}
 	if a.TimeoutSeconds < 0 || a.TimeoutSeconds > 30 {
 		errs = append(errs, fmt.Errorf("admission.timeout_seconds: %d must be from 1 to 30 (kube-apiserver's limit)", a.TimeoutSeconds))

@@ -44,6 +44,9 @@ type Config struct {
 	// responder URLs under it.
 	// Default http://LISTEN.
 	PublicBaseURL string `yaml:"public_base_url"`
+	// TLS: HTTPS on the listener (tls, tls_cert_file, tls_key_file,
+	// tls_dns_names).
+	TLS `yaml:",inline"`
 	// Subject holds the C, ST, L and O of every certificate. Fixed when
 	// the root CA is created at first start. Default US, Washington,
 	// Seattle, Signet.
@@ -305,6 +308,9 @@ func (c *Config) Validate() error {
 		if err != nil || u.Scheme != "http" || u.Host == "" {
 			errs = append(errs, fmt.Errorf("public_base_url: %q must be an http:// URL (Notary verifiers fetch CRLs only over http)", c.PublicBaseURL))
 		}
+	}
+	if err := c.TLS.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Subject.Name().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("subject: %v", err))

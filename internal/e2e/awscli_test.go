@@ -55,7 +55,12 @@ type cliServer struct {
 	srv      *server.Server
 	account  string
 	credFile string
+	scheme   string // http, or https with tls: self
+	caBundle string // with https: the CA bundle passed as --ca-bundle
 }
+
+// endpoint is the server's URL.
+func (s *cliServer) endpoint() string { return s.scheme + "://" + s.addr }
 
 // startCLIServer starts a server on 127.0.0.1:0 with a fresh data
 // directory; it stops when the test ends.
@@ -116,7 +121,11 @@ func startCLIServerWith(t *testing.T, edit func(*config.Config)) *cliServer {
 	if !accountRE.MatchString(srv.AccountID()) {
 		t.Fatalf("AccountID() = %q, want 12 digits", srv.AccountID())
 	}
-	return &cliServer{aws: awsPath, addr: l.Addr().String(), home: home, srv: srv, account: srv.AccountID(), credFile: srv.CredentialsPath()}
+	cs := &cliServer{aws: awsPath, addr: l.Addr().String(), home: home, srv: srv, account: srv.AccountID(), credFile: srv.CredentialsPath(), scheme: "http"}
+	if cfg.TLS.Enabled() {
+		cs.scheme, cs.caBundle = "https", srv.TLSCAPath()
+	}
+	return cs
 }
 
 // lambdaRole returns the ARN of the execution role lambda-role, creating
@@ -182,7 +191,11 @@ func (s *cliServer) runService(t *testing.T, credFile, service string, args ...s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.aws, append([]string{"--endpoint-url", "http://" + s.addr, service}, args...)...)
+	global := []string{"--endpoint-url", s.endpoint()}
+	if s.caBundle != "" && !slices.Contains(args, "--ca-bundle") {
+		global = append(global, "--ca-bundle", s.caBundle)
+	}
+	cmd := exec.CommandContext(ctx, s.aws, append(append(global, service), args...)...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "HOME=") {

@@ -1,13 +1,22 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signet/signet/internal/config"
 )
 
 // TestAWSCLICodeSigningConfigs runs the code-signing-config commands of
@@ -62,8 +71,41 @@ func TestAWSCLICodeSigningConfigs(t *testing.T) {
 // signing job made, and get-function shows where the signature came from.
 func TestAWSCLIDeployGate(t *testing.T) {
 	t.Parallel()
-	s := startCLIServer(t)
-	res := s.putProfile(t, "signing_profile_for_lambda", "AWSLambda-SHA384-ECDSA", nil)
+	deployGateWalkthrough(t, startCLIServer(t))
+}
+
+// TestAWSCLIW1HTTPS is the same walkthrough over HTTPS, the server's
+// certificate issued by Signet's TLS CA (`tls: self`) and given to the
+// AWS CLI with --ca-bundle; without it, or with another CA, the CLI
+// refuses the server.
+func TestAWSCLIW1HTTPS(t *testing.T) {
+	t.Parallel()
+	s := startCLIServerWith(t, func(c *config.Config) { c.TLS.Mode = config.TLSSelf })
+	if s.scheme != "https" {
+		t.Fatalf("scheme %s", s.scheme)
+	}
+	other := filepath.Join(s.home, "other-ca.pem")
+	writeOtherCA(t, other)
+	for name, bundle := range map[string]string{"another CA": other, "the system's CAs": ""} {
+		args := []string{"list-signing-platforms"}
+		if bundle != "" {
+			args = append(args, "--ca-bundle", bundle)
+		} else {
+			args = append(args, "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt")
+		}
+		r := s.runService(t, "", "signer", args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "SSL validation failed") {
+			t.Errorf("with %s: exit %d, stderr %s", name, r.code, r.stderr)
+		}
+	}
+	deployGateWalkthrough(t, s)
+}
+
+// deployGateWalkthrough is W1 with the AWS CLI: function, bucket,
+// profile, signing job, code signing config, the unsigned package
+// refused, the signed one deployed and invoked.
+func deployGateWalkthrough(t *testing.T, s *cliServer) {
+	t.Helper()
 	zipPath := filepath.Join(s.home, "hello-world-lambda.zip")
 	if err := os.WriteFile(zipPath, helloZip(t), 0o644); err != nil {
 		t.Fatal(err)
@@ -80,6 +122,8 @@ func TestAWSCLIDeployGate(t *testing.T) {
 		}
 		return out
 	}
+	profileVersionARN := str(t, run("signer", "put-signing-profile", "--profile-name", "signing_profile_for_lambda", "--platform-id", "AWSLambda-SHA384-ECDSA",
+		"--signature-validity-period", "value=135,type=MONTHS"), "profileVersionArn")
 	run("lambda", "create-function", "--function-name", "hello-world-lambda", "--runtime", "python3.12", "--handler", "lambda_function.lambda_handler",
 		"--role", s.lambdaRole(t), "--zip-file", "fileb://"+zipPath)
 	s.invokeHello(t, run, "before signing")
@@ -90,7 +134,7 @@ func TestAWSCLIDeployGate(t *testing.T) {
 		"--destination", "s3={bucketName=lambda-artifacts,prefix=signed-}", "--profile-name", "signing_profile_for_lambda")
 	jobID := str(t, job, "jobId")
 	run("signer", "wait", "successful-signing-job", "--job-id", jobID)
-	csc := obj(t, run("lambda", "create-code-signing-config", "--allowed-publishers", "SigningProfileVersionArns="+res.VersionARN,
+	csc := obj(t, run("lambda", "create-code-signing-config", "--allowed-publishers", "SigningProfileVersionArns="+profileVersionARN,
 		"--code-signing-policies", "UntrustedArtifactOnDeployment=Enforce"), "CodeSigningConfig")
 	run("lambda", "put-function-code-signing-config", "--function-name", "hello-world-lambda", "--code-signing-config-arn", str(t, csc, "CodeSigningConfigArn"))
 
@@ -101,9 +145,9 @@ func TestAWSCLIDeployGate(t *testing.T) {
 	signedPath := filepath.Join(s.home, "signed.zip")
 	run("s3", "cp", "s3://lambda-artifacts/signed-"+jobID+".zip", signedPath)
 	up := run("lambda", "update-function-code", "--function-name", "hello-world-lambda", "--zip-file", "fileb://"+signedPath)
-	wantEqual(t, "SigningProfileVersionArn", str(t, up, "SigningProfileVersionArn"), res.VersionARN)
+	wantEqual(t, "SigningProfileVersionArn", str(t, up, "SigningProfileVersionArn"), profileVersionARN)
 	got := obj(t, run("lambda", "get-function", "--function-name", "hello-world-lambda"), "Configuration")
-	wantEqual(t, "SigningProfileVersionArn", str(t, got, "SigningProfileVersionArn"), res.VersionARN)
+	wantEqual(t, "SigningProfileVersionArn", str(t, got, "SigningProfileVersionArn"), profileVersionARN)
 	wantEqual(t, "SigningJobArn", str(t, got, "SigningJobArn"), "arn:aws:signer:us-east-1:"+s.account+":/signing-jobs/"+jobID)
 	fcsc := run("lambda", "get-function-code-signing-config", "--function-name", "hello-world-lambda")
 	wantEqual(t, "CodeSigningConfigArn", str(t, fcsc, "CodeSigningConfigArn"), str(t, csc, "CodeSigningConfigArn"))
@@ -147,5 +191,24 @@ func (s *cliServer) invokeHello(t *testing.T, run func(string, ...string) map[st
 		if !strings.Contains(string(logs), want) {
 			t.Errorf("LogResult %s lacks %q:\n%s", when, want, logs)
 		}
+	}
+}
+
+// writeOtherCA writes a CA certificate that issued nothing of Signet's.
+func writeOtherCA(t *testing.T, path string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -31,7 +31,6 @@ import (
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/images"
-	"github.com/signet/signet/internal/pki"
 	"github.com/signet/signet/internal/revocation"
 	"github.com/signet/signet/internal/signing"
 )
@@ -92,14 +91,14 @@ func (s *Server) openAdmission(ctx context.Context) error {
 		Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, MaxIdleConns: 256, MaxIdleConnsPerHost: 64,
 		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second, ExpectContinueTimeout: time.Second,
 	}}
-	for _, pc := range ac.Policies {
+	s.buildPolicy = func(pc config.AdmissionPolicy) (*admission.Policy, policyTrust, error) {
 		doc, dir, err := s.admissionTrust(pc, storeDir)
 		if err != nil {
-			return fmt.Errorf("admission policy %s: %w", pc.Name, err)
+			return nil, policyTrust{}, fmt.Errorf("admission policy %s: %w", pc.Name, err)
 		}
 		version, err := trustVersion(doc, dir)
 		if err != nil {
-			return fmt.Errorf("admission policy %s: %w", pc.Name, err)
+			return nil, policyTrust{}, fmt.Errorf("admission policy %s: %w", pc.Name, err)
 		}
 		vf, err := images.NewVerifier(images.VerifyOptions{
 			Registry:      images.Options{PlainHTTPHosts: ac.InsecureRegistries, HTTPClient: registryClient},
@@ -108,7 +107,7 @@ func (s *Server) openAdmission(ctx context.Context) error {
 			Revocation:    rv, TimestampRevocation: tv,
 		})
 		if err != nil {
-			return fmt.Errorf("admission policy %s: %w", pc.Name, err)
+			return nil, policyTrust{}, fmt.Errorf("admission policy %s: %w", pc.Name, err)
 		}
 		p := &admission.Policy{Name: pc.Name, Namespaces: pc.Namespaces, Images: pc.Images,
 			Mode: admission.Mode(pc.Mode), FailureMode: admission.FailureMode(pc.FailureMode), Action: pc.Action,
@@ -122,9 +121,13 @@ func (s *Server) openAdmission(ctx context.Context) error {
 		if p.Action == "" {
 			p.Action = "report"
 		}
-		ctl.Policies = append(ctl.Policies, p)
-		s.trusts = append(s.trusts, policyTrust{policy: p, doc: doc, dir: dir})
+		return p, policyTrust{policy: p, doc: doc, dir: dir}, nil
 	}
+	policies, trusts, err := s.admissionPolicies(ac.Policies)
+	if err != nil {
+		return err
+	}
+	ctl.Policies, s.trusts = policies, trusts
 	s.admission = ctl
 	if ac.Listen == "" {
 		return nil // the policies serve continuous validation only
@@ -134,7 +137,44 @@ func (s *Server) openAdmission(ctx context.Context) error {
 		return fmt.Errorf("admission: %w", err)
 	}
 	s.admissionCert = cert
+	s.admissionTLS = serverTLSConfig(cert.get)
+	if ac.ClientCAFile != "" {
+		pool, err := loadCAPool(ac.ClientCAFile)
+		if err != nil {
+			return fmt.Errorf("admission.client_ca_file: %w", err)
+		}
+		s.admissionTLS.ClientCAs = pool
+		s.admissionTLS.ClientAuth = tls.RequireAndVerifyClientCert
+	}
 	return nil
+}
+
+// admissionPolicies builds the configured policies.
+func (s *Server) admissionPolicies(pcs []config.AdmissionPolicy) ([]*admission.Policy, []policyTrust, error) {
+	var policies []*admission.Policy
+	var trusts []policyTrust
+	for _, pc := range pcs {
+		p, t, err := s.buildPolicy(pc)
+		if err != nil {
+			return nil, nil, err
+		}
+		policies = append(policies, p)
+		trusts = append(trusts, t)
+	}
+	return policies, trusts, nil
+}
+
+// loadCAPool reads a PEM file of CA certificates.
+func loadCAPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // writeAdmissionStore writes Signet's root and TSA root as a Notation
@@ -224,45 +264,17 @@ func trustVersion(doc *trustpolicy.OCIDocument, dir string) (string, error) {
 }
 
 // admissionCertificate loads the configured certificate, or issues one
-// from the root for the configured names (a fresh key at each start).
-func (s *Server) admissionCertificate(ac config.Admission) (*tls.Certificate, error) {
-	if ac.TLSCertFile != "" {
-		c, err := tls.LoadX509KeyPair(ac.TLSCertFile, ac.TLSKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("failed to load tls_cert_file/tls_key_file: %w", err)
-		}
-		return &c, nil
+// from the TLS CA for the configured names (a fresh key at each start).
+func (s *Server) admissionCertificate(ac config.Admission) (*certSource, error) {
+	src := &certSource{certFile: ac.TLSCertFile, keyFile: ac.TLSKeyFile, now: s.now}
+	if ac.TLSCertFile == "" {
+		names, ips := tlsNames(ac.DNSNames, "", ac.Listen)
+		src.issue = func() (*tls.Certificate, error) { return s.issueServerCert(names, ips) }
 	}
-	names := ac.DNSNames
-	var ips []net.IP
-	if len(names) == 0 {
-		host, _, _ := net.SplitHostPort(ac.Listen)
-		switch ip := net.ParseIP(host); {
-		case host == "" || ip != nil && ip.IsUnspecified():
-			names = []string{"localhost"}
-			ips = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-		case ip != nil:
-			ips = []net.IP{ip}
-		default:
-			names = []string{host}
-		}
-	}
-	key, err := pki.GenerateKey()
-	if err != nil {
+	if err := src.load(); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	subject := s.cfg.Subject.Name()
-	subject.CommonName = "Signet admission webhook"
-	if len(names) > 0 {
-		subject.CommonName = names[0]
-	}
-	cert, err := s.Authority.Root.IssueServer(pki.Template{Subject: subject, PublicKey: key.Public(),
-		NotBefore: now.Add(-5 * time.Minute), NotAfter: now.Add(365 * 24 * time.Hour), CRLURL: s.Authority.RootCRLURL()}, names, ips)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}, nil
+	return src, nil
 }
 
 // AdmissionCertificate is the webhooks' serving certificate, nil when
@@ -271,11 +283,12 @@ func (s *Server) AdmissionCertificate() *x509.Certificate {
 	if s.admissionCert == nil {
 		return nil
 	}
-	if s.admissionCert.Leaf != nil {
-		return s.admissionCert.Leaf
+	c, _ := s.admissionCert.get(nil)
+	if c.Leaf != nil {
+		return c.Leaf
 	}
-	c, _ := x509.ParseCertificate(s.admissionCert.Certificate[0])
-	return c
+	leaf, _ := x509.ParseCertificate(c.Certificate[0])
+	return leaf
 }
 
 // Admission is the admission controller, nil when no webhook is
@@ -294,7 +307,7 @@ func (s *Server) ServeAdmission(ctx context.Context, l net.Listener) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      40 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*s.admissionCert}},
+		TLSConfig:         s.admissionTLS,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
@@ -428,7 +441,10 @@ const trustRefreshInterval = 10 * time.Second
 // verification). It reports how many policies changed.
 func (s *Server) RefreshAdmissionTrust(ctx context.Context) int {
 	changed := 0
-	for _, t := range s.trusts {
+	s.trustsMu.Lock()
+	trusts := s.trusts
+	s.trustsMu.Unlock()
+	for _, t := range trusts {
 		v, err := trustVersion(t.doc, t.dir)
 		if err != nil {
 			s.log.WarnContext(ctx, "failed to read an admission trust store", "policy", t.policy.Name, "dir", t.dir, "err", err)
@@ -445,7 +461,7 @@ func (s *Server) RefreshAdmissionTrust(ctx context.Context) int {
 
 // watchAdmissionTrust refreshes the trust stores until ctx ends.
 func (s *Server) watchAdmissionTrust(ctx context.Context) {
-	if len(s.trusts) == 0 {
+	if s.admission == nil {
 		return
 	}
 	t := time.NewTicker(trustRefreshInterval)

@@ -274,7 +274,7 @@ func newAdmissionEnv(t testing.TB, edits ...envOption) *admissionEnv {
 	go func() { done <- srv.ServeAdmission(sctx, l) }()
 	t.Cleanup(func() { cancel(); <-done })
 	pool := x509.NewCertPool()
-	pool.AddCert(srv.Authority.Root.Cert)
+	pool.AddCert(srv.TLSCA())
 	e.url = "https://" + l.Addr().String()
 	// As kube-apiserver calls webhooks: HTTP/2 over one TLS connection.
 	e.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},

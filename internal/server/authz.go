@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/signet/signet/internal/awsapi"
@@ -23,7 +24,7 @@ import (
 type authorizer struct {
 	bypass  bool // benchmarks only: allow everything, as before IAM
 	iam     *iam.Service
-	limiter *ratelimit.Limiter
+	limiter atomic.Pointer[ratelimit.Limiter] // nil: no limits; replaced on reload
 	now     func() time.Time
 	// services returns the service a resource ARN belongs to (nil when
 	// Signet serves none), whose resource policies judge a second
@@ -56,7 +57,7 @@ func (a *authorizer) Authorize(ctx context.Context, req awsapi.AuthzRequest) err
 		info.set(req.Action, req.Resource, "Allow", false)
 		return nil
 	}
-	if a.limiter != nil && !req.Also && !a.limiter.Allow(req.Caller.AccessKeyID, req.Action) {
+	if l := a.limiter.Load(); l != nil && !req.Also && !l.Allow(req.Caller.AccessKeyID, req.Action) {
 		info.set(req.Action, req.Resource, "Throttled", false)
 		return &awsapi.Throttled{Message: fmt.Sprintf("Rate exceeded: access key %s is over its limit for %s; retry with backoff", req.Caller.AccessKeyID, req.Action)}
 	}

@@ -161,7 +161,7 @@ func (s *Server) codeURL(name, codeSHA256 string) string {
 	q.Set("sha256", codeSHA256)
 	q.Set("expires", strconv.FormatInt(exp, 10))
 	q.Set("signature", s.codeURLSignature(name, codeSHA256, exp))
-	return s.cfg.BaseURL() + "/function-code/" + url.PathEscape(name) + "?" + q.Encode()
+	return s.cfg.APIBaseURL() + "/function-code/" + url.PathEscape(name) + "?" + q.Encode()
 }
 
 func (s *Server) codeURLSignature(name, codeSHA256 string, exp int64) string {

@@ -57,6 +57,7 @@ import (
 	"github.com/signet/signet/internal/secrets"
 	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/sigv4"
+	"github.com/signet/signet/internal/sniff"
 	"github.com/signet/signet/internal/ssm"
 	"github.com/signet/signet/internal/store"
 	"github.com/signet/signet/internal/tsa"
@@ -133,14 +134,24 @@ type Server struct {
 	// TSA is the time-stamping authority that timestamps every signature.
 	TSA     *tsa.Authority
 	tsaRoot pki.CA
+	// tlsCA issues the listeners' certificates when Signet issues them
+	// itself; its Cert is nil when nothing needs it.
+	tlsCA pki.CA
+	// listenerCert is the API listener's certificate, nil without TLS.
+	listenerCert *certSource
 
 	// now is the signing clock (see WithClock).
 	now func() time.Time
 
 	// admission decides Kubernetes admissions (nil: no policies).
 	admission     *admission.Controller
-	admissionCert *tls.Certificate // nil: no webhook listener
-	trusts        []policyTrust    // the admission policies' trust, watched
+	admissionCert *certSource // nil: no webhook listener
+	admissionTLS  *tls.Config
+	trustsMu      sync.Mutex
+	trusts        []policyTrust // the admission policies' trust, watched
+	// buildPolicy makes an admission policy of its configuration (set
+	// when admission is configured).
+	buildPolicy func(config.AdmissionPolicy) (*admission.Policy, policyTrust, error)
 	// workloads is continuous validation (nil: not configured).
 	workloads *workloads
 	// KMS is the key management service.
@@ -281,6 +292,12 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openTSA(ctx, ks); err != nil {
 		return err
 	}
+	if err := s.openTLSCA(ctx, ks); err != nil {
+		return err
+	}
+	if err := s.openListenerTLS(); err != nil {
+		return err
+	}
 	if err := s.openObjects(ctx); err != nil {
 		return err
 	}
@@ -318,10 +335,8 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openAudit(ctx, ks); err != nil {
 		return err
 	}
-	s.authz = &authorizer{iam: s.IAM, limiter: rateLimiter(s.cfg.RateLimits, s.now)}
-	if s.authz.limiter != nil && s.shared() {
-		s.authz.limiter.Nodes = s.LiveNodes
-	}
+	s.authz = &authorizer{iam: s.IAM}
+	s.setRateLimits(s.cfg.RateLimits)
 	lambda, err := s.openFunctions(ctx, inst)
 	if err != nil {
 		return err
@@ -363,6 +378,8 @@ func (s *Server) open(ctx context.Context) error {
 	s.public.HandleFunc("GET /crl/root.crl", s.rootCRL)
 	s.public.HandleFunc("GET /crl/tsa.crl", s.tsaCRL)
 	s.public.HandleFunc("GET /pki/tsa-root.pem", s.tsaRootPEM)
+	s.public.HandleFunc("GET /pki/tls-ca.pem", s.tlsCAPEM)
+	s.public.HandleFunc("GET /crl/tls.crl", s.tlsCRL)
 	s.public.Handle("POST /timestamp", s.TSA.Handler())
 	s.public.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
 	s.public.Handle("/ocsp/", s.ocsp)
@@ -709,8 +726,28 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	errc := make(chan error, 2)
+	var plain *http.Server
+	if s.listenerCert == nil {
+		go func() { errc <- hs.Serve(l) }()
+	} else {
+		// One port, both: HTTPS for everything, plain HTTP for what
+		// certificate verifiers fetch (the http:// URLs certificates
+		// carry) and the health check.
+		tlsL, plainL := sniff.Split(l, s.limits.header)
+		hs.TLSConfig = serverTLSConfig(s.listenerCert.get)
+		plain = &http.Server{
+			Handler:           s.plainHandler(),
+			ReadHeaderTimeout: s.limits.header,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          hs.ErrorLog,
+		}
+		go func() { errc <- hs.ServeTLS(tlsL, "", "") }()
+		go func() { errc <- plain.Serve(plainL) }()
+	}
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan struct{})
 	go func() {
@@ -755,6 +792,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if plain != nil {
+		go plain.Shutdown(sctx)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		return err
 	}

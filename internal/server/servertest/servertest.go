@@ -6,9 +6,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,11 +31,12 @@ import (
 // Server is a running server.
 type Server struct {
 	*server.Server
-	URL   string          // http://127.0.0.1:PORT
-	Creds aws.Credentials // the bootstrap administrator
-	log   *logBuffer
-	stop  func()
-	cache string
+	URL    string          // http://127.0.0.1:PORT
+	Creds  aws.Credentials // the bootstrap administrator
+	log    *logBuffer
+	stop   func()
+	cache  string
+	client *http.Client
 }
 
 // CacheDir is a user cache directory (XDG_CACHE_HOME) for clients of
@@ -153,7 +157,27 @@ func startOpts(tb testing.TB, edit func(*config.Config), now func() time.Time, l
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); <-done; srv.Close() }) }
 	tb.Cleanup(stop)
-	return &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath()), log: log, stop: stop, cache: tb.TempDir()}
+	ts := &Server{Server: srv, URL: "http://" + l.Addr().String(), Creds: ReadCredentials(tb, srv.CredentialsPath()), log: log, stop: stop, cache: tb.TempDir()}
+	if cfg.TLS.Enabled() {
+		ts.URL = "https://" + l.Addr().String()
+		if ca := srv.TLSCA(); ca != nil {
+			pool := x509.NewCertPool()
+			pool.AddCert(ca)
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.TLSClientConfig = &tls.Config{RootCAs: pool}
+			ts.client = &http.Client{Transport: t}
+		}
+	}
+	return ts
+}
+
+// HTTPClient is a client for the server: one that trusts its TLS CA when
+// it serves HTTPS with a certificate of its own.
+func (s *Server) HTTPClient() *http.Client {
+	if s.client == nil {
+		return http.DefaultClient
+	}
+	return s.client
 }
 
 // ReadCredentials reads the default profile of a shared-credentials file.
@@ -191,6 +215,9 @@ func (s *Server) Signer() *signer.Client {
 	return signer.NewFromConfig(cfg, func(o *signer.Options) {
 		o.BaseEndpoint = aws.String(s.URL)
 		o.Retryer = aws.NopRetryer{}
+		if s.client != nil {
+			o.HTTPClient = s.client
+		}
 	})
 }
 
@@ -201,6 +228,9 @@ func (s *Server) S3() *s3.Client {
 		o.BaseEndpoint = aws.String(s.URL)
 		o.UsePathStyle = true
 		o.Retryer = aws.NopRetryer{}
+		if s.client != nil {
+			o.HTTPClient = s.client
+		}
 	})
 }
 
