@@ -7,7 +7,12 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/signet/signet/internal/policy"
+	"github.com/signet/signet/internal/telemetry"
 )
 
 // Operation is one API operation.
@@ -156,6 +161,7 @@ func (e *Endpoint) BodyLimit(r *http.Request) (int64, *Error) {
 // protocol.
 func (e *Endpoint) WriteError(w http.ResponseWriter, r *http.Request, ae *Error) {
 	e.svc.setRequestID(w, r)
+	telemetry.SetErrorCode(r.Context(), ae.Code)
 	e.svc.Protocol.WriteError(w, r, e.svc.Protocol.AuthError(ae), nil)
 }
 
@@ -169,6 +175,7 @@ func (e *Endpoint) WriteFailure(w http.ResponseWriter, r *http.Request, err erro
 	} else {
 		e.svc.log().InfoContext(r.Context(), "request not authenticated", "request_id", RequestID(r.Context()), "code", ae.Code, "remote", r.RemoteAddr)
 	}
+	telemetry.SetErrorCode(r.Context(), ae.Code)
 	e.svc.Protocol.WriteError(w, r, e.svc.Protocol.AuthError(ae), err)
 }
 
@@ -308,8 +315,14 @@ func (s *Service) wrap(op Operation) http.Handler {
 		if s.Policies != nil {
 			req.Policies, req.Gated = s.Policies.ResourcePolicies, s.Gated
 		}
-		r = r.WithContext(context.WithValue(r.Context(), opKey{}, opInfo{name: op.Name, action: op.Action, svc: s}))
-		if err := s.Authorizer.Authorize(r.Context(), req); err != nil {
+		telemetry.SetOperation(r.Context(), s.Name, op.Name)
+		ctx, span := telemetry.Start(r.Context(), s.Name+"."+op.Name)
+		defer span.End()
+		r = r.WithContext(context.WithValue(ctx, opKey{}, opInfo{name: op.Name, action: op.Action, svc: s}))
+		actx, aspan := telemetry.Start(r.Context(), "authorize", attribute.String("iam.action", op.Action), attribute.String("iam.resource", res))
+		err := s.Authorizer.Authorize(actx, req)
+		aspan.End()
+		if err != nil {
 			s.writeError(w, r, op.Name, err)
 			return
 		}
@@ -348,6 +361,8 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, 
 	} else {
 		s.log().InfoContext(r.Context(), "request refused", "op", op, "request_id", RequestID(r.Context()), "code", e.Code, "err", err)
 	}
+	telemetry.SetErrorCode(r.Context(), e.Code)
+	trace.SpanFromContext(r.Context()).SetStatus(codes.Error, e.Code)
 	s.Protocol.WriteError(w, r, e, err)
 }
 

@@ -74,6 +74,29 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads what can change without a restart.
+	reload := func(srv *server.Server) {
+		next := config.Defaults()
+		if path != "" {
+			var err error
+			if next, err = config.Load(path); err != nil {
+				log.ErrorContext(ctx, "SIGHUP: configuration not reloaded", "err", err)
+				return
+			}
+		}
+		next.DataDir, next.Listen = cfg.DataDir, cfg.Listen
+		if err := srv.Reload(ctx, next); err != nil {
+			var restart *server.RestartNeededError
+			if !errors.As(err, &restart) {
+				log.ErrorContext(ctx, "SIGHUP: configuration not reloaded", "err", err)
+				return
+			}
+			log.WarnContext(ctx, "SIGHUP: "+err.Error())
+		}
+		if err := level.UnmarshalText([]byte(next.LogLevel)); err == nil {
+			level.Set(level.Level())
+		}
+	}
 	// Listen first: a taken port must fail before the data directory is
 	// created or opened.
 	l, err := net.Listen("tcp", cfg.Listen)
@@ -98,6 +121,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(srv)
+			}
+		}
+	}()
 	creds, _ := filepath.Abs(srv.CredentialsPath())
 	data, _ := filepath.Abs(cfg.DataDir)
 	scheme, caFlag := "http", ""

@@ -93,6 +93,12 @@ type Config struct {
 	WebIdentity []WebIdentityProvider `yaml:"web_identity"`
 	// Metrics configures GET /metrics, which takes no credentials.
 	Metrics Metrics `yaml:"metrics"`
+	// Tracing: OpenTelemetry traces, off by default.
+	Tracing Tracing `yaml:"tracing"`
+	// ShutdownTimeout is how long SIGTERM waits for requests and
+	// invocations in flight to finish before stopping them (a duration,
+	// default 30s).
+	ShutdownTimeout string `yaml:"shutdown_timeout"`
 	// CRLValidity is how long each CRL and OCSP response Signet issues is
 	// valid (its nextUpdate), a Go duration such as 1h or 30m, from 1m
 	// to 168h. Offline verifiers, and verifiers that cache CRLs (notation
@@ -149,6 +155,21 @@ type Metrics struct {
 	// totals over all functions and name none. Turn it on where the
 	// metrics endpoint is reachable only by the monitoring system.
 	PerFunction bool `yaml:"per_function"`
+}
+
+// Tracing configures OpenTelemetry traces: a span tree per API request
+// (request, operation, authorization, database statements, object store,
+// function sandbox), exported over OTLP/HTTP. Trace context is read from
+// and written to W3C traceparent and AWS X-Ray X-Amzn-Trace-Id headers.
+type Tracing struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP URL, such as
+	// http://otel-collector:4318 (/v1/traces is added when it has no
+	// path). Empty: no tracing (the default).
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// SampleRatio is the share of the traces that start here that are
+	// recorded, 0 to 1 (default 1); a caller's sampling decision is
+	// followed.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // WebIdentityProvider is a trusted OpenID Connect issuer.
@@ -237,14 +258,16 @@ func (s Subject) Name() pki.Name {
 // Defaults returns the embedded defaults.
 func Defaults() Config {
 	return Config{
-		Version:     Version,
-		DataDir:     "./signet-data",
-		Listen:      "127.0.0.1:9090",
-		Region:      "us-east-1",
-		LogLevel:    "info",
-		Subject:     Subject{Country: "US", State: "Washington", Locality: "Seattle", Organization: "Signet"},
-		Functions:   Functions{Concurrency: 16, IdleTimeout: "5m", TmpSizeMB: 512, AsyncWorkers: 2, LogRetentionDays: 30},
-		CRLValidity: "1h",
+		Version:         Version,
+		DataDir:         "./signet-data",
+		Listen:          "127.0.0.1:9090",
+		Region:          "us-east-1",
+		LogLevel:        "info",
+		Subject:         Subject{Country: "US", State: "Washington", Locality: "Seattle", Organization: "Signet"},
+		Functions:       Functions{Concurrency: 16, IdleTimeout: "5m", TmpSizeMB: 512, AsyncWorkers: 2, LogRetentionDays: 30},
+		CRLValidity:     "1h",
+		Tracing:         Tracing{SampleRatio: 1},
+		ShutdownTimeout: "30s",
 	}
 }
 
@@ -364,6 +387,17 @@ func (c *Config) Validate() error {
 	if err := c.SecretScan.Allowlist().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("secret_scan: %w", err))
 	}
+	if t := c.Tracing; t.SampleRatio < 0 || t.SampleRatio > 1 {
+		errs = append(errs, fmt.Errorf("tracing.sample_ratio: %v must be from 0 to 1", t.SampleRatio))
+	}
+	if e := c.Tracing.OTLPEndpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("tracing.otlp_endpoint: %q must be an http:// or https:// URL such as http://otel-collector:4318", e))
+		}
+	}
+	if d, err := time.ParseDuration(c.ShutdownTimeout); err != nil || d < 0 || d > time.Hour {
+		errs = append(errs, fmt.Errorf("shutdown_timeout: %q must be a duration from 0s to 1h, such as 30s", c.ShutdownTimeout))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -378,4 +412,13 @@ func (c *Config) BaseURL() string {
 		return strings.TrimSuffix(c.PublicBaseURL, "/")
 	}
 	return "http://" + c.Listen
+}
+
+// ShutdownTimeoutDuration is ShutdownTimeout parsed (Validate checks it).
+func (c *Config) ShutdownTimeoutDuration() time.Duration {
+	d, err := time.ParseDuration(c.ShutdownTimeout)
+	if err != nil {
+		return 30 * time.Second
+	}
+	return d
 }

@@ -20,10 +20,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/deploygate"
 	"github.com/signet/signet/internal/errs"
+	"github.com/signet/signet/internal/telemetry"
 )
 
 // Sentinels; caller mistakes are *errs.Error or *errs.FieldError values
@@ -121,6 +123,9 @@ type Service struct {
 	OnWarning func(ctx context.Context, function string, d deploygate.Decision)
 	// OnRefused is called when the gate refuses a package.
 	OnRefused func(ctx context.Context, function string, d deploygate.Decision)
+	// OnDecision, if set, is told of every decision the gate makes
+	// (allowed, warned or refused), for metrics.
+	OnDecision func(d deploygate.Decision)
 	// LambdaMayAssume reports whether a role ARN names a role of this
 	// account that exists and that Lambda may assume (nil: any role).
 	LambdaMayAssume func(ctx context.Context, roleARN string) (bool, error)
@@ -323,7 +328,7 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 		_, err := s.Code.Write(ctx, path, bytes.NewReader(zip))
 		written <- err
 	}()
-	d, err := s.Gate.Check(ctx, bytes.NewReader(zip), int64(len(zip)), cfg)
+	d, err := s.check(ctx, zip, cfg)
 	werr := <-written
 	if err == nil && !d.Allowed {
 		err = s.refused(ctx, name, cfg, d)
@@ -345,6 +350,21 @@ func (s *Service) admit(ctx context.Context, name string, zip []byte, cfg *deplo
 	}
 	return Function{CodeSHA256: base64.StdEncoding.EncodeToString(sum[:]), CodeSize: int64(len(zip)), CodePath: path,
 		SigningProfileVersionARN: d.ProfileVersionARN, SigningJobARN: d.JobARN}, nil
+}
+
+// check runs the deploy gate on a package.
+func (s *Service) check(ctx context.Context, zip []byte, cfg *deploygate.Config) (d deploygate.Decision, err error) {
+	var attrs []attribute.KeyValue
+	if cfg != nil {
+		attrs = append(attrs, attribute.String("lambda.code_signing_config", cfg.ARN))
+	}
+	ctx, span := telemetry.Start(ctx, "deploygate.check", attrs...)
+	defer telemetry.End(span, &err)
+	d, err = s.Gate.Check(ctx, bytes.NewReader(zip), int64(len(zip)), cfg)
+	if err == nil && cfg != nil && s.OnDecision != nil {
+		s.OnDecision(d)
+	}
+	return d, err
 }
 
 // refused is the error for a package the gate refused.

@@ -132,7 +132,7 @@ func (s *Service) checkLayers(ctx context.Context, name string, layerARNs []stri
 			if err != nil {
 				return nil, err
 			}
-			d, err := s.Gate.Check(ctx, bytes.NewReader(zip), int64(len(zip)), cfg)
+			d, err := s.check(ctx, zip, cfg)
 			if err != nil {
 				return nil, err
 			}

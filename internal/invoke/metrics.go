@@ -1,12 +1,10 @@
 package invoke
 
 import (
-	"fmt"
-	"io"
-	"sort"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // durationBuckets are the upper bounds, in seconds, of the invocation
@@ -70,62 +68,64 @@ func (m *Metrics) Snapshot(fn string) (invocations, errors, throttles int64) {
 	return 0, 0, 0
 }
 
-// WritePrometheus writes the metrics in the Prometheus text format:
-// with byFunction, a series per function (labelled function="NAME");
+var (
+	invocationsDesc = []string{"signet_lambda_invocations_total", "Invocations that ran (Lambda's Invocations)."}
+	errorsDesc      = []string{"signet_lambda_errors_total", "Invocations that ended in a function error (Lambda's Errors)."}
+	throttlesDesc   = []string{"signet_lambda_throttles_total", "Invocations refused for concurrency (Lambda's Throttles)."}
+	durationDesc    = []string{"signet_lambda_duration_seconds", "Invocation duration (Lambda's Duration)."}
+)
+
+// Collector returns a Prometheus collector of the metrics: with
+// byFunction, a series per function (labelled function="NAME");
 // without, one series of totals over all functions, which names none.
-func (m *Metrics) WritePrometheus(w io.Writer, byFunction bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	type series struct {
-		labels string // `function="NAME",` or ""
-		f      *fnMetrics
-	}
-	var all []series
+func (m *Metrics) Collector(byFunction bool) prometheus.Collector {
+	var labels []string
 	if byFunction {
-		names := make([]string, 0, len(m.fns))
-		for n := range m.fns {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			all = append(all, series{fmt.Sprintf("function=%q,", n), m.fns[n]})
-		}
-	} else {
-		t := &fnMetrics{buckets: make([]int64, len(durationBuckets))}
-		for _, f := range m.fns {
-			t.invocations, t.errors, t.throttles, t.sum = t.invocations+f.invocations, t.errors+f.errors, t.throttles+f.throttles, t.sum+f.sum
-			for i, b := range f.buckets {
-				t.buckets[i] += b
-			}
-		}
-		all = []series{{"", t}}
+		labels = []string{"function"}
 	}
-	braces := func(labels string) string {
-		if labels == "" {
-			return ""
-		}
-		return "{" + strings.TrimSuffix(labels, ",") + "}"
-	}
-	for _, c := range []struct {
-		name, help string
-		v          func(*fnMetrics) int64
-	}{
-		{"signet_lambda_invocations_total", "Invocations that ran (Lambda's Invocations).", func(f *fnMetrics) int64 { return f.invocations }},
-		{"signet_lambda_errors_total", "Invocations that ended in a function error (Lambda's Errors).", func(f *fnMetrics) int64 { return f.errors }},
-		{"signet_lambda_throttles_total", "Invocations refused for concurrency (Lambda's Throttles).", func(f *fnMetrics) int64 { return f.throttles }},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", c.name, c.help, c.name)
-		for _, s := range all {
-			fmt.Fprintf(w, "%s%s %d\n", c.name, braces(s.labels), c.v(s.f))
-		}
-	}
-	const h = "signet_lambda_duration_seconds"
-	fmt.Fprintf(w, "# HELP %s Invocation duration (Lambda's Duration).\n# TYPE %s histogram\n", h, h)
-	for _, s := range all {
+	d := func(nh []string) *prometheus.Desc { return prometheus.NewDesc(nh[0], nh[1], labels, nil) }
+	return &collector{m: m, byFunction: byFunction,
+		invocations: d(invocationsDesc), errors: d(errorsDesc), throttles: d(throttlesDesc), duration: d(durationDesc)}
+}
+
+type collector struct {
+	m                                        *Metrics
+	byFunction                               bool
+	invocations, errors, throttles, duration *prometheus.Desc
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.invocations
+	ch <- c.errors
+	ch <- c.throttles
+	ch <- c.duration
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	emit := func(f *fnMetrics, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(c.invocations, prometheus.CounterValue, float64(f.invocations), labels...)
+		ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(f.errors), labels...)
+		ch <- prometheus.MustNewConstMetric(c.throttles, prometheus.CounterValue, float64(f.throttles), labels...)
+		buckets := make(map[float64]uint64, len(durationBuckets))
 		for i, b := range durationBuckets {
-			fmt.Fprintf(w, "%s_bucket{%sle=\"%g\"} %d\n", h, s.labels, b, s.f.buckets[i])
+			buckets[b] = uint64(f.buckets[i])
 		}
-		fmt.Fprintf(w, "%s_bucket{%sle=\"+Inf\"} %d\n", h, s.labels, s.f.invocations)
-		fmt.Fprintf(w, "%s_sum%s %g\n%s_count%s %d\n", h, braces(s.labels), s.f.sum, h, braces(s.labels), s.f.invocations)
+		ch <- prometheus.MustNewConstHistogram(c.duration, uint64(f.invocations), f.sum, buckets, labels...)
 	}
+	if c.byFunction {
+		for name, f := range c.m.fns {
+			emit(f, name)
+		}
+		return
+	}
+	t := &fnMetrics{buckets: make([]int64, len(durationBuckets))}
+	for _, f := range c.m.fns {
+		t.invocations, t.errors, t.throttles, t.sum = t.invocations+f.invocations, t.errors+f.errors, t.throttles+f.throttles, t.sum+f.sum
+		for i, b := range f.buckets {
+			t.buckets[i] += b
+		}
+	}
+	emit(t)
 }

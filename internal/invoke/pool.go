@@ -24,10 +24,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/sandbox"
+	"github.com/signet/signet/internal/telemetry"
 )
 
 // Payload limits, as Lambda's.
@@ -459,8 +461,10 @@ func (p *Pool) Close() error {
 // Invoke runs one invocation and returns its result. A throttled
 // invocation returns a *ThrottleError; other errors are Signet's, not the
 // function's (which are in Result.FunctionError).
-func (p *Pool) Invoke(ctx context.Context, req Request) (Result, error) {
+func (p *Pool) Invoke(ctx context.Context, req Request) (_ Result, err error) {
 	f := req.Function
+	ctx, span := telemetry.Start(ctx, "sandbox.invoke", attribute.String("faas.name", f.Name), attribute.String("faas.version", req.Version))
+	defer telemetry.End(span, &err)
 	key := f.Name + ":" + req.Version
 	revision := f.RevisionID + "/" + f.CodeSHA256
 	in, g, err := p.acquire(key, revision, f.Name)

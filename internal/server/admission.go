@@ -366,10 +366,26 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, decide func
 	// Answer with time to spare for the reply.
 	ctx, cancel := context.WithTimeout(r.Context(), timeout*9/10)
 	defer cancel()
+	start := time.Now()
 	resp := decide(ctx, review.Request)
+	s.metrics.AdmissionDuration.Observe(time.Since(start).Seconds())
+	s.metrics.AdmissionReviews.WithLabelValues(strings.TrimPrefix(r.URL.Path, "/"), reviewDecision(resp)).Inc()
 	out := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: review.APIVersion, Kind: review.Kind}, Response: resp}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(out)
+}
+
+// reviewDecision names an admission response's decision for metrics.
+func reviewDecision(r *admissionv1.AdmissionResponse) string {
+	switch {
+	case r == nil:
+		return "error"
+	case !r.Allowed:
+		return "denied"
+	case len(r.Warnings) > 0:
+		return "warned"
+	}
+	return "allowed"
 }
 
 // inProcessOCSP answers OCSP requests to Signet's own responders in

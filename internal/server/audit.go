@@ -150,7 +150,10 @@ func (w *auditWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // time, outcome.
 func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.Caller, serve func(http.ResponseWriter, *http.Request)) {
 	if s.auditWriter == nil {
-		serve(w, r)
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		serve(sw, r)
+		s.observe(r, sw.status, time.Since(start))
 		return
 	}
 	info := &auditInfo{}
@@ -172,6 +175,7 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.C
 	if decision == "Allow" {
 		s.evictAfter(action, resource, aw.status)
 	}
+	s.observe(r, aw.status, time.Since(start))
 	outcome := strconv.Itoa(aw.status)
 	if code := w.Header().Get("X-Amzn-ErrorType"); code != "" {
 		outcome += " " + code

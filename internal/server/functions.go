@@ -66,6 +66,16 @@ func (s *Server) openFunctions(ctx context.Context, inst installation) (*lambdaa
 			s.auditDeploy(ctx, fn, "AllowWithWarning", d)
 		},
 		OnRefused: func(ctx context.Context, fn string, d deploygate.Decision) { s.auditDeploy(ctx, fn, "Deny", d) },
+		OnDecision: func(d deploygate.Decision) {
+			outcome := "allowed"
+			switch {
+			case !d.Allowed:
+				outcome = "refused"
+			case d.Warned:
+				outcome = "warned"
+			}
+			s.metrics.GateDecisions.WithLabelValues(outcome).Inc()
+		},
 		LambdaMayAssume: func(ctx context.Context, role string) (bool, error) {
 			return s.IAM.ServiceMayAssume(ctx, role, "lambda.amazonaws.com")
 		},

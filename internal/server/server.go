@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/signet/signet/internal/admission"
 	"github.com/signet/signet/internal/audit"
@@ -60,6 +62,7 @@ import (
 	"github.com/signet/signet/internal/sniff"
 	"github.com/signet/signet/internal/ssm"
 	"github.com/signet/signet/internal/store"
+	"github.com/signet/signet/internal/telemetry"
 	"github.com/signet/signet/internal/tsa"
 )
 
@@ -134,6 +137,10 @@ type Server struct {
 	// TSA is the time-stamping authority that timestamps every signature.
 	TSA     *tsa.Authority
 	tsaRoot pki.CA
+	// metrics are served at /metrics; tracing, when configured, exports
+	// a span tree per request.
+	metrics *telemetry.Metrics
+	tracing *sdktrace.TracerProvider
 	// tlsCA issues the listeners' certificates when Signet issues them
 	// itself; its Cert is nil when nothing needs it.
 	tlsCA pki.CA
@@ -204,11 +211,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, lock: lock, limits: defaultLimits, now: func() time.Time { return time.Now().UTC() }}
+	s := &Server{cfg: cfg, log: slog.New(telemetry.LogHandler(log.Handler())), lock: lock, limits: defaultLimits, now: func() time.Time { return time.Now().UTC() },
+		metrics: telemetry.NewMetrics()}
 	for _, o := range opts {
 		o(s)
 	}
 	s.nodeID, s.started = newNodeID(), s.now()
+	if e := cfg.Tracing.OTLPEndpoint; e != "" {
+		tp, err := telemetry.NewTracerProvider(ctx, e, cfg.Tracing.SampleRatio, s.nodeID)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.tracing = tp
+	}
 	s.bodies = newBodyBudget(s.limits.bufferedBodies)
 	s.relayed = newBodyBudget(s.limits.relayedBodies)
 	if err := s.tighten(ctx); err != nil {
@@ -372,7 +388,8 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
-	s.public.HandleFunc("GET /metrics", s.metrics)
+	s.registerCollectors()
+	s.public.Handle("GET /metrics", s.metricsHandler())
 	s.public.HandleFunc("GET /function-code/{name}", s.functionCode)
 	s.public.HandleFunc("GET /pki/root.pem", s.rootPEM)
 	s.public.HandleFunc("GET /crl/root.crl", s.rootCRL)
@@ -466,6 +483,11 @@ func (s *Server) Close() error {
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 	}
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.tracing.Shutdown(ctx)) // exports what is pending
+		cancel()
+	}
 	if s.lock != nil {
 		errs = append(errs, s.lock.Close())
 	}
@@ -481,6 +503,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
 	w.Header().Set("X-Amzn-RequestId", id)
 	ctx := awsapi.WithRequestID(r.Context(), id)
+	ctx, _ = telemetry.WithRequest(ctx)
+	if s.tracing != nil {
+		var span trace.Span
+		ctx, span = s.startRequestSpan(ctx, r, id)
+		defer span.End()
+	}
 	r = r.WithContext(ctx)
 	r.Body = s.limits.deadlines(w, r.Body)
 	defer s.limits.finish(w)
@@ -517,6 +545,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pending, err := s.verifier.Authenticate(r)
 	if err != nil {
 		h.WriteFailure(w, r, err)
+		s.countAuthFailure(r, service)
 		return
 	}
 	limit, tooLarge := h.BodyLimit(r)
@@ -529,6 +558,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	res, err := pending.Verify(body)
 	if err != nil {
 		h.WriteFailure(w, r, err)
+		s.countAuthFailure(r, service)
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
@@ -672,16 +702,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // metrics serves the Prometheus text exposition format.
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "# HELP signet_signature_validation_errors_total Deployments that a Warn code signing config let through with a failed signature check (Lambda's SignatureValidationErrors).\n")
-	fmt.Fprintf(w, "# TYPE signet_signature_validation_errors_total counter\n")
-	fmt.Fprintf(w, "signet_signature_validation_errors_total %d\n", s.SignatureValidationErrors.Load())
-	if s.Invoke.Pool != nil {
-		s.Invoke.Pool.Metrics.WritePrometheus(w, s.cfg.Metrics.PerFunction) // function names only if configured: /metrics is public
-	}
-	s.writeWorkloadMetrics(w)
-}
+func (s *Server) metricsHandler() http.Handler { return s.metrics.Handler() }
 
 func (s *Server) rootPEM(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -251,24 +250,3 @@ func (s *Server) ecsEvents(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(out)
 }
 
-// writeWorkloadMetrics adds the continuous validation series to /metrics.
-func (s *Server) writeWorkloadMetrics(w io.Writer) {
-	if s.workloads == nil {
-		return
-	}
-	fmt.Fprintf(w, "# HELP signet_workloads Running workloads in the inventory.\n# TYPE signet_workloads gauge\n")
-	fmt.Fprintf(w, "signet_workloads %d\n", len(s.workloads.monitor.Workloads()))
-	fmt.Fprintf(w, "# HELP signet_workload_violations Current violations (running workloads with an image their policy refuses).\n# TYPE signet_workload_violations gauge\n")
-	fmt.Fprintf(w, "signet_workload_violations %d\n", len(s.workloads.monitor.Violations()))
-	fmt.Fprintf(w, "# HELP signet_workload_violations_total Violations found, by rule.\n# TYPE signet_workload_violations_total counter\n")
-	s.workloads.mu.Lock()
-	rules := make([]string, 0, len(s.workloads.violations))
-	for r := range s.workloads.violations {
-		rules = append(rules, r)
-	}
-	sort.Strings(rules)
-	for _, r := range rules {
-		fmt.Fprintf(w, "signet_workload_violations_total{rule=%q} %d\n", strings.ReplaceAll(r, `"`, ""), s.workloads.violations[r])
-	}
-	s.workloads.mu.Unlock()
-}

@@ -125,6 +125,18 @@ func (s *Signing) ListJobs(ctx context.Context, q signing.JobQuery) ([]signing.J
 	return queryAll(ctx, s.core, scanJob, query, args...)
 }
 
+// JobQueue returns how many signing jobs are in progress (queued or
+// being signed) and when the oldest was created.
+func (s *Signing) JobQueue(ctx context.Context) (n int, oldest time.Time, err error) {
+	var min sql.NullInt64
+	err = s.queryRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM signing_jobs WHERE status = ? AND kind = ?`,
+		string(signing.JobInProgress), signing.KindObject).Scan(&n, &min)
+	if min.Valid {
+		oldest = fromUnixNano(min.Int64)
+	}
+	return n, oldest, err
+}
+
 // ClaimJob implements signing.JobStore.
 func (s *Signing) ClaimJob(ctx context.Context, now time.Time, lease time.Duration) (signing.Job, bool, error) {
 	var j signing.Job

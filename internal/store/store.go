@@ -45,8 +45,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
-	"modernc.org/sqlite"             // also registers the "sqlite" driver
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"modernc.org/sqlite" // also registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/signet/signet/internal/telemetry"
 )
 
 // ErrNotFound is returned for absent installation settings and access keys.
@@ -554,7 +558,9 @@ func (s *core) serialTx(ctx context.Context, lock string, fn func(*sql.Tx) error
 
 // tx1 runs fn once in a transaction with opts, committing if it returns
 // nil.
-func (s *core) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+func (s *core) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) (err error) {
+	ctx, span := s.span(ctx, "db.transaction", "")
+	defer telemetry.End(span, &err)
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("failed to begin transaction: %w", err)
@@ -569,8 +575,23 @@ func (s *core) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) er
 	return nil
 }
 
-func (s *core) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (s *core) exec(ctx context.Context, q string, args ...any) (_ sql.Result, err error) {
+	ctx, span := s.span(ctx, "db.exec", q)
+	defer telemetry.End(span, &err)
 	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
+}
+
+// span starts a span for a statement or transaction of the database: its
+// text (placeholders only, never values) is an attribute.
+func (s *core) span(ctx context.Context, name, q string) (context.Context, trace.Span) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	attrs := []attribute.KeyValue{attribute.String("db.system.name", s.d.name)}
+	if q != "" {
+		attrs = append(attrs, attribute.String("db.query.text", q))
+	}
+	return telemetry.Start(ctx, name, attrs...)
 }
 
 // execOne runs a statement that must change at least one row, returning
@@ -599,11 +620,15 @@ func (s *core) insert(ctx context.Context, tx *sql.Tx, exists error, q string, a
 }
 
 func (s *core) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx, span := s.span(ctx, "db.query", q)
+	defer span.End()
 	return s.db.QueryRowContext(ctx, s.d.rebind(q), args...)
 }
 
 // queryAll runs a query and scans every row with scan.
-func queryAll[T any](ctx context.Context, s *core, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, s *core, scan func(scanner) (T, error), q string, args ...any) (_ []T, err error) {
+	ctx, span := s.span(ctx, "db.query", q)
+	defer telemetry.End(span, &err)
 	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, err

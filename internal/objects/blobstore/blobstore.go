@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	_ "gocloud.dev/blob/s3blob" // s3:// URLs: any S3-compatible store
 	"io"
 	neturl "net/url"
 	"os"
@@ -16,11 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/s3blob" // s3:// URLs: any S3-compatible store
 	"gocloud.dev/gcerrors"
 
 	"github.com/signet/signet/internal/objects"
+	"github.com/signet/signet/internal/telemetry"
 )
 
 var _ objects.DataStore = (*Store)(nil)
@@ -90,7 +92,9 @@ func withDefaults(u string) string {
 func (s *Store) Close() error { return s.b.Close() }
 
 // Write implements objects.DataStore.
-func (s *Store) Write(ctx context.Context, path string, r io.Reader) (int64, error) {
+func (s *Store) Write(ctx context.Context, path string, r io.Reader) (n int64, err error) {
+	ctx, span := telemetry.Start(ctx, "objectstore.write", attribute.String("objectstore.path", path))
+	defer telemetry.End(span, &err)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var f *os.File
@@ -104,7 +108,7 @@ func (s *Store) Write(ctx context.Context, path string, r io.Reader) (int64, err
 	if err != nil {
 		return 0, fmt.Errorf("failed to create %s: %w", path, err)
 	}
-	n, err := io.Copy(w, r)
+	n, err = io.Copy(w, r)
 	if err == nil && f != nil {
 		if serr := f.Sync(); serr != nil {
 			err = fmt.Errorf("failed to sync %s: %w", path, serr)
@@ -139,7 +143,9 @@ func syncDir(dir string) error {
 }
 
 // NewRangeReader implements objects.DataStore.
-func (s *Store) NewRangeReader(ctx context.Context, path string, off, length int64) (io.ReadCloser, error) {
+func (s *Store) NewRangeReader(ctx context.Context, path string, off, length int64) (_ io.ReadCloser, err error) {
+	ctx, span := telemetry.Start(ctx, "objectstore.open", attribute.String("objectstore.path", path))
+	defer telemetry.End(span, &err)
 	r, err := s.b.NewRangeReader(ctx, path, off, length, nil)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %s: %w", path, err)
@@ -151,6 +157,8 @@ func (s *Store) NewRangeReader(ctx context.Context, path string, off, length int
 // removes the per-upload directory under parts/ once it is empty (never
 // the per-bucket directories, where concurrent writes may be starting).
 func (s *Store) Delete(ctx context.Context, path string) error {
+	ctx, span := telemetry.Start(ctx, "objectstore.delete", attribute.String("objectstore.path", path))
+	defer span.End()
 	err := s.b.Delete(ctx, path)
 	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return fmt.Errorf("failed to delete %s: %w", path, err)
