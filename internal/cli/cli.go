@@ -57,6 +57,9 @@ Server:
   signet store copy --from sqlite://DATA_DIR --to postgres://…       move a stopped installation to PostgreSQL
   signet store gc [--data-dir DIR | --database-url URL --object-store-url URL] [--grace 1h] [--dry-run]
                                                                     delete object data nothing refers to
+  signet backup DEST [--data-dir DIR] [--config FILE] [--include-master-key]
+                                                                    copy a running embedded installation (docs/backup.md)
+  signet restore SRC --data-dir DIR [--master-key-file FILE]        restore a backup into a new data directory
 
 Signing profiles and platforms:
   signet platforms
@@ -272,6 +275,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrateCmd(ctx, rest, stdout)
 	case "store":
 		return storeCmd(ctx, rest, stdout)
+	case "backup":
+		return backupCmd(ctx, rest, stdout, stderr)
+	case "restore":
+		return restoreCmd(ctx, rest, stdout, stderr)
 	case "invoke":
 		return invokeCmd(ctx, rest, stdout, stderr)
 	case "logs":

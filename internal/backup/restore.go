@@ -1,0 +1,314 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/objects/blobstore"
+)
+
+// Errors Restore returns (wrapped, with what to do).
+var (
+	ErrNoManifest        = errors.New("not a complete backup")
+	ErrLiveInstallation  = errors.New("a running signet server holds the data directory")
+	ErrInstallationThere = errors.New("the data directory holds an installation")
+	ErrDirNotEmpty       = errors.New("the data directory is not empty")
+	ErrMasterKeyNeeded   = errors.New("the backup does not hold the master key")
+	ErrWrongMasterKey    = errors.New("the master key is not the installation's")
+	ErrDamaged           = errors.New("the backup is damaged")
+)
+
+// RestoreOptions says what to restore where.
+type RestoreOptions struct {
+	// Src is the backup directory.
+	Src string
+	// DataDir is the new data directory: absent or empty.
+	DataDir string
+	// MasterKeyFile is the installation's master key, needed when the
+	// backup does not hold it.
+	MasterKeyFile string
+}
+
+// RestoreReport says what a restore did.
+type RestoreReport struct {
+	Manifest *Manifest
+	// Files and Objects are the counts restored.
+	Files, Objects int
+	// Config is the restored configuration's path ("" when the backup
+	// held none).
+	Config string
+}
+
+// stagingDir is where a restore writes before it moves everything into
+// the data directory, signet.db last.
+const stagingDir = ".signet-restore"
+
+// lockFile is the data directory's lock that a running server holds
+// (see internal/server/lock.go).
+const lockFile = "signet.lock"
+
+// ReadManifest reads and checks the manifest of the backup in dir.
+func ReadManifest(dir string) (*Manifest, error) {
+	f, err := os.Open(filepath.Join(dir, ManifestName))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(dir); serr != nil {
+			return nil, fmt.Errorf("the backup directory: %w", serr)
+		}
+		return nil, fmt.Errorf("%w: %s has no %s (a backup writes it last: this one did not finish, or it is not a backup); use another backup, or take a new one", ErrNoManifest, dir, ManifestName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return ParseManifest(b)
+}
+
+// Restore checks the backup in o.Src against its manifest and restores
+// it into o.DataDir. It refuses a data directory a server holds, one
+// that holds an installation or anything else, a backup with a missing
+// or altered file, and (without the master key) a backup that does not
+// hold it. On any failure it leaves o.DataDir as it found it.
+func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
+	m, err := ReadManifest(o.Src)
+	if err != nil {
+		return nil, err
+	}
+	key, err := masterKeyFor(o, m)
+	if err != nil {
+		return nil, err
+	}
+	created, err := checkTarget(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	// Hold the lock a server would take, so that none starts on the
+	// directory while it is being restored.
+	lock, err := os.OpenFile(filepath.Join(o.DataDir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		lock.Close()
+		if !done {
+			os.RemoveAll(filepath.Join(o.DataDir, stagingDir))
+			os.Remove(filepath.Join(o.DataDir, lockFile))
+			if created {
+				os.Remove(o.DataDir)
+			}
+		}
+	}()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil, fmt.Errorf("%w: %s was taken by another process while restoring; stop it and restore into a new directory", ErrLiveInstallation, o.DataDir)
+	}
+	stage := filepath.Join(o.DataDir, stagingDir)
+	if err := os.Mkdir(stage, 0o700); err != nil {
+		return nil, err
+	}
+	r := &RestoreReport{Manifest: m}
+	var problems []string
+	for _, e := range m.Files {
+		if e.Path == masterKeyFile {
+			continue // written from the key checked above
+		}
+		err := copyChecked(e, filepath.Join(o.Src, e.Path), func(rd io.Reader) (int64, error) {
+			f, err := os.OpenFile(filepath.Join(stage, e.Path), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			n, err := io.Copy(f, rd)
+			if err == nil {
+				err = f.Sync()
+			}
+			return n, err
+		})
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		r.Files++
+	}
+	objDst, err := blobstore.OpenDir(filepath.Join(stage, objectsDir))
+	if err != nil {
+		return nil, err
+	}
+	defer objDst.Close()
+	for _, e := range m.Objects {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		err := copyChecked(Entry{Path: objectsDir + "/" + e.Path, Size: e.Size, SHA256: e.SHA256}, filepath.Join(o.Src, objectsDir, filepath.FromSlash(e.Path)),
+			func(rd io.Reader) (int64, error) { return objDst.Write(ctx, e.Path, rd) })
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		r.Objects++
+	}
+	if len(problems) > 0 {
+		const most = 10
+		more, count := "", len(problems)
+		if count > most {
+			more = fmt.Sprintf("; and %d more", len(problems)-most)
+			problems = problems[:most]
+		}
+		return nil, fmt.Errorf("%w: %d of its files are missing or differ from its manifest (%s%s); nothing was restored: use another backup", ErrDamaged,
+			count, strings.Join(problems, "; "), more)
+	}
+	if err := writeMasterKey(filepath.Join(stage, masterKeyFile), key); err != nil {
+		return nil, err
+	}
+	if err := syncTree(stage); err != nil {
+		return nil, err
+	}
+	// Into place, signet.db last: a directory without it holds no
+	// installation a server would start on.
+	order := []string{objectsDir, auditDatabase, configFile, masterKeyFile, mainDatabase}
+	for _, name := range order {
+		from := filepath.Join(stage, name)
+		if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := os.Rename(from, filepath.Join(o.DataDir, name)); err != nil {
+			return nil, err
+		}
+		if name == mainDatabase {
+			done = true // the installation is in place; what fails now is tidying
+		}
+	}
+	if err := syncDir(o.DataDir); err != nil {
+		return r, err
+	}
+	os.Remove(stage)
+	os.Remove(filepath.Join(o.DataDir, lockFile))
+	if fileExists(filepath.Join(o.DataDir, configFile)) {
+		r.Config = filepath.Join(o.DataDir, configFile)
+	}
+	r.Files++ // the master key
+	return r, nil
+}
+
+// masterKeyFor returns the key to restore: the backup's, or the one
+// given, which must be the installation's either way.
+func masterKeyFor(o RestoreOptions, m *Manifest) ([]byte, error) {
+	var key []byte
+	switch {
+	case o.MasterKeyFile != "":
+		k, err := keys.LoadMasterKey(o.MasterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--master-key-file: %w", err)
+		}
+		key = k
+	case m.MasterKey.Included:
+		var e Entry
+		for _, f := range m.Files {
+			if f.Path == masterKeyFile {
+				e = f
+			}
+		}
+		p := filepath.Join(o.Src, masterKeyFile)
+		if err := copyChecked(e, p, func(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
+		}
+		k, err := keys.LoadMasterKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: its master key: %v", ErrDamaged, err)
+		}
+		key = k
+	default:
+		return nil, fmt.Errorf("%w (it was taken without --include-master-key), and its secrets are sealed under it: give it with --master-key-file FILE (the master.key of the data directory that was backed up, or where you keep it)", ErrMasterKeyNeeded)
+	}
+	if keyFingerprint(key) != m.MasterKey.Fingerprint {
+		return nil, fmt.Errorf("%w: the backed-up installation's secrets are sealed under another key; give its master.key with --master-key-file", ErrWrongMasterKey)
+	}
+	return key, nil
+}
+
+// checkTarget refuses a data directory a server holds or that holds
+// anything, and creates it when absent (reporting that it did).
+func checkTarget(dir string) (created bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("the data directory: %w", err)
+	}
+	if pid, held := lockHeld(filepath.Join(dir, lockFile)); held {
+		return false, fmt.Errorf("%w: %s is locked by pid %s; a restore never replaces a running installation: restore into a new directory (--data-dir), or stop that server and move its directory away first", ErrLiveInstallation, dir, pid)
+	}
+	if len(entries) == 0 {
+		return false, os.Chmod(dir, 0o700)
+	}
+	for _, e := range entries {
+		switch e.Name() {
+		case mainDatabase, auditDatabase, masterKeyFile, objectsDir, lockFile, stagingDir:
+			return false, fmt.Errorf("%w (%s is there): a restore never overwrites one; restore into a new directory (--data-dir), or move this one away first if it is to be replaced", ErrInstallationThere, filepath.Join(dir, e.Name()))
+		}
+	}
+	return false, fmt.Errorf("%w: %s holds %d entries (such as %s); restore into a new or empty directory", ErrDirNotEmpty, dir, len(entries), entries[0].Name())
+}
+
+// lockHeld reports whether a process holds the lock file (and its pid).
+func lockHeld(path string) (string, bool) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return "", false
+	}
+	b, _ := os.ReadFile(path)
+	pid := strings.TrimSpace(string(b))
+	if _, err := strconv.Atoi(pid); err != nil {
+		pid = "unknown"
+	}
+	return pid, true
+}
+
+// copyChecked streams the file at path to write, and fails unless it has
+// the entry's size and SHA-256.
+func copyChecked(e Entry, path string, write func(io.Reader) (int64, error)) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s is missing", e.Path)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	// One byte more than the manifest says: a longer file is caught
+	// without reading all of it.
+	n, err := write(io.TeeReader(io.LimitReader(f, e.Size+1), h))
+	if err != nil {
+		return fmt.Errorf("%s: %v", e.Path, err)
+	}
+	if n != e.Size {
+		return fmt.Errorf("%s has %d bytes, the manifest says %d", e.Path, n, e.Size)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != e.SHA256 {
+		return fmt.Errorf("%s differs from the manifest's checksum", e.Path)
+	}
+	return nil
+}
