@@ -1,0 +1,349 @@
+package server_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+	stypes "github.com/aws/aws-sdk-go-v2/service/signer/types"
+
+	"github.com/signet/signet/internal/cli"
+	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/server/servertest"
+)
+
+// change is one change a client saw acknowledged, and what the
+// installation answered about it then.
+type change struct {
+	client, seq int
+	acked       time.Time
+	kind        string // "put", "job", "deploy"
+	// put: the package's version and its bytes' hash; job: its id, its
+	// signed object's key and that object's hash; deploy: the code's
+	// SHA-256 as Lambda reports it.
+	version, jobID, key, sum, codeSHA string
+}
+
+// TestBackupUnderLoad: a backup taken with `signet backup` while four
+// clients sign packages and deploy them through an Enforce code signing
+// config, restored with `signet restore` into a new directory: a server
+// on it answers for every change acknowledged before the backup began as
+// the original did (the package versions, the signing jobs and their
+// signed objects, the functions' code through GetFunction's download
+// URL), and `signet audit verify` finds its audit log intact.
+func TestBackupUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	ts := servertest.StartEmbedded(t, func(*config.Config) {})
+	_, _, cscARN := signedOnNodes(t, ts, ts, ts, "backup")
+	role := ts.LambdaRole(t)
+
+	var mu sync.Mutex
+	var changes []change
+	record := func(c change) {
+		c.acked = time.Now()
+		mu.Lock()
+		changes = append(changes, c)
+		mu.Unlock()
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	var rounds [4]int
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- runClient(ctx, ts, i, cscARN, role, record, &mu, &rounds[i], stop)
+		}()
+	}
+	failed := func() {
+		close(stop)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		t.FailNow()
+	}
+	// Every client has signed and deployed a few times.
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		least := min(rounds[0], rounds[1], rounds[2], rounds[3])
+		mu.Unlock()
+		if least >= 3 {
+			break
+		}
+		if len(errs) > 0 || time.Now().After(deadline) {
+			t.Errorf("the clients did not each finish 3 rounds (%v)", rounds)
+			failed()
+		}
+	}
+
+	dest := filepath.Join(t.TempDir(), "backup")
+	started := time.Now()
+	var out, errb bytes.Buffer
+	code := cli.Main(ctx, []string{"backup", dest, "--data-dir", ts.Config().DataDir}, &out, &errb)
+	mu.Lock()
+	during := min(rounds[0], rounds[1], rounds[2], rounds[3])
+	mu.Unlock()
+	if code != 0 {
+		t.Errorf("signet backup: exit %d: %s", code, errb.String())
+		failed()
+	}
+	// The clients go on a little after the backup (their changes then
+	// are not in it, and need not be).
+	waitUntil(t, 2*time.Minute, "a round after the backup", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return min(rounds[0], rounds[1], rounds[2], rounds[3]) > during || len(errs) > 0
+	})
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("signet backup: %s%s", out.String(), errb.String())
+	if !strings.Contains(errb.String(), "does not hold the master key") || !strings.Contains(errb.String(), filepath.Join(ts.Config().DataDir, "master.key")) {
+		t.Errorf("signet backup without --include-master-key: no warning naming the key: %q", errb.String())
+	}
+
+	restored := filepath.Join(t.TempDir(), "restored")
+	out.Reset()
+	errb.Reset()
+	if code := cli.Main(ctx, []string{"restore", dest, "--data-dir", restored, "--master-key-file", filepath.Join(ts.Config().DataDir, "master.key")}, &out, &errb); code != 0 {
+		t.Fatalf("signet restore: exit %d: %s", code, errb.String())
+	}
+	rs := servertest.StartEmbedded(t, func(c *config.Config) { c.DataDir = restored })
+	if rs.AccountID() != ts.AccountID() || rs.Creds != ts.Creds {
+		t.Errorf("the restored installation is another account or has other bootstrap credentials")
+	}
+
+	// Every change acknowledged before the backup began.
+	var before []change
+	lastDeploy := map[int]int{} // client → index in its deploys of the last one acknowledged before
+	deploys := map[int][]string{}
+	for _, c := range changes {
+		if c.kind == "deploy" {
+			deploys[c.client] = append(deploys[c.client], c.codeSHA)
+		}
+		if !c.acked.Before(started) {
+			continue
+		}
+		before = append(before, c)
+		if c.kind == "deploy" {
+			lastDeploy[c.client] = len(deploys[c.client]) - 1
+		}
+	}
+	t.Logf("%d changes in all, %d acknowledged before the backup began", len(changes), len(before))
+	for _, c := range before {
+		switch c.kind {
+		case "put":
+			obj, err := rs.S3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(c.key), VersionId: aws.String(c.version)})
+			if err != nil {
+				t.Errorf("client %d's package %s version %s: %v", c.client, c.key, c.version, err)
+				continue
+			}
+			if got := hashBody(t, obj.Body); got != c.sum {
+				t.Errorf("client %d's package %s version %s: other bytes after the restore", c.client, c.key, c.version)
+			}
+		case "job":
+			d, err := rs.Signer().DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: aws.String(c.jobID)})
+			if err != nil {
+				t.Errorf("job %s: %v", c.jobID, err)
+				continue
+			}
+			if d.Status != stypes.SigningStatusSucceeded || d.SignedObject == nil || aws.ToString(d.SignedObject.S3.Key) != c.key {
+				t.Errorf("job %s after the restore: %s, signed object %+v; want Succeeded, %s", c.jobID, d.Status, d.SignedObject, c.key)
+				continue
+			}
+			obj, err := rs.S3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(c.key)})
+			if err != nil {
+				t.Errorf("job %s's signed object %s: %v", c.jobID, c.key, err)
+				continue
+			}
+			if got := hashBody(t, obj.Body); got != c.sum {
+				t.Errorf("job %s's signed object %s: other bytes after the restore", c.jobID, c.key)
+			}
+		}
+	}
+	// Each function runs the code of its last deployment acknowledged
+	// before the backup began, or of a later one; GetFunction's download
+	// URL serves that code.
+	for client, last := range lastDeploy {
+		name := fmt.Sprintf("backup-fn-%d", client)
+		f, err := lambdaClient(rs).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+		if err != nil {
+			t.Errorf("function %s: %v", name, err)
+			continue
+		}
+		got := aws.ToString(f.Configuration.CodeSha256)
+		at := -1
+		for i, sha := range deploys[client] {
+			if sha == got {
+				at = i
+			}
+		}
+		if at < last {
+			t.Errorf("function %s runs deployment %d (%s) after the restore; deployment %d was acknowledged before the backup began", name, at, got, last)
+		}
+		csc, err := lambdaClient(rs).GetFunctionCodeSigningConfig(ctx, &lambda.GetFunctionCodeSigningConfigInput{FunctionName: aws.String(name)})
+		if err != nil || aws.ToString(csc.CodeSigningConfigArn) != cscARN {
+			t.Errorf("function %s's code signing config after the restore: %v", name, err)
+		}
+		resp, err := http.Get(aws.ToString(f.Code.Location))
+		if err != nil {
+			t.Errorf("function %s's code: %v", name, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		sum := sha256.Sum256(b)
+		if resp.StatusCode != http.StatusOK || base64.StdEncoding.EncodeToString(sum[:]) != got {
+			t.Errorf("function %s's code from %s: %d, %d bytes not matching CodeSha256", name, aws.ToString(f.Code.Location), resp.StatusCode, len(b))
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if code := cli.Main(ctx, []string{"audit", "verify", "--data-dir", restored}, &out, &errb); code != 0 || !strings.Contains(out.String(), "intact") {
+		t.Errorf("signet audit verify on the restored installation: exit %d: %s%s", code, out.String(), errb.String())
+	}
+	// The restored installation goes on: a new job signs.
+	if _, err := rs.Signer().StartSigningJob(ctx, &signer.StartSigningJobInput{ProfileName: aws.String("backup"), ClientRequestToken: aws.String("after-restore"),
+		Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String("artifacts"), Key: aws.String(before[0].key), Version: aws.String(firstPut(before).version)}},
+		Destination: &stypes.Destination{S3: &stypes.S3Destination{BucketName: aws.String("artifacts"), Prefix: aws.String("after-")}}}); err != nil {
+		t.Errorf("a signing job on the restored installation: %v", err)
+	}
+}
+
+func firstPut(cs []change) change {
+	for _, c := range cs {
+		if c.kind == "put" {
+			return c
+		}
+	}
+	return change{}
+}
+
+// zipBytes is zipOf for goroutines, which must not end the test.
+func zipBytes(files map[string]string) ([]byte, error) {
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	for name, body := range files {
+		f, err := w.Create(name)
+		if err != nil {
+			return nil, err
+		}
+		io.WriteString(f, body)
+	}
+	err := w.Close()
+	return b.Bytes(), err
+}
+
+func hashBody(t *testing.T, r io.ReadCloser) string {
+	t.Helper()
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		t.Error(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// runClient signs and deploys until stop: each round uploads a new
+// package version, signs it, and deploys the signed package to the
+// client's function through the code signing config, recording each
+// acknowledged change.
+func runClient(ctx context.Context, ts *servertest.Server, client int, cscARN, role string, record func(change), mu *sync.Mutex, rounds *int, stop chan struct{}) error {
+	s3c, sc, lc := ts.S3(), ts.Signer(), lambdaClient(ts)
+	name := fmt.Sprintf("backup-fn-%d", client)
+	key := fmt.Sprintf("pkg-%d.zip", client)
+	for seq := 0; ; seq++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		pkg, err := zipBytes(map[string]string{"lambda_function.py": fmt.Sprintf("def lambda_handler(event, context):\n    return %d\n", seq)})
+		if err != nil {
+			return err
+		}
+		put, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key), Body: bytes.NewReader(pkg)})
+		if err != nil {
+			return fmt.Errorf("client %d: PutObject: %w", client, err)
+		}
+		record(change{client: client, seq: seq, kind: "put", key: key, version: aws.ToString(put.VersionId), sum: fmt.Sprintf("%x", sha256.Sum256(pkg))})
+		job, err := sc.StartSigningJob(ctx, &signer.StartSigningJobInput{ProfileName: aws.String("backup"), ClientRequestToken: aws.String(fmt.Sprintf("c%d-%d", client, seq)),
+			Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String("artifacts"), Key: aws.String(key), Version: put.VersionId}},
+			Destination: &stypes.Destination{S3: &stypes.S3Destination{BucketName: aws.String("artifacts"), Prefix: aws.String(fmt.Sprintf("signed-%d-", client))}}})
+		if err != nil {
+			return fmt.Errorf("client %d: StartSigningJob: %w", client, err)
+		}
+		var signedKey string
+		for deadline := time.Now().Add(2 * time.Minute); signedKey == ""; time.Sleep(20 * time.Millisecond) {
+			d, err := sc.DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: job.JobId})
+			if err != nil {
+				return fmt.Errorf("client %d: DescribeSigningJob: %w", client, err)
+			}
+			switch d.Status {
+			case stypes.SigningStatusFailed:
+				return fmt.Errorf("client %d: job %s failed: %s", client, aws.ToString(job.JobId), aws.ToString(d.StatusReason))
+			case stypes.SigningStatusSucceeded:
+				signedKey = aws.ToString(d.SignedObject.S3.Key)
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("client %d: job %s did not finish in 2 minutes", client, aws.ToString(job.JobId))
+			}
+		}
+		obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(signedKey)})
+		if err != nil {
+			return fmt.Errorf("client %d: GetObject %s: %w", client, signedKey, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, obj.Body)
+		obj.Body.Close()
+		if err != nil {
+			return err
+		}
+		record(change{client: client, seq: seq, kind: "job", jobID: aws.ToString(job.JobId), key: signedKey, sum: fmt.Sprintf("%x", h.Sum(nil))})
+		var codeSHA string
+		if seq == 0 {
+			f, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312,
+				Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(role), CodeSigningConfigArn: aws.String(cscARN),
+				Code: &ltypes.FunctionCode{S3Bucket: aws.String("artifacts"), S3Key: aws.String(signedKey)}})
+			if err != nil {
+				return fmt.Errorf("client %d: CreateFunction: %w", client, err)
+			}
+			codeSHA = aws.ToString(f.CodeSha256)
+		} else {
+			f, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), S3Bucket: aws.String("artifacts"), S3Key: aws.String(signedKey)})
+			if err != nil {
+				return fmt.Errorf("client %d: UpdateFunctionCode: %w", client, err)
+			}
+			codeSHA = aws.ToString(f.CodeSha256)
+		}
+		record(change{client: client, seq: seq, kind: "deploy", codeSHA: codeSHA})
+		mu.Lock()
+		*rounds = seq + 1
+		mu.Unlock()
+	}
+}
