@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -346,4 +347,193 @@ func runClient(ctx context.Context, ts *servertest.Server, client int, cscARN, r
 		*rounds = seq + 1
 		mu.Unlock()
 	}
+}
+
+// TestRestoreRefuses: `signet restore` restores a backup with the master
+// key it holds or one given with --master-key-file, and refuses, leaving
+// the target as it was: a live installation's directory, a directory
+// holding an installation or anything else, a backup without its
+// manifest or with a missing or altered file, and a backup without the
+// master key when none (or another installation's) is given. `signet
+// backup` refuses a directory that is not empty.
+func TestRestoreRefuses(t *testing.T) {
+	ctx := context.Background()
+	ts := servertest.StartEmbedded(t, func(*config.Config) {})
+	jobID, signedKey, _ := signedOnNodes(t, ts, ts, ts, "refusals")
+	dataDir := ts.Config().DataDir
+	keyFile := filepath.Join(dataDir, "master.key")
+	tmp := t.TempDir()
+	signet := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := cli.Main(ctx, args, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	plain, withKey := filepath.Join(tmp, "plain"), filepath.Join(tmp, "with-key")
+	if code, out := signet("backup", plain, "--data-dir", dataDir); code != 0 {
+		t.Fatalf("signet backup: exit %d: %s", code, out)
+	}
+	code, out := signet("backup", withKey, "--data-dir", dataDir, "--include-master-key")
+	if code != 0 {
+		t.Fatalf("signet backup --include-master-key: exit %d: %s", code, out)
+	}
+	if !strings.Contains(out, "holds the master key, which decrypts every secret") {
+		t.Errorf("signet backup --include-master-key: no warning that the backup holds the key: %s", out)
+	}
+	for _, dest := range []string{plain, dataDir} {
+		if code, out := signet("backup", dest, "--data-dir", dataDir); code == 0 || !strings.Contains(out, "not empty") {
+			t.Errorf("signet backup into %s (not empty): exit %d: %s", dest, code, out)
+		}
+	}
+	otherKey := filepath.Join(tmp, "other.key")
+	if err := os.WriteFile(otherKey, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A stopped installation's directory: a restore of the backup.
+	occupied := filepath.Join(tmp, "occupied")
+	if code, out := signet("restore", withKey, "--data-dir", occupied); code != 0 {
+		t.Fatalf("signet restore: exit %d: %s", code, out)
+	}
+	notEmpty := filepath.Join(tmp, "not-empty")
+	os.MkdirAll(notEmpty, 0o700)
+	os.WriteFile(filepath.Join(notEmpty, "notes.txt"), []byte("mine"), 0o600)
+
+	// damaged returns a copy of the backup changed by edit.
+	n := 0
+	damaged := func(edit func(dir string)) string {
+		n++
+		dir := filepath.Join(tmp, fmt.Sprintf("damaged-%d", n))
+		copyTree(t, plain, dir)
+		edit(dir)
+		return dir
+	}
+	anObject := func(dir string) string {
+		var p string
+		filepath.WalkDir(filepath.Join(dir, "objects", "data"), func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && p == "" {
+				p = path
+			}
+			return nil
+		})
+		if p == "" {
+			t.Fatal("the backup holds no object data")
+		}
+		return p
+	}
+	tests := map[string]struct {
+		src, dir, key string
+		want          string // in the output; "" for success
+	}{
+		"ok/master key given":              {src: plain, key: keyFile},
+		"ok/master key in the backup":      {src: withKey},
+		"ok/both, the same key":            {src: withKey, key: keyFile},
+		"fail/no master key":               {src: plain, want: "does not hold the master key"},
+		"fail/another master key":          {src: plain, key: otherKey, want: "not the installation's"},
+		"fail/another key than the one in": {src: withKey, key: otherKey, want: "not the installation's"},
+		"fail/live installation":           {src: withKey, dir: dataDir, want: "locked by pid"},
+		"fail/installation there":          {src: withKey, dir: occupied, want: "holds an installation"},
+		"fail/directory not empty":         {src: withKey, dir: notEmpty, want: "not empty"},
+		"fail/no manifest": {src: damaged(func(d string) { os.Remove(filepath.Join(d, "signet-backup.json")) }), key: keyFile,
+			want: "has no signet-backup.json"},
+		"fail/manifest cut short": {src: damaged(func(d string) {
+			b, _ := os.ReadFile(filepath.Join(d, "signet-backup.json"))
+			os.WriteFile(filepath.Join(d, "signet-backup.json"), b[:len(b)/2], 0o600)
+		}), key: keyFile, want: "manifest is not valid"},
+		"fail/object missing": {src: damaged(func(d string) { os.Remove(anObject(d)) }), key: keyFile, want: "is missing"},
+		"fail/object altered": {src: damaged(func(d string) {
+			p := anObject(d)
+			b, _ := os.ReadFile(p)
+			b[len(b)/2] ^= 1
+			os.WriteFile(p, b, 0o600)
+		}), key: keyFile, want: "differs from the manifest's checksum"},
+		"fail/database altered": {src: damaged(func(d string) {
+			f, _ := os.OpenFile(filepath.Join(d, "signet.db"), os.O_WRONLY, 0)
+			f.WriteAt([]byte("x"), 5000)
+			f.Close()
+		}), key: keyFile, want: "signet.db differs"},
+		"fail/database cut short": {src: damaged(func(d string) { os.Truncate(filepath.Join(d, "signet.db"), 4096) }), key: keyFile,
+			want: "signet.db has 4096 bytes"},
+		"fail/audit log missing": {src: damaged(func(d string) { os.Remove(filepath.Join(d, "audit.db")) }), key: keyFile, want: "audit.db is missing"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := tc.dir
+			if dir == "" {
+				dir = filepath.Join(t.TempDir(), "restored")
+			}
+			live := dir == dataDir // its server may write its files meanwhile
+			before := listTree(t, dir, !live)
+			args := []string{"restore", tc.src, "--data-dir", dir}
+			if tc.key != "" {
+				args = append(args, "--master-key-file", tc.key)
+			}
+			code, out := signet(args...)
+			if tc.want != "" {
+				if code == 0 || !strings.Contains(out, tc.want) {
+					t.Fatalf("signet restore: exit %d, want a refusal saying %q: %s", code, tc.want, out)
+				}
+				if after := listTree(t, dir, !live); after != before {
+					t.Errorf("the refused restore changed %s:\nbefore:\n%s\nafter:\n%s", dir, before, after)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("signet restore: exit %d: %s", code, out)
+			}
+			got, _ := os.ReadFile(filepath.Join(dir, "master.key"))
+			want, _ := os.ReadFile(keyFile)
+			if !bytes.Equal(got, want) {
+				t.Errorf("the restored master key differs from the installation's")
+			}
+			rs := servertest.StartEmbedded(t, func(c *config.Config) { c.DataDir = dir })
+			d, err := rs.Signer().DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: aws.String(jobID)})
+			if err != nil || aws.ToString(d.SignedObject.S3.Key) != signedKey {
+				t.Errorf("the restored installation's signing job: %v", err)
+			}
+		})
+	}
+}
+
+// copyTree copies the directory src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// listTree lists the paths and modes under dir, and with sizes the
+// files' sizes ("" when it does not exist).
+func listTree(t *testing.T, dir string, sizes bool) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		size := fi.Size()
+		if fi.IsDir() || !sizes {
+			size = 0
+		}
+		fmt.Fprintf(&b, "%s %d %s\n", p, size, fi.Mode())
+		return nil
+	})
+	return b.String()
 }
