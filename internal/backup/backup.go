@@ -17,7 +17,8 @@
 // the installation: the bootstrap credentials file (written again from
 // the sealed bootstrap key at start), the lock, the databases'
 // write-ahead logs (folded into the snapshots), the unpacked function
-// code (sandbox/), the admission trust store (written at start), the
+// code (sandbox/), the admission trust store and the TLS CA's
+// certificate (written at start from the database), the
 // object sweep's trash and data nothing refers to.
 //
 // # Consistency
