@@ -84,7 +84,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 				return
 			}
 		}
-		next.DataDir, next.Listen = cfg.DataDir, cfg.Listen
+		if *dataDir != "" || path == "" {
+			next.DataDir = cfg.DataDir
+		}
+		if *listen != "" {
+			next.Listen = *listen
+		}
 		if err := srv.Reload(ctx, next); err != nil {
 			var restart *server.RestartNeededError
 			if !errors.As(err, &restart) {
@@ -93,9 +98,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 			log.WarnContext(ctx, "SIGHUP: "+err.Error())
 		}
-		if err := level.UnmarshalText([]byte(next.LogLevel)); err == nil {
-			level.Set(level.Level())
-		}
+		level.UnmarshalText([]byte(next.LogLevel)) // validated by Reload
 	}
 	// Listen first: a taken port must fail before the data directory is
 	// created or opened.

@@ -206,7 +206,13 @@ const asyncLease = time.Minute
 
 // RunAsync runs queued Event invocations with the given number of
 // workers until ctx ends.
-func (s *Service) RunAsync(ctx context.Context, workers int) {
+func (s *Service) RunAsync(ctx context.Context, workers int) { s.RunAsyncDraining(ctx, ctx, workers) }
+
+// RunAsyncDraining is RunAsync that stops taking invocations when claim
+// is done but lets those running finish until run is done (a graceful
+// stop: SIGTERM drains what runs within the shutdown timeout).
+func (s *Service) RunAsyncDraining(claim, run context.Context, workers int) {
+	ctx := claim
 	wake := make(chan struct{}, workers)
 	s.mu.Lock()
 	s.wake = wake
@@ -225,7 +231,7 @@ func (s *Service) RunAsync(ctx context.Context, workers int) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for ctx.Err() == nil {
-				if !s.runOne(ctx) {
+				if !s.runOne(ctx, run) {
 					select {
 					case <-ctx.Done():
 					case <-wake:
@@ -241,8 +247,8 @@ func (s *Service) RunAsync(ctx context.Context, workers int) {
 }
 
 // runOne runs the next due Event invocation; false if none was due.
-func (s *Service) runOne(ctx context.Context) bool {
-	a, ok, err := s.Queue.ClaimAsync(ctx, time.Now().UTC(), asyncLease)
+func (s *Service) runOne(claim, ctx context.Context) bool {
+	a, ok, err := s.Queue.ClaimAsync(claim, time.Now().UTC(), asyncLease)
 	if err != nil || !ok {
 		return false
 	}

@@ -797,29 +797,49 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		wg.Wait()
 	}()
 	defer func() { stopJobs(); <-workloadsDone }()
+	// Event invocations stop being claimed with the jobs, and those
+	// running may finish until the shutdown timeout.
+	asyncRun, killAsync := context.WithCancel(context.WithoutCancel(ctx))
+	defer killAsync()
 	asyncDone := make(chan struct{})
 	go func() {
 		defer close(asyncDone)
 		if s.Invoke.Pool != nil {
-			s.Invoke.RunAsync(jobsCtx, s.cfg.Functions.AsyncWorkers)
+			s.Invoke.RunAsyncDraining(jobsCtx, asyncRun, s.cfg.Functions.AsyncWorkers)
 		}
 	}()
-	defer func() { stopJobs(); <-asyncDone }()
+	defer func() { stopJobs(); killAsync(); <-asyncDone }()
 	defer func() { stopJobs(); <-jobsDone }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Drain: no new connections or work; requests and Event
+	// invocations in flight finish within the shutdown timeout, then are
+	// stopped (a stopped invocation's lease lapses and it runs again).
+	timeout := s.cfg.ShutdownTimeoutDuration()
+	s.log.InfoContext(ctx, "stopping: draining requests and invocations in flight", "shutdown_timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	stopJobs()
 	if plain != nil {
 		go plain.Shutdown(sctx)
 	}
-	if err := hs.Shutdown(sctx); err != nil {
-		return err
+	err := hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.WarnContext(ctx, "requests still in flight after the shutdown timeout were stopped", "shutdown_timeout", timeout.String())
+		hs.Close()
+		err = nil
 	}
-	return nil
+	select {
+	case <-asyncDone:
+	case <-sctx.Done():
+		s.log.WarnContext(ctx, "Event invocations still running after the shutdown timeout were stopped; they run again", "shutdown_timeout", timeout.String())
+		killAsync()
+		<-asyncDone
+	}
+	return err
 }
 
 // verifierKeys hands the key ring's keys to the SigV4 verifier.
