@@ -35,13 +35,17 @@ import (
 )
 
 // KeyStore holds private signing keys. Implementations: [Software] (sealed
-// under a master key); PKCS#11 later, behind a build tag.
+// under a master key) and the PKCS#11 store of package keys/pkcs11 (keys
+// generated and used inside a token, behind the build tag pkcs11). Every
+// implementation is safe for concurrent use.
 type KeyStore interface {
 	// Create generates a new key of the given spec and returns its id and
 	// public key. The key is durable once Create returns.
 	Create(ctx context.Context, spec KeySpec) (id string, pub crypto.PublicKey, err error)
 	// Signer returns a crypto.Signer for the key, or an error wrapping
-	// ErrKeyNotFound when there is no such key.
+	// ErrKeyNotFound when there is no such key. The signer produces ASN.1
+	// DER ECDSA signatures and checks digests as [CheckDigest] does; it
+	// never exposes the private key.
 	Signer(ctx context.Context, id string) (crypto.Signer, error)
 	// Delete destroys the key, or returns an error wrapping ErrKeyNotFound
 	// when there is no such key.
@@ -135,3 +139,45 @@ type SealedKey struct {
 	Ciphertext []byte
 	CreatedAt  time.Time
 }
+
+// CheckDigest checks a digest against the hash opts names, as every
+// KeyStore's signers do before signing: when opts names a hash, it must be
+// SHA-256, SHA-384 or SHA-512 and digest must have its length.
+func CheckDigest(digest []byte, opts crypto.SignerOpts) error {
+	if opts == nil {
+		return nil
+	}
+	switch h := opts.HashFunc(); h {
+	case 0:
+	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
+		if len(digest) != h.Size() {
+			return fmt.Errorf("digest is %d bytes, want %d for %s", len(digest), h.Size(), h)
+		}
+	default:
+		return fmt.Errorf("unsupported digest hash %s (want SHA-256, SHA-384 or SHA-512)", h)
+	}
+	return nil
+}
+
+// SpecOf returns the spec of an ECDSA public key, or an error wrapping
+// ErrUnsupportedKeySpec for any other key.
+func SpecOf(pub crypto.PublicKey) (KeySpec, error) {
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
+		switch k.Curve {
+		case elliptic.P384():
+			return KeySpecEC384, nil
+		case elliptic.P256():
+			return KeySpecEC256, nil
+		}
+		return "", fmt.Errorf("ECDSA key on curve %s (want P-384 or P-256): %w", k.Curve.Params().Name, ErrUnsupportedKeySpec)
+	}
+	return "", fmt.Errorf("%T key (want ECDSA P-384 or P-256): %w", pub, ErrUnsupportedKeySpec)
+}
+
+// Curve returns the elliptic curve of a supported spec, or an error
+// wrapping ErrUnsupportedKeySpec.
+func (s KeySpec) Curve() (elliptic.Curve, error) { return s.curve() }
+
+// SpecOrDefault maps the empty spec to DefaultKeySpec and validates it, as
+// KeyStore.Create does.
+func SpecOrDefault(s KeySpec) (KeySpec, error) { return specOrDefault(s) }

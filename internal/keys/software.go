@@ -73,7 +73,7 @@ func (s *Software) Create(ctx context.Context, spec KeySpec) (string, crypto.Pub
 		return "", nil, fmt.Errorf("marshal %s key: %w", spec, err)
 	}
 	defer clear(der)
-	id, err := newKeyID()
+	id, err := NewID()
 	if err != nil {
 		return "", nil, err
 	}
@@ -136,8 +136,10 @@ func (s *Software) unseal(sk SealedKey) (*ecdsa.PrivateKey, error) {
 
 func aad(id string) []byte { return []byte(sealAADV1 + id) }
 
-// newKeyID returns "key-" followed by 26 lowercase base32 characters.
-func newKeyID() (string, error) {
+// NewID returns a new key id: "key-" followed by 26 lowercase base32
+// characters holding 128 random bits. Every KeyStore names the keys it
+// creates so.
+func NewID() (string, error) {
 	var b [idRandBytes]byte
 	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
 		return "", fmt.Errorf("generate key id: %w", err)
@@ -159,16 +161,8 @@ func (s *softwareSigner) Public() crypto.PublicKey { return &s.key.PublicKey }
 // a hash, it must be SHA-256, SHA-384 or SHA-512 and digest must have its
 // length.
 func (s *softwareSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if opts != nil {
-		switch h := opts.HashFunc(); h {
-		case 0:
-		case crypto.SHA256, crypto.SHA384, crypto.SHA512:
-			if len(digest) != h.Size() {
-				return nil, fmt.Errorf("digest is %d bytes, want %d for %s", len(digest), h.Size(), h)
-			}
-		default:
-			return nil, fmt.Errorf("unsupported digest hash %s (want SHA-256, SHA-384 or SHA-512)", h)
-		}
+	if err := CheckDigest(digest, opts); err != nil {
+		return nil, err
 	}
 	if r == nil {
 		r = rand.Reader

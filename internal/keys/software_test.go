@@ -7,12 +7,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -123,38 +121,6 @@ func TestSoftwareRoundTrip(t *testing.T) {
 			if ecdsa.VerifyASN1(ecPub, digest, sig) {
 				t.Fatal("signature verifies over a different digest")
 			}
-		})
-	}
-}
-
-func TestSoftwareSignDigestChecks(t *testing.T) {
-	ctx := context.Background()
-	ks := newSoftware(t, newMaster(t), NewMemoryStore())
-	id, _, err := ks.Create(ctx, KeySpecEC384)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ks.Signer(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d384 := sha512.Sum384([]byte("x"))
-	d256 := sha256.Sum256([]byte("x"))
-	tests := []struct {
-		name    string
-		digest  []byte
-		opts    crypto.SignerOpts
-		wantErr string
-	}{
-		{name: "ok/SHA-384 digest", digest: d384[:], opts: crypto.SHA384},
-		{name: "ok/nil opts", digest: d384[:], opts: nil},
-		{name: "fail/SHA-256 digest with SHA-384 opts", digest: d256[:], opts: crypto.SHA384, wantErr: "digest is 32 bytes, want 48"},
-		{name: "fail/unsupported hash", digest: d256[:], opts: crypto.MD5, wantErr: "unsupported digest hash"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := signer.Sign(nil, tt.digest, tt.opts)
-			checkErr(t, err, tt.wantErr)
 		})
 	}
 }
@@ -330,45 +296,6 @@ func TestSoftwareCiphertextHidesKey(t *testing.T) {
 	}
 }
 
-func TestSoftwareDelete(t *testing.T) {
-	ctx := context.Background()
-	store := NewMemoryStore()
-	ks := newSoftware(t, newMaster(t), store)
-	id, _, err := ks.Create(ctx, KeySpecEC384)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _, err := ks.Create(ctx, KeySpecEC384)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.Delete(ctx, id); err != nil {
-		t.Fatalf("Delete: %v", err)
-	}
-	tests := []struct {
-		name    string
-		run     func() error
-		wantErr error
-	}{
-		{name: "ok/other key still usable", run: func() error { _, err := ks.Signer(ctx, other); return err }},
-		{name: "fail/signer of deleted key", run: func() error { _, err := ks.Signer(ctx, id); return err }, wantErr: ErrKeyNotFound},
-		{name: "fail/delete twice", run: func() error { return ks.Delete(ctx, id) }, wantErr: ErrKeyNotFound},
-		{name: "fail/signer of unknown id", run: func() error { _, err := ks.Signer(ctx, "key-unknown"); return err }, wantErr: ErrKeyNotFound},
-		{name: "fail/delete unknown id", run: func() error { return ks.Delete(ctx, "key-unknown") }, wantErr: ErrKeyNotFound},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.run()
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("error = %v, want %v", err, tt.wantErr)
-			}
-		})
-	}
-	if n := store.Len(); n != 1 {
-		t.Errorf("store holds %d keys, want 1", n)
-	}
-}
-
 func TestSoftwareUnsupportedSpec(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemoryStore()
@@ -386,36 +313,6 @@ func TestSoftwareUnsupportedSpec(t *testing.T) {
 	}
 	if n := store.Len(); n != 0 {
 		t.Errorf("store holds %d keys after failed creates, want 0", n)
-	}
-}
-
-func TestSoftwareConcurrent(t *testing.T) {
-	ctx := context.Background()
-	ks := newSoftware(t, newMaster(t), NewMemoryStore())
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() {
-			id, _, err := ks.Create(ctx, KeySpecEC256)
-			if err != nil {
-				errs <- err
-				return
-			}
-			s, err := ks.Signer(ctx, id)
-			if err != nil {
-				errs <- err
-				return
-			}
-			d := sha256.Sum256([]byte(id))
-			if _, err := s.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
 	}
 }
 
