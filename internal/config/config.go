@@ -73,6 +73,9 @@ type Config struct {
 	// another key), and one whose key differs from the installation's is
 	// refused too.
 	MasterKeyFile string `yaml:"master_key_file"`
+	// KeyStore says where private keys live: software keys sealed under
+	// the master key (default) or a PKCS#11 token (see KeyStore).
+	KeyStore KeyStore `yaml:"key_store"`
 	// RequireEnforcedCodeSigning makes CreateFunction refuse a function
 	// without a code signing config whose UntrustedArtifactOnDeployment is
 	// Enforce, and refuses to detach such a config from a function, to
@@ -382,6 +385,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Workloads.validate(&c.Admission); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.KeyStore.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.SecretScan.Allowlist().Validate(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/pki"
 	"github.com/signet/signet/internal/seal"
 	"github.com/signet/signet/internal/signing"
 	"github.com/signet/signet/internal/store"
@@ -42,14 +43,17 @@ type installation struct {
 }
 
 // initialize creates the installation on first start (account id, root
-// CA, bootstrap access key, all in one transaction) or loads it.
-func initialize(ctx context.Context, cfg *config.Config, db *store.DB, ks keys.KeyStore, box *seal.Box, now time.Time) (installation, bool, error) {
+// CA, bootstrap access key, all in one transaction) or loads it. The root
+// CA's key is a new key of ks, or rootKey when set (the operator's key on
+// a token, key_store.root_key_label), which a loaded installation must
+// have as its root key.
+func initialize(ctx context.Context, cfg *config.Config, db *store.DB, ks keys.KeyStore, rootKey string, box *seal.Box, now time.Time) (installation, bool, error) {
 	if _, err := db.Setting(ctx, settingInitialized); errors.Is(err, store.ErrNotFound) {
 		account := cfg.AccountID
 		if account == "" {
 			account = newAccountID()
 		}
-		rootKeyID, root, err := signing.NewRoot(ctx, ks, cfg.Subject.Name(), now)
+		rootKeyID, root, err := newRoot(ctx, ks, rootKey, cfg.Subject.Name(), now)
 		if err != nil {
 			return installation{}, false, err
 		}
@@ -70,16 +74,25 @@ func initialize(ctx context.Context, cfg *config.Config, db *store.DB, ks keys.K
 		// Another node sharing the database may have initialised it
 		// first: then its installation is the one, and this node's root
 		// key is never used.
-		inst, err := loadInstallation(ctx, cfg, db)
+		inst, err := loadInstallation(ctx, cfg, db, rootKey)
 		return inst, stored, err
 	} else if err != nil {
 		return installation{}, false, err
 	}
-	inst, err := loadInstallation(ctx, cfg, db)
+	inst, err := loadInstallation(ctx, cfg, db, rootKey)
 	return inst, false, err
 }
 
-func loadInstallation(ctx context.Context, cfg *config.Config, db *store.DB) (installation, error) {
+// newRoot creates the root CA with a new key, or with the key rootKey.
+func newRoot(ctx context.Context, ks keys.KeyStore, rootKey string, subject pki.Name, now time.Time) (string, *x509.Certificate, error) {
+	if rootKey == "" {
+		return signing.NewRoot(ctx, ks, subject, now)
+	}
+	cert, err := signing.NewRootWithKey(ctx, ks, rootKey, subject, now)
+	return rootKey, cert, err
+}
+
+func loadInstallation(ctx context.Context, cfg *config.Config, db *store.DB, rootKey string) (installation, error) {
 	get := func(k string) (string, error) {
 		v, err := db.Setting(ctx, k)
 		if err != nil {
@@ -112,6 +125,9 @@ func loadInstallation(ctx context.Context, cfg *config.Config, db *store.DB) (in
 	inst.Account = arn.Account{Partition: "aws", Region: region, ID: acct}
 	if cfg.Region != region {
 		return inst, fmt.Errorf("the data directory was initialised for region %s but the configuration says %s; region cannot change after first start", region, cfg.Region)
+	}
+	if rootKey != "" && inst.RootKeyID != rootKey {
+		return inst, fmt.Errorf("key_store.root_key_label is %q, but the data directory was initialised with another root key (%s); root_key_label applies only when a data directory is initialised", cfg.KeyStore.RootKeyLabel, inst.RootKeyID)
 	}
 	if cfg.AccountID != "" && cfg.AccountID != acct {
 		return inst, fmt.Errorf("the data directory was initialised for account %s but the configuration says %s; account_id cannot change after first start", acct, cfg.AccountID)

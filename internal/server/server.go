@@ -48,6 +48,7 @@ import (
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/keys/pkcs11"
 	"github.com/signet/signet/internal/kms"
 	"github.com/signet/signet/internal/logs"
 	"github.com/signet/signet/internal/objects"
@@ -165,6 +166,8 @@ type Server struct {
 	KMS *kms.Service
 	// SSM is the Parameter Store.
 	SSM *ssm.Service
+	// hsm is the PKCS#11 key store when key_store selects one.
+	hsm *pkcs11.Store
 	// Secrets is the Secrets Manager.
 	Secrets     *secrets.Service
 	secretsWork *secrets.Worker
@@ -203,6 +206,9 @@ const (
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if err := checkKeyStoreBuild(cfg.KeyStore); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create data directory: %w", err)
@@ -280,11 +286,11 @@ func (s *Server) open(ctx context.Context) error {
 		s.keyring.MaxAge = cacheMaxAge
 		s.keyring.OnDelete = func(id string) { s.publish(context.Background(), busKey, id) }
 	}
-	ks, err := keys.NewSoftware(master, s.db.Keys)
+	ks, rootKey, err := s.openKeyStore(ctx, master)
 	if err != nil {
 		return err
 	}
-	inst, created, err := initialize(ctx, &s.cfg, s.db, ks, s.box, s.now())
+	inst, created, err := initialize(ctx, &s.cfg, s.db, ks, rootKey, s.box, s.now())
 	if err != nil {
 		return err
 	}
@@ -297,7 +303,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	rootSigner, err := ks.Signer(ctx, inst.RootKeyID)
 	if err != nil {
-		return fmt.Errorf("failed to load root key: %w", err)
+		return fmt.Errorf("failed to load root key: %w", s.keyStoreHint(err))
 	}
 	s.Authority = &signing.Authority{
 		Keys:    ks,
@@ -480,6 +486,9 @@ func (s *Server) Close() error {
 		errs = append(errs, s.auditDB.Close())
 	}
 	errs = append(errs, s.closeObjects())
+	if s.hsm != nil {
+		errs = append(errs, s.hsm.Close())
+	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 	}

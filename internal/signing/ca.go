@@ -45,17 +45,25 @@ func NewRoot(ctx context.Context, ks keys.KeyStore, base pki.Name, now time.Time
 	if err != nil {
 		return "", nil, fmt.Errorf("failed to create root key: %w", err)
 	}
+	cert, err = NewRootWithKey(ctx, ks, keyID, base, now)
+	return keyID, cert, err
+}
+
+// NewRootWithKey creates the installation root CA's self-signed
+// certificate for an existing key of ks, such as one an operator made on
+// a PKCS#11 token.
+func NewRootWithKey(ctx context.Context, ks keys.KeyStore, keyID string, base pki.Name, now time.Time) (*x509.Certificate, error) {
 	signer, err := ks.Signer(ctx, keyID)
 	if err != nil {
-		return "", nil, err
+		return nil, fmt.Errorf("failed to load root key: %w", err)
 	}
 	subject := base
 	subject.OrganizationalUnit, subject.CommonName = "", "Signet Root CA"
-	cert, err = pki.NewRoot(signer, subject, now.Add(-clockSkew), now.Add(RootValidity))
+	cert, err := pki.NewRoot(signer, subject, now.Add(-clockSkew), now.Add(RootValidity))
 	if err != nil {
-		return "", nil, fmt.Errorf("failed to create root certificate: %w", err)
+		return nil, fmt.Errorf("failed to create root certificate: %w", err)
 	}
-	return keyID, cert, nil
+	return cert, nil
 }
 
 // BaseSubject is the C, ST, L and O of a certificate issued by Signet.

@@ -192,7 +192,7 @@ func (s *Store) KeyByLabel(ctx context.Context, label string) (string, crypto.Pu
 		return "", nil, fmt.Errorf("key labelled %q on PKCS#11 token %q: read its attributes: %w", label, s.cfg.TokenLabel, err)
 	}
 	if !attrTrue(attrs[crypto11.CkaSensitive]) || attrTrue(attrs[crypto11.CkaExtractable]) {
-		return "", nil, fmt.Errorf("key labelled %q on PKCS#11 token %q can leave the token (CKA_SENSITIVE must be true and CKA_EXTRACTABLE false): make a new one that cannot, such as with pkcs11-tool --keypairgen --sensitive", label, s.cfg.TokenLabel)
+		return "", nil, fmt.Errorf("key labelled %q on PKCS#11 token %q can leave the token (CKA_SENSITIVE must be true and CKA_EXTRACTABLE false): make a new one that cannot (pkcs11-tool --keypairgen makes one so unless given --extractable)", label, s.cfg.TokenLabel)
 	}
 	return id, k.Public(), nil
 }

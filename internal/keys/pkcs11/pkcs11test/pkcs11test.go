@@ -42,11 +42,27 @@ func Available() string {
 	return ""
 }
 
+// skip skips tb when SoftHSM2 cannot be used: always when the test binary
+// has no PKCS#11 support (scripts/test runs these tests again with it),
+// and otherwise unless RequireAll, which fails tb instead.
+func skip(tb testing.TB) {
+	tb.Helper()
+	why := Available()
+	switch {
+	case why == "":
+		return
+	case pkcs11.Available && RequireAll():
+		tb.Fatalf("%s; SIGNET_REQUIRE_ALL=1 makes it mandatory", why)
+	}
+	tb.Skip(why)
+}
+
 // NewToken makes a SoftHSM2 token for the test tb: a configuration of its
 // own (SOFTHSM2_CONF, set for the rest of the test) with its token
 // directory in a temporary directory, and a token initialised with a
-// random label, PIN and SOPIN. It returns the Config that opens it. When
-// SoftHSM2 is missing it skips the test, or fails it if RequireAll.
+// random label and the PINs above. It returns the Config that opens it.
+// When SoftHSM2 is missing it skips the test, or fails it if RequireAll;
+// a test binary built without -tags pkcs11 always skips.
 //
 // SoftHSM2 reads SOFTHSM2_CONF when the module is initialised, which
 // happens once until the last store on it is closed: tests using NewToken
@@ -54,12 +70,7 @@ func Available() string {
 // (the stores opened with t.Cleanup are).
 func NewToken(tb testing.TB) pkcs11.Config {
 	tb.Helper()
-	if why := Available(); why != "" {
-		if RequireAll() {
-			tb.Fatalf("%s; SIGNET_REQUIRE_ALL=1 makes it mandatory", why)
-		}
-		tb.Skip(why)
-	}
+	skip(tb)
 	dir := tb.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.Mkdir(tokens, 0o700); err != nil {
@@ -79,4 +90,24 @@ func NewToken(tb testing.TB) pkcs11.Config {
 		tb.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
 	}
 	return pkcs11.Config{Module: Module, TokenLabel: label, PIN: PIN}
+}
+
+// OperatorKey makes an ECDSA P-384 key pair labelled label on the token of
+// cfg with OpenSC's pkcs11-tool, as an operator does before the first
+// start (sensitive and never extractable: pkcs11-tool's default). Call it
+// before anything in the test process opens the token. Without
+// pkcs11-tool it skips the test, or fails it if RequireAll.
+func OperatorKey(tb testing.TB, cfg pkcs11.Config, label string) {
+	tb.Helper()
+	if _, err := exec.LookPath("pkcs11-tool"); err != nil {
+		if RequireAll() {
+			tb.Fatal("pkcs11-tool not found (install Debian's opensc); SIGNET_REQUIRE_ALL=1 makes it mandatory")
+		}
+		tb.Skip("pkcs11-tool not found (install Debian's opensc)")
+	}
+	out, err := exec.Command("pkcs11-tool", "--module", cfg.Module, "--token-label", cfg.TokenLabel, "--login", "--pin", cfg.PIN,
+		"--keypairgen", "--key-type", "EC:secp384r1", "--id", hex.EncodeToString([]byte(label)), "--label", label).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("pkcs11-tool --keypairgen: %v\n%s", err, out)
+	}
 }
