@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/seal"
 	"github.com/signet/signet/internal/store"
 )
 
@@ -141,11 +144,11 @@ func auditVerify(ctx context.Context, db *store.DB, dbURL, dir, keyFile string, 
 		return err
 	}
 	n, err := audit.VerifyCheckpoints(ctx, db.Audit, func(keyID string, digest, sig []byte) error {
-		signer, err := ks.Signer(ctx, keyID)
+		key, err := checkpointKey(ctx, main, ks, master, keyID)
 		if err != nil {
 			return err
 		}
-		pub, ok := signer.Public().(*ecdsa.PublicKey)
+		pub, ok := key.(*ecdsa.PublicKey)
 		if !ok || !ecdsa.VerifyASN1(pub, digest, sig) {
 			return errors.New("signature invalid")
 		}
@@ -160,6 +163,33 @@ func auditVerify(ctx context.Context, db *store.DB, dbURL, dir, keyFile string, 
 	}
 	fmt.Fprintf(stdout, "audit log intact: %d records, hash chain verified, %d signed checkpoints verified\n", count, n)
 	return nil
+}
+
+// checkpointKey returns the public key of an audit checkpoint key: from
+// the software key store, or, for a key on a PKCS#11 token, the copy the
+// server sealed under the master key in the setting public_key:ID
+// (internal/server, publicKeySetting).
+func checkpointKey(ctx context.Context, db *store.DB, ks keys.KeyStore, master []byte, id string) (crypto.PublicKey, error) {
+	signer, err := ks.Signer(ctx, id)
+	if err == nil {
+		return signer.Public(), nil
+	}
+	if !errors.Is(err, keys.ErrKeyNotFound) {
+		return nil, err
+	}
+	v, serr := db.Setting(ctx, "public_key:"+id)
+	if serr != nil {
+		return nil, err
+	}
+	sealed, serr := base64.StdEncoding.DecodeString(v)
+	if serr != nil {
+		return nil, fmt.Errorf("public key of %s: %w", id, serr)
+	}
+	box, serr := seal.New(master)
+	if serr != nil {
+		return nil, serr
+	}
+	return keys.OpenPublicKey(box, id, sealed)
 }
 
 // tampered prints every problem, sorted by record, and returns the

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/signet/signet/internal/seal"
 )
 
 func newMaster(t testing.TB) []byte {
@@ -409,4 +411,46 @@ func BenchmarkSign(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestSealedPublicKey(t *testing.T) {
+	box, err := seal.New(newMaster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := SealPublicKey(box, "key-a", key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := seal.New(newMaster(t))
+	tests := []struct {
+		name string
+		box  *seal.Box
+		id   string
+		data []byte
+		ok   bool
+	}{
+		{name: "ok", box: box, id: "key-a", data: sealed, ok: true},
+		{name: "fail/another key id", box: box, id: "key-b", data: sealed},
+		{name: "fail/another master key", box: other, id: "key-a", data: sealed},
+		{name: "fail/altered", box: box, id: "key-a", data: append(bytes.Clone(sealed[:len(sealed)-1]), sealed[len(sealed)-1]^1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pub, err := OpenPublicKey(tt.box, tt.id, tt.data)
+			if tt.ok {
+				if err != nil || !key.PublicKey.Equal(pub) {
+					t.Fatalf("OpenPublicKey = %v, %v; want the key", pub, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnseal) {
+				t.Fatalf("error = %v, want ErrUnseal", err)
+			}
+		})
+	}
 }

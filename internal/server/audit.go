@@ -244,6 +244,9 @@ func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 	if err != nil {
 		return fmt.Errorf("audit checkpoint key: %w", err)
 	}
+	if err := s.recordPublicKey(ctx, id, signer.Public()); err != nil {
+		return fmt.Errorf("audit checkpoint key: %w", err)
+	}
 	s.auditWriter = &audit.Writer{Store: s.auditDB.Audit, Log: s.log, Sign: func(ctx context.Context, digest []byte) (string, []byte, error) {
 		sig, err := signer.Sign(rand.Reader, digest, crypto.SHA384)
 		return id, sig, err

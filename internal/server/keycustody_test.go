@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/aws-sdk-go-v2/service/signer/types"
 
+	"github.com/signet/signet/internal/cli"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/images"
 	"github.com/signet/signet/internal/images/registrytest"
@@ -234,6 +235,18 @@ func testKeyCustody(t *testing.T, c custody) {
 		}
 		if _, err := notary.Verify(out.Signature, notary.MediaTypeJWS, []*x509.Certificate{root}, time.Now()); err != nil {
 			t.Fatalf("a signature after the restart does not verify under the same root: %v", err)
+		}
+		again.Stop()
+
+		// signet audit verify checks the checkpoints, signed in the key
+		// store, without opening it.
+		args := []string{"audit", "verify", "--data-dir", dir}
+		if u := again.Config().DatabaseURL; u != "" {
+			args = append(args, "--database-url", u)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := cli.Main(ctx, args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "audit log intact") || strings.Contains(stdout.String(), " 0 signed checkpoints") {
+			t.Fatalf("signet audit verify: exit %d\n%s%s", code, stdout.String(), stderr.String())
 		}
 	})
 }

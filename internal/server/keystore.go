@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"crypto"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/keys/pkcs11"
+	"github.com/signet/signet/internal/store"
 )
 
 // checkKeyStoreBuild refuses, before anything is opened, a configuration
@@ -59,4 +62,26 @@ func (s *Server) keyStoreHint(err error) error {
 		where = fmt.Sprintf("PKCS#11 token %q", s.cfg.KeyStore.TokenLabel)
 	}
 	return fmt.Errorf("%w; the key store is %s: keys made in another key store (key_store) or on another token are not found there", err, where)
+}
+
+// publicKeySetting names the installation setting that holds a key's
+// public key sealed under the master key (keys.SealPublicKey). `signet
+// audit verify` (internal/cli) reads the audit checkpoint key's there when
+// the private key is on a token it does not open.
+func publicKeySetting(id string) string { return "public_key:" + id }
+
+// recordPublicKey stores the sealed public key of key id, once.
+func (s *Server) recordPublicKey(ctx context.Context, id string, pub crypto.PublicKey) error {
+	name := publicKeySetting(id)
+	if _, err := s.db.Setting(ctx, name); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	sealed, err := keys.SealPublicKey(s.box, id, pub)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.AddSettings(ctx, []string{name}, map[string]string{name: base64.StdEncoding.EncodeToString(sealed)})
+	return err
 }
