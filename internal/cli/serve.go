@@ -60,6 +60,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		if err := cfg.Validate(); err != nil {
 			return &exitError{1, fmt.Errorf("configuration %s is not valid:\n%w", orDefaults(path), err)}
 		}
+		if err := server.CheckBuild(cfg); err != nil {
+			return &exitError{1, fmt.Errorf("configuration %s cannot run on this build: %w", orDefaults(path), err)}
+		}
 		if err := cfg.CheckFiles(); err != nil {
 			return &exitError{1, fmt.Errorf("configuration %s names files that do not load:\n%w", orDefaults(path), err)}
 		}

@@ -130,3 +130,21 @@ func (k KeyStore) PIN() (string, error) {
 	}
 	return pin, nil
 }
+
+// checkFiles checks what a pkcs11 key store names outside the file: the
+// module exists and the PIN can be read (it is not kept).
+func (k KeyStore) checkFiles() error {
+	if !k.PKCS11() {
+		return nil
+	}
+	var errs []error
+	if fi, err := os.Stat(k.Module); err != nil {
+		errs = append(errs, fmt.Errorf("key_store.module: %w", err))
+	} else if !fi.Mode().IsRegular() {
+		errs = append(errs, fmt.Errorf("key_store.module: %s is not a file", k.Module))
+	}
+	if _, err := k.PIN(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -108,3 +108,36 @@ func TestKeyStorePIN(t *testing.T) {
 		})
 	}
 }
+
+func TestKeyStoreCheckFiles(t *testing.T) {
+	pin := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(pin, []byte("1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	module := filepath.Join(t.TempDir(), "module.so")
+	if err := os.WriteFile(module, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		ks  KeyStore
+		err string
+	}{
+		"ok/software":        {KeyStore{}, ""},
+		"ok/pkcs11":          {KeyStore{Type: "pkcs11", Module: module, TokenLabel: "t", PINFile: pin}, ""},
+		"fail/no module":     {KeyStore{Type: "pkcs11", Module: "/nonexistent/module.so", TokenLabel: "t", PINFile: pin}, "key_store.module: stat /nonexistent/module.so"},
+		"fail/pin env unset": {KeyStore{Type: "pkcs11", Module: module, TokenLabel: "t", PINEnv: "SIGNET_TEST_UNSET_PIN"}, "key_store.pin_env:"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := Defaults()
+			cfg.KeyStore = c.ks
+			err := cfg.CheckFiles()
+			switch {
+			case c.err == "" && err != nil:
+				t.Fatalf("CheckFiles: %v", err)
+			case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+				t.Fatalf("CheckFiles = %v, want an error containing %q", err, c.err)
+			}
+		})
+	}
+}

@@ -133,5 +133,6 @@ func (c *Config) CheckFiles() error {
 			errs = append(errs, fmt.Errorf("admission.client_ca_file: %s holds no PEM certificate", f))
 		}
 	}
+	errs = append(errs, c.KeyStore.checkFiles())
 	return errors.Join(errs...)
 }

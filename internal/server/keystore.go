@@ -13,6 +13,10 @@ import (
 	"github.com/signet/signet/internal/store"
 )
 
+// CheckBuild reports whether this build can run cfg: a pkcs11 key store
+// needs a build with the pkcs11 tag (signet serve --check-config asks).
+func CheckBuild(cfg config.Config) error { return checkKeyStoreBuild(cfg.KeyStore) }
+
 // checkKeyStoreBuild refuses, before anything is opened, a configuration
 // that selects a key store this build does not have.
 func checkKeyStoreBuild(cfg config.KeyStore) error {
