@@ -347,7 +347,6 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-
 // addHeader adds a header to every request of a client (signed with it).
 func addHeader(k, v string) func(*middleware.Stack) error {
 	return func(st *middleware.Stack) error {
