@@ -83,3 +83,7 @@ func (s *Server) DBStatements() int64 { return s.db.Statements() }
 
 // DBContention is the server database's Contention.
 func (s *Server) DBContention() (time.Duration, int64) { return s.db.Contention() }
+
+// WithoutRequestTelemetry makes the server skip its per-request metrics
+// and spans, to measure what they cost.
+func WithoutRequestTelemetry() Option { return func(s *Server) { s.noRequestTelemetry = true } }

@@ -142,6 +142,8 @@ type Server struct {
 	// a span tree per request.
 	metrics *telemetry.Metrics
 	tracing *sdktrace.TracerProvider
+	// noRequestTelemetry (benchmarks): no per-request metrics or spans.
+	noRequestTelemetry bool
 	// tlsCA issues the listeners' certificates when Signet issues them
 	// itself; its Cert is nil when nothing needs it.
 	tlsCA pki.CA
@@ -513,7 +515,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-RequestId", id)
 	ctx := awsapi.WithRequestID(r.Context(), id)
 	ctx, _ = telemetry.WithRequest(ctx)
-	if s.tracing != nil {
+	if s.tracing != nil && !s.noRequestTelemetry {
 		var span trace.Span
 		ctx, span = s.startRequestSpan(ctx, r, id)
 		defer span.End()

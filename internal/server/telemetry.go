@@ -44,6 +44,9 @@ func (s *Server) startRequestSpan(ctx context.Context, r *http.Request, requestI
 // observe records an answered signed request in the metrics and on its
 // span: its API and operation (as routed), status and error code.
 func (s *Server) observe(r *http.Request, status int, d time.Duration) {
+	if s.noRequestTelemetry {
+		return
+	}
 	if status == 0 {
 		status = http.StatusOK
 	}
