@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +26,7 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+	"gopkg.in/yaml.v3"
 
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/server/servertest"
@@ -168,6 +171,43 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("%s missing", name)
 			}
 		}
+	}
+	// Every series the example dashboard and alert rules use is one
+	// Signet exports (the workloads' only with continuous validation on,
+	// which TestWorkloadsMetrics covers).
+	exported := map[string]bool{"signet_workloads": true, "signet_workload_violations": true, "signet_workload_violations_total": true}
+	for name, mf := range mfs {
+		exported[name] = true
+		if mf.GetType() == dto.MetricType_HISTOGRAM {
+			exported[name+"_bucket"], exported[name+"_sum"], exported[name+"_count"] = true, true, true
+		}
+	}
+	for _, doc := range []string{"../../docs/observability/alerts.yaml", "../../docs/observability/grafana-dashboard.json", "../../docs/observability.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range regexp.MustCompile(`\bsignet_[a-z_]+\b`).FindAllString(string(b), -1) {
+			if !exported[name] && !strings.HasSuffix(name, "_") {
+				t.Errorf("%s names %s, which Signet does not export", doc, name)
+			}
+		}
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct{ Alert, Expr string }
+		}
+	}
+	if b, err := os.ReadFile("../../docs/observability/alerts.yaml"); err != nil || yaml.Unmarshal(b, &rules) != nil || len(rules.Groups) == 0 {
+		t.Fatalf("alerts.yaml: %v", err)
+	}
+	for _, r := range rules.Groups[0].Rules {
+		if r.Alert == "" || r.Expr == "" {
+			t.Errorf("alert rule %+v lacks a name or an expression", r)
+		}
+	}
+	if b, err := os.ReadFile("../../docs/observability/grafana-dashboard.json"); err != nil || !json.Valid(b) {
+		t.Errorf("grafana-dashboard.json is not JSON: %v", err)
 	}
 	// The secret of a key never appears, nor an access key id.
 	resp, _ := ts.HTTPClient().Get(ts.URL + "/metrics")
