@@ -360,7 +360,8 @@ func copyFile(src, dst string) error {
 	})
 }
 
-// writeFile writes a new file (mode 0600) with fill and syncs it.
+// writeFile writes a new file (mode 0600) with fill. It is made durable
+// with the rest of the backup, by syncAll before the manifest.
 func writeFile(dst string, fill func(io.Writer) error) error {
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -370,10 +371,6 @@ func writeFile(dst string, fill func(io.Writer) error) error {
 		f.Close()
 		os.Remove(dst)
 		return fmt.Errorf("failed to write %s: %w", dst, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("failed to sync %s: %w", dst, err)
 	}
 	return f.Close()
 }
@@ -398,10 +395,9 @@ func writeManifest(dir string, m *Manifest) error {
 	if err := writeFile(tmp, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return err
 	}
-	if err := syncTree(filepath.Join(dir, objectsDir)); err != nil {
-		return err
-	}
-	if err := syncDir(dir); err != nil {
+	// Everything written so far, durable before the manifest says the
+	// backup is complete.
+	if err := syncAll(dir); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, ManifestName)); err != nil {
@@ -420,6 +416,25 @@ func syncDir(dir string) error {
 		return fmt.Errorf("failed to sync directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// syncEach syncs every file and directory under root, one by one: where
+// the file system cannot be synced as a whole.
+func syncEach(root string) error {
+	return filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("failed to sync %s: %w", p, err)
+		}
+		return nil
+	})
 }
 
 // syncTree syncs every directory under root (the entries of the files
