@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -12,11 +13,13 @@ import (
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/signet/signet/internal/server"
 )
 
 // admissionCmd prints the webhook configurations kube-apiserver needs to
 // call Signet's admission webhooks.
-func admissionCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func admissionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "config" {
 		return usageError("admission needs a subcommand: config")
 	}
@@ -56,7 +59,13 @@ func admissionCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := cf.check(); err != nil {
 			return err
 		}
-		if _, ca, err = fetchPEM(ctx, &cf, "/pki/tls-ca.pem"); err != nil {
+		var cert *x509.Certificate
+		if cert, ca, err = fetchPEM(ctx, &cf, "/pki/tls-ca.pem"); err == nil && strings.HasPrefix(cf.endpoint, "http://") {
+			// Over plain http anyone on the path could have answered: the
+			// caBundle decides whom kube-apiserver sends pods to.
+			fmt.Fprintf(stderr, "signet: the CA bundle was fetched over plain http; check its SHA-256 fingerprint %s against the one 'signet serve' printed, or pass --ca-file DATA_DIR/tls/ca.pem\n", server.Fingerprint(cert))
+		}
+		if err != nil {
 			return &hintError{err, []string{"is 'signet serve' running at " + cf.endpoint + "? or give the CA with --ca-file"}}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/signet/signet/internal/server"
 	"github.com/signet/signet/internal/server/servertest"
 )
 
@@ -22,6 +23,9 @@ func TestAdmissionConfig(t *testing.T) {
 	code, stdout, stderr := run(t, srv, "admission", "config", "--url", "https://signet.example:8443", "--mutating", "--timeout", "8")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "fetched over plain http") || !strings.Contains(stderr, server.Fingerprint(srv.TLSCA())) {
+		t.Errorf("no warning with the fingerprint for a CA bundle fetched over plain http: %q", stderr)
 	}
 	docs := strings.Split(stdout, "\n---\n")
 	if len(docs) != 2 {

@@ -286,7 +286,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "iam":
 		return iamCmd(ctx, rest, stdout)
 	case "admission":
-		return admissionCmd(ctx, rest, stdout)
+		return admissionCmd(ctx, rest, stdout, stderr)
 	case "workloads":
 		return workloadsCmd(ctx, rest, stdout)
 	case "kms":

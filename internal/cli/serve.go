@@ -77,6 +77,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught from here on (a reload asked for while the server
+	// opens waits for it), rather than ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	// SIGHUP reloads what can change without a restart.
 	reload := func(srv *server.Server) {
 		next := config.Defaults()
@@ -127,19 +132,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	// Reloads end before the server closes.
+	reloadCtx, stopReloads := context.WithCancel(ctx)
+	reloadsDone := make(chan struct{})
 	go func() {
+		defer close(reloadsDone)
 		for {
 			select {
-			case <-ctx.Done():
+			case <-reloadCtx.Done():
 				return
 			case <-hup:
 				reload(srv)
 			}
 		}
 	}()
+	defer func() { stopReloads(); <-reloadsDone }()
 	creds, _ := filepath.Abs(srv.CredentialsPath())
 	data, _ := filepath.Abs(cfg.DataDir)
 	scheme, caFlag := "http", ""
@@ -152,7 +159,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if srv.TLSCA() != nil && cfg.TLS.Mode == config.TLSSelf {
 		ca, _ := filepath.Abs(srv.TLSCAPath())
-		fmt.Fprintf(stderr, "signet: TLS certificate issued by Signet's TLS CA for %s; CA bundle: %s\n", strings.Join(certNames(srv.ListenerCertificate()), ", "), ca)
+		fmt.Fprintf(stderr, "signet: TLS certificate issued by Signet's TLS CA for %s; CA bundle: %s (SHA-256 fingerprint %s)\n",
+			strings.Join(certNames(srv.ListenerCertificate()), ", "), ca, server.Fingerprint(srv.TLSCA()))
 		caFlag = " --ca-bundle " + ca
 	}
 	fmt.Fprintf(stderr, "signet: administrator credentials: %s\nsignet: try: AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url %s://%s%s signer list-signing-platforms\n",

@@ -33,6 +33,11 @@ type Admission struct {
 	// presents one when its AdmissionConfiguration names it for this
 	// webhook (kubeconfig client-certificate/client-key).
 	ClientCAFile string `yaml:"client_ca_file"`
+	// ClientNames, with client_ca_file, are the only client certificates
+	// accepted: one of a certificate's DNS names or its common name must
+	// be listed (the cluster CA signs every node's and user's
+	// certificate too). Empty: any certificate of those CAs.
+	ClientNames []string `yaml:"client_names"`
 	// TimeoutSeconds is the webhooks' timeoutSeconds (1–30, default
 	// 10); a review is answered within it, the failure mode deciding
 	// for images the registry did not answer for in time.
@@ -115,6 +120,9 @@ func (a *Admission) validate(workloads bool) error {
 	}
 	if (a.TLSCertFile == "") != (a.TLSKeyFile == "") {
 		errs = append(errs, errors.New("admission: tls_cert_file and tls_key_file go together"))
+	}
+	if len(a.ClientNames) > 0 && a.ClientCAFile == "" {
+		errs = append(errs, errors.New("admission.client_names: set admission.client_ca_file too (the names are of client certificates)"))
 	}
 	if a.ClientCAFile != "" && a.Listen == "" {
 		errs = append(errs, errors.New("admission.client_ca_file: set admission.listen too (only the webhooks take client certificates)"))

@@ -158,6 +158,11 @@ type Metrics struct {
 	// totals over all functions and name none. Turn it on where the
 	// metrics endpoint is reachable only by the monitoring system.
 	PerFunction bool `yaml:"per_function"`
+	// TokenFile, when set, names a file holding a bearer token that
+	// GET /metrics then requires (Prometheus: authorization:
+	// {credentials_file: …}); without it /metrics is public, as
+	// /healthz is.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Tracing configures OpenTelemetry traces: a span tree per API request

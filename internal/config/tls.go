@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 )
 
 // TLSSelf is the value of `tls` that makes Signet issue its listener a
@@ -134,5 +135,31 @@ func (c *Config) CheckFiles() error {
 		}
 	}
 	errs = append(errs, c.KeyStore.checkFiles())
+	if f := c.Metrics.TokenFile; f != "" {
+		if _, err := ReadToken(f); err != nil {
+			errs = append(errs, fmt.Errorf("metrics.token_file: %w", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// ReadToken reads a bearer token file: one line of at least 16
+// characters, readable by its owner only.
+func ReadToken(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 || strings.ContainsAny(tok, " \t\n") {
+		return "", fmt.Errorf("%s must hold one token of at least 16 characters", path)
+	}
+	return tok, nil
 }

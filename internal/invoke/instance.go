@@ -144,7 +144,7 @@ func (in *instance) awaitReady(timeout time.Duration) outcome {
 }
 
 // invoke sends one invocation and waits for its result until deadline.
-func (in *instance) invoke(h invokeHeader, payload []byte, timeout time.Duration) outcome {
+func (in *instance) invoke(h invokeHeader, payload []byte, timeout time.Duration, abort <-chan struct{}) outcome {
 	in.wmu.Lock()
 	err := writeFrame(in.sb.Control, frameInvoke, h, payload)
 	in.wmu.Unlock()
@@ -178,6 +178,9 @@ func (in *instance) invoke(h invokeHeader, payload []byte, timeout time.Duration
 		case <-t.C:
 			msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", h.RequestID, timeout.Seconds())
 			return outcome{payload: lambdaError("Sandbox.Timedout", msg), errorType: "Unhandled", timedOut: true}
+		case <-abort:
+			msg := fmt.Sprintf("RequestId: %s Error: the server stopped during the invocation", h.RequestID)
+			return outcome{payload: lambdaError("Sandbox.Stopped", msg), errorType: "Unhandled"}
 		}
 	}
 }

@@ -149,6 +149,8 @@ type Pool struct {
 	unreserve int                           // running invocations of functions without a reservation
 	closed    bool
 	stop      chan struct{}
+	abort     chan struct{} // closed by Abort: running invocations end
+	abortOnce sync.Once
 	wg        sync.WaitGroup
 }
 
@@ -200,7 +202,7 @@ func NewPool(cfg Config, host *sandbox.Host, code *Unpacker, dir string, logs Lo
 		}
 	}
 	p := &Pool{cfg: cfg, host: host, code: code, runtimeDir: rt, logs: logs, log: log, Metrics: NewMetrics(),
-		fns: map[string]*fnInstances{}, busy: map[string]int{}, reserved: map[string]int{}, stop: make(chan struct{}),
+		fns: map[string]*fnInstances{}, busy: map[string]int{}, reserved: map[string]int{}, stop: make(chan struct{}), abort: make(chan struct{}),
 		running: map[string]map[*instance]bool{}, gen: map[string]uint64{}}
 	p.wg.Add(1)
 	go p.reap()
@@ -458,6 +460,29 @@ func (p *Pool) Close() error {
 	return nil
 }
 
+// Abort ends every running invocation now, with an error, and discards
+// their environments: a server stopping past its shutdown timeout.
+func (p *Pool) Abort() { p.abortOnce.Do(func() { close(p.abort) }) }
+
+// Running returns how many invocations of the function run now.
+func (p *Pool) Running(function string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.busy[function]
+}
+
+// ConcurrentExecutions returns how many invocations run now, of every
+// function (Lambda's ConcurrentExecutions).
+func (p *Pool) ConcurrentExecutions() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, b := range p.busy {
+		n += b
+	}
+	return n
+}
+
 // Invoke runs one invocation and returns its result. A throttled
 // invocation returns a *ThrottleError; other errors are Signet's, not the
 // function's (which are in Result.FunctionError).
@@ -527,7 +552,7 @@ func (p *Pool) Invoke(ctx context.Context, req Request) (_ Result, err error) {
 		payload = []byte("{}")
 	}
 	start := time.Now()
-	out := in.invoke(h, payload, timeout)
+	out := in.invoke(h, payload, timeout, p.abort)
 	res.Duration = time.Since(start)
 	if out.timedOut {
 		in.sb.Kill()

@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -145,6 +146,20 @@ func (s *Server) openAdmission(ctx context.Context) error {
 		}
 		s.admissionTLS.ClientCAs = pool
 		s.admissionTLS.ClientAuth = tls.RequireAndVerifyClientCert
+		if names := ac.ClientNames; len(names) > 0 {
+			s.admissionTLS.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error {
+				if len(chains) == 0 || len(chains[0]) == 0 {
+					return errors.New("admission: no verified client certificate")
+				}
+				leaf := chains[0][0]
+				for _, n := range append([]string{leaf.Subject.CommonName}, leaf.DNSNames...) {
+					if n != "" && slices.Contains(names, n) {
+						return nil
+					}
+				}
+				return fmt.Errorf("admission: client certificate %q is not one of admission.client_names", leaf.Subject.CommonName)
+			}
+		}
 	}
 	return nil
 }

@@ -3,11 +3,12 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -396,5 +397,75 @@ func addHeader(k, v string) func(*middleware.Stack) error {
 			}
 			return next.HandleBuild(ctx, in)
 		}), middleware.After)
+	}
+}
+
+// TestTracingIgnoresCallerSampling: a caller's traceparent cannot make
+// the server record (and export) its requests beyond the configured
+// ratio: the flag arrives before authentication.
+func TestTracingIgnoresCallerSampling(t *testing.T) {
+	rcv := &otlpReceiver{}
+	collector := httptest.NewServer(rcv)
+	defer collector.Close()
+	ts := servertest.StartWith(t, func(c *config.Config) { c.Tracing.OTLPEndpoint = collector.URL; c.Tracing.SampleRatio = 0 })
+	for range 5 {
+		req, _ := http.NewRequest("GET", ts.URL+"/healthz", nil)
+		req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if _, err := ts.Signer().ListSigningPlatforms(context.Background(), &signer.ListSigningPlatformsInput{}, addTraceparent); err != nil {
+		t.Fatal(err)
+	}
+	ts.Stop()
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if len(rcv.spans) != 0 {
+		t.Fatalf("%d spans exported at sample_ratio 0 because the caller asked", len(rcv.spans))
+	}
+}
+
+func addTraceparent(o *signer.Options) {
+	o.APIOptions = append(o.APIOptions, addHeader("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
+}
+
+// TestMetricsToken: with metrics.token_file, /metrics answers only with
+// the bearer token.
+func TestMetricsToken(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "metrics.token")
+	if err := os.WriteFile(tokenFile, []byte("s3cr3t-scrape-token-0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := servertest.StartWith(t, func(c *config.Config) { c.Metrics.TokenFile = tokenFile })
+	for name, c := range map[string]struct {
+		auth string
+		want int
+	}{
+		"none":  {"", http.StatusUnauthorized},
+		"wrong": {"Bearer s3cr3t-scrape-token-0124", http.StatusUnauthorized},
+		"right": {"Bearer s3cr3t-scrape-token-0123", http.StatusOK},
+	} {
+		req, _ := http.NewRequest("GET", ts.URL+"/metrics", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: %s, want %d", name, resp.Status, c.want)
+		}
+	}
+	// A token others can read is refused.
+	os.Chmod(tokenFile, 0o644)
+	cfg := config.Defaults()
+	cfg.Metrics.TokenFile = tokenFile
+	if err := cfg.CheckFiles(); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable token file: %v", err)
 	}
 }

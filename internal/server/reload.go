@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/signet/signet/internal/admission"
 	"github.com/signet/signet/internal/config"
@@ -12,6 +13,7 @@ import (
 
 // setRateLimits puts the limits of c in force; buckets start full.
 func (s *Server) setRateLimits(c config.RateLimits) {
+	s.rateLimits = c
 	l := rateLimiter(c, s.now)
 	if l != nil && s.shared() {
 		l.Nodes = s.LiveNodes
@@ -53,7 +55,9 @@ func (s *Server) Reload(ctx context.Context, cfg config.Config) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	s.setRateLimits(cfg.RateLimits)
+	if !reflect.DeepEqual(cfg.RateLimits, s.rateLimits) {
+		s.setRateLimits(cfg.RateLimits) // unchanged limits keep their buckets: a reload grants no new burst
+	}
 	for _, b := range policies {
 		s.admission.SetPolicies(b.ps)
 		s.trustsMu.Lock()
@@ -70,33 +74,46 @@ type policyBuild struct {
 }
 
 // restartNeeded names the settings that changed from old to cfg but take
-// effect only at a restart.
+// effect only at a restart: every setting but those Reload applies (deny
+// by default, so that a setting added later is never silently ignored).
 func restartNeeded(old, cfg config.Config, admission bool) error {
-	var changed []string
-	check := func(name string, a, b any) {
-		if !reflect.DeepEqual(a, b) {
-			changed = append(changed, name)
-		}
+	// What Reload applies: the same in both before comparing.
+	cfg.LogLevel, cfg.RateLimits = old.LogLevel, old.RateLimits
+	if admission {
+		cfg.Admission.Policies = old.Admission.Policies
 	}
-	check("listen", old.Listen, cfg.Listen)
-	check("data_dir", old.DataDir, cfg.DataDir)
-	check("database_url", old.DatabaseURL, cfg.DatabaseURL)
-	check("object_store_url", old.ObjectStoreURL, cfg.ObjectStoreURL)
-	check("public_base_url", old.PublicBaseURL, cfg.PublicBaseURL)
-	check("tls", old.TLS.Mode, cfg.TLS.Mode)
-	check("tls_cert_file, tls_key_file (the files are read again; other files need a restart)", [2]string{old.TLS.CertFile, old.TLS.KeyFile}, [2]string{cfg.TLS.CertFile, cfg.TLS.KeyFile})
-	check("tls_dns_names", old.TLS.DNSNames, cfg.TLS.DNSNames)
-	check("functions", old.Functions, cfg.Functions)
-	check("admission.listen", old.Admission.Listen, cfg.Admission.Listen)
-	check("workloads", old.Workloads, cfg.Workloads)
-	check("web_identity", old.WebIdentity, cfg.WebIdentity)
-	if !admission && len(cfg.Admission.Policies) > 0 {
-		changed = append(changed, "admission.policies (admission was not configured at start)")
-	}
+	changed := diffFields(reflect.ValueOf(old), reflect.ValueOf(cfg), "")
 	if len(changed) == 0 {
 		return nil
 	}
 	return &RestartNeededError{Settings: changed}
+}
+
+// diffFields names, by their YAML keys, the fields of two configuration
+// structs that differ, descending into nested sections.
+func diffFields(a, b reflect.Value, prefix string) []string {
+	var out []string
+	t := a.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		fa, fb := a.Field(i), b.Field(i)
+		if f.Anonymous || name == "" { // inlined sections
+			if f.Type.Kind() == reflect.Struct {
+				out = append(out, diffFields(fa, fb, prefix)...)
+			}
+			continue
+		}
+		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, diffFields(fa, fb, prefix+name+".")...)
+			continue
+		}
+		out = append(out, prefix+name)
+	}
+	return out
 }
 
 // RestartNeededError names settings a reload could not apply.

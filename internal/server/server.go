@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/pem"
@@ -144,6 +145,10 @@ type Server struct {
 	tracing *sdktrace.TracerProvider
 	// noRequestTelemetry (benchmarks): no per-request metrics or spans.
 	noRequestTelemetry bool
+	// rateLimits are the limits in force (Reload replaces them).
+	rateLimits config.RateLimits
+	// inflight counts the requests being served.
+	inflight inflight
 	// tlsCA issues the listeners' certificates when Signet issues them
 	// itself; its Cert is nil when nothing needs it.
 	tlsCA pki.CA
@@ -397,7 +402,11 @@ func (s *Server) open(ctx context.Context) error {
 	s.public = http.NewServeMux()
 	s.public.HandleFunc("GET /healthz", s.healthz)
 	s.registerCollectors()
-	s.public.Handle("GET /metrics", s.metricsHandler())
+	mh, err := s.metricsHandler()
+	if err != nil {
+		return err
+	}
+	s.public.Handle("GET /metrics", mh)
 	s.public.HandleFunc("GET /function-code/{name}", s.functionCode)
 	s.public.HandleFunc("GET /pki/root.pem", s.rootPEM)
 	s.public.HandleFunc("GET /crl/root.crl", s.rootCRL)
@@ -529,7 +538,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service, region, signed := sigv4.Scope(r)
-	if !signed {
+	if !signed || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") { // a scraper's token (metrics.token_file), never SigV4
 		s.serveUnsigned(w, r)
 		return
 	}
@@ -587,7 +596,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // authentication error of the protocol the request looks like it speaks.
 func (s *Server) serveUnsigned(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Credential") == "" {
+	auth := r.Header.Get("Authorization")
+	if (auth == "" || strings.HasPrefix(auth, "Bearer ")) && r.URL.Query().Get("X-Amz-Credential") == "" {
 		if _, pattern := s.public.Handler(r); pattern != "" {
 			s.public.ServeHTTP(w, r)
 			return
@@ -712,8 +722,27 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// metrics serves the Prometheus text exposition format.
-func (s *Server) metricsHandler() http.Handler { return s.metrics.Handler() }
+// metricsHandler serves the Prometheus exposition format, behind the
+// bearer token of metrics.token_file when one is set.
+func (s *Server) metricsHandler() (http.Handler, error) {
+	h := s.metrics.Handler()
+	if s.cfg.Metrics.TokenFile == "" {
+		return h, nil
+	}
+	token, err := config.ReadToken(s.cfg.Metrics.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.token_file: %w", err)
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="signet metrics"`)
+			http.Error(w, "signet: /metrics requires the bearer token of metrics.token_file", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), nil
+}
 
 func (s *Server) rootPEM(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
@@ -750,13 +779,21 @@ func (s *Server) writeCRL(w http.ResponseWriter, r *http.Request, der []byte, er
 	w.Write(der)
 }
 
-// Serve serves on l until ctx is done, then shuts down gracefully.
+// Serve serves on l until ctx is done, then shuts down gracefully: it
+// stops taking connections and work, lets requests and Event
+// invocations in flight finish within the shutdown timeout, then cancels
+// what still runs and waits for its handlers to return, so that nothing
+// is committed after Close closes the audit log and the databases.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	// Requests' contexts end at the drain's deadline, not at the signal.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
 	hs := &http.Server{
-		Handler:           s,
+		Handler:           s.counted(s),
 		ReadHeaderTimeout: s.limits.header, // the body's deadlines are set as it is read (requestLimits)
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
 	errc := make(chan error, 2)
 	var plain *http.Server
@@ -769,18 +806,24 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		tlsL, plainL := sniff.Split(l, s.limits.header)
 		hs.TLSConfig = serverTLSConfig(s.listenerCert.get)
 		plain = &http.Server{
-			Handler:           s.plainHandler(),
+			Handler:           s.counted(s.plainHandler()),
 			ReadHeaderTimeout: s.limits.header,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      time.Minute,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          hs.ErrorLog,
+			BaseContext:       hs.BaseContext,
 		}
 		go func() { errc <- hs.ServeTLS(tlsL, "", "") }()
 		go func() { errc <- plain.Serve(plainL) }()
 	}
+	// Work the server takes on by itself stops at the start of a drain;
+	// what keeps this node's caches and view of the others true (the
+	// notification listener, heartbeats, the trust stores' watch) runs
+	// until the requests have drained.
 	jobsCtx, stopJobs := context.WithCancel(ctx)
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	jobsDone := make(chan struct{})
 	go func() {
 		defer close(jobsDone)
@@ -788,26 +831,32 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			s.runner.Run(jobsCtx)
 		}
 	}()
-	workloadsDone := make(chan struct{})
+	workDone := make(chan struct{})
 	go func() {
-		defer close(workloadsDone)
+		defer close(workDone)
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); s.watchAdmissionTrust(jobsCtx) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); s.runSecrets(jobsCtx) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); s.destroyKMSKeys(jobsCtx) }()
 		wg.Add(1)
-		go func() { defer wg.Done(); s.listenBus(jobsCtx) }()
-		wg.Add(1)
-		go func() { defer wg.Done(); s.runHeartbeat(jobsCtx) }()
-		wg.Add(1)
 		go func() { defer wg.Done(); s.runObjectGC(jobsCtx) }()
 		s.runWorkloads(jobsCtx)
 		wg.Wait()
 	}()
-	defer func() { stopJobs(); <-workloadsDone }()
+	backgroundDone := make(chan struct{})
+	go func() {
+		defer close(backgroundDone)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); s.watchAdmissionTrust(bgCtx) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.listenBus(bgCtx) }()
+		s.runHeartbeat(bgCtx)
+		wg.Wait()
+	}()
+	defer func() { stopBackground(); <-backgroundDone }()
+	defer func() { stopJobs(); <-workDone }()
 	// Event invocations stop being claimed with the jobs, and those
 	// running may finish until the shutdown timeout.
 	asyncRun, killAsync := context.WithCancel(context.WithoutCancel(ctx))
@@ -826,9 +875,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	// Drain: no new connections or work; requests and Event
-	// invocations in flight finish within the shutdown timeout, then are
-	// stopped (a stopped invocation's lease lapses and it runs again).
 	timeout := s.cfg.ShutdownTimeoutDuration()
 	s.log.InfoContext(ctx, "stopping: draining requests and invocations in flight", "shutdown_timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -839,9 +885,24 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	err := hs.Shutdown(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		s.log.WarnContext(ctx, "requests still in flight after the shutdown timeout were stopped", "shutdown_timeout", timeout.String())
-		hs.Close()
 		err = nil
+		s.log.WarnContext(ctx, "requests still in flight after the shutdown timeout are cancelled", "shutdown_timeout", timeout.String())
+	}
+	// Past the deadline (or drained): cancel what remains, close every
+	// connection, and wait for the handlers to return before the caller
+	// closes what they write to.
+	cancelRequests()
+	if s.Invoke != nil && s.Invoke.Pool != nil && sctx.Err() != nil {
+		s.Invoke.Pool.Abort() // synchronous invocations run on past a client's going
+	}
+	hs.Close()
+	if plain != nil {
+		plain.Close()
+	}
+	select {
+	case <-s.inflight.idle():
+	case <-time.After(handlerGrace):
+		s.log.ErrorContext(ctx, "requests did not return after being cancelled; stopping anyway", "waited", handlerGrace.String())
 	}
 	select {
 	case <-asyncDone:
@@ -851,6 +912,53 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		<-asyncDone
 	}
 	return err
+}
+
+// handlerGrace is how long a stop waits for cancelled requests'
+// handlers to return.
+const handlerGrace = 10 * time.Second
+
+// counted counts the requests h serves, so that a stop can wait for
+// them.
+func (s *Server) counted(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.add(1)
+		defer s.inflight.add(-1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// inflight counts requests being served; unlike a WaitGroup it may be
+// waited on while requests still start.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero []chan struct{}
+}
+
+func (c *inflight) add(d int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += d
+	if c.n == 0 {
+		for _, ch := range c.zero {
+			close(ch)
+		}
+		c.zero = nil
+	}
+}
+
+// idle returns a channel closed once no request is being served.
+func (c *inflight) idle() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan struct{})
+	if c.n == 0 {
+		close(ch)
+	} else {
+		c.zero = append(c.zero, ch)
+	}
+	return ch
 }
 
 // verifierKeys hands the key ring's keys to the SigV4 verifier.

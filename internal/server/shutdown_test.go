@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/server/servertest"
+	"github.com/signet/signet/internal/store"
 )
 
 // gatedBody is a request body that tells when it is first read (the
@@ -105,4 +108,47 @@ func TestShutdownDrainsInvocations(t *testing.T) {
 	if _, err := http.Get(ts.URL + "/healthz"); err == nil {
 		t.Fatal("the server still answers after it stopped")
 	}
+}
+
+// TestShutdownWaitsForCancelledRequests: a request still running at the
+// end of the shutdown timeout is cancelled, and the stop waits for its
+// handler to return, so its audit record is written before the audit
+// log closes. (Before, the stop returned at the deadline and closed the
+// audit log under the running handler, whose record was lost.)
+func TestShutdownWaitsForCancelledRequests(t *testing.T) {
+	ts := servertest.StartWith(t, func(c *config.Config) { c.ShutdownTimeout = "1s" })
+	requireSandbox(t, ts.Server)
+	ctx := context.Background()
+	code := zipOf(t, map[string]string{"lambda_function.py": "import time\ndef lambda_handler(event, context):\n    time.sleep(600)\n"})
+	lc := lambdaClient(ts)
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("stuck"), Runtime: ltypes.RuntimePython312, Timeout: aws.Int32(900),
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: code}}); err != nil {
+		t.Fatal(err)
+	}
+	invoked := make(chan error, 1)
+	go func() {
+		_, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("stuck")})
+		invoked <- err
+	}()
+	waitUntil(t, 2*time.Minute, "the function to run", func() bool {
+		return ts.Invoke.Pool.Running("stuck") > 0
+	})
+	dir := ts.Config().DataDir
+	ts.Stop()
+	<-invoked
+	db, err := store.OpenSQLite(ctx, filepath.Join(dir, "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.Audit.AuditRecords(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Event.Action == "lambda:InvokeFunction" {
+			return
+		}
+	}
+	t.Fatalf("the invocation cancelled by the stop has no audit record (%d records)", len(recs))
 }

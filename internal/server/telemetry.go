@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,9 +37,14 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // trace context its headers carry (W3C traceparent or X-Amzn-Trace-Id).
 func (s *Server) startRequestSpan(ctx context.Context, r *http.Request, requestID string) (context.Context, trace.Span) {
 	ctx = telemetry.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-	return s.tracing.Tracer("github.com/signet/signet").Start(ctx, r.Method+" request", trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
-			attribute.String("aws.request_id", requestID)))
+	method := r.Method
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions:
+	default:
+		method = "_OTHER" // caller-chosen: not a span name
+	}
+	return s.tracing.Tracer("github.com/signet/signet").Start(ctx, method+" request", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("aws.request_id", requestID)))
 }
 
 // observe records an answered signed request in the metrics and on its
@@ -103,6 +109,9 @@ func (s *Server) registerCollectors() {
 	reg.MustRegister(&jobQueueCollector{s: s})
 	if s.Invoke != nil && s.Invoke.Pool != nil {
 		reg.MustRegister(s.Invoke.Pool.Metrics.Collector(s.cfg.Metrics.PerFunction))
+		pool := s.Invoke.Pool
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_lambda_concurrent_executions",
+			Help: "Invocations running now (Lambda's ConcurrentExecutions)."}, func() float64 { return float64(pool.ConcurrentExecutions()) }))
 	}
 	if s.workloads != nil {
 		reg.MustRegister(&workloadsCollector{s: s})
@@ -116,7 +125,18 @@ var (
 
 // jobQueueCollector reads the signing-job queue from the database at
 // each scrape.
-type jobQueueCollector struct{ s *Server }
+type jobQueueCollector struct {
+	s *Server
+
+	mu     sync.Mutex
+	read   time.Time
+	n      int
+	oldest time.Time
+	err    error
+}
+
+// jobQueueCacheFor is how long a reading of the queue is served.
+const jobQueueCacheFor = 5 * time.Second
 
 func (c *jobQueueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- jobQueueDepth
@@ -124,9 +144,16 @@ func (c *jobQueueCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *jobQueueCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n, oldest, err := c.s.db.Signing.JobQueue(ctx)
+	// Read at most every few seconds, however often /metrics is asked.
+	c.mu.Lock()
+	if time.Since(c.read) >= jobQueueCacheFor || c.err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c.n, c.oldest, c.err = c.s.db.Signing.JobQueue(ctx)
+		cancel()
+		c.read = time.Now()
+	}
+	n, oldest, err := c.n, c.oldest, c.err
+	c.mu.Unlock()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(jobQueueDepth, err)
 		return

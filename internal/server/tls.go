@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -187,8 +189,10 @@ type certSource struct {
 	issue             func() (*tls.Certificate, error)
 	now               func() time.Time
 
-	mu   sync.Mutex
-	cert *tls.Certificate
+	mu       sync.Mutex
+	cert     *tls.Certificate
+	renewing bool      // a renewal runs
+	tried    time.Time // when the last renewal started
 }
 
 // load reads the files or issues a certificate; on failure the current
@@ -215,18 +219,30 @@ func (c *certSource) load() error {
 
 func (c *certSource) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	cert := c.cert
-	c.mu.Unlock()
-	if c.issue != nil && cert.Leaf != nil {
+	if c.issue != nil && cert.Leaf != nil && !c.renewing {
 		lifetime := cert.Leaf.NotAfter.Sub(cert.Leaf.NotBefore)
-		if c.now().After(cert.Leaf.NotBefore.Add(lifetime * 2 / 3)) {
-			if err := c.load(); err == nil {
-				return c.get(nil)
-			}
+		now := c.now()
+		if now.After(cert.Leaf.NotBefore.Add(lifetime*2/3)) && now.Sub(c.tried) >= renewRetry {
+			// Issued again in the background, once at a time and at most
+			// once a minute: a handshake (before any authentication)
+			// never waits for, nor triggers, a key generation and a
+			// signature of the CA's.
+			c.renewing, c.tried = true, now
+			go func() {
+				c.load()
+				c.mu.Lock()
+				c.renewing = false
+				c.mu.Unlock()
+			}()
 		}
 	}
 	return cert, nil
 }
+
+// renewRetry is how long after a renewal attempt the next may start.
+const renewRetry = time.Minute
 
 // issueServerCert issues a serving certificate from the TLS CA for the
 // names, with a new key.
@@ -326,7 +342,7 @@ func (s *Server) plainHandler() http.Handler {
 func (s *Server) httpsOnly(w http.ResponseWriter, r *http.Request) {
 	msg := fmt.Sprintf("this endpoint serves its APIs over HTTPS only: use %s", s.cfg.APIBaseURL())
 	if s.tlsCA.Cert != nil && s.cfg.TLS.Mode == "self" {
-		msg += " and trust Signet's TLS CA (" + s.cfg.BaseURL() + "/pki/tls-ca.pem; the AWS CLI's --ca-bundle, AWS_CA_BUNDLE for the SDKs)"
+		msg += fmt.Sprintf(" and trust Signet's TLS CA, the server's DATA_DIR/%s (SHA-256 fingerprint %s; the AWS CLI's --ca-bundle, AWS_CA_BUNDLE for the SDKs)", TLSCAFile, Fingerprint(s.tlsCA.Cert))
 	}
 	if service, _, signed := sigv4.Scope(r); signed {
 		if h, ok := s.services[service]; ok {
@@ -335,4 +351,15 @@ func (s *Server) httpsOnly(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Error(w, "signet: "+msg, http.StatusForbidden)
+}
+
+// Fingerprint is a certificate's SHA-256 fingerprint, as openssl x509
+// -fingerprint -sha256 prints it.
+func Fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
 }

@@ -243,6 +243,42 @@ func TestAdmissionClientCertificates(t *testing.T) {
 	if err := get(tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}); err != nil {
 		t.Fatalf("a client with a certificate from client_ca_file: %v", err)
 	}
+	// With client_names, only the named client is served.
+	l2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr2 := l2.Addr().String()
+	l2.Close()
+	named := servertest.StartWith(t, func(c *config.Config) {
+		c.Admission.Listen = addr2
+		c.Admission.ClientCAFile = caFile
+		c.Admission.ClientNames = []string{"kube-apiserver"}
+	})
+	al2, err := net.Listen("tcp", addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() { done2 <- named.ServeAdmission(ctx2, al2) }()
+	t.Cleanup(func() { cancel2(); <-done2 })
+	getNamed := func(certs ...tls.Certificate) error {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: poolOf(named.TLSCA()), Certificates: certs}}
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + addr2 + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := getNamed(tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}); err != nil {
+		t.Fatalf("kube-apiserver's certificate with client_names: %v", err)
+	}
+	nodeDER := issue(t, clientCA, testCAKeys[clientCA], &x509.Certificate{Subject: pkix.Name{CommonName: "system:node:worker-1"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, &key.PublicKey)
+	if err := getNamed(tls.Certificate{Certificate: [][]byte{nodeDER}, PrivateKey: key}); err == nil {
+		t.Fatal("a node's certificate of the same CA was served despite client_names")
+	}
 	stranger := selfSignedCA(t)
 	der = issue(t, stranger, testCAKeys[stranger], &x509.Certificate{Subject: pkix.Name{CommonName: "other"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, &key.PublicKey)

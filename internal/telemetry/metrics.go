@@ -75,5 +75,7 @@ func (m *Metrics) ObserveRequest(service, operation, code string, d time.Duratio
 
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry, EnableOpenMetrics: false})
+	// A few scrapes at a time, each bounded: /metrics answers before
+	// authentication.
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry, MaxRequestsInFlight: 4, Timeout: 10 * time.Second})
 }

@@ -14,14 +14,19 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Propagator reads and writes trace context in W3C Trace Context,
-// W3C Baggage and AWS X-Ray headers.
-var Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}, XRay{})
+// Propagator reads and writes trace context in W3C Trace Context and AWS
+// X-Ray headers. (Baggage is not read: nothing here uses it, and it
+// would carry a caller's values into every span.)
+var Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, XRay{})
 
 // NewTracerProvider returns a tracer provider that exports spans over
 // OTLP/HTTP (protobuf) to endpoint, a URL such as http://collector:4318
 // (/v1/traces is added when it has no path), sampling ratio of the
-// traces that start here (a caller's sampling decision is followed).
+// requests. A caller's trace is joined but its sampling flag is not
+// obeyed (it comes before authentication: a caller could otherwise have
+// every request recorded, flooding the exporter, or none of its own):
+// requests are sampled by ratio whatever their headers say; spans under
+// a local span follow it.
 func NewTracerProvider(ctx context.Context, endpoint string, ratio float64, node string) (*sdktrace.TracerProvider, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -38,7 +43,9 @@ func NewTracerProvider(ctx context.Context, endpoint string, ratio float64, node
 	return sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio),
+			sdktrace.WithRemoteParentSampled(sdktrace.TraceIDRatioBased(ratio)),
+			sdktrace.WithRemoteParentNotSampled(sdktrace.TraceIDRatioBased(ratio)))),
 	), nil
 }
 
