@@ -57,6 +57,10 @@ const stagingDir = ".signet-restore"
 // (see internal/server/lock.go).
 const lockFile = "signet.lock"
 
+// testHookLocking, when set, runs after the data directory is checked
+// and before its lock is taken.
+var testHookLocking func(dataDir string)
+
 // ReadManifest reads and checks the manifest of the backup in dir.
 func ReadManifest(dir string) (*Manifest, error) {
 	f, err := os.Open(filepath.Join(dir, ManifestName))
@@ -95,30 +99,50 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	if testHookLocking != nil {
+		testHookLocking(o.DataDir)
+	}
 	// Hold the lock a server would take, so that none starts on the
-	// directory while it is being restored.
-	lock, err := os.OpenFile(filepath.Join(o.DataDir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	// directory while it is being restored. The lock file is new (the
+	// directory was checked empty): one that is there now, or one this
+	// process created but another locked first, belongs to that process,
+	// and is left alone.
+	taken := fmt.Errorf("%w: %s was taken by another process while restoring; stop it and restore into a new directory", ErrLiveInstallation, o.DataDir)
+	lock, err := os.OpenFile(filepath.Join(o.DataDir, lockFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil, taken
+	}
 	if err != nil {
+		if created {
+			os.Remove(o.DataDir)
+		}
 		return nil, err
 	}
-	done := false
-	defer func() {
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
+		return nil, taken
+	}
+	// From here on the lock file is this process's, and so is the
+	// staging directory once made: a failure removes them (and the data
+	// directory, when this restore created it).
+	done, staged := false, false
+	defer func() {
 		if !done {
-			os.RemoveAll(filepath.Join(o.DataDir, stagingDir))
+			if staged {
+				os.RemoveAll(filepath.Join(o.DataDir, stagingDir))
+			}
 			os.Remove(filepath.Join(o.DataDir, lockFile))
 			if created {
 				os.Remove(o.DataDir)
 			}
 		}
+		lock.Close()
 	}()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return nil, fmt.Errorf("%w: %s was taken by another process while restoring; stop it and restore into a new directory", ErrLiveInstallation, o.DataDir)
-	}
 	stage := filepath.Join(o.DataDir, stagingDir)
 	if err := os.Mkdir(stage, 0o700); err != nil {
 		return nil, err
 	}
+	staged = true
 	r := &RestoreReport{Manifest: m}
 	var problems []string
 	for _, e := range m.Files {

@@ -1,0 +1,200 @@
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/signet/signet/internal/keys"
+	"github.com/signet/signet/internal/objects/blobstore"
+)
+
+// fileDatabases is Databases on plain files: a snapshot is a copy, and a
+// database refers to the object paths it lists, one a line.
+type fileDatabases struct{}
+
+func (fileDatabases) Snapshot(_ context.Context, src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+func (fileDatabases) References(_ context.Context, file string) (map[string]bool, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	refs := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if p := strings.TrimSpace(sc.Text()); p != "" {
+			refs[p] = true
+		}
+	}
+	return refs, sc.Err()
+}
+
+// testObjects are the object data of the installations newInstallation
+// makes, which their signet.db refers to.
+var testObjects = map[string]string{"data/bucket/0001": "one", "functions/fn/code": "code"}
+
+// newInstallation makes a data directory with the files a backup copies
+// (signet.db listing the object data, audit.db, master.key and the
+// object data) and returns it.
+func newInstallation(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var db strings.Builder
+	store, err := blobstore.OpenDir(filepath.Join(dir, objectsDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for p, body := range testObjects {
+		db.WriteString(p + "\n")
+		if _, err := store.Write(context.Background(), p, strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, body := range map[string]string{mainDatabase: db.String(), auditDatabase: "audit log\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, masterKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// newBackup backs up the installation in dataDir into a new directory
+// and returns it.
+func newBackup(t *testing.T, dataDir string, includeKey bool) string {
+	t.Helper()
+	dest := filepath.Join(t.TempDir(), "backup")
+	if _, err := Run(context.Background(), Options{DataDir: dataDir, Dest: dest, Databases: fileDatabases{}, IncludeMasterKey: includeKey, SignetVersion: "test"}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return dest
+}
+
+// TestRestoreKeepsAnotherProcessLock: a process that takes the data
+// directory's lock while a restore checks the directory (a server
+// started on it, or another restore) makes the restore fail, and keeps
+// its lock file: the restore removes only a lock file it created and
+// locked.
+func TestRestoreKeepsAnotherProcessLock(t *testing.T) {
+	src := newBackup(t, newInstallation(t), true)
+	tests := map[string]struct {
+		hold bool // the other process holds its lock (else it left the file)
+	}{
+		"fail/lock held":        {hold: true},
+		"fail/lock file exists": {hold: false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dataDir := filepath.Join(t.TempDir(), "restored")
+			lockPath := filepath.Join(dataDir, lockFile)
+			var other *os.File
+			testHookLocking = func(dir string) {
+				f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.hold {
+					if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+						t.Fatal(err)
+					}
+				}
+				f.WriteString("4242\n")
+				other = f
+			}
+			t.Cleanup(func() {
+				testHookLocking = nil
+				if other != nil {
+					other.Close()
+				}
+			})
+			_, err := Restore(context.Background(), RestoreOptions{Src: src, DataDir: dataDir})
+			if !errors.Is(err, ErrLiveInstallation) || !strings.Contains(err.Error(), "taken by another process") {
+				t.Fatalf("Restore: %v, want ErrLiveInstallation (taken by another process)", err)
+			}
+			b, err := os.ReadFile(lockPath)
+			if err != nil {
+				t.Fatalf("the other process's lock file: %v", err)
+			}
+			if !bytes.Equal(b, []byte("4242\n")) {
+				t.Errorf("the other process's lock file holds %q, want its pid", b)
+			}
+			fi, err := os.Stat(lockPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if of, err := other.Stat(); err != nil || !os.SameFile(fi, of) {
+				t.Errorf("the lock file at %s is not the other process's (%v)", lockPath, err)
+			}
+			entries, _ := os.ReadDir(dataDir)
+			if len(entries) != 1 {
+				t.Errorf("the data directory holds %d entries after the refused restore, want the lock file only", len(entries))
+			}
+		})
+	}
+}
+
+// TestRestore: a backup restores into a new directory, with the master
+// key it holds or the one given, and the lock is gone afterwards.
+func TestRestore(t *testing.T) {
+	dataDir := newInstallation(t)
+	keyFile := filepath.Join(dataDir, masterKeyFile)
+	tests := map[string]struct {
+		includeKey bool
+		keyFile    string
+	}{
+		"ok/key in the backup": {includeKey: true},
+		"ok/key given":         {keyFile: keyFile},
+		"ok/both":              {includeKey: true, keyFile: keyFile},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			src := newBackup(t, dataDir, tc.includeKey)
+			dst := filepath.Join(t.TempDir(), "restored")
+			r, err := Restore(context.Background(), RestoreOptions{Src: src, DataDir: dst, MasterKeyFile: tc.keyFile})
+			if err != nil {
+				t.Fatalf("Restore: %v", err)
+			}
+			if r.Objects != len(r.Manifest.Objects) || r.Objects < len(testObjects) || r.Files != 3 {
+				t.Errorf("restored %d files and %d objects, want 3 and the manifest's %d", r.Files, r.Objects, len(r.Manifest.Objects))
+			}
+			for _, name := range []string{mainDatabase, auditDatabase, masterKeyFile} {
+				want, _ := os.ReadFile(filepath.Join(dataDir, name))
+				got, err := os.ReadFile(filepath.Join(dst, name))
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("restored %s differs from the installation's (%v)", name, err)
+				}
+			}
+			for p, body := range testObjects {
+				got, err := os.ReadFile(filepath.Join(dst, objectsDir, filepath.FromSlash(p)))
+				if err != nil || string(got) != body {
+					t.Errorf("restored object %s: %q, %v; want %q", p, got, err, body)
+				}
+			}
+			for _, name := range []string{lockFile, stagingDir} {
+				if _, err := os.Lstat(filepath.Join(dst, name)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s is left in the restored directory (%v)", name, err)
+				}
+			}
+		})
+	}
+}
