@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/signet/signet/internal/keys"
 	"github.com/signet/signet/internal/objects/blobstore"
@@ -63,12 +66,33 @@ var testHookLocking func(dataDir string)
 
 // ReadManifest reads and checks the manifest of the backup in dir.
 func ReadManifest(dir string) (*Manifest, error) {
-	f, err := os.Open(filepath.Join(dir, ManifestName))
+	src, err := openBackup(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return readManifest(src)
+}
+
+// openBackup opens the backup directory, from which a restore reads
+// every file with openSource.
+func openBackup(dir string) (*os.File, error) {
+	src, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("the backup directory: %w", err)
+	}
+	if fi, err := src.Stat(); err != nil || !fi.IsDir() {
+		src.Close()
+		return nil, fmt.Errorf("the backup directory: %s is not a directory", dir)
+	}
+	return src, nil
+}
+
+// readManifest reads and checks the manifest of the backup src.
+func readManifest(src *os.File) (*Manifest, error) {
+	f, err := openSource(src, ManifestName)
 	if errors.Is(err, os.ErrNotExist) {
-		if _, serr := os.Stat(dir); serr != nil {
-			return nil, fmt.Errorf("the backup directory: %w", serr)
-		}
-		return nil, fmt.Errorf("%w: %s has no %s (a backup writes it last: this one did not finish, or it is not a backup); use another backup, or take a new one", ErrNoManifest, dir, ManifestName)
+		return nil, fmt.Errorf("%w: %s has no %s (a backup writes it last: this one did not finish, or it is not a backup); use another backup, or take a new one", ErrNoManifest, src.Name(), ManifestName)
 	}
 	if err != nil {
 		return nil, err
@@ -87,11 +111,16 @@ func ReadManifest(dir string) (*Manifest, error) {
 // or altered file, and (without the master key) a backup that does not
 // hold it. On any failure it leaves o.DataDir as it found it.
 func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
-	m, err := ReadManifest(o.Src)
+	src, err := openBackup(o.Src)
 	if err != nil {
 		return nil, err
 	}
-	key, err := masterKeyFor(o, m)
+	defer src.Close()
+	m, err := readManifest(src)
+	if err != nil {
+		return nil, err
+	}
+	key, err := masterKeyFor(o, src, m)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +178,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 		if e.Path == masterKeyFile {
 			continue // written from the key checked above
 		}
-		err := copyChecked(e, filepath.Join(o.Src, e.Path), func(rd io.Reader) (int64, error) {
+		err := copyChecked(src, e, func(rd io.Reader) (int64, error) {
 			f, err := os.OpenFile(filepath.Join(stage, e.Path), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
 				return 0, err
@@ -176,7 +205,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		err := copyChecked(Entry{Path: objectsDir + "/" + e.Path, Size: e.Size, SHA256: e.SHA256}, filepath.Join(o.Src, objectsDir, filepath.FromSlash(e.Path)),
+		err := copyChecked(src, Entry{Path: objectsDir + "/" + e.Path, Size: e.Size, SHA256: e.SHA256},
 			func(rd io.Reader) (int64, error) { return objDst.Write(ctx, e.Path, rd) })
 		if err != nil {
 			problems = append(problems, err.Error())
@@ -229,7 +258,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 
 // masterKeyFor returns the key to restore: the backup's, or the one
 // given, which must be the installation's either way.
-func masterKeyFor(o RestoreOptions, m *Manifest) ([]byte, error) {
+func masterKeyFor(o RestoreOptions, src *os.File, m *Manifest) ([]byte, error) {
 	var key []byte
 	switch {
 	case o.MasterKeyFile != "":
@@ -245,13 +274,15 @@ func masterKeyFor(o RestoreOptions, m *Manifest) ([]byte, error) {
 				e = f
 			}
 		}
-		p := filepath.Join(o.Src, masterKeyFile)
-		if err := copyChecked(e, p, func(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }); err != nil {
+		var b bytes.Buffer
+		b.Grow(maxKeyFileSize + 1)
+		defer func() { clear(b.Bytes()) }()
+		if err := copyChecked(src, e, func(r io.Reader) (int64, error) { return io.Copy(&b, io.LimitReader(r, maxKeyFileSize+1)) }); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 		}
-		k, err := keys.LoadMasterKey(p)
+		k, err := keys.ParseMasterKey(b.Bytes())
 		if err != nil {
-			return nil, fmt.Errorf("%w: its master key: %v", ErrDamaged, err)
+			return nil, fmt.Errorf("%w: its %v", ErrDamaged, err)
 		}
 		key = k
 	default:
@@ -310,10 +341,14 @@ func lockHeld(path string) (string, bool) {
 	return pid, true
 }
 
-// copyChecked streams the file at path to write, and fails unless it has
-// the entry's size and SHA-256.
-func copyChecked(e Entry, path string, write func(io.Reader) (int64, error)) error {
-	f, err := os.Open(path)
+// maxKeyFileSize bounds what a restore reads of a backup's master.key.
+const maxKeyFileSize = 256
+
+// copyChecked streams the backup's file e.Path (read from src with
+// openSource) to write, and fails unless it has the entry's size and
+// SHA-256.
+func copyChecked(src *os.File, e Entry, write func(io.Reader) (int64, error)) error {
+	f, err := openSource(src, e.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s is missing", e.Path)
 	}
@@ -335,4 +370,60 @@ func copyChecked(e Entry, path string, write func(io.Reader) (int64, error)) err
 		return fmt.Errorf("%s differs from the manifest's checksum", e.Path)
 	}
 	return nil
+}
+
+// openSource opens the file rel (a slash-separated path the manifest
+// checked) of the backup directory src for reading. It follows no
+// symbolic link, in rel's directories or as the file itself
+// (O_NOFOLLOW), and requires a regular file (opened with O_NONBLOCK, so
+// that a FIFO cannot hold the restore up): a link or a special file
+// planted in a backup cannot make a restore read anything outside it.
+// A missing file is an error wrapping os.ErrNotExist.
+func openSource(src *os.File, rel string) (*os.File, error) {
+	parts := strings.Split(rel, "/")
+	dirfd := int(src.Fd())
+	for i, name := range parts {
+		last := i == len(parts)-1
+		flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		if last {
+			flags |= unix.O_NONBLOCK
+		} else {
+			flags |= unix.O_DIRECTORY
+		}
+		var fd int
+		var err error
+		for {
+			fd, err = unix.Openat(dirfd, name, flags, 0)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if dirfd != int(src.Fd()) {
+			unix.Close(dirfd)
+		}
+		switch {
+		case last && (err == unix.ELOOP || err == unix.EMLINK):
+			return nil, fmt.Errorf("%s in the backup is a symbolic link; a restore reads only regular files of the backup, and follows no link", rel)
+		case err == unix.ELOOP || err == unix.EMLINK || err == unix.ENOTDIR:
+			return nil, fmt.Errorf("%s: %s in the backup is a symbolic link or not a directory; a restore reads only regular files of the backup, and follows no link", rel, strings.Join(parts[:i+1], "/"))
+		case err != nil:
+			return nil, &os.PathError{Op: "open", Path: filepath.Join(src.Name(), filepath.FromSlash(rel)), Err: err}
+		}
+		if !last {
+			dirfd = fd
+			continue
+		}
+		f := os.NewFile(uintptr(fd), filepath.Join(src.Name(), filepath.FromSlash(rel)))
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			f.Close()
+			return nil, fmt.Errorf("%s in the backup is not a regular file (%s); a restore reads only regular files of the backup", rel, fi.Mode().Type())
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("%q is not a path in the backup", rel)
 }

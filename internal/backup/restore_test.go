@@ -198,3 +198,85 @@ func TestRestore(t *testing.T) {
 		})
 	}
 }
+
+// copyTree copies the directory src to dst (files and directories only).
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestoreFollowsNoLink: a file or directory of a backup replaced by a
+// symbolic link to a copy outside the backup (the same bytes, so that
+// the checksums match) or by a FIFO is refused, and the data directory
+// is left as it was.
+func TestRestoreFollowsNoLink(t *testing.T) {
+	dataDir := newInstallation(t)
+	plain, withKey := newBackup(t, dataDir, false), newBackup(t, dataDir, true)
+	// toLink moves rel out of the backup in dir and links to it there.
+	toLink := func(rel string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			p := filepath.Join(dir, filepath.FromSlash(rel))
+			outside := filepath.Join(t.TempDir(), "outside")
+			if err := os.Rename(p, outside); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := map[string]struct {
+		src  string
+		edit func(t *testing.T, dir string)
+		want string
+	}{
+		"fail/manifest":          {src: plain, edit: toLink(ManifestName), want: "signet-backup.json in the backup is a symbolic link"},
+		"fail/database":          {src: plain, edit: toLink(mainDatabase), want: "signet.db in the backup is a symbolic link"},
+		"fail/master key":        {src: withKey, edit: toLink(masterKeyFile), want: "master.key in the backup is a symbolic link"},
+		"fail/object":            {src: plain, edit: toLink("objects/data/bucket/0001"), want: "objects/data/bucket/0001 in the backup is a symbolic link"},
+		"fail/object directory":  {src: plain, edit: toLink("objects/data"), want: "objects/data in the backup is a symbolic link or not a directory"},
+		"fail/objects directory": {src: plain, edit: toLink("objects"), want: "objects in the backup is a symbolic link or not a directory"},
+		"fail/database is a FIFO": {src: plain, want: "signet.db in the backup is not a regular file", edit: func(t *testing.T, dir string) {
+			p := filepath.Join(dir, mainDatabase)
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), "backup")
+			copyTree(t, tc.src, src)
+			tc.edit(t, src)
+			dst := filepath.Join(t.TempDir(), "restored")
+			o := RestoreOptions{Src: src, DataDir: dst}
+			if tc.src == plain {
+				o.MasterKeyFile = filepath.Join(dataDir, masterKeyFile)
+			}
+			_, err := Restore(context.Background(), o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Restore: %v, want a refusal saying %q", err, tc.want)
+			}
+			if _, err := os.Lstat(dst); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the refused restore left %s (%v)", dst, err)
+			}
+		})
+	}
+}

@@ -77,15 +77,39 @@ func loadMasterKey(path string) ([]byte, error) {
 	if len(data) > maxMasterKeyFileSize {
 		return nil, fmt.Errorf("master key file %s is too large: want %d base64 characters", path, base64.StdEncoding.EncodedLen(MasterKeySize))
 	}
+	key, err := parseMasterKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("master key file %s %w", path, err)
+	}
+	return key, nil
+}
+
+// ParseMasterKey decodes the contents of a master key file (see
+// LoadOrCreateMasterKey for its format).
+func ParseMasterKey(data []byte) ([]byte, error) {
+	if len(data) > maxMasterKeyFileSize {
+		return nil, fmt.Errorf("master key is too large: want %d base64 characters", base64.StdEncoding.EncodedLen(MasterKeySize))
+	}
+	key, err := parseMasterKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("master key %w", err)
+	}
+	return key, nil
+}
+
+// parseMasterKey decodes a master key file's contents; its errors read
+// after "master key file PATH".
+func parseMasterKey(data []byte) ([]byte, error) {
 	text := bytes.TrimSpace(data)
 	key := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
 	n, err := base64.StdEncoding.Decode(key, text)
 	if err != nil {
-		return nil, fmt.Errorf("master key file %s is not valid base64: %w", path, err)
+		clear(key)
+		return nil, fmt.Errorf("is not valid base64: %w", err)
 	}
 	if n != MasterKeySize {
 		clear(key)
-		return nil, fmt.Errorf("master key file %s holds %d bytes, want %d", path, n, MasterKeySize)
+		return nil, fmt.Errorf("holds %d bytes, want %d", n, MasterKeySize)
 	}
 	return key[:n], nil
 }
