@@ -10,7 +10,7 @@
 // objects/, laid out as the data directory's), the configuration file
 // when there is one, the master key only when asked, and, written last,
 // the manifest (signet-backup.json) with the size and SHA-256 of every
-// file. A directory without a manifest is not a backup: one that was
+// file and a MAC under the master key that authenticates it. A directory without a manifest is not a backup: one that was
 // interrupted is never mistaken for a complete one.
 //
 // Left out, because a server makes them again or they hold nothing of
@@ -193,6 +193,9 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 		m.Files = append(m.Files, e)
 	}
 	m.Finished = time.Now().UTC()
+	if m.MAC, err = m.computeMAC(key); err != nil {
+		return nil, err
+	}
 	if err := writeManifest(o.Dest, m); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package backup
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,21 +20,29 @@ import (
 const ManifestName = "signet-backup.json"
 
 // manifestFormat and manifestVersion identify the manifest's format.
-// Version 1 is the first; a restore refuses a version it does not know.
+// Version 2 carries a MAC under the master key; version 1 had none, and
+// a restore refuses it as it refuses a version it does not know.
 const (
 	manifestFormat  = "signet-backup"
-	manifestVersion = 1
+	manifestVersion = 2
 )
+
+// macInfo is the HKDF info from which the manifest's MAC key is derived
+// from the master key.
+const macInfo = "signet backup manifest v1"
 
 // maxManifestSize bounds what a restore reads as the manifest: some 200
 // bytes an object, so a few million objects.
 const maxManifestSize = 1 << 30
 
 // Manifest describes a backup: what it holds, and the size and SHA-256
-// of every file, which a restore checks before it uses any.
+// of every file, which a restore checks before it uses any. Its MAC,
+// under a key derived from the master key, authenticates all of it: a
+// backup edited by someone without the master key (its files and the
+// checksums the manifest lists for them) is refused.
 type Manifest struct {
 	Format  string `json:"format"`  // "signet-backup"
-	Version int    `json:"version"` // 1
+	Version int    `json:"version"` // 2
 	// SignetVersion is the version of the signet that made the backup.
 	SignetVersion string `json:"signet_version"`
 	// Started is when the backup began, and SnapshotAt when the database
@@ -54,6 +64,10 @@ type Manifest struct {
 	// the installation marker, by their path in the object data store
 	// (stored under objects/ in the backup).
 	Objects []Entry `json:"objects"`
+	// MAC is the HMAC-SHA256, in hex, of the manifest's compact JSON
+	// encoding without it, under a key derived from the master key with
+	// HKDF-SHA256 (info "signet backup manifest v1").
+	MAC string `json:"mac,omitempty"`
 }
 
 // MasterKeyInfo describes the master key a restore needs.
@@ -117,11 +131,17 @@ func (m *Manifest) check() error {
 	if m.Format != manifestFormat {
 		return fmt.Errorf("format is %q, want %q", m.Format, manifestFormat)
 	}
+	if m.Version == 1 {
+		return fmt.Errorf("version 1 is a backup made before backups were authenticated under the master key, which this signet does not restore: take a new backup with this signet (version %d)", manifestVersion)
+	}
 	if m.Version != manifestVersion {
 		return fmt.Errorf("version %d: this signet restores version %d (restore with the signet that made the backup, %q, or a newer one)", m.Version, manifestVersion, m.SignetVersion)
 	}
 	if !validHex(m.MasterKey.Fingerprint, sha256.Size) {
 		return errors.New("master_key.fingerprint is not a SHA-256 in hex")
+	}
+	if !validHex(m.MAC, sha256.Size) {
+		return errors.New("mac is not an HMAC-SHA256 in lowercase hex")
 	}
 	seen := map[string]bool{}
 	for _, f := range m.Files {
@@ -203,6 +223,42 @@ func (m *Manifest) marshal() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// ErrAltered is returned (wrapped, with what to do) for a backup whose
+// manifest's MAC does not verify under the master key.
+var ErrAltered = errors.New("the backup was altered after it was made, or was made under another master key")
+
+// computeMAC returns the manifest's MAC under the master key: an
+// HMAC-SHA256 of its compact JSON encoding without the MAC, so of every
+// field a restore reads.
+func (m *Manifest) computeMAC(masterKey []byte) (string, error) {
+	macKey, err := hkdf.Key(sha256.New, masterKey, nil, macInfo, sha256.Size)
+	if err != nil {
+		return "", err
+	}
+	defer clear(macKey)
+	c := *m
+	c.MAC = ""
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return "", err
+	}
+	h := hmac.New(sha256.New, macKey)
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// verify checks the manifest's MAC under the master key.
+func (m *Manifest) verify(masterKey []byte) error {
+	want, err := m.computeMAC(masterKey)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal([]byte(want), []byte(m.MAC)) {
+		return fmt.Errorf("%w: its manifest's MAC does not verify under the installation's master key; nothing was read from it beyond the manifest, and nothing was restored: use another backup, and find out who could write to this one", ErrAltered)
+	}
+	return nil
 }
 
 // keyFingerprint identifies a master key without revealing it.

@@ -107,8 +107,9 @@ func readManifest(src *os.File) (*Manifest, error) {
 
 // Restore checks the backup in o.Src against its manifest and restores
 // it into o.DataDir. It refuses a data directory a server holds, one
-// that holds an installation or anything else, a backup with a missing
-// or altered file, and (without the master key) a backup that does not
+// that holds an installation or anything else, a backup whose manifest's
+// MAC does not verify under the master key, a backup with a missing or
+// altered file, and (without the master key) a backup that does not
 // hold it. On any failure it leaves o.DataDir as it found it.
 func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 	src, err := openBackup(o.Src)
@@ -122,6 +123,12 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 	}
 	key, err := masterKeyFor(o, src, m)
 	if err != nil {
+		return nil, err
+	}
+	// The manifest is authentic before anything else of the backup is
+	// read (but master.key, when the key is the backup's), or anything
+	// is written.
+	if err := m.verify(key); err != nil {
 		return nil, err
 	}
 	created, err := checkTarget(o.DataDir)

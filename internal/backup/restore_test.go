@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -79,12 +81,16 @@ func newInstallation(t *testing.T) string {
 	return dir
 }
 
-// newBackup backs up the installation in dataDir into a new directory
-// and returns it.
+// newBackup backs up the installation in dataDir, with a configuration
+// file, into a new directory and returns it.
 func newBackup(t *testing.T, dataDir string, includeKey bool) string {
 	t.Helper()
 	dest := filepath.Join(t.TempDir(), "backup")
-	if _, err := Run(context.Background(), Options{DataDir: dataDir, Dest: dest, Databases: fileDatabases{}, IncludeMasterKey: includeKey, SignetVersion: "test"}); err != nil {
+	config := filepath.Join(t.TempDir(), "signet.yaml")
+	if err := os.WriteFile(config, []byte("listen: 127.0.0.1:8443\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), Options{DataDir: dataDir, ConfigFile: config, Dest: dest, Databases: fileDatabases{}, IncludeMasterKey: includeKey, SignetVersion: "test"}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	return dest
@@ -174,8 +180,11 @@ func TestRestore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Restore: %v", err)
 			}
-			if r.Objects != len(r.Manifest.Objects) || r.Objects < len(testObjects) || r.Files != 3 {
-				t.Errorf("restored %d files and %d objects, want 3 and the manifest's %d", r.Files, r.Objects, len(r.Manifest.Objects))
+			if r.Objects != len(r.Manifest.Objects) || r.Objects < len(testObjects) || r.Files != 4 {
+				t.Errorf("restored %d files and %d objects, want 4 and the manifest's %d", r.Files, r.Objects, len(r.Manifest.Objects))
+			}
+			if r.Config != filepath.Join(dst, configFile) {
+				t.Errorf("restored configuration: %q", r.Config)
 			}
 			for _, name := range []string{mainDatabase, auditDatabase, masterKeyFile} {
 				want, _ := os.ReadFile(filepath.Join(dataDir, name))
@@ -273,6 +282,107 @@ func TestRestoreFollowsNoLink(t *testing.T) {
 			_, err := Restore(context.Background(), o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Restore: %v, want a refusal saying %q", err, tc.want)
+			}
+			if _, err := os.Lstat(dst); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the refused restore left %s (%v)", dst, err)
+			}
+		})
+	}
+}
+
+// editManifest rewrites the manifest of the backup in dir with edit
+// applied, as someone who can write to the backup could.
+func editManifest(t *testing.T, dir string, edit func(m *Manifest)) {
+	t.Helper()
+	p := filepath.Join(dir, ManifestName)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	if b, err = m.marshal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceFile writes body as the backup's file rel and puts its size and
+// SHA-256 in the manifest, leaving the MAC as it was.
+func replaceFile(rel, body string) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(rel)), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(body))
+		editManifest(t, dir, func(m *Manifest) {
+			for _, list := range [][]Entry{m.Files, m.Objects} {
+				for i := range list {
+					if list[i].Path == rel || objectsDir+"/"+list[i].Path == rel {
+						list[i].Size, list[i].SHA256 = int64(len(body)), hex.EncodeToString(sum[:])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestRestoreRefusesTampering: a backup whose files were edited and
+// whose manifest was rewritten to match (checksums recomputed, or a MAC
+// under another key) is refused before any of its other files is read,
+// and the data directory is left as it was; so is a manifest of
+// version 1, which has no MAC.
+func TestRestoreRefusesTampering(t *testing.T) {
+	dataDir := newInstallation(t)
+	keyFile := filepath.Join(dataDir, masterKeyFile)
+	plain, withKey := newBackup(t, dataDir, false), newBackup(t, dataDir, true)
+	otherKey := bytes.Repeat([]byte{7}, 32)
+	tests := map[string]struct {
+		src     string
+		keyFile string
+		edit    func(t *testing.T, dir string)
+		wantIs  error
+		want    string
+	}{
+		"fail/database":                {src: plain, keyFile: keyFile, edit: replaceFile(mainDatabase, "data/bucket/0001\n"), wantIs: ErrAltered},
+		"fail/database, key in backup": {src: withKey, edit: replaceFile(mainDatabase, "data/bucket/0001\n"), wantIs: ErrAltered},
+		"fail/configuration":           {src: plain, keyFile: keyFile, edit: replaceFile(configFile, "listen: 0.0.0.0:80\n"), wantIs: ErrAltered},
+		"fail/audit log":               {src: withKey, edit: replaceFile(auditDatabase, ""), wantIs: ErrAltered},
+		"fail/object":                  {src: plain, keyFile: keyFile, edit: replaceFile("objects/data/bucket/0001", "two"), wantIs: ErrAltered},
+		"fail/installation":            {src: plain, keyFile: keyFile, edit: func(t *testing.T, dir string) { editManifest(t, dir, func(m *Manifest) { m.Installation = "x" }) }, wantIs: ErrAltered},
+		"fail/MAC under another key": {src: plain, keyFile: keyFile, wantIs: ErrAltered, edit: func(t *testing.T, dir string) {
+			replaceFile(mainDatabase, "data/bucket/0001\n")(t, dir)
+			editManifest(t, dir, func(m *Manifest) { m.MAC, _ = m.computeMAC(otherKey) })
+		}},
+		"fail/altered, with a link planted": {src: plain, keyFile: keyFile, wantIs: ErrAltered, edit: func(t *testing.T, dir string) {
+			replaceFile(configFile, "listen: 0.0.0.0:80\n")(t, dir)
+			os.Remove(filepath.Join(dir, mainDatabase))
+			os.Symlink("/dev/zero", filepath.Join(dir, mainDatabase))
+		}},
+		"fail/no MAC": {src: plain, keyFile: keyFile, wantIs: ErrBadManifest, want: "mac is not", edit: func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *Manifest) { m.MAC = "" })
+		}},
+		"fail/version 1": {src: plain, keyFile: keyFile, wantIs: ErrBadManifest, want: "version 1 is a backup made before backups were authenticated", edit: func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *Manifest) { m.Version, m.MAC = 1, "" })
+		}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), "backup")
+			copyTree(t, tc.src, src)
+			tc.edit(t, src)
+			dst := filepath.Join(t.TempDir(), "restored")
+			_, err := Restore(context.Background(), RestoreOptions{Src: src, DataDir: dst, MasterKeyFile: tc.keyFile})
+			if !errors.Is(err, tc.wantIs) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Restore: %v, want %v saying %q", err, tc.wantIs, tc.want)
+			}
+			if tc.wantIs == ErrAltered && !strings.Contains(err.Error(), "altered after it was made, or was made under another master key") {
+				t.Errorf("Restore: %v, want it to say the backup was altered or made under another key", err)
 			}
 			if _, err := os.Lstat(dst); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the refused restore left %s (%v)", dst, err)

@@ -100,6 +100,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "restored the backup of %s (taken by signet %s) into %s: %d files and %d objects\n",
 		m.SnapshotAt.Format(time.RFC3339Nano), m.SignetVersion, abs, r.Files, r.Objects)
 	fmt.Fprintf(stdout, "start it with: signet serve --data-dir %s\n", abs)
+	if *keyFile == "" {
+		fmt.Fprintf(stderr, "signet: note: the backup was authenticated with the master key it holds, which shows that it is intact but not that it is the installation's (whoever can write a backup can replace its key too); to check it against the installation's key, restore with --master-key-file\n")
+	}
 	if r.Config != "" {
 		if cfg, err := config.Load(r.Config); err == nil && cfg.MasterKeyFile != "" {
 			fmt.Fprintf(stderr, "signet: warning: the restored configuration reads the master key from %s (master_key_file); the restored key is %s: point master_key_file there, or put the key at that path\n",

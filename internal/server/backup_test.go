@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -353,9 +354,10 @@ func runClient(ctx context.Context, ts *servertest.Server, client int, cscARN, r
 // key it holds or one given with --master-key-file, and refuses, leaving
 // the target as it was: a live installation's directory, a directory
 // holding an installation or anything else, a backup without its
-// manifest or with a missing or altered file, and a backup without the
-// master key when none (or another installation's) is given. `signet
-// backup` refuses a directory that is not empty.
+// manifest or with a missing or altered file (also one whose manifest
+// was rewritten to match), and a backup without the master key when
+// none (or another installation's) is given. `signet backup` refuses a
+// directory that is not empty.
 func TestRestoreRefuses(t *testing.T) {
 	ctx := context.Background()
 	ts := servertest.StartEmbedded(t, func(*config.Config) {})
@@ -453,6 +455,12 @@ func TestRestoreRefuses(t *testing.T) {
 		"fail/database cut short": {src: damaged(func(d string) { os.Truncate(filepath.Join(d, "signet.db"), 4096) }), key: keyFile,
 			want: "signet.db has 4096 bytes"},
 		"fail/audit log missing": {src: damaged(func(d string) { os.Remove(filepath.Join(d, "audit.db")) }), key: keyFile, want: "audit.db is missing"},
+		"fail/database altered, checksum recomputed": {src: damaged(func(d string) {
+			f, _ := os.OpenFile(filepath.Join(d, "signet.db"), os.O_WRONLY, 0)
+			f.WriteAt([]byte("x"), 5000)
+			f.Close()
+			rehash(t, d, "signet.db")
+		}), key: keyFile, want: "altered after it was made, or was made under another master key"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -479,6 +487,9 @@ func TestRestoreRefuses(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("signet restore: exit %d: %s", code, out)
 			}
+			if noted := strings.Contains(out, "authenticated with the master key it holds"); noted != (tc.key == "") {
+				t.Errorf("signet restore with --master-key-file %q: a note that the backup was checked with its own key: %v, want %v: %s", tc.key, noted, tc.key == "", out)
+			}
 			got, _ := os.ReadFile(filepath.Join(dir, "master.key"))
 			want, _ := os.ReadFile(keyFile)
 			if !bytes.Equal(got, want) {
@@ -490,6 +501,39 @@ func TestRestoreRefuses(t *testing.T) {
 				t.Errorf("the restored installation's signing job: %v", err)
 			}
 		})
+	}
+}
+
+// rehash puts the size and SHA-256 of the backup's file name in its
+// manifest, as someone who can write to the backup could.
+func rehash(t *testing.T, dir, name string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	mb, err := os.ReadFile(filepath.Join(dir, "signet-backup.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(mb, &m); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range m["files"].([]any) {
+		if e := f.(map[string]any); e["path"] == name {
+			e["size"], e["sha256"], found = len(b), fmt.Sprintf("%x", sha256.Sum256(b)), true
+		}
+	}
+	if !found {
+		t.Fatalf("the manifest lists no %s", name)
+	}
+	if mb, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signet-backup.json"), mb, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
