@@ -26,9 +26,9 @@
 // holds only key ids.
 //
 // A key the operator made on the token (for example the installation's
-// root key, made before the first start) is adopted with [Store.KeyByLabel];
-// its key id is "label:" followed by its CKA_LABEL, and Signet never
-// destroys it.
+// root key, made before the first start) is adopted with [Store.KeyByLabel]
+// when it was generated there and can never leave it; its key id is
+// "label:" followed by its CKA_LABEL, and Signet never destroys it.
 package pkcs11
 
 import (

@@ -173,8 +173,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 
 // KeyByLabel adopts a key pair the operator made on the token: exactly
 // one private key labelled label, with a CKA_ID and a public half of the
-// same CKA_ID, ECDSA P-384 or P-256, sensitive and not extractable. It
-// returns the key id to use it by (LabelID(label)) and its public key.
+// same CKA_ID, ECDSA P-384 or P-256, generated on the token and unable to
+// leave it (see adoptable). It returns the key id to use it by
+// (LabelID(label)) and its public key.
 func (s *Store) KeyByLabel(ctx context.Context, label string) (string, crypto.PublicKey, error) {
 	if label == "" {
 		return "", nil, errors.New("key label is empty")
@@ -187,14 +188,40 @@ func (s *Store) KeyByLabel(ctx context.Context, label string) (string, crypto.Pu
 	if _, err := keys.SpecOf(k.Public()); err != nil {
 		return "", nil, fmt.Errorf("key labelled %q on PKCS#11 token %q: %w", label, s.cfg.TokenLabel, err)
 	}
-	attrs, err := s.ctx.GetAttributes(k, []crypto11.AttributeType{crypto11.CkaSensitive, crypto11.CkaExtractable})
+	types := make([]crypto11.AttributeType, len(adoptable))
+	for i, a := range adoptable {
+		types[i] = a.typ
+	}
+	attrs, err := s.ctx.GetAttributes(k, types)
 	if err != nil {
 		return "", nil, fmt.Errorf("key labelled %q on PKCS#11 token %q: read its attributes: %w", label, s.cfg.TokenLabel, err)
 	}
-	if !attrTrue(attrs[crypto11.CkaSensitive]) || attrTrue(attrs[crypto11.CkaExtractable]) {
-		return "", nil, fmt.Errorf("key labelled %q on PKCS#11 token %q can leave the token (CKA_SENSITIVE must be true and CKA_EXTRACTABLE false): make a new one that cannot (pkcs11-tool --keypairgen makes one so unless given --extractable)", label, s.cfg.TokenLabel)
+	for _, a := range adoptable {
+		if attrTrue(attrs[a.typ]) != a.want {
+			return "", nil, fmt.Errorf("key labelled %q on PKCS#11 token %q has %s %v, want %v: %s; generate a new key pair on the token, never imported nor extractable (pkcs11-tool --keypairgen --login, without --extractable), and adopt that one",
+				label, s.cfg.TokenLabel, a.name, !a.want, a.want, a.why)
+		}
 	}
 	return id, k.Public(), nil
+}
+
+// adoptable are the private key attributes KeyByLabel requires of an
+// operator's key: generated inside the token (a key imported, or once
+// readable or extractable, has CKA_ALWAYS_SENSITIVE or
+// CKA_NEVER_EXTRACTABLE false), never to leave it, usable only after
+// login, and for signing.
+var adoptable = []struct {
+	typ  crypto11.AttributeType
+	name string
+	want bool
+	why  string
+}{
+	{crypto11.CkaSensitive, "CKA_SENSITIVE", true, "it can leave the token (its value can be read)"},
+	{crypto11.CkaExtractable, "CKA_EXTRACTABLE", false, "it can leave the token (wrapped under another key)"},
+	{crypto11.CkaAlwaysSensitive, "CKA_ALWAYS_SENSITIVE", true, "it has not always been sensitive: it was imported or was once readable, so a copy may exist outside the token"},
+	{crypto11.CkaNeverExtractable, "CKA_NEVER_EXTRACTABLE", true, "it has been extractable: it was imported or could once be wrapped, so a copy may exist outside the token"},
+	{crypto11.CkaPrivate, "CKA_PRIVATE", true, "it can be used without logging in to the token"},
+	{crypto11.CkaSign, "CKA_SIGN", true, "the token does not let it sign"},
 }
 
 // find returns the key pair with the given id, from the cache or the

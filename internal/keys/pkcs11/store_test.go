@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/asn1"
@@ -181,45 +182,147 @@ func TestKeyCannotBeExported(t *testing.T) {
 	})
 }
 
-// operatorKey makes a P-384 key pair labelled label on the token as an
-// operator would (pkcs11-tool --keypairgen), sensitive or not.
-func operatorKey(t *testing.T, s session, label string, sensitive bool) {
+// keyAttrs are the private key attributes operatorKey sets.
+type keyAttrs struct {
+	sensitive, extractable, private, sign bool
+}
+
+// adoptableAttrs are those of a key Signet adopts.
+var adoptableAttrs = keyAttrs{sensitive: true, private: true, sign: true}
+
+// secp384r1 is CKA_EC_PARAMS for P-384.
+func secp384r1(t *testing.T) []byte {
 	t.Helper()
-	params, err := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 132, 0, 34}) // secp384r1
+	params, err := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 132, 0, 34})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return params
+}
+
+// operatorKey makes a P-384 key pair labelled label on the token as an
+// operator would (pkcs11-tool --keypairgen), its private half with the
+// attributes a, and returns the private half's handle.
+func operatorKey(t *testing.T, s session, label string, a keyAttrs) p11.ObjectHandle {
+	t.Helper()
 	id := []byte("operator-" + label)
-	_, _, err = s.ctx.GenerateKeyPair(s.h, []*p11.Mechanism{p11.NewMechanism(p11.CKM_EC_KEY_PAIR_GEN, nil)},
+	_, priv, err := s.ctx.GenerateKeyPair(s.h, []*p11.Mechanism{p11.NewMechanism(p11.CKM_EC_KEY_PAIR_GEN, nil)},
 		[]*p11.Attribute{
 			p11.NewAttribute(p11.CKA_TOKEN, true),
 			p11.NewAttribute(p11.CKA_VERIFY, true),
-			p11.NewAttribute(p11.CKA_EC_PARAMS, params),
+			p11.NewAttribute(p11.CKA_EC_PARAMS, secp384r1(t)),
 			p11.NewAttribute(p11.CKA_ID, id),
 			p11.NewAttribute(p11.CKA_LABEL, label),
 		},
 		[]*p11.Attribute{
 			p11.NewAttribute(p11.CKA_TOKEN, true),
-			p11.NewAttribute(p11.CKA_PRIVATE, true),
-			p11.NewAttribute(p11.CKA_SIGN, true),
-			p11.NewAttribute(p11.CKA_SENSITIVE, sensitive),
-			p11.NewAttribute(p11.CKA_EXTRACTABLE, !sensitive),
+			p11.NewAttribute(p11.CKA_PRIVATE, a.private),
+			p11.NewAttribute(p11.CKA_SIGN, a.sign),
+			p11.NewAttribute(p11.CKA_SENSITIVE, a.sensitive),
+			p11.NewAttribute(p11.CKA_EXTRACTABLE, a.extractable),
 			p11.NewAttribute(p11.CKA_ID, id),
 			p11.NewAttribute(p11.CKA_LABEL, label),
 		})
 	if err != nil {
 		t.Fatalf("generate the operator's key %q: %v", label, err)
 	}
+	return priv
+}
+
+// importedKey puts a P-384 key pair generated in software on the token
+// (C_CreateObject with CKA_VALUE, as pkcs11-tool --write-object does),
+// its private half sensitive, not extractable, private and for signing:
+// only CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE, which the token
+// sets false for a key it did not generate, tell it from one made there.
+func importedKey(t *testing.T, s session, label string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh, err := k.ECDH()
+	if err != nil {
+		t.Fatal(err)
+	}
+	point, err := asn1.Marshal(dh.PublicKey().Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := []byte("operator-" + label)
+	objects := [][]*p11.Attribute{
+		{
+			p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PUBLIC_KEY),
+			p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_EC),
+			p11.NewAttribute(p11.CKA_TOKEN, true),
+			p11.NewAttribute(p11.CKA_VERIFY, true),
+			p11.NewAttribute(p11.CKA_EC_PARAMS, secp384r1(t)),
+			p11.NewAttribute(p11.CKA_EC_POINT, point),
+			p11.NewAttribute(p11.CKA_ID, id),
+			p11.NewAttribute(p11.CKA_LABEL, label),
+		},
+		{
+			p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY),
+			p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_EC),
+			p11.NewAttribute(p11.CKA_TOKEN, true),
+			p11.NewAttribute(p11.CKA_PRIVATE, true),
+			p11.NewAttribute(p11.CKA_SIGN, true),
+			p11.NewAttribute(p11.CKA_SENSITIVE, true),
+			p11.NewAttribute(p11.CKA_EXTRACTABLE, false),
+			p11.NewAttribute(p11.CKA_EC_PARAMS, secp384r1(t)),
+			p11.NewAttribute(p11.CKA_VALUE, dh.Bytes()),
+			p11.NewAttribute(p11.CKA_ID, id),
+			p11.NewAttribute(p11.CKA_LABEL, label),
+		},
+	}
+	for _, tmpl := range objects {
+		if _, err := s.ctx.CreateObject(s.h, tmpl); err != nil {
+			t.Fatalf("import the key %q: %v", label, err)
+		}
+	}
+}
+
+// attr returns the private key's boolean attribute typ.
+func (s session) attr(t *testing.T, priv p11.ObjectHandle, typ uint) bool {
+	t.Helper()
+	attrs, err := s.ctx.GetAttributeValue(s.h, priv, []*p11.Attribute{p11.NewAttribute(typ, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(attrs[0].Value) == 1 && attrs[0].Value[0] != 0
 }
 
 func TestKeyByLabel(t *testing.T) {
 	cfg := pkcs11test.NewToken(t)
+	// As docs/hsm.md says to make one, before the token is opened here.
+	pkcs11test.OperatorKey(t, cfg, "pkcs11-tool")
 	store := open(t, cfg)
 	s := rawSession(t, cfg)
-	operatorKey(t, s, "root", true)
-	operatorKey(t, s, "exportable", false)
-	operatorKey(t, s, "twice", true)
-	operatorKey(t, s, "twice", true)
+	operatorKey(t, s, "root", adoptableAttrs)
+	operatorKey(t, s, "exportable", keyAttrs{extractable: true, private: true, sign: true})
+	operatorKey(t, s, "extractable", keyAttrs{sensitive: true, extractable: true, private: true, sign: true})
+	operatorKey(t, s, "public", keyAttrs{sensitive: true, sign: true})
+	operatorKey(t, s, "no-sign", keyAttrs{sensitive: true, private: true})
+	operatorKey(t, s, "twice", adoptableAttrs)
+	operatorKey(t, s, "twice", adoptableAttrs)
+	importedKey(t, s, "imported")
+	// Made readable, then sensitive: CKA_ALWAYS_SENSITIVE stays false.
+	onceReadable := operatorKey(t, s, "once-readable", keyAttrs{private: true, sign: true})
+	if err := s.ctx.SetAttributeValue(s.h, onceReadable, []*p11.Attribute{p11.NewAttribute(p11.CKA_SENSITIVE, true)}); err != nil {
+		t.Fatalf("make the key sensitive: %v", err)
+	}
+	// Made extractable, then not: CKA_NEVER_EXTRACTABLE stays false.
+	onceExtractable := operatorKey(t, s, "once-extractable", keyAttrs{sensitive: true, extractable: true, private: true, sign: true})
+	if err := s.ctx.SetAttributeValue(s.h, onceExtractable, []*p11.Attribute{p11.NewAttribute(p11.CKA_EXTRACTABLE, false)}); err != nil {
+		t.Fatalf("make the key not extractable: %v", err)
+	}
+	// The keys refused for their history pass the checks of
+	// CKA_SENSITIVE and CKA_EXTRACTABLE alone.
+	for _, label := range []string{"imported", "once-readable", "once-extractable"} {
+		priv := s.privateKey(t, label)
+		if !s.attr(t, priv, p11.CKA_SENSITIVE) || s.attr(t, priv, p11.CKA_EXTRACTABLE) {
+			t.Fatalf("the key %q is not sensitive and unextractable now", label)
+		}
+	}
 	ctx := context.Background()
 
 	tests := []struct {
@@ -228,8 +331,15 @@ func TestKeyByLabel(t *testing.T) {
 		wantIs  error
 	}{
 		{label: "root"},
+		{label: "pkcs11-tool"},
 		{label: "absent", wantIs: keys.ErrKeyNotFound},
-		{label: "exportable", wantErr: "can leave the token"},
+		{label: "exportable", wantErr: "has CKA_SENSITIVE false, want true: it can leave the token"},
+		{label: "extractable", wantErr: "has CKA_EXTRACTABLE true, want false: it can leave the token"},
+		{label: "imported", wantErr: "has CKA_ALWAYS_SENSITIVE false, want true"},
+		{label: "once-readable", wantErr: "has CKA_ALWAYS_SENSITIVE false, want true"},
+		{label: "once-extractable", wantErr: "has CKA_NEVER_EXTRACTABLE false, want true"},
+		{label: "public", wantErr: "has CKA_PRIVATE false, want true"},
+		{label: "no-sign", wantErr: "has CKA_SIGN false, want true"},
 		{label: "twice", wantErr: "2 key pairs"},
 		{label: "", wantErr: "key label is empty"},
 	}
@@ -249,6 +359,9 @@ func TestKeyByLabel(t *testing.T) {
 			case tt.wantErr != "":
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				if tt.label != "" && tt.label != "twice" && !strings.Contains(err.Error(), "generate a new key pair on the token") {
+					t.Errorf("error = %v, want it to say to generate the key on the token", err)
 				}
 				return
 			case err != nil:
