@@ -129,6 +129,7 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 		return nil, err
 	}
 	defer sink.Close()
+	sink.Unsynced = true // syncAll makes the whole backup durable before its manifest
 
 	c := &copier{src: source, dst: sink, workers: o.Workers, copied: map[string]Entry{}}
 	for attempt := 1; ; attempt++ {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -78,11 +79,18 @@ func BenchmarkBackup(b *testing.B) {
 	du, _ := exec.Command("du", "-sh", data).Output()
 	b.Logf("generated %d jobs and %d objects of %d bytes in %s; data directory: %s", jobs, jobs, size, time.Since(start).Round(time.Second), bytes.TrimSpace(du))
 
-	var cpTime, backupTime time.Duration
+	var cpTime, cpSyncTime, backupTime time.Duration
+	// Each step starts with nothing left to write back from the one
+	// before (untimed), so that a step's sync flushes only its own data.
+	settle := func() {
+		b.StopTimer()
+		exec.Command("sync").Run()
+		b.StartTimer()
+	}
 	b.ResetTimer()
 	for i := range rounds {
-		// cp -r first on odd rounds, second on even ones: neither always
-		// finds the page cache warmed by the other.
+		// The order reversed every other round: no step always finds the
+		// page cache warmed by another.
 		steps := []func(){
 			func() {
 				dst := filepath.Join(root, fmt.Sprintf("cp-%d", i))
@@ -91,6 +99,20 @@ func BenchmarkBackup(b *testing.B) {
 					b.Fatalf("cp -r: %v: %s", err, out)
 				}
 				cpTime += time.Since(t0)
+				os.RemoveAll(dst)
+			},
+			func() {
+				// cp -r made as durable as the backup: its file system
+				// synced once at the end (syncfs, as signet backup does).
+				dst := filepath.Join(root, fmt.Sprintf("cpsync-%d", i))
+				t0 := time.Now()
+				if out, err := exec.Command("cp", "-r", data, dst).CombinedOutput(); err != nil {
+					b.Fatalf("cp -r: %v: %s", err, out)
+				}
+				if out, err := exec.Command("sync", "-f", dst).CombinedOutput(); err != nil {
+					b.Fatalf("sync -f: %v: %s", err, out)
+				}
+				cpSyncTime += time.Since(t0)
 				os.RemoveAll(dst)
 			},
 			func() {
@@ -108,16 +130,19 @@ func BenchmarkBackup(b *testing.B) {
 			},
 		}
 		if i%2 == 1 {
-			steps[0], steps[1] = steps[1], steps[0]
+			slices.Reverse(steps)
 		}
 		for _, s := range steps {
+			settle()
 			s()
 		}
 	}
 	b.StopTimer()
 	b.ReportMetric(cpTime.Seconds()/float64(rounds), "cp-s/round")
 	b.ReportMetric(backupTime.Seconds()/float64(rounds), "backup-s/round")
+	b.ReportMetric(cpSyncTime.Seconds()/float64(rounds), "cp+sync-s/round")
 	b.ReportMetric(backupTime.Seconds()/cpTime.Seconds(), "backup/cp")
+	b.ReportMetric(backupTime.Seconds()/cpSyncTime.Seconds(), "backup/cp+sync")
 }
 
 func envInt(tb testing.TB, name string, def int) int {

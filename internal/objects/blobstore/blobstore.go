@@ -31,6 +31,10 @@ var _ objects.DataStore = (*Store)(nil)
 type Store struct {
 	b   *blob.Bucket
 	dir string // the root directory when the bucket is a local directory
+	// Unsynced leaves a local directory's writes to be made durable by
+	// the caller (one sync of the file system when all are written, as a
+	// backup does) rather than by an fsync each.
+	Unsynced bool
 }
 
 // OpenDir opens (creating it if needed) a store in the local directory
@@ -109,7 +113,7 @@ func (s *Store) Write(ctx context.Context, path string, r io.Reader) (n int64, e
 		return 0, fmt.Errorf("failed to create %s: %w", path, err)
 	}
 	n, err = io.Copy(w, r)
-	if err == nil && f != nil {
+	if err == nil && f != nil && !s.Unsynced {
 		if serr := f.Sync(); serr != nil {
 			err = fmt.Errorf("failed to sync %s: %w", path, serr)
 		}
@@ -122,7 +126,7 @@ func (s *Store) Write(ctx context.Context, path string, r io.Reader) (n int64, e
 	if err := w.Close(); err != nil {
 		return n, fmt.Errorf("failed to store %s: %w", path, err)
 	}
-	if f != nil {
+	if f != nil && !s.Unsynced {
 		if err := syncDir(filepath.Dir(f.Name())); err != nil {
 			return n, err
 		}
