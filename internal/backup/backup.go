@@ -91,6 +91,11 @@ var (
 	ErrObjectsChurn   = errors.New("object data kept being deleted while the backup copied it")
 )
 
+// DeleteHoldLease is the database lease a backup holds while it runs: a
+// server seeing it held keeps the object data it deletes until the lease
+// ends, so that what a snapshot refers to stays until it is copied.
+const DeleteHoldLease = "backup"
+
 // maxAttempts bounds the snapshots a backup takes when object data its
 // snapshot refers to is deleted before it is copied.
 const maxAttempts = 5

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/signet/signet/internal/backup"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/store"
@@ -49,6 +51,11 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	absKey, _ := filepath.Abs(keyFile)
 	start := time.Now()
+	release, err := holdDeletes(ctx, filepath.Join(cfg.DataDir, "signet.db"))
+	if err != nil {
+		return err
+	}
+	defer release()
 	m, err := backup.Run(ctx, backup.Options{DataDir: cfg.DataDir, ConfigFile: path, MasterKeyFile: keyFile, IncludeMasterKey: *withKey,
 		Dest: dest, Databases: sqliteSnapshots{}, SignetVersion: version()})
 	if err != nil {
@@ -150,4 +157,63 @@ func (sqliteSnapshots) Snapshot(ctx context.Context, src, dst string) error {
 func (sqliteSnapshots) References(ctx context.Context, file string) (map[string]bool, error) {
 	refs, _, err := store.SnapshotReferences(ctx, file)
 	return refs, err
+}
+
+// holdSettle is how long a backup waits, after taking the backup lease,
+// for a running server to see it (it reads the lease at most a second
+// old) before it snapshots.
+const holdSettle = 2 * time.Second
+
+// holdDeletes takes the installation's backup lease, renewed until
+// release: while it is held, a running server keeps the object data it
+// deletes and deletes it once the backup ends, so that the data the
+// backup's snapshot refers to stays until it is copied, however busy the
+// server is. (Without a database to hold the lease in, there is no
+// server to tell.)
+func holdDeletes(ctx context.Context, dbFile string) (release func(), err error) {
+	if _, err := os.Stat(dbFile); err != nil {
+		return func() {}, nil
+	}
+	db, err := store.OpenUnmigrated(ctx, dbFile)
+	if err != nil {
+		return nil, err
+	}
+	holder := "backup-" + uuid.NewString()
+	take := func(ctx context.Context) (bool, error) {
+		now := time.Now()
+		return db.AcquireLease(ctx, backup.DeleteHoldLease, holder, now, now.Add(2*time.Minute))
+	}
+	ok, err := take(ctx)
+	if err != nil || !ok {
+		db.Close()
+		if err == nil {
+			err = errors.New("another backup of this installation is running; wait for it to finish")
+		}
+		return nil, err
+	}
+	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+				take(hctx)
+			}
+		}
+	}()
+	select {
+	case <-time.After(holdSettle):
+	case <-ctx.Done():
+	}
+	return func() {
+		stop()
+		<-done
+		db.ReleaseLease(context.WithoutCancel(ctx), backup.DeleteHoldLease, holder)
+		db.Close()
+	}, nil
 }

@@ -80,7 +80,7 @@ func TestServeWithoutRoot(t *testing.T) {
 	}
 	home := filepath.Join(dir, "home")
 	os.Mkdir(home, 0o700)
-	s := &cliServer{aws: awsPath, addr: addr, home: home, credFile: filepath.Join(dir, "data", "credentials")}
+	s := &cliServer{aws: awsPath, addr: addr, home: home, credFile: filepath.Join(dir, "data", "credentials"), scheme: "http"}
 	zip := filepath.Join(home, "function.zip")
 	if err := os.WriteFile(zip, helloZip(t), 0o644); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	stypes "github.com/aws/aws-sdk-go-v2/service/signer/types"
 
+	"github.com/signet/signet/internal/backup"
 	"github.com/signet/signet/internal/cli"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/server/servertest"
@@ -580,4 +581,50 @@ func listTree(t *testing.T, dir string, sizes bool) string {
 		return nil
 	})
 	return b.String()
+}
+
+// TestBackupHoldsDeletes: while a backup holds the backup lease, object
+// data the server deletes (a function's replaced code) stays, so that a
+// snapshot taken then can still copy it however busy the server is; once
+// the lease ends the server deletes it. (Before, a backup under steady
+// deployments could fail after its snapshots' data kept vanishing.)
+func TestBackupHoldsDeletes(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	lc := lambdaClient(ts)
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("held"), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)), Code: &ltypes.FunctionCode{ZipFile: zipOf(t, helloZip)}}); err != nil {
+		t.Fatal(err)
+	}
+	codeFiles := func() int {
+		entries, _ := os.ReadDir(filepath.Join(ts.Config().DataDir, "objects", "functions", "held"))
+		n := 0
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".attrs") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := codeFiles(); n != 1 {
+		t.Fatalf("%d code files, want 1", n)
+	}
+	if ok, err := ts.DB().AcquireLease(ctx, backup.DeleteHoldLease, "test-backup", time.Now(), time.Now().Add(10*time.Minute)); err != nil || !ok {
+		t.Fatalf("backup lease: %v %v", ok, err)
+	}
+	// The server reads the lease at most a second old: deploy until a
+	// replaced package is kept.
+	version := 0
+	waitUntil(t, 2*time.Minute, "a replaced package to be kept during the backup", func() bool {
+		version++
+		zip := zipOf(t, map[string]string{"lambda_function.py": fmt.Sprintf("def lambda_handler(e, c):\n    return %d\n", version)})
+		if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("held"), ZipFile: zip}); err != nil {
+			t.Fatal(err)
+		}
+		return codeFiles() >= 2
+	})
+	if err := ts.DB().ReleaseLease(ctx, backup.DeleteHoldLease, "test-backup"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Minute, "the kept packages to be deleted after the backup", func() bool { return codeFiles() == 1 })
 }

@@ -145,6 +145,10 @@ type Server struct {
 	tracing *sdktrace.TracerProvider
 	// noRequestTelemetry (benchmarks): no per-request metrics or spans.
 	noRequestTelemetry bool
+	// backupMu guards what backupRunning last read.
+	backupMu   sync.Mutex
+	backupRead time.Time
+	backupHeld bool
 	// rateLimits are the limits in force (Reload replaces them).
 	rateLimits config.RateLimits
 	// inflight counts the requests being served.
@@ -841,6 +845,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		go func() { defer wg.Done(); s.destroyKMSKeys(jobsCtx) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); s.runObjectGC(jobsCtx) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.releaseHeldDeletes(jobsCtx) }()
 		s.runWorkloads(jobsCtx)
 		wg.Wait()
 	}()

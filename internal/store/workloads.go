@@ -129,6 +129,13 @@ func (s *DB) AcquireLease(ctx context.Context, name, holder string, now, until t
 	return got, err
 }
 
+// LeaseHeld reports whether anyone holds the lease name at now.
+func (s *DB) LeaseHeld(ctx context.Context, name string, now time.Time) (bool, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM leases WHERE name = ? AND until > ?`, name, unixNano(now)).Scan(&n)
+	return n > 0, err
+}
+
 // ReleaseLease gives the lease up, if holder has it.
 func (s *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 	_, err := s.exec(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -35,6 +36,34 @@ type Store struct {
 	// the caller (one sync of the file system when all are written, as a
 	// backup does) rather than by an fsync each.
 	Unsynced bool
+	// HoldDeletes, when set and true, makes Delete keep the path for
+	// later rather than delete it: a backup is copying the data its
+	// database snapshot refers to. ReleaseHeld deletes what was kept.
+	HoldDeletes func(ctx context.Context) bool
+
+	heldMu sync.Mutex
+	held   []string
+}
+
+// ReleaseHeld deletes the paths Delete kept while deletes were held,
+// unless they still are. It returns how many it deleted.
+func (s *Store) ReleaseHeld(ctx context.Context) (int, error) {
+	if s.HoldDeletes != nil && s.HoldDeletes(ctx) {
+		return 0, nil
+	}
+	s.heldMu.Lock()
+	held := s.held
+	s.held = nil
+	s.heldMu.Unlock()
+	for i, p := range held {
+		if err := s.delete(ctx, p); err != nil {
+			s.heldMu.Lock()
+			s.held = append(s.held, held[i:]...)
+			s.heldMu.Unlock()
+			return i, err
+		}
+	}
+	return len(held), nil
 }
 
 // OpenDir opens (creating it if needed) a store in the local directory
@@ -161,6 +190,16 @@ func (s *Store) NewRangeReader(ctx context.Context, path string, off, length int
 // removes the per-upload directory under parts/ once it is empty (never
 // the per-bucket directories, where concurrent writes may be starting).
 func (s *Store) Delete(ctx context.Context, path string) error {
+	if s.HoldDeletes != nil && s.HoldDeletes(ctx) {
+		s.heldMu.Lock()
+		s.held = append(s.held, path)
+		s.heldMu.Unlock()
+		return nil
+	}
+	return s.delete(ctx, path)
+}
+
+func (s *Store) delete(ctx context.Context, path string) error {
 	ctx, span := telemetry.Start(ctx, "objectstore.delete", attribute.String("objectstore.path", path))
 	defer span.End()
 	err := s.b.Delete(ctx, path)
