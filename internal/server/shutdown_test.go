@@ -136,7 +136,12 @@ func TestShutdownWaitsForCancelledRequests(t *testing.T) {
 	dir := ts.Config().DataDir
 	ts.Stop()
 	<-invoked
-	db, err := store.OpenSQLite(ctx, filepath.Join(dir, "audit.db"))
+	// The audit log: its own SQLite file, or the shared database.
+	dsn := filepath.Join(dir, "audit.db")
+	if u := ts.Config().DatabaseURL; u != "" {
+		dsn = u
+	}
+	db, err := store.OpenUnmigrated(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
