@@ -288,3 +288,61 @@ func TestFunctionCredentials(t *testing.T) {
 		t.Errorf("Invoke with a deleted role: %v", err)
 	}
 }
+
+// TestShutdownDrainsEventInvocations: an Event invocation running when
+// the server is told to stop finishes within the shutdown timeout and is
+// done with (not left to run again after the restart). Before, the stop
+// abandoned it: it ran to its end but stayed queued.
+func TestShutdownDrainsEventInvocations(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func() (*server.Server, func()) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := config.Defaults()
+		cfg.DataDir, cfg.Listen = dir, l.Addr().String()
+		cfg.Functions.InitTimeout = "2m"
+		s, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { s.Serve(sctx, l); close(done) }()
+		return s, func() { cancel(); <-done; s.Close() }
+	}
+	a, stopA := open()
+	requireSandbox(t, a)
+	code := map[string]string{"app.py": "import time\ndef handler(event, context):\n    time.sleep(1)\n    print('done', event['n'])\n"}
+	if _, err := a.Functions.Create(ctx, functions.CreateInput{Function: functions.Function{Name: "drain", Runtime: "python3.11", Handler: "app.handler",
+		Role: servertest.LambdaRole(t, a), Timeout: 60, MemorySize: 128}, Zip: zipOf(t, code)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Invoke.InvokeAsync(ctx, invoke.Input{FunctionName: "drain", Payload: []byte(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Minute, "the Event invocation to run", func() bool { return a.Invoke.Pool.Running("drain") > 0 })
+	// Nothing may run it again after the restart: a copy left queued
+	// stays visible.
+	if _, err := a.Invoke.PutConcurrency(ctx, "drain", 0); err != nil {
+		t.Fatal(err)
+	}
+	stopA()
+	b, stopB := open()
+	defer stopB()
+	if n, err := b.DB().Lambda.PendingAsync(ctx); err != nil || n != 0 {
+		t.Fatalf("%d Event invocations still queued after a stop that should have drained it (%v)", n, err)
+	}
+	events, err := b.DB().Logs.LogEvents(ctx, logs.Query{Group: "/aws/lambda/drain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if strings.HasPrefix(e.Message, "done 1") {
+			return
+		}
+	}
+	t.Fatalf("the drained invocation's output is not in its log: %v", events)
+}
