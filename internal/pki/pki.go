@@ -108,6 +108,22 @@ type Template struct {
 // NewRoot returns a self-signed root CA certificate for key: basic
 // constraints CA with path length 1, key usage keyCertSign|cRLSign.
 func NewRoot(key crypto.Signer, subject Name, notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	return newRoot(key, subject, notBefore, notAfter, func(*x509.Certificate) {})
+}
+
+// NewServerRoot returns a self-signed CA certificate for TLS server (and
+// client) certificates only: path length 0 (it issues no CA) and an
+// extended key usage of serverAuth and clientAuth, which verifiers apply
+// to everything under it, so that nothing it signs can pass as code
+// signing or time stamping.
+func NewServerRoot(key crypto.Signer, subject Name, notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	return newRoot(key, subject, notBefore, notAfter, func(c *x509.Certificate) {
+		c.MaxPathLen, c.MaxPathLenZero = 0, true
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	})
+}
+
+func newRoot(key crypto.Signer, subject Name, notBefore, notAfter time.Time, adjust func(*x509.Certificate)) (*x509.Certificate, error) {
 	if key == nil {
 		return nil, fmt.Errorf("root key must not be nil: %w", ErrUnsupportedKey)
 	}
@@ -142,6 +158,7 @@ func NewRoot(key crypto.Signer, subject Name, notBefore, notAfter time.Time) (*x
 		SubjectKeyId:          skid,
 		SignatureAlgorithm:    signatureAlgorithm(pub),
 	}
+	adjust(tmpl)
 	return create(tmpl, tmpl, pub, key)
 }
 

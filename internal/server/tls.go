@@ -136,7 +136,7 @@ func (s *Server) createTLSCA(ctx context.Context, ks keys.KeyStore) error {
 	}
 	subject := s.cfg.Subject.Name()
 	subject.CommonName = "Signet TLS CA"
-	cert, err := pki.NewRoot(signer, subject, now.Add(-5*time.Minute), now.Add(tlsCAValidity))
+	cert, err := pki.NewServerRoot(signer, subject, now.Add(-5*time.Minute), now.Add(tlsCAValidity))
 	if err != nil {
 		return err
 	}

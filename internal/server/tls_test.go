@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,11 @@ func TestTLSSelf(t *testing.T) {
 	}
 	if ca.Equal(s.Authority.Root.Cert) {
 		t.Fatal("the TLS CA is the code-signing root")
+	}
+	// It issues TLS certificates only: no CA under it, nothing it signs
+	// usable for code signing.
+	if !ca.MaxPathLenZero || !slices.Equal(ca.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}) {
+		t.Errorf("TLS CA: path length zero %v, extended key usage %v", ca.MaxPathLenZero, ca.ExtKeyUsage)
 	}
 	leaf := s.ListenerCertificate()
 	if err := leaf.CheckSignatureFrom(ca); err != nil {
