@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/aws/smithy-go"
 
@@ -109,5 +108,4 @@ func TestSignals(t *testing.T) {
 	if got := cps[len(cps)-1].Seq; got != last.Seq {
 		t.Errorf("the last checkpoint covers record %d; the log ends at %d", got, last.Seq)
 	}
-	_ = aws.String
 }

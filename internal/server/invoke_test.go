@@ -83,22 +83,7 @@ func TestInvokeSDK(t *testing.T) {
 func TestEventInvocationsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	open := func() (*server.Server, func()) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := config.Defaults()
-		cfg.DataDir, cfg.Listen = dir, l.Addr().String()
-		s, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { s.Serve(sctx, l); close(done) }()
-		return s, func() { cancel(); <-done; s.Close() }
-	}
+	open := func() (*server.Server, func()) { return serveIn(t, dir) }
 	a, stopA := open()
 	requireSandbox(t, a)
 	code := map[string]string{"app.py": "def handler(event, context):\n    print('ran', event['n'])\n"}
@@ -296,23 +281,7 @@ func TestFunctionCredentials(t *testing.T) {
 func TestShutdownDrainsEventInvocations(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	open := func() (*server.Server, func()) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := config.Defaults()
-		cfg.DataDir, cfg.Listen = dir, l.Addr().String()
-		cfg.Functions.InitTimeout = "2m"
-		s, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { s.Serve(sctx, l); close(done) }()
-		return s, func() { cancel(); <-done; s.Close() }
-	}
+	open := func() (*server.Server, func()) { return serveIn(t, dir) }
 	a, stopA := open()
 	requireSandbox(t, a)
 	code := map[string]string{"app.py": "import time\ndef handler(event, context):\n    time.sleep(1)\n    print('done', event['n'])\n"}
@@ -345,4 +314,26 @@ func TestShutdownDrainsEventInvocations(t *testing.T) {
 		}
 	}
 	t.Fatalf("the drained invocation's output is not in its log: %v", events)
+}
+
+// serveIn opens a server on the data directory dir and serves it until
+// the returned stop, which also closes it: a stop and a restart on the
+// same directory, as a process would.
+func serveIn(t *testing.T, dir string) (*server.Server, func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.Listen = dir, l.Addr().String()
+	cfg.Functions.InitTimeout = "2m" // no outcome depends on the machine's speed
+	s, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, l); close(done) }()
+	return s, func() { cancel(); <-done; s.Close() }
 }

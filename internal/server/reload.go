@@ -35,13 +35,13 @@ func (s *Server) Reload(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("nothing reloaded: %w", err)
 	}
 	// Build everything before changing anything.
-	var policies []*policyBuild
+	var policies []*admission.Policy
+	var trusts []policyTrust
 	if s.admission != nil {
-		ps, trusts, err := s.admissionPolicies(cfg.Admission.Policies)
-		if err != nil {
+		var err error
+		if policies, trusts, err = s.admissionPolicies(cfg.Admission.Policies); err != nil {
 			return fmt.Errorf("nothing reloaded: %w", err)
 		}
-		policies = append(policies, &policyBuild{ps: ps, trusts: trusts})
 	}
 	var errs []error
 	for _, src := range []*certSource{s.listenerCert, s.admissionCert} {
@@ -58,19 +58,14 @@ func (s *Server) Reload(ctx context.Context, cfg config.Config) error {
 	if !reflect.DeepEqual(cfg.RateLimits, s.rateLimits) {
 		s.setRateLimits(cfg.RateLimits) // unchanged limits keep their buckets: a reload grants no new burst
 	}
-	for _, b := range policies {
-		s.admission.SetPolicies(b.ps)
+	if s.admission != nil {
+		s.admission.SetPolicies(policies)
 		s.trustsMu.Lock()
-		s.trusts = b.trusts
+		s.trusts = trusts
 		s.trustsMu.Unlock()
 	}
 	s.log.InfoContext(ctx, "configuration reloaded", "admission_policies", len(cfg.Admission.Policies))
 	return restartNeeded(s.cfg, cfg, s.admission != nil)
-}
-
-type policyBuild struct {
-	ps     []*admission.Policy
-	trusts []policyTrust
 }
 
 // restartNeeded names the settings that changed from old to cfg but take

@@ -56,7 +56,7 @@ func (s *Server) observe(r *http.Request, status int, d time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	req, ok := telemetryRequest(r.Context())
+	req, ok := telemetry.RequestFrom(r.Context())
 	service, _, _ := sigv4.Scope(r)
 	svc, op := service, "unknown"
 	code := ""
@@ -83,15 +83,10 @@ func (s *Server) observe(r *http.Request, status int, d time.Duration) {
 	}
 }
 
-// telemetryRequest is the request's telemetry record.
-func telemetryRequest(ctx context.Context) (*telemetry.Request, bool) {
-	return telemetry.RequestFrom(ctx)
-}
-
 // countAuthFailure counts a request refused at authentication.
 func (s *Server) countAuthFailure(r *http.Request, service string) {
 	code := "unknown"
-	if req, ok := telemetryRequest(r.Context()); ok && req.ErrorCode() != "" {
+	if req, ok := telemetry.RequestFrom(r.Context()); ok && req.ErrorCode() != "" {
 		code = req.ErrorCode()
 	}
 	s.metrics.AuthFailures.WithLabelValues(service, code).Inc()
