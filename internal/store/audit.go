@@ -53,6 +53,11 @@ func (s *Audit) AppendAuditBatch(ctx context.Context, n int, build func(i int, s
 			return err
 		}
 		defer st.Close()
+		ix, err := tx.PrepareContext(ctx, s.d.rebind(insertAuditIndex))
+		if err != nil {
+			return err
+		}
+		defer ix.Close()
 		for i := 0; i < n; i++ {
 			r, err := build(i, seq, prev)
 			if err != nil {
@@ -65,6 +70,9 @@ func (s *Audit) AppendAuditBatch(ctx context.Context, n int, build func(i int, s
 				}
 			}
 			if _, err := st.ExecContext(ctx, r.Seq, string(ev), r.PrevHash, r.Hash); err != nil {
+				return err
+			}
+			if _, err := ix.ExecContext(ctx, auditIndexArgs(r.Seq, r.Event)...); err != nil {
 				return err
 			}
 			seq, prev = seq+1, r.Hash
@@ -156,6 +164,11 @@ func (s *Audit) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
 			if _, err := tx.ExecContext(ctx, dst.d.rebind(`INSERT INTO audit_events (seq, event, prev_hash, hash) VALUES (?, ?, ?, ?)`), x.seq, x.ev, x.prev, x.hash); err != nil {
 				return err
 			}
+			var r audit.Record
+			decodeAuditEvent(x.ev, &r)
+			if _, err := tx.ExecContext(ctx, dst.d.rebind(insertAuditIndex), auditIndexArgs(x.seq, r.Event)...); err != nil {
+				return err
+			}
 		}
 		for _, c := range cps {
 			if _, err := tx.ExecContext(ctx, dst.d.rebind(`INSERT INTO audit_checkpoints (seq, hash, signed_at, key_id, signature) VALUES (?, ?, ?, ?, ?)`),
@@ -169,6 +182,9 @@ func (s *Audit) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
 		return 0, err
 	}
 	_, err = s.exec(ctx, `DELETE FROM audit_events`)
+	if err == nil {
+		_, err = s.exec(ctx, `DELETE FROM audit_index`)
+	}
 	if err == nil {
 		_, err = s.exec(ctx, `DELETE FROM audit_checkpoints`)
 	}

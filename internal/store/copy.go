@@ -9,7 +9,7 @@ import (
 )
 
 // auditTables live in the audit database of an embedded installation.
-var auditTables = []string{"audit_events", "audit_checkpoints"}
+var auditTables = []string{"audit_events", "audit_checkpoints", "audit_index"}
 
 // CopyReport counts the rows Copy copied, by table.
 type CopyReport map[string]int

@@ -12,7 +12,14 @@ import (
 	"github.com/signet/signet/internal/store/storetest"
 )
 
+// rawExec lets the conformance suite tamper with a database.
+func rawExec(ctx context.Context, db *store.DB, q string) error {
+	_, err := store.SQLExec(ctx, db, q)
+	return err
+}
+
 func TestSQLiteConformance(t *testing.T) {
+	storetest.Exec = rawExec
 	storetest.Run(t, func(t *testing.T) (*store.DB, func() *store.DB) {
 		path := filepath.Join(t.TempDir(), "signet.db")
 		db, err := store.OpenSQLite(context.Background(), path)
@@ -45,6 +52,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 }
 
 func TestPostgresConformance(t *testing.T) {
+	storetest.Exec = rawExec
 	storetest.Run(t, func(t *testing.T) (*store.DB, func() *store.DB) {
 		dsn := pgtest.DSN(t)
 		db, err := store.Open(context.Background(), dsn)

@@ -205,6 +205,7 @@ type DB struct {
 	Secrets     *Secrets     // secrets and their rotations
 	Audit       *Audit       // the audit chain and its checkpoints
 	Workloads   *Workloads   // continuous validation's queued inputs and saved state
+	Console     *Console     // web console sessions
 }
 
 // The views: each is the database seen by one domain.
@@ -221,11 +222,13 @@ type (
 	Secrets     struct{ *core }
 	Audit       struct{ *core }
 	Workloads   struct{ *core }
+	Console     struct{ *core }
 )
 
 func newDB(c *core) *DB {
 	return &DB{core: c, Signing: &Signing{c}, CodeSigning: &CodeSigning{c}, Lambda: &Lambda{c}, Logs: &Logs{c}, Objects: &Objects{c},
-		IAM: &IAM{c}, KMS: &KMS{c}, Keys: &Keys{c}, SSM: &SSM{c}, Secrets: &Secrets{c}, Audit: &Audit{c}, Workloads: &Workloads{c}}
+		IAM: &IAM{c}, KMS: &KMS{c}, Keys: &Keys{c}, SSM: &SSM{c}, Secrets: &Secrets{c}, Audit: &Audit{c}, Workloads: &Workloads{c},
+		Console: &Console{c}}
 }
 
 // core is the connection pool and the dialect the views share.

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 	maps.Copy(tests, kmsTests)
 	maps.Copy(tests, raceTests)
 	maps.Copy(tests, workloadTests)
+	maps.Copy(tests, consoleTests)
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
 	}
