@@ -235,15 +235,36 @@ func damage(ps []*Problem) error {
 // linking each record to the hash its predecessor stores, so one
 // damaged record does not hide a later one.
 func (l *Log) Verify(ctx context.Context) (int64, error) {
+	v, err := l.VerifyFrom(ctx, Verified{})
+	return v.Intact, err
+}
+
+// Verified is how far a walk of the chain went.
+type Verified struct {
+	Seq    int64  // the last record walked; 0 before the first
+	Hash   string // its stored hash, which the next record must follow
+	Intact int64  // records walked that were intact
+}
+
+// VerifyFrom walks the chain from the record after from.Seq, as Verify
+// does from the start (the zero Verified), and returns how far it went,
+// with Intact counting from from.Intact, and the problems it found
+// there. Records up to from.Seq are not read again: a later edit of
+// one is found by a walk from the start.
+func (l *Log) VerifyFrom(ctx context.Context, from Verified) (Verified, error) {
 	var problems []*Problem
-	prev, next, n := Genesis, int64(1), int64(0)
+	prev, next, n := from.Hash, from.Seq+1, from.Intact
+	if from.Seq == 0 {
+		prev = Genesis
+	}
+	at := func() Verified { return Verified{Seq: next - 1, Hash: prev, Intact: n} }
 	for {
 		recs, err := l.Store.AuditRecords(ctx, next-1, 1000)
 		if err != nil {
-			return n, err
+			return at(), err
 		}
 		if len(recs) == 0 {
-			return n, damage(problems)
+			return at(), damage(problems)
 		}
 		bySeqHash := make(map[string]int64, len(recs)) // this page's stored hashes
 		for _, r := range recs {
@@ -268,7 +289,7 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 			}
 			b, err := storedJSON(r)
 			if err != nil {
-				return n, err
+				return at(), err
 			}
 			if HashJSON(r.PrevHash, b) != r.Hash {
 				problems = append(problems, &Problem{Seq: r.Seq, Reason: "edited: its contents do not match its hash"})
