@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -47,8 +48,17 @@ type Decision struct {
 	// because …" for a denial.
 	Reason string
 	// Statement is the Sid (or index) of the deciding statement, when
-	// one decided.
+	// one decided, and Source the policy it is in.
 	Statement string
+	Source    Source
+	// Bounded reports that the principal has a permissions boundary, and
+	// BoundaryAllows whether the boundary allows the request (an Allow
+	// in it, and no Deny).
+	Bounded, BoundaryAllows bool
+	// Missing are the condition keys that applicable statements test and
+	// the request does not carry, when asked for (MissingKeys); Evaluate
+	// leaves it nil.
+	Missing []string
 }
 
 // Allowed reports whether the request is allowed.
@@ -73,25 +83,45 @@ func Evaluate(p Policies, r Request) Decision {
 		boundary = []*Document{p.Boundary}
 	}
 	for _, s := range []source{{p.Identity, "an identity-based policy"}, {boundary, "a permissions boundary"}, {p.Resource, "a resource-based policy"}} {
-		if sid, ok := find(s.docs, r, p.RoleARN, false); ok {
-			return Decision{Effect: ExplicitDeny, Reason: "with an explicit deny in " + s.name, Statement: sid}
+		if sid, src, ok := find(s.docs, r, p.RoleARN, false); ok {
+			if src.Type == "" && s.name == "a resource-based policy" {
+				src.Type = "resource"
+			}
+			return bounded(Decision{Effect: ExplicitDeny, Reason: "with an explicit deny in " + s.name, Statement: sid, Source: src}, p, r)
 		}
 	}
 	boundaryAllows := p.Boundary == nil
 	if !boundaryAllows {
-		_, boundaryAllows = find(boundary, r, p.RoleARN, true)
+		_, _, boundaryAllows = find(boundary, r, p.RoleARN, true)
 	}
-	if sid, exact, ok := resourceAllow(p.Resource, r, p.RoleARN); ok && (exact || boundaryAllows) {
-		return Decision{Effect: Allow, Statement: sid}
+	b := Decision{Bounded: p.Boundary != nil, BoundaryAllows: boundaryAllows}
+	if sid, src, exact, ok := resourceAllow(p.Resource, r, p.RoleARN); ok && (exact || boundaryAllows) {
+		b.Effect, b.Statement, b.Source = Allow, sid, src
+		return b
 	}
-	sid, identityAllows := find(p.Identity, r, p.RoleARN, true)
+	sid, src, identityAllows := find(p.Identity, r, p.RoleARN, true)
 	switch {
 	case identityAllows && boundaryAllows:
-		return Decision{Effect: Allow, Statement: sid}
+		b.Effect, b.Statement, b.Source = Allow, sid, src
 	case identityAllows:
-		return Decision{Effect: ImplicitDeny, Reason: fmt.Sprintf("no permissions boundary allows the %s action", r.Action)}
+		b.Reason = fmt.Sprintf("no permissions boundary allows the %s action", r.Action)
+	default:
+		b.Reason = fmt.Sprintf("no identity-based policy allows the %s action", r.Action)
 	}
-	return Decision{Effect: ImplicitDeny, Reason: fmt.Sprintf("no identity-based policy allows the %s action", r.Action)}
+	return b
+}
+
+// bounded completes a decision taken before the boundary was read
+// with the boundary's own verdict.
+func bounded(d Decision, p Policies, r Request) Decision {
+	if p.Boundary == nil {
+		return d
+	}
+	docs := []*Document{p.Boundary}
+	_, _, deny := find(docs, r, p.RoleARN, false)
+	_, _, allow := find(docs, r, p.RoleARN, true)
+	d.Bounded, d.BoundaryAllows = true, allow && !deny
+	return d
 }
 
 // EvaluateGated decides a request on a resource whose own policy gates
@@ -108,19 +138,22 @@ func EvaluateGated(p Policies, r Request) Decision {
 		docs []*Document
 		name string
 	}{{p.Identity, "an identity-based policy"}, {boundaryDocs(p), "a permissions boundary"}, {p.Resource, "a resource-based policy"}} {
-		if sid, ok := find(s.docs, r, p.RoleARN, false); ok {
-			return Decision{Effect: ExplicitDeny, Reason: "with an explicit deny in " + s.name, Statement: sid}
+		if sid, src, ok := find(s.docs, r, p.RoleARN, false); ok {
+			if src.Type == "" && s.name == "a resource-based policy" {
+				src.Type = "resource"
+			}
+			return bounded(Decision{Effect: ExplicitDeny, Reason: "with an explicit deny in " + s.name, Statement: sid, Source: src}, p, r)
 		}
 	}
 	for _, d := range p.Resource {
 		for i, st := range d.Statements {
 			if st.Allow && st.applies(r, p.RoleARN) && namesCaller(st.Principal, r, p.RoleARN) {
-				return Decision{Effect: Allow, Statement: sidOf(st, i)}
+				return bounded(Decision{Effect: Allow, Statement: sidOf(st, i), Source: sourceOf(d, "resource")}, p, r)
 			}
 		}
 	}
-	if _, delegated := find(p.Resource, r, p.RoleARN, true); !delegated {
-		return Decision{Effect: ImplicitDeny, Reason: fmt.Sprintf("no resource-based policy allows the %s action", r.Action)}
+	if _, _, delegated := find(p.Resource, r, p.RoleARN, true); !delegated {
+		return bounded(Decision{Effect: ImplicitDeny, Reason: fmt.Sprintf("no resource-based policy allows the %s action", r.Action)}, p, r)
 	}
 	p.Resource = nil
 	return Evaluate(p, r)
@@ -147,21 +180,22 @@ func namesCaller(p Principals, r Request, roleARN string) bool {
 	return false
 }
 
-// find returns the first statement with the given effect that applies.
-func find(docs []*Document, r Request, roleARN string, allow bool) (string, bool) {
+// find returns the first statement with the given effect that applies,
+// and the source of its document.
+func find(docs []*Document, r Request, roleARN string, allow bool) (string, Source, bool) {
 	for _, d := range docs {
 		for i, st := range d.Statements {
 			if st.Allow == allow && st.applies(r, roleARN) {
-				return sidOf(st, i), true
+				return sidOf(st, i), d.Source, true
 			}
 		}
 	}
-	return "", false
+	return "", Source{}, false
 }
 
 // resourceAllow finds an Allow in a resource policy; exact reports that
 // it names the caller's own ARN (not its account or everyone).
-func resourceAllow(docs []*Document, r Request, roleARN string) (sid string, exact, ok bool) {
+func resourceAllow(docs []*Document, r Request, roleARN string) (sid string, src Source, exact, ok bool) {
 	for _, d := range docs {
 		for i, st := range d.Statements {
 			if st.Allow && st.applies(r, roleARN) {
@@ -169,11 +203,47 @@ func resourceAllow(docs []*Document, r Request, roleARN string) (sid string, exa
 				for _, v := range st.Principal["AWS"] {
 					exact = exact || v == r.Principal
 				}
-				return sidOf(st, i), exact, true
+				return sidOf(st, i), sourceOf(d, "resource"), exact, true
 			}
 		}
 	}
-	return "", false, false
+	return "", Source{}, false, false
+}
+
+// sourceOf is a document's source, of type typ if its loader left it
+// unnamed (the services' resource policies).
+func sourceOf(d *Document, typ string) Source {
+	if d.Source.Type == "" {
+		return Source{ID: d.Source.ID, Type: typ}
+	}
+	return d.Source
+}
+
+// MissingKeys returns the condition keys, lowercased and sorted, that
+// the statements of p applying to r's action and resource test and r
+// does not carry: what a policy simulator reports as missing context
+// values.
+func MissingKeys(p Policies, r Request) []string {
+	docs := append(append(append([]*Document(nil), p.Identity...), boundaryDocs(p)...), p.Resource...)
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range docs {
+		for _, st := range d.Statements {
+			unconditioned := st
+			unconditioned.Conditions = nil
+			if !unconditioned.applies(r, p.RoleARN) {
+				continue
+			}
+			for _, c := range st.Conditions {
+				if _, ok := r.Context[c.Key]; !ok && !seen[c.Key] {
+					seen[c.Key] = true
+					out = append(out, c.Key)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func sidOf(st Statement, i int) string {

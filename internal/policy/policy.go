@@ -23,6 +23,16 @@ type Document struct {
 	Version    string
 	ID         string
 	Statements []Statement
+	// Source says where the document comes from: whoever loads it sets
+	// it (Parse leaves it empty), and a Decision names it.
+	Source Source
+}
+
+// Source names a policy for explanations, as the IAM policy simulator
+// does (a MatchedStatement's SourcePolicyId and SourcePolicyType).
+type Source struct {
+	ID   string // the policy's name, or the resource's ARN
+	Type string // user, role, user-managed or resource
 }
 
 // Statement is one statement of a policy.
