@@ -69,6 +69,12 @@ type ManagedPolicy struct {
 	Created     time.Time
 }
 
+// InlinePolicy is a policy embedded in one user or role.
+type InlinePolicy struct {
+	Name     string
+	Document string
+}
+
 // PrincipalKind is "user" or "role".
 type PrincipalKind string
 
@@ -92,14 +98,16 @@ type Store interface {
 	SetBoundary(ctx context.Context, kind PrincipalKind, name, policyARN string) error
 	CreateManagedPolicy(ctx context.Context, p ManagedPolicy) error
 	ManagedPolicy(ctx context.Context, name string) (ManagedPolicy, error)
+	// ListManagedPolicies lists the managed policies by name.
+	ListManagedPolicies(ctx context.Context) ([]ManagedPolicy, error)
 	DeleteManagedPolicy(ctx context.Context, name string) error // ErrConflict while attached or a boundary
 	PutInlinePolicy(ctx context.Context, kind PrincipalKind, principal, name, document string) error
 	DeleteInlinePolicy(ctx context.Context, kind PrincipalKind, principal, name string) error // ErrNotFound
 	AttachPolicy(ctx context.Context, kind PrincipalKind, principal, policyName string) error
 	DetachPolicy(ctx context.Context, kind PrincipalKind, principal, policyName string) error // ErrNotFound
-	// PrincipalPolicies returns the inline documents and the names of the
-	// managed policies attached to a principal.
-	PrincipalPolicies(ctx context.Context, kind PrincipalKind, principal string) (inline []string, attached []string, err error)
+	// PrincipalPolicies returns the inline policies and the names of the
+	// managed policies attached to a principal, each by name.
+	PrincipalPolicies(ctx context.Context, kind PrincipalKind, principal string) (inline []InlinePolicy, attached []string, err error)
 }
 
 // Key is an access key to store.
@@ -451,6 +459,77 @@ func (s *Service) Policy(ctx context.Context, policyARN string) (ManagedPolicy, 
 		return ManagedPolicy{}, errorf(ErrNotFound, "Policy %s does not exist or is not attachable.", policyARN)
 	}
 	return p, err
+}
+
+// ListPolicies lists the managed policies by name.
+func (s *Service) ListPolicies(ctx context.Context) ([]ManagedPolicy, error) {
+	return s.Store.ListManagedPolicies(ctx)
+}
+
+// DefaultVersion is the version id of every managed policy: Signet keeps
+// one version of each, the document it was created with.
+const DefaultVersion = "v1"
+
+var versionRE = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
+
+// PolicyVersion returns a managed policy by ARN if versionID names its
+// version (DefaultVersion, the only one).
+func (s *Service) PolicyVersion(ctx context.Context, policyARN, versionID string) (ManagedPolicy, error) {
+	if !versionRE.MatchString(versionID) {
+		return ManagedPolicy{}, errs.Value(ErrInvalid, "versionId", versionID, "must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?")
+	}
+	p, err := s.Policy(ctx, policyARN)
+	if err != nil {
+		return ManagedPolicy{}, err
+	}
+	if versionID != DefaultVersion {
+		return ManagedPolicy{}, errorf(ErrNotFound, "Policy %s version %s does not exist or is not attachable.", policyARN, versionID)
+	}
+	return p, nil
+}
+
+// InlinePolicies returns the inline policies of a user or role, by name.
+func (s *Service) InlinePolicies(ctx context.Context, kind PrincipalKind, principal string) ([]InlinePolicy, error) {
+	if err := s.principal(ctx, kind, principal); err != nil {
+		return nil, err
+	}
+	inline, _, err := s.Store.PrincipalPolicies(ctx, kind, principal)
+	return inline, err
+}
+
+// InlinePolicy returns one inline policy of a user or role.
+func (s *Service) InlinePolicy(ctx context.Context, kind PrincipalKind, principal, name string) (InlinePolicy, error) {
+	inline, err := s.InlinePolicies(ctx, kind, principal)
+	if err != nil {
+		return InlinePolicy{}, err
+	}
+	for _, p := range inline {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return InlinePolicy{}, errorf(ErrNotFound, "The %s policy with name %s cannot be found.", kind, name)
+}
+
+// AttachedPolicies returns the managed policies attached to a user or
+// role, by name.
+func (s *Service) AttachedPolicies(ctx context.Context, kind PrincipalKind, principal string) ([]ManagedPolicy, error) {
+	if err := s.principal(ctx, kind, principal); err != nil {
+		return nil, err
+	}
+	_, names, err := s.Store.PrincipalPolicies(ctx, kind, principal)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ManagedPolicy, 0, len(names))
+	for _, n := range names {
+		p, err := s.Store.ManagedPolicy(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // DeletePolicy deletes a managed policy that nothing uses.

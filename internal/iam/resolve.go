@@ -93,11 +93,15 @@ func (s *Service) resolve(ctx context.Context, principalARN string) (Resolved, e
 	if err != nil {
 		return r, err
 	}
-	for _, doc := range inline {
-		d, err := policy.Parse([]byte(doc), policy.Identity)
+	// Each document is named as the policy simulator names it: an
+	// inline policy by its name and its holder's kind, a managed one by
+	// its name as user-managed (a customer managed policy).
+	for _, ip := range inline {
+		d, err := policy.Parse([]byte(ip.Document), policy.Identity)
 		if err != nil {
 			return r, fmt.Errorf("stored policy of %s: %w", principalARN, err)
 		}
+		d.Source = policy.Source{ID: ip.Name, Type: string(kind)}
 		r.Policies.Identity = append(r.Policies.Identity, d)
 	}
 	for _, pn := range attached {
@@ -109,6 +113,7 @@ func (s *Service) resolve(ctx context.Context, principalARN string) (Resolved, e
 		if err != nil {
 			return r, fmt.Errorf("stored policy %s: %w", pn, err)
 		}
+		d.Source = policy.Source{ID: mp.Name, Type: "user-managed"}
 		r.Policies.Identity = append(r.Policies.Identity, d)
 	}
 	if boundary != "" {
@@ -119,6 +124,7 @@ func (s *Service) resolve(ctx context.Context, principalARN string) (Resolved, e
 		if r.Policies.Boundary, err = policy.Parse([]byte(mp.Document), policy.Identity); err != nil {
 			return r, err
 		}
+		r.Policies.Boundary.Source = policy.Source{ID: mp.Name, Type: "user-managed"}
 	}
 	return r, nil
 }

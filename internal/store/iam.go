@@ -125,18 +125,29 @@ func (s *IAM) CreateManagedPolicy(ctx context.Context, p iam.ManagedPolicy) erro
 		p.Name, p.ID, p.Path, p.Description, p.Document, unixNano(p.Created))
 }
 
-// ManagedPolicy implements iam.Store.
-func (s *IAM) ManagedPolicy(ctx context.Context, name string) (iam.ManagedPolicy, error) {
+const policyColumns = `name, id, path, description, document, created_at,
+	(SELECT COUNT(*) FROM iam_attachments WHERE policy_name = iam_policies.name)`
+
+func scanManagedPolicy(r scanner) (iam.ManagedPolicy, error) {
 	var p iam.ManagedPolicy
 	var created int64
-	err := s.queryRow(ctx, `SELECT name, id, path, description, document, created_at,
-		(SELECT COUNT(*) FROM iam_attachments WHERE policy_name = iam_policies.name) FROM iam_policies WHERE name = ?`, name).
-		Scan(&p.Name, &p.ID, &p.Path, &p.Description, &p.Document, &created, &p.Attachments)
+	err := r.Scan(&p.Name, &p.ID, &p.Path, &p.Description, &p.Document, &created, &p.Attachments)
+	p.Created = fromUnixNano(created)
+	return p, err
+}
+
+// ManagedPolicy implements iam.Store.
+func (s *IAM) ManagedPolicy(ctx context.Context, name string) (iam.ManagedPolicy, error) {
+	p, err := scanManagedPolicy(s.queryRow(ctx, `SELECT `+policyColumns+` FROM iam_policies WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, iam.ErrNotFound
 	}
-	p.Created = fromUnixNano(created)
 	return p, err
+}
+
+// ListManagedPolicies implements iam.Store.
+func (s *IAM) ListManagedPolicies(ctx context.Context) ([]iam.ManagedPolicy, error) {
+	return queryAll(ctx, s.core, scanManagedPolicy, `SELECT `+policyColumns+` FROM iam_policies ORDER BY name`)
 }
 
 // DeleteManagedPolicy implements iam.Store.
@@ -170,16 +181,18 @@ func (s *IAM) AttachPolicy(ctx context.Context, kind iam.PrincipalKind, principa
 }
 
 // PrincipalPolicies implements iam.Store.
-func (s *IAM) PrincipalPolicies(ctx context.Context, kind iam.PrincipalKind, principal string) ([]string, []string, error) {
-	str := func(r scanner) (string, error) {
-		var v string
-		return v, r.Scan(&v)
-	}
-	inline, err := queryAll(ctx, s.core, str, `SELECT document FROM iam_inline_policies WHERE kind = ? AND principal = ? ORDER BY policy_name`, kind, principal)
+func (s *IAM) PrincipalPolicies(ctx context.Context, kind iam.PrincipalKind, principal string) ([]iam.InlinePolicy, []string, error) {
+	inline, err := queryAll(ctx, s.core, func(r scanner) (iam.InlinePolicy, error) {
+		var p iam.InlinePolicy
+		return p, r.Scan(&p.Name, &p.Document)
+	}, `SELECT policy_name, document FROM iam_inline_policies WHERE kind = ? AND principal = ? ORDER BY policy_name`, kind, principal)
 	if err != nil {
 		return nil, nil, err
 	}
-	attached, err := queryAll(ctx, s.core, str, `SELECT policy_name FROM iam_attachments WHERE kind = ? AND principal = ? ORDER BY policy_name`, kind, principal)
+	attached, err := queryAll(ctx, s.core, func(r scanner) (string, error) {
+		var v string
+		return v, r.Scan(&v)
+	}, `SELECT policy_name FROM iam_attachments WHERE kind = ? AND principal = ? ORDER BY policy_name`, kind, principal)
 	return inline, attached, err
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -79,11 +80,22 @@ func testIAMPolicies(t *testing.T, open Opener) {
 	db.IAM.AttachPolicy(ctx, iam.KindUser, "dev", "readers") // idempotent
 	db = reopen()
 	inline, attached, err := db.IAM.PrincipalPolicies(ctx, iam.KindUser, "dev")
-	if err != nil || len(inline) != 2 || inline[0] != `{"a":2}` || len(attached) != 1 || attached[0] != "readers" {
-		t.Errorf("PrincipalPolicies = %q %q %v", inline, attached, err)
+	if want := []iam.InlinePolicy{{Name: "a", Document: `{"a":2}`}, {Name: "b", Document: `{"b":1}`}}; err != nil || !slices.Equal(inline, want) || len(attached) != 1 || attached[0] != "readers" {
+		t.Errorf("PrincipalPolicies = %q %q %v, want %q [readers]", inline, attached, err, want)
 	}
 	if p, _ := db.IAM.ManagedPolicy(ctx, "readers"); p.Attachments != 1 {
 		t.Errorf("attachments = %d, want 1", p.Attachments)
+	}
+	if err := db.IAM.CreateManagedPolicy(ctx, iam.ManagedPolicy{Name: "auditors", ID: "ANPA2", Path: "/team/", Document: `{"v":2}`, Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := db.IAM.ListManagedPolicies(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "auditors" || list[0].Path != "/team/" || list[0].Attachments != 0 ||
+		list[1].Name != "readers" || list[1].Attachments != 1 || list[1].Document != `{"v":1}` || !list[1].Created.Equal(t0) {
+		t.Errorf("ListManagedPolicies = %+v, %v", list, err)
+	}
+	if err := db.IAM.DeleteManagedPolicy(ctx, "auditors"); err != nil {
+		t.Fatal(err)
 	}
 	if err := db.IAM.DeleteManagedPolicy(ctx, "readers"); !errors.Is(err, iam.ErrConflict) {
 		t.Errorf("DeleteManagedPolicy while attached = %v, want ErrConflict", err)
