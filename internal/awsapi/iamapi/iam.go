@@ -149,7 +149,7 @@ func boundaryOf(a string) *boundaryXML {
 	if a == "" {
 		return nil
 	}
-	return &boundaryXML{Type: "Policy", ARN: a}
+	return &boundaryXML{Type: "PermissionsBoundaryPolicy", ARN: a} // AWS's only type
 }
 
 type userXML struct {
