@@ -68,6 +68,10 @@ func (x *IAM) Service() *awsapi.Service {
 			op("CreateAccessKey", user, x.createAccessKey), op("DeleteAccessKey", user, x.deleteAccessKey), op("ListAccessKeys", user, x.listAccessKeys),
 			op("CreateRole", role, x.createRole), op("GetRole", role, x.getRole), op("ListRoles", awsapi.AllResources, x.listRoles), op("DeleteRole", role, x.deleteRole),
 			op("CreatePolicy", pol, x.createPolicy), op("GetPolicy", pol, x.getPolicy), op("DeletePolicy", pol, x.deletePolicy),
+			op("ListPolicies", awsapi.AllResources, x.listPolicies), op("GetPolicyVersion", pol, x.getPolicyVersion),
+			op("ListAttachedUserPolicies", user, x.listAttached(iam.KindUser)), op("ListAttachedRolePolicies", role, x.listAttached(iam.KindRole)),
+			op("ListUserPolicies", user, x.listInline(iam.KindUser)), op("ListRolePolicies", role, x.listInline(iam.KindRole)),
+			op("GetUserPolicy", user, x.getInline(iam.KindUser)), op("GetRolePolicy", role, x.getInline(iam.KindRole)),
 		}}
 	for _, p := range []struct {
 		kind iam.PrincipalKind
@@ -179,7 +183,7 @@ type roleXML struct {
 
 func (x *IAM) roleXML(r iam.Role) roleXML {
 	// IAM returns the trust policy URL-encoded; the CLI and SDKs decode it.
-	return roleXML{Path: r.Path, Name: r.Name, ID: r.ID, ARN: x.IAM.RoleARN(r), Created: awsapi.QueryTime(r.Created), Trust: url.QueryEscape(r.TrustPolicy),
+	return roleXML{Path: r.Path, Name: r.Name, ID: r.ID, ARN: x.IAM.RoleARN(r), Created: awsapi.QueryTime(r.Created), Trust: escapeDocument(r.TrustPolicy),
 		Description: r.Description, MaxSession: r.MaxSessionDuration, Boundary: boundaryOf(r.Boundary)}
 }
 
