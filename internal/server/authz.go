@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/signet/signet/internal/arn"
 	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/errs"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/policy"
 	"github.com/signet/signet/internal/ratelimit"
@@ -152,6 +154,63 @@ func (a *authorizer) decide(ctx context.Context, req awsapi.AuthzRequest, who ia
 	}
 	return d, nil
 }
+
+// May reports whether the caller may perform action on resource, as a
+// probe: the caller's policies, its boundary and the resource's own
+// policies decide as for a request, but the answer is not the audit
+// decision of the request that asks (see awsapi.Allowed).
+func (a *authorizer) May(ctx context.Context, c awsapi.Caller, action, resource string) bool {
+	return a.Authorize(ctx, awsapi.AuthzRequest{Caller: c, Action: action, Resource: resource, Also: true, Probe: true}) == nil
+}
+
+// Simulate decides action on resource for a user or a role, given by
+// ARN, as a request of theirs with the condition keys would be decided:
+// a user as itself, a role as a session of it. The resource's own
+// policies count as for a real request (profile permissions, function
+// policies, key policies); the request is taken to come over TLS in the
+// server's region unless keys say otherwise. Nothing is audited and no
+// rate limit counts. It returns iam.ErrNotFound for a user or role that
+// does not exist, iam.ErrInvalid for an ARN that names neither.
+func (a *authorizer) Simulate(ctx context.Context, principalARN, action, resource string, keys map[string][]string) (policy.Decision, error) {
+	acct := a.iam.Account
+	who := principalARN
+	switch p, err := arn.Parse(principalARN); {
+	case err != nil || p.Service != "iam" || p.Account != acct.ID:
+		return policy.Decision{}, errs.Errorf(iam.ErrInvalid, "%s is not the ARN of a user or role of account %s", principalARN, acct.ID)
+	case strings.HasPrefix(p.Resource, "user/"):
+	case strings.HasPrefix(p.Resource, "role/"):
+		name := p.Resource[strings.LastIndex(p.Resource, "/")+1:]
+		role, err := a.iam.Role(ctx, name)
+		if err == nil && a.iam.RoleARN(role) != principalARN {
+			err = errs.Errorf(iam.ErrNotFound, "The role with name %s has the ARN %s, not %s.", name, a.iam.RoleARN(role), principalARN)
+		}
+		if err != nil {
+			return policy.Decision{}, err
+		}
+		who = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", acct.Partition, acct.ID, role.Name, simulatedSession)
+	default:
+		return policy.Decision{}, errs.Errorf(iam.ErrInvalid, "%s is not the ARN of a user or role of account %s", principalARN, acct.ID)
+	}
+	resolved, err := a.iam.Resolve(ctx, who)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	if action == "sts:GetCallerIdentity" {
+		return policy.Decision{Effect: policy.Allow}, nil
+	}
+	req := awsapi.AuthzRequest{Caller: awsapi.Caller{PrincipalARN: who, Region: acct.Region, Secure: true}, Action: action, Resource: resource, Keys: keys, Also: true}
+	d, err := a.decide(ctx, req, resolved, action)
+	if err != nil {
+		return d, err
+	}
+	d.Missing = policy.MissingKeys(resolved.Policies, policy.Request{Principal: who, Account: acct.ID, Action: action, Resource: resource,
+		Context: a.contextKeys(req, resolved)})
+	return d, nil
+}
+
+// simulatedSession is the session name a simulated role's requests
+// carry (in aws:userid and the session's ARN).
+const simulatedSession = "SimulatePrincipalPolicy"
 
 // denied is AWS's AccessDenied: "User: ARN is not authorized to perform:
 // ACTION on resource: RESOURCE because …"; a second resource's refusal

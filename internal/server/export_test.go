@@ -7,6 +7,7 @@ import (
 
 	corecrl "github.com/notaryproject/notation-core-go/revocation/crl"
 
+	"github.com/signet/signet/internal/awsapi"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
 	"github.com/signet/signet/internal/revocation"
@@ -87,3 +88,14 @@ func (s *Server) DBContention() (time.Duration, int64) { return s.db.Contention(
 // WithoutRequestTelemetry makes the server skip its per-request metrics
 // and spans, to measure what they cost.
 func WithoutRequestTelemetry() Option { return func(s *Server) { s.noRequestTelemetry = true } }
+
+// May asks the authorizer whether c may perform action on resource,
+// within a request's audit record, and returns the answer and the
+// decision the record holds afterwards ("" if none).
+func (s *Server) May(ctx context.Context, c awsapi.Caller, action, resource string) (bool, string) {
+	info := &auditInfo{}
+	ok := s.authz.May(context.WithValue(ctx, auditInfoKey{}, info), c, action, resource)
+	info.mu.Lock()
+	defer info.mu.Unlock()
+	return ok, info.decision
+}

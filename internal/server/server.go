@@ -390,7 +390,7 @@ func (s *Server) open(ctx context.Context) error {
 		lambda,
 		&s3api.S3{Objects: s.Objects, Authorizer: s.authz, Log: s.log, Region: inst.Account.Region, OwnerID: inst.Account.ID},
 		&logsapi.Logs{Store: s.db.Logs, Account: inst.Account, Authorizer: s.authz, Log: s.log, Pending: s.logWriter},
-		&iamapi.IAM{IAM: s.IAM, Authorizer: s.authz, Log: s.log},
+		&iamapi.IAM{IAM: s.IAM, Authorizer: s.authz, Simulator: s.authz, Log: s.log},
 		&stsapi.STS{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf},
 		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
 		&kmsapi.KMS{Keys: s.KMS, Grants: s.db.KMS, Authorizer: s.authz, Log: s.log},

@@ -23,7 +23,10 @@ import (
 type IAM struct {
 	IAM        *iam.Service
 	Authorizer awsapi.Authorizer
-	Log        *slog.Logger
+	// Simulator decides SimulatePrincipalPolicy's requests; nil: the
+	// operation is refused.
+	Simulator Simulator
+	Log       *slog.Logger
 }
 
 // proto is IAM's Query protocol, in its namespace.
@@ -72,6 +75,7 @@ func (x *IAM) Service() *awsapi.Service {
 			op("ListAttachedUserPolicies", user, x.listAttached(iam.KindUser)), op("ListAttachedRolePolicies", role, x.listAttached(iam.KindRole)),
 			op("ListUserPolicies", user, x.listInline(iam.KindUser)), op("ListRolePolicies", role, x.listInline(iam.KindRole)),
 			op("GetUserPolicy", user, x.getInline(iam.KindUser)), op("GetRolePolicy", role, x.getInline(iam.KindRole)),
+			op("SimulatePrincipalPolicy", func(r *http.Request) string { return r.Form.Get("PolicySourceArn") }, x.simulatePrincipalPolicy),
 		}}
 	for _, p := range []struct {
 		kind iam.PrincipalKind
