@@ -94,7 +94,7 @@ func Evaluate(p Policies, r Request) Decision {
 	if !boundaryAllows {
 		_, _, boundaryAllows = find(boundary, r, p.RoleARN, true)
 	}
-	b := Decision{Bounded: p.Boundary != nil, BoundaryAllows: boundaryAllows}
+	b := Decision{Bounded: p.Boundary != nil, BoundaryAllows: p.Boundary != nil && boundaryAllows}
 	if sid, src, exact, ok := resourceAllow(p.Resource, r, p.RoleARN); ok && (exact || boundaryAllows) {
 		b.Effect, b.Statement, b.Source = Allow, sid, src
 		return b
