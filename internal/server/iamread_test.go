@@ -484,3 +484,43 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditorPolicy reads the read-only auditor policy from docs/iam.md
+// and asks the simulator what it allows: the reads, and no write, no
+// decryption and no secret value.
+func TestAuditorPolicy(t *testing.T) {
+	page, err := os.ReadFile("../../docs/iam.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(page), "### A read-only auditor")
+	_, block, ok2 := strings.Cut(sec, "```json\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/iam.md has no json block under ### A read-only auditor")
+	}
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	auditor := userWithPolicy(t, ts, "auditor", "", block)
+	arn := "arn:aws:iam::" + ts.AccountID() + ":user/auditor"
+	in := &awsiam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(arn), ActionNames: []string{
+		"signer:ListSigningJobs", "signer:DescribeSigningJob", "signer:GetSigningProfile", "lambda:GetFunction", "lambda:ListFunctions",
+		"lambda:GetCodeSigningConfig", "iam:ListPolicies", "iam:GetPolicyVersion", "iam:SimulatePrincipalPolicy", "secretsmanager:DescribeSecret",
+		"secretsmanager:ListSecrets", "signet:ListWorkloads", "logs:FilterLogEvents", "kms:DescribeKey", "kms:ListKeys",
+		"signer:StartSigningJob", "signer:RevokeSignature", "signer:PutSigningProfile", "lambda:UpdateFunctionCode", "lambda:PutFunctionCodeSigningConfig",
+		"iam:CreateUser", "iam:PutUserPolicy", "secretsmanager:GetSecretValue", "kms:Decrypt", "ssm:GetParameter", "s3:GetObject", "s3:PutObject"}}
+	// The auditor may ask this of itself.
+	out, err := auditor.iam.SimulatePrincipalPolicy(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allowed []string
+	for _, r := range out.EvaluationResults {
+		if r.EvalDecision == iamtypes.PolicyEvaluationDecisionTypeAllowed {
+			allowed = append(allowed, aws.ToString(r.EvalActionName))
+		}
+	}
+	if want := in.ActionNames[:15]; !slices.Equal(allowed, want) {
+		t.Errorf("the auditor may %v\nwant %v", allowed, want)
+	}
+}
