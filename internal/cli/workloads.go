@@ -15,7 +15,7 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/signet/signet/internal/awsapi/workloadsapi"
+	"github.com/signet/signet/internal/awsapi/signetapi"
 )
 
 // workloadsCmd lists the running workloads Signet knows of, or the
@@ -38,7 +38,7 @@ func workloadsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if args[0] == "violations" {
 		path = "/workloads/violations"
 	}
-	body, err := cf.signedGet(ctx, workloadsapi.SigningName, path)
+	body, err := cf.signedGet(ctx, signetapi.SigningName, path)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func workloadsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	defer tw.Flush()
 	if args[0] == "list" {
-		var out struct{ Workloads []workloadsapi.WorkloadJSON }
+		var out struct{ Workloads []signetapi.WorkloadJSON }
 		if err := json.Unmarshal(body, &out); err != nil {
 			return fmt.Errorf("unexpected answer: %w", err)
 		}
@@ -70,7 +70,7 @@ func workloadsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	var out struct{ Violations []workloadsapi.ViolationJSON }
+	var out struct{ Violations []signetapi.ViolationJSON }
 	if err := json.Unmarshal(body, &out); err != nil {
 		return fmt.Errorf("unexpected answer: %w", err)
 	}

@@ -225,6 +225,12 @@ func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 			s.log.InfoContext(ctx, "moved the audit log to its own database", "records", n, "file", auditDatabaseFile)
 		}
 	}
+	// Records written before the audit index existed.
+	if n, err := s.auditDB.Audit.IndexAudit(ctx); err != nil {
+		return fmt.Errorf("indexing the audit log: %w", err)
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "indexed the audit log", "records", n)
+	}
 	id, err := s.db.Setting(ctx, auditKeySetting)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && id == "") {
 		id, _, err = ks.Create(ctx, keys.KeySpecEC384)
@@ -257,5 +263,7 @@ func (s *Server) openAudit(ctx context.Context, ks keys.KeyStore) error {
 	if err := s.auditWriter.Resume(ctx); err != nil {
 		return fmt.Errorf("signing the audit log's unsigned records: %w", err)
 	}
+	s.auditVerifier = newAuditVerifier(s.auditDB.Audit, id, s.auditKey, s.log, s.now)
+	s.auditVerifier.start()
 	return nil
 }

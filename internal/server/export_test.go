@@ -99,3 +99,20 @@ func (s *Server) May(ctx context.Context, c awsapi.Caller, action, resource stri
 	defer info.mu.Unlock()
 	return ok, info.decision
 }
+
+// VerifyAuditLog verifies the audit log as GetAuditLogStatus's
+// background verification does (from where the last one stopped), and
+// waits for it.
+func (s *Server) VerifyAuditLog(ctx context.Context) error {
+	v := s.auditVerifier
+	v.mu.Lock()
+	for v.running {
+		v.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		v.mu.Lock()
+	}
+	v.running = true
+	v.mu.Unlock()
+	defer func() { v.mu.Lock(); v.running = false; v.mu.Unlock() }()
+	return v.verify(ctx, false)
+}

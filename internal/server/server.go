@@ -41,9 +41,9 @@ import (
 	"github.com/signet/signet/internal/awsapi/s3api"
 	"github.com/signet/signet/internal/awsapi/secretsapi"
 	"github.com/signet/signet/internal/awsapi/signerapi"
+	"github.com/signet/signet/internal/awsapi/signetapi"
 	"github.com/signet/signet/internal/awsapi/ssmapi"
 	"github.com/signet/signet/internal/awsapi/stsapi"
-	"github.com/signet/signet/internal/awsapi/workloadsapi"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/iam"
@@ -133,6 +133,9 @@ type Server struct {
 	auditWriter *audit.Writer
 	auditDB     *store.DB
 	auditKey    *ecdsa.PublicKey
+	// auditVerifier keeps the state of the audit log's chain for
+	// GetAuditLogStatus.
+	auditVerifier *auditVerifier
 	// Audit is the tamper-evident audit log.
 	Audit *audit.Log
 
@@ -392,7 +395,7 @@ func (s *Server) open(ctx context.Context) error {
 		&logsapi.Logs{Store: s.db.Logs, Account: inst.Account, Authorizer: s.authz, Log: s.log, Pending: s.logWriter},
 		&iamapi.IAM{IAM: s.IAM, Authorizer: s.authz, Simulator: s.authz, Log: s.log},
 		&stsapi.STS{IAM: s.IAM, Authorizer: s.authz, Log: s.log, ContextKeys: s.authz.requestKeys, Issuer: oidc.IssuerOf},
-		&workloadsapi.Workloads{Inventory: s.inventory(), Authorizer: s.authz, Log: s.log},
+		&signetapi.API{Inventory: s.inventory(), Activity: s.consoleData(), AuditLog: s.consoleData(), Authorizer: s.authz, Log: s.log, Now: s.now},
 		&kmsapi.KMS{Keys: s.KMS, Grants: s.db.KMS, Authorizer: s.authz, Log: s.log},
 		&ssmapi.SSM{Params: s.SSM, Authorizer: s.authz, Log: s.log},
 		&secretsapi.Secrets{Secrets: s.Secrets, Authorizer: s.authz, Log: s.log, Function: s.rotationFunction, Started: s.wakeSecrets},
@@ -429,9 +432,14 @@ func (s *Server) open(ctx context.Context) error {
 	return nil
 }
 
+// consoleData is what Signet's own API reads for the console.
+func (s *Server) consoleData() consoleData {
+	return consoleData{db: s.db, auditDB: s.auditDB, verifier: s.auditVerifier}
+}
+
 // inventory is the workloads API's view of the inventory: a nil
 // interface when continuous validation is not configured.
-func (s *Server) inventory() workloadsapi.Inventory {
+func (s *Server) inventory() signetapi.Inventory {
 	if s.workloads == nil {
 		return nil
 	}
@@ -493,6 +501,9 @@ func (s *Server) Close() error {
 	}
 	if s.logWriter != nil {
 		errs = append(errs, s.logWriter.Close())
+	}
+	if s.auditVerifier != nil {
+		s.auditVerifier.close()
 	}
 	if s.auditWriter != nil {
 		errs = append(errs, s.auditWriter.Close())

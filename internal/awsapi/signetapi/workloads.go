@@ -1,11 +1,6 @@
-// Package workloadsapi serves Signet's own API of continuous validation
-// (REST-JSON, SigV4 signing name "signet"): the running workloads Signet
-// knows of, with the last verdict on each image, and the violations.
-// IAM actions: signet:ListWorkloads and signet:ListWorkloadViolations.
-package workloadsapi
+package signetapi
 
 import (
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -13,33 +8,10 @@ import (
 	"github.com/signet/signet/internal/inventory"
 )
 
-// Inventory is what the API reads (*inventory.Monitor).
+// Inventory is what the workloads operations read (*inventory.Monitor).
 type Inventory interface {
 	Workloads() []inventory.Status
 	Violations() []inventory.Violation
-}
-
-// Workloads serves the API; Inventory nil answers that continuous
-// validation is not configured.
-type Workloads struct {
-	Inventory  Inventory
-	Authorizer awsapi.Authorizer
-	Log        *slog.Logger
-}
-
-// SigningName is the SigV4 signing name of the API.
-const SigningName = "signet"
-
-// Service returns the operations.
-func (x *Workloads) Service() *awsapi.Service {
-	return &awsapi.Service{Name: SigningName, Protocol: awsapi.RestJSON{},
-		Internal:   awsapi.Error{Code: "InternalServiceErrorException", Status: http.StatusInternalServerError},
-		Throttle:   awsapi.Error{Code: "ThrottlingException", Status: http.StatusTooManyRequests},
-		Authorizer: x.Authorizer, Log: x.Log,
-		Operations: []awsapi.Operation{
-			{Name: "ListWorkloads", Pattern: "GET /workloads", Action: "signet:ListWorkloads", Resource: awsapi.AllResources, Handle: x.list},
-			{Name: "ListWorkloadViolations", Pattern: "GET /workloads/violations", Action: "signet:ListWorkloadViolations", Resource: awsapi.AllResources, Handle: x.violations},
-		}}
 }
 
 var errNotConfigured = &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound,
@@ -85,7 +57,7 @@ type ViolationJSON struct {
 	DetectedAt time.Time `json:"detectedAt"`
 }
 
-func (x *Workloads) list(w http.ResponseWriter, r *http.Request) error {
+func (x *API) list(w http.ResponseWriter, r *http.Request) error {
 	if x.Inventory == nil {
 		return errNotConfigured
 	}
@@ -107,7 +79,7 @@ func (x *Workloads) list(w http.ResponseWriter, r *http.Request) error {
 	return awsapi.WriteJSON(w, map[string]any{"workloads": out})
 }
 
-func (x *Workloads) violations(w http.ResponseWriter, r *http.Request) error {
+func (x *API) violations(w http.ResponseWriter, r *http.Request) error {
 	if x.Inventory == nil {
 		return errNotConfigured
 	}
