@@ -111,6 +111,8 @@ type Config struct {
 	// Admission configures the Kubernetes admission webhooks and the
 	// image policies.
 	Admission Admission `yaml:"admission"`
+	// Console configures the web console under /console/.
+	Console Console `yaml:"console"`
 	// Workloads configures continuous validation of running workloads
 	// by the admission policies.
 	Workloads Workloads `yaml:"workloads"`
@@ -341,6 +343,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.TLS.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Console.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Subject.Name().Validate(); err != nil {
