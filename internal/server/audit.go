@@ -159,6 +159,9 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, caller awsapi.C
 	info := &auditInfo{}
 	notes := &awsapi.AuditNotes{}
 	r = r.WithContext(awsapi.WithAuditNotes(context.WithValue(r.Context(), auditInfoKey{}, info), notes))
+	if viaConsole(r.Context()) {
+		awsapi.Note(r.Context(), "via console")
+	}
 	aw := &auditWriter{ResponseWriter: w, info: info}
 	start := time.Now()
 	serve(aw, r)

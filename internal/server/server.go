@@ -45,6 +45,7 @@ import (
 	"github.com/signet/signet/internal/awsapi/ssmapi"
 	"github.com/signet/signet/internal/awsapi/stsapi"
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/console"
 	"github.com/signet/signet/internal/functions"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/invoke"
@@ -102,7 +103,8 @@ type Server struct {
 	apis     []*awsapi.Service           // in the order they were wired
 	served   string                      // their names, for messages
 	public   *http.ServeMux
-	ocsp     http.Handler // the OCSP responders, also in s.public
+	console  *console.Console // the web console; nil when off
+	ocsp     http.Handler     // the OCSP responders, also in s.public
 	limits   requestLimits
 	bodies   *bodyBudget
 	relayed  *bodyBudget // bodies of requests relayed from sandboxes
@@ -429,7 +431,7 @@ func (s *Server) open(ctx context.Context) error {
 		// what to send.
 		s.public.HandleFunc("POST /ecs/events", s.ecsEvents)
 	}
-	return nil
+	return s.openConsole()
 }
 
 // consoleData is what Signet's own API reads for the console.

@@ -332,6 +332,10 @@ func (s *Server) plainHandler() http.Handler {
 	mux.HandleFunc("GET /crl/signing-profiles/{name}/{file}", s.profileCRL)
 	mux.Handle("POST /timestamp", s.TSA.Handler())
 	mux.Handle("/ocsp/", s.ocsp)
+	mux.HandleFunc("GET /console/", func(w http.ResponseWriter, r *http.Request) {
+		// The console's cookie never travels over plain HTTP.
+		http.Redirect(w, r, strings.TrimSuffix(s.cfg.APIBaseURL(), "/")+r.URL.Path, http.StatusPermanentRedirect)
+	})
 	mux.HandleFunc("/", s.httpsOnly)
 	return mux
 }

@@ -1,0 +1,243 @@
+package consoletest
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+	stypes "github.com/aws/aws-sdk-go-v2/service/signer/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/signet/signet/internal/iam"
+	"github.com/signet/signet/internal/server/servertest"
+)
+
+// XSS payloads: seeded into names, descriptions, tags, log lines and
+// reasons. Each would set window.__xss, or open a dialog, if a page let
+// it run.
+const (
+	XSSImg    = `<img src=x onerror="window.__xss=1">`
+	XSSSvg    = `"><svg onload="window.__xss=2">`
+	XSSScript = `</pre><script>window.__xss=3</script>`
+)
+
+// Key is an access key.
+type Key struct{ ID, Secret string }
+
+// World is a server seeded as seed 000 leaves it (a signed function
+// deployed under an Enforce code signing config) with seed 001's
+// principals: an administrator, a read-only auditor and a developer
+// under the developer permissions boundary.
+type World struct {
+	TS                       *servertest.Server
+	Admin, Auditor, Dev      Key
+	Function, FunctionARN    string
+	Profile, ProfileVersion  string
+	JobID, SignedKey, Bucket string
+	Unsigned                 []byte
+	SecretARN                string
+	Lambda                   *lambda.Client // the installation's administrator (root key)
+	Signer                   *signer.Client
+}
+
+// AuditorPolicy is the read-only auditor of docs/iam.md: every Get,
+// List and Describe, the simulator, and nothing that changes anything
+// or reveals a secret's value.
+const AuditorPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"ReadOnly","Effect":"Allow","Action":[
+ "signer:Get*","signer:List*","signer:Describe*","lambda:Get*","lambda:List*","iam:Get*","iam:List*","iam:SimulatePrincipalPolicy",
+ "secretsmanager:DescribeSecret","secretsmanager:List*","signet:Get*","signet:List*","logs:Describe*","logs:FilterLogEvents","logs:GetLogEvents",
+ "kms:Describe*","kms:List*","ssm:Describe*"],"Resource":"*"}]}`
+
+// developerAccess is seed 001's developer policy: everything but code
+// signing configs (and the boundary takes signing and IAM writes away).
+const developerAccess = `{"Version":"2012-10-17","Statement":[
+ {"Sid":"AdministratorAccess","Effect":"Allow","Action":"*","Resource":"*"},
+ {"Sid":"NoCodeSigningConfigChanges","Effect":"Deny","Action":["lambda:CreateCodeSigningConfig","lambda:UpdateCodeSigningConfig",
+  "lambda:DeleteCodeSigningConfig","lambda:PutFunctionCodeSigningConfig","lambda:DeleteFunctionCodeSigningConfig"],"Resource":"*"}]}`
+
+// Zip is a deployment package of files.
+func Zip(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	for name, body := range files {
+		f, err := w.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte(body))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// handler prints its event's msg (a log line) and returns it.
+var handler = map[string]string{"lambda_function.py": "def lambda_handler(event, context):\n    print(event.get('msg', ''))\n    return event.get('msg', '')\n"}
+
+// Seed builds the world on ts.
+func Seed(t testing.TB, ts *servertest.Server) *World {
+	t.Helper()
+	ctx := context.Background()
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return ts.Creds, nil })
+	w := &World{TS: ts, Function: "hello-world-lambda", Profile: "signing_profile_for_lambda", Bucket: "artifacts", Signer: ts.Signer()}
+	w.Lambda = lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Credentials: creds, HTTPClient: ts.HTTPClient(), Retryer: aws.NopRetryer{}})
+	sm := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Credentials: creds, HTTPClient: ts.HTTPClient(), Retryer: aws.NopRetryer{}})
+	s3c := ts.S3()
+	check := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("seeding: %s: %v", what, err)
+		}
+	}
+	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(w.Bucket)})
+	check("CreateBucket", err)
+	_, err = s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(w.Bucket),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
+	check("PutBucketVersioning", err)
+	w.Unsigned = Zip(t, handler)
+	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(w.Bucket), Key: aws.String("hello.zip"), Body: bytes.NewReader(w.Unsigned)})
+	check("PutObject", err)
+	prof, err := w.Signer.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String(w.Profile), PlatformId: aws.String("AWSLambda-SHA384-ECDSA"),
+		Tags: map[string]string{"owner": XSSSvg}})
+	check("PutSigningProfile", err)
+	w.ProfileVersion = aws.ToString(prof.ProfileVersion)
+	w.JobID = w.SignPackage(t, aws.ToString(put.VersionId))
+	w.SignedKey = "signed-" + w.JobID + ".zip"
+
+	versionARN := aws.ToString(prof.ProfileVersionArn)
+	csc, err := w.Lambda.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{Description: aws.String("payments " + XSSImg),
+		AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
+		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
+	check("CreateCodeSigningConfig", err)
+	fn, err := w.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(w.Function), Runtime: ltypes.RuntimePython312,
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)), Description: aws.String("greets " + XSSImg),
+		Code:                 &ltypes.FunctionCode{S3Bucket: aws.String(w.Bucket), S3Key: aws.String(w.SignedKey)},
+		CodeSigningConfigArn: csc.CodeSigningConfig.CodeSigningConfigArn, Tags: map[string]string{"team": XSSSvg}})
+	check("CreateFunction", err)
+	w.FunctionARN = aws.ToString(fn.FunctionArn)
+	waitActive(t, w.Lambda, w.Function)
+	payload, _ := json.Marshal(map[string]string{"msg": "hello " + XSSScript})
+	_, err = w.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(w.Function), Payload: payload})
+	check("Invoke", err)
+	// A refused deployment, for the deploy gate's history.
+	if _, err := w.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(w.Function), ZipFile: w.Unsigned}); APICode(err) != "CodeVerificationFailedException" {
+		t.Fatalf("seeding: an unsigned deployment under Enforce answered %v", err)
+	}
+	sec, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("prod/db-password"), Description: aws.String("database " + XSSImg),
+		SecretString: aws.String("s3cr3t-value-42")})
+	check("CreateSecret", err)
+	w.SecretARN = aws.ToString(sec.ARN)
+
+	w.Admin = user(t, ts, "admin", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, "")
+	w.Auditor = user(t, ts, "auditor", AuditorPolicy, "")
+	w.Dev = user(t, ts, "dev", developerAccess, boundary(t))
+	return w
+}
+
+// SignPackage signs a version of hello.zip and waits for the job.
+func (w *World) SignPackage(t testing.TB, version string) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := w.Signer.StartSigningJob(ctx, &signer.StartSigningJobInput{ClientRequestToken: aws.String(version), ProfileName: aws.String(w.Profile),
+		Source:      &stypes.Source{S3: &stypes.S3Source{BucketName: aws.String(w.Bucket), Key: aws.String("hello.zip"), Version: aws.String(version)}},
+		Destination: &stypes.Destination{S3: &stypes.S3Destination{BucketName: aws.String(w.Bucket), Prefix: aws.String("signed-")}}})
+	if err != nil {
+		t.Fatalf("StartSigningJob: %v", err)
+	}
+	id := aws.ToString(out.JobId)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		d, err := w.Signer.DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch d.Status {
+		case stypes.SigningStatusSucceeded:
+			return id
+		case stypes.SigningStatusFailed:
+			t.Fatalf("signing job failed: %s", aws.ToString(d.StatusReason))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("signing job %s still %s after 2 minutes", id, d.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitActive(t testing.TB, lc *lambda.Client, name string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		f, err := lc.GetFunctionConfiguration(context.Background(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.State == ltypes.StateActive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("function %s still %s after 2 minutes", name, f.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// APICode is an error's AWS error code ("" for none).
+func APICode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func user(t testing.TB, ts *servertest.Server, name, policy, boundaryDoc string) Key {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ts.IAM.CreateUser(ctx, name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.IAM.PutInlinePolicy(ctx, iam.KindUser, name, name+"-access", policy); err != nil {
+		t.Fatal(err)
+	}
+	if boundaryDoc != "" {
+		p, err := ts.IAM.CreatePolicy(ctx, "DeveloperPermissionBoundary", "/", "seed 001", boundaryDoc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.IAM.SetBoundary(ctx, iam.KindUser, name, ts.IAM.PolicyARN(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, secret, err := ts.IAM.CreateAccessKey(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Key{id, secret}
+}
+
+// boundary is seed 001's DeveloperPermissionBoundary, verbatim.
+func boundary(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "e2e", "testdata", "DeveloperPermissionBoundary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
