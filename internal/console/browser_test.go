@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -61,5 +62,184 @@ func TestConsoleAdminRevokesSignature(t *testing.T) {
 	}
 	if v := b.Eval(`window.__xss === undefined`); v != true {
 		t.Errorf("an XSS payload ran: window.__xss = %v", b.Eval(`window.__xss`))
+	}
+}
+
+// pages are the console's pages for a seeded world.
+func pages(w *consoletest.World) []string {
+	return []string{"/console/", "/console/profiles", "/console/profiles/" + w.Profile, "/console/jobs", "/console/jobs/" + w.JobID,
+		"/console/functions", "/console/functions/" + w.Function, "/console/configs", "/console/configs/" + w.ConfigID, "/console/admission",
+		"/console/secrets", "/console/secrets/" + url.PathEscape(w.SecretARN), "/console/iam", "/console/iam/users/dev", "/console/iam/roles/" + w.Role,
+		"/console/iam/simulate?action=signer%3AStartSigningJob", "/console/audit"}
+}
+
+// changeControls selects what changes something: every form that posts
+// (but signing out) and the links that open a revocation.
+const changeControls = `form[method=post]:not([action="/console/sign-out"]), #revoke-start, #revoke-profile-start, #show-value`
+
+// checkPage checks what every page must be: no payload ran, every form
+// field has a label, and nothing is wider than a narrow screen.
+func checkPage(t *testing.T, b *consoletest.Browser, path string) {
+	t.Helper()
+	if v := b.Eval(`window.__xss === undefined`); v != true {
+		t.Errorf("%s: an XSS payload ran: window.__xss = %v", path, b.Eval(`String(window.__xss)`))
+	}
+	unlabelled := b.Eval(`Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea")).filter(e => !(e.labels && e.labels.length)).map(e => e.name).join(",")`)
+	if unlabelled != "" {
+		t.Errorf("%s: form fields without a label: %v", path, unlabelled)
+	}
+}
+
+// TestConsoleAuditor: a read-only auditor sees every page but no control
+// that changes anything, and the APIs refuse the changes when posted
+// anyway (with a valid CSRF token): nothing changes.
+func TestConsoleAuditor(t *testing.T) {
+	ts := startTLS(t)
+	w := consoletest.Seed(t, ts)
+	b := consoletest.NewBrowser(t, ts)
+	b.SignIn(w.Auditor.ID, w.Auditor.Secret)
+	for _, p := range pages(w) {
+		b.Open(p)
+		if h := b.Text("main h1"); strings.Contains(h, "Exception") || strings.Contains(h, "Error") {
+			t.Errorf("%s: the auditor got %q: %s", p, h, b.Text("main"))
+		}
+		if n := b.Count(changeControls); n != 0 {
+			t.Errorf("%s: the auditor is shown %d controls that change things", p, n)
+		}
+		checkPage(t, b, p)
+	}
+	if nav := b.Text("header nav"); !strings.Contains(nav, "Signing jobs") || !strings.Contains(nav, "Audit log") || !strings.Contains(nav, "IAM") {
+		t.Errorf("the auditor's sections: %q", nav)
+	}
+	// Posted anyway, from the console's own page with its CSRF token.
+	b.Open("/console/jobs/" + w.JobID)
+	for _, c := range []struct{ path, body string }{
+		{"/console/jobs/" + w.JobID + "/revoke", "reason=audit"},
+		{"/console/profiles/" + w.Profile + "/revoke", "version=" + w.ProfileVersion + "&effective=2020-01-01T00:00&reason=audit"},
+		{"/console/configs/" + w.ConfigID, "policy=Warn"},
+		{"/console/secrets/" + url.PathEscape(w.SecretARN) + "/value", ""},
+	} {
+		res := b.Eval(`(async () => { const tok = JSON.parse(document.body.getAttribute("hx-headers"))["X-Signet-CSRF"];
+			const r = await fetch(` + "`" + c.path + "`" + `, {method: "POST", headers: {"X-Signet-CSRF": tok, "Content-Type": "application/x-www-form-urlencoded"}, body: "` + c.body + `"});
+			return r.status + " " + (await r.text()); })()`)
+		s, _ := res.(string)
+		if !strings.HasPrefix(s, "403 ") || !strings.Contains(s, "AccessDeniedException") || !strings.Contains(s, "auditor") {
+			t.Errorf("auditor POST %s = %.300s, want 403 with the API's AccessDeniedException", c.path, s)
+		}
+		if strings.Contains(s, "s3cr3t-value-42") {
+			t.Errorf("auditor POST %s revealed the secret's value", c.path)
+		}
+	}
+	ctx := context.Background()
+	if d, err := w.Signer.DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: aws.String(w.JobID)}); err != nil || d.RevocationRecord != nil {
+		t.Errorf("after the auditor's attempt the job is %+v, %v", d.RevocationRecord, err)
+	}
+	if p, err := w.Signer.GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String(w.Profile)}); err != nil || p.RevocationRecord != nil {
+		t.Errorf("after the auditor's attempt the profile is %+v, %v", p.RevocationRecord, err)
+	}
+	if c, err := w.Lambda.GetCodeSigningConfig(ctx, &lambda.GetCodeSigningConfigInput{CodeSigningConfigArn: aws.String(w.ConfigARN)}); err != nil ||
+		c.CodeSigningConfig.CodeSigningPolicies.UntrustedArtifactOnDeployment != "Enforce" {
+		t.Errorf("after the auditor's attempt the config is %+v, %v", c, err)
+	}
+}
+
+// TestConsoleDeveloper: a developer under seed 001's permissions boundary
+// sees no signing sections and cannot reach them by URL, and may not
+// change a code signing config (no control; the API refuses).
+func TestConsoleDeveloper(t *testing.T) {
+	ts := startTLS(t)
+	w := consoletest.Seed(t, ts)
+	b := consoletest.NewBrowser(t, ts)
+	b.SignIn(w.Dev.ID, w.Dev.Secret)
+	nav := b.Text("header nav")
+	for _, hidden := range []string{"Signing profiles", "Signing jobs"} {
+		if strings.Contains(nav, hidden) {
+			t.Errorf("the developer's sections include %q: %q", hidden, nav)
+		}
+	}
+	if !strings.Contains(nav, "Functions") {
+		t.Errorf("the developer's sections lack Functions: %q", nav)
+	}
+	for _, p := range []string{"/console/jobs", "/console/jobs/" + w.JobID, "/console/profiles", "/console/profiles/" + w.Profile, "/console/jobs/" + w.JobID + "/revoke"} {
+		b.Open(p)
+		if h, body := b.Text("main h1"), b.Text("main"); h != "AccessDeniedException" || !strings.Contains(body, "explicit deny") && !strings.Contains(body, "signer:") {
+			t.Errorf("developer at %s: %q %q, want the API's AccessDeniedException", p, h, body)
+		}
+	}
+	b.Open("/console/configs/" + w.ConfigID)
+	if n := b.Count(changeControls); n != 0 {
+		t.Errorf("the developer is shown %d controls on a code signing config", n)
+	}
+	res := b.Eval(`(async () => { const tok = JSON.parse(document.body.getAttribute("hx-headers"))["X-Signet-CSRF"];
+		const r = await fetch("/console/configs/` + w.ConfigID + `", {method: "POST", headers: {"X-Signet-CSRF": tok, "Content-Type": "application/x-www-form-urlencoded"}, body: "policy=Warn"});
+		return r.status + " " + (await r.text()); })()`)
+	if s, _ := res.(string); !strings.HasPrefix(s, "403 ") || !strings.Contains(s, "lambda:UpdateCodeSigningConfig") {
+		t.Errorf("developer POST config = %.300s, want 403 naming lambda:UpdateCodeSigningConfig", s)
+	}
+	b.Open("/console/functions/" + w.Function)
+	checkPage(t, b, "/console/functions/"+w.Function)
+}
+
+// TestConsoleRevokesProfileVersion: an administrator revokes the profile
+// version from a time before the job (from the job's page, two
+// clicks); the package it signed no longer deploys, and the audit log
+// page shows the revocation.
+func TestConsoleRevokesProfileVersion(t *testing.T) {
+	ts := startTLS(t)
+	w := consoletest.Seed(t, ts)
+	b := consoletest.NewBrowser(t, ts)
+	b.SignIn(w.Admin.ID, w.Admin.Secret)
+	b.Open("/console/jobs/" + w.JobID)
+	b.Do(chromedp.Click(chromedp.ID("revoke-profile-start")), chromedp.WaitVisible(chromedp.ID("effective")))
+	if got := b.Text("#revoke-panel h2"); !strings.Contains(got, w.ProfileVersion) {
+		t.Errorf("confirmation: %q", got)
+	}
+	b.Do(chromedp.SendKeys(chromedp.ID("reason"), "signing key exposed"), chromedp.Click(chromedp.ID("revoke-confirm")), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	ctx := context.Background()
+	p, err := w.Signer.GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String(w.Profile)})
+	if err != nil || p.RevocationRecord == nil || !aws.ToTime(p.RevocationRecord.RevocationEffectiveFrom).Before(w.JobCreated) {
+		t.Fatalf("profile after the console's revocation: %+v, %v (job created %v)", p.RevocationRecord, err, w.JobCreated)
+	}
+	_, err = w.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(w.Function), S3Bucket: aws.String(w.Bucket), S3Key: aws.String(w.SignedKey)})
+	if consoletest.APICode(err) != "CodeVerificationFailedException" {
+		t.Errorf("deploying a package signed after the effective time = %v, want CodeVerificationFailedException", err)
+	}
+	b.Open("/console/audit?category=revocation")
+	if rows := b.Text("#audit-table"); !strings.Contains(rows, "signer:RevokeSigningProfile") || !strings.Contains(rows, "admin") {
+		t.Errorf("audit page, revocations: %q", rows)
+	}
+	b.Open("/console/")
+	if got := b.Text("main"); !strings.Contains(got, "Revocations") {
+		t.Errorf("overview: %q", got)
+	}
+}
+
+// TestConsoleXSS: payloads seeded into names, descriptions, tags, log
+// lines, a revocation's reason and the audit log render as text on every
+// page an administrator (who sees the most) opens.
+func TestConsoleXSS(t *testing.T) {
+	ts := startTLS(t)
+	w := consoletest.Seed(t, ts)
+	ctx := context.Background()
+	if _, err := w.Signer.RevokeSignature(ctx, &signer.RevokeSignatureInput{JobId: aws.String(w.JobID), Reason: aws.String("bad " + consoletest.XSSScript)}); err != nil {
+		t.Fatal(err)
+	}
+	b := consoletest.NewBrowser(t, ts)
+	b.SignIn(w.Admin.ID, w.Admin.Secret)
+	seen := map[string]bool{}
+	for _, p := range append(pages(w), "/console/audit?action=signer%3ARevokeSignature") {
+		b.Open(p)
+		checkPage(t, b, p)
+		body := b.Body()
+		for _, x := range []string{consoletest.XSSImg, consoletest.XSSSvg, consoletest.XSSScript} {
+			if strings.Contains(body, x) {
+				seen[x] = true
+			}
+		}
+	}
+	for _, x := range []string{consoletest.XSSImg, consoletest.XSSSvg, consoletest.XSSScript} {
+		if !seen[x] {
+			t.Errorf("payload %q was not shown as text on any page: the test did not reach it", x)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 // revocations (a signature, now; a profile version, from a time).
 
 func (c *Console) profiles(v *view) error {
-	out, err := v.api().signer.ListSigningProfiles(v.r.Context(), &signer.ListSigningProfilesInput{IncludeCanceled: true, MaxResults: aws.Int32(100)})
+	out, err := v.api().signer.ListSigningProfiles(v.r.Context(), &signer.ListSigningProfilesInput{IncludeCanceled: true, MaxResults: aws.Int32(25)})
 	if err != nil {
 		return err
 	}
@@ -77,6 +77,7 @@ func (c *Console) profileRevoke(v *view) error {
 	name := v.r.PathValue("name")
 	f := v.r.PostForm
 	rf := &revokeForm{Action: "/console/profiles/" + name + "/revoke", Target: name, Version: f.Get("version"), Effective: f.Get("effective"), Reason: f.Get("reason")}
+	status := http.StatusBadRequest
 	eff, err := parseLocal(rf.Effective)
 	if err != nil {
 		rf.Error = err.Error()
@@ -85,7 +86,7 @@ func (c *Console) profileRevoke(v *view) error {
 		_, err = v.api().signer.RevokeSigningProfile(ctx, &signer.RevokeSigningProfileInput{ProfileName: aws.String(name), ProfileVersion: aws.String(rf.Version),
 			EffectiveTime: aws.Time(eff), Reason: aws.String(rf.Reason)})
 		if ae, ok := asAPIError(err); ok {
-			rf.Error = ae.Error()
+			rf.Error, status = ae.Error(), ae.status
 		} else if err != nil {
 			return err
 		}
@@ -98,7 +99,7 @@ func (c *Console) profileRevoke(v *view) error {
 	pg := v.page("Signing profile "+name, d)
 	if rf.Error != "" {
 		d.Revoke = rf
-		return v.renderStatus(http.StatusBadRequest, "profile.html", pg)
+		return v.renderStatus(status, "profile.html", pg)
 	}
 	pg.Notice = fmt.Sprintf("Profile version %s of %s is revoked from %s.", rf.Version, name, eff.UTC().Format(time.RFC3339))
 	return v.render("profile.html", pg)
@@ -123,7 +124,7 @@ type jobsData struct {
 func (c *Console) jobs(v *view) error {
 	q := v.r.URL.Query()
 	d := &jobsData{Status: q.Get("status"), Platform: q.Get("platform"), RequestedBy: q.Get("requestedBy"), Revoked: q.Get("revoked")}
-	in := &signer.ListSigningJobsInput{MaxResults: aws.Int32(50)}
+	in := &signer.ListSigningJobsInput{MaxResults: aws.Int32(25)}
 	if d.Status != "" {
 		in.Status = signertypes.SigningStatus(d.Status)
 	}

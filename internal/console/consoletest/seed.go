@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,17 +51,27 @@ type World struct {
 	JobID, SignedKey, Bucket string
 	Unsigned                 []byte
 	SecretARN                string
+	ConfigID, ConfigARN      string
+	Role                     string // a role with a boundary
+	JobCreated               time.Time
 	Lambda                   *lambda.Client // the installation's administrator (root key)
 	Signer                   *signer.Client
 }
 
-// AuditorPolicy is the read-only auditor of docs/iam.md: every Get,
-// List and Describe, the simulator, and nothing that changes anything
-// or reveals a secret's value.
-const AuditorPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"ReadOnly","Effect":"Allow","Action":[
- "signer:Get*","signer:List*","signer:Describe*","lambda:Get*","lambda:List*","iam:Get*","iam:List*","iam:SimulatePrincipalPolicy",
- "secretsmanager:DescribeSecret","secretsmanager:List*","signet:Get*","signet:List*","logs:Describe*","logs:FilterLogEvents","logs:GetLogEvents",
- "kms:Describe*","kms:List*","ssm:Describe*"],"Resource":"*"}]}`
+// AuditorPolicy is the read-only auditor of docs/iam.md, read from the
+// page: every Get, List and Describe, the simulator, and nothing that
+// changes anything or reveals a secret's value.
+func AuditorPolicy(t testing.TB) string {
+	t.Helper()
+	page := readRepo(t, "docs", "iam.md")
+	_, sec, ok := strings.Cut(page, "### A read-only auditor")
+	_, block, ok2 := strings.Cut(sec, "```json\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/iam.md has no json block under ### A read-only auditor")
+	}
+	return block
+}
 
 // developerAccess is seed 001's developer policy: everything but code
 // signing configs (and the boundary takes signing and IAM writes away).
@@ -119,12 +130,16 @@ func Seed(t testing.TB, ts *servertest.Server) *World {
 	w.ProfileVersion = aws.ToString(prof.ProfileVersion)
 	w.JobID = w.SignPackage(t, aws.ToString(put.VersionId))
 	w.SignedKey = "signed-" + w.JobID + ".zip"
+	job, err := w.Signer.DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: aws.String(w.JobID)})
+	check("DescribeSigningJob", err)
+	w.JobCreated = aws.ToTime(job.CreatedAt)
 
 	versionARN := aws.ToString(prof.ProfileVersionArn)
 	csc, err := w.Lambda.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{Description: aws.String("payments " + XSSImg),
 		AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
 		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
 	check("CreateCodeSigningConfig", err)
+	w.ConfigID, w.ConfigARN = aws.ToString(csc.CodeSigningConfig.CodeSigningConfigId), aws.ToString(csc.CodeSigningConfig.CodeSigningConfigArn)
 	fn, err := w.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(w.Function), Runtime: ltypes.RuntimePython312,
 		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)), Description: aws.String("greets " + XSSImg),
 		Code:                 &ltypes.FunctionCode{S3Bucket: aws.String(w.Bucket), S3Key: aws.String(w.SignedKey)},
@@ -145,8 +160,15 @@ func Seed(t testing.TB, ts *servertest.Server) *World {
 	w.SecretARN = aws.ToString(sec.ARN)
 
 	w.Admin = user(t, ts, "admin", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, "")
-	w.Auditor = user(t, ts, "auditor", AuditorPolicy, "")
+	w.Auditor = user(t, ts, "auditor", AuditorPolicy(t), "")
 	w.Dev = user(t, ts, "dev", developerAccess, boundary(t))
+	w.Role = "ci"
+	if _, err := ts.IAM.CreateRole(ctx, w.Role, "/", "signs and deploys", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+
+		ts.AccountID()+`:user/dev"},"Action":"sts:AssumeRole"}}`, 3600); err != nil {
+		t.Fatal(err)
+	}
+	check("PutRolePolicy", ts.IAM.PutInlinePolicy(ctx, iam.KindRole, w.Role, "sign-and-deploy",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["signer:StartSigningJob","lambda:UpdateFunctionCode"],"Resource":"*"}]}`))
 	return w
 }
 
@@ -234,8 +256,14 @@ func user(t testing.TB, ts *servertest.Server, name, policy, boundaryDoc string)
 
 // boundary is seed 001's DeveloperPermissionBoundary, verbatim.
 func boundary(t testing.TB) string {
+	return readRepo(t, "internal", "e2e", "testdata", "DeveloperPermissionBoundary.json")
+}
+
+// readRepo reads a file of the repository.
+func readRepo(t testing.TB, path ...string) string {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "e2e", "testdata", "DeveloperPermissionBoundary.json"))
+	b, err := os.ReadFile(filepath.Join(append([]string{filepath.Dir(file), "..", "..", ".."}, path...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
