@@ -85,13 +85,15 @@ func (c *Console) function(v *view) error {
 		d.Job = j
 	}
 	var decisions, invokes auditList
-	err = v.signet("/audit/events", url.Values{"resource": {fnARN}, "category": {"deploy-gate"}, "maxResults": {"10"}}, &decisions)
-	if d.DecError, err = soft(err); err != nil {
-		return err
-	}
-	d.Decisions = &decisions
-	if err := v.signet("/audit/events", url.Values{"resource": {fnARN}, "action": {"lambda:InvokeFunction"}, "maxResults": {"20"}}, &invokes); err == nil {
-		d.Invokes = &invokes
+	if v.may("signet:ListAuditEvents", "*") {
+		err = v.signet("/audit/events", url.Values{"resource": {fnARN}, "category": {"deploy-gate"}, "maxResults": {"10"}}, &decisions)
+		if d.DecError, err = soft(err); err != nil {
+			return err
+		}
+		d.Decisions = &decisions
+		if err := v.signet("/audit/events", url.Values{"resource": {fnARN}, "action": {"lambda:InvokeFunction"}, "maxResults": {"20"}}, &invokes); err == nil {
+			d.Invokes = &invokes
+		}
 	}
 	logs, err := v.api().logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/" + aws.ToString(f.Configuration.FunctionName)),
 		Limit: aws.Int32(30)})

@@ -199,6 +199,9 @@ func (c *Console) jobRevoke(v *view) error {
 	}
 	d, derr := c.describeJob(v)
 	if derr != nil {
+		if failed != nil {
+			return failed // the refusal of the revocation says more
+		}
 		return derr
 	}
 	pg := v.page("Signing job "+id, d)

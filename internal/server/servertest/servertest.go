@@ -23,8 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 
+	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/config"
 	"github.com/signet/signet/internal/server"
+	"github.com/signet/signet/internal/store"
 	"github.com/signet/signet/internal/store/pgtest"
 )
 
@@ -366,6 +368,34 @@ func (s *Server) DatabaseContent(tb testing.TB) map[string][]byte {
 		}
 		rows.Close()
 		out["table "+name] = buf.Bytes()
+	}
+	return out
+}
+
+// AuditEvents reads the audit log where the server keeps it (DATA_DIR/
+// audit.db, or the shared PostgreSQL database), from a connection of its
+// own.
+func (s *Server) AuditEvents(tb testing.TB) []audit.Event {
+	tb.Helper()
+	ctx := context.Background()
+	var db *store.DB
+	var err error
+	if dsn := s.Config().DatabaseURL; dsn != "" {
+		db, err = store.OpenUnmigrated(ctx, dsn)
+	} else {
+		db, err = store.OpenUnmigrated(ctx, "sqlite://"+filepath.Join(s.Config().DataDir, "audit.db"))
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.Audit.AuditRecords(ctx, 0, 1<<30)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make([]audit.Event, len(recs))
+	for i, r := range recs {
+		out[i] = r.Event
 	}
 	return out
 }
