@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/signer"
 	"github.com/chromedp/chromedp"
 
@@ -241,5 +242,37 @@ func TestConsoleXSS(t *testing.T) {
 		if !seen[x] {
 			t.Errorf("payload %q was not shown as text on any page: the test did not reach it", x)
 		}
+	}
+}
+
+// TestConsoleSameOriginContent: an HTML object in S3, opened in the
+// browser of a signed-in administrator (from the same origin as the
+// console), runs no script: it cannot read the console's pages nor post
+// with its CSRF token.
+func TestConsoleSameOriginContent(t *testing.T) {
+	ts := startTLS(t)
+	w := consoletest.Seed(t, ts)
+	ctx := context.Background()
+	page := `<!doctype html><title>upload</title><p id=p>uploaded</p><script>
+fetch("/console/secrets").then(r => r.text()).then(t => { document.title = t.includes("prod/db-password") ? "stolen" : "ran"; });
+document.getElementById("p").textContent = "script ran";
+</script>`
+	if _, err := ts.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(w.Bucket), Key: aws.String("page.html"), Body: strings.NewReader(page),
+		ContentType: aws.String("text/html")}); err != nil {
+		t.Fatal(err)
+	}
+	pre, err := s3.NewPresignClient(ts.S3()).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(w.Bucket), Key: aws.String("page.html")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := consoletest.NewBrowser(t, ts)
+	b.Expect("Blocked script execution") // the sandbox at work
+	b.SignIn(w.Admin.ID, w.Admin.Secret)
+	b.Do(chromedp.Navigate(pre.URL), chromedp.WaitReady(chromedp.ID("p")))
+	if got := b.Text("#p"); got != "uploaded" {
+		t.Errorf("the uploaded page's script ran: %q", got)
+	}
+	if title := b.Eval(`document.title`); title != "upload" {
+		t.Errorf("the uploaded page's script ran: title %q", title)
 	}
 }

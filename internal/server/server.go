@@ -539,6 +539,7 @@ func (s *Server) Close() error {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
 	w.Header().Set("X-Amzn-RequestId", id)
+	sandboxed(w, r)
 	ctx := awsapi.WithRequestID(r.Context(), id)
 	ctx, _ = telemetry.WithRequest(ctx)
 	if s.tracing != nil && !s.noRequestTelemetry {
@@ -606,6 +607,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	s.audited(w, r, caller, h.ServeHTTP)
+}
+
+// sandboxed makes every response but the console's inert in a browser:
+// the console shares this origin, and an S3 object (whose type its
+// uploader chooses) or any other answer opened in a browser would
+// otherwise run its scripts with the console's cookie and CSRF token
+// within reach. The sandbox gives such a page an opaque origin and no
+// scripts; SDKs and the CLI ignore both headers.
+func sandboxed(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/console/") {
+		return // the console sets its own, strict policy
+	}
+	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 }
 
 // serveUnsigned serves a request without a SigV4 credential scope: a

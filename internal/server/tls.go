@@ -337,7 +337,10 @@ func (s *Server) plainHandler() http.Handler {
 		http.Redirect(w, r, strings.TrimSuffix(s.cfg.APIBaseURL(), "/")+r.URL.Path, http.StatusPermanentRedirect)
 	})
 	mux.HandleFunc("/", s.httpsOnly)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sandboxed(w, r)
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // httpsOnly answers a request over plain HTTP on a port that serves the

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,15 @@ type Browser struct {
 
 	mu       sync.Mutex
 	messages []string // console errors and exceptions: CSP violations among them
+	expected []string // errors a test provokes on purpose
+}
+
+// Expect declares console errors containing text as the test's own
+// doing: they do not fail it.
+func (b *Browser) Expect(text string) {
+	b.mu.Lock()
+	b.expected = append(b.expected, text)
+	b.mu.Unlock()
 }
 
 // NewBrowser starts chromium for ts (served over HTTPS with its own TLS
@@ -76,7 +86,9 @@ func NewBrowser(t testing.TB, ts *servertest.Server) *Browser {
 			}
 			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
 				b.mu.Lock()
-				b.messages = append(b.messages, string(m.Type)+": "+m.Text+" ("+m.URL+")")
+				if !slices.ContainsFunc(b.expected, func(x string) bool { return strings.Contains(m.Text, x) }) {
+					b.messages = append(b.messages, string(m.Type)+": "+m.Text+" ("+m.URL+")")
+				}
 				b.mu.Unlock()
 			}
 		}
