@@ -155,7 +155,7 @@ func TestConsoleActivity(t *testing.T) {
 	for _, path := range []string{"/activity?days=0", "/activity?days=91", "/activity?days=x",
 		"/audit/events?maxResults=101", "/audit/events?maxResults=0", "/audit/events?from=yesterday", "/audit/events?category=nope",
 		"/audit/events?breakGlass=maybe", "/audit/events?nextToken=abc", "/audit/events?action=s*r:*",
-		"/audit/events?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z"} {
+		"/audit/events?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", "/audit/events?from=2300-01-01T00:00:00Z", "/audit/events?to=1600-01-01T00:00:00Z"} {
 		if status, code, body := signetGet(t, e.ts, e.ts.Creds, path); status != 400 || code != "ValidationException" || !strings.Contains(string(body), "must") {
 			t.Errorf("GET %s = %d %s %s, want 400 ValidationException", path, status, code, body)
 		}

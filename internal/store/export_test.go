@@ -9,3 +9,6 @@ import (
 func SQLExec(ctx context.Context, s *DB, q string, args ...any) (sql.Result, error) {
 	return s.db.ExecContext(ctx, q, args...)
 }
+
+// UnixNano is how times are stored.
+var UnixNano = unixNano

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/signet/signet/internal/store"
 	"github.com/signet/signet/internal/store/pgtest"
@@ -129,5 +131,28 @@ func TestMigrateCommandShape(t *testing.T) {
 				t.Errorf("Open on a newer schema = %v, want ErrSchemaTooNew", err)
 			}
 		})
+	}
+}
+
+// TestUnixNanoClamps: times beyond what int64 nanoseconds hold are
+// stored at its ends, not wrapped around (a wrapped "from 2300" matched
+// every audit record and made a search walk the whole log).
+func TestUnixNanoClamps(t *testing.T) {
+	for _, c := range []struct {
+		t    time.Time
+		want int64
+	}{
+		{time.Time{}, 0},
+		{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), math.MaxInt64},
+		{time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), math.MinInt64},
+		{time.Unix(0, 1), 1},
+		{time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC), time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC).UnixNano()},
+	} {
+		if got := store.UnixNano(c.t); got != c.want {
+			t.Errorf("store.UnixNano(%v) = %d, want %d", c.t, got, c.want)
+		}
+	}
+	if store.UnixNano(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)) < store.UnixNano(time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Error("2300 is stored before 2200")
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -648,12 +649,27 @@ func queryAll[T any](ctx context.Context, s *core, scan func(scanner) (T, error)
 	return out, rows.Err()
 }
 
+// unixNano stores a time as nanoseconds since 1970. Times beyond what
+// that holds (before 1678, after 2262) are clamped to its ends: left to
+// t.UnixNano they would wrap around, so that a query's "from 2300"
+// would match every row and a time far ahead would be stored as one
+// long past.
 func unixNano(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
+	case t.Before(minStoredTime):
+		return math.MinInt64
+	case t.After(maxStoredTime):
+		return math.MaxInt64
 	}
 	return t.UnixNano()
 }
+
+var (
+	minStoredTime = time.Unix(0, math.MinInt64)
+	maxStoredTime = time.Unix(0, math.MaxInt64)
+)
 
 func fromUnixNano(n int64) time.Time {
 	if n == 0 {

@@ -108,6 +108,9 @@ func (x *API) auditEvents(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return invalid(t.name, v, "must be a time in RFC 3339 format (2026-12-01T00:00:00Z)")
 			}
+			if tm.Year() < 1970 || tm.Year() > 2200 {
+				return invalid(t.name, v, "must be a time between the years 1970 and 2200")
+			}
 			*t.to = tm
 		}
 	}
