@@ -182,7 +182,7 @@ func (a *authorizer) Simulate(ctx context.Context, principalARN, action, resourc
 		name := p.Resource[strings.LastIndex(p.Resource, "/")+1:]
 		role, err := a.iam.Role(ctx, name)
 		if err == nil && a.iam.RoleARN(role) != principalARN {
-			err = errs.Errorf(iam.ErrNotFound, "The role with name %s has the ARN %s, not %s.", name, a.iam.RoleARN(role), principalARN)
+			err = errs.Errorf(iam.ErrNotFound, "The role with ARN %s cannot be found.", principalARN) // its real path is not the caller's to learn
 		}
 		if err != nil {
 			return policy.Decision{}, err
@@ -198,7 +198,16 @@ func (a *authorizer) Simulate(ctx context.Context, principalARN, action, resourc
 	if action == "sts:GetCallerIdentity" {
 		return policy.Decision{Effect: policy.Allow}, nil
 	}
-	req := awsapi.AuthzRequest{Caller: awsapi.Caller{PrincipalARN: who, Region: acct.Region, Secure: true}, Action: action, Resource: resource, Keys: keys, Also: true}
+	// The resource's own policy counts only when the caller may read it:
+	// the simulator must not tell what a key policy or a function policy
+	// says to one who may not see it (AWS's simulator reads none).
+	readable := false
+	if c, ok := awsapi.CallerFrom(ctx); ok {
+		if read := resourcePolicyReader(resource); read != "" {
+			readable = a.May(ctx, c, read, resource)
+		}
+	}
+	req := awsapi.AuthzRequest{Caller: awsapi.Caller{PrincipalARN: who, Region: acct.Region, Secure: true}, Action: action, Resource: resource, Keys: keys, Also: readable}
 	d, err := a.decide(ctx, req, resolved, action)
 	if err != nil {
 		return d, err
@@ -206,6 +215,30 @@ func (a *authorizer) Simulate(ctx context.Context, principalARN, action, resourc
 	d.Missing = policy.MissingKeys(resolved.Policies, policy.Request{Principal: who, Account: acct.ID, Action: action, Resource: resource,
 		Context: a.contextKeys(req, resolved)})
 	return d, nil
+}
+
+// resourcePolicyReader is the action that reads the policy a resource of
+// Signet's carries ("" when it has none).
+func resourcePolicyReader(resource string) string {
+	p, err := arn.Parse(resource)
+	if err != nil {
+		return ""
+	}
+	switch p.Service {
+	case "kms":
+		return "kms:GetKeyPolicy"
+	case "signer":
+		return "signer:ListProfilePermissions"
+	case "lambda":
+		return "lambda:GetPolicy"
+	case "iam":
+		return "iam:GetRole" // a role's trust policy
+	case "secretsmanager":
+		return "secretsmanager:GetResourcePolicy"
+	case "s3":
+		return "s3:GetBucketPolicy"
+	}
+	return ""
 }
 
 // simulatedSession is the session name a simulated role's requests

@@ -372,6 +372,15 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 	if _, err := partner.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("prod-app")}); err != nil {
 		t.Errorf("partner GetFunction (simulated allowed): %v", err)
 	}
+	// …but only for a caller who may read that policy: one who may only
+	// simulate learns nothing of it (the function policy is not read).
+	sim := userWithPolicy(t, ts, "simulator", "", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:SimulatePrincipalPolicy","Resource":"*"}}`)
+	out, err := sim.iam.SimulatePrincipalPolicy(ctx, &awsiam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::" + acct + ":user/partner"),
+		ActionNames: []string{"lambda:GetFunction"}, ResourceArns: []string{fn("prod-app")}})
+	if err != nil || len(out.EvaluationResults) != 1 || out.EvaluationResults[0].EvalDecision != iamtypes.PolicyEvaluationDecisionTypeImplicitDeny ||
+		len(out.EvaluationResults[0].MatchedStatements) != 0 {
+		t.Errorf("simulated by a caller who may not read the function policy: %+v, %v; want implicitDeny, no statement", out, err)
+	}
 
 	// Several actions and resources, paged.
 	in := &awsiam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(userARN), MaxItems: aws.Int32(3),
