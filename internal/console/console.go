@@ -81,9 +81,13 @@ type Deps struct {
 	// May reports whether p may perform action on resource (a probe that
 	// decides nothing and records nothing): it decides which controls a
 	// page draws. The API still decides.
-	May func(ctx context.Context, p Principal, sourceIP, action, resource string) bool
-	// Audit appends a record durably (sign-in and sign-out).
-	Audit func(ctx context.Context, e audit.Event) error
+	May func(ctx context.Context, p Principal, sourceIP string, secure bool, action, resource string) bool
+	// Audit appends a record of sign-in or sign-out; durable waits until
+	// it is stored.
+	Audit func(ctx context.Context, e audit.Event, durable bool) error
+	// CountRefused counts a sign-in refused before any check (throttled),
+	// which is not audited.
+	CountRefused func(code string)
 	// Allow limits sign-in attempts per source address.
 	Allow func(sourceIP string) bool
 
@@ -151,8 +155,11 @@ func New(d Deps) (*Console, error) {
 
 // ServeHTTP serves /console/.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	c.h.ServeHTTP(&timingWriter{ResponseWriter: w, start: start}, r)
+	if r.URL.Path == "/console/sign-in" {
+		c.h.ServeHTTP(w, r) // no timing: it would time the credential checks
+		return
+	}
+	c.h.ServeHTTP(&timingWriter{ResponseWriter: w, start: time.Now()}, r)
 }
 
 // timingWriter adds Server-Timing (the server's time to the first byte)

@@ -351,8 +351,12 @@ type simulateData struct {
 	Principals                  []string
 	Results                     []iamtypes.EvaluationResult
 	Who                         []whoRow // "who can do this": every user and role
+	Truncated                   int      // how many principals there were, when more than maxSimulated
 	Error                       *apiError
 }
+
+// maxSimulated bounds the principals one simulator page asks about.
+const maxSimulated = 25
 
 type whoRow struct {
 	Principal, Decision string
@@ -385,6 +389,10 @@ func (c *Console) simulate(v *view) error {
 		who := d.Principals
 		if d.Principal != "" {
 			who = []string{d.Principal}
+		} else if len(who) > maxSimulated {
+			// Each is a call of its own (and an audit record): a page
+			// asks for a bounded number.
+			d.Truncated, who = len(who), who[:maxSimulated]
 		}
 		for _, p := range who {
 			out, err := v.api().iam.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(p),

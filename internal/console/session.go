@@ -77,9 +77,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	ev := audit.Event{Time: c.d.Now(), Principal: "anonymous", Action: "signet:ConsoleSignIn", Resource: "*", AccessKey: recorded,
 		SourceIP: ip, RequestID: randomToken()[:22]}
 	if c.d.Allow != nil && !c.d.Allow(ip) {
-		ev.Decision, ev.Outcome = "Throttled", "429 ThrottlingException"
-		c.audit(ctx, ev)
-		c.renderSignIn(w, http.StatusTooManyRequests, "Too many sign-in attempts from this address. Wait a minute and try again.")
+		// Counted, not audited: an audit record for each would let anyone
+		// grow the log.
+		if c.d.CountRefused != nil {
+			c.d.CountRefused("ThrottlingException")
+		}
+		c.renderSignIn(w, http.StatusTooManyRequests, "Too many sign-in attempts. Wait a minute and try again.")
 		return
 	}
 	p, err := c.d.Authenticate(ctx, keyID, r.PostForm.Get("secret_access_key"), strings.TrimSpace(r.PostForm.Get("session_token")))
@@ -94,7 +97,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		} else if !errors.Is(err, ErrBadCredentials) {
 			c.d.Log.ErrorContext(ctx, "console sign-in", "err", err)
 		}
-		c.audit(ctx, ev)
+		c.audit(ctx, ev, false)
 		c.renderSignIn(w, http.StatusUnauthorized, msg)
 		return
 	}
@@ -109,7 +112,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	ev.Principal, ev.AccessKey, ev.SourceIdentity, ev.BreakGlass = p.ARN, p.AccessKeyID, p.SourceIdentity, p.Root
 	ev.Decision, ev.Outcome = "Allow", "200"
 	// The record is durable before the session exists.
-	if err := c.audit(ctx, ev); err != nil {
+	if err := c.audit(ctx, ev, true); err != nil {
 		c.renderSignIn(w, http.StatusInternalServerError, "the sign-in could not be audited; check the server log")
 		return
 	}
@@ -127,11 +130,11 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 
 var errRootRefused = errors.New("root keys may not sign in to the console")
 
-func (c *Console) audit(ctx context.Context, e audit.Event) error {
+func (c *Console) audit(ctx context.Context, e audit.Event, durable bool) error {
 	if c.d.Audit == nil {
 		return nil
 	}
-	err := c.d.Audit(context.WithoutCancel(ctx), e)
+	err := c.d.Audit(context.WithoutCancel(ctx), e, durable)
 	if err != nil {
 		c.d.Log.ErrorContext(ctx, "console audit record", "action", e.Action, "err", err)
 	}
@@ -143,7 +146,7 @@ func (c *Console) signOut(v *view) error {
 		return err
 	}
 	c.audit(v.r.Context(), audit.Event{Time: c.d.Now(), Principal: v.p.ARN, Action: "signet:ConsoleSignOut", Resource: "*", Decision: "Allow",
-		AccessKey: v.p.AccessKeyID, SourceIP: v.ip, SourceIdentity: v.p.SourceIdentity, Outcome: "200", BreakGlass: v.p.Root, RequestID: randomToken()[:22]})
+		AccessKey: v.p.AccessKeyID, SourceIP: v.ip, SourceIdentity: v.p.SourceIdentity, Outcome: "200", BreakGlass: v.p.Root, RequestID: randomToken()[:22]}, true)
 	http.SetCookie(v.w, &http.Cookie{Name: c.cookieName(), Value: "", Path: "/", Secure: c.d.Secure, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(v.w, v.r, "/console/sign-in", http.StatusSeeOther)
 	return nil

@@ -446,9 +446,20 @@ func TestConsoleSignInThrottled(t *testing.T) {
 	if resp, _ := c.signIn(id, secret, ""); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("the 11th attempt at once: %d, want 429", resp.StatusCode)
 	}
+	for i := 0; i < 20; i++ {
+		if resp, _ := c.signIn(id, "wrong", ""); resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("throttled attempt %d: %d", i+1, resp.StatusCode)
+		}
+	}
 	clk.Add(6 * time.Second)
 	if resp, _ := c.signIn(id, secret, ""); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("an attempt 6 s later: %d", resp.StatusCode)
+	}
+	// The refused attempts are audited, the throttled ones only counted:
+	// nobody unauthenticated grows the audit log faster than the limit.
+	evs := auditRecords(t, ts, 11, func(e audit.Event) bool { return e.Action == "signet:ConsoleSignIn" })
+	if len(evs) != 11 {
+		t.Errorf("%d sign-in records, want 11 (10 refused, 1 allowed; the 21 throttled ones are not recorded)", len(evs))
 	}
 }
 

@@ -133,7 +133,7 @@ func asAPIError(err error) (*apiError, bool) {
 // may reports whether the session's principal may perform action on
 // resource.
 func (v *view) may(action, resource string) bool {
-	return v.c.d.May(v.r.Context(), v.p, v.ip, action, resource)
+	return v.c.d.May(v.r.Context(), v.p, v.ip, v.secure, action, resource)
 }
 
 // navItem is a section of the console, shown to those who may list it.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -43,12 +44,15 @@ func (s *Server) openConsole() error {
 		return nil
 	}
 	c, err := console.New(console.Deps{
-		Sessions:         consoleSessions{s.db.Console},
-		Authenticate:     s.consoleAuthenticate,
-		Principal:        s.consolePrincipal,
-		Transport:        s.consoleTransport,
-		May:              s.consoleMay,
-		Audit:            func(ctx context.Context, e audit.Event) error { return s.auditWriter.Append(ctx, e, true) },
+		Sessions:     consoleSessions{s.db.Console},
+		Authenticate: s.consoleAuthenticate,
+		Principal:    s.consolePrincipal,
+		Transport:    s.consoleTransport,
+		May:          s.consoleMay,
+		Audit: func(ctx context.Context, e audit.Event, durable bool) error {
+			return s.auditWriter.Append(ctx, e, durable)
+		},
+		CountRefused:     func(code string) { s.metrics.AuthFailures.WithLabelValues("console", code).Inc() },
 		Allow:            consoleSignInLimit(s.now),
 		Account:          s.inst.Account,
 		Secure:           secure,
@@ -82,11 +86,27 @@ func loopbackListener(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// consoleSignInLimit allows each source address 10 sign-in attempts at
-// once, then one every 6 seconds.
+// consoleSignInLimit allows each source address (an IPv6 one by its
+// /64) 10 sign-in attempts at once, then one every 6 seconds, and all
+// addresses together 100 at once, then 5 a second: sign-ins are audited,
+// and nobody unauthenticated may grow the audit log faster than that.
 func consoleSignInLimit(now func() time.Time) func(string) bool {
-	l := &ratelimit.Limiter{Default: ratelimit.Limit{Rate: 1.0 / 6, Burst: 10}, Now: now}
-	return func(ip string) bool { return l.Allow(ip, "signet:ConsoleSignIn") }
+	per := &ratelimit.Limiter{Default: ratelimit.Limit{Rate: 1.0 / 6, Burst: 10}, Now: now}
+	all := &ratelimit.Limiter{Default: ratelimit.Limit{Rate: 5, Burst: 100}, Now: now}
+	return func(ip string) bool {
+		return per.Allow(addressKey(ip), "signet:ConsoleSignIn") && all.Allow("", "signet:ConsoleSignIn")
+	}
+}
+
+// addressKey is what a rate limit counts an address as: an IPv4 address,
+// or the /64 an IPv6 address is in (one host holds a whole /64).
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // consoleAuthenticate checks a sign-in's access key: the same key, secret
@@ -118,6 +138,10 @@ func (s *Server) consoleAuthenticate(ctx context.Context, keyID, secret, token s
 // on it.
 func (s *Server) consolePrincipal(ctx context.Context, sess console.Session) (console.Principal, error) {
 	c, err := s.keyring.Lookup(ctx, sess.AccessKeyID)
+	if errors.Is(err, iam.ErrNotFound) {
+		// Every session of a deleted key ends, not only this one.
+		s.db.Console.DeleteSessionsOfKey(ctx, sess.AccessKeyID)
+	}
 	if err != nil {
 		return console.Principal{}, err
 	}
@@ -149,8 +173,8 @@ func consoleCaller(p console.Principal, sourceIP, region string, secure bool) aw
 
 // consoleMay asks the authorizer, as a probe that records nothing,
 // whether the principal may perform action on resource.
-func (s *Server) consoleMay(ctx context.Context, p console.Principal, sourceIP, action, resource string) bool {
-	return s.authz.May(ctx, consoleCaller(p, sourceIP, s.inst.Account.Region, false), action, resource)
+func (s *Server) consoleMay(ctx context.Context, p console.Principal, sourceIP string, secure bool, action, resource string) bool {
+	return s.authz.May(ctx, consoleCaller(p, sourceIP, s.inst.Account.Region, secure), action, resource)
 }
 
 // viaConsoleKey marks the context of an API request a console page made.
