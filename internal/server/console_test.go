@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,8 +223,29 @@ func TestAuditLogStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = signetJSON[signetapi.AuditStatusJSON](t, ts, "/audit/status")
-	if st.Intact || len(st.Problems) != 1 || !strings.Contains(st.Problems[0], fmt.Sprintf("audit record %d: edited", edited)) {
+	// The edited record no longer matches its hash, nor its index row.
+	if st.Intact || len(st.Problems) != 2 || !strings.Contains(st.Problems[0], fmt.Sprintf("audit record %d: edited", edited)) ||
+		!strings.Contains(st.Problems[1], fmt.Sprintf("audit record %d: its audit_index row", edited)) {
 		t.Errorf("after an edit, status = %+v", st)
+	}
+	// An edit of the index alone (hiding a record from the break-glass
+	// searches and counts) is reported too.
+	for range 2 {
+		if _, err := sc.ListSigningProfiles(ctx, &signer.ListSigningProfilesInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hidden := st.VerifiedThrough + 1
+	waitForAuditRecord(t, ts, hidden)
+	auditSQL(t, ts, fmt.Sprintf(`UPDATE audit_index SET break_glass = 0, category = 'console' WHERE seq = %d`, hidden))
+	if err := ts.VerifyAuditLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st = signetJSON[signetapi.AuditStatusJSON](t, ts, "/audit/status")
+	if st.Intact || !slices.ContainsFunc(st.Problems, func(p string) bool {
+		return strings.Contains(p, fmt.Sprintf("audit record %d: its audit_index row", hidden))
+	}) {
+		t.Errorf("after an edit of the index, status = %+v", st)
 	}
 }
 

@@ -239,3 +239,58 @@ func (s *Audit) AuditSize(ctx context.Context) (AuditSize, error) {
 	}
 	return z, err
 }
+
+// CheckAuditIndex compares the index rows of the records above after
+// with what the records say, and returns the records whose row is
+// missing or differs (at most max of them), and index rows that name no
+// record (a row past the last record would also make the next append
+// fail). An edited index cannot forge a search's results, but it can
+// hide records from searches and daily counts: the verification of the
+// log reports it.
+func (s *Audit) CheckAuditIndex(ctx context.Context, after int64, max int) ([]int64, error) {
+	var bad []int64
+	for len(bad) < max {
+		type row struct {
+			seq     int64
+			ev      string
+			indexed bool
+			args    []any
+		}
+		rows, err := queryAll(ctx, s.core, func(r scanner) (row, error) {
+			var x row
+			var iseq sql.NullInt64
+			var ts, bg sql.NullInt64
+			var principal, action, resource, decision, category sql.NullString
+			if err := r.Scan(&x.seq, &x.ev, &iseq, &ts, &principal, &action, &resource, &decision, &category, &bg); err != nil {
+				return x, err
+			}
+			x.indexed = iseq.Valid
+			x.args = []any{iseq.Int64, ts.Int64, principal.String, action.String, resource.String, decision.String, category.String, int(bg.Int64)}
+			return x, nil
+		}, `SELECT e.seq, e.event, i.seq, i.ts, i.principal, i.action, i.resource, i.decision, i.category, i.break_glass
+			FROM audit_events e LEFT JOIN audit_index i ON i.seq = e.seq WHERE e.seq > ? ORDER BY e.seq LIMIT 1000`, after)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range rows {
+			var r audit.Record
+			decodeAuditEvent(x.ev, &r)
+			if !x.indexed || fmt.Sprint(x.args) != fmt.Sprint(auditIndexArgs(x.seq, r.Event)) {
+				bad = append(bad, x.seq)
+			}
+			after = x.seq
+		}
+		if len(rows) < 1000 {
+			break
+		}
+	}
+	orphans, err := queryAll(ctx, s.core, func(r scanner) (int64, error) {
+		var n int64
+		return n, r.Scan(&n)
+	}, `SELECT seq FROM audit_index WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_events) ORDER BY seq LIMIT ?`, max) // records are never deleted: only rows past the last can name none
+	if err != nil {
+		return nil, err
+	}
+	bad = append(bad, orphans...)
+	return bad[:min(len(bad), max)], nil
+}
