@@ -47,7 +47,7 @@ var chartTemplate = template.Must(template.New("chart").Parse(`<figure class="ch
 <svg viewBox="0 0 {{.W}} {{.H}}" role="img" aria-labelledby="{{.ID}}" preserveAspectRatio="xMidYMid meet">
 <title id="{{.ID}}">{{.Title}}</title>
 {{range .Ticks}}<line class="grid" x1="36" x2="{{$.W}}" y1="{{.Y}}" y2="{{.Y}}"/><text class="tick" x="32" y="{{.Y}}" text-anchor="end" dominant-baseline="middle">{{.Label}}</text>
-{{end}}{{range .Bars}}<g>{{$x := .X}}{{$w := .W}}{{range .Rects}}<rect class="s{{.Series}}" x="{{$x}}" y="{{.Y}}" width="{{$w}}" height="{{.H}}"><title>{{.Title}}</title></rect>{{end}}<text class="tick" x="{{.X}}" y="{{$.H}}" dy="-4" dx="{{$w}}" text-anchor="end">{{.Label}}</text></g>
+{{end}}{{range .Bars}}<g>{{$x := .X}}{{$w := .W}}{{range .Rects}}<rect class="s{{.Series}}" x="{{$x}}" y="{{.Y}}" width="{{$w}}" height="{{.H}}"><title>{{.Title}}</title></rect>{{end}}{{with .Label}}<text class="tick" x="{{$x}}" y="{{$.H}}" dy="-6" dx="{{$w}}" text-anchor="end">{{.}}</text>{{end}}</g>
 {{end}}</svg>
 <figcaption>{{.Title}} <span class="legend">{{range $i, $s := .Series}}<span class="key s{{$i}}">{{$s}}</span> {{end}}</span></figcaption>
 <details><summary>Numbers</summary><table><thead><tr><th scope="col">Day</th>{{range .Series}}<th scope="col">{{.}}</th>{{end}}</tr></thead>
@@ -56,7 +56,7 @@ var chartTemplate = template.Must(template.New("chart").Parse(`<figure class="ch
 
 // barChart draws bars stacked by series.
 func barChart(title string, series []string, bars []bar) template.HTML {
-	const w, h, left, bottom, top = 640, 200, 40, 20, 8
+	const w, h, left, bottom, top = 480, 220, 40, 24, 10
 	d := chartData{ID: "chart-" + hashHex(title)[:8], Title: title, Series: series, W: w, H: h, Rows: bars}
 	for _, b := range bars {
 		sum := 0
@@ -75,7 +75,10 @@ func barChart(title string, series []string, bars []bar) template.HTML {
 		step := (w - left) / len(bars)
 		bw := max(step*7/10, 2)
 		for i, b := range bars {
-			cb := chartBar{X: left + i*step + (step-bw)/2, W: bw, Label: b.Label}
+			cb := chartBar{X: left + i*step + (step-bw)/2, W: bw}
+			if (len(bars)-1-i)%2 == 0 || len(bars) <= 7 {
+				cb.Label = b.Label // every other day, ending with the last: the labels do not overlap
+			}
 			y := h - bottom
 			for s, p := range b.Parts {
 				if p == 0 {

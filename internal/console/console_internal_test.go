@@ -66,8 +66,8 @@ func TestBarChart(t *testing.T) {
 	if strings.Contains(svg, "<img") || strings.Contains(svg, "<b>") {
 		t.Errorf("chart holds unescaped markup:\n%s", svg)
 	}
-	// 3+1 of a top of 4, in a plot 172 high: the bars fill it.
-	if !strings.Contains(svg, `height="129"`) || !strings.Contains(svg, `height="43"`) {
+	// 3+1 of a top of 4, in a plot 186 high: the bars fill it.
+	if !strings.Contains(svg, `height="139"`) || !strings.Contains(svg, `height="46"`) {
 		t.Errorf("bar heights:\n%s", svg)
 	}
 	for _, c := range []struct{ n, want int }{{0, 4}, {3, 4}, {5, 8}, {9, 20}, {20, 20}, {21, 40}, {199, 200}, {1001, 2000}, {10000, 20000}} {

@@ -212,12 +212,16 @@ func (b *Browser) Body() string {
 	return b.Text("body")
 }
 
-// Screenshot writes a PNG of the whole page at a viewport width (and
-// puts the desktop viewport back).
-func (b *Browser) Screenshot(dir, name string, width, height int64) {
+// Screenshot writes a PNG of the viewport, or of the whole page when
+// full, at a viewport size (and puts the desktop viewport back).
+func (b *Browser) Screenshot(dir, name string, width, height int64, full bool) {
 	b.t.Helper()
 	b.Do(chromedp.EmulateViewport(width, height))
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	shot := chromedp.CaptureScreenshot()
+	if full {
+		shot = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(b.ctx, shot)
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}

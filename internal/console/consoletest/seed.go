@@ -101,8 +101,20 @@ func Zip(t testing.TB, files map[string]string) []byte {
 // handler prints its event's msg (a log line) and returns it.
 var handler = map[string]string{"lambda_function.py": "def lambda_handler(event, context):\n    print(event.get('msg', ''))\n    return event.get('msg', '')\n"}
 
-// Seed builds the world on ts.
+// Seed builds the world on ts, with XSS payloads in what users name.
 func Seed(t testing.TB, ts *servertest.Server) *World {
+	t.Helper()
+	return seed(t, ts, func(s string) string { return s })
+}
+
+// SeedPlain builds the world without payloads (for screenshots).
+func SeedPlain(t testing.TB, ts *servertest.Server) *World {
+	t.Helper()
+	plain := strings.NewReplacer(XSSImg, "(team payments)", XSSSvg, "platform", XSSScript, "from the console walkthrough")
+	return seed(t, ts, plain.Replace)
+}
+
+func seed(t testing.TB, ts *servertest.Server, x func(string) string) *World {
 	t.Helper()
 	ctx := context.Background()
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return ts.Creds, nil })
@@ -125,7 +137,7 @@ func Seed(t testing.TB, ts *servertest.Server) *World {
 	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(w.Bucket), Key: aws.String("hello.zip"), Body: bytes.NewReader(w.Unsigned)})
 	check("PutObject", err)
 	prof, err := w.Signer.PutSigningProfile(ctx, &signer.PutSigningProfileInput{ProfileName: aws.String(w.Profile), PlatformId: aws.String("AWSLambda-SHA384-ECDSA"),
-		Tags: map[string]string{"owner": XSSSvg}})
+		Tags: map[string]string{"owner": x(XSSSvg)}})
 	check("PutSigningProfile", err)
 	w.ProfileVersion = aws.ToString(prof.ProfileVersion)
 	w.JobID = w.SignPackage(t, aws.ToString(put.VersionId))
@@ -135,26 +147,26 @@ func Seed(t testing.TB, ts *servertest.Server) *World {
 	w.JobCreated = aws.ToTime(job.CreatedAt)
 
 	versionARN := aws.ToString(prof.ProfileVersionArn)
-	csc, err := w.Lambda.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{Description: aws.String("payments " + XSSImg),
+	csc, err := w.Lambda.CreateCodeSigningConfig(ctx, &lambda.CreateCodeSigningConfigInput{Description: aws.String(x("payments " + XSSImg)),
 		AllowedPublishers:   &ltypes.AllowedPublishers{SigningProfileVersionArns: []string{versionARN}},
 		CodeSigningPolicies: &ltypes.CodeSigningPolicies{UntrustedArtifactOnDeployment: ltypes.CodeSigningPolicyEnforce}})
 	check("CreateCodeSigningConfig", err)
 	w.ConfigID, w.ConfigARN = aws.ToString(csc.CodeSigningConfig.CodeSigningConfigId), aws.ToString(csc.CodeSigningConfig.CodeSigningConfigArn)
 	fn, err := w.Lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(w.Function), Runtime: ltypes.RuntimePython312,
-		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)), Description: aws.String("greets " + XSSImg),
+		Handler: aws.String("lambda_function.lambda_handler"), Role: aws.String(ts.LambdaRole(t)), Description: aws.String(x("greets " + XSSImg)),
 		Code:                 &ltypes.FunctionCode{S3Bucket: aws.String(w.Bucket), S3Key: aws.String(w.SignedKey)},
-		CodeSigningConfigArn: csc.CodeSigningConfig.CodeSigningConfigArn, Tags: map[string]string{"team": XSSSvg}})
+		CodeSigningConfigArn: csc.CodeSigningConfig.CodeSigningConfigArn, Tags: map[string]string{"team": x(XSSSvg)}})
 	check("CreateFunction", err)
 	w.FunctionARN = aws.ToString(fn.FunctionArn)
 	waitActive(t, w.Lambda, w.Function)
-	payload, _ := json.Marshal(map[string]string{"msg": "hello " + XSSScript})
+	payload, _ := json.Marshal(map[string]string{"msg": x("hello " + XSSScript)})
 	_, err = w.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(w.Function), Payload: payload})
 	check("Invoke", err)
 	// A refused deployment, for the deploy gate's history.
 	if _, err := w.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(w.Function), ZipFile: w.Unsigned}); APICode(err) != "CodeVerificationFailedException" {
 		t.Fatalf("seeding: an unsigned deployment under Enforce answered %v", err)
 	}
-	sec, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("prod/db-password"), Description: aws.String("database " + XSSImg),
+	sec, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("prod/db-password"), Description: aws.String(x("database " + XSSImg)),
 		SecretString: aws.String("s3cr3t-value-42")})
 	check("CreateSecret", err)
 	w.SecretARN = aws.ToString(sec.ARN)
@@ -170,6 +182,16 @@ func Seed(t testing.TB, ts *servertest.Server) *World {
 	check("PutRolePolicy", ts.IAM.PutInlinePolicy(ctx, iam.KindRole, w.Role, "sign-and-deploy",
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["signer:StartSigningJob","lambda:UpdateFunctionCode"],"Resource":"*"}]}`))
 	return w
+}
+
+// PutPackage uploads a new version of hello.zip and returns its id.
+func (w *World) PutPackage(t testing.TB, files map[string]string) string {
+	t.Helper()
+	out, err := w.TS.S3().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(w.Bucket), Key: aws.String("hello.zip"), Body: bytes.NewReader(Zip(t, files))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.VersionId)
 }
 
 // SignPackage signs a version of hello.zip and waits for the job.
