@@ -38,6 +38,19 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+	// The console acts only through the APIs (a transport the server
+	// gives it): it holds no store, IAM, policy or service code of its
+	// own, so no page can reach around the authorizer or the audit log.
+	for file, imp := range imports(t, filepath.Join(root, "console")) {
+		for _, i := range imp {
+			for _, banned := range []string{"/internal/store", "/internal/iam", "/internal/policy", "/internal/server", "/internal/awsapi", "/internal/signing",
+				"/internal/functions", "/internal/kms", "/internal/secrets", "database/sql"} {
+				if strings.HasSuffix(i, banned) || strings.Contains(i, banned+"/") || i == banned {
+					t.Errorf("the console imports %s (%s): it must act only through the APIs", i, file)
+				}
+			}
+		}
+	}
 	for file, imp := range imports(t, filepath.Join(root, "awsapi")) {
 		for _, i := range imp {
 			if strings.Contains(i, "/internal/awsapi/") {
