@@ -116,3 +116,12 @@ func (s *Server) VerifyAuditLog(ctx context.Context) error {
 	defer func() { v.mu.Lock(); v.running = false; v.mu.Unlock() }()
 	return v.verify(ctx, false)
 }
+
+// ConsoleAssetSizes reports the bytes of the console's assets, raw and
+// gzip-compressed (0 when the console is off).
+func (s *Server) ConsoleAssetSizes() (raw, gzipped int) {
+	if s.console == nil {
+		return 0, 0
+	}
+	return s.console.AssetSizes()
+}
