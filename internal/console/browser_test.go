@@ -64,6 +64,28 @@ func TestConsoleAdminRevokesSignature(t *testing.T) {
 	if v := b.Eval(`window.__xss === undefined`); v != true {
 		t.Errorf("an XSS payload ran: window.__xss = %v", b.Eval(`window.__xss`))
 	}
+
+	// A secret's value: not on its page until asked for, then once.
+	b.Open("/console/secrets/" + url.PathEscape(w.SecretARN))
+	if strings.Contains(b.Body(), "s3cr3t-value-42") {
+		t.Error("the secret's page shows its value before it is asked for")
+	}
+	b.Do(chromedp.Click(chromedp.ID("show-value")), chromedp.WaitVisible(chromedp.ID("secret-value")))
+	if got := b.Text("#secret-value"); got != "s3cr3t-value-42" {
+		t.Errorf("the secret's value: %q", got)
+	}
+	// The code signing config's policy, from Enforce to Warn.
+	b.Open("/console/configs/" + w.ConfigID)
+	b.Do(chromedp.SetValue(chromedp.ID("policy"), "Warn"), chromedp.Click(chromedp.CSS(`form.inline button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	c, err := w.Lambda.GetCodeSigningConfig(ctx, &lambda.GetCodeSigningConfigInput{CodeSigningConfigArn: aws.String(w.ConfigARN)})
+	if err != nil || c.CodeSigningConfig.CodeSigningPolicies.UntrustedArtifactOnDeployment != "Warn" {
+		t.Errorf("after the console's change the config is %+v, %v", c, err)
+	}
+	for _, e := range ts.AuditEvents(t) {
+		if strings.Contains(e.Detail+e.Outcome+e.Resource, "s3cr3t-value-42") {
+			t.Errorf("an audit record holds the secret's value: %+v", e)
+		}
+	}
 }
 
 // pages are the console's pages for a seeded world.
