@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -113,6 +114,17 @@ func checkPage(t *testing.T, b *consoletest.Browser, path string) {
 	}
 }
 
+// postFromPage posts a form from the open page, with the session's CSRF
+// token, as a page's own script could (what the console would refuse to
+// draw, posted anyway), and returns "STATUS BODY".
+func postFromPage(b *consoletest.Browser, path, body string) string {
+	res := b.Eval(`(async () => { const tok = JSON.parse(document.body.getAttribute("hx-headers"))["X-Signet-CSRF"];
+		const r = await fetch(` + strconv.Quote(path) + `, {method: "POST", headers: {"X-Signet-CSRF": tok, "Content-Type": "application/x-www-form-urlencoded"}, body: ` + strconv.Quote(body) + `});
+		return r.status + " " + (await r.text()); })()`)
+	s, _ := res.(string)
+	return s
+}
+
 // TestConsoleAuditor: a read-only auditor sees every page but no control
 // that changes anything, and the APIs refuse the changes when posted
 // anyway (with a valid CSRF token): nothing changes.
@@ -142,10 +154,7 @@ func TestConsoleAuditor(t *testing.T) {
 		{"/console/configs/" + w.ConfigID, "policy=Warn"},
 		{"/console/secrets/" + url.PathEscape(w.SecretARN) + "/value", ""},
 	} {
-		res := b.Eval(`(async () => { const tok = JSON.parse(document.body.getAttribute("hx-headers"))["X-Signet-CSRF"];
-			const r = await fetch(` + "`" + c.path + "`" + `, {method: "POST", headers: {"X-Signet-CSRF": tok, "Content-Type": "application/x-www-form-urlencoded"}, body: "` + c.body + `"});
-			return r.status + " " + (await r.text()); })()`)
-		s, _ := res.(string)
+		s := postFromPage(b, c.path, c.body)
 		if !strings.HasPrefix(s, "403 ") || !strings.Contains(s, "AccessDeniedException") || !strings.Contains(s, "auditor") {
 			t.Errorf("auditor POST %s = %.300s, want 403 with the API's AccessDeniedException", c.path, s)
 		}
@@ -193,10 +202,7 @@ func TestConsoleDeveloper(t *testing.T) {
 	if n := b.Count(changeControls); n != 0 {
 		t.Errorf("the developer is shown %d controls on a code signing config", n)
 	}
-	res := b.Eval(`(async () => { const tok = JSON.parse(document.body.getAttribute("hx-headers"))["X-Signet-CSRF"];
-		const r = await fetch("/console/configs/` + w.ConfigID + `", {method: "POST", headers: {"X-Signet-CSRF": tok, "Content-Type": "application/x-www-form-urlencoded"}, body: "policy=Warn"});
-		return r.status + " " + (await r.text()); })()`)
-	if s, _ := res.(string); !strings.HasPrefix(s, "403 ") || !strings.Contains(s, "lambda:UpdateCodeSigningConfig") {
+	if s := postFromPage(b, "/console/configs/"+w.ConfigID, "policy=Warn"); !strings.HasPrefix(s, "403 ") || !strings.Contains(s, "lambda:UpdateCodeSigningConfig") {
 		t.Errorf("developer POST config = %.300s, want 403 naming lambda:UpdateCodeSigningConfig", s)
 	}
 	b.Open("/console/functions/" + w.Function)

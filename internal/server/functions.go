@@ -259,7 +259,7 @@ func (f functionAPI) ServeAPI(ctx context.Context, in invoke.APIRequest) invoke.
 	}
 	defer release()
 	req = req.WithContext(context.WithValue(req.Context(), relayedKey{}, true))
-	rec := &relayRecorder{header: http.Header{}}
+	rec := newRecorder(invoke.MaxRelayBody)
 	f.s.ServeHTTP(rec, req)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
@@ -277,36 +277,39 @@ type relayedKey struct{}
 // relayedFrom reports whether ctx is a relayed request's.
 func relayedFrom(ctx context.Context) bool { v, _ := ctx.Value(relayedKey{}).(bool); return v }
 
-// relayRecorder collects a relayed response, at most
-// invoke.MaxRelayBody bytes of body.
-type relayRecorder struct {
+// recorder collects a response served in process (relayed from a
+// sandbox, or a console page's API call), at most limit bytes of body.
+type recorder struct {
+	limit    int
 	header   http.Header
 	status   int
 	body     bytes.Buffer
-	overflow bool // the body went over the limit: the answer is a 502
+	overflow bool // the body went over the limit
 }
 
-func (r *relayRecorder) Header() http.Header { return r.header }
+func newRecorder(limit int) *recorder { return &recorder{limit: limit, header: http.Header{}} }
 
-func (r *relayRecorder) WriteHeader(code int) {
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
 	}
 }
 
-func (r *relayRecorder) Write(b []byte) (int, error) {
+func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	if r.overflow || r.body.Len()+len(b) > invoke.MaxRelayBody {
+	if r.overflow || r.body.Len()+len(b) > r.limit {
 		r.overflow = true
-		return 0, fmt.Errorf("the response is larger than the %d bytes Signet relays into a sandbox", invoke.MaxRelayBody)
+		return 0, fmt.Errorf("the response is larger than the %d bytes Signet passes on", r.limit)
 	}
 	return r.body.Write(b)
 }
 
-// Flush does nothing: the response is sent whole.
-func (r *relayRecorder) Flush() {}
+// Flush does nothing: the response is passed on whole.
+func (r *recorder) Flush() {}
 
 // functionEnvKeys encrypts functions' variables under customer keys by
 // envelope: a data key from the key (with Lambda's encryption context)

@@ -215,7 +215,7 @@ func (s *Server) consoleTransport(p console.Principal, sourceIP string, secure b
 		r.RemoteAddr = net.JoinHostPort(sourceIP, "0")
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		rec := &consoleRecorder{header: http.Header{}}
+		rec := newRecorder(maxConsoleResponse)
 		rec.header.Set("X-Amzn-RequestId", id)
 		s.audited(rec, r, caller, h.ServeHTTP)
 		if rec.status == 0 {
@@ -233,35 +233,6 @@ func (s *Server) consoleTransport(p console.Principal, sourceIP string, secure b
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// consoleRecorder collects an API's answer to a console page.
-type consoleRecorder struct {
-	header   http.Header
-	status   int
-	body     bytes.Buffer
-	overflow bool
-}
-
-func (r *consoleRecorder) Header() http.Header { return r.header }
-
-func (r *consoleRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-}
-
-func (r *consoleRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	if r.overflow || r.body.Len()+len(b) > maxConsoleResponse {
-		r.overflow = true
-		return 0, errors.New("console: answer too large")
-	}
-	return r.body.Write(b)
-}
-
-func (r *consoleRecorder) Flush() {}
 
 // consoleSessions keeps console sessions in the database.
 type consoleSessions struct{ db *store.Console }
