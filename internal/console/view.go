@@ -196,8 +196,12 @@ func (v *view) page(title string, data any) *page {
 	return p
 }
 
-// render writes a page, or only its "main" block to an htmx request
-// that targets it; fragment names a template to write alone instead.
+// fragments are the parts of pages that htmx replaces in place, each a
+// template named by the id of its element.
+var fragments = map[string]bool{"revoke-panel": true, "revoke-profile": true, "jobs-table": true, "audit-table": true}
+
+// render writes a page, or to an htmx request for one of its fragments,
+// that fragment alone.
 func (v *view) render(name string, p *page) error {
 	return v.renderStatus(http.StatusOK, name, p)
 }
@@ -208,10 +212,8 @@ func (v *view) renderStatus(status int, name string, p *page) error {
 		return fmt.Errorf("no console template %s", name)
 	}
 	block := "layout"
-	if v.r.Header.Get("HX-Request") == "true" && v.r.Header.Get("HX-Target") != "" {
-		if t.Lookup(v.r.Header.Get("HX-Target")) != nil {
-			block = v.r.Header.Get("HX-Target") // a fragment named by the id it replaces
-		}
+	if target := v.r.Header.Get("HX-Target"); v.r.Header.Get("HX-Request") == "true" && fragments[target] && t.Lookup(target) != nil {
+		block = target // a fragment, named by the id of the element it replaces
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, block, p); err != nil {
