@@ -48,6 +48,7 @@ type activityDay struct {
 	AdmissionDenials int            `json:"admissionDenials"`
 	BreakGlass       int            `json:"breakGlass"`
 	Revocations      int            `json:"revocations"`
+	SigningMillis    int            `json:"signingMillis"`
 }
 
 type activity struct {
@@ -79,11 +80,11 @@ type auditStatus struct {
 }
 
 type overviewData struct {
-	A                                 *activity
-	AError                            *apiError
-	JobsChart, GateChart, RevokeChart template.HTML
-	Refusals                          *auditList
-	Violations                        []violation
+	A                                               *activity
+	AError                                          *apiError
+	JobsChart, GateChart, RevokeChart, LatencyChart template.HTML
+	Refusals                                        *auditList
+	Violations                                      []violation
 }
 
 type violation struct {
@@ -153,16 +154,18 @@ func (c *Console) overview(v *view) error {
 	}
 	if d.AError == nil {
 		d.A = &a
-		var jobs, gate, rev []bar
+		var jobs, gate, rev, latency []bar
 		for _, day := range a.Days {
 			label := day.Day[5:] // MM-DD
 			jobs = append(jobs, bar{Label: label, Parts: []int{day.Jobs["Succeeded"], day.Jobs["Failed"], day.Jobs["InProgress"]}})
 			gate = append(gate, bar{Label: label, Parts: []int{day.GateRefusals, day.GateWarnings, day.AdmissionDenials}})
 			rev = append(rev, bar{Label: label, Parts: []int{day.Revocations, day.BreakGlass}})
+			latency = append(latency, bar{Label: label, Parts: []int{day.SigningMillis}})
 		}
 		d.JobsChart = barChart("Signing jobs per day", []string{"Succeeded", "Failed", "In progress"}, jobs)
 		d.GateChart = barChart("Deploy-gate refusals, warnings and admission denials per day", []string{"Gate refusals", "Gate warnings", "Admission denials"}, gate)
 		d.RevokeChart = barChart("Revocations and break-glass uses per day", []string{"Revocations", "Break-glass uses"}, rev)
+		d.LatencyChart = barChart("Signing time per day, average (ms)", []string{"Request to signed"}, latency)
 	}
 	return v.render("overview.html", v.page("Overview", d))
 }

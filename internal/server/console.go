@@ -32,7 +32,7 @@ func (c consoleData) JobsPerDay(ctx context.Context, since time.Time) ([]signeta
 	rows, err := c.db.Signing.JobsPerDay(ctx, since)
 	out := make([]signetapi.JobCount, len(rows))
 	for i, r := range rows {
-		out[i] = signetapi.JobCount{Day: r.Day, Status: r.Status, Jobs: r.Jobs}
+		out[i] = signetapi.JobCount{Day: r.Day, Status: r.Status, Jobs: r.Jobs, Signing: r.Signing}
 	}
 	return out, err
 }

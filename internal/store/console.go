@@ -86,6 +86,9 @@ type JobDayCount struct {
 	Day    time.Time // midnight UTC
 	Status string
 	Jobs   int
+	// Signing is the time the finished ones of these jobs took, from
+	// request to completion, in all.
+	Signing time.Duration
 }
 
 // JobsPerDay counts the signing jobs created on each UTC day from the
@@ -95,11 +98,13 @@ func (s *Signing) JobsPerDay(ctx context.Context, since time.Time) ([]JobDayCoun
 	return queryAll(ctx, s.core, func(r scanner) (JobDayCount, error) {
 		var c JobDayCount
 		var day int64
-		err := r.Scan(&day, &c.Status, &c.Jobs)
-		c.Day = time.Unix(0, day*nanosPerDay).UTC()
+		var signing int64
+		err := r.Scan(&day, &c.Status, &c.Jobs, &signing)
+		c.Day, c.Signing = time.Unix(0, day*nanosPerDay).UTC(), time.Duration(signing)
 		return c, err
-	}, fmt.Sprintf(`SELECT created_at / %d AS day, status, COUNT(*) FROM signing_jobs WHERE created_at >= ?
-		GROUP BY created_at / %[1]d, status ORDER BY 1, 2`, nanosPerDay), from)
+	}, fmt.Sprintf(`SELECT created_at / %d AS day, status, COUNT(*),
+		CAST(COALESCE(SUM(CASE WHEN completed_at > created_at THEN completed_at - created_at ELSE 0 END), 0) AS BIGINT)
+		FROM signing_jobs WHERE created_at >= ? GROUP BY created_at / %[1]d, status ORDER BY 1, 2`, nanosPerDay), from)
 }
 
 // JobsInProgress counts the signing jobs not finished yet.

@@ -30,9 +30,10 @@ type Activity interface {
 
 // JobCount counts the signing jobs of a day and status.
 type JobCount struct {
-	Day    time.Time
-	Status string
-	Jobs   int
+	Day     time.Time
+	Status  string
+	Jobs    int
+	Signing time.Duration // the time the finished ones took, in all
 }
 
 // AuditCount counts the audit events of a day, category and decision.
@@ -69,6 +70,11 @@ type DayJSON struct {
 	BreakGlass       int            `json:"breakGlass"`
 	Revocations      int            `json:"revocations"`
 	Violations       int            `json:"violations"`
+	// SigningMillis is how long the jobs of the day that finished took
+	// on average, from request to completion (0 when none finished).
+	SigningMillis int `json:"signingMillis"`
+	finished      int
+	signing       time.Duration
 }
 
 // FunctionsJSON counts the functions by their code signing.
@@ -120,6 +126,14 @@ func (x *API) activity(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range jobs {
 		if d := day(c.Day); d != nil {
 			d.Jobs[c.Status] += c.Jobs
+			if c.Status != "InProgress" {
+				d.finished, d.signing = d.finished+c.Jobs, d.signing+c.Signing
+			}
+		}
+	}
+	for i := range out.Days {
+		if d := &out.Days[i]; d.finished > 0 {
+			d.SigningMillis = int((d.signing / time.Duration(d.finished)).Milliseconds())
 		}
 	}
 	for _, c := range evs {

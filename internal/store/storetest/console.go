@@ -283,6 +283,9 @@ func testActivityCounts(t *testing.T, open Opener) {
 	for i, st := range []signing.JobStatus{signing.JobSucceeded, signing.JobSucceeded, signing.JobFailed, signing.JobInProgress} {
 		j := job(string(rune('a'+i)), string(rune('a'+i)), day.Add(time.Duration(i)*12*time.Hour))
 		j.Status = st
+		if st != signing.JobInProgress {
+			j.CompletedAt = j.CreatedAt.Add(time.Duration(i+1) * time.Second) // 1 s, 2 s, 3 s
+		}
 		if _, _, err := db.Signing.CreateJob(ctx, j); err != nil {
 			t.Fatal(err)
 		}
@@ -292,10 +295,10 @@ func testActivityCounts(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	got, err := db.Signing.JobsPerDay(ctx, day.Add(time.Hour))
-	want := []store.JobDayCount{{Day: day, Status: "Succeeded", Jobs: 2}, {Day: day.Add(24 * time.Hour), Status: "Failed", Jobs: 1},
+	want := []store.JobDayCount{{Day: day, Status: "Succeeded", Jobs: 2, Signing: 3 * time.Second}, {Day: day.Add(24 * time.Hour), Status: "Failed", Jobs: 1, Signing: 3 * time.Second},
 		{Day: day.Add(24 * time.Hour), Status: "InProgress", Jobs: 1}}
 	if err != nil || !slices.EqualFunc(got, want, func(a, b store.JobDayCount) bool {
-		return a.Day.Equal(b.Day) && a.Status == b.Status && a.Jobs == b.Jobs
+		return a.Day.Equal(b.Day) && a.Status == b.Status && a.Jobs == b.Jobs && a.Signing == b.Signing
 	}) {
 		t.Errorf("JobsPerDay = %+v, %v; want %+v", got, err, want)
 	}
