@@ -218,8 +218,17 @@ func TestConsoleRevokesProfileVersion(t *testing.T) {
 	w := consoletest.Seed(t, ts)
 	b := consoletest.NewBrowser(t, ts)
 	b.SignIn(w.Admin.ID, w.Admin.Secret)
+	// By keyboard alone: the skip link comes first, then the controls.
 	b.Open("/console/jobs/" + w.JobID)
-	b.Do(chromedp.Click(chromedp.ID("revoke-profile-start")), chromedp.WaitVisible(chromedp.ID("effective")))
+	b.Do(chromedp.KeyEvent("\t"))
+	if got := b.Eval(`document.activeElement.textContent`); got != "Skip to content" {
+		t.Errorf("the first Tab reaches %q, want the skip link", got)
+	}
+	b.Do(chromedp.KeyEvent("\r"))
+	if got := b.Eval(`document.activeElement.id`); got != "main" {
+		t.Errorf("the skip link leads to %q, want main", got)
+	}
+	b.Do(chromedp.Focus(chromedp.ID("revoke-profile-start")), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("effective")))
 	if got := b.Text("#revoke-panel h2"); !strings.Contains(got, w.ProfileVersion) {
 		t.Errorf("confirmation: %q", got)
 	}
