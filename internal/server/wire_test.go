@@ -59,7 +59,10 @@ var updateWire = flag.Bool("update", false, "rewrite the expected responses in t
 //
 // The response's headers are those on the wire, in the order and case
 // sent, except Date, Connection, Transfer-Encoding, X-Amzn-RequestId
-// (whose value stands as REQUEST-ID wherever else it appears) and
+// (whose value stands as REQUEST-ID wherever else it appears), the
+// browser sandbox every response but the console's carries
+// (Content-Security-Policy: sandbox, X-Content-Type-Options: nosniff,
+// which a response lacking fails the test), and
 // Content-Length (kept for HEAD requests only: elsewhere the body shows
 // its length). What cannot be the same from run to run is replaced by
 // placeholders: the account id by ACCOUNT-ID, and the values of
@@ -408,6 +411,7 @@ func (s *wireScript) transcript(method, head, body string) []string {
 	status := strings.TrimPrefix(hl[0], "HTTP/1.1 ")
 	var requestID string
 	var header []string
+	sandbox := 0
 	for _, l := range hl[1:] {
 		k, v, _ := strings.Cut(l, ": ")
 		switch strings.ToLower(k) {
@@ -416,12 +420,20 @@ func (s *wireScript) transcript(method, head, body string) []string {
 			continue
 		case "date", "connection", "transfer-encoding":
 			continue
+		case "content-security-policy", "x-content-type-options":
+			if v == "sandbox; default-src 'none'" || v == "nosniff" {
+				sandbox++ // on every response: checked here, not written in every transcript
+				continue
+			}
 		case "content-length":
 			if method != "HEAD" {
 				continue
 			}
 		}
 		header = append(header, l)
+	}
+	if sandbox != 2 {
+		header = append(header, "X-Missing: the browser sandbox (Content-Security-Policy: sandbox; default-src 'none', X-Content-Type-Options: nosniff)")
 	}
 	lines := []string{"< " + status}
 	for _, h := range header {
