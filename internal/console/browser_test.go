@@ -302,14 +302,32 @@ document.getElementById("p").textContent = "script ran";
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same page in a bucket named "console", whose objects' paths
+	// (path-style) start as the console's do.
+	if _, err := ts.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("console")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("console"), Key: aws.String("page.html"), Body: strings.NewReader(page),
+		ContentType: aws.String("text/html")}); err != nil {
+		t.Fatal(err)
+	}
+	inConsole, err := s3.NewPresignClient(ts.S3()).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("console"), Key: aws.String("page.html")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(inConsole.URL, "/console/page.html") {
+		t.Fatalf("the presigned URL %s is not path-style", inConsole.URL)
+	}
 	b := consoletest.NewBrowser(t, ts)
 	b.Expect("Blocked script execution") // the sandbox at work
 	b.SignIn(w.Admin.ID, w.Admin.Secret)
-	b.Do(chromedp.Navigate(pre.URL), chromedp.WaitReady(chromedp.ID("p")))
-	if got := b.Text("#p"); got != "uploaded" {
-		t.Errorf("the uploaded page's script ran: %q", got)
-	}
-	if title := b.Eval(`document.title`); title != "upload" {
-		t.Errorf("the uploaded page's script ran: title %q", title)
+	for _, u := range []string{pre.URL, inConsole.URL} {
+		b.Do(chromedp.Navigate(u), chromedp.WaitReady(chromedp.ID("p")))
+		if got := b.Text("#p"); got != "uploaded" {
+			t.Errorf("%s: the uploaded page's script ran: %q", u, got)
+		}
+		if title := b.Eval(`document.title`); title != "upload" {
+			t.Errorf("%s: the uploaded page's script ran: title %q", u, title)
+		}
 	}
 }

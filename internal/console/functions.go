@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -95,15 +96,43 @@ func (c *Console) function(v *view) error {
 			d.Invokes = &invokes
 		}
 	}
-	logs, err := v.api().logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/" + aws.ToString(f.Configuration.FunctionName)),
-		Limit: aws.Int32(30)})
+	d.Logs, err = c.latestLogLines(v, "/aws/lambda/"+aws.ToString(f.Configuration.FunctionName))
 	if d.LogsError, err = soft(err); err != nil {
 		return err
 	}
-	if logs != nil {
-		d.Logs = logs.Events
-	}
 	return v.render("function.html", v.page("Function "+name, d))
+}
+
+// Log lines a function page shows: the latest of the past hour.
+const (
+	logLines     = 30
+	logWindow    = time.Hour
+	maxLogPages  = 5 // of 1,000 events: a page reads at most this many
+	logPageLimit = 1000
+)
+
+// latestLogLines reads the log group's events of the past hour, as
+// FilterLogEvents gives them (oldest first, as `aws logs tail` reads
+// them), and keeps the latest logLines.
+func (c *Console) latestLogLines(v *view, group string) ([]logtypes.FilteredLogEvent, error) {
+	in := &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(group), StartTime: aws.Int64(c.d.Now().Add(-logWindow).UnixMilli()),
+		Limit: aws.Int32(logPageLimit)}
+	var out []logtypes.FilteredLogEvent
+	for range maxLogPages {
+		page, err := v.api().logs.FilterLogEvents(v.r.Context(), in)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Events...)
+		if len(out) > logLines {
+			out = out[len(out)-logLines:]
+		}
+		if page.NextToken == nil {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	return out, nil
 }
 
 func lastSegment(arn string) string {
@@ -116,11 +145,15 @@ func lastSegment(arn string) string {
 }
 
 func (c *Console) configs(v *view) error {
-	out, err := v.api().lambda.ListCodeSigningConfigs(v.r.Context(), &lambda.ListCodeSigningConfigsInput{MaxItems: aws.Int32(50)})
+	in := &lambda.ListCodeSigningConfigsInput{MaxItems: aws.Int32(50)}
+	if m := v.r.URL.Query().Get("next"); m != "" {
+		in.Marker = aws.String(m)
+	}
+	out, err := v.api().lambda.ListCodeSigningConfigs(v.r.Context(), in)
 	if err != nil {
 		return err
 	}
-	return v.render("configs.html", v.page("Code signing configs", out.CodeSigningConfigs))
+	return v.render("configs.html", v.page("Code signing configs", map[string]any{"Configs": out.CodeSigningConfigs, "Next": aws.ToString(out.NextMarker)}))
 }
 
 type configData struct {

@@ -488,3 +488,20 @@ func TestConsoleOverPlainHTTP(t *testing.T) {
 		t.Errorf("a sign-in over plain HTTP: %d", resp.StatusCode)
 	}
 }
+
+// TestConsoleOff: a console turned off says so (404), for every path
+// under /console/.
+func TestConsoleOff(t *testing.T) {
+	ts := servertest.StartWith(t, func(c *config.Config) { c.Console.Disabled = true })
+	for _, p := range []string{"/console/", "/console/sign-in", "/console/assets/console.css"} {
+		resp, err := ts.HTTPClient().Get(ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "console.disabled") {
+			t.Errorf("GET %s with the console off: %d %s", p, resp.StatusCode, body)
+		}
+	}
+}

@@ -15,18 +15,21 @@ import (
 // revocations (a signature, now; a profile version, from a time).
 
 func (c *Console) profiles(v *view) error {
-	out, err := v.api().signer.ListSigningProfiles(v.r.Context(), &signer.ListSigningProfilesInput{IncludeCanceled: true, MaxResults: aws.Int32(25)})
+	in := &signer.ListSigningProfilesInput{IncludeCanceled: true, MaxResults: aws.Int32(25)}
+	if t := v.r.URL.Query().Get("next"); t != "" {
+		in.NextToken = aws.String(t)
+	}
+	out, err := v.api().signer.ListSigningProfiles(v.r.Context(), in)
 	if err != nil {
 		return err
 	}
-	return v.render("profiles.html", v.page("Signing profiles", out.Profiles))
+	return v.render("profiles.html", v.page("Signing profiles", map[string]any{"Profiles": out.Profiles, "Next": aws.ToString(out.NextToken)}))
 }
 
 type profileData struct {
 	Profile     *signer.GetSigningProfileOutput
 	Permissions []signertypes.Permission
 	PermError   *apiError
-	Jobs        []signertypes.SigningJob
 	Revoke      *revokeForm
 }
 

@@ -245,6 +245,12 @@ func (v *view) fail(err error) {
 }
 
 var funcs = template.FuncMap{
+	"breakGlassParam": func(s string) string {
+		if s == "true" {
+			return "true"
+		}
+		return ""
+	},
 	"msTime":     func(ms int64) time.Time { return time.UnixMilli(ms) },
 	"list":       func(s ...string) []string { return s },
 	"profileARN": func(p *page, name string) string { return p.v.c.d.Account.ProfileARN(name) },

@@ -615,10 +615,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // otherwise run its scripts with the console's cookie and CSRF token
 // within reach. The sandbox gives such a page an opaque origin and no
 // scripts; SDKs and the CLI ignore both headers.
+//
+// It is set on every response, whatever its path (S3 may have a bucket
+// named "console"): the console replaces it with its own policy on the
+// responses it serves itself.
 func sandboxed(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/console/") {
-		return // the console sets its own, strict policy
-	}
 	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 }

@@ -35,13 +35,19 @@ import (
 // console.allow_plain_http.
 func (s *Server) openConsole() error {
 	cc := s.cfg.Console
-	if cc.Disabled {
+	off := func(why string) error {
+		s.public.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "signet: the web console is off on this server: "+why, http.StatusNotFound)
+		})
 		return nil
+	}
+	if cc.Disabled {
+		return off("console.disabled is set in its configuration")
 	}
 	secure := s.cfg.TLS.Enabled()
 	if !secure && !cc.AllowPlainHTTP && !loopbackListener(s.cfg.Listen) {
 		s.log.Warn("the web console is off: it is served over HTTPS (tls), on a loopback listener, or with console.allow_plain_http", "listen", s.cfg.Listen)
-		return nil
+		return off("it is served over HTTPS (tls: self, or tls_cert_file), on a loopback listener, or with console.allow_plain_http")
 	}
 	c, err := console.New(console.Deps{
 		Sessions:     consoleSessions{s.db.Console},
