@@ -19,6 +19,7 @@ import (
 
 	"github.com/signet/signet/internal/audit"
 	"github.com/signet/signet/internal/config"
+	"github.com/signet/signet/internal/console/consoletest"
 	"github.com/signet/signet/internal/iam"
 	"github.com/signet/signet/internal/server/servertest"
 )
@@ -127,19 +128,17 @@ const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action
 // them.
 func auditRecords(t *testing.T, ts *servertest.Server, want int, keep func(audit.Event) bool) []audit.Event {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var out []audit.Event
+	var out []audit.Event
+	consoletest.Poll(30*time.Second, func() bool {
+		out = nil
 		for _, e := range ts.AuditEvents(t) {
 			if keep(e) {
 				out = append(out, e)
 			}
 		}
-		if len(out) >= want || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(out) >= want
+	})
+	return out
 }
 
 // TestConsoleSignIn: a bad key or secret gets one answer, audited; a

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,15 +47,14 @@ func TestSignals(t *testing.T) {
 			t.Fatalf("before the reload: %v", err)
 		}
 	}
-	waitFor := func(what, text string, after int) {
-		t.Helper()
-		deadline := time.Now().Add(2 * time.Minute)
-		for !strings.Contains(p.stderr.String()[after:], text) {
-			if time.Now().After(deadline) {
-				t.Fatalf("signet serve did not log %s (%q):\n%s", what, text, p.stderr)
-			}
-			time.Sleep(20 * time.Millisecond)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the log of signet serve:\n%s", p.stderr.String())
 		}
+	})
+	logged := func(what, text string, after int) {
+		t.Helper()
+		waitFor(t, 2*time.Minute, fmt.Sprintf("signet serve to log %s (%q)", what, text), func() bool { return strings.Contains(p.stderr.String()[after:], text) })
 	}
 
 	// A limit of one call, refilled once in ~17 minutes: the second
@@ -62,7 +62,7 @@ func TestSignals(t *testing.T) {
 	write("log_level: info\nrate_limits: {actions: {\"signer:ListSigningPlatforms\": {rate: 0.001, burst: 1}}}\n")
 	mark := len(p.stderr.String())
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor("the reload", "configuration reloaded", mark)
+	logged("the reload", "configuration reloaded", mark)
 	if err := list(); err != nil {
 		t.Fatalf("first call after the reload: %v", err)
 	}
@@ -75,7 +75,7 @@ func TestSignals(t *testing.T) {
 	write("rate_limits: {rate: -1}\n")
 	mark = len(p.stderr.String())
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor("the refused reload", "configuration not reloaded", mark)
+	logged("the refused reload", "configuration not reloaded", mark)
 	if !strings.Contains(p.stderr.String()[mark:], "rate_limits") {
 		t.Errorf("the refused reload does not name the setting:\n%s", p.stderr.String()[mark:])
 	}
@@ -86,7 +86,7 @@ func TestSignals(t *testing.T) {
 	write("log_level: info\nfunctions: {concurrency: 3}\nrate_limits: {actions: {\"signer:ListSigningPlatforms\": {rate: 0.001, burst: 1}}}\n")
 	mark = len(p.stderr.String())
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor("the partial reload", "take effect at the next start", mark)
+	logged("the partial reload", "take effect at the next start", mark)
 
 	p.stop(t) // SIGTERM, exit 0
 	if !strings.Contains(p.stderr.String(), "stopping: draining") {

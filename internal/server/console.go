@@ -93,8 +93,10 @@ type auditVerifier struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	walk sync.Mutex // held by a verification: one at a time
+
 	mu        sync.Mutex
-	running   bool
+	running   bool // a background verification is started
 	verified  audit.Verified
 	chain     []*audit.Problem // in the records walked so far
 	cps       []*audit.Problem
@@ -145,6 +147,8 @@ func (v *auditVerifier) close() {
 // verify walks the chain (from the start when full, else from where the
 // last walk stopped) and checks the checkpoints, then keeps the result.
 func (v *auditVerifier) verify(ctx context.Context, full bool) error {
+	v.walk.Lock()
+	defer v.walk.Unlock()
 	v.mu.Lock()
 	from := v.verified
 	v.mu.Unlock()

@@ -251,18 +251,13 @@ func TestAuditLogStatus(t *testing.T) {
 
 // waitForAuditRecord waits until the audit log holds record seq (reads
 // are audited without waiting for their record).
-func waitForAuditRecord(t testing.TB, ts *servertest.Server, seq int64) {
+func waitForAuditRecord(t *testing.T, ts *servertest.Server, seq int64) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	waitUntil(t, time.Minute, fmt.Sprintf("audit record %d", seq), func() bool {
 		size, err := ts.AuditDB().Audit.AuditSize(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if size.LastSeq >= seq {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("audit record %d was never written", seq)
-		}
-	}
+		return size.LastSeq >= seq
+	})
 }

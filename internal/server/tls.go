@@ -193,6 +193,7 @@ type certSource struct {
 	cert     *tls.Certificate
 	renewing bool      // a renewal runs
 	tried    time.Time // when the last renewal started
+	renewals sync.WaitGroup
 }
 
 // load reads the files or issues a certificate; on failure the current
@@ -230,12 +231,12 @@ func (c *certSource) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			// never waits for, nor triggers, a key generation and a
 			// signature of the CA's.
 			c.renewing, c.tried = true, now
-			go func() {
+			c.renewals.Go(func() {
 				c.load()
 				c.mu.Lock()
 				c.renewing = false
 				c.mu.Unlock()
-			}()
+			})
 		}
 	}
 	return cert, nil

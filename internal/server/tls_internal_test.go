@@ -50,16 +50,9 @@ func TestCertSourceRenews(t *testing.T) {
 	}
 	wg.Wait()
 	close(release)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		c, _ := src.get(nil)
-		if c != first {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not renewed")
-		}
-		time.Sleep(time.Millisecond)
+	src.renewals.Wait()
+	if c, _ := src.get(nil); c == first {
+		t.Fatal("not renewed")
 	}
 	if n := issued.Load(); n != 2 {
 		t.Fatalf("issued %d times, want 2 (start and one renewal)", n)
@@ -69,37 +62,20 @@ func TestCertSourceRenews(t *testing.T) {
 	even := later.Add(61 * time.Hour)
 	now.Store(&even)
 	src.get(nil)
-	waitRenewal(t, src)
+	src.renewals.Wait()
 	for range 10 {
 		src.get(nil)
 	}
-	waitRenewal(t, src)
+	src.renewals.Wait()
 	if n := issued.Load(); n != 3 {
 		t.Fatalf("a failing renewal was tried %d times within a minute, want once", n-2)
 	}
 	minute := even.Add(time.Minute)
 	now.Store(&minute)
 	src.get(nil)
-	waitRenewal(t, src)
+	src.renewals.Wait()
 	if n := issued.Load(); n != 4 {
 		t.Fatalf("a minute later the renewal was not tried again (%d)", n)
-	}
-}
-
-func waitRenewal(t *testing.T, src *certSource) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		src.mu.Lock()
-		r := src.renewing
-		src.mu.Unlock()
-		if !r {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("renewal did not end")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

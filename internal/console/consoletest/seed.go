@@ -205,41 +205,28 @@ func (w *World) SignPackage(t testing.TB, version string) string {
 		t.Fatalf("StartSigningJob: %v", err)
 	}
 	id := aws.ToString(out.JobId)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	Eventually(t, 2*time.Minute, "signing job "+id+" to succeed", func() bool {
 		d, err := w.Signer.DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: aws.String(id)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch d.Status {
-		case stypes.SigningStatusSucceeded:
-			return id
-		case stypes.SigningStatusFailed:
+		if d.Status == stypes.SigningStatusFailed {
 			t.Fatalf("signing job failed: %s", aws.ToString(d.StatusReason))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("signing job %s still %s after 2 minutes", id, d.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return d.Status == stypes.SigningStatusSucceeded
+	})
+	return id
 }
 
 func waitActive(t testing.TB, lc *lambda.Client, name string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	Eventually(t, 2*time.Minute, "function "+name+" to be Active", func() bool {
 		f, err := lc.GetFunctionConfiguration(context.Background(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.State == ltypes.StateActive {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("function %s still %s after 2 minutes", name, f.State)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return f.State == ltypes.StateActive
+	})
 }
 
 // APICode is an error's AWS error code ("" for none).
