@@ -18,15 +18,7 @@ func (s *Audit) AppendAudit(ctx context.Context, build func(seq int64, prevHash 
 
 // AuditRecords implements audit.Store.
 func (s *Audit) AuditRecords(ctx context.Context, after int64, limit int) ([]audit.Record, error) {
-	return queryAll(ctx, s.core, func(row scanner) (audit.Record, error) {
-		var r audit.Record
-		var ev string
-		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
-			return r, err
-		}
-		decodeAuditEvent(ev, &r)
-		return r, nil
-	}, `SELECT seq, event, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	return queryAll(ctx, s.core, scanAuditRecord, `SELECT seq, event, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 }
 
 var _ audit.BatchStore = (*Audit)(nil)
@@ -118,15 +110,7 @@ func (s *Audit) LastCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
 
 // LastAuditRecord implements audit.BatchStore.
 func (s *Audit) LastAuditRecord(ctx context.Context) (*audit.Record, error) {
-	recs, err := queryAll(ctx, s.core, func(row scanner) (audit.Record, error) {
-		var r audit.Record
-		var ev string
-		if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
-			return r, err
-		}
-		decodeAuditEvent(ev, &r)
-		return r, nil
-	}, `SELECT seq, event, prev_hash, hash FROM audit_events ORDER BY seq DESC LIMIT 1`)
+	recs, err := queryAll(ctx, s.core, scanAuditRecord, `SELECT seq, event, prev_hash, hash FROM audit_events ORDER BY seq DESC LIMIT 1`)
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
@@ -189,6 +173,17 @@ func (s *Audit) MoveAuditTo(ctx context.Context, dst *DB) (int, error) {
 		_, err = s.exec(ctx, `DELETE FROM audit_checkpoints`)
 	}
 	return len(rows), err
+}
+
+// scanAuditRecord reads a row of seq, event, prev_hash, hash.
+func scanAuditRecord(row scanner) (audit.Record, error) {
+	var r audit.Record
+	var ev string
+	if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
+		return r, err
+	}
+	decodeAuditEvent(ev, &r)
+	return r, nil
 }
 
 // decodeAuditEvent sets r.JSON to the stored event and r.Event to its

@@ -144,15 +144,7 @@ func (s *Audit) SearchAudit(ctx context.Context, f AuditFilter) ([]audit.Record,
 			q += ` WHERE ` + strings.Join(w, " AND ")
 		}
 		want := limit - len(out)
-		recs, err := queryAll(ctx, s.core, func(row scanner) (audit.Record, error) {
-			var r audit.Record
-			var ev string
-			if err := row.Scan(&r.Seq, &ev, &r.PrevHash, &r.Hash); err != nil {
-				return r, err
-			}
-			decodeAuditEvent(ev, &r)
-			return r, nil
-		}, q+` ORDER BY i.seq DESC LIMIT ?`, append(a, want)...)
+		recs, err := queryAll(ctx, s.core, scanAuditRecord, q+` ORDER BY i.seq DESC LIMIT ?`, append(a, want)...)
 		if err != nil {
 			return nil, err
 		}
