@@ -188,9 +188,12 @@ type viaConsoleKey struct{}
 
 func viaConsole(ctx context.Context) bool { v, _ := ctx.Value(viaConsoleKey{}).(bool); return v }
 
-// maxConsoleResponse bounds what one API answer to a console page may
-// hold.
-const maxConsoleResponse = 32 << 20
+// maxConsoleRequest and maxConsoleResponse bound what a console page
+// sends to one API call and what the answer may hold.
+const (
+	maxConsoleRequest  = 8 << 20
+	maxConsoleResponse = 32 << 20
+)
 
 // consoleTransport runs a console page's API requests in process as the
 // session's principal. The request's host names the service
@@ -204,10 +207,13 @@ func (s *Server) consoleTransport(p console.Principal, sourceIP string, secure b
 		}
 		var body []byte
 		if req.Body != nil {
-			b, err := io.ReadAll(io.LimitReader(req.Body, 8<<20))
+			b, err := io.ReadAll(io.LimitReader(req.Body, maxConsoleRequest+1))
 			req.Body.Close()
 			if err != nil {
 				return nil, err
+			}
+			if len(b) > maxConsoleRequest {
+				return nil, fmt.Errorf("console: a %s request larger than %d bytes", service, maxConsoleRequest)
 			}
 			body = b
 		}
